@@ -1,0 +1,107 @@
+"""Backend selection.
+
+``GPUML_BACKEND=native|browser|cpu`` forces a backend. Otherwise: inside Pyodide the ``browser`` backend, natively
+the ``native`` backend (wgpu-py) when an adapter exists, else the ``cpu`` (numpy) backend with one notice on
+stderr. ``GPUML_EXPECT_GPU=1`` (set by CI) turns that fallback into an error so GPU tests cannot skip silently.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .base import Device, GPUDevice, notice
+
+__all__ = ["BACKENDS", "Device", "GPUDevice", "available", "get_device", "set_device"]
+
+BACKENDS = ("native", "browser", "cpu")
+_devices: dict[str, Device] = {}
+_current: Device | None = None
+_failures: dict[str, str] = {}
+
+
+def in_pyodide() -> bool:
+    return sys.platform == "emscripten"
+
+
+def _create(name: str) -> Device:
+    if name == "native":
+        from .native import NativeDevice
+
+        return NativeDevice()
+    if name == "browser":
+        from .browser import BrowserDevice
+
+        return BrowserDevice.create()
+    if name == "cpu":
+        from .cpu import CPUDevice
+
+        return CPUDevice()
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def open_device(name: str) -> Device:
+    """The (cached) device of backend ``name``; raises RuntimeError naming why it is unavailable."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if name not in _devices:
+        if name in _failures:
+            raise RuntimeError(f"gpuml backend '{name}' is unavailable: {_failures[name]}")
+        try:
+            _devices[name] = _create(name)
+        except Exception as exc:
+            _failures[name] = f"{type(exc).__name__}: {exc}"
+            raise RuntimeError(f"gpuml backend '{name}' is unavailable: {_failures[name]}") from exc
+    return _devices[name]
+
+
+def available() -> dict[str, str]:
+    """Backend name -> adapter string, or the reason it is unavailable."""
+    result = {}
+    for name in BACKENDS:
+        if name == "browser" and not in_pyodide():
+            result[name] = "unavailable: only inside Pyodide"
+            continue
+        if name == "native" and in_pyodide():
+            result[name] = "unavailable: not inside Pyodide"
+            continue
+        try:
+            result[name] = open_device(name).adapter
+        except RuntimeError as exc:
+            result[name] = f"unavailable: {exc}"
+    return result
+
+
+def _auto() -> Device:
+    forced = os.environ.get("GPUML_BACKEND", "").strip().lower()
+    if forced:
+        return open_device(forced)
+    gpu = "browser" if in_pyodide() else "native"
+    try:
+        return open_device(gpu)
+    except RuntimeError as exc:
+        if os.environ.get("GPUML_EXPECT_GPU") == "1":
+            raise RuntimeError(f"GPUML_EXPECT_GPU=1 but no WebGPU adapter: {exc}") from exc
+        try:
+            device = open_device("cpu")
+        except RuntimeError:
+            raise exc from None
+        notice(f"no WebGPU adapter ({_failures.get(gpu, exc)}); running on the numpy CPU backend (slower).")
+        return device
+
+
+def get_device(name: str | None = None) -> Device:
+    """The current device, or the device of backend ``name``."""
+    global _current
+    if name is not None:
+        return open_device(name)
+    if _current is None:
+        _current = _auto()
+    return _current
+
+
+def set_device(device: str | Device) -> Device:
+    """Make ``device`` (a backend name or a Device) the default for new tensors and ops."""
+    global _current
+    _current = open_device(device) if isinstance(device, str) else device
+    return _current

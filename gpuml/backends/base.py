@@ -1,0 +1,404 @@
+"""The backend interface and the logic shared by the two WebGPU backends.
+
+A backend is a :class:`Device`. The numpy backend implements ops directly; the WebGPU backends
+(``native`` over wgpu-py, ``browser`` over ``navigator.gpu``) share :class:`GPUDevice`, which owns everything
+that is not an API call: the buffer pool, the uniform ring, the bind-group and pipeline caches, and the list of
+recorded commands. A subclass only supplies the raw WebGPU calls (``_create_buffer``, ``_submit``, ...).
+
+Execution model: kernel calls are *recorded*, not submitted. ``flush()`` encodes every recorded dispatch into one
+command encoder (one compute pass per run of dispatches) and submits once; a read flushes first. So a chain of
+ops costs one submit and no host round trip. Per-dispatch parameters go to a slot of one uniform ring buffer
+bound with a dynamic offset, written with a single ``writeBuffer`` at flush time.
+
+This module must not import numpy or wgpu: it also runs inside Pyodide.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..wgsl import ComposedShader, compose
+
+STORAGE, UNIFORM, READBACK, QUERY = "storage", "uniform", "readback", "query"
+
+# Uniform ring: one slot per dispatch between two flushes; a full ring forces a flush.
+RING_BYTES = 256 * 1024
+# Bind groups are cached by (kernel, buffers); pooled buffers recur, so hits are the rule in loops.
+BIND_GROUP_CACHE = 4096
+
+
+def round_up(n: int, multiple: int) -> int:
+    return (n + multiple - 1) // multiple * multiple
+
+
+def pool_bucket(nbytes: int) -> int:
+    """Size class for pooled buffers: four classes per power of two (at most 25% slack), 256-byte minimum."""
+    n = max(256, nbytes)
+    step = max(256, 1 << max(0, n.bit_length() - 3))
+    return round_up(n, step)
+
+
+class Device:
+    """One place where tensors live and ops run. See :mod:`gpuml.backends` for how one is chosen."""
+
+    name: str = "?"
+    is_gpu: bool = False
+    adapter_info: dict[str, Any]
+    features: frozenset[str] = frozenset()
+    limits: dict[str, int]
+
+    @property
+    def adapter(self) -> str:
+        """Human-readable adapter string, e.g. ``llvmpipe (LLVM 15.0.6, 256 bits) [Vulkan, CPU]``."""
+        info = self.adapter_info
+        kind = ", ".join(str(v) for v in (info.get("backend_type"), info.get("adapter_type")) if v)
+        return f"{info.get('device') or info.get('description') or info.get('vendor') or self.name} [{kind}]"
+
+    @property
+    def max_binding_bytes(self) -> int:
+        return int(self.limits.get("max_storage_buffer_binding_size", 1 << 62))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "adapter": self.adapter,
+            "adapter_info": dict(self.adapter_info),
+            "features": sorted(self.features),
+            "limits": dict(sorted(self.limits.items())),
+        }
+
+    def flush(self) -> None:  # pragma: no cover - overridden by GPU devices
+        pass
+
+    def sync(self) -> None:  # pragma: no cover
+        pass
+
+    def memory_stats(self) -> dict[str, int]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"<gpuml {self.name} device: {self.adapter}>"
+
+
+class Buffer:
+    """A device buffer owned by the pool. ``alive`` turns False when it is destroyed for good."""
+
+    __slots__ = ("__weakref__", "alive", "handle", "serial", "size")
+    _next_serial = 0
+
+    def __init__(self, handle: Any, size: int):
+        Buffer._next_serial += 1
+        self.handle, self.size, self.serial, self.alive = handle, size, Buffer._next_serial, True
+
+
+@dataclass
+class Kernel:
+    """A compiled shader variant. Call it to record one dispatch; bindings are passed by their WGSL names."""
+
+    device: GPUDevice
+    shader: ComposedShader
+    pipeline: Any
+    layout: Any
+    id: int
+    storage_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self):
+        self.storage_names = tuple(b.name for b in self.shader.bindings if b.kind != "uniform")
+
+    def __call__(self, grid: tuple[int, ...] | int, params: dict | None = None, **buffers) -> None:
+        self.device.record_dispatch(self, grid, params or {}, buffers)
+
+    def __repr__(self) -> str:
+        return f"<Kernel shaders/{self.shader.path} {dict(self.shader.variant)}>"
+
+
+class GPUDevice(Device):
+    """Shared logic of the WebGPU backends (native and browser)."""
+
+    is_gpu = True
+
+    def __init__(self):
+        self._free: dict[int, list[Buffer]] = {}
+        self._deferred_release: list[Buffer] = []
+        self._commands: list[tuple] = []
+        self._pending_serials: set[int] = set()
+        self._kernels: dict[tuple, Kernel] = {}
+        self._bind_groups: OrderedDict[tuple, Any] = OrderedDict()
+        self._staging: dict[int, Any] = {}
+        self._uniform_align = max(16, int(self.limits.get("min_uniform_buffer_offset_alignment", 256)))
+        self._ring = self._create_buffer(RING_BYTES, UNIFORM)
+        self._ring_data = bytearray(RING_BYTES)
+        self._ring_used = 0
+        self._query_set = None
+        self.stats = {
+            "buffers_created": 0,
+            "buffers_destroyed": 0,
+            "bytes_live": 0,
+            "bytes_pooled": 0,
+            "pool_hits": 0,
+            "dispatches": 0,
+            "submits": 0,
+            "readbacks": 0,
+            "bind_groups_created": 0,
+            "pipelines_created": 0,
+        }
+
+    # --- raw WebGPU calls, supplied by subclasses -------------------------------------------------
+    def _create_buffer(self, size: int, kind: str) -> Any:
+        raise NotImplementedError
+
+    def _destroy_buffer(self, handle: Any) -> None:
+        raise NotImplementedError
+
+    def _write_buffer(self, handle: Any, offset: int, data) -> None:
+        raise NotImplementedError
+
+    def _create_pipeline(self, shader: ComposedShader) -> tuple[Any, Any]:
+        """Compile ``shader``; return (pipeline, bind group layout). Raise ShaderCompileError on WGSL errors."""
+        raise NotImplementedError
+
+    def _create_bind_group(self, layout: Any, entries: list[tuple[int, Any, int, int]]) -> Any:
+        raise NotImplementedError
+
+    def _submit(self, commands: list[tuple], ring: tuple[Any, bytes] | None, timestamps: bool) -> None:
+        raise NotImplementedError
+
+    def _map_read(self, staging: Any, nbytes: int) -> bytes:
+        raise NotImplementedError
+
+    async def _map_read_async(self, staging: Any, nbytes: int) -> bytes:
+        return self._map_read(staging, nbytes)
+
+    # --- buffers ------------------------------------------------------------------------------------
+    def alloc(self, nbytes: int) -> Buffer:
+        """A storage buffer of at least ``nbytes`` from the pool (new only when the pool has none)."""
+        if nbytes > self.max_binding_bytes:
+            raise ValueError(
+                f"a tensor of {nbytes:,} bytes exceeds this adapter's max_storage_buffer_binding_size "
+                f"({self.max_binding_bytes:,} bytes, {self.adapter}); split it into smaller tensors"
+            )
+        size = pool_bucket(nbytes)
+        free = self._free.get(size)
+        if free:
+            self.stats["pool_hits"] += 1
+            self.stats["bytes_pooled"] -= size
+            buf = free.pop()
+        else:
+            buf = Buffer(self._create_buffer(size, STORAGE), size)
+            self.stats["buffers_created"] += 1
+        self.stats["bytes_live"] += size
+        return buf
+
+    def release(self, buf: Buffer) -> None:
+        """Return ``buf`` to the pool. Recorded commands may still use it, so reuse waits for the next flush."""
+        if not buf.alive:
+            return
+        self.stats["bytes_live"] -= buf.size
+        if self._commands:
+            self._deferred_release.append(buf)
+        else:
+            self._to_pool(buf)
+
+    def _to_pool(self, buf: Buffer) -> None:
+        self._free.setdefault(buf.size, []).append(buf)
+        self.stats["bytes_pooled"] += buf.size
+
+    def empty_cache(self) -> None:
+        """Destroy every pooled (unused) buffer, like ``torch.cuda.empty_cache``."""
+        self.flush()
+        dead = set()
+        for bufs in self._free.values():
+            for buf in bufs:
+                buf.alive = False
+                dead.add(buf.serial)
+                self._destroy_buffer(buf.handle)
+                self.stats["buffers_destroyed"] += 1
+        self._free.clear()
+        self.stats["bytes_pooled"] = 0
+        for key in [k for k in self._bind_groups if any(s in dead for s in k[1])]:
+            del self._bind_groups[key]
+
+    def write(self, buf: Buffer, data, offset: int = 0) -> None:
+        """Copy host bytes into ``buf`` (``data``: a bytes-like object, or a typed array in the browser)."""
+        if not buf.alive:
+            raise RuntimeError("write to a destroyed buffer")
+        if buf.serial in self._pending_serials:
+            self.flush()  # queue writes run before recorded commands: keep program order
+        self._write_buffer(buf.handle, offset, data)
+
+    def copy(self, src: Buffer, dst: Buffer, nbytes: int, src_offset: int = 0, dst_offset: int = 0) -> None:
+        self._commands.append(("copy", src.handle, src_offset, dst.handle, dst_offset, round_up(nbytes, 4)))
+        self._pending_serials.update((src.serial, dst.serial))
+
+    def _readback_buffer(self, nbytes: int) -> Any:
+        size = pool_bucket(nbytes)
+        staging = self._staging.get(size)
+        if staging is None:
+            staging = self._staging[size] = self._create_buffer(size, READBACK)
+        return staging
+
+    def read(self, buf: Buffer, nbytes: int, offset: int = 0) -> bytes:
+        """Flush recorded work and return ``nbytes`` of ``buf`` (blocking)."""
+        staging = self._prepare_read(buf, nbytes, offset)
+        return self._map_read(staging, round_up(nbytes, 4))[:nbytes]
+
+    async def read_async(self, buf: Buffer, nbytes: int, offset: int = 0) -> bytes:
+        staging = self._prepare_read(buf, nbytes, offset)
+        return (await self._map_read_async(staging, round_up(nbytes, 4)))[:nbytes]
+
+    def _prepare_read(self, buf: Buffer, nbytes: int, offset: int) -> Any:
+        if not buf.alive:
+            raise RuntimeError("read from a destroyed buffer")
+        staging = self._readback_buffer(nbytes)
+        self._commands.append(("copy", buf.handle, offset, staging, 0, round_up(nbytes, 4)))
+        self.stats["readbacks"] += 1
+        self.flush()
+        return staging
+
+    # --- kernels ------------------------------------------------------------------------------------
+    def kernel(self, path: str, **variant) -> Kernel:
+        """The compiled kernel ``shaders/<path>`` for template values ``variant`` (cached)."""
+        key = (path, tuple(sorted(variant.items())))
+        k = self._kernels.get(key)
+        if k is None:
+            shader = compose(path, **variant)
+            pipeline, layout = self._create_pipeline(shader)
+            self.stats["pipelines_created"] += 1
+            k = self._kernels[key] = Kernel(self, shader, pipeline, layout, len(self._kernels) + 1)
+        return k
+
+    def grid_1d(self, n_workgroups: int) -> tuple[int, int, int]:
+        """Split ``n_workgroups`` into (x, y, 1) under the per-dimension limit; kernels linearise with
+        ``wid.x + wid.y * nwg.x`` (see shaders/common/index.wgsl) and bounds-check the tail."""
+        limit = int(self.limits.get("max_compute_workgroups_per_dimension", 65535))
+        n = max(1, n_workgroups)
+        if n <= limit:
+            return (n, 1, 1)
+        y = -(-n // limit)
+        return (-(-n // y), y, 1)
+
+    def record_dispatch(self, kernel: Kernel, grid, params: dict, buffers: dict) -> None:
+        shader = kernel.shader
+        grid = (grid, 1, 1) if isinstance(grid, int) else tuple(grid) + (1,) * (3 - len(grid))
+        limit = int(self.limits.get("max_compute_workgroups_per_dimension", 65535))
+        if any(g > limit for g in grid):
+            raise ValueError(f"{kernel}: grid {grid} exceeds max_compute_workgroups_per_dimension {limit}")
+        missing = [n for n in kernel.storage_names if n not in buffers]
+        extra = [n for n in buffers if n not in kernel.storage_names]
+        if missing or extra:
+            raise TypeError(
+                f"{kernel}: bindings are {list(kernel.storage_names)}; missing {missing}, unknown {extra}"
+            )
+        entries, key_parts = [], []
+        for b in shader.bindings:
+            if b.kind == "uniform":
+                continue
+            buf, nbytes = _as_binding(buffers[b.name])
+            if not buf.alive:
+                raise RuntimeError(f"{kernel}: binding '{b.name}' refers to a destroyed buffer")
+            size = min(buf.size, round_up(max(nbytes, 4), 16))
+            entries.append((b.index, buf.handle, 0, size))
+            key_parts.append((buf.serial, size))
+            self._pending_serials.add(buf.serial)
+        offset = None
+        if shader.uniform is not None:
+            data = shader.uniform.pack(params)
+            offset = round_up(self._ring_used, self._uniform_align)
+            if offset + len(data) > RING_BYTES:
+                self.flush()
+                offset = 0
+            self._ring_data[offset : offset + len(data)] = data
+            self._ring_used = offset + len(data)
+            ub = next(b for b in shader.bindings if b.kind == "uniform")
+            entries.append((ub.index, self._ring, 0, shader.uniform.size))
+        elif params:
+            raise TypeError(f"{kernel} takes no uniform parameters, got {sorted(params)}")
+        key = (kernel.id, tuple(s for s, _ in key_parts), tuple(n for _, n in key_parts))
+        group = self._bind_groups.get(key)
+        if group is None:
+            group = self._create_bind_group(kernel.layout, entries)
+            self.stats["bind_groups_created"] += 1
+            self._bind_groups[key] = group
+            if len(self._bind_groups) > BIND_GROUP_CACHE:
+                self._bind_groups.popitem(last=False)
+        else:
+            self._bind_groups.move_to_end(key)
+        self._commands.append(("dispatch", kernel.pipeline, group, offset, grid))
+        self.stats["dispatches"] += 1
+
+    # --- submission -----------------------------------------------------------------------------------
+    def flush(self, timestamps: bool = False) -> None:
+        """Encode and submit everything recorded since the last flush (one encoder, one submit)."""
+        if not self._commands:
+            return
+        ring = (self._ring, bytes(self._ring_data[: self._ring_used])) if self._ring_used else None
+        commands, self._commands = self._commands, []
+        self._ring_used = 0
+        self._pending_serials.clear()
+        self._submit(commands, ring, timestamps)
+        self.stats["submits"] += 1
+        for buf in self._deferred_release:
+            self._to_pool(buf)
+        self._deferred_release.clear()
+
+    def sync(self) -> None:
+        """Flush and wait until the device has finished all submitted work."""
+        self.flush()
+        self._map_read(self._readback_buffer(4), 4)  # a buffer map is the portable fence
+
+    def memory_stats(self) -> dict[str, int]:
+        return dict(self.stats, pooled_buffers=sum(len(v) for v in self._free.values()))
+
+    # --- timing ---------------------------------------------------------------------------------------
+    def timer(self) -> Timer:
+        """``with dev.timer() as t: ...`` measures wall time and, where the adapter has timestamp queries,
+        GPU time of the work recorded inside the block (``t.gpu_seconds``, else None)."""
+        return Timer(self)
+
+    def _read_timestamps(self) -> float | None:
+        raise NotImplementedError
+
+
+def _as_binding(obj) -> tuple[Buffer, int]:
+    """(buffer, bytes in use) for a Tensor or a raw Buffer passed as a kernel binding."""
+    if isinstance(obj, Buffer):
+        return obj, obj.size
+    storage = getattr(obj, "_storage", None)
+    if storage is None or not isinstance(storage.buffer, Buffer):
+        raise TypeError(f"kernel bindings take gpuml tensors or buffers, got {type(obj).__name__}")
+    if storage.buffer is None or not storage.buffer.alive or storage.freed:
+        raise RuntimeError("kernel binding refers to a freed tensor")
+    return storage.buffer, storage.nbytes
+
+
+class Timer:
+    def __init__(self, device: GPUDevice):
+        self.device = device
+        self.wall_seconds: float = 0.0
+        self.gpu_seconds: float | None = None
+
+    def __enter__(self) -> Timer:
+        self.device.sync()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None:
+            return
+        dev = self.device
+        use_ts = "timestamp-query" in dev.features and bool(dev._commands)
+        dev.flush(timestamps=use_ts)
+        dev.sync()
+        self.wall_seconds = time.perf_counter() - self._t0
+        self.gpu_seconds = dev._read_timestamps() if use_ts else None
+
+
+def notice(message: str) -> None:
+    """One clear line on stderr (used for backend fallback)."""
+    if os.environ.get("GPUML_QUIET") != "1":
+        print(f"gpuml: {message}", file=sys.stderr)

@@ -1,0 +1,72 @@
+"""gpuml ops: numpy arrays or tensors in, tensors (on the same device) out.
+
+Every op runs a WGSL kernel on the WebGPU backends and its numpy twin on the cpu backend.
+"""
+
+from .elementwise import (
+    abs,
+    add,
+    axpy,
+    binary,
+    broadcast_shape,
+    clip,
+    div,
+    exp,
+    full,
+    leaky_relu,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    ones,
+    relu,
+    scale,
+    sigmoid,
+    sqrt,
+    square,
+    sub,
+    tanh,
+    unary,
+    zeros,
+)
+from .layout import copy, transpose
+from .linalg import matmul
+from .reduce import argmax, argmin, max, mean, min, sum
+
+__all__ = [
+    "abs",
+    "add",
+    "argmax",
+    "argmin",
+    "axpy",
+    "binary",
+    "broadcast_shape",
+    "clip",
+    "copy",
+    "div",
+    "exp",
+    "full",
+    "leaky_relu",
+    "log",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mul",
+    "neg",
+    "ones",
+    "relu",
+    "scale",
+    "sigmoid",
+    "sqrt",
+    "square",
+    "sub",
+    "sum",
+    "tanh",
+    "transpose",
+    "unary",
+    "zeros",
+]

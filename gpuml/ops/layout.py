@@ -1,0 +1,48 @@
+"""Layout ops: transpose (any axis permutation) and contiguous copies."""
+
+from __future__ import annotations
+
+import math
+
+from ..tensor import Tensor
+from ._common import WG, contiguous_strides, operands, pad8
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - Pyodide core
+    np = None
+
+
+def transpose(x, axes: tuple[int, ...] | list[int] | None = None) -> Tensor:
+    """numpy.transpose as a new contiguous tensor (reverses the axes when ``axes`` is None)."""
+    device, (x,) = operands(x)
+    nd = x.ndim
+    axes = tuple(range(nd))[::-1] if axes is None else tuple(int(a) % nd if nd else int(a) for a in axes)
+    if sorted(axes) != list(range(nd)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of {nd} dimensions (shape {x.shape})")
+    shape = tuple(x.shape[a] for a in axes)
+    if not device.is_gpu:
+        return Tensor.wrap_numpy(np.ascontiguousarray(np.transpose(x.host(), axes)), device)
+    out = Tensor.empty(shape, x.dtype_name, device)
+    n = math.prod(shape)
+    if n == 0:
+        return out
+    if axes == tuple(range(nd)):
+        device.copy(x._storage.buffer, out._storage.buffer, x.nbytes)
+        return out
+    in_strides = contiguous_strides(x.shape)
+    params = {"n": n, "shape": pad8(shape, 1), "stride": pad8([in_strides[a] for a in axes], 0)}
+    kernel = device.kernel("layout/permute.wgsl", WG=WG)
+    kernel(device.grid_1d(-(-n // WG)), params, x_in=x, out=out)
+    return out
+
+
+def copy(x) -> Tensor:
+    """A new tensor with the same contents."""
+    device, (x,) = operands(x)
+    if not device.is_gpu:
+        return Tensor.wrap_numpy(x.host().copy(), device)
+    out = Tensor.empty(x.shape, x.dtype_name, device)
+    if x.nbytes:
+        device.copy(x._storage.buffer, out._storage.buffer, x.nbytes)
+    return out

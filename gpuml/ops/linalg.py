@@ -1,0 +1,5 @@
+"""matmul placeholder (kernels pending)."""
+
+
+def matmul(a, b):
+    raise NotImplementedError

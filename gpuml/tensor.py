@@ -1,0 +1,388 @@
+"""Device tensors: contiguous arrays that live on a backend until read back.
+
+``gpuml.tensor(array)`` uploads; ops return tensors on the same device; ``t.numpy()`` / ``np.asarray(t)`` read
+back (``await t.numpy_async()`` in the browser). Without numpy (Pyodide core), ``tensor`` takes lists,
+``array.array`` or bytes-like objects and ``t.tolist()`` / ``t.to_array()`` read back.
+"""
+
+from __future__ import annotations
+
+import array as _array
+import math
+from typing import Any
+
+from .backends import Device, get_device
+from .backends.base import Buffer
+
+try:  # numpy is optional: the browser backend runs on Pyodide core without it
+    import numpy as np
+except ImportError:  # pragma: no cover - exercised in Pyodide
+    np = None
+
+# dtype name -> (array.array type code, itemsize). Device kernels work on 32-bit words.
+DTYPES = {"float32": ("f", 4), "int32": ("i", 4), "uint32": ("I", 4)}
+# Host dtypes converted on upload, and how: gpuml computes in float32.
+_CONVERT = {
+    "float64": "float32",
+    "float16": "float32",
+    "int64": "int32",
+    "int16": "int32",
+    "int8": "int32",
+    "uint16": "uint32",
+    "uint8": "uint32",
+    "bool": "uint32",
+}
+
+
+def _dtype_name(dtype) -> str:
+    if dtype is None:
+        return ""
+    if isinstance(dtype, str):
+        return dtype
+    if np is not None:
+        return np.dtype(dtype).name
+    return getattr(dtype, "__name__", str(dtype))
+
+
+def _check_dtype(name: str) -> str:
+    if name not in DTYPES:
+        raise TypeError(f"gpuml tensors hold {', '.join(DTYPES)}; got dtype {name}")
+    return name
+
+
+class Storage:
+    """Owns one device allocation; shared by a tensor and its reshaped views."""
+
+    __slots__ = ("__weakref__", "buffer", "device", "freed", "nbytes")
+
+    def __init__(self, device: Device, buffer: Any, nbytes: int):
+        self.device, self.buffer, self.nbytes, self.freed = device, buffer, nbytes, False
+
+    def free(self) -> None:
+        if not self.freed:
+            self.freed = True
+            if isinstance(self.buffer, Buffer):
+                self.device.release(self.buffer)
+            self.buffer = None
+
+    def __del__(self):
+        try:
+            self.free()
+        except Exception:  # interpreter shutdown
+            pass
+
+
+class Tensor:
+    """A contiguous array on a gpuml device (row-major, float32/int32/uint32)."""
+
+    __slots__ = ("_dtype", "_storage", "shape")
+    __array_priority__ = 100  # so ndarray + Tensor dispatches to Tensor.__radd__
+
+    def __init__(self, storage: Storage, shape: tuple[int, ...], dtype: str):
+        self._storage, self.shape, self._dtype = storage, tuple(int(s) for s in shape), dtype
+
+    # --- construction ---------------------------------------------------------------------------------
+    @classmethod
+    def empty(cls, shape, dtype: str = "float32", device: Device | None = None) -> Tensor:
+        """Uninitialised tensor (pooled device memory)."""
+        device = device or get_device()
+        shape = _shape(shape)
+        _check_dtype(dtype)
+        nbytes = math.prod(shape) * DTYPES[dtype][1]
+        if device.is_gpu:
+            return cls(Storage(device, device.alloc(nbytes), nbytes), shape, dtype)
+        return cls(Storage(device, np.empty(shape, dtype), nbytes), shape, dtype)
+
+    @classmethod
+    def wrap_numpy(cls, arr, device: Device) -> Tensor:
+        """A cpu-device tensor holding ``arr`` (no copy when already contiguous and of a device dtype)."""
+        arr = np.ascontiguousarray(arr)
+        name = _check_dtype(_CONVERT.get(arr.dtype.name, arr.dtype.name))
+        if arr.dtype.name != name:
+            arr = arr.astype(name)
+        return cls(Storage(device, arr, arr.nbytes), arr.shape, name)
+
+    # --- properties ---------------------------------------------------------------------------------------
+    @property
+    def device(self) -> Device:
+        return self._storage.device
+
+    @property
+    def dtype(self):
+        """numpy dtype when numpy is importable, else the dtype name."""
+        return np.dtype(self._dtype) if np is not None else self._dtype
+
+    @property
+    def dtype_name(self) -> str:
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * DTYPES[self._dtype][1]
+
+    @property
+    def freed(self) -> bool:
+        return self._storage.freed
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        state = "freed" if self.freed else self.device.name
+        return f"gpuml.Tensor(shape={self.shape}, dtype={self._dtype}, device={state})"
+
+    # --- host transfer -------------------------------------------------------------------------------
+    def host(self):
+        """The numpy array behind a cpu-device tensor (no copy), in this tensor's shape."""
+        self._check_alive()
+        if self.device.is_gpu:
+            raise RuntimeError("host() is for cpu-device tensors; use numpy() to read back")
+        return self._storage.buffer.reshape(self.shape)
+
+    def _check_alive(self) -> None:
+        if self._storage.freed:
+            raise RuntimeError("this tensor was freed; its device memory may hold other data now")
+
+    def to_bytes(self) -> bytes:
+        """Raw little-endian contents (reads back from the device)."""
+        self._check_alive()
+        if self.device.is_gpu:
+            return self.device.read(self._storage.buffer, self.nbytes)
+        return self._storage.buffer.tobytes()
+
+    async def to_bytes_async(self) -> bytes:
+        self._check_alive()
+        if self.device.is_gpu:
+            return await self.device.read_async(self._storage.buffer, self.nbytes)
+        return self._storage.buffer.tobytes()
+
+    def numpy(self):
+        """Read back as a new numpy array."""
+        if np is None:
+            raise RuntimeError("numpy is not available here; use t.tolist() or t.to_array()")
+        if not self.device.is_gpu:
+            self._check_alive()
+            return self._storage.buffer.reshape(self.shape).copy()
+        return np.frombuffer(self.to_bytes(), dtype=self._dtype).reshape(self.shape)
+
+    async def numpy_async(self):
+        if np is None:
+            raise RuntimeError("numpy is not available here; use await t.tolist_async()")
+        return np.frombuffer(await self.to_bytes_async(), dtype=self._dtype).reshape(self.shape)
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        return arr if dtype is None else arr.astype(dtype)
+
+    def to_array(self) -> _array.array:
+        """Read back as a flat ``array.array`` (works without numpy)."""
+        out = _array.array(DTYPES[self._dtype][0])
+        out.frombytes(self.to_bytes())
+        return out
+
+    def tolist(self) -> list | float | int:
+        """Read back as nested Python lists (works without numpy)."""
+        return _nest(self.to_array().tolist(), self.shape)
+
+    async def tolist_async(self) -> list | float | int:
+        out = _array.array(DTYPES[self._dtype][0])
+        out.frombytes(await self.to_bytes_async())
+        return _nest(out.tolist(), self.shape)
+
+    def item(self) -> float | int:
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor of one element, got shape {self.shape}")
+        return self.to_array()[0]
+
+    def free(self) -> None:
+        """Give the device memory back now (also happens when the last reference goes away).
+        Reading a freed tensor, or a view of it, raises."""
+        self._storage.free()
+
+    # --- views ---------------------------------------------------------------------------------------------
+    def reshape(self, *shape) -> Tensor:
+        """A view with a new shape (no copy); one dimension may be -1."""
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        shape = list(shape)
+        if shape.count(-1) > 1:
+            raise ValueError("reshape: only one dimension can be -1")
+        if -1 in shape:
+            known = math.prod(s for s in shape if s != -1)
+            if known == 0 or self.size % known:
+                raise ValueError(f"cannot reshape tensor of shape {self.shape} into {tuple(shape)}")
+            shape[shape.index(-1)] = self.size // known
+        if math.prod(shape) != self.size:
+            raise ValueError(f"cannot reshape tensor of shape {self.shape} into {tuple(shape)}")
+        if not self.device.is_gpu:
+            self._check_alive()
+        return Tensor(self._storage, tuple(shape), self._dtype)
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    @property
+    def T(self) -> Tensor:
+        from .ops import transpose
+
+        return transpose(self)
+
+    # --- operators -----------------------------------------------------------------------------------------
+    def __add__(self, other):
+        from . import ops
+
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        from . import ops
+
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        from . import ops
+
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        from . import ops
+
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        from . import ops
+
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        from . import ops
+
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        from . import ops
+
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        from . import ops
+
+        return ops.div(other, self)
+
+    def __neg__(self):
+        from . import ops
+
+        return ops.neg(self)
+
+    def __matmul__(self, other):
+        from . import ops
+
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from . import ops
+
+        return ops.matmul(other, self)
+
+
+def _shape(shape) -> tuple[int, ...]:
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative dimension in shape {shape}")
+    return shape
+
+
+def _nest(flat: list, shape: tuple[int, ...]):
+    if not shape:
+        return flat[0]
+    for dim in reversed(shape[1:]):
+        flat = [flat[i : i + dim] for i in range(0, len(flat), dim)]
+    return flat
+
+
+def _infer_list(data) -> tuple[tuple[int, ...], list]:
+    """Shape and flat values of nested Python lists (the numpy-free path)."""
+    shape, level = [], data
+    while isinstance(level, list | tuple):
+        shape.append(len(level))
+        level = level[0] if level else None
+    flat = data
+    for _ in range(len(shape) - 1):
+        flat = [v for row in flat for v in row]
+    if len(flat) != math.prod(shape):
+        raise ValueError("ragged nested lists cannot become a tensor")
+    return tuple(shape), list(flat)
+
+
+def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
+    """Upload ``data`` (numpy array, nested lists, scalar, ``array.array`` or Tensor) to ``device``.
+
+    float64/float16 become float32 and int64 becomes int32 (gpuml computes in 32-bit), unless ``dtype``
+    names another device dtype. int64 values outside the int32 range raise ``ValueError``.
+    """
+    device = get_device(device) if isinstance(device, str) or device is None else device
+    if isinstance(data, Tensor):
+        if data.device is device and (dtype is None or _dtype_name(dtype) == data._dtype):
+            return data
+        data = data.numpy() if np is not None else data.tolist()
+    want = _dtype_name(dtype)
+    if np is not None:
+        arr = np.asarray(data)
+        if arr.dtype == object or arr.dtype.kind in "USVcm":
+            raise TypeError(f"cannot make a tensor from dtype {arr.dtype}")
+        name = _check_dtype(want or _CONVERT.get(arr.dtype.name, arr.dtype.name))
+        if arr.dtype.kind in "iu" and name in ("int32", "uint32") and arr.size:
+            info = np.iinfo(name)
+            lo, hi = arr.min(), arr.max()
+            if lo < info.min or hi > info.max:
+                raise ValueError(f"values in [{lo}, {hi}] do not fit {name}")
+        arr = np.ascontiguousarray(arr, dtype=name)
+        if not device.is_gpu:
+            return Tensor(Storage(device, arr.copy() if arr is data else arr, arr.nbytes), arr.shape, name)
+        out = Tensor.empty(arr.shape, name, device)
+        if arr.nbytes:
+            device.write(out._storage.buffer, memoryview(arr).cast("B"))
+        return out
+    # numpy-free path (Pyodide core)
+    if isinstance(data, _array.array):
+        shape, flat = (len(data),), data
+        name = want or {"f": "float32", "d": "float32", "i": "int32", "I": "uint32", "l": "int32"}.get(
+            data.typecode, ""
+        )
+    elif isinstance(data, list | tuple):
+        shape, flat = _infer_list(data)
+        name = want or ("float32" if any(isinstance(v, float) for v in flat) or not flat else "int32")
+    elif isinstance(data, int | float):
+        shape, flat = (), [data]
+        name = want or ("float32" if isinstance(data, float) else "int32")
+    else:
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} without numpy")
+    _check_dtype(name)
+    host = _array.array(DTYPES[name][0], flat)
+    out = Tensor.empty(shape, name, device)
+    if len(host):
+        device.write(out._storage.buffer, memoryview(host).cast("B"))
+    return out
+
+
+def as_tensor(x, device: Device | None = None) -> Tensor:
+    """``x`` as a Tensor on ``device`` (uploading host data); tensors on another device raise."""
+    if isinstance(x, Tensor):
+        if device is not None and x.device is not device:
+            raise ValueError(
+                f"tensor is on {x.device.name}, expected {device.name}; use gpuml.tensor(t, device=...)"
+            )
+        x._check_alive()
+        return x
+    return tensor(x, device=device)

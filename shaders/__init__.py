@@ -1,0 +1,1 @@
+"""gpuml WGSL kernels, shipped as package data (``gpuml.shaders``) and read with importlib.resources."""

@@ -1,0 +1,34 @@
+// out = OP(a, b) for two tensors of the same shape, elementwise over vec4 lanes.
+//
+// Bindings: 0 params (uniform Params), 1 a, 2 b: array<vec4<f32>> (read), 3 out: array<vec4<f32>> (read_write).
+// Dispatch: ceil(n4 / WG) workgroups, split over (x, y) by Device.grid_1d; n4 = ceil(n / 4).
+// Template: OP is a WGSL expression in `a: V`, `b: V` (V = vec4<f32>) and `p: Params` (alpha), from the
+//   table in gpuml/ops/elementwise.py; WG is the workgroup size.
+// Broadcasting shapes go to binary_broadcast.wgsl, which shares the OP table with V = f32.
+
+#include "common/index.wgsl"
+
+alias V = vec4<f32>;
+
+struct Params {
+    n4: u32,
+    alpha: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a_in: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b_in: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+
+fn apply(a: V, b: V) -> V {
+    return {{OP}};
+}
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    if (i < p.n4) {
+        out[i] = apply(a_in[i], b_in[i]);
+    }
+}

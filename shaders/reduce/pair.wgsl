@@ -1,0 +1,16 @@
+// A running reduction value and the index it came from (used by argmax/argmin; ignored by sum).
+// COMBINE is a function body over `a, b: Pair` and IDENTITY a Pair expression, both from the table in
+// gpuml/ops/reduce.py. max/min break ties towards the lower index, as numpy.argmax does.
+
+struct Pair {
+    v: f32,
+    i: u32,
+}
+
+fn identity() -> Pair {
+    return {{IDENTITY}};
+}
+
+fn combine(a: Pair, b: Pair) -> Pair {
+    {{COMBINE}}
+}
