@@ -380,9 +380,7 @@ def as_tensor(x, device: Device | None = None) -> Tensor:
     """``x`` as a Tensor on ``device`` (uploading host data); tensors on another device raise."""
     if isinstance(x, Tensor):
         if device is not None and x.device is not device:
-            raise ValueError(
-                f"tensor is on {x.device.name}, expected {device.name}; use gpuml.tensor(t, device=...)"
-            )
+            raise ValueError(f"tensor is on {x.device.name}, expected {device.name}; use gpuml.tensor(t, device=...)")
         x._check_alive()
         return x
     return tensor(x, device=device)

@@ -123,9 +123,7 @@ def _field_type(t: str) -> tuple[str, int, int]:
     if m:
         kind, _, _ = _field_type(m.group(1))
         return kind, 4 * int(m.group(2)), 16
-    raise ShaderTemplateError(
-        f"uniform field type '{t}' is not supported (use u32/i32/f32, vec4, array<vec4,N>)"
-    )
+    raise ShaderTemplateError(f"uniform field type '{t}' is not supported (use u32/i32/f32, vec4, array<vec4,N>)")
 
 
 def _split_fields(body: str) -> list[tuple[str, str]]:
@@ -236,9 +234,7 @@ def _compose_cached(path: str, variant: tuple[tuple[str, str], ...]) -> Composed
         line_map.append((file, number))
     unused = set(values) - used
     if unused:
-        raise ShaderTemplateError(
-            f"Cannot compose shader shaders/{path}: unused template names {sorted(unused)}"
-        )
+        raise ShaderTemplateError(f"Cannot compose shader shaders/{path}: unused template names {sorted(unused)}")
     source = "\n".join(lines) + "\n"
     code = re.sub(r"//[^\n]*", "", source)
     bindings, uniform = [], None
@@ -258,9 +254,7 @@ def _compose_cached(path: str, variant: tuple[tuple[str, str], ...]) -> Composed
         elif space == "storage":
             kind = "read_write" if access == "read_write" else "read"
         else:
-            raise ShaderTemplateError(
-                f"shaders/{path}: binding '{name}' has unsupported address space {space}"
-            )
+            raise ShaderTemplateError(f"shaders/{path}: binding '{name}' has unsupported address space {space}")
         bindings.append(Binding(index, name, kind, typ))
     bindings.sort(key=lambda b: b.index)
     return ComposedShader(path, variant, source, tuple(line_map), tuple(bindings), uniform)

@@ -291,9 +291,7 @@ class GPUDevice(Device):
         missing = [n for n in kernel.storage_names if n not in buffers]
         extra = [n for n in buffers if n not in kernel.storage_names]
         if missing or extra:
-            raise TypeError(
-                f"{kernel}: bindings are {list(kernel.storage_names)}; missing {missing}, unknown {extra}"
-            )
+            raise TypeError(f"{kernel}: bindings are {list(kernel.storage_names)}; missing {missing}, unknown {extra}")
         entries, key_parts = [], []
         for b in shader.bindings:
             if b.kind == "uniform":

@@ -126,9 +126,7 @@ class NativeDevice(GPUDevice):
     def _create_bind_group(self, layout, entries):
         return self._device.create_bind_group(
             layout=layout,
-            entries=[
-                {"binding": i, "resource": {"buffer": h, "offset": o, "size": s}} for i, h, o, s in entries
-            ],
+            entries=[{"binding": i, "resource": {"buffer": h, "offset": o, "size": s}} for i, h, o, s in entries],
         )
 
     def _submit(self, commands, ring, timestamps):
@@ -136,9 +134,7 @@ class NativeDevice(GPUDevice):
             self._queue.write_buffer(ring[0], 0, ring[1])
         encoder = self._device.create_command_encoder()
         n_passes = sum(
-            1
-            for i, c in enumerate(commands)
-            if c[0] == "dispatch" and (i == 0 or commands[i - 1][0] != "dispatch")
+            1 for i, c in enumerate(commands) if c[0] == "dispatch" and (i == 0 or commands[i - 1][0] != "dispatch")
         )
         pass_index, cpass = 0, None
         for cmd in commands:

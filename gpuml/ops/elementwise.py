@@ -86,9 +86,7 @@ def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str = "broadcast
 
 def _broadcast_strides(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[int]:
     strides = contiguous_strides(shape)
-    full = [0] * (len(out_shape) - len(shape)) + [
-        0 if s == 1 else st for s, st in zip(shape, strides, strict=True)
-    ]
+    full = [0] * (len(out_shape) - len(shape)) + [0 if s == 1 else st for s, st in zip(shape, strides, strict=True)]
     return full
 
 

@@ -21,7 +21,12 @@ except ImportError:  # pragma: no cover - Pyodide core
     np = None
 
 _NONE = "0xffffffffu"  # index of the identity element: "no value yet"
-_PICK = "if (a.i == {none}) {{ return b; }}\n    if (b.i == {none}) {{ return a; }}\n    if (b.v {cmp} a.v || (b.v == a.v && b.i < a.i)) {{ return b; }}\n    return a;"
+_PICK = (
+    "if (a.i == {none}) {{ return b; }}\n"
+    "    if (b.i == {none}) {{ return a; }}\n"
+    "    if (b.v {cmp} a.v || (b.v == a.v && b.i < a.i)) {{ return b; }}\n"
+    "    return a;"
+)
 # op -> (IDENTITY, COMBINE) for shaders/reduce/pair.wgsl
 KINDS = {
     "sum": (f"Pair(0.0, {_NONE})", "return Pair(a.v + b.v, 0u);"),
