@@ -96,7 +96,7 @@ class Tensor:
     @classmethod
     def wrap_numpy(cls, arr, device: Device) -> Tensor:
         """A cpu-device tensor holding ``arr`` (no copy when already contiguous and of a device dtype)."""
-        arr = np.ascontiguousarray(arr)
+        arr = _contiguous(np.asarray(arr))
         name = _check_dtype(_CONVERT.get(arr.dtype.name, arr.dtype.name))
         if arr.dtype.name != name:
             arr = arr.astype(name)
@@ -294,6 +294,11 @@ class Tensor:
         return ops.matmul(other, self)
 
 
+def _contiguous(arr):
+    """C-contiguous without np.ascontiguousarray's promotion of 0-d arrays to 1-d."""
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
+
+
 def _shape(shape) -> tuple[int, ...]:
     if isinstance(shape, int):
         shape = (shape,)
@@ -347,7 +352,7 @@ def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
             lo, hi = arr.min(), arr.max()
             if lo < info.min or hi > info.max:
                 raise ValueError(f"values in [{lo}, {hi}] do not fit {name}")
-        arr = np.ascontiguousarray(arr, dtype=name)
+        arr = _contiguous(arr.astype(name, copy=False))
         if not device.is_gpu:
             return Tensor(Storage(device, arr.copy() if arr is data else arr, arr.nbytes), arr.shape, name)
         out = Tensor.empty(arr.shape, name, device)

@@ -1,0 +1,44 @@
+"""Backend fixtures. GPU tests run on the native (wgpu-py) backend; where no adapter exists they skip with
+the reason, unless GPUML_EXPECT_GPU=1 (CI), where a missing adapter fails the run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+import gpuml
+from gpuml.backends import open_device
+
+EXPECT_GPU = os.environ.get("GPUML_EXPECT_GPU") == "1"
+
+
+def _native():
+    try:
+        return open_device("native")
+    except RuntimeError as exc:
+        if EXPECT_GPU:
+            pytest.fail(f"GPUML_EXPECT_GPU=1 but the native backend is unavailable: {exc}")
+        pytest.skip(f"no WebGPU adapter: {exc}")
+
+
+@pytest.fixture(scope="session")
+def native_device():
+    return _native()
+
+
+@pytest.fixture(scope="session")
+def cpu_device():
+    return open_device("cpu")
+
+
+@pytest.fixture(params=["native", "cpu"], scope="session")
+def device(request):
+    """Each backend-agnostic test runs on the native GPU backend and on the numpy backend."""
+    dev = _native() if request.param == "native" else open_device("cpu")
+    previous = gpuml.get_device()
+    gpuml.set_device(dev)
+    yield dev
+    gpuml.set_device(previous)
