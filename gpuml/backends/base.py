@@ -124,7 +124,6 @@ class GPUDevice(Device):
 
     def __init__(self):
         self._free: dict[int, list[Buffer]] = {}
-        self._deferred_release: list[Buffer] = []
         self._commands: list[tuple] = []
         self._pending_serials: set[int] = set()
         self._kernels: dict[tuple, Kernel] = {}
@@ -195,16 +194,11 @@ class GPUDevice(Device):
         return buf
 
     def release(self, buf: Buffer) -> None:
-        """Return ``buf`` to the pool. Recorded commands may still use it, so reuse waits for the next flush."""
+        """Return ``buf`` to the pool for immediate reuse. Safe while recorded commands still use it: later
+        dispatches run after them in stream order, and a host upload into it flushes first (see ``write``)."""
         if not buf.alive:
             return
         self.stats["bytes_live"] -= buf.size
-        if self._commands:
-            self._deferred_release.append(buf)
-        else:
-            self._to_pool(buf)
-
-    def _to_pool(self, buf: Buffer) -> None:
         self._free.setdefault(buf.size, []).append(buf)
         self.stats["bytes_pooled"] += buf.size
 
@@ -340,9 +334,6 @@ class GPUDevice(Device):
         self._pending_serials.clear()
         self._submit(commands, ring, timestamps)
         self.stats["submits"] += 1
-        for buf in self._deferred_release:
-            self._to_pool(buf)
-        self._deferred_release.clear()
 
     def sync(self) -> None:
         """Flush and wait until the device has finished all submitted work."""

@@ -91,7 +91,7 @@ def matmul(a, b, *, kernel: str | None = None) -> Tensor:
     if k != k2:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align (inner dimensions {k} != {k2})")
     batch_shape = _batch_shape(a_shape[:-2], b_shape[:-2])
-    out_shape = batch_shape + (m, n)
+    out_shape = (*batch_shape, m, n)
     # numpy drops the dimension a 1-D operand added
     final_shape = out_shape[:-2] + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
     if not device.is_gpu:
