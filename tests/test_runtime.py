@@ -63,7 +63,7 @@ def test_include_once_and_cycles(shader_dir):
     write(shader_dir, "loop2.wgsl", '#include "loop.wgsl"\n')
     with pytest.raises(gpuml.ShaderTemplateError, match="cycle"):
         wgsl.compose("loop.wgsl")
-    with pytest.raises(gpuml.ShaderTemplateError, match="no shader file shaders/missing.wgsl"):
+    with pytest.raises(gpuml.ShaderTemplateError, match=r"no shader file shaders/missing\.wgsl"):
         wgsl.compose("missing.wgsl")
 
 
@@ -79,7 +79,11 @@ def test_reflection_and_uniform_packing(shader_dir):
         """,
     )
     s = wgsl.compose("k.wgsl")
-    assert [(b.index, b.name, b.kind) for b in s.bindings] == [(0, "p", "uniform"), (1, "x", "read"), (2, "y", "read_write")]
+    assert [(b.index, b.name, b.kind) for b in s.bindings] == [
+        (0, "p", "uniform"),
+        (1, "x", "read"),
+        (2, "y", "read_write"),
+    ]
     assert [(f[0], f[2]) for f in s.uniform.fields] == [("n", 0), ("alpha", 4), ("dims", 16)]
     assert s.uniform.size == 48
     packed = s.uniform.pack({"n": 7, "alpha": 0.5, "dims": [1, 2, 3]})

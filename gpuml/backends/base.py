@@ -81,6 +81,11 @@ class Device:
     def memory_stats(self) -> dict[str, int]:
         return {}
 
+    def timer(self) -> Timer:
+        """``with dev.timer() as t: ...`` measures wall time and, where the adapter has timestamp queries,
+        GPU time of the work recorded inside the block (``t.gpu_seconds``, else None)."""
+        return Timer(self)
+
     def __repr__(self) -> str:
         return f"<gpuml {self.name} device: {self.adapter}>"
 
@@ -343,12 +348,6 @@ class GPUDevice(Device):
     def memory_stats(self) -> dict[str, int]:
         return dict(self.stats, pooled_buffers=sum(len(v) for v in self._free.values()))
 
-    # --- timing ---------------------------------------------------------------------------------------
-    def timer(self) -> Timer:
-        """``with dev.timer() as t: ...`` measures wall time and, where the adapter has timestamp queries,
-        GPU time of the work recorded inside the block (``t.gpu_seconds``, else None)."""
-        return Timer(self)
-
     def _read_timestamps(self) -> float | None:
         raise NotImplementedError
 
@@ -366,7 +365,7 @@ def _as_binding(obj) -> tuple[Buffer, int]:
 
 
 class Timer:
-    def __init__(self, device: GPUDevice):
+    def __init__(self, device: Device):
         self.device = device
         self.wall_seconds: float = 0.0
         self.gpu_seconds: float | None = None
@@ -380,8 +379,9 @@ class Timer:
         if exc[0] is not None:
             return
         dev = self.device
-        use_ts = "timestamp-query" in dev.features and bool(dev._commands)
-        dev.flush(timestamps=use_ts)
+        use_ts = dev.is_gpu and "timestamp-query" in dev.features and bool(dev._commands)
+        if use_ts:
+            dev.flush(timestamps=True)
         dev.sync()
         self.wall_seconds = time.perf_counter() - self._t0
         self.gpu_seconds = dev._read_timestamps() if use_ts else None
