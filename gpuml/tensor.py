@@ -75,11 +75,12 @@ class Storage:
 class Tensor:
     """A contiguous array on a gpuml device (row-major, float32/int32/uint32)."""
 
-    __slots__ = ("_dtype", "_storage", "shape")
+    __slots__ = ("_dtype", "_offset", "_storage", "shape")
     __array_priority__ = 100  # so ndarray + Tensor dispatches to Tensor.__radd__
 
-    def __init__(self, storage: Storage, shape: tuple[int, ...], dtype: str):
+    def __init__(self, storage: Storage, shape: tuple[int, ...], dtype: str, offset: int = 0):
         self._storage, self.shape, self._dtype = storage, tuple(int(s) for s in shape), dtype
+        self._offset = offset  # bytes from the start of the storage (views into a larger allocation)
 
     # --- construction ---------------------------------------------------------------------------------
     @classmethod
@@ -129,6 +130,10 @@ class Tensor:
         return self.size * DTYPES[self._dtype][1]
 
     @property
+    def byte_offset(self) -> int:
+        return self._offset
+
+    @property
     def freed(self) -> bool:
         return self._storage.freed
 
@@ -147,7 +152,9 @@ class Tensor:
         self._check_alive()
         if self.device.is_gpu:
             raise RuntimeError("host() is for cpu-device tensors; use numpy() to read back")
-        return self._storage.buffer.reshape(self.shape)
+        flat = self._storage.buffer.reshape(-1)
+        start = self._offset // DTYPES[self._dtype][1]
+        return flat[start : start + self.size].reshape(self.shape)
 
     def _check_alive(self) -> None:
         if self._storage.freed:
@@ -157,22 +164,21 @@ class Tensor:
         """Raw little-endian contents (reads back from the device)."""
         self._check_alive()
         if self.device.is_gpu:
-            return self.device.read(self._storage.buffer, self.nbytes)
-        return self._storage.buffer.tobytes()
+            return self.device.read(self._storage.buffer, self.nbytes, self._offset)
+        return self.host().tobytes()
 
     async def to_bytes_async(self) -> bytes:
         self._check_alive()
         if self.device.is_gpu:
-            return await self.device.read_async(self._storage.buffer, self.nbytes)
-        return self._storage.buffer.tobytes()
+            return await self.device.read_async(self._storage.buffer, self.nbytes, self._offset)
+        return self.host().tobytes()
 
     def numpy(self):
         """Read back as a new numpy array."""
         if np is None:
             raise RuntimeError("numpy is not available here; use t.tolist() or t.to_array()")
         if not self.device.is_gpu:
-            self._check_alive()
-            return self._storage.buffer.reshape(self.shape).copy()
+            return self.host().copy()
         return np.frombuffer(self.to_bytes(), dtype=self._dtype).reshape(self.shape)
 
     async def numpy_async(self):
@@ -226,7 +232,35 @@ class Tensor:
             raise ValueError(f"cannot reshape tensor of shape {self.shape} into {tuple(shape)}")
         if not self.device.is_gpu:
             self._check_alive()
-        return Tensor(self._storage, tuple(shape), self._dtype)
+        return Tensor(self._storage, tuple(shape), self._dtype, self._offset)
+
+    def view(self, offset: int, shape) -> Tensor:
+        """A view of ``prod(shape)`` elements starting ``offset`` elements into this tensor (no copy).
+        Kernels can bind it when its byte offset is a multiple of min_storage_buffer_offset_alignment."""
+        shape = _shape(shape)
+        if offset < 0 or offset + math.prod(shape) > self.size:
+            raise ValueError(f"view of {math.prod(shape)} elements at {offset} exceeds a tensor of {self.size}")
+        return Tensor(self._storage, shape, self._dtype, self._offset + offset * DTYPES[self._dtype][1])
+
+    def assign(self, data) -> Tensor:
+        """Overwrite this tensor's elements in place with host data of the same size (returns self)."""
+        self._check_alive()
+        if np is not None:
+            arr = np.ascontiguousarray(data, dtype=self._dtype)
+            if arr.size != self.size:
+                raise ValueError(f"assign: {arr.size} values for a tensor of shape {self.shape}")
+            if not self.device.is_gpu:
+                self.host()[...] = arr.reshape(self.shape)
+                return self
+            raw = memoryview(arr).cast("B")
+        else:
+            host = _array.array(DTYPES[self._dtype][0], data if not isinstance(data, list) else _infer_list(data)[1])
+            if len(host) != self.size:
+                raise ValueError(f"assign: {len(host)} values for a tensor of shape {self.shape}")
+            raw = memoryview(host).cast("B")
+        if self.size:
+            self.device.write(self._storage.buffer, raw, self._offset)
+        return self
 
     def flatten(self) -> Tensor:
         return self.reshape(-1)

@@ -292,15 +292,21 @@ class GPUDevice(Device):
         if missing or extra:
             raise TypeError(f"{kernel}: bindings are {list(kernel.storage_names)}; missing {missing}, unknown {extra}")
         entries, key_parts = [], []
+        align = int(self.limits.get("min_storage_buffer_offset_alignment", 256))
         for b in shader.bindings:
             if b.kind == "uniform":
                 continue
-            buf, nbytes = _as_binding(buffers[b.name])
+            buf, start, nbytes = _as_binding(buffers[b.name])
             if not buf.alive:
                 raise RuntimeError(f"{kernel}: binding '{b.name}' refers to a destroyed buffer")
-            size = min(buf.size, round_up(max(nbytes, 4), 16))
-            entries.append((b.index, buf.handle, 0, size))
-            key_parts.append((buf.serial, size))
+            if start % align:
+                raise ValueError(
+                    f"{kernel}: binding '{b.name}' starts at byte {start}, not a multiple of the adapter's "
+                    f"min_storage_buffer_offset_alignment ({align})"
+                )
+            size = min(buf.size - start, round_up(max(nbytes, 4), 16))
+            entries.append((b.index, buf.handle, start, size))
+            key_parts.append((buf.serial, start, size))
             self._pending_serials.add(buf.serial)
         offset = None
         if shader.uniform is not None:
@@ -315,7 +321,7 @@ class GPUDevice(Device):
             entries.append((ub.index, self._ring, 0, shader.uniform.size))
         elif params:
             raise TypeError(f"{kernel} takes no uniform parameters, got {sorted(params)}")
-        key = (kernel.id, tuple(s for s, _ in key_parts), tuple(n for _, n in key_parts))
+        key = (kernel.id, tuple(p[0] for p in key_parts), tuple(p[1:] for p in key_parts))
         group = self._bind_groups.get(key)
         if group is None:
             group = self._create_bind_group(kernel.layout, entries)
@@ -352,16 +358,16 @@ class GPUDevice(Device):
         raise NotImplementedError
 
 
-def _as_binding(obj) -> tuple[Buffer, int]:
-    """(buffer, bytes in use) for a Tensor or a raw Buffer passed as a kernel binding."""
+def _as_binding(obj) -> tuple[Buffer, int, int]:
+    """(buffer, byte offset, bytes in use) for a Tensor or a raw Buffer passed as a kernel binding."""
     if isinstance(obj, Buffer):
-        return obj, obj.size
+        return obj, 0, obj.size
     storage = getattr(obj, "_storage", None)
     if storage is None or not isinstance(storage.buffer, Buffer):
         raise TypeError(f"kernel bindings take gpuml tensors or buffers, got {type(obj).__name__}")
     if storage.buffer is None or not storage.buffer.alive or storage.freed:
         raise RuntimeError("kernel binding refers to a freed tensor")
-    return storage.buffer, storage.nbytes
+    return storage.buffer, obj.byte_offset, obj.nbytes
 
 
 class Timer:

@@ -30,7 +30,7 @@ from .elementwise import (
     unary,
     zeros,
 )
-from .layout import copy, transpose
+from .layout import copy, copy_into, transpose
 from .linalg import matmul
 from .reduce import argmax, argmin, max, mean, min, sum
 
@@ -44,6 +44,7 @@ __all__ = [
     "broadcast_shape",
     "clip",
     "copy",
+    "copy_into",
     "div",
     "exp",
     "full",

@@ -28,7 +28,7 @@ def transpose(x, axes: tuple[int, ...] | list[int] | None = None) -> Tensor:
     if n == 0:
         return out
     if axes == tuple(range(nd)):
-        device.copy(x._storage.buffer, out._storage.buffer, x.nbytes)
+        copy_into(x, out)
         return out
     in_strides = contiguous_strides(x.shape)
     params = {"n": n, "shape": pad8(shape, 1), "stride": pad8([in_strides[a] for a in axes], 0)}
@@ -43,6 +43,18 @@ def copy(x) -> Tensor:
     if not device.is_gpu:
         return Tensor.wrap_numpy(x.host().copy(), device)
     out = Tensor.empty(x.shape, x.dtype_name, device)
-    if x.nbytes:
-        device.copy(x._storage.buffer, out._storage.buffer, x.nbytes)
+    copy_into(x, out)
     return out
+
+
+def copy_into(src: Tensor, dst: Tensor) -> Tensor:
+    """Copy ``src`` into ``dst`` (same number of elements and dtype; views allowed). Returns ``dst``."""
+    if src.size != dst.size or src.dtype_name != dst.dtype_name:
+        raise ValueError(f"copy_into: {src.shape} {src.dtype_name} into {dst.shape} {dst.dtype_name}")
+    if src.device is not dst.device:
+        raise ValueError(f"copy_into: tensors on {src.device.name} and {dst.device.name}")
+    if not dst.device.is_gpu:
+        dst.host()[...] = src.host().reshape(dst.shape)
+    elif src.nbytes:
+        dst.device.copy(src._storage.buffer, dst._storage.buffer, src.nbytes, src.byte_offset, dst.byte_offset)
+    return dst
