@@ -115,8 +115,8 @@ class Kernel:
     def __post_init__(self):
         self.storage_names = tuple(b.name for b in self.shader.bindings if b.kind != "uniform")
 
-    def __call__(self, grid: tuple[int, ...] | int, params: dict | None = None, **buffers) -> None:
-        self.device.record_dispatch(self, grid, params or {}, buffers)
+    def __call__(self, grid: tuple[int, ...] | int, uniforms: dict | None = None, /, **buffers) -> None:
+        self.device.record_dispatch(self, grid, uniforms or {}, buffers)
 
     def __repr__(self) -> str:
         return f"<Kernel shaders/{self.shader.path} {dict(self.shader.variant)}>"

@@ -1,0 +1,54 @@
+// One Adam / AdamW step over every parameter of a model (flat buffers; see gpuml/nn/parameters.py).
+// Adam: coupled L2 through `l2` (as torch.optim.Adam's weight_decay). AdamW (Loshchilov & Hutter): decoupled
+// decay w <- w * (1 - lr * weight_decay) before the Adam update, on weights only (below n_decay).
+// Bias corrections bc1 = 1 - beta1^t, bc2 = 1 - beta2^t come from the host (t counts steps).
+//
+// Bindings: 0 p (uniform Params), 1 params: array<f32> (read_write), 2 grads: array<f32> (read),
+//   3 exp_avg, 4 exp_avg_sq: array<f32> (read_write) first and second moments,
+//   5 norm_sq: array<f32> (read) [sum of squared gradients], used when clip > 0.
+// Dispatch: ceil(n / WG) workgroups, split over (x, y) by Device.grid_1d.
+
+#include "common/index.wgsl"
+
+struct Params {
+    n: u32,
+    n_decay: u32,
+    lr: f32,
+    l1: f32,
+    l2: f32,
+    clip: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    bc1: f32,
+    bc2: f32,
+    weight_decay: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> params: array<f32>;
+@group(0) @binding(2) var<storage, read> grads: array<f32>;
+@group(0) @binding(3) var<storage, read_write> exp_avg: array<f32>;
+@group(0) @binding(4) var<storage, read_write> exp_avg_sq: array<f32>;
+@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;
+
+#include "optim/gradient.wgsl"
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    var w = params[i];
+    let g = effective_grad(i, w, clip_scale());
+    if (i < p.n_decay) {
+        w = w * (1.0 - p.lr * p.weight_decay);
+    }
+    let m = p.beta1 * exp_avg[i] + (1.0 - p.beta1) * g;
+    let v = p.beta2 * exp_avg_sq[i] + (1.0 - p.beta2) * g * g;
+    exp_avg[i] = m;
+    exp_avg_sq[i] = v;
+    params[i] = w - p.lr * (m / p.bc1) / (sqrt(v / p.bc2) + p.eps);
+}

@@ -1,0 +1,22 @@
+// The gradient an update rule sees, shared by every optimizer kernel. The including kernel declares
+// `p` (uniform with fields clip, l1, l2, n_decay), `grads` and `norm_sq`.
+//   clip > 0: gradients are scaled by min(1, clip / (||g|| + 1e-6)), ||g|| the global L2 norm over all
+//             parameters, from norm_sq[0] = sum(g^2) (computed on the device; no readback) — as
+//             torch.nn.utils.clip_grad_norm_.
+//   Elements below n_decay (weights) add the penalty gradients l2 * w (penalty l2/2 * ||w||^2) and
+//   l1 * sign(w) (penalty l1 * ||w||_1). Biases and batch-norm parameters, above n_decay, are never penalised.
+
+fn clip_scale() -> f32 {
+    if (p.clip <= 0.0) {
+        return 1.0;
+    }
+    return min(1.0, p.clip / (sqrt(norm_sq[0]) + 1e-6));
+}
+
+fn effective_grad(i: u32, w: f32, scale: f32) -> f32 {
+    var g = grads[i] * scale;
+    if (i < p.n_decay) {
+        g += p.l2 * w + p.l1 * sign(w);
+    }
+    return g;
+}

@@ -1,0 +1,49 @@
+// One RMSprop step over every parameter of a model (flat buffers), torch.optim.RMSprop semantics:
+// v = alpha * v + (1 - alpha) * g^2; step = g / (sqrt(v) + eps); with momentum: buf = momentum * buf + step.
+//
+// Bindings: 0 p (uniform Params), 1 params: array<f32> (read_write), 2 grads: array<f32> (read),
+//   3 square_avg, 4 velocity: array<f32> (read_write) (velocity unused when momentum == 0),
+//   5 norm_sq: array<f32> (read) [sum of squared gradients], used when clip > 0.
+// Dispatch: ceil(n / WG) workgroups, split over (x, y) by Device.grid_1d.
+
+#include "common/index.wgsl"
+
+struct Params {
+    n: u32,
+    n_decay: u32,
+    lr: f32,
+    l1: f32,
+    l2: f32,
+    clip: f32,
+    alpha: f32,
+    eps: f32,
+    momentum: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> params: array<f32>;
+@group(0) @binding(2) var<storage, read> grads: array<f32>;
+@group(0) @binding(3) var<storage, read_write> square_avg: array<f32>;
+@group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;
+
+#include "optim/gradient.wgsl"
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    let w = params[i];
+    let g = effective_grad(i, w, clip_scale());
+    let v = p.alpha * square_avg[i] + (1.0 - p.alpha) * g * g;
+    square_avg[i] = v;
+    var step = g / (sqrt(v) + p.eps);
+    if (p.momentum != 0.0) {
+        step = p.momentum * velocity[i] + step;
+        velocity[i] = step;
+    }
+    params[i] = w - p.lr * step;
+}

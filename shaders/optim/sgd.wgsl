@@ -1,0 +1,55 @@
+// One SGD step over every parameter of a model (flat buffers; see gpuml/nn/parameters.py), with optional
+// momentum (torch.optim.SGD semantics: buf = g on the first step, then momentum * buf + (1 - dampening) * g)
+// and Nesterov momentum (g + momentum * buf).
+//
+// Bindings: 0 p (uniform Params), 1 params: array<f32> (read_write), 2 grads: array<f32> (read),
+//   3 velocity: array<f32> (read_write) momentum buffers (unused when momentum == 0),
+//   4 norm_sq: array<f32> (read) [sum of squared gradients], used when clip > 0.
+// Dispatch: ceil(n / WG) workgroups, split over (x, y) by Device.grid_1d.
+
+#include "common/index.wgsl"
+
+struct Params {
+    n: u32,
+    n_decay: u32,
+    lr: f32,
+    l1: f32,
+    l2: f32,
+    clip: f32,
+    momentum: f32,
+    dampening: f32,
+    nesterov: u32,
+    first: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> params: array<f32>;
+@group(0) @binding(2) var<storage, read> grads: array<f32>;
+@group(0) @binding(3) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(4) var<storage, read> norm_sq: array<f32>;
+
+#include "optim/gradient.wgsl"
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    let w = params[i];
+    var g = effective_grad(i, w, clip_scale());
+    if (p.momentum != 0.0) {
+        var buf = g;
+        if (p.first == 0u) {
+            buf = p.momentum * velocity[i] + (1.0 - p.dampening) * g;
+        }
+        velocity[i] = buf;
+        if (p.nesterov != 0u) {
+            g = g + p.momentum * buf;
+        } else {
+            g = buf;
+        }
+    }
+    params[i] = w - p.lr * g;
+}
