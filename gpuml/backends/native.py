@@ -99,6 +99,8 @@ class NativeDevice(GPUDevice):
         wgpu = self._wgpu
         # naga accepts subgroup builtins once the feature is enabled but rejects the WGSL directive.
         source = shader.source.replace("enable subgroups;", "// enable subgroups; (implied by the feature)")
+        # naga does not know Tint's subgroup_uniformity diagnostic rule (it would only warn).
+        source = source.replace("diagnostic(off, subgroup_uniformity);", "// (Tint-only diagnostic)")
         try:
             module = self._device.create_shader_module(label=shader.path, code=source)
         except Exception as exc:  # wgpu.GPUValidationError carries naga's report with wgsl:LINE:COL

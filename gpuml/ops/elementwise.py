@@ -36,6 +36,7 @@ UNARY = {
     "rdiv_scalar": ("p.alpha / x", lambda x, a, b: a / x),
     "clip": ("clamp(x, V(p.alpha), V(p.beta))", lambda x, a, b: np.clip(x, a, b)),
     "leaky_relu": ("select(x * p.alpha, x, x > V(0.0))", lambda x, a, b: np.where(x > 0, x, x * a)),
+    "rsqrt_eps": ("inverseSqrt(x + V(p.alpha))", lambda x, a, b: 1.0 / np.sqrt(x + a)),
 }
 
 # name -> (WGSL expression in a, b: V and p.alpha, numpy twin)
@@ -47,6 +48,10 @@ BINARY = {
     "maximum": ("max(a, b)", lambda a, b, al: np.maximum(a, b)),
     "minimum": ("min(a, b)", lambda a, b, al: np.minimum(a, b)),
     "axpy": ("p.alpha * a + b", lambda a, b, al: al * a + b),
+    # backward of activations, in terms of the incoming gradient a and the activation's output b
+    "relu_grad": ("select(V(0.0), a, b > V(0.0))", lambda a, b, al: np.where(b > 0, a, 0)),
+    "tanh_grad": ("a * (1.0 - b * b)", lambda a, b, al: a * (1 - b * b)),
+    "sigmoid_grad": ("a * b * (1.0 - b)", lambda a, b, al: a * b * (1 - b)),
 }
 
 

@@ -15,6 +15,8 @@
 // Measured on lavapipe (2 cores, AVX2): 1024^3 ≈ 32-36 GFLOP/s (size-4 path forced: 29; numpy ≈ 195).
 
 enable subgroups;
+// Tint does not treat subgroupAll(...) as subgroup-uniform; the broadcasts below are guarded by it.
+diagnostic(off, subgroup_uniformity);
 
 struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, stride_c: u32, _pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;

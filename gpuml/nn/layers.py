@@ -1,0 +1,412 @@
+"""Layers with explicit forward and backward passes on the device.
+
+A layer keeps what its backward pass needs from the last ``forward`` (inputs or outputs, as tensors on the
+device) and writes its parameter gradients straight into the model's flat gradient buffer
+(:class:`~gpuml.nn.parameters.ParameterStore`). ``Sequential.build`` infers shapes layer by layer, so a
+mismatch is reported with the layer that caused it before anything runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import ops
+from ..ops import copy_into
+from ..tensor import Tensor, as_tensor
+from . import functional as F
+from .parameters import Parameter, ParameterStore
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - Pyodide core
+    np = None
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+class Module:
+    """Base class. Subclasses override ``output_shape``, ``forward``, ``backward`` and, with parameters,
+    ``init_params``."""
+
+    training = True
+
+    def init_params(self, in_shape: tuple[int, ...], rng) -> list[tuple[str, object, bool]]:
+        """(name, initial value, takes weight decay) for each parameter."""
+        return []
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return in_shape
+
+    def attach(self, params: dict[str, Parameter]) -> None:
+        self.params = params
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def backward(self, grad: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def buffers(self) -> dict[str, Tensor]:
+        """Non-trainable state saved in checkpoints (e.g. batch-norm running statistics)."""
+        return {}
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+class Linear(Module):
+    """y = x @ W.T + b with W of shape (out_features, in_features), as torch.nn.Linear."""
+
+    def __init__(self, in_features: int | None, out_features: int, bias: bool = True):
+        self.in_features, self.out_features, self.bias = in_features, int(out_features), bias
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 1:
+            raise ValueError(f"Linear expects flat features, got shape {in_shape} (add a Flatten before it)")
+        if self.in_features is not None and in_shape[0] != self.in_features:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}) got {in_shape[0]} input features")
+        self.in_features = in_shape[0]
+        return (self.out_features,)
+
+    def init_params(self, in_shape, rng):
+        bound = 1.0 / math.sqrt(self.in_features)
+        w = rng.uniform(-bound, bound, (self.out_features, self.in_features)).astype(np.float32)
+        specs = [("weight", w, True)]
+        if self.bias:
+            specs.append(("bias", rng.uniform(-bound, bound, self.out_features).astype(np.float32), False))
+        return specs
+
+    def forward(self, x):
+        self.x = x
+        y = ops.matmul(x, ops.transpose(self.params["weight"].data))
+        return ops.add(y, self.params["bias"].data) if self.bias else y
+
+    def backward(self, grad):
+        w = self.params["weight"]
+        copy_into(ops.matmul(ops.transpose(grad), self.x), w.grad)
+        if self.bias:
+            copy_into(ops.sum(grad, axis=0), self.params["bias"].grad)
+        return ops.matmul(grad, w.data)
+
+    def describe(self):
+        return f"Linear({self.in_features}, {self.out_features})"
+
+
+class ReLU(Module):
+    def forward(self, x):
+        self.y = ops.relu(x)
+        return self.y
+
+    def backward(self, grad):
+        return ops.binary("relu_grad", grad, self.y)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        self.y = ops.tanh(x)
+        return self.y
+
+    def backward(self, grad):
+        return ops.binary("tanh_grad", grad, self.y)
+
+
+class Flatten(Module):
+    def output_shape(self, in_shape):
+        return (math.prod(in_shape),)
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad):
+        return grad.reshape(self.shape)
+
+
+class Dropout(Module):
+    """Inverted dropout; the mask is regenerated from (seed, step) in backward instead of stored."""
+
+    def __init__(self, rate: float = 0.5, seed: int = 0):
+        if not 0 <= rate < 1:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+        self.rate, self.seed, self.calls = float(rate), int(seed), 0
+
+    def forward(self, x):
+        if not self.training or self.rate == 0:
+            self.active = False
+            return x
+        self.active = True
+        self.calls += 1
+        self.step_seed = (self.seed * 1_000_003 + self.calls) & 0xFFFFFFFF
+        return F.dropout(x, self.rate, self.step_seed)
+
+    def backward(self, grad):
+        return F.dropout(grad, self.rate, self.step_seed) if self.active else grad
+
+    def describe(self):
+        return f"Dropout({self.rate})"
+
+
+class Conv2d(Module):
+    """2-D convolution over NCHW (torch.nn.Conv2d parameter layout), on gpuml.ops.conv2d."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
+        self.in_channels, self.out_channels = in_channels, int(out_channels)
+        self.kernel = _pair(kernel_size)
+        self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
+        self.groups, self.bias = int(groups), bias
+        self.algo = "auto"
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ValueError(f"Conv2d expects (C, H, W) inputs, got shape {in_shape}")
+        c, h, w = in_shape
+        if self.in_channels is not None and c != self.in_channels:
+            raise ValueError(f"Conv2d expects {self.in_channels} input channels, got {c} (input shape {in_shape})")
+        self.in_channels = c
+        if c % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"Conv2d: channels {c} -> {self.out_channels} not divisible by groups={self.groups}")
+        out = []
+        for size, k, s, p, d in zip((h, w), self.kernel, self.stride, self.padding, self.dilation, strict=True):
+            o = (size + 2 * p - d * (k - 1) - 1) // s + 1
+            if o < 1:
+                raise ValueError(f"Conv2d kernel {self.kernel} (padding {self.padding}) does not fit input {h}x{w}")
+            out.append(o)
+        return (self.out_channels, *out)
+
+    def init_params(self, in_shape, rng):
+        fan_in = self.in_channels // self.groups * self.kernel[0] * self.kernel[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel)
+        specs = [("weight", rng.uniform(-bound, bound, shape).astype(np.float32), True)]
+        if self.bias:
+            specs.append(("bias", rng.uniform(-bound, bound, self.out_channels).astype(np.float32), False))
+        return specs
+
+    def _geometry(self):
+        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups}
+
+    def forward(self, x):
+        self.x = x
+        b = self.params["bias"].data if self.bias else None
+        return ops.conv2d(x, self.params["weight"].data, b, algo=self.algo, **self._geometry())
+
+    def backward(self, grad):
+        w = self.params["weight"]
+        gx, gw, gb = ops.conv2d_backward(self.x, w.data, grad, **self._geometry())
+        copy_into(gw, w.grad)
+        if self.bias:
+            copy_into(gb, self.params["bias"].grad)
+        return gx
+
+    def describe(self):
+        return (
+            f"Conv2d({self.in_channels}, {self.out_channels}, kernel={self.kernel}, stride={self.stride}, "
+            f"padding={self.padding})"
+        )
+
+
+class _Pool2d(Module):
+    kind = ""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel = _pair(kernel_size)
+        self.stride = _pair(stride) if stride is not None else self.kernel
+        self.padding = _pair(padding)
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ValueError(f"{type(self).__name__} expects (C, H, W) inputs, got shape {in_shape}")
+        c, h, w = in_shape
+        out = [
+            (s + 2 * p - k) // st + 1
+            for s, k, st, p in zip((h, w), self.kernel, self.stride, self.padding, strict=True)
+        ]
+        if min(out) < 1:
+            raise ValueError(f"{type(self).__name__} window {self.kernel} does not fit input {h}x{w}")
+        return (c, *out)
+
+    def describe(self):
+        return f"{type(self).__name__}({self.kernel[0]}, stride={self.stride[0]})"
+
+
+class MaxPool2d(_Pool2d):
+    def forward(self, x):
+        self.x_shape = x.shape
+        y, self.indices = ops.max_pool2d(x, self.kernel, self.stride, self.padding)
+        return y
+
+    def backward(self, grad):
+        return ops.max_pool2d_backward(grad, self.indices, self.x_shape)
+
+
+class AvgPool2d(_Pool2d):
+    def forward(self, x):
+        self.x_shape = x.shape
+        return ops.avg_pool2d(x, self.kernel, self.stride, self.padding)
+
+    def backward(self, grad):
+        return ops.avg_pool2d_backward(grad, self.x_shape, self.kernel, self.stride, self.padding)
+
+
+class BatchNorm2d(Module):
+    """Batch normalisation over (N, H, W) per channel; running statistics for eval (momentum as torch)."""
+
+    def __init__(self, num_features: int | None = None, eps: float = 1e-5, momentum: float = 0.1):
+        self.num_features, self.eps, self.momentum = num_features, float(eps), float(momentum)
+
+    def output_shape(self, in_shape):
+        if len(in_shape) != 3:
+            raise ValueError(f"BatchNorm2d expects (C, H, W) inputs, got shape {in_shape}")
+        if self.num_features is not None and in_shape[0] != self.num_features:
+            raise ValueError(f"BatchNorm2d({self.num_features}) got {in_shape[0]} channels")
+        self.num_features = in_shape[0]
+        return in_shape
+
+    def init_params(self, in_shape, rng):
+        c = self.num_features
+        return [("weight", np.ones(c, np.float32), False), ("bias", np.zeros(c, np.float32), False)]
+
+    def attach(self, params):
+        super().attach(params)
+        device = params["weight"].data.device
+        self.running_mean = ops.zeros((self.num_features,), "float32", device)
+        self.running_var = ops.ones((self.num_features,), "float32", device)
+
+    def buffers(self):
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    @staticmethod
+    def _channel_sums(t: Tensor) -> Tensor:
+        n, c = t.shape[:2]
+        return ops.sum(ops.sum(t.reshape(n, c, -1), axis=2), axis=0)
+
+    def forward(self, x):
+        gamma, beta = self.params["weight"].data, self.params["bias"].data
+        if not self.training:
+            rstd = ops.unary("rsqrt_eps", self.running_var, self.eps)
+            scale = ops.mul(gamma, rstd)
+            return F.channel_affine(x, scale, ops.sub(beta, ops.mul(self.running_mean, scale)))
+        m = x.size // x.shape[1]
+        mean = ops.scale(self._channel_sums(x), 1.0 / m)
+        var = ops.sub(ops.scale(self._channel_sums(ops.square(x)), 1.0 / m), ops.square(mean))
+        var = ops.unary("relu", var)  # E[x^2] - E[x]^2 can dip below 0 by rounding
+        rstd = ops.unary("rsqrt_eps", var, self.eps)
+        scale = ops.mul(gamma, rstd)
+        self.x, self.mean, self.rstd, self.scale = x, mean, rstd, scale
+        unbiased = ops.scale(var, m / max(m - 1, 1))
+        mom = self.momentum
+        self.running_mean = ops.axpy(mom, mean, ops.scale(self.running_mean, 1 - mom))
+        self.running_var = ops.axpy(mom, unbiased, ops.scale(self.running_var, 1 - mom))
+        return F.channel_affine(x, scale, ops.sub(beta, ops.mul(mean, scale)))
+
+    def backward(self, grad):
+        xhat = F.channel_affine(self.x, self.rstd, ops.neg(ops.mul(self.mean, self.rstd)))
+        dbeta = self._channel_sums(grad)
+        dgamma = self._channel_sums(ops.mul(grad, xhat))
+        copy_into(dgamma, self.params["weight"].grad)
+        copy_into(dbeta, self.params["bias"].grad)
+        return F.batchnorm_input_grad(self.x, grad, self.mean, self.rstd, self.scale, dgamma, dbeta)
+
+    def describe(self):
+        return f"BatchNorm2d({self.num_features})"
+
+
+class Sequential(Module):
+    """Layers in order. ``build(input_shape)`` infers shapes, initialises parameters (seeded) into one
+    :class:`ParameterStore` and returns self."""
+
+    def __init__(self, *layers: Module):
+        self.layers = list(layers)
+        self.store: ParameterStore | None = None
+        self.input_shape: tuple[int, ...] | None = None
+        self.shapes: list[tuple[int, ...]] = []
+
+    def build(self, input_shape, device=None, seed: int = 0) -> Sequential:
+        rng = np.random.default_rng(seed)
+        store = ParameterStore(device)
+        shape = tuple(input_shape)
+        self.input_shape, self.shapes = shape, []
+        owned: list[list[tuple[str, str]]] = []
+        for i, layer in enumerate(self.layers):
+            try:
+                out = layer.output_shape(shape)
+            except ValueError as exc:
+                raise ValueError(f"layer {i} ({layer.describe()}): {exc}") from None
+            names = []
+            for name, value, decay in layer.init_params(shape, rng):
+                store.add(f"{i}.{name}", value, decay)
+                names.append((name, f"{i}.{name}"))
+            owned.append(names)
+            self.shapes.append(out)
+            shape = out
+        store.build()
+        for layer, names in zip(self.layers, owned, strict=True):
+            layer.attach({local: store[full] for local, full in names})
+        self.store = store
+        return self
+
+    def parameters(self) -> ParameterStore:
+        if self.store is None:
+            raise RuntimeError("call build(input_shape) first")
+        return self.store
+
+    @property
+    def device(self):
+        return self.parameters().device
+
+    def output_shape(self, in_shape):
+        for layer in self.layers:
+            in_shape = layer.output_shape(in_shape)
+        return in_shape
+
+    def train(self, mode: bool = True) -> Sequential:
+        for layer in self.layers:
+            layer.training = mode
+        self.training = mode
+        return self
+
+    def eval(self) -> Sequential:
+        return self.train(False)
+
+    def forward(self, x):
+        x = as_tensor(x, self.device)
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, grad):
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def state_dict(self) -> dict:
+        state = self.parameters().state_dict()
+        for i, layer in enumerate(self.layers):
+            for name, t in layer.buffers().items():
+                state[f"{i}.{name}"] = t.numpy()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.parameters().load_state_dict(state)
+        for i, layer in enumerate(self.layers):
+            for name, t in layer.buffers().items():
+                key = f"{i}.{name}"
+                if key not in state:
+                    raise KeyError(f"checkpoint lacks buffer {key!r}")
+                t.assign(state[key])
+
+    def describe(self) -> str:
+        lines = []
+        shape = self.input_shape
+        for layer, out in zip(self.layers, self.shapes or [None] * len(self.layers), strict=True):
+            lines.append(f"  {layer.describe():<52} -> {out}")
+            shape = out
+        n = self.store.size if self.store else 0
+        return f"Sequential(input {self.input_shape}, {n:,} parameters)\n" + "\n".join(lines) + f"\n  output {shape}"

@@ -1,0 +1,130 @@
+"""Ready-made models and a small text spec for your own CNN.
+
+Spec grammar: layers separated by ``|``; each layer is a keyword and arguments:
+
+    conv OUT K [s<stride>] [pad<p>] [g<groups>] [relu|tanh] [bn]
+    fc OUT [relu|tanh]          maxpool K [s<stride>]     avgpool K [s<stride>]
+    flatten    relu    tanh    bn    dropout RATE
+
+A trailing activation or ``bn`` on a conv/fc line adds that layer after it (``bn`` before the activation).
+A ``flatten`` is inserted before the first ``fc`` when missing.
+"""
+
+from __future__ import annotations
+
+from .layers import AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Tanh
+
+LENET5_MODERN = (
+    "conv 6 5 pad2 relu | maxpool 2 | conv 16 5 relu | maxpool 2 | flatten | fc 120 relu | fc 84 relu | fc 10"
+)
+LENET5_MODERN_BN = (
+    "conv 6 5 pad2 bn relu | maxpool 2 | conv 16 5 bn relu | maxpool 2 | flatten | fc 120 relu | fc 84 relu | fc 10"
+)
+# LeCun et al. 1998: tanh, average pooling (subsampling), 28x28 input padded by 2 to the paper's 32x32.
+LENET5_CLASSIC = (
+    "conv 6 5 pad2 tanh | avgpool 2 | conv 16 5 tanh | avgpool 2 | flatten | fc 120 tanh | fc 84 tanh | fc 10"
+)
+
+MODELS = {"lenet5": LENET5_MODERN, "lenet5-bn": LENET5_MODERN_BN, "lenet5-classic": LENET5_CLASSIC}
+
+
+class SpecError(ValueError):
+    """A model spec could not be parsed or does not fit the input shape."""
+
+
+def _int(token: str, what: str, layer: str) -> int:
+    try:
+        value = int(token)
+    except ValueError:
+        raise SpecError(f"in layer '{layer}': bad token '{token}' (expected {what}, an integer)") from None
+    if value <= 0:
+        raise SpecError(f"in layer '{layer}': {what} must be positive, got {value}")
+    return value
+
+
+def _layers_of(part: str) -> list[Module]:
+    tokens = part.split()
+    if not tokens:
+        raise SpecError("empty layer (two '|' in a row?)")
+    kind, args = tokens[0].lower(), tokens[1:]
+    layers: list[Module] = []
+    extra: list[Module] = []
+    if kind == "conv":
+        if len(args) < 2:
+            raise SpecError(f"in layer '{part}': conv needs OUT_CHANNELS and KERNEL")
+        out, k = _int(args[0], "output channels", part), _int(args[1], "kernel size", part)
+        stride, pad, groups = 1, 0, 1
+        for t in args[2:]:
+            low = t.lower()
+            if low.startswith("pad"):
+                pad = int(low[3:]) if low[3:].isdigit() else _int(low[3:], "padding", part)
+            elif low.startswith("s") and low[1:].isdigit():
+                stride = _int(low[1:], "stride", part)
+            elif low.startswith("g") and low[1:].isdigit():
+                groups = _int(low[1:], "groups", part)
+            elif low in ("relu", "tanh", "bn"):
+                extra.append({"relu": ReLU, "tanh": Tanh, "bn": BatchNorm2d}[low]())
+            else:
+                raise SpecError(f"in layer '{part}': bad token '{t}' (expected pad<N>, s<N>, g<N>, relu, tanh or bn)")
+        layers.append(Conv2d(None, out, k, stride=stride, padding=pad, groups=groups))
+    elif kind == "fc":
+        if not args:
+            raise SpecError(f"in layer '{part}': fc needs OUT_FEATURES")
+        layers.append(Linear(None, _int(args[0], "output features", part)))
+        for t in args[1:]:
+            if t.lower() not in ("relu", "tanh"):
+                raise SpecError(f"in layer '{part}': bad token '{t}' (expected relu or tanh)")
+            extra.append(ReLU() if t.lower() == "relu" else Tanh())
+    elif kind in ("maxpool", "avgpool"):
+        if not args:
+            raise SpecError(f"in layer '{part}': {kind} needs a window size")
+        k = _int(args[0], "window size", part)
+        stride = k
+        for t in args[1:]:
+            if t.lower().startswith("s") and t[1:].isdigit():
+                stride = _int(t[1:], "stride", part)
+            else:
+                raise SpecError(f"in layer '{part}': bad token '{t}' (expected s<N>)")
+        layers.append((MaxPool2d if kind == "maxpool" else AvgPool2d)(k, stride))
+    elif kind in ("flatten", "relu", "tanh", "bn") and not args:
+        layers.append({"flatten": Flatten, "relu": ReLU, "tanh": Tanh, "bn": BatchNorm2d}[kind]())
+    elif kind == "dropout":
+        rate = float(args[0]) if args else 0.5
+        layers.append(Dropout(rate))
+    else:
+        raise SpecError(
+            f"bad token '{tokens[0]}' in layer '{part}' (expected conv, fc, maxpool, avgpool, flatten, relu, "
+            "tanh, bn or dropout)"
+        )
+    # bn goes right after the conv, before the activation
+    extra.sort(key=lambda m: not isinstance(m, BatchNorm2d))
+    return layers + extra
+
+
+def from_spec(spec: str, input_shape=(1, 28, 28), device=None, seed: int = 0) -> Sequential:
+    """Build a model from a text spec (see the module docstring); shape errors name the layer."""
+    spec = MODELS.get(spec, spec)
+    layers: list[Module] = []
+    for part in spec.split("|"):
+        new = _layers_of(part.strip())
+        if isinstance(new[0], Linear) and not any(isinstance(m, Flatten) for m in layers):
+            layers.append(Flatten())
+        layers.extend(new)
+    model = Sequential(*layers)
+    model.spec = spec
+    try:
+        return model.build(input_shape, device, seed)
+    except ValueError as exc:
+        raise SpecError(f"model spec does not fit input {tuple(input_shape)}: {exc}") from None
+
+
+def lenet5(kind: str = "modern", batch_norm: bool = False, device=None, seed: int = 0) -> Sequential:
+    """LeNet-5 for 28x28 MNIST: ``kind="modern"`` (ReLU, max pooling, optional batch norm) or ``"classic"``
+    (tanh, average pooling, as LeCun et al. 1998 with the 28x28 input padded to 32x32)."""
+    if kind == "classic":
+        spec = LENET5_CLASSIC
+    elif kind == "modern":
+        spec = LENET5_MODERN_BN if batch_norm else LENET5_MODERN
+    else:
+        raise ValueError(f"LeNet-5 kind must be 'modern' or 'classic', got {kind!r}")
+    return from_spec(spec, (1, 28, 28), device, seed)
