@@ -21,12 +21,6 @@ from gpuml.testing import assert_close
 CASES = make_cases(small=True)
 # Known WGSL incompatibilities between naga (native) and Tint (Chrome), reported to the shader owner: an error
 # containing the key turns the failure into an xfail with the reason, so the gap stays visible in every run.
-KNOWN_TINT_ISSUES = {
-    "'subgroupBroadcast' must only be called from subgroup uniform control flow": (
-        "Tint's uniformity analysis rejects shaders/linalg/matmul_subgroup.wgsl (subgroupBroadcast under "
-        "`if (subgroupAll(...))`); fix pending in the shader: `diagnostic(off, subgroup_uniformity);`"
-    ),
-}
 
 
 def _encode(value):
@@ -37,12 +31,6 @@ def _encode(value):
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
-def _xfail_known(error: str) -> None:
-    for key, reason in KNOWN_TINT_ISSUES.items():
-        if key in error:
-            pytest.xfail(reason)
 
 
 def _decode(result: dict) -> np.ndarray:
@@ -76,7 +64,6 @@ def test_op(case, case_results):
     result = case_results.get(case.id)
     assert result is not None, f"{case.id}: no result from the page"
     if "error" in result:
-        _xfail_known(result["error"])
         pytest.fail(f"{case.id}: gpuml.ops.{case.op} raised in the browser: {result['error']}")
     assert_close(_decode(result), case.expected(), case.tol, case.id)
 
@@ -366,11 +353,7 @@ def test_gemm_variants_compile_under_tint(browser, kernel):
         json.dumps(r)
         """
     )
-    try:
-        out = browser.run(code, json.dumps([_encode(a), _encode(b)]))
-    except RuntimeError as exc:
-        _xfail_known(str(exc))
-        raise
+    out = browser.run(code, json.dumps([_encode(a), _encode(b)]))
     if "skip" in out:
         pytest.skip(out["skip"])
     assert_close(_decode(out), a.astype(np.float64) @ b.astype(np.float64), "matmul", f"matmul[{kernel}]")
