@@ -106,7 +106,7 @@ def test_cli_train_and_predict(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (out / "model.npz").exists() and (out / "history.json").exists()
-    model, meta = load_model(out / "model.npz", gpuml.get_device("cpu"))
+    _, meta = load_model(out / "model.npz", gpuml.get_device("cpu"))
     assert meta["history"][-1]["test_accuracy"] > 0.85
     test = digits("test")
     image = Image.fromarray((test.images[0, 0] * 255).astype(np.uint8)).resize((80, 80))
