@@ -155,6 +155,39 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_regularization(args) -> int:
+    if args.backend:
+        os.environ["GPUML_BACKEND"] = args.backend
+    from pathlib import Path
+
+    import gpuml
+    from gpuml import regularization
+    from gpuml.datasets import digits, mnist
+    from gpuml.train import TrainConfig
+
+    device = gpuml.get_device()
+    load = digits if args.dataset == "digits" else mnist
+    train, test = load("train").subset(args.subset, args.seed), load("test")
+    shape = (1, 8, 8) if args.dataset == "digits" else (1, 28, 28)
+    base = TrainConfig(
+        model=args.model,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule="none",
+        seed=args.seed,
+        input_shape=shape,
+    )
+    print(f"backend {device.name}: {device.adapter}; {len(train)} training images, {args.epochs} epochs per run")
+    result = regularization.study(
+        train, test, base, sweep_epochs=args.sweep_epochs, folds=args.folds, device=device, sweep=not args.no_sweep
+    )
+    for path in regularization.write_outputs(result, Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gpuml", description="WebGPU compute-shader ML engine: one WGSL kernel set, native, browser and numpy."
@@ -221,6 +254,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files (any size; converted to 28x28 grayscale like MNIST)")
     p.add_argument("--backend", choices=["native", "cpu"], default=None)
     p.set_defaults(func=cmd_predict)
+
+    r = sub.add_parser(
+        "regularization",
+        help="none vs L1 vs L2 vs AdamW weight decay on a small subset, plus a k-fold lambda sweep",
+        description="Train the same model without a penalty, with L1, with L2 and with AdamW weight decay on a "
+        "small training subset long enough to overfit; write curves, weight histograms and a k-fold lambda sweep.",
+    )
+    r.add_argument("dataset", nargs="?", default="mnist", choices=["mnist", "digits"])
+    r.add_argument("--model", default="lenet5")
+    r.add_argument("--subset", type=int, default=1000, help="training images (default 1000)")
+    r.add_argument("--epochs", type=int, default=40, help="epochs per curve run")
+    r.add_argument("--sweep-epochs", type=int, default=15, help="epochs per cross-validation fit")
+    r.add_argument("--folds", type=int, default=3)
+    r.add_argument("--batch-size", type=int, default=64)
+    r.add_argument("--lr", type=float, default=1e-3)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--no-sweep", action="store_true", help="only the four curve runs")
+    r.add_argument("--backend", choices=["native", "cpu"], default=None)
+    r.add_argument("--out", default="runs/regularization")
+    r.set_defaults(func=cmd_regularization)
     return parser
 
 

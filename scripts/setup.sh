@@ -42,7 +42,7 @@ fi
 stamp=.venv/.gpuml-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[test,demos]"
+  .venv/bin/python -m pip install -q -e ".[test,demos,plots]"
   touch "$stamp"
   say "installed gpuml (editable) and its Python dependencies into .venv"
 else
