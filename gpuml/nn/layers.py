@@ -237,11 +237,11 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     def forward(self, x):
         self.x_shape = x.shape
-        y, self.indices = ops.max_pool2d(x, self.kernel, self.stride, self.padding)
+        y, self.indices = ops.max_pool2d(x, self.kernel, self.stride, self.padding, return_indices=True)
         return y
 
     def backward(self, grad):
-        return ops.max_pool2d_backward(grad, self.indices, self.x_shape)
+        return ops.max_pool2d_backward(grad, self.indices, self.x_shape, self.kernel, self.stride, self.padding)
 
 
 class AvgPool2d(_Pool2d):
