@@ -3,6 +3,7 @@
 Every op runs a WGSL kernel on the WebGPU backends and its numpy twin on the cpu backend.
 """
 
+from .conv import choose_conv_algo, conv2d, conv2d_backward, conv_autotune, last_conv_algo
 from .elementwise import (
     abs,
     add,
@@ -31,7 +32,8 @@ from .elementwise import (
     zeros,
 )
 from .layout import copy, copy_into, transpose
-from .linalg import matmul
+from .linalg import gemm, matmul
+from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .reduce import argmax, argmin, max, mean, min, sum
 
 __all__ = [
@@ -39,19 +41,29 @@ __all__ = [
     "add",
     "argmax",
     "argmin",
+    "avg_pool2d",
+    "avg_pool2d_backward",
     "axpy",
     "binary",
     "broadcast_shape",
+    "choose_conv_algo",
     "clip",
+    "conv2d",
+    "conv2d_backward",
+    "conv_autotune",
     "copy",
     "copy_into",
     "div",
     "exp",
     "full",
+    "gemm",
+    "last_conv_algo",
     "leaky_relu",
     "log",
     "matmul",
     "max",
+    "max_pool2d",
+    "max_pool2d_backward",
     "maximum",
     "mean",
     "min",

@@ -43,7 +43,7 @@ def gemm_kernel_for(device) -> str:
             raise ValueError(f"GPUML_GEMM={forced!r}: choose one of {', '.join(GEMM_KERNELS)}")
         return forced
     kind = str(device.adapter_info.get("adapter_type", ""))
-    if kind in ("DiscreteGPU", "IntegratedGPU"):
+    if kind in ("DiscreteGPU", "IntegratedGPU", "GPU"):  # "GPU": a browser adapter that is not a CPU
         return "tiled"
     if "subgroup" in device.features:
         return "subgroup"
@@ -102,30 +102,69 @@ def matmul(a, b, *, kernel: str | None = None) -> Tensor:
 
         return zeros(final_shape, "float32", device)
     name = kernel or gemm_kernel_for(device)
-    if name == "subgroup" and "subgroup" not in device.features:
-        raise ValueError(f"matmul kernel 'subgroup' needs the subgroup feature, which {device.adapter} lacks")
-    path, tile_m, tile_n = GEMM_KERNELS[name]
     batch_a, batch_b = math.prod(a_shape[:-2]), math.prod(b_shape[:-2])
     k4, n4 = -(-k // 4) * 4, -(-n // 4) * 4
     if k4 != k:
         a = _pad2d(a, batch_a, m, k, m, k4)
     if k4 != k or n4 != n:
         b = _pad2d(b, batch_b, k, n, k4, n4)
-    limit = int(device.limits.get("max_compute_workgroups_per_dimension", 65535))
-    if batch > limit:
-        raise ValueError(f"matmul: batch of {batch} exceeds the adapter's {limit} workgroups per dimension")
     c = Tensor.empty((batch, m, n4), "float32", device)
-    params = {
-        "M": m,
-        "N": n4,
-        "K": k4,
-        "batch": batch,
-        "stride_a": m * k4 if batch_a > 1 else 0,
-        "stride_b": k4 * n4 if batch_b > 1 else 0,
-        "stride_c": m * n4,
-    }
-    gemm = device.kernel(path)
-    gemm((-(-n4 // tile_n), -(-m // tile_m), batch), params, a=a, b=b, c=c)
+    stride_a = m * k4 if batch_a > 1 else 0
+    stride_b = k4 * n4 if batch_b > 1 else 0
+    gemm(a, b, c, m, n4, k4, batch=batch, stride_a=stride_a, stride_b=stride_b, stride_c=m * n4, kernel=name)
     if n4 != n:
         c = _pad2d(c, batch, m, n4, m, n)
     return c.reshape(final_shape)
+
+
+def gemm(
+    a: Tensor,
+    b: Tensor,
+    c: Tensor,
+    m: int,
+    n: int,
+    k: int,
+    *,
+    batch: int = 1,
+    stride_a: int | None = None,
+    stride_b: int | None = None,
+    stride_c: int | None = None,
+    kernel: str | None = None,
+) -> Tensor:
+    """Record ``c[z] = a[z] @ b[z]`` for ``z < batch`` on operands already laid out for the GEMM kernels.
+
+    The low-level entry point of :func:`matmul` and the convolution engine (gpuml.ops.conv): no padding, no
+    copies, one dispatch. Layout (row-major, f32): ``a[z]`` is ``m x k`` at element offset ``z * stride_a``,
+    ``b[z]`` is ``k x n`` at ``z * stride_b``, ``c[z]`` is ``m x n`` at ``z * stride_c``. A stride of 0
+    broadcasts that operand over the batch; the defaults are the dense strides ``m*k``, ``k*n``, ``m*n``.
+    ``k`` and ``n`` (and every stride) must be multiples of 4 (HOST_PAD4 in shaders/linalg/*.wgsl): pad the
+    contracted dimension with zeros in *both* operands (0 * garbage can be NaN). ``m`` is arbitrary.
+    Returns ``c``.
+    """
+    device = c.device
+    name = kernel or gemm_kernel_for(device)
+    if name not in GEMM_KERNELS:
+        raise ValueError(f"gemm kernel {name!r}: choose one of {', '.join(GEMM_KERNELS)}")
+    if name == "subgroup" and "subgroup" not in device.features:
+        raise ValueError(f"matmul kernel 'subgroup' needs the subgroup feature, which {device.adapter} lacks")
+    stride_a = m * k if stride_a is None else stride_a
+    stride_b = k * n if stride_b is None else stride_b
+    stride_c = m * n if stride_c is None else stride_c
+    if n % 4 or k % 4 or stride_a % 4 or stride_b % 4 or stride_c % 4:
+        raise ValueError(
+            f"gemm: n={n}, k={k} and the strides ({stride_a}, {stride_b}, {stride_c}) must be multiples of 4 "
+            "(pad the operands; see HOST_PAD4 in shaders/linalg)"
+        )
+    for t, rows, cols, stride, label in ((a, m, k, stride_a, "a"), (b, k, n, stride_b, "b"), (c, m, n, stride_c, "c")):
+        need = (batch - 1) * stride + rows * cols
+        if t.size < need:
+            raise ValueError(f"gemm: operand {label} holds {t.size} elements, needs {need} ({batch} x {rows}x{cols})")
+    limit = int(device.limits.get("max_compute_workgroups_per_dimension", 65535))
+    if batch > limit:
+        raise ValueError(f"gemm: batch of {batch} exceeds the adapter's {limit} workgroups per dimension")
+    if m == 0 or n == 0 or batch == 0:
+        return c
+    path, tile_m, tile_n = GEMM_KERNELS[name]
+    params = {"M": m, "N": n, "K": k, "batch": batch, "stride_a": stride_a, "stride_b": stride_b, "stride_c": stride_c}
+    device.kernel(path)((-(-n // tile_n), -(-m // tile_m), batch), params, a=a, b=b, c=c)
+    return c

@@ -1,0 +1,681 @@
+"""2-D convolution on NCHW float32 batches: forward with four algorithms, backward, algorithm choice.
+
+``conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo="auto", *, relu=False)``
+    x: (N, C, H, W), w: (OC, C / groups, KH, KW), b: (OC,) or None -> (N, OC, OH, OW).
+``conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1)``
+    -> (grad_x, grad_w, grad_b) for the convolution *without* its fused ReLU (apply the ReLU mask to
+    ``grad_out`` first, e.g. ``grad_out * (y > 0)``).
+``last_conv_algo()``
+    The algorithm the most recent ``conv2d`` call ran (``"direct" | "im2col" | "winograd2" | "winograd4"``).
+
+Algorithms (WGSL in shaders/conv/, each with a numpy twin below that the cpu backend runs):
+
+- ``direct`` (conv/direct.wgsl): register-blocked, 4 output channels x 4 pixels per invocation, bias+ReLU fused.
+  No temporary buffers; the choice for depthwise / few channels per group, where a GEMM tile idles.
+- ``im2col`` (conv/im2col.wgsl -> linalg ``gemm`` -> conv/bias_act.wgsl): the column matrix is written already
+  padded for the GEMM kernels (K4 rows, images side by side as columns), one batched GEMM over the groups,
+  then an epilogue back to NCHW with bias+ReLU.
+- ``winograd2`` / ``winograd4``: F(2x2,3x3) / F(4x4,3x3) for 3x3, stride 1, dilation 1: input transform
+  (conv/winograd_input.wgsl), weight transform on the device (conv/winograd_weight.wgsl), one batched GEMM over
+  the 16 / 36 transform positions x groups, output transform with bias+ReLU (conv/winograd_output.wgsl).
+
+Large batches are processed in chunks of images so that no temporary exceeds ``CHUNK_BYTES``.
+
+``algo="auto"`` applies :func:`choose_conv_algo` (a rule from crossovers measured on lavapipe, see
+benchmarks/RESULTS.md); with autotuning on (:func:`conv_autotune` or ``GPUML_CONV_AUTOTUNE=1``) it times every
+applicable algorithm once per (adapter, shape) and caches the fastest.
+
+Backward (im2col + GEMM for every configuration): grad_b = row sums of grad_out, grad_w = dY . cols^T
+(split-K over image columns when there are few groups), grad_x = col2im(W^T . dY) as a gather (no atomics).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import astuple, dataclass
+
+from ..tensor import Tensor
+from ._common import WG, operands, require_float
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - Pyodide core
+    np = None
+
+ALGOS = ("direct", "im2col", "winograd2", "winograd4")
+# Temporaries (column matrix, Winograd V / M) above this size are split into chunks of images.
+CHUNK_BYTES = 64 << 20
+EPI_WG = 64  # workgroup of the 3-D-grid epilogue (rows of P outputs)
+
+_state: dict = {"last": None}
+_autotune: dict = {"enabled": os.environ.get("GPUML_CONV_AUTOTUNE") == "1", "cache": {}}
+
+
+def last_conv_algo() -> str | None:
+    """The algorithm the most recent :func:`conv2d` ran (None before the first call)."""
+    return _state["last"]
+
+
+def conv_autotune(enabled: bool = True, clear: bool = False) -> dict:
+    """Turn autotuning of ``algo="auto"`` on or off; returns the cache {(adapter, shape key): algo}.
+
+    When on, the first ``auto`` call for a shape on an adapter times each applicable algorithm (GPU timestamps,
+    median of 3 after a warm-up) and every later call reuses the winner."""
+    _autotune["enabled"] = enabled
+    if clear:
+        _autotune["cache"].clear()
+    return _autotune["cache"]
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    N: int
+    C: int
+    H: int
+    W: int
+    OC: int
+    G: int
+    KH: int
+    KW: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    dh: int
+    dw: int
+
+    @property
+    def Cg(self) -> int:
+        return self.C // self.G
+
+    @property
+    def OCg(self) -> int:
+        return self.OC // self.G
+
+    @property
+    def OH(self) -> int:
+        return (self.H + 2 * self.ph - self.dh * (self.KH - 1) - 1) // self.sh + 1
+
+    @property
+    def OW(self) -> int:
+        return (self.W + 2 * self.pw - self.dw * (self.KW - 1) - 1) // self.sw + 1
+
+    @property
+    def P(self) -> int:
+        return self.OH * self.OW
+
+    @property
+    def K(self) -> int:
+        return self.Cg * self.KH * self.KW
+
+    @property
+    def out_shape(self) -> tuple[int, int, int, int]:
+        return (self.N, self.OC, self.OH, self.OW)
+
+    @property
+    def flops(self) -> int:
+        """Multiply-adds x 2 of the direct convolution (the figure GFLOP/s are quoted against)."""
+        return 2 * self.N * self.OC * self.P * self.K
+
+    @property
+    def winograd_ok(self) -> bool:
+        return (self.KH, self.KW, self.sh, self.sw, self.dh, self.dw) == (3, 3, 1, 1, 1, 1)
+
+    def key(self) -> tuple:
+        return astuple(self)
+
+    def geometry_params(self) -> dict:
+        return {"sh": self.sh, "sw": self.sw, "ph": self.ph, "pw": self.pw, "dh": self.dh, "dw": self.dw}
+
+
+def _pair(value, name: str, minimum: int) -> tuple[int, int]:
+    if isinstance(value, int):
+        value = (value, value)
+    try:
+        a, b = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"conv2d: {name} must be an int or a pair of ints, got {value!r}") from None
+    if a < minimum or b < minimum:
+        raise ValueError(f"conv2d: {name} must be >= {minimum}, got {(a, b)}")
+    return a, b
+
+
+def conv_geometry(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, op: str = "conv2d") -> ConvGeometry:
+    """Validate a convolution's shapes and hyper-parameters; errors name the problem."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{op}: x must be NCHW (4-D), got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ValueError(f"{op}: w must be (OC, C/groups, KH, KW), got shape {tuple(w_shape)}")
+    n, c, h, w_ = x_shape
+    oc, cg, kh, kw = w_shape
+    groups = int(groups)
+    if groups < 1 or c % groups or oc % groups:
+        raise ValueError(f"{op}: groups={groups} must divide C={c} and OC={oc}")
+    if cg != c // groups:
+        raise ValueError(f"{op}: w has {cg} input channels per group, x has C/groups = {c}/{groups} = {c // groups}")
+    sh, sw = _pair(stride, "stride", 1)
+    ph, pw = _pair(padding, "padding", 0)
+    dh, dw = _pair(dilation, "dilation", 1)
+    if min(kh, kw) < 1:
+        raise ValueError(f"{op}: kernel size must be >= 1, got {kh}x{kw}")
+    geom = ConvGeometry(n, c, h, w_, oc, groups, kh, kw, sh, sw, ph, pw, dh, dw)
+    if geom.OH < 1 or geom.OW < 1:
+        raise ValueError(
+            f"{op}: the (dilated) {kh}x{kw} kernel does not fit the padded {h}x{w_} input "
+            f"(padding {(ph, pw)}, dilation {(dh, dw)})"
+        )
+    return geom
+
+
+# --- numpy twins (the cpu backend runs these; float32 like the kernels) ---------------------------------------
+
+WINOGRAD = {}
+if np is not None:
+    WINOGRAD[2] = (
+        np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64),
+        np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64),
+        np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64),
+    )
+    WINOGRAD[4] = (
+        np.array(
+            [
+                [4, 0, -5, 0, 1, 0],
+                [0, -4, -4, 1, 1, 0],
+                [0, 4, -4, -1, 1, 0],
+                [0, -2, -1, 2, 1, 0],
+                [0, 2, -1, -2, 1, 0],
+                [0, 4, 0, -5, 0, 1],
+            ],
+            np.float64,
+        ),
+        np.array(
+            [
+                [1 / 4, 0, 0],
+                [-1 / 6, -1 / 6, -1 / 6],
+                [-1 / 6, 1 / 6, -1 / 6],
+                [1 / 24, 1 / 12, 1 / 6],
+                [1 / 24, -1 / 12, 1 / 6],
+                [0, 0, 1],
+            ],
+            np.float64,
+        ),
+        np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], np.float64),
+    )
+
+
+def _np_taps(x, g: ConvGeometry):
+    """Yield (kh, kw, strided input view (N, C, OH, OW)) of the zero-padded input for every kernel tap."""
+    xp = np.pad(x, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
+    for kh in range(g.KH):
+        for kw in range(g.KW):
+            y0, x0 = kh * g.dh, kw * g.dw
+            yield kh, kw, xp[:, :, y0 : y0 + g.sh * (g.OH - 1) + 1 : g.sh, x0 : x0 + g.sw * (g.OW - 1) + 1 : g.sw]
+
+
+def np_cols(x, g: ConvGeometry):
+    """The column matrix (G, K, N * P) of the im2col kernels, k = (c, kh, kw), columns = (n, oh, ow)."""
+    cols = np.empty((g.N, g.G, g.Cg, g.KH, g.KW, g.OH, g.OW), x.dtype)
+    for kh, kw, view in _np_taps(x, g):
+        cols[:, :, :, kh, kw] = view.reshape(g.N, g.G, g.Cg, g.OH, g.OW)
+    return cols.transpose(1, 2, 3, 4, 0, 5, 6).reshape(g.G, g.K, g.N * g.P)
+
+
+def _np_finish(out, b, relu: bool):
+    if b is not None:
+        out = out + b.reshape(1, -1, 1, 1).astype(out.dtype)
+    return np.maximum(out, 0) if relu else out
+
+
+def np_conv2d_direct(x, w, g: ConvGeometry):
+    out = np.zeros((g.N, g.G, g.OCg, g.OH, g.OW), np.result_type(x, w))
+    wg = w.reshape(g.G, g.OCg, g.Cg, g.KH, g.KW)
+    for kh, kw, view in _np_taps(x, g):
+        out += np.einsum("ngchw,goc->ngohw", view.reshape(g.N, g.G, g.Cg, g.OH, g.OW), wg[:, :, :, kh, kw])
+    return out.reshape(g.out_shape)
+
+
+def np_conv2d_im2col(x, w, g: ConvGeometry):
+    y = np.matmul(w.reshape(g.G, g.OCg, g.K), np_cols(x, g))  # (G, OCg, N * P)
+    return y.reshape(g.OC, g.N, g.OH, g.OW).transpose(1, 0, 2, 3)
+
+
+def np_conv2d_winograd(x, w, g: ConvGeometry, m: int):
+    """F(m x m, 3 x 3) with the kernels' matrices, in the input's precision."""
+    bt, gm, at = (a.astype(x.dtype) for a in WINOGRAD[m])
+    alpha = m + 2
+    th, tw = -(-g.OH // m), -(-g.OW // m)
+    hp, wp = th * m + 2, tw * m + 2
+    xp = np.zeros((g.N, g.C, hp, wp), x.dtype)
+    src = x[:, :, : hp - g.ph, : wp - g.pw]
+    xp[:, :, g.ph : g.ph + src.shape[2], g.pw : g.pw + src.shape[3]] = src
+    s = xp.strides
+    d = np.lib.stride_tricks.as_strided(
+        xp, (g.N, g.C, th, tw, alpha, alpha), (s[0], s[1], s[2] * m, s[3] * m, s[2], s[3])
+    )
+    v = np.einsum("ai,nctuij,bj->abcntu", bt, d, bt).reshape(alpha * alpha, g.G, g.Cg, -1)
+    u = np.einsum("ai,ocij,bj->aboc", gm, w.astype(x.dtype), gm).reshape(alpha * alpha, g.G, g.OCg, g.Cg)
+    mm = np.matmul(u, v).reshape(alpha, alpha, g.OC, g.N, th, tw)
+    y = np.einsum("ia,abontu,jb->ontuij", at, mm, at)  # (OC, N, th, tw, m, m)
+    y = y.transpose(1, 0, 2, 4, 3, 5).reshape(g.N, g.OC, th * m, tw * m)
+    return np.ascontiguousarray(y[:, :, : g.OH, : g.OW])
+
+
+def np_conv2d(x, w, b, g: ConvGeometry, algo: str, relu: bool = False):
+    """The numpy twin of ``conv2d`` for ``algo`` (float32 in, float32 out)."""
+    if algo == "direct":
+        out = np_conv2d_direct(x, w, g)
+    elif algo == "im2col":
+        out = np_conv2d_im2col(x, w, g)
+    else:
+        out = np_conv2d_winograd(x, w, g, 2 if algo == "winograd2" else 4)
+    return _np_finish(out, b, relu).astype(x.dtype, copy=False)
+
+
+def np_conv2d_backward(x, w, gy, g: ConvGeometry):
+    """(grad_x, grad_w, grad_b) via im2col / col2im, in the inputs' precision."""
+    cols = np_cols(x, g)  # (G, K, NP)
+    gyg = gy.reshape(g.N, g.G, g.OCg, g.P).transpose(1, 2, 0, 3).reshape(g.G, g.OCg, g.N * g.P)
+    grad_w = np.matmul(gyg, cols.transpose(0, 2, 1)).reshape(w.shape)
+    grad_b = gy.sum(axis=(0, 2, 3))
+    dcols = np.matmul(w.reshape(g.G, g.OCg, g.K).transpose(0, 2, 1), gyg)  # (G, K, NP)
+    dcols = dcols.reshape(g.G, g.Cg, g.KH, g.KW, g.N, g.OH, g.OW).transpose(4, 0, 1, 2, 3, 5, 6)
+    dcols = dcols.reshape(g.N, g.C, g.KH, g.KW, g.OH, g.OW)
+    gxp = np.zeros((g.N, g.C, g.H + 2 * g.ph + g.sh, g.W + 2 * g.pw + g.sw), dcols.dtype)
+    for kh in range(g.KH):
+        for kw in range(g.KW):
+            y0, x0 = kh * g.dh, kw * g.dw
+            gxp[:, :, y0 : y0 + g.sh * (g.OH - 1) + 1 : g.sh, x0 : x0 + g.sw * (g.OW - 1) + 1 : g.sw] += dcols[
+                :, :, kh, kw
+            ]
+    grad_x = np.ascontiguousarray(gxp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W])
+    return grad_x, grad_w, grad_b
+
+
+# --- algorithm choice ---------------------------------------------------------------------------------------------
+
+
+def applicable_algos(g: ConvGeometry) -> tuple[str, ...]:
+    return ALGOS if g.winograd_ok else ("direct", "im2col")
+
+
+def choose_conv_algo(g: ConvGeometry, device=None) -> str:
+    """The ``auto`` rule (crossovers measured on lavapipe, 2 cores; benchmarks/RESULTS.md, "conv"):
+
+    1. few channels per group (``Cg * OCg < 64``, e.g. depthwise): ``direct`` — a GEMM tile would mostly idle;
+    2. 3x3 / stride 1 / dilation 1 with ``Cg >= 16`` and ``OCg >= 16``: ``winograd2`` (F(2,3) beat im2col from
+       C = 16 up; F(4,3) never beat F(2,3) by enough to justify its ~10x larger rounding error);
+    3. otherwise ``im2col``.
+    On the numpy backend the same rule picks the twin (its cost model differs, but one rule keeps runs alike).
+    """
+    if g.Cg * g.OCg < 64:
+        return "direct"
+    if g.winograd_ok and g.Cg >= 16 and g.OCg >= 16:
+        return "winograd2"
+    return "im2col"
+
+
+# --- public ops ---------------------------------------------------------------------------------------------------
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo: str = "auto", *, relu: bool = False):
+    """2-D cross-correlation (PyTorch's ``conv2d``) of NCHW ``x`` with ``w`` (OC, C/groups, KH, KW).
+
+    ``stride``, ``padding`` (zeros) and ``dilation`` take an int or an (h, w) pair; ``groups`` splits the
+    channels (``groups == C == OC`` is depthwise); ``b`` (OC,) is added and ``relu=True`` applies max(., 0), both
+    fused into the last kernel. ``algo``: ``"direct" | "im2col" | "winograd2" | "winograd4" | "auto"``; the
+    Winograd algorithms need a 3x3 kernel, stride 1 and dilation 1 (else ValueError). :func:`last_conv_algo`
+    reports which algorithm ran.
+    """
+    tensors = (x, w) if b is None else (x, w, b)
+    device, ts = operands(*tensors)
+    x, w = ts[0], ts[1]
+    b = ts[2] if b is not None else None
+    require_float("conv2d", *ts)
+    g = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups)
+    if b is not None and b.shape != (g.OC,):
+        raise ValueError(f"conv2d: bias must have shape ({g.OC},), got {b.shape}")
+    if algo not in (*ALGOS, "auto"):
+        raise ValueError(f"conv2d: algo {algo!r} is not one of {', '.join((*ALGOS, 'auto'))}")
+    if algo.startswith("winograd") and not g.winograd_ok:
+        raise ValueError(
+            f"conv2d: algo={algo!r} needs a 3x3 kernel, stride 1 and dilation 1; got kernel {g.KH}x{g.KW}, "
+            f"stride {(g.sh, g.sw)}, dilation {(g.dh, g.dw)} (use 'im2col' or 'direct')"
+        )
+    if algo == "auto":
+        algo = _auto(device, g, x, w, b, relu)
+    _state["last"] = algo
+    if not device.is_gpu:
+        out = np_conv2d(x.host(), w.host(), None if b is None else b.host(), g, algo, relu)
+        return Tensor.wrap_numpy(out, device)
+    if g.N == 0:
+        return Tensor.empty(g.out_shape, "float32", device)
+    return _RUN[algo](device, g, x, w, b, relu)
+
+
+def conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1):
+    """Gradients of ``y = conv2d(x, w, b, ...)`` (without ReLU) given ``grad_out`` = dL/dy:
+    returns (grad_x, grad_w, grad_b) as tensors on the device, shapes of x, w and (OC,)."""
+    device, (x, w, gy) = operands(x, w, grad_out)
+    require_float("conv2d_backward", x, w, gy)
+    g = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv2d_backward")
+    if gy.shape != g.out_shape:
+        raise ValueError(f"conv2d_backward: grad_out must have the output's shape {g.out_shape}, got {gy.shape}")
+    if not device.is_gpu:
+        gx, gw, gb = np_conv2d_backward(x.host(), w.host(), gy.host(), g)
+        return tuple(Tensor.wrap_numpy(a.astype(np.float32, copy=False), device) for a in (gx, gw, gb))
+    return _backward_gpu(device, g, x, w, gy)
+
+
+# --- GPU implementations -----------------------------------------------------------------------------------------
+
+
+def _grid(device, n: int):
+    return device.grid_1d(-(-n // WG))
+
+
+def _r4(n: int) -> int:
+    return -(-n // 4) * 4
+
+
+def _chunks(n_images: int, bytes_per_image: int) -> list[tuple[int, int]]:
+    per = max(1, CHUNK_BYTES // max(1, bytes_per_image))
+    return [(n0, min(per, n_images - n0)) for n0 in range(0, n_images, per)]
+
+
+def _dummy(device) -> Tensor:
+    t = getattr(device, "_conv_dummy", None)
+    if t is None or t.freed:
+        t = Tensor.empty((4,), "float32", device)
+        device._conv_dummy = t
+    return t
+
+
+def _flags(device, b, relu) -> tuple[Tensor, dict]:
+    return (b if b is not None else _dummy(device)), {"has_bias": int(b is not None), "relu": int(bool(relu))}
+
+
+def _run_direct(device, g: ConvGeometry, x, w, b, relu):
+    out = Tensor.empty(g.out_shape, "float32", device)
+    ocb, owb = -(-g.OCg // 4), -(-g.OW // 4)
+    n = g.N * g.G * ocb * g.OH * owb
+    bias, flags = _flags(device, b, relu)
+    params = {
+        "n": n,
+        "C": g.C,
+        "H": g.H,
+        "W": g.W,
+        "Cg": g.Cg,
+        "OCg": g.OCg,
+        "OC": g.OC,
+        "KH": g.KH,
+        "KW": g.KW,
+        "OH": g.OH,
+        "OW": g.OW,
+        "OCB": ocb,
+        "OWB": owb,
+        "G": g.G,
+        **g.geometry_params(),
+        **flags,
+    }
+    device.kernel("conv/direct.wgsl", WG=WG)(_grid(device, n), params, x_in=x, w=w, bias=bias, out=out)
+    return out
+
+
+def _tap_params(g: ConvGeometry, n: int, k4: int, npc: int, nimg: int, n0: int) -> dict:
+    return {
+        "n": n,
+        "C": g.C,
+        "H": g.H,
+        "W": g.W,
+        "Cg": g.Cg,
+        "KH": g.KH,
+        "KW": g.KW,
+        "K": g.K,
+        "K4": k4,
+        "OW": g.OW,
+        "P": g.P,
+        "NP": nimg * g.P,
+        "NPc": npc,
+        "n0": n0,
+        **g.geometry_params(),
+    }
+
+
+def _im2col(device, g: ConvGeometry, x, k4: int, npc: int, nimg: int, n0: int) -> Tensor:
+    """The column matrix (G, K4, NPc) of images n0 .. n0 + nimg (shaders/conv/im2col.wgsl)."""
+    cols = Tensor.empty((g.G, k4, npc), "float32", device)
+    # channel blocks: enough invocations to fill the cores (>= ~2048), each walking CPB channels' taps
+    cb = max(1, min(g.Cg, -(-2048 // (g.G * npc // 4))))
+    cpb = -(-g.Cg // cb)
+    cb = -(-g.Cg // cpb)
+    n = g.G * cb * npc // 4
+    params = {**_tap_params(g, n, k4, npc, nimg, n0), "CPB": cpb, "CB": cb}
+    device.kernel("conv/im2col.wgsl", WG=WG)(_grid(device, n), params, x_in=x, cols=cols)
+    return cols
+
+
+def _weights_k4(w: Tensor, g: ConvGeometry) -> Tensor:
+    """w as the GEMM A operand: (OC, K4) with zero columns K..K4."""
+    from .linalg import _pad2d
+
+    k4 = _r4(g.K)
+    return w.reshape(g.OC, g.K) if k4 == g.K else _pad2d(w, 1, g.OC, g.K, g.OC, k4)
+
+
+def _run_im2col(device, g: ConvGeometry, x, w, b, relu):
+    from .linalg import gemm
+
+    k4 = _r4(g.K)
+    wa = _weights_k4(w, g)
+    out = Tensor.empty(g.out_shape, "float32", device)
+    bias, flags = _flags(device, b, relu)
+    for n0, nimg in _chunks(g.N, 4 * g.G * k4 * g.P + 4 * g.OC * g.P):
+        npc = _r4(nimg * g.P)
+        cols = _im2col(device, g, x, k4, npc, nimg, n0)
+        y = Tensor.empty((g.OC, npc), "float32", device)
+        gemm(wa, cols, y, g.OCg, npc, k4, batch=g.G, stride_a=g.OCg * k4, stride_b=k4 * npc, stride_c=g.OCg * npc)
+        cols.free()
+        if g.N == 1 and npc == g.P and not flags["has_bias"] and not flags["relu"]:
+            out.free()
+            return y.reshape(g.out_shape)  # one image, one group's rows after another: already NCHW
+        params = {"OC": g.OC, "P": g.P, "NPc": npc, "out_offset": n0 * g.OC * g.P, **flags}
+        grid = (-(-g.P // EPI_WG), g.OC, nimg)
+        device.kernel("conv/bias_act.wgsl", WG=EPI_WG)(grid, params, y=y, bias=bias, out=out)
+        y.free()
+    return out
+
+
+def _run_winograd(device, g: ConvGeometry, x, w, b, relu, m: int):
+    from .linalg import gemm
+
+    alpha = m + 2
+    a2 = alpha * alpha
+    tmpl = {"WG": WG, "M": m, "ALPHA": alpha}
+    cg4 = _r4(g.Cg)
+    th, tw = -(-g.OH // m), -(-g.OW // m)
+    # weight transform (on the device: weights change every training step)
+    u = Tensor.empty((a2, g.OC, cg4), "float32", device)
+    nw = g.OC * cg4
+    device.kernel("conv/winograd_weight.wgsl", **tmpl)(_grid(device, nw), {"n": nw, "Cg": g.Cg, "Cg4": cg4}, w=w, u=u)
+    out = Tensor.empty(g.out_shape, "float32", device)
+    bias, flags = _flags(device, b, relu)
+    for n0, nimg in _chunks(g.N, 4 * a2 * th * tw * (g.G * cg4 + g.OC)):
+        t = nimg * th * tw
+        t4 = _r4(t)
+        v = Tensor.empty((a2, g.G, cg4, t4), "float32", device)
+        nv = g.G * cg4 * t4
+        params = {
+            "n": nv,
+            "C": g.C,
+            "H": g.H,
+            "W": g.W,
+            "Cg": g.Cg,
+            "Cg4": cg4,
+            "T": t,
+            "T4": t4,
+            "tiles_w": tw,
+            "tiles_hw": th * tw,
+            "ph": g.ph,
+            "pw": g.pw,
+            "stride_xi": nv,
+            "n0": n0,
+        }
+        device.kernel("conv/winograd_input.wgsl", **tmpl)(_grid(device, nv), params, x_in=x, v=v)
+        y = Tensor.empty((a2, g.OC, t4), "float32", device)
+        gemm(u, v, y, g.OCg, t4, cg4, batch=a2 * g.G, stride_a=g.OCg * cg4, stride_b=cg4 * t4, stride_c=g.OCg * t4)
+        v.free()
+        no = g.OC * t
+        params = {
+            "n": no,
+            "OC": g.OC,
+            "OH": g.OH,
+            "OW": g.OW,
+            "T": t,
+            "T4": t4,
+            "tiles_w": tw,
+            "tiles_hw": th * tw,
+            "n0": n0,
+            **flags,
+        }
+        device.kernel("conv/winograd_output.wgsl", **tmpl)(_grid(device, no), params, y=y, bias=bias, out=out)
+        y.free()
+    u.free()
+    return out
+
+
+_RUN = {
+    "direct": _run_direct,
+    "im2col": _run_im2col,
+    "winograd2": lambda device, g, x, w, b, relu: _run_winograd(device, g, x, w, b, relu, 2),
+    "winograd4": lambda device, g, x, w, b, relu: _run_winograd(device, g, x, w, b, relu, 4),
+}
+
+
+def _split_k(g: ConvGeometry, np_cols: int, k4: int) -> int:
+    """Chunks S of the image columns for the weight-gradient GEMM (split-K), G == 1 only: the GEMM has
+    ceil(K4/32) x ceil(OCg/32) x G workgroups, often fewer than the cores; S multiplies them while each
+    chunk keeps >= 512 columns."""
+    if g.G > 1:
+        return 1
+    tiles = -(-k4 // 32) * -(-g.OCg // 32)
+    return max(1, min(-(-16 // tiles), np_cols // 512))
+
+
+def _backward_gpu(device, g: ConvGeometry, x, w, gy):
+    from . import reduce
+    from .elementwise import add, zeros
+    from .layout import transpose
+    from .linalg import _pad2d, gemm
+
+    k4, ocg4 = _r4(g.K), _r4(g.OCg)
+    gx = Tensor.empty((g.N, g.C, g.H, g.W), "float32", device)
+    # W^T per group, padded on the contracted (OCg) axis: (G, K, OCg4)
+    wt = transpose(w.reshape(g.G, g.OCg, g.K), (0, 2, 1))
+    if ocg4 != g.OCg:
+        wt = _pad2d(wt, g.G, g.K, g.OCg, g.K, ocg4)
+    grad_w = grad_b = None
+    per_image = 4 * g.P * (g.G * (k4 + ocg4) + g.G * g.K)
+    for n0, nimg in _chunks(g.N, per_image):
+        np_ = nimg * g.P
+        s = _split_k(g, np_, k4)
+        lc = _r4(-(-np_ // s))
+        npc = s * lc
+        # dY packed (G, S, OCg4, Lc), zero padded
+        dyp = Tensor.empty((g.G, s, ocg4, lc), "float32", device)
+        n = dyp.size
+        params = {"n": n, "OC": g.OC, "OCg": g.OCg, "OCg4": ocg4, "S": s, "Lc": lc, "P": g.P, "NP": np_, "n0": n0}
+        device.kernel("conv/dy_pack.wgsl", WG=WG)(_grid(device, n), params, dy=gy, dyp=dyp)
+        # grad_b: row sums of the packed dY
+        gb = reduce.sum(dyp, axis=3)  # (G, S, OCg4)
+        if s > 1:
+            gb = reduce.sum(gb, axis=1)
+        gb = _pad2d(gb, g.G, 1, ocg4, 1, g.OCg).reshape(g.OC)
+        # grad_w = dY . cols^T, split-K over S chunks of image columns
+        colst = Tensor.empty((g.G, npc, k4), "float32", device)
+        n = g.G * npc
+        im2col_t = device.kernel("conv/im2col_t.wgsl", WG=WG)
+        im2col_t(_grid(device, n), _tap_params(g, n, k4, npc, nimg, n0), x_in=x, cols=colst)
+        gwp = Tensor.empty((g.G * s, g.OCg, k4), "float32", device)
+        gemm(dyp, colst, gwp, g.OCg, k4, lc, batch=g.G * s, stride_a=ocg4 * lc, stride_b=lc * k4, stride_c=g.OCg * k4)
+        colst.free()
+        if s > 1:
+            gwp = reduce.sum(gwp, axis=0)  # G == 1 when S > 1
+        gw = (gwp if k4 == g.K else _pad2d(gwp, 1, g.OC, k4, g.OC, g.K)).reshape(g.OC, g.Cg, g.KH, g.KW)
+        # grad_x = col2im(W^T . dY)
+        dcols = Tensor.empty((g.G * s, g.K, lc), "float32", device)
+        stride_a = g.K * ocg4 if s == 1 else 0
+        gemm(wt, dyp, dcols, g.K, lc, ocg4, batch=g.G * s, stride_a=stride_a, stride_b=ocg4 * lc, stride_c=g.K * lc)
+        dyp.free()
+        n = nimg * g.C * g.H * g.W
+        params = {
+            "n": n,
+            "C": g.C,
+            "H": g.H,
+            "W": g.W,
+            "Cg": g.Cg,
+            "KH": g.KH,
+            "KW": g.KW,
+            "K": g.K,
+            "OH": g.OH,
+            "OW": g.OW,
+            "P": g.P,
+            "S": s,
+            "Lc": lc,
+            "out_offset": n0 * g.C * g.H * g.W,
+            **g.geometry_params(),
+        }
+        device.kernel("conv/col2im.wgsl", WG=WG)(_grid(device, n), params, dcols=dcols, gx=gx)
+        dcols.free()
+        grad_w = gw if grad_w is None else add(grad_w, gw)
+        grad_b = gb if grad_b is None else add(grad_b, gb)
+    if grad_w is None:  # N == 0
+        grad_w, grad_b = zeros(tuple(w.shape), "float32", device), zeros((g.OC,), "float32", device)
+    return gx, grad_w, grad_b
+
+
+# --- auto + autotune ----------------------------------------------------------------------------------------------
+
+
+def _auto(device, g: ConvGeometry, x, w, b, relu) -> str:
+    if not _autotune["enabled"] or not device.is_gpu:
+        return choose_conv_algo(g, device)
+    key = (device.adapter, g.key())
+    algo = _autotune["cache"].get(key)
+    if algo is None:
+        algo = _autotune["cache"][key] = _measure(device, g, x, w, b, relu)
+    return algo
+
+
+def _measure(device, g: ConvGeometry, x, w, b, relu, repeat: int = 3) -> str:
+    """Fastest applicable algorithm for this shape (median GPU time of ``repeat`` runs after one warm-up)."""
+    times = {}
+    for algo in applicable_algos(g):
+        run = _RUN[algo]
+        run(device, g, x, w, b, relu)
+        device.sync()
+        samples = []
+        for _ in range(repeat):
+            with device.timer() as t:
+                run(device, g, x, w, b, relu)
+            samples.append(t.gpu_seconds if t.gpu_seconds is not None else t.wall_seconds)
+        times[algo] = statistics.median(samples)
+    return min(times, key=times.get)
+
+
+def conv2d_flops(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1) -> int:
+    """2 x multiply-adds of the direct convolution (for GFLOP/s figures)."""
+    return conv_geometry(x_shape, w_shape, stride, padding, dilation, groups).flops
+
+
+__all__ = [
+    "ALGOS",
+    "ConvGeometry",
+    "choose_conv_algo",
+    "conv2d",
+    "conv2d_backward",
+    "conv2d_flops",
+    "conv_autotune",
+    "conv_geometry",
+    "last_conv_algo",
+]
