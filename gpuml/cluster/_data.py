@@ -1,0 +1,134 @@
+"""Host-side input handling for gpuml.cluster: validation and the centered float32 copy of X.
+
+With numpy, X becomes a numpy array (scikit-learn conventions). Without numpy (Pyodide core), X may be nested
+lists, an ``array.array`` with ``n_features`` given, or a gpuml Tensor; rows are then kept as Python floats.
+Either way the data is centered on its column means (computed in float64), as scikit-learn does for precision,
+and the device works on the centered float32 copy.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+
+from ..tensor import Tensor
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - Pyodide core
+    np = None
+
+
+class HostData:
+    """Centered data: ``n``, ``d``, ``mean`` (list of d floats), ``x32`` (numpy n x d float32, or None) or
+    ``flat`` (list of n * d Python floats, numpy-free), and ``variance_mean`` (mean of the column variances)."""
+
+    def __init__(self, n: int, d: int, mean: list[float], x32=None, flat: list[float] | None = None, dtype=None):
+        self.n, self.d, self.mean, self.x32, self.flat, self.dtype = n, d, mean, x32, flat, dtype
+        self._var = None
+
+    @property
+    def variance_mean(self) -> float:
+        if self._var is None:
+            if self.x32 is not None:
+                self._var = float(np.mean(np.var(self.x32, axis=0, dtype=np.float64)))
+            else:
+                n, d, f = self.n, self.d, self.flat
+                total = 0.0
+                for j in range(d):
+                    col = f[j::d]
+                    m = math.fsum(col) / n
+                    total += math.fsum((v - m) ** 2 for v in col) / n
+                self._var = total / d
+        return self._var
+
+    def row(self, i: int) -> list[float]:
+        if self.x32 is not None:
+            return [float(v) for v in self.x32[i]]
+        return self.flat[i * self.d : (i + 1) * self.d]
+
+    def padded_rows(self, start: int, stop: int, d4: int):
+        """Rows [start, stop) zero-padded to 4 * d4 columns: a numpy float32 array or an array.array('f')."""
+        width = 4 * d4
+        if self.x32 is not None:
+            out = np.zeros((stop - start, width), np.float32)
+            out[:, : self.d] = self.x32[start:stop]
+            return out
+        out = array.array("f", bytes(4 * width * (stop - start)))
+        d = self.d
+        for i in range(start, stop):
+            out[(i - start) * width : (i - start) * width + d] = array.array("f", self.flat[i * d : (i + 1) * d])
+        return out
+
+
+def _shape_error(what: str, shape) -> ValueError:
+    return ValueError(
+        f"Expected a 2-D array for {what}, got shape {shape}. Reshape your data with X.reshape(-1, 1) for a single "
+        "feature or X.reshape(1, -1) for a single sample."
+    )
+
+
+def as_host(X, what: str = "X", mean: list[float] | None = None, min_samples: int = 1) -> HostData:
+    """Validate X (2-D, numeric, finite, at least ``min_samples`` rows) and center it (on ``mean`` when given,
+    else on its own column means)."""
+    if isinstance(X, Tensor):
+        X = X.numpy() if np is not None else X.tolist()
+    if np is not None:
+        try:
+            arr = np.asarray(X)
+        except ValueError as exc:  # ragged lists
+            raise ValueError(f"{what} is not a rectangular 2-D array: {exc}") from None
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise TypeError(f"{what} must hold numbers (float or int), got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise _shape_error(what, arr.shape)
+        n, d = arr.shape
+        _check_size(what, n, d, min_samples, mean)
+        arr64 = arr.astype(np.float64, copy=False)
+        if not np.isfinite(arr64).all():
+            raise ValueError(f"{what} contains NaN or infinity; gpuml.cluster needs finite values")
+        mu = arr64.mean(axis=0) if mean is None else np.asarray(mean, np.float64)
+        x32 = (arr64 - mu).astype(np.float32)
+        return HostData(n, d, [float(v) for v in mu], x32=x32, dtype=arr.dtype)
+    rows = X
+    if isinstance(rows, array.array):
+        raise TypeError(f"{what}: pass a list of rows (an array.array has no shape)")
+    if not isinstance(rows, list | tuple) or (rows and not isinstance(rows[0], list | tuple)):
+        raise _shape_error(what, "1-D" if isinstance(rows, list | tuple) else type(rows).__name__)
+    n = len(rows)
+    d = len(rows[0]) if n else 0
+    _check_size(what, n, d, min_samples, mean)
+    flat = []
+    for r in rows:
+        if len(r) != d:
+            raise ValueError(f"{what} is not a rectangular 2-D array: rows of {d} and {len(r)} values")
+        for v in r:
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise TypeError(f"{what} must hold numbers (float or int), got {type(v).__name__}")
+            if not math.isfinite(v):
+                raise ValueError(f"{what} contains NaN or infinity; gpuml.cluster needs finite values")
+            flat.append(float(v))
+    if mean is None:
+        mean = [math.fsum(flat[j::d]) / n for j in range(d)]
+    centered = [flat[i] - mean[i % d] for i in range(n * d)]
+    # round to float32 like the device copy, so host-side rows equal device rows
+    centered = array.array("f", centered).tolist()
+    return HostData(n, d, list(mean), flat=centered, dtype="float64")
+
+
+def _check_size(what: str, n: int, d: int, min_samples: int, mean=None) -> None:
+    if mean is not None and len(mean) != d:
+        raise ValueError(f"{what} has {d} features, but the estimator is expecting {len(mean)} features as input")
+    if d == 0:
+        raise ValueError(f"{what} has 0 features; at least 1 is required")
+    if n < min_samples:
+        raise ValueError(f"{what} has n_samples={n}, which must be >= {min_samples}")
+
+
+def as_rows(a) -> list[list[float]]:
+    """A 2-D array-like as a list of float rows (numpy or not)."""
+    if np is not None:
+        return np.asarray(a, np.float64).tolist()
+    if isinstance(a, Tensor):
+        return a.tolist()
+    return [[float(v) for v in r] for r in a]

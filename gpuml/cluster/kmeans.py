@@ -1,0 +1,479 @@
+"""k-means on the GPU: :class:`KMeans` (Lloyd) and :class:`MiniBatchKMeans`, scikit-learn conventions.
+
+The host driver here owns every decision (RNG, convergence, empty clusters); the device engine (_engine.py)
+owns the data and the arithmetic. One RNG on every backend: Python's ``random.Random(seed)`` draws the
+k-means++ D^2 samples and the random init, so a seed picks the same centers natively, in the browser and on
+the cpu backend.
+"""
+
+from __future__ import annotations
+
+import array
+import bisect
+import collections
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from ..backends import get_device
+from ._data import HostData, as_host, as_rows
+from ._engine import make_engine
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - Pyodide core
+    np = None
+
+__all__ = ["KMeans", "KMeansStep", "MiniBatchKMeans", "NotFittedError"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when predict/transform/score is called before fit (as scikit-learn's NotFittedError)."""
+
+
+@dataclass
+class KMeansStep:
+    """State after one Lloyd iteration (yielded by :meth:`KMeans.fit_steps`).
+
+    ``labels`` are the assignment to the centers *before* the update and ``inertia`` its inertia;
+    ``centers`` are the updated centers; ``center_shift`` is the sum of squared center moves.
+    """
+
+    n_iter: int
+    centers: Any
+    labels: Any
+    inertia: float
+    center_shift: float
+
+
+def _rng(random_state) -> random.Random:
+    if isinstance(random_state, random.Random):
+        return random_state
+    if random_state is None or isinstance(random_state, int):
+        return random.Random(random_state)
+    if hasattr(random_state, "randint"):  # numpy RandomState: derive a seed
+        return random.Random(int(random_state.randint(0, 2**31 - 1)))
+    if hasattr(random_state, "integers"):  # numpy Generator
+        return random.Random(int(random_state.integers(0, 2**31 - 1)))
+    raise ValueError(f"random_state must be None, an int or a random.Random, got {random_state!r}")
+
+
+def _out_rows(rows: list[list[float]], mean: list[float], dtype):
+    """Centers back in data coordinates: numpy (X's float dtype) with numpy, else lists."""
+    if np is not None:
+        out = np.asarray(rows, np.float64) + np.asarray(mean, np.float64)
+        return out.astype(np.float64 if np.dtype(dtype or "float64") == np.float64 else np.float32)
+    return [[v + m for v, m in zip(r, mean, strict=True)] for r in rows]
+
+
+class _Base:
+    def _check_params(self) -> None:
+        k = self.n_clusters
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"n_clusters must be a positive int, got {k!r}")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
+            raise ValueError(f"max_iter must be a positive int, got {self.max_iter!r}")
+        if not isinstance(self.tol, int | float) or self.tol < 0:
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
+        init = self.init
+        if isinstance(init, str):
+            if init not in ("k-means++", "random"):
+                raise ValueError(
+                    f"init must be 'k-means++', 'random' or an array of shape (n_clusters, n_features), got {init!r}"
+                )
+        elif callable(init):
+            raise ValueError("a callable init is not supported; pass 'k-means++', 'random' or an array")
+
+    def _device(self):
+        if self.device is None:
+            return get_device()
+        return get_device(self.device) if isinstance(self.device, str) else self.device
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "cluster_centers_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
+                "before using this estimator."
+            )
+
+    def _init_centers(self, engine, data: HostData, rng: random.Random) -> list[list[float]]:
+        k, init = self.n_clusters, self.init
+        if isinstance(init, str) and init == "random":
+            return [data.row(i) for i in rng.sample(range(data.n), k)]
+        if isinstance(init, str):
+            return kmeans_plusplus(engine, data, k, rng)
+        rows = as_rows(init)
+        if len(rows) != k or any(len(r) != data.d for r in rows):
+            raise ValueError(
+                f"init array has shape ({len(rows)}, {len(rows[0]) if rows else 0}); expected "
+                f"(n_clusters, n_features) = ({k}, {data.d})"
+            )
+        for r in rows:
+            if not all(math.isfinite(v) for v in r):
+                raise ValueError("init contains NaN or infinity")
+        return [[v - m for v, m in zip(r, data.mean, strict=True)] for r in rows]
+
+    def _validate_new(self, X) -> HostData:
+        self._check_fitted()
+        data = as_host(X, mean=self._mean)
+        if data.d != self.n_features_in_:
+            raise ValueError(
+                f"X has {data.d} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
+                "as input"
+            )
+        return data
+
+    def _engine_for(self, X):
+        data = self._validate_new(X)
+        engine = make_engine(self._device(), data, self.n_clusters, self._chunk_rows)
+        engine.set_centers(self._centers_c)
+        return data, engine
+
+    def predict(self, X):
+        """Index of the nearest center for each sample of X."""
+        _, engine = self._engine_for(X)
+        engine.assign()
+        return engine.labels()
+
+    def fit_predict(self, X, y=None):
+        return self.fit(X).labels_
+
+    def transform(self, X):
+        """Euclidean distances of each sample to every center, shape (n_samples, n_clusters)."""
+        _, engine = self._engine_for(X)
+        return engine.transform()
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+    def score(self, X, y=None) -> float:
+        """Opposite of the inertia of X on the fitted centers (higher is better)."""
+        _, engine = self._engine_for(X)
+        inertia, _ = engine.assign()
+        return -inertia
+
+
+def kmeans_plusplus(engine, data: HostData, k: int, rng: random.Random) -> list[list[float]]:
+    """Greedy k-means++ (scikit-learn's variant: 2 + ln k candidates per step, keep the one that lowers the
+    potential most). Distances and their block sums come from the device; the D^2 sampling finishes on the host
+    (pick a block from the block sums, then a point inside it)."""
+    n = data.n
+    trials = 2 + int(math.log(k))
+    first = rng.randrange(n)
+    centers = [data.row(first)]
+    outs, block_sums = engine.pp_distances([centers[0]], None)
+    closest = engine.pp_select(outs, 0)
+    sums = block_sums[0]
+    pot = math.fsum(sums)
+    for _ in range(1, k):
+        cum = []
+        acc = 0.0
+        for s in sums:
+            acc += s
+            cum.append(acc)
+        targets = [rng.random() * pot for _ in range(trials)]
+        blocks = [min(bisect.bisect_left(cum, t), len(cum) - 1) for t in targets]
+        values = engine.pp_read_blocks(closest, blocks)
+        ids = []
+        for t, b in zip(targets, blocks, strict=True):
+            r = t - (cum[b - 1] if b else 0.0)
+            vals = values[b]
+            run, pick = 0.0, len(vals) - 1
+            for i, v in enumerate(vals):
+                run += v
+                if run >= r:
+                    pick = i
+                    break
+            ids.append(min(engine.block_start(b) + pick, n - 1))
+        cands = [data.row(i) for i in ids]
+        outs, block_sums = engine.pp_distances(cands, closest)
+        pots = [math.fsum(s) for s in block_sums]
+        best = min(range(trials), key=lambda j: (pots[j], j))
+        closest = engine.pp_select(outs, best)
+        sums, pot = block_sums[best], pots[best]
+        centers.append(cands[best])
+    return centers
+
+
+class KMeans(_Base):
+    """K-means clustering (Lloyd's algorithm) on a gpuml device.
+
+    Parameters follow ``sklearn.cluster.KMeans``: ``n_clusters``, ``init`` ("k-means++", "random" or an array
+    of shape (n_clusters, n_features)), ``n_init`` ("auto": 1 for k-means++ or an array, 10 for random),
+    ``max_iter``, ``tol`` (relative to the mean variance of the features, as scikit-learn), ``random_state``
+    (None, an int or a ``random.Random``), ``algorithm`` ("lloyd" only). ``device`` picks the gpuml device
+    (default: the current one); ``history`` bounds :attr:`history_` (per-iteration inertia, shift and centers
+    of the best run).
+
+    X may be a numpy array, nested lists or a gpuml Tensor. **Computation is float32 on the device**: float64
+    input is centered on its column means in float64, then converted to float32 (so results agree with
+    scikit-learn's float64 Lloyd to about 1e-6 relative, not bit for bit). Without numpy (Pyodide core),
+    inputs are lists of rows and results are lists.
+
+    Attributes: ``cluster_centers_``, ``labels_``, ``inertia_``, ``n_iter_``, ``n_features_in_``, ``history_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpuml.cluster import KMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]], dtype=float)
+    >>> km = KMeans(n_clusters=2, random_state=0, n_init="auto").fit(X)
+    >>> sorted(km.cluster_centers_.round(3).tolist())
+    [[1.0, 2.0], [10.0, 2.0]]
+    >>> km.predict([[0, 0], [12, 3]]).tolist() == [km.labels_[0], km.labels_[3]]
+    True
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init="k-means++",
+        n_init="auto",
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        random_state=None,
+        algorithm: str = "lloyd",
+        device=None,
+        history: int = 100,
+    ):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.algorithm = algorithm
+        self.device = device
+        self.history = history
+
+    # rows per device chunk (None: as many as one storage binding holds); tests set it to exercise chunking
+    _chunk_rows: int | None = None
+
+    def _n_init(self) -> int:
+        if self.n_init == "auto":
+            return 1 if not (isinstance(self.init, str) and self.init == "random") else 10
+        if isinstance(self.n_init, bool) or not isinstance(self.n_init, int) or self.n_init < 1:
+            raise ValueError(f"n_init must be 'auto' or a positive int, got {self.n_init!r}")
+        return self.n_init if isinstance(self.init, str) else 1
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering; returns self."""
+        for _ in self.fit_steps(X, sample_weight=sample_weight, _yield=False):
+            pass
+        return self
+
+    def fit_steps(self, X, y=None, sample_weight=None, *, labels: bool = True, _yield: bool = True):
+        """Fit like :meth:`fit`, yielding a :class:`KMeansStep` after every Lloyd iteration (for animation).
+
+        With n_init > 1 the steps of every run are yielded in turn; the model keeps the best run. ``labels=False``
+        skips reading the labels back each step (they are None then). When the generator is exhausted the
+        estimator is fitted."""
+        self._check_params()
+        if self.algorithm != "lloyd":
+            raise ValueError(f"algorithm={self.algorithm!r} is not supported; gpuml implements 'lloyd'")
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported by gpuml.cluster.KMeans")
+        k = self.n_clusters
+        data = as_host(X, min_samples=1)
+        if data.n < k:
+            raise ValueError(f"n_samples={data.n} should be >= n_clusters={k}.")
+        n_init = self._n_init()
+        device = self._device()
+        rng = _rng(self.random_state)
+        tol = data.variance_mean * self.tol
+        engine = make_engine(device, data, k, self._chunk_rows)
+        best = None
+        for _run in range(n_init):
+            history = collections.deque(maxlen=max(0, int(self.history)))
+            engine.set_centers(self._init_centers(engine, data, rng))
+            n_iter = 0
+            for it in range(self.max_iter):
+                shift, inertia, changed, empty = engine.iterate()
+                n_iter = it + 1
+                if empty:
+                    shift = _relocate_empty(engine, data)
+                centers = engine.get_centers()
+                history.append((n_iter, inertia, shift, centers))
+                if _yield:
+                    lab = engine.labels() if labels else None
+                    yield KMeansStep(n_iter, _out_rows(centers, data.mean, data.dtype), lab, inertia, shift)
+                if changed == 0 or shift <= tol:
+                    break
+            inertia, _ = engine.assign()
+            if best is None or inertia < best[0]:
+                best = (inertia, engine.get_centers(), engine.labels(), n_iter, list(history))
+        inertia, centers, lab, n_iter, history = best
+        self._mean = data.mean
+        self._centers_c = centers
+        self.n_features_in_ = data.d
+        self.cluster_centers_ = _out_rows(centers, data.mean, data.dtype)
+        self.labels_ = lab
+        self.inertia_ = inertia
+        self.n_iter_ = n_iter
+        self.history_ = [(i, w, s, _out_rows(c, data.mean, data.dtype)) for i, w, s, c in history]
+
+
+def _relocate_empty(engine, data: HostData) -> float:
+    """scikit-learn's fix for empty clusters: each takes one of the points farthest from their center (in the
+    assignment just made), which leaves its old cluster. Host-side (a rare path); returns the new shift."""
+    sums, counts = engine.sums_counts()
+    old_cur = engine.cur if hasattr(engine, "cur") else None
+    if old_cur is not None:  # distances to the OLD centers, under the labels just computed
+        engine.cur = 1 - engine.cur
+        old = engine.get_centers()
+        _, dist = engine.assign(dists=True)
+        engine.cur = old_cur
+    else:
+        old = engine.old.astype("float64").tolist()
+        c = engine.centers
+        engine.centers = engine.old
+        _, dist = engine.assign(dists=True)
+        engine.centers = c
+    labels = engine.labels()
+    dist = [float(v) for v in dist]
+    labels = [int(v) for v in labels]
+    empty = [j for j in range(engine.k) if counts[j] == 0]
+    far = sorted(range(len(dist)), key=lambda i: (-dist[i], i))[: len(empty)]
+    for j, i in zip(empty, far, strict=False):
+        row = data.row(i)
+        src = labels[i]
+        sums[src] = [a - b for a, b in zip(sums[src], row, strict=True)]
+        counts[src] -= 1
+        sums[j] = list(row)
+        counts[j] = 1
+    new = [[v / counts[j] for v in sums[j]] if counts[j] > 0 else list(old[j]) for j in range(engine.k)]
+    engine.set_centers(new, reset_labels=False)
+    return math.fsum((a - b) ** 2 for r, o in zip(new, old, strict=True) for a, b in zip(r, o, strict=True))
+
+
+class MiniBatchKMeans(_Base):
+    """Mini-batch k-means (scikit-learn's update: each center moves by the batch mean of its points with a
+    per-center learning rate 1 / (points seen so far)) for streaming data: :meth:`partial_fit` takes one batch
+    at a time, :meth:`fit` streams X in ``batch_size`` batches for ``max_iter`` epochs.
+
+    Each batch runs the same fused assignment + reduction kernels as :class:`KMeans` (MODE 1 of update.wgsl).
+    Stops early when the squared center shift of a batch falls to ``tol`` (relative to the data variance)
+    or when the batch inertia has not improved for ``max_no_improvement`` batches. Not implemented:
+    scikit-learn's random reassignment of small clusters (``reassignment_ratio``).
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init="k-means++",
+        max_iter: int = 100,
+        batch_size: int = 1024,
+        tol: float = 0.0,
+        max_no_improvement: int | None = 10,
+        init_size: int | None = None,
+        random_state=None,
+        device=None,
+    ):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.init_size = init_size
+        self.random_state = random_state
+        self.device = device
+
+    _chunk_rows: int | None = None
+
+    def _start(self, data: HostData, rng: random.Random) -> None:
+        k = self.n_clusters
+        size = min(data.n, self.init_size or max(3 * self.batch_size, 3 * k))
+        idx = sorted(rng.sample(range(data.n), size)) if size < data.n else list(range(data.n))
+        sub = as_host([data.row(i) for i in idx], mean=[0.0] * data.d) if np is None else None
+        if sub is None:
+            sub = HostData(size, data.d, [0.0] * data.d, x32=data.x32[idx])
+        engine = make_engine(self._device(), sub, k)
+        self._centers_c = self._init_centers(engine, sub, rng)
+        self._weights = [0.0] * k
+        self._mean = data.mean
+        self.n_features_in_ = data.d
+        self._rng = rng
+        self._tol_abs = data.variance_mean * self.tol
+        self.n_steps_ = 0
+
+    def partial_fit(self, X, y=None):
+        """Update the centers with one batch X (the first call also initialises them from X)."""
+        self._check_params()
+        if not hasattr(self, "_centers_c"):
+            data = as_host(X)
+            if data.n < self.n_clusters:
+                raise ValueError(f"n_samples={data.n} should be >= n_clusters={self.n_clusters}.")
+            self._start(data, _rng(self.random_state))
+        data = self._validate_new_unfitted(X)
+        self._batch_step(data)
+        self._finish_attrs()
+        return self
+
+    def _validate_new_unfitted(self, X) -> HostData:
+        data = as_host(X, mean=self._mean)
+        if data.d != self.n_features_in_:
+            raise ValueError(f"X has {data.d} features, but MiniBatchKMeans is expecting {self.n_features_in_}")
+        return data
+
+    def _batch_step(self, batch: HostData) -> tuple[float, float]:
+        engine = make_engine(self._device(), batch, self.n_clusters)
+        engine.set_centers(self._centers_c)
+        if engine.device.is_gpu:
+            engine.weights.assign(array.array("f", self._weights))
+        else:
+            engine.weights = np.asarray(self._weights, np.float32)
+        shift, inertia, _, _ = engine.minibatch_step()
+        self._centers_c = engine.get_centers()
+        w = engine.weights
+        self._weights = w.to_array().tolist() if hasattr(w, "to_array") else list(map(float, w))
+        self.n_steps_ += 1
+        return shift, inertia
+
+    def _finish_attrs(self) -> None:
+        self.cluster_centers_ = _out_rows(self._centers_c, self._mean, "float64")
+
+    def fit(self, X, y=None):
+        """Stream X in shuffled batches of ``batch_size`` for up to ``max_iter`` epochs; returns self."""
+        self._check_params()
+        data = as_host(X)
+        if data.n < self.n_clusters:
+            raise ValueError(f"n_samples={data.n} should be >= n_clusters={self.n_clusters}.")
+        rng = _rng(self.random_state)
+        for attr in ("_centers_c",):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        self._start(data, rng)
+        bs = max(1, min(self.batch_size, data.n))
+        steps = self.max_iter * max(1, data.n // bs)
+        ewa, best, no_improve = None, math.inf, 0
+        for _ in range(steps):
+            idx = rng.sample(range(data.n), bs) if bs < data.n else list(range(data.n))
+            if data.x32 is not None:
+                batch = HostData(bs, data.d, data.mean, x32=data.x32[np.asarray(idx)])
+            else:
+                batch = HostData(bs, data.d, data.mean, flat=[v for i in idx for v in data.row(i)])
+            shift, inertia = self._batch_step(batch)
+            if self._tol_abs > 0 and shift <= self._tol_abs:
+                break
+            ewa = (
+                inertia / bs
+                if ewa is None
+                else ewa * (1 - min(1.0, 2 * bs / data.n)) + inertia / bs * min(1.0, 2 * bs / data.n)
+            )
+            if ewa < best:
+                best, no_improve = ewa, 0
+            else:
+                no_improve += 1
+            if self.max_no_improvement is not None and no_improve >= self.max_no_improvement:
+                break
+        self._finish_attrs()
+        engine = make_engine(self._device(), data, self.n_clusters, self._chunk_rows)
+        engine.set_centers(self._centers_c)
+        self.inertia_, _ = engine.assign()
+        self.labels_ = engine.labels()
+        self.n_iter_ = -(-self.n_steps_ * bs // data.n)
+        return self

@@ -1,0 +1,162 @@
+"""gpuml.cluster against scikit-learn, on the native (lavapipe) and cpu backends."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from gpuml.cluster import (
+    DATASETS,
+    KMeans,
+    MiniBatchKMeans,
+    NotFittedError,
+    _engine,
+    elbow,
+    knee,
+    make_dataset,
+    silhouette_samples,
+    silhouette_score,
+)
+
+sk_cluster = pytest.importorskip("sklearn.cluster")
+sk_metrics = pytest.importorskip("sklearn.metrics")
+
+
+def _blobs(n=1003, k=5, seed=1, d=2):
+    return make_dataset("blobs", n, centers=k, random_state=seed, n_features=d)[0]
+
+
+@pytest.mark.parametrize("d", [2, 5, 16])
+def test_same_init_matches_sklearn_lloyd(device, d):
+    X = _blobs(d=d)
+    init = X[np.random.default_rng(0).choice(len(X), 5, replace=False)]
+    ours = KMeans(5, init=init, device=device).fit(X)
+    ref = sk_cluster.KMeans(5, init=init, n_init=1, algorithm="lloyd").fit(X)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    assert abs(ours.inertia_ / ref.inertia_ - 1) < 1e-5
+    assert ours.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-5, atol=1e-5)
+
+
+def test_kmeanspp_n_init_10_within_1_percent(device):
+    X = _blobs(2000, k=6, seed=3)
+    ours = KMeans(6, n_init=10, random_state=0, device=device).fit(X)
+    ref = sk_cluster.KMeans(6, n_init=10, random_state=0).fit(X)
+    assert ours.inertia_ <= ref.inertia_ * 1.01
+
+
+def test_random_init_and_predict_transform_score(device):
+    X = _blobs(500, k=3, seed=2)
+    km = KMeans(3, init="random", random_state=1, device=device).fit(X)
+    assert km.fit_predict(X).shape == (500,)
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    dist = km.transform(X)
+    ref = np.sqrt(((X[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(dist, ref, rtol=1e-4, atol=1e-4)
+    assert abs(-km.score(X) / km.inertia_ - 1) < 1e-5
+
+
+def test_cpu_twin_matches_native_for_same_seed(native_device, cpu_device):
+    X = _blobs(1500, k=7, seed=4, d=3)
+    a = KMeans(7, random_state=42, device=native_device).fit(X)
+    b = KMeans(7, random_state=42, device=cpu_device).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-5, atol=1e-5)
+
+
+def test_empty_cluster_is_reseeded_like_sklearn(device):
+    X = _blobs(600, k=4, seed=3)
+    init = np.vstack([X[:3], [[1e3, 1e3]]])  # the far center gets no points in the first iteration
+    ours = KMeans(4, init=init, device=device).fit(X)
+    ref = sk_cluster.KMeans(4, init=init, n_init=1).fit(X)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    assert abs(ours.inertia_ / ref.inertia_ - 1) < 1e-5
+
+
+def test_chunked_data_equals_one_binding(native_device):
+    X = _blobs(2500, k=4, seed=5)
+    whole = KMeans(4, random_state=0, device=native_device).fit(X)
+    chunked = KMeans(4, random_state=0, device=native_device)
+    chunked._chunk_rows = 700  # as if max_storage_buffer_binding_size held 700 rows
+    chunked.fit(X)
+    np.testing.assert_array_equal(whole.labels_, chunked.labels_)
+    assert abs(whole.inertia_ / chunked.inertia_ - 1) < 1e-6
+
+
+def test_portable_kernel_without_subgroups(native_device, monkeypatch):
+    X = _blobs(3001, k=6, seed=6, d=7)
+    init = X[:6]
+    monkeypatch.setitem(_engine._subgroup_sizes, id(native_device), 0)
+    ours = KMeans(6, init=init, device=native_device).fit(X)
+    ref = sk_cluster.KMeans(6, init=init, n_init=1).fit(X)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    assert abs(ours.inertia_ / ref.inertia_ - 1) < 1e-5
+
+
+def test_fit_steps_and_history(device):
+    X = _blobs(400, k=3, seed=7)
+    km = KMeans(3, random_state=0, device=device, history=2)
+    steps = list(km.fit_steps(X))
+    assert len(steps) == km.n_iter_ and steps[-1].n_iter == km.n_iter_
+    assert steps[0].labels.shape == (400,) and steps[0].centers.shape == (3, 2)
+    assert all(a.inertia >= b.inertia - 1e-3 for a, b in itertools.pairwise(steps))
+    assert len(km.history_) == min(2, km.n_iter_)
+
+
+def test_silhouette_matches_sklearn(device):
+    X, y = make_dataset("blobs", 1500, centers=4, random_state=0)
+    assert abs(silhouette_score(X, y, device=device) - sk_metrics.silhouette_score(X, y)) < 1e-4
+    np.testing.assert_allclose(silhouette_samples(X, y, device=device), sk_metrics.silhouette_samples(X, y), atol=1e-5)
+    labels = KMeans(7, random_state=0, device=device).fit(X).labels_
+    assert abs(silhouette_score(X, labels, device=device) - sk_metrics.silhouette_score(X, labels)) < 1e-4
+
+
+def test_elbow_finds_blob_count(device):
+    X = make_dataset("blobs", 800, centers=4, random_state=3)[0]
+    result = elbow(X, range(2, 9), silhouette=True, device=device)
+    assert result["suggested_k"] == 4 and len(result["inertia"]) == 7 and len(result["silhouette"]) == 7
+    assert knee([1, 2, 3, 4], [100.0, 20.0, 15.0, 12.0]) == {"kneedle": 2, "second_difference": 2}
+
+
+def test_minibatch(device):
+    X = _blobs(3000, k=4, seed=8)
+    mb = MiniBatchKMeans(4, batch_size=256, random_state=0, device=device).fit(X)
+    ref = sk_cluster.KMeans(4, n_init=10, random_state=0).fit(X)
+    assert mb.inertia_ <= ref.inertia_ * 1.05
+    stream = MiniBatchKMeans(4, random_state=0, device=device)
+    for start in range(0, 3000, 500):
+        stream.partial_fit(X[start : start + 500])
+    assert stream.cluster_centers_.shape == (4, 2)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_datasets_are_seeded(name):
+    a, _ = make_dataset(name, 100, random_state=3)
+    b, _ = make_dataset(name, 100, random_state=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (100, 2)
+
+
+def test_input_validation(cpu_device):
+    km = KMeans(3, device=cpu_device)
+    with pytest.raises(ValueError, match="2-D"):
+        km.fit(np.arange(10.0))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        km.fit(np.array([[0.0, np.nan]] * 5))
+    with pytest.raises(ValueError, match="should be >= n_clusters"):
+        km.fit(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="numbers"):
+        km.fit(np.array([["a", "b"]] * 4))
+    with pytest.raises(ValueError, match="n_clusters"):
+        KMeans(0).fit(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="algorithm"):
+        KMeans(2, algorithm="elkan").fit(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="init array has shape"):
+        KMeans(2, init=np.zeros((3, 2))).fit(np.random.rand(5, 2))
+    with pytest.raises(NotFittedError):
+        KMeans(2).predict(np.zeros((3, 2)))
+    fitted = KMeans(2, random_state=0, device=cpu_device).fit(np.random.rand(10, 3))
+    with pytest.raises(ValueError, match="3 features"):
+        fitted.predict(np.zeros((2, 4)))
