@@ -179,12 +179,12 @@ class Tensor:
             raise RuntimeError("numpy is not available here; use t.tolist() or t.to_array()")
         if not self.device.is_gpu:
             return self.host().copy()
-        return np.frombuffer(self.to_bytes(), dtype=self._dtype).reshape(self.shape)
+        return _writable(np.frombuffer(self.to_bytes(), dtype=self._dtype)).reshape(self.shape)
 
     async def numpy_async(self):
         if np is None:
             raise RuntimeError("numpy is not available here; use await t.tolist_async()")
-        return np.frombuffer(await self.to_bytes_async(), dtype=self._dtype).reshape(self.shape)
+        return _writable(np.frombuffer(await self.to_bytes_async(), dtype=self._dtype)).reshape(self.shape)
 
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()
@@ -326,6 +326,11 @@ class Tensor:
         from . import ops
 
         return ops.matmul(other, self)
+
+
+def _writable(arr):
+    """numpy() hands out arrays the caller owns: copy when the read-back buffer was immutable bytes."""
+    return arr if arr.flags.writeable else arr.copy()
 
 
 def _contiguous(arr):

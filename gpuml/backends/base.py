@@ -244,7 +244,8 @@ class GPUDevice(Device):
     def read(self, buf: Buffer, nbytes: int, offset: int = 0) -> bytes:
         """Flush recorded work and return ``nbytes`` of ``buf`` (blocking)."""
         staging = self._prepare_read(buf, nbytes, offset)
-        return self._map_read(staging, round_up(nbytes, 4))[:nbytes]
+        data = self._map_read(staging, round_up(nbytes, 4))
+        return data if len(data) == nbytes else data[:nbytes]
 
     async def read_async(self, buf: Buffer, nbytes: int, offset: int = 0) -> bytes:
         staging = self._prepare_read(buf, nbytes, offset)

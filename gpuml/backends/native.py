@@ -174,7 +174,7 @@ class NativeDevice(GPUDevice):
         # A buffer map doubles as the fence (queue.on_submitted_work_done_sync crashes in wgpu-py 0.32).
         staging.map_sync(self._wgpu.MapMode.READ, 0, nbytes)
         try:
-            return bytes(staging.read_mapped(0, nbytes, copy=False))
+            return bytearray(staging.read_mapped(0, nbytes, copy=False))  # writable for np.frombuffer
         finally:
             staging.unmap()
 

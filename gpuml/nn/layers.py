@@ -98,12 +98,14 @@ class Linear(Module):
 
 
 class ReLU(Module):
+    guided = False  # guided backpropagation (gpuml.explain): pass only positive gradients at positive inputs
+
     def forward(self, x):
         self.y = ops.relu(x)
         return self.y
 
     def backward(self, grad):
-        return ops.binary("relu_grad", grad, self.y)
+        return ops.binary("guided_relu_grad" if self.guided else "relu_grad", grad, self.y)
 
 
 class Tanh(Module):
@@ -305,6 +307,10 @@ class BatchNorm2d(Module):
         return F.channel_affine(x, scale, ops.sub(beta, ops.mul(mean, scale)))
 
     def backward(self, grad):
+        if not self.training:  # eval mode is a fixed per-channel affine map (used by gpuml.explain)
+            rstd = ops.unary("rsqrt_eps", self.running_var, self.eps)
+            scale = ops.mul(self.params["weight"].data, rstd)
+            return F.channel_affine(grad, scale, ops.zeros((self.num_features,), "float32", grad.device))
         xhat = F.channel_affine(self.x, self.rstd, ops.neg(ops.mul(self.mean, self.rstd)))
         dbeta = self._channel_sums(grad)
         dgamma = self._channel_sums(ops.mul(grad, xhat))

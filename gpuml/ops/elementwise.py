@@ -50,6 +50,10 @@ BINARY = {
     "axpy": ("p.alpha * a + b", lambda a, b, al: al * a + b),
     # backward of activations, in terms of the incoming gradient a and the activation's output b
     "relu_grad": ("select(V(0.0), a, b > V(0.0))", lambda a, b, al: np.where(b > 0, a, 0)),
+    "guided_relu_grad": (
+        "select(V(0.0), a, (b > V(0.0)) & (a > V(0.0)))",
+        lambda a, b, al: np.where((b > 0) & (a > 0), a, 0),
+    ),
     "tanh_grad": ("a * (1.0 - b * b)", lambda a, b, al: a * (1 - b * b)),
     "sigmoid_grad": ("a * b * (1.0 - b)", lambda a, b, al: a * b * (1 - b)),
 }
