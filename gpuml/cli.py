@@ -72,6 +72,8 @@ def cmd_bench(args) -> int:
             rows += bench.bench_axpy(args.n, backends, args.repeat)
         elif name == "dispatch":
             rows += bench.bench_dispatch(args.dispatches, backends, args.repeat)
+        elif name == "conv":
+            rows += bench.bench_conv(backends, args.repeat, quick=args.quick)
     env = bench.environment(backends)
     print(bench.format_table(rows, env))
     if args.json:
@@ -188,6 +190,55 @@ def cmd_regularization(args) -> int:
     return 0
 
 
+def _k_range(text: str) -> list[int]:
+    """ "2..10" -> [2, ..., 10]; "3,5,8" -> [3, 5, 8]."""
+    try:
+        if ".." in text:
+            lo, hi = (int(v) for v in text.split(".."))
+            return list(range(lo, hi + 1))
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"k range {text!r}: use LO..HI or a comma-separated list") from None
+
+
+def cmd_kmeans(args) -> int:
+    import gpuml
+    from gpuml.cluster import elbow, make_dataset, silhouette_samples
+    from gpuml.cluster.plots import plot_clusters, plot_curve
+
+    if args.backend:
+        gpuml.set_device(args.backend)
+    device = gpuml.get_device()
+    X, _ = make_dataset(args.dataset, args.n, random_state=args.seed)
+    ks = [k for k in args.k if 2 <= k < len(X)]
+    if not ks:
+        print("gpuml kmeans: --k needs values between 2 and n_samples - 1", file=sys.stderr)
+        return 2
+    print(f"gpuml kmeans: {args.dataset}, {len(X)} points, k in {ks[0]}..{ks[-1]} on {device.adapter}")
+    result = elbow(X, ks, silhouette=True, random_state=args.seed, n_init=args.n_init)
+    print(f"{'k':>4} {'inertia':>14} {'silhouette':>11} {'n_iter':>7}")
+    for k, w, s, m in zip(result["k"], result["inertia"], result["silhouette"], result["models"], strict=True):
+        print(f"{k:>4} {w:>14.4f} {s:>11.4f} {m.n_iter_:>7}")
+    best_sil = result["k"][max(range(len(ks)), key=lambda i: result["silhouette"][i])]
+    print(f"elbow (kneedle): k = {result['kneedle']}; elbow (max second difference): k = {result['second_difference']}")
+    print(f"best silhouette: k = {best_sil}")
+    print(f"suggested k = {result['suggested_k']}")
+    os.makedirs(args.out, exist_ok=True)
+    model = result["models"][ks.index(result["suggested_k"])]
+    base = os.path.join(args.out, f"kmeans_{args.dataset}")
+    plot_clusters(
+        f"{base}_clusters.png", X, model.labels_, model.cluster_centers_, f"{args.dataset}: k = {result['suggested_k']}"
+    )
+    plot_curve(f"{base}_elbow.png", ks, result["inertia"], "inertia", result["suggested_k"], "elbow")
+    plot_curve(f"{base}_silhouette.png", ks, result["silhouette"], "mean silhouette", best_sil, "silhouette")
+    samples = silhouette_samples(X, model.labels_)
+    print(
+        f"wrote {base}_clusters.png, {base}_elbow.png, {base}_silhouette.png "
+        f"(silhouette per sample at k = {result['suggested_k']}: min {min(samples):.3f}, max {max(samples):.3f})"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gpuml", description="WebGPU compute-shader ML engine: one WGSL kernel set, native, browser and numpy."
@@ -206,13 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time gpuml kernels on each backend beside numpy (and PyTorch CPU when installed), in one run. "
         "GPU times come from timestamp queries where available; wall times always.",
     )
-    b.add_argument("what", choices=["gemm", "axpy", "dispatch", "foundation"], help="what to measure")
+    b.add_argument("what", choices=["gemm", "axpy", "dispatch", "foundation", "conv"], help="what to measure")
     b.add_argument("--backends", default="native,cpu", help="comma-separated backends (default: native,cpu)")
     b.add_argument("--size", type=_size, action="append", help="GEMM size N or MxKxN (repeatable; default 1024)")
     b.add_argument("--n", type=int, default=16 * 1024 * 1024, help="axpy length (default 16M)")
     b.add_argument("--dispatches", type=int, default=1000, help="dispatches per submit for 'dispatch'")
     b.add_argument("--repeat", type=int, default=5, help="timed repeats after warm-up (median reported)")
     b.add_argument("--json", metavar="PATH", help="also write results as JSON")
+    b.add_argument("--quick", action="store_true", help="conv: smaller batches only (batch <= 8; LeNet <= 64)")
     b.set_defaults(func=cmd_bench)
 
     t = sub.add_parser(
@@ -274,6 +326,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", choices=["native", "cpu"], default=None)
     r.add_argument("--out", default="runs/regularization")
     r.set_defaults(func=cmd_regularization)
+    km = sub.add_parser(
+        "kmeans",
+        help="k-means elbow and silhouette tables on a toy dataset, with PNG plots",
+        description="Fit gpuml.cluster.KMeans for each k, print inertia and silhouette per k, the elbow's suggested k "
+        "(kneedle; max second difference also shown), and write clusters/elbow/silhouette PNGs.",
+    )
+    from gpuml.cluster.datasets import DATASETS
+
+    km.add_argument("--dataset", choices=DATASETS, default="blobs", help="toy dataset (default: blobs)")
+    km.add_argument("--k", type=_k_range, default=list(range(2, 11)), help="k range, LO..HI or a list (default 2..10)")
+    km.add_argument("--n", type=int, default=1000, help="number of points (default 1000)")
+    km.add_argument("--seed", type=int, default=0, help="dataset and k-means seed (default 0)")
+    km.add_argument("--n-init", type=int, default=3, help="k-means restarts per k (default 3)")
+    km.add_argument("--backend", choices=["native", "cpu"], help="run on this backend instead of the default")
+    km.add_argument("--out", default="kmeans-plots", help="folder for the PNG plots (default: kmeans-plots)")
+    km.set_defaults(func=cmd_kmeans)
     return parser
 
 
