@@ -239,6 +239,14 @@ def cmd_kmeans(args) -> int:
     return 0
 
 
+def cmd_augment(args) -> int:
+    if args.backend:
+        os.environ["GPUML_BACKEND"] = args.backend
+    from gpuml.augment.cli import run_augment
+
+    return run_augment(args.input_dir, args.pipeline, args.n, args.out, args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gpuml", description="WebGPU compute-shader ML engine: one WGSL kernel set, native, browser and numpy."
@@ -342,6 +350,21 @@ def build_parser() -> argparse.ArgumentParser:
     km.add_argument("--backend", choices=["native", "cpu"], help="run on this backend instead of the default")
     km.add_argument("--out", default="kmeans-plots", help="folder for the PNG plots (default: kmeans-plots)")
     km.set_defaults(func=cmd_kmeans)
+
+    au = sub.add_parser(
+        "augment",
+        help="write augmented PNGs, a labels CSV and a contact sheet for a folder of images",
+        description="Augment every image of INPUT_DIR (PNG/JPEG; sub-folder names are labels) N times on the device. "
+        "Writes OUT/<name>_<k>.png, OUT/labels.csv (file, source, label, variant, params) and OUT/contact_sheet.png "
+        "(one row per input: original + N variants).",
+    )
+    au.add_argument("input_dir", help="folder of images (or of class sub-folders)")
+    au.add_argument("--pipeline", default="rotate 15, translate 2, zoom 0.1", help='e.g. "rotate 15, brightness 0.2"')
+    au.add_argument("--n", type=int, default=9, help="variants per image (default 9)")
+    au.add_argument("--out", default="augmented", help="output folder (default augmented)")
+    au.add_argument("--seed", type=int, default=0)
+    au.add_argument("--backend", choices=["native", "cpu"], default=None)
+    au.set_defaults(func=cmd_augment)
     return parser
 
 

@@ -1,0 +1,438 @@
+"""Execution of augmentation stages: fusion into passes, parameter packing, the WGSL kernels and their numpy twin.
+
+A transform turns its per-image parameters into *stages* (``Geo``, ``Elastic``, ``Pixel``). :func:`plan` fuses
+them into passes: a pass is one resampling kernel (every consecutive geometric stage composed into one per-image
+2x3 matrix, at most one elastic field in between) followed by pixel ops run in registers; a contrast op needs
+the image mean, so it starts a new segment (one mean dispatch + one in-place op dispatch). A geometric stage
+after a pixel op starts a new pass (resampling does not commute with noise, clipping or fill). All per-image
+parameters of a run go up in one buffer; kernels are deterministic functions of (image, parameters).
+
+Coordinates follow Pillow: a matrix maps an *output* pixel-centre coordinate (x + 0.5, y + 0.5) to a continuous
+*input* coordinate; nearest samples pixel floor(q), bilinear samples q - 0.5 with edge clamping, and points
+outside [0, W) x [0, H) of the source get the fill value. A fused pass checks bounds against the source only, so
+a region an intermediate step would have filled can show source pixels (documented in gpuml/augment/__init__).
+
+This module imports without numpy (Pyodide core): packing uses ``struct``/``array``; only the cpu twin needs numpy.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import struct
+from dataclasses import dataclass, field
+
+from ..tensor import Tensor
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - Pyodide core
+    np = None
+
+WG = 64
+PX = 4  # output pixels per invocation (shaders/augment/common.wgsl)
+MAX_OPS = 16  # pixel ops per pass (uniform `ops: array<vec4<u32>, 4>`)
+GEO_SLOTS = 5  # A (2 slots), B (2), elastic (1)
+OP_SLOTS = 3
+
+MATRIX, CONTRAST, NOISE, CUTOUT = 0, 1, 2, 3
+OP_FORMATS = {MATRIX: "f" * 12, CONTRAST: "f" * 12, NOISE: "fI" + "f" * 10, CUTOUT: "f" * 12}
+OP_IDENTITY = {
+    MATRIX: (1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+    CONTRAST: (1.0,) + (0.0,) * 11,
+    NOISE: (0.0, 0) + (0.0,) * 10,
+    CUTOUT: (0.0,) * 12,
+}
+# Source element types of resample.wgsl: name -> (SRC_T, FETCH expression of element i as f32).
+SOURCES = {
+    "f32": ("f32", "src[i]"),
+    "u8": ("u32", "f32((src[i >> 2u] >> ((i & 3u) * 8u)) & 255u) * (1.0 / 255.0)"),
+}
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, Pillow's "L"
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+Mat = tuple[float, float, float, float, float, float]
+
+
+def compose(p: Mat, q: Mat) -> Mat:
+    """p ∘ q (apply q first) for 2x3 affine maps."""
+    return (
+        p[0] * q[0] + p[1] * q[3],
+        p[0] * q[1] + p[1] * q[4],
+        p[0] * q[2] + p[1] * q[5] + p[2],
+        p[3] * q[0] + p[4] * q[3],
+        p[3] * q[1] + p[4] * q[4],
+        p[3] * q[2] + p[4] * q[5] + p[5],
+    )
+
+
+def invert(m: Mat) -> Mat:
+    a, b, c, d, e, f = m
+    det = a * e - b * d
+    if det == 0:
+        raise ValueError(f"affine matrix {m} is singular")
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    return (ia, ib, -(ia * c + ib * f), id_, ie, -(id_ * c + ie * f))
+
+
+# --- stages -----------------------------------------------------------------------------------------------
+@dataclass
+class Geo:
+    """Per-image inverse maps (output pixel-centre coords -> input coords) and the output size (h, w)."""
+
+    mats: list[Mat]
+    out_hw: tuple[int, int]
+    mode: str | None = None  # "nearest" / "bilinear"; None: exact under either (flips, integer crops)
+    fill: float | None = None
+
+    def masked(self, keep: list[bool], in_hw: tuple[int, int]) -> Geo:
+        if self.out_hw != tuple(in_hw):
+            raise ValueError(
+                f"RandomApply/OneOf cannot skip a transform that changes the image size ({in_hw} -> {self.out_hw})"
+            )
+        return Geo(
+            [m if k else IDENTITY for m, k in zip(self.mats, keep, strict=True)], self.out_hw, self.mode, self.fill
+        )
+
+
+@dataclass
+class Elastic:
+    """Per-image (alpha px, lattice spacing px, seed) of a smooth random displacement field."""
+
+    per: list[tuple[float, float, int]]
+    mode: str = "bilinear"
+    fill: float | None = None
+
+    def masked(self, keep, in_hw) -> Elastic:
+        return Elastic(
+            [v if k else (0.0, v[1], v[2]) for v, k in zip(self.per, keep, strict=True)], self.mode, self.fill
+        )
+
+
+@dataclass
+class Pixel:
+    """A per-pixel op (code from OP_FORMATS) with 12 parameters per image."""
+
+    code: int
+    per: list[tuple]
+
+    def masked(self, keep, in_hw) -> Pixel:
+        ident = OP_IDENTITY[self.code]
+        return Pixel(self.code, [v if k else ident for v, k in zip(self.per, keep, strict=True)])
+
+
+Stage = Geo | Elastic | Pixel
+
+
+@dataclass
+class Pass:
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+    a: list[Mat]
+    b: list[Mat] | None = None
+    elastic: list[tuple[float, float, int]] | None = None
+    mode: str = "nearest"
+    fill: float = 0.0
+    ops: list[Pixel] = field(default_factory=list)
+    segments: list[tuple[int, int]] = field(default_factory=list)  # (first, count); segments after 0 start at contrast
+
+    @property
+    def stride(self) -> int:
+        return GEO_SLOTS + OP_SLOTS * len(self.ops)
+
+
+def plan(stages: list[Stage], n: int, in_hw: tuple[int, int]) -> list[Pass]:
+    """Fuse stages into passes (see the module docstring)."""
+    passes: list[Pass] = []
+    cur: dict | None = None
+    hw = tuple(in_hw)
+
+    def new_pass():
+        return {"in_hw": hw, "before": [], "after": [], "elastic": None, "modes": [], "fill": None, "ops": []}
+
+    for st in stages:
+        if isinstance(st, Pixel):
+            if cur is None:
+                cur = new_pass()
+            cur["ops"].append(st)
+            continue
+        if cur is None or cur["ops"] or (isinstance(st, Elastic) and cur["elastic"] is not None):
+            if cur is not None:
+                passes.append(_finish(cur, n, hw))
+            cur = new_pass()
+        cur["modes"].append(st.mode)
+        if st.fill is not None:
+            cur["fill"] = st.fill
+        if isinstance(st, Elastic):
+            cur["elastic"] = st.per
+        else:
+            (cur["after"] if cur["elastic"] is not None else cur["before"]).append(st.mats)
+            hw = st.out_hw
+    if cur is None:
+        cur = new_pass()
+    passes.append(_finish(cur, n, hw))
+    return passes
+
+
+def _chain(mat_lists: list[list[Mat]], n: int) -> list[Mat]:
+    out = []
+    for i in range(n):
+        acc = IDENTITY
+        for mats in mat_lists:
+            acc = compose(acc, mats[i])
+        out.append(acc)
+    return out
+
+
+def _finish(cur: dict, n: int, out_hw) -> Pass:
+    modes = cur["modes"]
+    mode = "bilinear" if "bilinear" in modes else "nearest"
+    if cur["elastic"] is not None:
+        a, b = _chain(cur["after"], n), _chain(cur["before"], n)
+    else:
+        a, b = _chain(cur["before"], n), None
+    ops = cur["ops"]
+    if len(ops) > MAX_OPS:
+        raise ValueError(f"at most {MAX_OPS} pixel ops between two geometric transforms, got {len(ops)}")
+    starts = [0] + [i for i, op in enumerate(ops) if op.code == CONTRAST and i > 0]
+    ends = [*starts[1:], len(ops)]
+    segments = [(s, e - s) for s, e in zip(starts, ends, strict=True)]
+    if ops and ops[0].code == CONTRAST:  # contrast needs the resampled image first
+        segments = [(0, 0), *segments]
+    return Pass(cur["in_hw"], tuple(out_hw), a, b, cur["elastic"], mode, float(cur["fill"] or 0.0), ops, segments)
+
+
+# --- parameter buffer -----------------------------------------------------------------------------------
+def pack(passes: list[Pass], n: int) -> tuple[bytes, list[int]]:
+    """All per-image parameters as little-endian vec4 slots; returns (bytes, base slot of each pass)."""
+    chunks, bases, slot = [], [], 0
+    for ps in passes:
+        bases.append(slot)
+        fmt = "<" + "f" * 16 + "ffIf" + "".join(OP_FORMATS[op.code] for op in ps.ops)
+        st = struct.Struct(fmt)
+        for i in range(n):
+            a = ps.a[i]
+            b = ps.b[i] if ps.b is not None else IDENTITY
+            e = ps.elastic[i] if ps.elastic is not None else (0.0, 1.0, 0)
+            vals = [a[0], a[1], a[2], 0.0, a[3], a[4], a[5], 0.0, b[0], b[1], b[2], 0.0, b[3], b[4], b[5], 0.0]
+            vals += [float(e[0]), float(e[1]), int(e[2]) & 0xFFFFFFFF, 0.0]
+            for op in ps.ops:
+                vals += op.per[i]
+            chunks.append(st.pack(*vals))
+        slot += n * ps.stride
+    return b"".join(chunks), bases
+
+
+def _uniform(ps: Pass, shape, base: int, first: int, count: int, clip, lo, hi) -> dict:
+    n, c, h, w = shape
+    ho, wo = ps.out_hw
+    codes = [op.code for op in ps.ops] + [0] * (MAX_OPS - len(ps.ops))
+    return {
+        "n": n,
+        "c": c,
+        "h": h,
+        "w": w,
+        "ho": ho,
+        "wo": wo,
+        "wq": -(-wo // PX),
+        "stride": ps.stride,
+        "base": base,
+        "op_slot": GEO_SLOTS,
+        "op_first": first,
+        "op_count": count,
+        "mode": 1 if ps.mode == "bilinear" else 0,
+        "elastic": 1 if ps.elastic is not None else 0,
+        "clip": 1 if clip else 0,
+        "fill": ps.fill,
+        "lo": lo,
+        "hi": hi,
+        "ops": codes,
+    }
+
+
+def execute(x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0.0, 1.0), u8_shape=None) -> Tensor:
+    """Run ``stages`` over the (N, C, H, W) float32 batch ``x`` — or, with ``u8_shape``, over uint8 images packed
+    4 per uint32 word in ``x`` (read as byte / 255) — and return a new float32 tensor on x's device."""
+    if u8_shape is not None:
+        n, c, h, w = u8_shape
+        if x.dtype_name != "uint32" or x.size * 4 < n * c * h * w:
+            raise ValueError(f"packed uint8 images {u8_shape} need {-(-n * c * h * w // 4)} uint32 words, got {x}")
+    elif x.ndim != 4 or x.dtype_name != "float32":
+        raise ValueError(f"augment kernels take (N, C, H, W) float32 tensors, got {x.shape} {x.dtype_name}")
+    else:
+        n, c, h, w = x.shape
+    passes = plan(stages, n, (h, w))
+    for ps in passes:
+        if any(op.code in (MATRIX, CONTRAST) for op in ps.ops) and c not in (1, 3, 4):
+            raise ValueError(f"colour transforms need 1, 3 or 4 channels, got {c}")
+    lo, hi = float(value_range[0]), float(value_range[1])
+    raw, bases = pack(passes, n)
+    device = x.device
+    if not device.is_gpu:
+        host = x.host()
+        if u8_shape is not None:
+            host = host.reshape(-1).view(np.uint8)[: n * c * h * w].reshape(n, c, h, w)
+            host = host.astype(np.float32) * np.float32(1.0 / 255.0)
+        return Tensor.wrap_numpy(twin(host, passes, raw, bases, clip, lo, hi), device)
+    words = array.array("I")
+    words.frombytes(raw)
+    from ..tensor import tensor
+
+    prm = tensor(words, device=device)
+    stats = Tensor.empty((max(n, 4),), "float32", device)
+    src_t, fetch = SOURCES["u8" if u8_shape is not None else "f32"]
+    resample = device.kernel("augment/resample.wgsl", WG=WG, SRC_T=src_t, FETCH=fetch)
+    color = device.kernel("augment/color.wgsl", WG=WG)
+    mean = device.kernel("augment/image_mean.wgsl", WG=WG)
+    cur = x
+    for ps, base in zip(passes, bases, strict=True):
+        ho, wo = ps.out_hw
+        out = Tensor.empty((n, c, ho, wo), "float32", device)
+        grid = device.grid_1d(-(-(n * ho * -(-wo // PX)) // WG))
+        first, count = ps.segments[0] if ps.segments else (0, 0)
+        u = _uniform(ps, (n, c, *ps.in_hw), base, first, count, clip, lo, hi)
+        if out.size:
+            resample(grid, u, prm=prm, src=cur, stats=stats, out=out)
+            for first, count in ps.segments[1:]:
+                mean(device.grid_1d(n), {"n": n, "c": c, "ho": ho, "wo": wo}, img=out, stats=stats)
+                u = _uniform(ps, out.shape, base, first, count, clip, lo, hi)
+                color(grid, u, prm=prm, stats=stats, out=out)
+        cur = out
+    return cur
+
+
+# --- numpy twin ---------------------------------------------------------------------------------------------
+def _hash(v):
+    from ..nn.functional import pcg_hash
+
+    with np.errstate(over="ignore"):
+        return pcg_hash(v)
+
+
+def _u01(h):
+    return (h >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+
+
+def gauss_twin(seed: int, idx):
+    """numpy twin of gauss() in common.wgsl (float64 transcendental, float32 result)."""
+    with np.errstate(over="ignore"):
+        idx = np.asarray(idx, np.uint32)
+        s = np.uint32(seed)
+        u1 = _u01(_hash(s ^ _hash(np.uint32(2) * idx))).astype(np.float64)
+        u2 = _u01(_hash(s ^ _hash(np.uint32(2) * idx + np.uint32(1)))).astype(np.float64)
+    return (np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2 * math.pi * u2)).astype(np.float32)
+
+
+def elastic_twin(qx, qy, spacing, seed):
+    """numpy twin of elastic_field() (float32)."""
+    f32 = np.float32
+    gx, gy = qx / f32(spacing), qy / f32(spacing)
+    fx, fy = np.floor(gx), np.floor(gy)
+    tx, ty = gx - fx, gy - fy
+    sx, sy = tx * tx * (f32(3) - f32(2) * tx), ty * ty * (f32(3) - f32(2) * ty)
+    ix, iy = fx.astype(np.int32).view(np.uint32), fy.astype(np.int32).view(np.uint32)
+    s = np.uint32(seed)
+    out = []
+    with np.errstate(over="ignore"):
+        for comp in (0, 1):
+
+            def lat(ax, ay, comp=comp):
+                h = _hash(s ^ _hash(ax ^ _hash(ay * np.uint32(2) + np.uint32(comp))))
+                return f32(2) * _u01(h) - f32(1)
+
+            v00, v10 = lat(ix, iy), lat(ix + np.uint32(1), iy)
+            v01, v11 = lat(ix, iy + np.uint32(1)), lat(ix + np.uint32(1), iy + np.uint32(1))
+            top = v00 + (v10 - v00) * sx
+            bot = v01 + (v11 - v01) * sx
+            out.append(top + (bot - top) * sy)
+    return out
+
+
+def _sample(x, qx, qy, mode: str, fill: float):
+    """x (C, H, W); qx, qy (Ho, Wo) float32 source coords -> (C, Ho, Wo)."""
+    _c, h, w = x.shape
+    inside = (qx >= 0) & (qx < w) & (qy >= 0) & (qy < h)
+    if mode == "nearest":
+        ix = np.clip(np.floor(qx), 0, w - 1).astype(np.intp)
+        iy = np.clip(np.floor(qy), 0, h - 1).astype(np.intp)
+        out = x[:, iy, ix]
+    else:
+        sx, sy = qx - np.float32(0.5), qy - np.float32(0.5)
+        fx, fy = np.floor(sx), np.floor(sy)
+        tx, ty = sx - fx, sy - fy
+        fx = np.clip(fx, -2, w + 1).astype(np.intp)  # keep the int cast in range for far-outside points
+        fy = np.clip(fy, -2, h + 1).astype(np.intp)
+        x0, x1 = np.clip(fx, 0, w - 1), np.clip(fx + 1, 0, w - 1)
+        y0, y1 = np.clip(fy, 0, h - 1), np.clip(fy + 1, 0, h - 1)
+        v00, v10, v01, v11 = x[:, y0, x0], x[:, y0, x1], x[:, y1, x0], x[:, y1, x1]
+        top = v00 + (v10 - v00) * tx
+        bot = v01 + (v11 - v01) * tx
+        out = top + (bot - top) * ty
+    return np.where(inside, out, np.float32(fill)).astype(np.float32)
+
+
+def _run_ops_twin(img, ops_f, ops_u, codes, first, count, mean, clip, lo, hi):
+    """img (C, Ho, Wo) float32 in place; ops_f / ops_u: (nops, 12) float32 / uint32 views of this image."""
+    c, ho, wo = img.shape
+    ncol = 3 if c >= 3 else 1
+    f32 = np.float32
+    for j in range(first, first + count):
+        code, q, qu = codes[j], ops_f[j], ops_u[j]
+        if code == MATRIX:
+            if ncol == 3:
+                rgb = img[:3].copy()
+                for r in range(3):
+                    row = q[4 * r : 4 * r + 4]
+                    img[r] = row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2] + row[3]
+            else:
+                img[0] = q[0] * img[0] + q[3]
+        elif code == CONTRAST:
+            m = f32(mean)
+            img[:ncol] = m + q[0] * (img[:ncol] - m)
+        elif code == NOISE:
+            idx = np.arange(c * ho * wo, dtype=np.uint32).reshape(c, ho, wo)
+            img += q[0] * gauss_twin(int(qu[1]), idx)
+        elif code == CUTOUT:
+            ys = np.arange(ho, dtype=np.float32)[:, None]
+            xs = np.arange(wo, dtype=np.float32)[None, :]
+            inside = (xs >= q[0]) & (xs < q[2]) & (ys >= q[1]) & (ys < q[3])
+            img[:, inside] = q[4]
+        if clip:
+            np.clip(img, f32(lo), f32(hi), out=img)
+
+
+def twin(x, passes: list[Pass], raw: bytes, bases: list[int], clip: bool, lo: float, hi: float):
+    """numpy twin of :func:`execute` on a (N, C, H, W) float32 array, reading the same packed parameters."""
+    f32 = np.float32
+    slots_f = np.frombuffer(raw, "<f4").reshape(-1, 4)
+    slots_u = np.frombuffer(raw, "<u4").reshape(-1, 4)
+    cur = np.asarray(x, np.float32)
+    n, c = cur.shape[:2]
+    for ps, base in zip(passes, bases, strict=True):
+        ho, wo = ps.out_hw
+        out = np.empty((n, c, ho, wo), np.float32)
+        py, px = np.meshgrid(np.arange(ho, dtype=f32) + f32(0.5), np.arange(wo, dtype=f32) + f32(0.5), indexing="ij")
+        codes = [op.code for op in ps.ops]
+        for i in range(n):
+            blk = base + i * ps.stride
+            a0, a1 = slots_f[blk], slots_f[blk + 1]
+            qx = a0[0] * px + a0[1] * py + a0[2]
+            qy = a1[0] * px + a1[1] * py + a1[2]
+            if ps.elastic is not None:
+                b0, b1, e = slots_f[blk + 2], slots_f[blk + 3], slots_f[blk + 4]
+                dx, dy = elastic_twin(qx, qy, e[1], int(slots_u[blk + 4][2]))
+                ex, ey = qx + e[0] * dx, qy + e[0] * dy
+                qx = b0[0] * ex + b0[1] * ey + b0[2]
+                qy = b1[0] * ex + b1[1] * ey + b1[2]
+            img = _sample(cur[i], qx, qy, ps.mode, ps.fill)
+            ops_f = slots_f[blk + GEO_SLOTS : blk + ps.stride].reshape(-1, 12)
+            ops_u = slots_u[blk + GEO_SLOTS : blk + ps.stride].reshape(-1, 12)
+            for si, (first, count) in enumerate(ps.segments or [(0, 0)]):
+                mean = 0.0
+                if si > 0:
+                    gray = img[0] if c < 3 else f32(0.299) * img[0] + f32(0.587) * img[1] + f32(0.114) * img[2]
+                    mean = float(gray.astype(np.float64).mean())
+                _run_ops_twin(img, ops_f, ops_u, codes, first, count, mean, clip, lo, hi)
+            out[i] = img
+        cur = out
+    return cur

@@ -1,0 +1,133 @@
+"""Host interop: numpy arrays and PIL Images in and out, uint8 handling, contact sheets.
+
+Kernels work on float32 (N, C, H, W) batches with values in [0, 1] (the pipeline's ``value_range``). uint8
+input (numpy arrays, L/RGB/RGBA PIL images) is uploaded packed, 4 bytes per uint32 word (:class:`U8Batch`: a
+quarter of the float32 upload, and a 256 x 3 x 224 x 224 batch fits one 128 MiB binding), read by the resampling
+kernel as byte / 255; the float32 result is converted back (round half to even, clip to 0..255), so an augmented
+uint8 batch comes back as uint8. Inside Pyodide without numpy only gpuml Tensors are accepted.
+"""
+
+from __future__ import annotations
+
+from ..tensor import Tensor
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - Pyodide core
+    np = None
+
+
+def _is_pil(x) -> bool:
+    return type(x).__module__.startswith("PIL.") and hasattr(x, "getbands")
+
+
+class U8Batch:
+    """uint8 images (N, C, H, W) on the device, packed 4 per uint32 word (``words``)."""
+
+    def __init__(self, words: Tensor, shape: tuple[int, int, int, int]):
+        self.words, self.shape = words, tuple(shape)
+        self.ndim = 4
+
+    @property
+    def device(self):
+        return self.words.device
+
+    @classmethod
+    def from_numpy(cls, arr, device=None) -> U8Batch:
+        from ..tensor import tensor
+
+        flat = np.ascontiguousarray(arr, np.uint8).reshape(-1)
+        padded = np.zeros(max(4, -(-flat.size // 4) * 4), np.uint8)
+        padded[: flat.size] = flat
+        return cls(tensor(padded.view("<u4"), device=device), arr.shape)
+
+
+def _pil_to_array(img):
+    """PIL image -> ((C, H, W) uint8, or float32 for mode F; mode)."""
+    mode = img.mode
+    if mode not in ("L", "RGB", "RGBA", "F"):
+        img, mode = img.convert("RGB"), "RGB"
+    arr = np.asarray(img)
+    return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)), mode
+
+
+def from_host(x, device=None):
+    """(batch tensor, meta) for a Tensor, numpy array ((H, W), (N, H, W) or (N, C, H, W)), PIL image or list of
+    PIL images; ``meta`` tells :func:`to_host` how to give the result back in the same form."""
+    from ..tensor import tensor
+
+    if isinstance(x, Tensor):
+        return x, {"kind": "tensor"}
+    if np is None:
+        raise TypeError("without numpy, gpuml.augment takes gpuml Tensors")
+    if _is_pil(x) or (isinstance(x, list | tuple) and x and all(_is_pil(i) for i in x)):
+        imgs = [x] if _is_pil(x) else list(x)
+        arrays, modes = zip(*(_pil_to_array(i) for i in imgs), strict=True)
+        if len({a.shape for a in arrays}) != 1:
+            raise ValueError(f"PIL images of one batch must have the same size and bands: {[a.shape for a in arrays]}")
+        batch = np.stack(arrays)
+        meta = {"kind": "pil", "mode": modes[0], "single": _is_pil(x)}
+        return (tensor(batch, device=device) if modes[0] == "F" else U8Batch.from_numpy(batch, device)), meta
+    arr = np.asarray(x)
+    if arr.ndim not in (2, 3, 4):
+        raise ValueError(f"images must be (H, W), (N, H, W) or (N, C, H, W), got shape {arr.shape}")
+    meta = {"kind": "numpy", "dtype": arr.dtype, "ndim": arr.ndim}
+    if arr.dtype != np.uint8 and arr.dtype.kind != "f":
+        raise TypeError(f"images must be uint8 or float, got {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[None, None]
+    elif arr.ndim == 3:
+        arr = arr[:, None]
+    if arr.dtype == np.uint8:
+        return U8Batch.from_numpy(arr, device), meta
+    return tensor(np.ascontiguousarray(arr, np.float32), device=device), meta
+
+
+def to_uint8(a):
+    return np.clip(np.rint(np.asarray(a, np.float32) * np.float32(255.0)), 0, 255).astype(np.uint8)
+
+
+def to_host(out: Tensor, meta: dict):
+    if meta["kind"] == "tensor":
+        return out
+    arr = out.numpy()
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    if meta["kind"] == "pil":
+        from PIL import Image
+
+        imgs = []
+        for a in arr:
+            if meta["mode"] == "F":
+                imgs.append(Image.fromarray(a[0].astype(np.float32), "F"))
+            else:
+                u = to_uint8(a)
+                imgs.append(Image.fromarray(u[0] if u.shape[0] == 1 else u.transpose(1, 2, 0), meta["mode"]))
+        return imgs[0] if meta["single"] else imgs
+    if meta["dtype"] == np.uint8:
+        arr = to_uint8(arr)
+    else:
+        arr = arr.astype(meta["dtype"], copy=False)
+    if meta["ndim"] == 2:
+        return arr[0, 0]
+    if meta["ndim"] == 3:
+        return arr[:, 0]
+    return arr
+
+
+def contact_sheet(rows, pad: int = 2, min_cell: int = 64, background=(255, 255, 255)):
+    """One PNG-ready PIL image: each row a list of PIL images (e.g. original + variants), cells upscaled
+    (nearest) to at least ``min_cell`` px so 28x28 digits stay visible."""
+    from PIL import Image
+
+    cell_w = max(i.width for r in rows for i in r)
+    cell_h = max(i.height for r in rows for i in r)
+    zoom = max(1, -(-min_cell // max(1, min(cell_w, cell_h))))
+    cw, ch = cell_w * zoom, cell_h * zoom
+    ncols = max(len(r) for r in rows)
+    sheet = Image.new("RGB", (ncols * (cw + pad) + pad, len(rows) * (ch + pad) + pad), background)
+    for y, row in enumerate(rows):
+        for x, img in enumerate(row):
+            cell = img.convert("RGB").resize((img.width * zoom, img.height * zoom), Image.Resampling.NEAREST)
+            sheet.paste(cell, (pad + x * (cw + pad), pad + y * (ch + pad)))
+    return sheet
