@@ -247,6 +247,7 @@ def format_table(rows: list[Row], env: dict) -> str:
                 f"Python recording {e['record_us_per_dispatch']:.1f} µs"
             )
     lines += ratios(rows)
+    lines += conv_ratios(rows)
     return "\n".join(lines)
 
 
@@ -269,3 +270,94 @@ def ratios(rows: list[Row]) -> list[str]:
 def write_json(path: str, rows: list[Row], env: dict) -> None:
     with open(path, "w") as f:
         json.dump({"environment": env, "results": [asdict(r) for r in rows], "time": time.time()}, f, indent=1)
+
+
+# --- convolution (gpuml bench conv) ---------------------------------------------------------------------------------
+
+# (label, C, OC, H, W, kernel, padding): LeNet-5's two convolutions and 3x3 'same' convolutions
+CONV_LAYERS = [
+    ("lenet-conv1", 1, 6, 28, 28, 5, 2),
+    ("lenet-conv2", 6, 16, 14, 14, 5, 0),
+] + [(f"3x3-c{c}-{s}", c, c, s, s, 3, 1) for c in (16, 64, 128) for s in (28, 56)]
+CONV_BATCHES = {"lenet": (1, 64, 256), "3x3": (1, 8, 32)}
+
+
+def bench_conv(backends=("native", "cpu"), repeat: int = 3, quick: bool = False) -> list[Row]:
+    """Every conv algorithm on each GPU backend, the numpy backend (its im2col twin: numpy matmul) and PyTorch
+    CPU, for LeNet-5's layers (batch 1/64/256) and 3x3 convs (C = 16/64/128 at 28x28 and 56x56, batch 1/8/32),
+    plus the 1024^3 GEMM of the default kernel for the im2col-vs-GEMM ratio. GFLOP/s count the direct
+    convolution's 2*N*OC*OH*OW*C*KH*KW (Winograd's are "effective"). ``quick`` keeps batch <= 8 (<= 64 LeNet)."""
+    from gpuml.ops.conv import applicable_algos, choose_conv_algo, conv_geometry
+
+    rows = []
+    rng = np.random.default_rng(3)
+    torch = _torch()
+    devices = gpu_devices(list(backends))
+    for label, c, oc, h, w, k, pad in CONV_LAYERS:
+        batches = CONV_BATCHES[label.split("-")[0]]
+        for n in batches[:2] if quick else batches:
+            g = conv_geometry((n, c, h, w), (oc, c, k, k), padding=pad)
+            case = f"{label} N={n}"
+            x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+            wt = (rng.standard_normal((oc, c, k, k), dtype=np.float32) / np.float32(np.sqrt(c * k * k))).astype(
+                np.float32
+            )
+            b = rng.standard_normal(oc, dtype=np.float32)
+            reps = repeat if g.flops < 4e9 else max(2, repeat // 2)
+            for device in devices:
+                tx, tw, tb = (gpuml.tensor(a, device=device) for a in (x, wt, b))
+                if not device.is_gpu:
+                    fn = partial(gpuml.ops.conv2d, tx, tw, tb, padding=pad, algo="im2col")
+                    rows.append(_device_row("conv", case, "cpu[im2col]", device, fn, reps, g.flops, "GFLOP/s"))
+                    continue
+                auto = choose_conv_algo(g, device)
+                for algo in applicable_algos(g):
+                    fn = partial(gpuml.ops.conv2d, tx, tw, tb, padding=pad, algo=algo)
+                    tag = f"{device.name}[{algo}{'*' if algo == auto else ''}]"
+                    rows.append(_device_row("conv", case, tag, device, fn, reps, g.flops, "GFLOP/s"))
+            if torch is not None:
+                import torch.nn.functional as F
+
+                xt, wtt, bt = (torch.from_numpy(a) for a in (x, wt, b))
+                fn = partial(F.conv2d, xt, wtt, bt, padding=pad)
+                with torch.no_grad():
+                    rows.append(_host_row("conv", case, "torch-cpu", fn, reps, g.flops, "GFLOP/s"))
+    native = [d for d in devices if d.is_gpu]
+    if native:  # the foundation GEMM in the same run, for the im2col-vs-GEMM target
+        default = [gpuml.ops.linalg.gemm_kernel_for(native[0])]
+        rows += [r for r in bench_gemm(((1024, 1024, 1024),), (native[0].name,), repeat, default) if "[" in r.impl]
+    return rows
+
+
+def conv_ratios(rows: list[Row]) -> list[str]:
+    """Winograd / im2col speed-ups per case and im2col LeNet conv2 (batch 64) vs the 1024^3 GEMM."""
+    out = []
+    by_case: dict[str, dict[str, Row]] = {}
+    for r in rows:
+        if r.bench == "conv":
+            key = r.impl.split("[")[-1].rstrip("]*") if "[" in r.impl and not r.impl.startswith("cpu[") else r.impl
+            by_case.setdefault(r.case, {})[key] = r
+    for case, impls in by_case.items():
+        im = impls.get("im2col")
+        parts = []
+        for algo in ("winograd2", "winograd4", "direct"):
+            if im is not None and algo in impls:
+                parts.append(f"{algo}/im2col = {impls[algo].rate / im.rate:.2f}x")
+        if "torch-cpu" in impls:
+            best = max(
+                (r for k, r in impls.items() if k in ("direct", "im2col", "winograd2", "winograd4")),
+                key=lambda r: r.rate,
+                default=None,
+            )
+            if best is not None:
+                parts.append(f"best native / torch = {best.rate / impls['torch-cpu'].rate:.2f}")
+        if parts:
+            out.append(f"ratio conv {case}: " + ", ".join(parts))
+    gemm = next((r for r in rows if r.bench == "gemm" and r.impl.endswith("*]")), None)
+    conv2 = by_case.get("lenet-conv2 N=64", {}).get("im2col")
+    if gemm is not None and conv2 is not None:
+        out.append(
+            f"ratio conv lenet-conv2 N=64 im2col {conv2.rate:.2f} GFLOP/s / GEMM 1024^3 {gemm.rate:.2f} GFLOP/s = "
+            f"{conv2.rate / gemm.rate:.2f}"
+        )
+    return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -158,4 +159,75 @@ def make_cases(seed: int = 0, small: bool = False) -> list[Case]:
     cases.append(Case("matmul-batched", "matmul", [rand(3, 37, 19), rand(3, 19, 41)], np.matmul, "matmul"))
     cases.append(Case("matmul-bcast", "matmul", [rand(37, 19), rand(4, 19, 23)], np.matmul, "matmul"))
     cases.append(Case("matmul-vec", "matmul", [rand(13, 9), rand(9)], np.matmul, "matmul"))
+    cases += conv_cases(rand)
+    return cases
+
+
+# --- convolution and pooling (gpuml.ops.conv / gpuml.ops.pool) ------------------------------------------------------
+
+
+def _pair(v):
+    return (int(v), int(v)) if isinstance(v, int | float) else tuple(int(a) for a in v)
+
+
+def ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo=None, relu=False):
+    """float64 direct convolution (a sum over kernel taps of strided views of the zero-padded input)."""
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    n, _, h, wd = x.shape
+    oc, cg, kh, kw = w.shape
+    oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros((n, oc, oh, ow))
+    ocg = oc // groups
+    for g in range(groups):
+        xs, ws = xp[:, g * cg : (g + 1) * cg], w[g * ocg : (g + 1) * ocg]
+        for i in range(kh):
+            for j in range(kw):
+                view = xs[:, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+                out[:, g * ocg : (g + 1) * ocg] += np.einsum("nchw,oc->nohw", view, ws[:, :, i, j])
+    if b is not None:
+        out += b.reshape(1, -1, 1, 1)
+    return np.maximum(out, 0) if relu else out
+
+
+def _ref_pool(x, kernel, stride=None, padding=0, kind="max"):
+    (kh, kw), (ph, pw) = _pair(kernel), _pair(padding)
+    sh, sw = _pair(kernel if stride is None else stride)
+    fill = -np.inf if kind == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    oh, ow = (x.shape[2] + 2 * ph - kh) // sh + 1, (x.shape[3] + 2 * pw - kw) // sw + 1
+    views = [
+        xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] for i in range(kh) for j in range(kw)
+    ]
+    if kind == "max":
+        return np.max(views, axis=0)
+    # count_include_pad=True divisor: the window clipped to the padded input
+    y0, x0 = np.arange(oh) * sh - ph, np.arange(ow) * sw - pw
+    div = (np.minimum(y0 + kh, x.shape[2] + ph) - y0)[:, None] * (np.minimum(x0 + kw, x.shape[3] + pw) - x0)[None, :]
+    return np.sum(views, axis=0) / div
+
+
+def conv_cases(rand) -> list[Case]:
+    """conv2d with every algorithm (odd sizes, channels not multiples of 4, stride 2, padding, groups, depthwise,
+    fused bias+ReLU) and pooling forward; small enough for the browser."""
+    cases = []
+    configs = [
+        ("3x3-pad1", (2, 3, 9, 11), (5, 3, 3, 3), {"padding": 1}),
+        ("lenet-conv2", (2, 6, 14, 14), (16, 6, 5, 5), {}),
+        ("stride2-groups", (2, 6, 9, 8), (8, 3, 3, 3), {"stride": 2, "padding": (1, 2), "groups": 2}),
+        ("depthwise", (1, 5, 8, 7), (5, 1, 3, 3), {"padding": 1, "groups": 5}),
+    ]
+    for name, xs, ws, kw in configs:
+        wino = ws[2:] == (3, 3) and "stride" not in kw
+        for algo in ["direct", "im2col"] + (["winograd2", "winograd4"] if wino else []):
+            tol = "matmul"  # F(4,3) measured <= 6e-6 of max|ref| here (bound 2e-5)
+            args = [rand(*xs), rand(*ws) * np.float32(0.3), rand(ws[0])]
+            cases.append(
+                Case(f"conv2d-{name}-{algo}", "conv2d", args, ref_conv2d, tol, {**kw, "algo": algo, "relu": True})
+            )
+    x = rand(2, 3, 9, 10)
+    cases.append(Case("max_pool2d-2", "max_pool2d", [x, 2], _ref_pool, "exact"))
+    cases.append(Case("max_pool2d-3s2p1", "max_pool2d", [x, 3, 2, 1], _ref_pool, "exact"))
+    avg = partial(_ref_pool, kind="avg")
+    cases.append(Case("avg_pool2d-3s2p1", "avg_pool2d", [x, 3, 2, 1], avg, "reduction"))
     return cases

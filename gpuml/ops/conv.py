@@ -300,17 +300,22 @@ def applicable_algos(g: ConvGeometry) -> tuple[str, ...]:
 
 
 def choose_conv_algo(g: ConvGeometry, device=None) -> str:
-    """The ``auto`` rule (crossovers measured on lavapipe, 2 cores; benchmarks/RESULTS.md, "conv"):
+    """The ``auto`` rule, from the crossovers of ``gpuml bench conv`` on lavapipe (2 cores; benchmarks/RESULTS.md):
 
-    1. few channels per group (``Cg * OCg < 64``, e.g. depthwise): ``direct`` — a GEMM tile would mostly idle;
-    2. 3x3 / stride 1 / dilation 1 with ``Cg >= 16`` and ``OCg >= 16``: ``winograd2`` (F(2,3) beat im2col from
-       C = 16 up; F(4,3) never beat F(2,3) by enough to justify its ~10x larger rounding error);
-    3. otherwise ``im2col``.
-    On the numpy backend the same rule picks the twin (its cost model differs, but one rule keeps runs alike).
+    1. few channels per group (``Cg * OCg < 64``: LeNet conv1, depthwise): ``direct`` (1.5-1.8x im2col on conv1
+       at batch 64/256) — a GEMM tile would mostly idle and the column buffer costs more than the arithmetic;
+    2. 3x3 / stride 1 / dilation 1 with ``Cg, OCg >= 64`` and ``Cg * N * OH * OW >= 400k`` (enough work per
+       transform position): Winograd — ``winograd4`` when ``Cg >= 128`` and the batch has ``N*OH*OW >= 16384``
+       or ``OH*OW >= 3136`` (1.6-2.5x im2col there), else ``winograd2`` (1.4-3x im2col at C=64, 56x56, N>=8).
+       Below that size Winograd ties or loses (C=64 at 28x28: 0.92-0.99x; C=16: 0.4-0.76x);
+    3. otherwise ``im2col`` (LeNet conv2, C=16 3x3, strided and dilated convolutions).
+    The numpy backend applies the same rule to its twins, so both backends run the same algorithm.
     """
     if g.Cg * g.OCg < 64:
         return "direct"
-    if g.winograd_ok and g.Cg >= 16 and g.OCg >= 16:
+    if g.winograd_ok and g.Cg >= 64 and g.OCg >= 64 and g.Cg * g.N * g.P >= 400_000:
+        if g.Cg >= 128 and (g.N * g.P >= 16384 or g.P >= 3136):
+            return "winograd4"
         return "winograd2"
     return "im2col"
 

@@ -29,7 +29,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let y0 = i32(oh * p.sh) - i32(p.ph);
     let x0 = i32(ow * p.sw) - i32(p.pw);
     let plane = nc * p.H * p.W;
-    var best = -3.4028235e38;
+    var best = bitcast<f32>(0xff7fffffu);        // -FLT_MAX (Tint rejects the rounded decimal literal)
     var best_i = -1;
     for (var kh = 0u; kh < p.KH; kh++) {
         let y = y0 + i32(kh);
