@@ -137,19 +137,13 @@ def cmd_train(args) -> int:
 def cmd_predict(args) -> int:
     if args.backend:
         os.environ["GPUML_BACKEND"] = args.backend
-    import numpy as np
 
     import gpuml
-    from gpuml.train import image_to_mnist, load_model, softmax
+    from gpuml.train import image_for_model, load_model, softmax
 
-    model, meta = load_model(args.model, gpuml.get_device())
-    shape = tuple(meta["config"]["input_shape"])
+    model, _ = load_model(args.model, gpuml.get_device())
     for path in args.images:
-        x = image_to_mnist(path)
-        if x.shape != shape:
-            from PIL import Image
-
-            x = np.asarray(Image.fromarray((x[0] * 255).astype(np.uint8)).resize(shape[:0:-1]), np.float32)[None] / 255
+        x = image_for_model(path, model.input_shape)
         probs = softmax(model.forward(x[None]).numpy())[0]
         top = int(probs.argmax())
         listing = " ".join(f"{i}:{p:.3f}" for i, p in enumerate(probs))
@@ -245,6 +239,53 @@ def cmd_augment(args) -> int:
     from gpuml.augment.cli import run_augment
 
     return run_augment(args.input_dir, args.pipeline, args.n, args.out, args.seed)
+
+
+def cmd_explain(args) -> int:
+    if args.backend:
+        os.environ["GPUML_BACKEND"] = args.backend
+    import numpy as np
+
+    import gpuml
+    from gpuml import explain, plots
+    from gpuml.train import image_for_model, load_model
+
+    model, _ = load_model(args.model, gpuml.get_device())
+    x = image_for_model(args.image, model.input_shape)[None]
+    predicted = int(np.argmax(model.forward(x).numpy()[0]))
+    target = predicted if args.target is None else args.target
+    image = x[0, 0]
+    if args.method == "gradcam":
+        result = explain.grad_cam(model, x, target, args.layer if args.layer is not None else "last_conv")
+        plots.heatmap_overlays([image], [result[0]], args.out, [f"Grad-CAM, class {target}"], "Grad-CAM")
+    elif args.method == "saliency":
+        plots.heatmap_overlays([image], [explain.saliency(model, x, target)[0]], args.out, ["saliency"], "|gradient|")
+    elif args.method == "occlusion":
+        heat = explain.occlusion(model, x, target, patch=args.patch, stride=args.stride)
+        plots.heatmap_overlays([image], [heat], args.out, ["occlusion"], "probability drop", cmap="RdBu_r")
+    elif args.method == "activations":
+        layer = args.layer if args.layer is not None else 1
+        maps = explain.activations(model, x, layer)[0]
+        if maps.ndim != 3:
+            raise SystemExit(f"layer {layer} has no feature maps (shape {maps.shape}); pick a convolution layer")
+        plots.image_grid(list(maps), args.out, titles=[f"channel {c}" for c in range(len(maps))], cmap="viridis")
+    elif args.method == "filters":
+        f = explain.filters(model, args.layer if args.layer is not None else 0)
+        plots.image_grid([w.mean(0) for w in f], args.out, titles=[f"filter {i}" for i in range(len(f))])
+    print(f"prediction {predicted}, explained class {target}; wrote {args.out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    if args.backend:
+        os.environ["GPUML_BACKEND"] = args.backend
+    from pathlib import Path
+
+    from gpuml.report import write_report
+
+    page = write_report(args.model, args.out or Path(args.model).parent / "report")
+    print(f"wrote {page}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -365,6 +406,25 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--seed", type=int, default=0)
     au.add_argument("--backend", choices=["native", "cpu"], default=None)
     au.set_defaults(func=cmd_augment)
+    e = sub.add_parser("explain", help="explain a prediction: Grad-CAM, saliency, occlusion, activations, filters")
+    e.add_argument("model", help="model.npz written by gpuml train")
+    e.add_argument("image", help="an image file (converted to 28x28 grayscale like MNIST)")
+    e.add_argument(
+        "--method", default="gradcam", choices=["gradcam", "saliency", "occlusion", "activations", "filters"]
+    )
+    e.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
+    e.add_argument("--layer", type=int, default=None, help="layer index (default depends on the method)")
+    e.add_argument("--patch", type=int, default=4, help="occlusion patch size")
+    e.add_argument("--stride", type=int, default=2, help="occlusion stride")
+    e.add_argument("--out", default="explain.png", help="output PNG")
+    e.add_argument("--backend", choices=["native", "cpu"], default=None)
+    e.set_defaults(func=cmd_explain)
+
+    rp = sub.add_parser("report", help="write an HTML report about a trained model")
+    rp.add_argument("model", help="model.npz written by gpuml train")
+    rp.add_argument("--out", default=None, help="output folder (default: report/ next to the model)")
+    rp.add_argument("--backend", choices=["native", "cpu"], default=None)
+    rp.set_defaults(func=cmd_report)
     return parser
 
 

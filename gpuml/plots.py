@@ -77,3 +77,88 @@ def lambda_sweep(curves: dict[str, tuple[list[float], list[float]]], path: Path,
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def image_grid(images, path: Path, titles=None, cmap: str = "gray", columns: int | None = None, scale: float = 1.6):
+    """A grid of 2-D images (e.g. filters, activation maps, max-activating digits)."""
+    plt = _plt()
+    import numpy as np
+
+    images = [np.asarray(im) for im in images]
+    n = len(images)
+    cols = columns or min(n, 8)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(scale * cols, scale * rows + (0.3 if titles else 0)), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], cmap=cmap, interpolation="nearest")
+            if titles:
+                ax.set_title(str(titles[k]), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def heatmap_overlays(images, maps, path: Path, titles=None, label: str = "importance", cmap: str = "jet") -> Path:
+    """Each image in gray with its heatmap blended on top, and one shared colorbar."""
+    plt = _plt()
+    import numpy as np
+
+    n = len(images)
+    fig, axes = plt.subplots(1, n, figsize=(2.4 * n + 0.9, 2.7), squeeze=False)
+    lo = min(float(np.min(m)) for m in maps)
+    hi = max(float(np.max(m)) for m in maps)
+    artist = None
+    for k, ax in enumerate(axes.flat):
+        ax.imshow(np.asarray(images[k]), cmap="gray", interpolation="nearest")
+        artist = ax.imshow(np.asarray(maps[k]), cmap=cmap, alpha=0.5, vmin=lo, vmax=hi, interpolation="bilinear")
+        ax.axis("off")
+        if titles:
+            ax.set_title(str(titles[k]), fontsize=9)
+    fig.colorbar(artist, ax=list(axes.flat), fraction=0.025, pad=0.02, label=label)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def confusion_matrix(matrix, path: Path, labels=None) -> Path:
+    plt = _plt()
+    import numpy as np
+
+    m = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    art = ax.imshow(m, cmap="Blues")
+    ticks = range(len(m))
+    ax.set(xticks=ticks, yticks=ticks, xlabel="predicted", ylabel="true", title="confusion matrix")
+    if labels is not None:
+        ax.set_xticklabels(labels)
+        ax.set_yticklabels(labels)
+    for i in ticks:
+        for j in ticks:
+            if m[i, j]:
+                color = "white" if m[i, j] > m.max() / 2 else "black"
+                ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=7, color=color)
+    fig.colorbar(art, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def scatter_labels(points, labels, path: Path, title: str = "") -> Path:
+    plt = _plt()
+    import numpy as np
+
+    points, labels = np.asarray(points), np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for c in np.unique(labels):
+        sel = labels == c
+        ax.scatter(points[sel, 0], points[sel, 1], s=5, label=str(c), color=f"C{int(c) % 10}")
+    ax.legend(markerscale=3, fontsize=8, loc="best")
+    ax.set(title=title, xticks=[], yticks=[])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -324,5 +324,18 @@ def image_to_mnist(image) -> np.ndarray:
     return out[None]
 
 
+def image_for_model(image, input_shape) -> np.ndarray:
+    """An image file (or PIL image) as a (C, H, W) input for a model trained on MNIST-like digits:
+    :func:`image_to_mnist`, then resized to the model's input size when that is not 28x28."""
+    from PIL import Image
+
+    x = image_to_mnist(image)
+    shape = tuple(input_shape)
+    if x.shape != shape:
+        small = Image.fromarray((x[0] * 255).astype(np.uint8)).resize((shape[2], shape[1]), Image.BILINEAR)
+        x = (np.asarray(small, np.float32) / 255.0)[None]
+    return x
+
+
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)

@@ -84,8 +84,8 @@ def test_layers_match_torch_autograd(device):
         torch.nn.Linear(6, 4),
     ).double()
     with torch.no_grad():
-        for (name, tp), key in zip(
-            tm.named_parameters(), ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"], strict=True
+        for tp, key in zip(
+            tm.parameters(), ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"], strict=True
         ):
             tp.copy_(torch.from_numpy(state[key].astype(np.float64)))
     x = np.random.default_rng(0).standard_normal((5, 3, 4, 4)).astype(np.float32)

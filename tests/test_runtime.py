@@ -161,10 +161,18 @@ def test_op_chain_is_one_submit_and_one_readback(native_device):
     assert abs(value - np.exp(np.maximum(x64, 0) * 2 + x64).sum()) < 1e-4 * value
 
 
+def run_async(coroutine_fn):
+    """asyncio.run in a fresh thread: Playwright's sync API (browser tests) keeps a loop in the main thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_fn())).result()
+
+
 def test_async_read(native_device):
     t = gpuml.tensor(np.arange(5, dtype=np.float32), device=native_device)
-    assert asyncio.run(t.numpy_async()).tolist() == [0, 1, 2, 3, 4]
-    assert asyncio.run(t.tolist_async()) == [0, 1, 2, 3, 4]
+    assert run_async(t.numpy_async).tolist() == [0, 1, 2, 3, 4]
+    assert run_async(t.tolist_async) == [0, 1, 2, 3, 4]
 
 
 def test_upload_into_buffer_in_use_keeps_program_order(native_device):
