@@ -70,8 +70,16 @@ def _forward(model: Sequential, x: Tensor, upto: int | None = None) -> list[Tens
 def _backward(model: Sequential, grad: Tensor, top: int, stop: int) -> Tensor:
     """Backpropagate ``grad`` (w.r.t. the output of layer ``top``) down to the output of layer ``stop``
     (``stop = -1``: the input). Parameter gradients are written as a side effect and ignored."""
-    for i in range(top, stop, -1):
-        grad = model.layers[i].backward(grad)
+    first = model.layers[0]
+    saved = getattr(first, "input_grad", None)
+    if stop == -1 and saved is False:
+        first.input_grad = True  # training skips the first layer's input gradient; explanations need it
+    try:
+        for i in range(top, stop, -1):
+            grad = model.layers[i].backward(grad)
+    finally:
+        if saved is not None:
+            first.input_grad = saved
     return grad
 
 

@@ -139,6 +139,7 @@ class GPUDevice(Device):
         self._ring_data = bytearray(RING_BYTES)
         self._ring_used = 0
         self._query_set = None
+        self._profile: list | None = None
         self.stats = {
             "buffers_created": 0,
             "buffers_destroyed": 0,
@@ -334,6 +335,8 @@ class GPUDevice(Device):
             self._bind_groups.move_to_end(key)
         self._commands.append(("dispatch", kernel.pipeline, group, offset, grid))
         self.stats["dispatches"] += 1
+        if self._profile is not None:
+            self._profile_dispatch(kernel, grid)
 
     # --- submission -----------------------------------------------------------------------------------
     def flush(self, timestamps: bool = False) -> None:
@@ -357,6 +360,22 @@ class GPUDevice(Device):
 
     def _read_timestamps(self) -> float | None:
         raise NotImplementedError
+
+    def profile(self) -> Profile:
+        """``with dev.profile() as prof: ...`` runs every dispatch in the block on its own, timed with timestamp
+        queries (slow: one submit and wait per dispatch), then ``prof.table()`` lists GPU time per kernel."""
+        return Profile(self)
+
+    def _profile_dispatch(self, kernel: Kernel, grid) -> None:
+        earlier, last = self._commands[:-1], self._commands[-1:]
+        if earlier:  # run what was recorded before the profiled block's dispatch untimed
+            self._commands = earlier
+            self.flush()
+            self._commands = last
+        self.flush(timestamps=True)
+        self.sync()
+        gpu = self._read_timestamps() if "timestamp-query" in self.features else None
+        self._profile.append((kernel.shader.path, dict(kernel.shader.variant), tuple(grid), gpu))
 
 
 def _as_binding(obj) -> tuple[Buffer, int, int]:
@@ -392,6 +411,37 @@ class Timer:
         dev.sync()
         self.wall_seconds = time.perf_counter() - self._t0
         self.gpu_seconds = dev._read_timestamps() if use_ts else None
+
+
+class Profile:
+    def __init__(self, device: GPUDevice):
+        self.device = device
+        self.records: list[tuple[str, dict, tuple, float | None]] = []
+
+    def __enter__(self) -> Profile:
+        self.device.flush()
+        self.device._profile = self.records
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.device._profile = None
+
+    def by_kernel(self) -> list[tuple[str, int, float]]:
+        """(shader, dispatches, total GPU seconds), slowest first."""
+        totals: dict[str, list] = {}
+        for path, _, _, gpu in self.records:
+            entry = totals.setdefault(path, [0, 0.0])
+            entry[0] += 1
+            entry[1] += gpu or 0.0
+        return sorted(((p, n, t) for p, (n, t) in totals.items()), key=lambda r: -r[2])
+
+    def table(self) -> str:
+        total = sum(t for _, _, t in self.by_kernel()) or 1.0
+        lines = [f"{'kernel':<40} {'dispatches':>10} {'GPU ms':>9} {'share':>6}"]
+        for path, n, t in self.by_kernel():
+            lines.append(f"{path:<40} {n:>10} {t * 1e3:>9.3f} {t / total:>6.1%}")
+        lines.append(f"{'total':<40} {len(self.records):>10} {total * 1e3:>9.3f}")
+        return "\n".join(lines)
 
 
 def notice(message: str) -> None:

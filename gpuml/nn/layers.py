@@ -162,6 +162,7 @@ class Conv2d(Module):
         self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
         self.groups, self.bias = int(groups), bias
         self.algo = "auto"
+        self.input_grad = True  # Sequential.build turns this off for a first layer (nothing needs its input grad)
 
     def output_shape(self, in_shape):
         if len(in_shape) != 3:
@@ -199,7 +200,7 @@ class Conv2d(Module):
 
     def backward(self, grad):
         w = self.params["weight"]
-        gx, gw, gb = ops.conv2d_backward(self.x, w.data, grad, **self._geometry())
+        gx, gw, gb = ops.conv2d_backward(self.x, w.data, grad, **self._geometry(), input_grad=self.input_grad)
         copy_into(gw, w.grad)
         if self.bias:
             copy_into(gb, self.params["bias"].grad)
@@ -351,6 +352,8 @@ class Sequential(Module):
             self.shapes.append(out)
             shape = out
         store.build()
+        if self.layers and isinstance(self.layers[0], Conv2d):
+            self.layers[0].input_grad = False
         for layer, names in zip(self.layers, owned, strict=True):
             layer.attach({local: store[full] for local, full in names})
         self.store = store

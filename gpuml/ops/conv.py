@@ -358,9 +358,10 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo: str = 
     return _RUN[algo](device, g, x, w, b, relu)
 
 
-def conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1, *, input_grad: bool = True):
     """Gradients of ``y = conv2d(x, w, b, ...)`` (without ReLU) given ``grad_out`` = dL/dy:
-    returns (grad_x, grad_w, grad_b) as tensors on the device, shapes of x, w and (OC,)."""
+    returns (grad_x, grad_w, grad_b) as tensors on the device, shapes of x, w and (OC,).
+    ``input_grad=False`` skips grad_x (returned as None): a network's first layer never needs it."""
     device, (x, w, gy) = operands(x, w, grad_out)
     require_float("conv2d_backward", x, w, gy)
     g = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv2d_backward")
@@ -368,8 +369,9 @@ def conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError(f"conv2d_backward: grad_out must have the output's shape {g.out_shape}, got {gy.shape}")
     if not device.is_gpu:
         gx, gw, gb = np_conv2d_backward(x.host(), w.host(), gy.host(), g)
-        return tuple(Tensor.wrap_numpy(a.astype(np.float32, copy=False), device) for a in (gx, gw, gb))
-    return _backward_gpu(device, g, x, w, gy)
+        gx, gw, gb = (Tensor.wrap_numpy(a.astype(np.float32, copy=False), device) for a in (gx, gw, gb))
+        return (gx if input_grad else None), gw, gb
+    return _backward_gpu(device, g, x, w, gy, input_grad)
 
 
 # --- GPU implementations -----------------------------------------------------------------------------------------
@@ -567,17 +569,17 @@ def _split_k(g: ConvGeometry, np_cols: int, k4: int) -> int:
     return max(1, min(-(-16 // tiles), np_cols // 512))
 
 
-def _backward_gpu(device, g: ConvGeometry, x, w, gy):
+def _backward_gpu(device, g: ConvGeometry, x, w, gy, input_grad: bool = True):
     from . import reduce
     from .elementwise import add, zeros
     from .layout import transpose
     from .linalg import _pad2d, gemm
 
     k4, ocg4 = _r4(g.K), _r4(g.OCg)
-    gx = Tensor.empty((g.N, g.C, g.H, g.W), "float32", device)
+    gx = Tensor.empty((g.N, g.C, g.H, g.W), "float32", device) if input_grad else None
     # W^T per group, padded on the contracted (OCg) axis: (G, K, OCg4)
-    wt = transpose(w.reshape(g.G, g.OCg, g.K), (0, 2, 1))
-    if ocg4 != g.OCg:
+    wt = transpose(w.reshape(g.G, g.OCg, g.K), (0, 2, 1)) if input_grad else None
+    if input_grad and ocg4 != g.OCg:
         wt = _pad2d(wt, g.G, g.K, g.OCg, g.K, ocg4)
     grad_w = grad_b = None
     per_image = 4 * g.P * (g.G * (k4 + ocg4) + g.G * g.K)
@@ -607,6 +609,10 @@ def _backward_gpu(device, g: ConvGeometry, x, w, gy):
         if s > 1:
             gwp = reduce.sum(gwp, axis=0)  # G == 1 when S > 1
         gw = (gwp if k4 == g.K else _pad2d(gwp, 1, g.OC, k4, g.OC, g.K)).reshape(g.OC, g.Cg, g.KH, g.KW)
+        grad_w = gw if grad_w is None else add(grad_w, gw)
+        grad_b = gb if grad_b is None else add(grad_b, gb)
+        if not input_grad:
+            continue
         # grad_x = col2im(W^T . dY)
         dcols = Tensor.empty((g.G * s, g.K, lc), "float32", device)
         stride_a = g.K * ocg4 if s == 1 else 0
@@ -632,8 +638,6 @@ def _backward_gpu(device, g: ConvGeometry, x, w, gy):
         }
         device.kernel("conv/col2im.wgsl", WG=WG)(_grid(device, n), params, dcols=dcols, gx=gx)
         dcols.free()
-        grad_w = gw if grad_w is None else add(grad_w, gw)
-        grad_b = gb if grad_b is None else add(grad_b, gb)
     if grad_w is None:  # N == 0
         grad_w, grad_b = zeros(tuple(w.shape), "float32", device), zeros((g.OC,), "float32", device)
     return gx, grad_w, grad_b
