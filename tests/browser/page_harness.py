@@ -4,7 +4,7 @@ It rebuilds op arguments sent by the host (float32 arrays as base64 + shape, sca
 runs ``gpuml.ops`` on the browser device and returns outputs as base64 + shape + dtype. No numpy here.
 """
 
-import array
+import array as _pyarray  # private name: test snippets run in the same globals and may rebind `array`
 import base64
 import json
 import time
@@ -14,7 +14,7 @@ import gpuml
 
 def decode_arg(a):
     if isinstance(a, dict) and "f32" in a:
-        host = array.array("f")
+        host = _pyarray.array("f")
         host.frombytes(base64.b64decode(a["f32"]))
         return gpuml.tensor(host).reshape(tuple(a["shape"]))
     return a

@@ -22,12 +22,12 @@ SHAPES = [
 PAGE = textwrap.dedent(
     """
     import json
-    from array import array
+    from array import array as f32_array
     import gpuml
     out = []
     for case in json.loads(INPUT):
         def t(name):
-            return gpuml.tensor(array("f", case[name])).reshape(case[name + "_shape"])
+            return gpuml.tensor(f32_array("f", case[name])).reshape(case[name + "_shape"])
         x, w, b, gy = t("x"), t("w"), t("b"), t("gy")
         fwd = {}
         for algo in case["algos"]:
