@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck import partial
 
 from gpuml import explain, nn
 
@@ -53,12 +54,14 @@ def test_grad_cam_gradients_match_finite_differences(model, images):
         return float(np.asarray(x)[0, 2])
 
     rng = np.random.default_rng(1)
-    for flat in rng.choice(acts.size, 8, replace=False):
-        plus, minus = acts.copy(), acts.copy()
-        plus.flat[flat] += 1e-2
-        minus.flat[flat] -= 1e-2
-        numeric = (score(plus) - score(minus)) / 2e-2
+    checked = 0
+    for flat in rng.choice(acts.size, 12, replace=False):
+        numeric = partial(score, acts, flat)
+        if numeric is None:  # the step crossed a max-pool or ReLU kink
+            continue
+        checked += 1
         assert abs(parts["gradients"].flat[flat] - numeric) < 1e-2 * max(1.0, abs(numeric)), flat
+    assert checked >= 6
 
 
 def test_saliency_matches_finite_differences(model, images):
@@ -68,12 +71,14 @@ def test_saliency_matches_finite_differences(model, images):
     def score(xv):
         return float(model.forward(xv).numpy()[0, 3])
 
-    for flat in [0, 9, 27, 63]:
-        plus, minus = x.copy(), x.copy()
-        plus.flat[flat] += 1e-2
-        minus.flat[flat] -= 1e-2
-        numeric = (score(plus) - score(minus)) / 2e-2
+    checked = 0
+    for flat in [0, 9, 20, 27, 41, 63]:
+        numeric = partial(score, x, flat)
+        if numeric is None:
+            continue
+        checked += 1
         assert abs(grad.flat[flat] - numeric) < 2e-3 + 2e-2 * abs(numeric)
+    assert checked >= 3
     sal = explain.saliency(model, x, 3)
     np.testing.assert_allclose(sal[0], np.abs(grad).max(axis=0), rtol=1e-6)
 

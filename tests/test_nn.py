@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck import central, partial
 
 import gpuml
 from gpuml import nn
@@ -18,27 +19,24 @@ def numeric_grads(model, x, g, eps=1e-2, max_points=40, seed=0):
         return float((model.forward(xv).numpy().astype(np.float64) * g).sum())
 
     x = x.astype(np.float32)
+    f0 = f(x)
     idx_x = rng.choice(x.size, min(max_points, x.size), replace=False)
-    gx = {}
-    for i in idx_x:
-        xp, xm = x.copy(), x.copy()
-        xp.flat[i] += eps
-        xm.flat[i] -= eps
-        gx[i] = (f(xp) - f(xm)) / (2 * eps)
+    gx = {i: partial(f, x, i, eps, f0) for i in idx_x}
     store = model.parameters()
     flat = store.data.numpy().copy()
     gp = {}
     for p in store:
         for j in rng.choice(p.size, min(max_points // 2, p.size), replace=False):
             k = p.offset + j
+            values = []
             for sign in (1, -1):
                 pert = flat.copy()
                 pert[k] += sign * eps
                 store.data.assign(pert)
-                gp[(k, sign)] = f(x)
-            gp[k] = (gp.pop((k, 1)) - gp.pop((k, -1))) / (2 * eps)
+                values.append(f(x))
+            gp[k] = central(values[0], f0, values[1], eps)
     store.data.assign(flat)
-    return gx, gp
+    return {k: v for k, v in gx.items() if v is not None}, {k: v for k, v in gp.items() if v is not None}
 
 
 def check_backward(model, x, rtol=2e-2, atol=2e-3):

@@ -9,12 +9,13 @@ mismatch is reported with the layer that caused it before anything runs.
 from __future__ import annotations
 
 import math
+import random
 
 from .. import ops
 from ..ops import copy_into
 from ..tensor import Tensor, as_tensor
 from . import functional as F
-from .parameters import Parameter, ParameterStore
+from .parameters import Init, Parameter, ParameterStore
 
 try:
     import numpy as np
@@ -75,10 +76,9 @@ class Linear(Module):
 
     def init_params(self, in_shape, rng):
         bound = 1.0 / math.sqrt(self.in_features)
-        w = rng.uniform(-bound, bound, (self.out_features, self.in_features)).astype(np.float32)
-        specs = [("weight", w, True)]
+        specs = [("weight", Init.uniform(rng, bound, (self.out_features, self.in_features)), True)]
         if self.bias:
-            specs.append(("bias", rng.uniform(-bound, bound, self.out_features).astype(np.float32), False))
+            specs.append(("bias", Init.uniform(rng, bound, (self.out_features,)), False))
         return specs
 
     def forward(self, x):
@@ -185,9 +185,9 @@ class Conv2d(Module):
         fan_in = self.in_channels // self.groups * self.kernel[0] * self.kernel[1]
         bound = 1.0 / math.sqrt(fan_in)
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel)
-        specs = [("weight", rng.uniform(-bound, bound, shape).astype(np.float32), True)]
+        specs = [("weight", Init.uniform(rng, bound, shape), True)]
         if self.bias:
-            specs.append(("bias", rng.uniform(-bound, bound, self.out_channels).astype(np.float32), False))
+            specs.append(("bias", Init.uniform(rng, bound, (self.out_channels,)), False))
         return specs
 
     def _geometry(self):
@@ -272,7 +272,7 @@ class BatchNorm2d(Module):
 
     def init_params(self, in_shape, rng):
         c = self.num_features
-        return [("weight", np.ones(c, np.float32), False), ("bias", np.zeros(c, np.float32), False)]
+        return [("weight", Init.full((c,), 1.0), False), ("bias", Init.full((c,), 0.0), False)]
 
     def attach(self, params):
         super().attach(params)
@@ -334,7 +334,7 @@ class Sequential(Module):
         self.shapes: list[tuple[int, ...]] = []
 
     def build(self, input_shape, device=None, seed: int = 0) -> Sequential:
-        rng = np.random.default_rng(seed)
+        rng = random.Random(seed)  # pure Python: the same initial weights natively, in Pyodide and on numpy
         store = ParameterStore(device)
         shape = tuple(input_shape)
         self.input_shape, self.shapes = shape, []

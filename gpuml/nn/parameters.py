@@ -11,13 +11,33 @@ which every update rule leaves at zero.
 
 from __future__ import annotations
 
+import array
 import math
+import random
 from dataclasses import dataclass
 
 from ..backends import Device, get_device
 from ..tensor import Tensor
 
 ALIGN_FLOATS = 64  # 256 bytes: WebGPU's default min_storage_buffer_offset_alignment
+
+
+@dataclass
+class Init:
+    """An initial parameter value built without numpy (so models can be built inside Pyodide core):
+    a shape and row-major float32 values. The same seed gives the same values on every backend."""
+
+    shape: tuple[int, ...]
+    values: array.array
+
+    @classmethod
+    def uniform(cls, rng: random.Random, bound: float, shape) -> Init:
+        n = math.prod(shape)
+        return cls(tuple(shape), array.array("f", [rng.uniform(-bound, bound) for _ in range(n)]))
+
+    @classmethod
+    def full(cls, shape, value: float) -> Init:
+        return cls(tuple(shape), array.array("f", [value]) * math.prod(shape))
 
 
 @dataclass
@@ -46,7 +66,7 @@ class ParameterStore:
         self.n_decay = 0
 
     def add(self, name: str, value, decay: bool) -> Parameter:
-        """Register a parameter with its initial value (numpy array or nested lists)."""
+        """Register a parameter with its initial value (an :class:`Init` or a numpy array)."""
         if self.data is not None:
             raise RuntimeError("ParameterStore is already built; add parameters before build()")
         if any(p.name == name for p in self.params):
@@ -73,7 +93,8 @@ class ParameterStore:
         for p in ordered:
             p.data = self.data.view(p.offset, p.shape)
             p.grad = self.grad.view(p.offset, p.shape)
-            p.data.assign(self._init.pop(p.name))
+            value = self._init.pop(p.name)
+            p.data.assign(value.values if isinstance(value, Init) else value)
         self.params = ordered
         return self
 
