@@ -14,6 +14,8 @@ CONFIGS = [
     ((1, 5, 9, 11), 3, 2, 1),  # overlapping windows, padding, odd sizes
     ((2, 2, 7, 10), (2, 3), (1, 2), (1, 1)),
     ((1, 1, 5, 5), 5, 1, 2),
+    ((2, 3, 9, 8), 2, None, 0),  # 2x2 windows that do not tile the input (odd height): gather kernel
+    ((1, 2, 6, 9), (2, 3), None, 0),  # non-square windows tiling the input: one invocation per window
 ]
 
 

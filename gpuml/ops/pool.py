@@ -8,7 +8,10 @@ stride, padding)``.
 input_shape, kernel, stride, padding, *, count_include_pad=True)``: PyTorch's divisor rules.
 
 All kernels are one invocation per output (forward) or per input element (backward, a gather over the windows
-that contain the pixel: no atomics, deterministic). Each has a numpy twin that the cpu backend runs.
+that contain the pixel: no atomics, deterministic), except max-pool backward when the windows tile the input
+exactly (stride = kernel, no padding, sizes divisible, e.g. LeNet's 2x2 pools): then one invocation per window
+writes its pixels (pool/max_pool_backward_tiled.wgsl, ~10x faster on lavapipe). Each has a numpy twin that the
+cpu backend runs.
 """
 
 from __future__ import annotations
@@ -169,8 +172,15 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, pad
     gx = Tensor.empty(tuple(input_shape), "float32", device)
     n = gx.size
     if n:
-        kernel_ = device.kernel("pool/max_pool_backward.wgsl", WG=WG)
-        kernel_(_grid(device, n), _params(g, n), gy=gy, idx=idx, gx=gx)
+        tiles = (g["sh"], g["sw"], g["ph"], g["pw"]) == (g["KH"], g["KW"], 0, 0)
+        if tiles and g["H"] == g["OH"] * g["KH"] and g["W"] == g["OW"] * g["KW"]:
+            # windows tile the input: one invocation per window writes its pixels (no gather)
+            m = gy.size
+            kernel_ = device.kernel("pool/max_pool_backward_tiled.wgsl", WG=WG)
+            kernel_(_grid(device, m), _params(g, m), gy=gy, idx=idx, gx=gx)
+        else:
+            kernel_ = device.kernel("pool/max_pool_backward.wgsl", WG=WG)
+            kernel_(_grid(device, n), _params(g, n), gy=gy, idx=idx, gx=gx)
     return gx
 
 
