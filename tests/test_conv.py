@@ -149,6 +149,40 @@ def test_chunked_batches(native_device, monkeypatch):
         assert_close(got.numpy(), ref, "matmul")
 
 
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[_cid(c) for c in CONFIGS])
+def test_backward_paths_agree(native_device, cfg):
+    """Both GPU backward paths on every configuration: the im2col/GEMM/col2im one and the implicit-GEMM grad_w +
+    direct grad_x one (taken where it applies: P % 4 == 0, stride 1 for grad_x)."""
+    xs, ws, kw = cfg
+    x, w, _ = _data(xs, ws, seed=11)
+    g = conv_mod.conv_geometry(xs, ws, **kw)
+    gy = np.random.default_rng(12).standard_normal(g.out_shape).astype(np.float32)
+    refs = ref_backward(x, w, gy, **kw)
+    xt, wt, gyt = (gpuml.tensor(a, device=native_device) for a in (x, w, gy))
+    got = [conv_mod._backward_gemm(native_device, g, xt, wt, gyt)]
+    if g.P % 4 == 0:
+        got.append((None, *conv_mod._grad_w_implicit(native_device, g, xt, gyt)))
+    if conv_mod._direct_grad_x_ok(g):
+        gx = gpuml.Tensor.empty(xs, "float32", native_device)
+        got.append((conv_mod._direct_grad_x(native_device, g, wt, gyt, gx), None, None))
+    for grads in got:
+        for t, ref in zip(grads, refs, strict=True):
+            if t is not None:
+                assert_close(t.numpy(), ref, "matmul")
+
+
+def test_implicit_grad_w_chunks_and_row_blocks(native_device):
+    """conv/grad_w.wgsl with many pixel chunks (S > 1), OCg > 16 (two row blocks) and groups."""
+    x, w, _ = _data((5, 6, 12, 8), (36, 3, 3, 3), seed=13)
+    kw = {"padding": 1, "groups": 2}
+    g = conv_mod.conv_geometry(x.shape, w.shape, **kw)
+    gy = np.random.default_rng(14).standard_normal(g.out_shape).astype(np.float32)
+    gw, gb = conv_mod._grad_w_implicit(native_device, g, *(gpuml.tensor(a, device=native_device) for a in (x, gy)))
+    _, rw, rb = ref_backward(x, w, gy, **kw)
+    assert_close(gw.numpy(), rw, "matmul")
+    assert_close(gb.numpy(), rb, "matmul")
+
+
 def test_split_k_weight_gradient(native_device):
     """Few output channels and many image columns: the weight-gradient GEMM splits K (S > 1)."""
     x, w, _ = _data((16, 1, 28, 28), (6, 1, 5, 5))

@@ -402,11 +402,15 @@ def _flags(device, b, relu) -> tuple[Tensor, dict]:
     return (b if b is not None else _dummy(device)), {"has_bias": int(b is not None), "relu": int(bool(relu))}
 
 
-def _run_direct(device, g: ConvGeometry, x, w, b, relu):
-    out = Tensor.empty(g.out_shape, "float32", device)
-    ocb, owb = -(-g.OCg // 4), -(-g.OW // 4)
+def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
+    """conv/direct.wgsl over geometry ``g``; ``wstrides`` = (w_g, w_o, w_c, w_t0, w_ts) addresses the weights
+    (default: w as (OC, Cg, KH, KW))."""
+    out = Tensor.empty(g.out_shape, "float32", device) if out is None else out
+    ocb, owb = -(-g.OCg // 4), -(-g.OW // 8)
     n = g.N * g.G * ocb * g.OH * owb
     bias, flags = _flags(device, b, relu)
+    khw = g.KH * g.KW
+    w_g, w_o, w_c, w_t0, w_ts = wstrides or (g.OCg * g.Cg * khw, g.Cg * khw, khw, 0, 1)
     params = {
         "n": n,
         "C": g.C,
@@ -425,8 +429,35 @@ def _run_direct(device, g: ConvGeometry, x, w, b, relu):
         **g.geometry_params(),
         **flags,
     }
-    device.kernel("conv/direct.wgsl", WG=WG)(_grid(device, n), params, x_in=x, w=w, bias=bias, out=out)
+    wp = Tensor.empty((g.G * ocb, g.Cg, khw, 4), "float32", device)
+    m = g.G * ocb * g.Cg * khw
+    pack = {"n": m, "KHW": khw, "Cg": g.Cg, "OCB": ocb, "OCg": g.OCg, "w_g": w_g, "w_o": w_o, "w_c": w_c}
+    pack.update({"w_t0": w_t0, "w_ts": w_ts})
+    device.kernel("conv/direct_wpack.wgsl", WG=WG)(_grid(device, m), pack, w=w, wp=wp)
+    device.kernel("conv/direct.wgsl", WG=WG)(_grid(device, n), params, x_in=x, wp=wp, bias=bias, out=out)
+    wp.free()
     return out
+
+
+def _run_direct(device, g: ConvGeometry, x, w, b, relu):
+    return _direct(device, g, x, w, b, relu)
+
+
+def _direct_grad_x_ok(g: ConvGeometry) -> bool:
+    """grad_x as a direct convolution of grad_out needs stride 1 and padding <= dilation * (kernel - 1)."""
+    return g.sh == 1 and g.sw == 1 and g.ph <= g.dh * (g.KH - 1) and g.pw <= g.dw * (g.KW - 1)
+
+
+def _direct_grad_x(device, g: ConvGeometry, w, gy, gx):
+    """grad_x of a stride-1 convolution = conv(grad_out, W flipped and transposed per group) with padding
+    dilation * (K - 1) - padding, on conv/direct.wgsl (the flip/transpose is in the weight addressing)."""
+    t = ConvGeometry(
+        g.N, g.OC, g.OH, g.OW, g.C, g.G, g.KH, g.KW, 1, 1,
+        g.dh * (g.KH - 1) - g.ph, g.dw * (g.KW - 1) - g.pw, g.dh, g.dw,
+    )  # fmt: skip
+    khw = g.KH * g.KW
+    wstrides = (g.OCg * g.Cg * khw, khw, g.Cg * khw, khw - 1, -1)
+    return _direct(device, t, gy, w, None, False, wstrides, out=gx)
 
 
 def _tap_params(g: ConvGeometry, n: int, k4: int, npc: int, nimg: int, n0: int) -> dict:
@@ -569,7 +600,79 @@ def _split_k(g: ConvGeometry, np_cols: int, k4: int) -> int:
     return max(1, min(-(-16 // tiles), np_cols // 512))
 
 
+def _cpu_adapter(device) -> bool:
+    return str(device.adapter_info.get("adapter_type", "")) == "CPU"
+
+
+def _few_channels(g: ConvGeometry) -> bool:
+    return g.Cg * g.OCg < 64
+
+
+def _use_implicit_grad_w(device, g: ConvGeometry) -> bool:
+    """conv/grad_w.wgsl (implicit GEMM, bias fused) needs whole vec4s of pixels (P % 4 == 0); taken on CPU
+    adapters and for few channels, where the column matrix costs more than the arithmetic."""
+    return g.P % 4 == 0 and (_cpu_adapter(device) or _few_channels(g))
+
+
+def _use_direct_grad_x(device, g: ConvGeometry) -> bool:
+    return _direct_grad_x_ok(g) and (_cpu_adapter(device) or _few_channels(g))
+
+
+def _grad_w_implicit(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
+    """(grad_w, grad_b) by conv/grad_w.wgsl (S chunks of pixels in parallel) + conv/grad_w_finish.wgsl."""
+    kb = _r4(g.K + 1)
+    kb4 = kb // 4
+    ocg16 = -(-g.OCg // 16) * 16
+    rb = ocg16 // 16
+    np_ = g.N * g.P
+    per = g.G * rb * kb4  # invocations per chunk
+    s = max(1, min(-(-1024 // per), -(-np_ // 64)))
+    lc = _r4(-(-np_ // s))
+    s = -(-np_ // lc)
+    part = Tensor.empty((g.G * s, ocg16, kb), "float32", device)
+    n = g.G * s * rb * kb4
+    params = {
+        "n": n,
+        "C": g.C,
+        "H": g.H,
+        "W": g.W,
+        "Cg": g.Cg,
+        "OCg": g.OCg,
+        "OC": g.OC,
+        "KH": g.KH,
+        "KW": g.KW,
+        "K": g.K,
+        "KB4": kb4,
+        "RB": rb,
+        "OW": g.OW,
+        "P": g.P,
+        "NP": np_,
+        "L": lc,
+        "S": s,
+        **g.geometry_params(),
+        "OCg16": ocg16,
+    }
+    device.kernel("conv/grad_w.wgsl", WG=WG)(_grid(device, n), params, x_in=x, dy=gy, part=part)
+    gw = Tensor.empty((g.OC, g.Cg, g.KH, g.KW), "float32", device)
+    gb = Tensor.empty((g.OC,), "float32", device)
+    n = g.OC * (g.K + 1)
+    params = {"n": n, "K": g.K, "KB": kb, "OCg": g.OCg, "OCg16": ocg16, "S": s}
+    device.kernel("conv/grad_w_finish.wgsl", WG=WG)(_grid(device, n), params, part=part, gw=gw, gb=gb)
+    part.free()
+    return gw, gb
+
+
 def _backward_gpu(device, g: ConvGeometry, x, w, gy, input_grad: bool = True):
+    if g.N == 0 or not (_use_implicit_grad_w(device, g) and (not input_grad or _use_direct_grad_x(device, g))):
+        return _backward_gemm(device, g, x, w, gy, input_grad)
+    gw, gb = _grad_w_implicit(device, g, x, gy)
+    gx = None
+    if input_grad:
+        gx = _direct_grad_x(device, g, w, gy, Tensor.empty((g.N, g.C, g.H, g.W), "float32", device))
+    return gx, gw, gb
+
+
+def _backward_gemm(device, g: ConvGeometry, x, w, gy, input_grad: bool = True):
     from . import reduce
     from .elementwise import add, zeros
     from .layout import transpose

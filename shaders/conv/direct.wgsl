@@ -1,16 +1,18 @@
-// Direct convolution, register-blocked: each invocation computes 4 output channels (of one group) x 4 adjacent
+// Direct convolution, register-blocked: each invocation computes 4 output channels (of one group) x 8 adjacent
 // output pixels of one row, with bias and ReLU fused. No workgroup memory, no barriers.
+// The same kernel computes the input gradient of a stride-1 convolution ("transposed" mode, conv.py
+// _direct_grad_x): grad_x = conv(grad_out, flipped W^T, padding dilation*(K-1) - padding); the flip/transpose
+// happens in conv/direct_wpack.wgsl, which packs the weights as one vec4 of 4 output channels per tap.
 //
-// Bindings: 0 p (uniform Params), 1 x_in: array<f32> (read) N x C x H x W, 2 w: array<f32> (read)
-//   OC x Cg x KH x KW, 3 bias: array<f32> (read) OC (ignored unless has_bias = 1), 4 out: array<f32>
-//   (read_write) N x OC x OH x OW.
+// Bindings: 0 p (uniform Params), 1 x_in: array<f32> (read) N x C x H x W, 2 wp: array<vec4<f32>> (read)
+//   G*OCB x Cg x KH*KW (conv/direct_wpack.wgsl),
+//   3 bias: array<f32> (read) OC (ignored unless has_bias = 1), 4 out: array<f32> (read_write) N x OC x OH x OW.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = N * G * OCB * OH * OWB, OCB = ceil(OCg / 4),
-//   OWB = ceil(OW / 4). Lanes run along output pixels (adjacent lanes read adjacent inputs, weights are the same
-//   address across a row of lanes).
+//   OWB = ceil(OW / 8). Lanes run along output pixels (adjacent lanes read adjacent inputs).
 // Template: WG.
-// Why this shape: per tap 4 weight + 4 input loads feed 16 FMAs (a storage load costs ~50 FMAs on lavapipe, so
-// the blocking is what matters); it needs no column buffer, which wins for depthwise/small channel counts where a
-// GEMM's tile would idle.
+// Why this shape (lavapipe, a storage load ~50 FMAs): with stride = dilation = 1 the 8 pixels' inputs slide along
+// the kernel row, so a (c, kh) row costs 7 + KW input loads and KW vec4 weight loads for 32 * KW FMAs (the 4x4
+// version: 8 loads per 16 FMAs; 1.5-3x slower). Other strides load 8 inputs per tap.
 
 #include "common/index.wgsl"
 
@@ -22,7 +24,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x_in: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
@@ -31,6 +33,19 @@ fn finish(v: f32, oc: u32) -> f32 {
     if (p.has_bias == 1u) { r += bias[oc]; }
     if (p.relu == 1u) { r = max(r, 0.0); }
     return r;
+}
+
+// input at column iw of row offset xrow, 0 outside the image (clamped address, no divergent branch)
+fn ld(xrow: u32, iw: i32) -> f32 {
+    let W = i32(p.W);
+    return select(0.0, x_in[xrow + u32(clamp(iw, 0, W - 1))], iw >= 0 && iw < W);
+}
+
+fn store4(base: u32, plane: u32, o0: u32, oc: vec4<u32>, a: vec4<f32>) {
+    if (o0 < p.OCg) { out[base + oc.x * plane] = finish(a.x, oc.x); }
+    if (o0 + 1u < p.OCg) { out[base + oc.y * plane] = finish(a.y, oc.y); }
+    if (o0 + 2u < p.OCg) { out[base + oc.z * plane] = finish(a.z, oc.z); }
+    if (o0 + 3u < p.OCg) { out[base + oc.w * plane] = finish(a.w, oc.w); }
 }
 
 @compute @workgroup_size({{WG}})
@@ -49,51 +64,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let g = blk / p.OCB;
     let o0 = (blk % p.OCB) * 4u;
     let last = p.OCg - 1u;
-    let oc0 = g * p.OCg + min(o0, last);          // clamped: junk channels are computed, never stored
-    let oc1 = g * p.OCg + min(o0 + 1u, last);
-    let oc2 = g * p.OCg + min(o0 + 2u, last);
-    let oc3 = g * p.OCg + min(o0 + 3u, last);
-    let khw = p.KH * p.KW;
-    let ow0 = owb * 4u;
+    // clamped: junk channels are computed, never stored
+    let ol = vec4<u32>(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last));
+    let ow0 = owb * 8u;
     let iw0 = i32(ow0 * p.sw) - i32(p.pw);
     let ih0 = i32(oh * p.sh) - i32(p.ph);
+    let slide = p.sw == 1u && p.dw == 1u;
     let step = i32(p.sw);
-    var acc0 = vec4<f32>(); var acc1 = vec4<f32>(); var acc2 = vec4<f32>(); var acc3 = vec4<f32>();
+    var a0 = vec4<f32>(); var a1 = vec4<f32>(); var a2 = vec4<f32>(); var a3 = vec4<f32>();
+    var a4 = vec4<f32>(); var a5 = vec4<f32>(); var a6 = vec4<f32>(); var a7 = vec4<f32>();
     for (var c = 0u; c < p.Cg; c++) {
         let xc = (n * p.C + g * p.Cg + c) * p.H;
-        let wc = c * khw;
+        let wc = (blk * p.Cg + c) * p.KH * p.KW;
         for (var kh = 0u; kh < p.KH; kh++) {
             let ih = ih0 + i32(kh * p.dh);
             if (ih < 0 || ih >= i32(p.H)) {
                 continue;
             }
             let xrow = (xc + u32(ih)) * p.W;
-            for (var kw = 0u; kw < p.KW; kw++) {
-                let t = wc + kh * p.KW + kw;
-                let ws = p.Cg * khw;
-                let wv = vec4<f32>(w[oc0 * ws + t], w[oc1 * ws + t], w[oc2 * ws + t], w[oc3 * ws + t]);
-                let iw = iw0 + i32(kw * p.dw);
-                let W = i32(p.W);
-                // out-of-image taps read a clamped address and are zeroed by select (no divergent branches)
-                let x0 = select(0.0, x_in[xrow + u32(clamp(iw, 0, W - 1))], iw >= 0 && iw < W);
-                let x1 = select(0.0, x_in[xrow + u32(clamp(iw + step, 0, W - 1))], iw + step >= 0 && iw + step < W);
-                let x2 = select(0.0, x_in[xrow + u32(clamp(iw + 2 * step, 0, W - 1))], iw + 2 * step >= 0 && iw + 2 * step < W);
-                let x3 = select(0.0, x_in[xrow + u32(clamp(iw + 3 * step, 0, W - 1))], iw + 3 * step >= 0 && iw + 3 * step < W);
-                acc0 += wv * x0; acc1 += wv * x1; acc2 += wv * x2; acc3 += wv * x3;
+            var t = wc + kh * p.KW;
+            if (slide) {
+                var x0 = ld(xrow, iw0); var x1 = ld(xrow, iw0 + 1); var x2 = ld(xrow, iw0 + 2);
+                var x3 = ld(xrow, iw0 + 3); var x4 = ld(xrow, iw0 + 4); var x5 = ld(xrow, iw0 + 5);
+                var x6 = ld(xrow, iw0 + 6);
+                for (var kw = 0u; kw < p.KW; kw++) {
+                    let x7 = ld(xrow, iw0 + 7 + i32(kw));
+                    let wv = wp[t];
+                    a0 += wv * x0; a1 += wv * x1; a2 += wv * x2; a3 += wv * x3;
+                    a4 += wv * x4; a5 += wv * x5; a6 += wv * x6; a7 += wv * x7;
+                    x0 = x1; x1 = x2; x2 = x3; x3 = x4; x4 = x5; x5 = x6; x6 = x7;
+                    t++;
+                }
+            } else {
+                for (var kw = 0u; kw < p.KW; kw++) {
+                    let iw = iw0 + i32(kw * p.dw);
+                    let wv = wp[t];
+                    a0 += wv * ld(xrow, iw); a1 += wv * ld(xrow, iw + step);
+                    a2 += wv * ld(xrow, iw + 2 * step); a3 += wv * ld(xrow, iw + 3 * step);
+                    a4 += wv * ld(xrow, iw + 4 * step); a5 += wv * ld(xrow, iw + 5 * step);
+                    a6 += wv * ld(xrow, iw + 6 * step); a7 += wv * ld(xrow, iw + 7 * step);
+                    t++;
+                }
             }
         }
     }
-    // acc_e = 4 channels at pixel ow0 + e
-    let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var e = 0u; e < 4u; e++) {
-        let ow = ow0 + e;
-        if (ow >= p.OW) { break; }
-        let a = accs[e];
-        let base = (n * p.OC) * p.OH * p.OW + oh * p.OW + ow;
-        let plane = p.OH * p.OW;
-        if (o0 < p.OCg) { out[base + oc0 * plane] = finish(a.x, oc0); }
-        if (o0 + 1u < p.OCg) { out[base + oc1 * plane] = finish(a.y, oc1); }
-        if (o0 + 2u < p.OCg) { out[base + oc2 * plane] = finish(a.z, oc2); }
-        if (o0 + 3u < p.OCg) { out[base + oc3 * plane] = finish(a.w, oc3); }
+    // a_e = 4 channels at pixel ow0 + e
+    let plane = p.OH * p.OW;
+    let base = n * p.OC * plane + oh * p.OW + ow0;
+    let oc = vec4<u32>(g * p.OCg) + ol;
+    let accs = array<vec4<f32>, 8>(a0, a1, a2, a3, a4, a5, a6, a7);
+    for (var e = 0u; e < 8u; e++) {
+        if (ow0 + e >= p.OW) { break; }
+        store4(base + e, plane, o0, oc, accs[e]);
     }
 }
