@@ -3,12 +3,9 @@
 // decay w <- w * (1 - lr * weight_decay) before the Adam update, on weights only (below n_decay).
 // Bias corrections bc1 = 1 - beta1^t, bc2 = 1 - beta2^t come from the host (t counts steps).
 //
-// Bindings: 0 p (uniform Params), 1 params: array<f32> (read_write), 2 grads: array<f32> (read),
-//   3 exp_avg, 4 exp_avg_sq: array<f32> (read_write) first and second moments,
-//   5 norm_sq: array<f32> (read) [sum of squared gradients], used when clip > 0.
+// Bindings: 0 p (uniform Params); 1 params, 2 grads, 3 norm_sq as in optim/gradient.wgsl;
+//   4 exp_avg, 5 exp_avg_sq: array<f32> (read_write) first and second moments.
 // Dispatch: ceil(n / WG) workgroups, split over (x, y) by Device.grid_1d.
-
-#include "common/index.wgsl"
 
 struct Params {
     n: u32,
@@ -26,11 +23,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> params: array<f32>;
-@group(0) @binding(2) var<storage, read> grads: array<f32>;
-@group(0) @binding(3) var<storage, read_write> exp_avg: array<f32>;
-@group(0) @binding(4) var<storage, read_write> exp_avg_sq: array<f32>;
-@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;
+@group(0) @binding(4) var<storage, read_write> exp_avg: array<f32>;
+@group(0) @binding(5) var<storage, read_write> exp_avg_sq: array<f32>;
 
 #include "optim/gradient.wgsl"
 

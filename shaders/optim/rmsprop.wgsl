@@ -1,12 +1,9 @@
 // One RMSprop step over every parameter of a model (flat buffers), torch.optim.RMSprop semantics:
 // v = alpha * v + (1 - alpha) * g^2; step = g / (sqrt(v) + eps); with momentum: buf = momentum * buf + step.
 //
-// Bindings: 0 p (uniform Params), 1 params: array<f32> (read_write), 2 grads: array<f32> (read),
-//   3 square_avg, 4 velocity: array<f32> (read_write) (velocity unused when momentum == 0),
-//   5 norm_sq: array<f32> (read) [sum of squared gradients], used when clip > 0.
+// Bindings: 0 p (uniform Params); 1 params, 2 grads, 3 norm_sq as in optim/gradient.wgsl;
+//   4 square_avg, 5 velocity: array<f32> (read_write) (velocity unused when momentum == 0).
 // Dispatch: ceil(n / WG) workgroups, split over (x, y) by Device.grid_1d.
-
-#include "common/index.wgsl"
 
 struct Params {
     n: u32,
@@ -21,11 +18,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> params: array<f32>;
-@group(0) @binding(2) var<storage, read> grads: array<f32>;
-@group(0) @binding(3) var<storage, read_write> square_avg: array<f32>;
-@group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
-@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;
+@group(0) @binding(4) var<storage, read_write> square_avg: array<f32>;
+@group(0) @binding(5) var<storage, read_write> velocity: array<f32>;
 
 #include "optim/gradient.wgsl"
 

@@ -2,12 +2,9 @@
 // momentum (torch.optim.SGD semantics: buf = g on the first step, then momentum * buf + (1 - dampening) * g)
 // and Nesterov momentum (g + momentum * buf).
 //
-// Bindings: 0 p (uniform Params), 1 params: array<f32> (read_write), 2 grads: array<f32> (read),
-//   3 velocity: array<f32> (read_write) momentum buffers (unused when momentum == 0),
-//   4 norm_sq: array<f32> (read) [sum of squared gradients], used when clip > 0.
+// Bindings: 0 p (uniform Params); 1 params, 2 grads, 3 norm_sq as in optim/gradient.wgsl;
+//   4 velocity: array<f32> (read_write) momentum buffers (unused when momentum == 0).
 // Dispatch: ceil(n / WG) workgroups, split over (x, y) by Device.grid_1d.
-
-#include "common/index.wgsl"
 
 struct Params {
     n: u32,
@@ -23,10 +20,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> params: array<f32>;
-@group(0) @binding(2) var<storage, read> grads: array<f32>;
-@group(0) @binding(3) var<storage, read_write> velocity: array<f32>;
-@group(0) @binding(4) var<storage, read> norm_sq: array<f32>;
+@group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
 
 #include "optim/gradient.wgsl"
 
