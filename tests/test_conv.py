@@ -264,6 +264,16 @@ def test_auto_rule_and_reporting(device):
         assert algo in conv_mod.applicable_algos(conv_mod.conv_geometry(xs, ws))
 
 
+def test_auto_rule_cpu_adapter(native_device):
+    """On CPU adapters (lavapipe) the direct kernel also takes Cg * OCg <= 256 (LeNet conv2); elsewhere im2col."""
+    g = conv_mod.conv_geometry((64, 6, 14, 14), (16, 6, 5, 5))
+    cpu = native_device.adapter_info.get("adapter_type") == "CPU"
+    assert conv_mod.choose_conv_algo(g, native_device) == ("direct" if cpu else "im2col")
+    assert conv_mod.choose_conv_algo(g) == "im2col"
+    g = conv_mod.conv_geometry((8, 32, 28, 28), (32, 32, 3, 3), padding=1)
+    assert conv_mod.choose_conv_algo(g, native_device) == "im2col"
+
+
 def test_autotune_caches_choice(native_device):
     cache = gpuml.ops.conv_autotune(True, clear=True)
     try:

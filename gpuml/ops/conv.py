@@ -302,16 +302,18 @@ def applicable_algos(g: ConvGeometry) -> tuple[str, ...]:
 def choose_conv_algo(g: ConvGeometry, device=None) -> str:
     """The ``auto`` rule, from the crossovers of ``gpuml bench conv`` on lavapipe (2 cores; benchmarks/RESULTS.md):
 
-    1. few channels per group (``Cg * OCg < 64``: LeNet conv1, depthwise): ``direct`` (1.5-1.8x im2col on conv1
-       at batch 64/256) — a GEMM tile would mostly idle and the column buffer costs more than the arithmetic;
+    1. few channels per group (``Cg * OCg < 64``: LeNet conv1, depthwise; on CPU adapters ``Cg * OCg <= 256``,
+       which takes LeNet conv2): ``direct`` — a GEMM tile would mostly idle and the column buffer costs more than
+       the arithmetic. The 8-channel x 8-pixel direct kernel on lavapipe, min of 9, busy machine: LeNet conv2
+       N=64 3.4x im2col, 3x3 C16 28x28 N=8 1.65x, C16 56x56 N=32 2.1x; C32 28x28 N=8 0.88x, C64 0.4-0.8x;
     2. 3x3 / stride 1 / dilation 1 with ``Cg, OCg >= 64`` and ``Cg * N * OH * OW >= 400k`` (enough work per
        transform position): Winograd — ``winograd4`` when ``Cg >= 128`` and the batch has ``N*OH*OW >= 16384``
        or ``OH*OW >= 3136`` (1.6-2.5x im2col there), else ``winograd2`` (1.4-3x im2col at C=64, 56x56, N>=8).
        Below that size Winograd ties or loses (C=64 at 28x28: 0.92-0.99x; C=16: 0.4-0.76x);
-    3. otherwise ``im2col`` (LeNet conv2, C=16 3x3, strided and dilated convolutions).
+    3. otherwise ``im2col`` (C=16 3x3 on GPUs, strided and dilated convolutions).
     The numpy backend applies the same rule to its twins, so both backends run the same algorithm.
     """
-    if g.Cg * g.OCg < 64:
+    if g.Cg * g.OCg < 64 or (device is not None and device.is_gpu and _cpu_adapter(device) and g.Cg * g.OCg <= 256):
         return "direct"
     if g.winograd_ok and g.Cg >= 64 and g.OCg >= 64 and g.Cg * g.N * g.P >= 400_000:
         if g.Cg >= 128 and (g.N * g.P >= 16384 or g.P >= 3136):
@@ -406,8 +408,9 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     """conv/direct.wgsl over geometry ``g``; ``wstrides`` = (w_g, w_o, w_c, w_t0, w_ts) addresses the weights
     (default: w as (OC, Cg, KH, KW))."""
     out = Tensor.empty(g.out_shape, "float32", device) if out is None else out
-    ocb, owb = -(-g.OCg // 4), -(-g.OW // 8)
-    n = g.N * g.G * ocb * g.OH * owb
+    wide = g.OCg > 4  # 8 channels per invocation (direct8.wgsl): each input load feeds twice the FMAs
+    ocb, owb = (2 * -(-g.OCg // 8) if wide else -(-g.OCg // 4)), -(-g.OW // 8)
+    n = g.N * g.G * (ocb // 2 if wide else ocb) * g.OH * owb
     bias, flags = _flags(device, b, relu)
     khw = g.KH * g.KW
     w_g, w_o, w_c, w_t0, w_ts = wstrides or (g.OCg * g.Cg * khw, g.Cg * khw, khw, 0, 1)
@@ -434,7 +437,8 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     pack = {"n": m, "KHW": khw, "Cg": g.Cg, "OCB": ocb, "OCg": g.OCg, "w_g": w_g, "w_o": w_o, "w_c": w_c}
     pack.update({"w_t0": w_t0, "w_ts": w_ts})
     device.kernel("conv/direct_wpack.wgsl", WG=WG)(_grid(device, m), pack, w=w, wp=wp)
-    device.kernel("conv/direct.wgsl", WG=WG)(_grid(device, n), params, x_in=x, wp=wp, bias=bias, out=out)
+    kernel = device.kernel("conv/direct8.wgsl" if wide else "conv/direct.wgsl", WG=WG)
+    kernel(_grid(device, n), params, x_in=x, wp=wp, bias=bias, out=out)
     wp.free()
     return out
 
