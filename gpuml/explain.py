@@ -96,12 +96,36 @@ def _targets(logits: Tensor, target_class) -> np.ndarray:
     return np.broadcast_to(np.asarray(target_class, np.int64), (n,)).copy()
 
 
-def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of (N, h, w) maps to (N, H, W) with pixel-centre alignment (as PIL / align_corners=False)."""
+def receptive_centres(model: Sequential, layer: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """For feature maps at the output of ``layer``: ((a_y, b_y), (a_x, b_x)) such that map cell (i, j) is centred
+    on input pixel (a_y * i + b_y, a_x * j + b_x) — composed from each convolution's and pooling's kernel, stride,
+    padding and dilation. A valid 5x5 convolution, for instance, shifts its map by 2 pixels; stretching the map
+    over the whole image instead would misplace the heatmap."""
+    from .nn.layers import _Pool2d
+
+    axes = [[1.0, 0.0], [1.0, 0.0]]  # input coordinate = a * (coordinate at this depth) + b
+    for m in model.layers[: layer + 1]:
+        if isinstance(m, Conv2d | _Pool2d):
+            dilation = getattr(m, "dilation", (1, 1))
+            for d in range(2):
+                centre = (m.kernel[d] - 1) / 2 * dilation[d] - m.padding[d]  # output o -> input o*s + centre
+                axes[d] = [axes[d][0] * m.stride[d], axes[d][0] * centre + axes[d][1]]
+    return (axes[0][0], axes[0][1]), (axes[1][0], axes[1][1])
+
+
+def upsample(maps: np.ndarray, size: tuple[int, int], centres=None) -> np.ndarray:
+    """Bilinear resize of (N, h, w) maps to (N, H, W). ``centres`` ((a_y, b_y), (a_x, b_x)) places cell (i, j) on
+    input pixel (a_y i + b_y, a_x j + b_x) (see :func:`receptive_centres`; values beyond the outer cells are held);
+    without it, pixel-centre alignment as PIL / align_corners=False."""
     _, h, w = maps.shape
     H, W = size
-    ys = np.clip((np.arange(H) + 0.5) * h / H - 0.5, 0, h - 1)
-    xs = np.clip((np.arange(W) + 0.5) * w / W - 0.5, 0, w - 1)
+    if centres is None:
+        centres = ((h / H, 0.5 * h / H - 0.5), (w / W, 0.5 * w / W - 0.5))
+        ys = np.clip(np.arange(H) * centres[0][0] + centres[0][1], 0, h - 1)
+        xs = np.clip(np.arange(W) * centres[1][0] + centres[1][1], 0, w - 1)
+    else:
+        ys = np.clip((np.arange(H) - centres[0][1]) / centres[0][0], 0, h - 1)
+        xs = np.clip((np.arange(W) - centres[1][1]) / centres[1][0], 0, w - 1)
     y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
     y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
     fy, fx = (ys - y0)[None, :, None], (xs - x0)[None, None, :]
@@ -138,7 +162,7 @@ def grad_cam(model: Sequential, x, target_class=None, layer="last_conv", *, retu
     weights = ops.mean(grads.reshape(n, c, h * w), axis=2)  # alpha: (N, C)
     weighted = ops.mul(acts.reshape(n, c, h * w), weights.reshape(n, c, 1))
     cam_low = ops.relu(ops.sum(weighted, axis=1)).numpy().reshape(n, h, w)
-    cam = _normalise(upsample(cam_low, x.shape[2:]))
+    cam = _normalise(upsample(cam_low, x.shape[2:], receptive_centres(model, i)))
     if not return_parts:
         return cam
     return {

@@ -289,6 +289,14 @@ def load_npz(path) -> tuple[dict, dict]:
     return arrays, meta
 
 
+def export_model(checkpoint, out) -> None:
+    """Write the model part of a training checkpoint (weights, buffers, spec, config, history; no optimizer
+    state) as a smaller npz that ``load_model`` reads — the form a model ships in."""
+    arrays, meta = load_npz(checkpoint)
+    meta = {k: v for k, v in meta.items() if k not in ("optimizer", "schedule_count", "dropout_calls")}
+    save_npz_atomic(out, {k: v for k, v in arrays.items() if k.startswith("model/")}, meta)
+
+
 def load_model(path, device=None) -> tuple[Sequential, dict]:
     """A trained model (eval mode) and its metadata from a checkpoint written by ``gpuml train``."""
     arrays, meta = load_npz(path)
