@@ -10,8 +10,8 @@ input_shape, kernel, stride, padding, *, count_include_pad=True)``: PyTorch's di
 All kernels are one invocation per output (forward) or per input element (backward, a gather over the windows
 that contain the pixel: no atomics, deterministic), except max-pool backward when the windows tile the input
 exactly (stride = kernel, no padding, sizes divisible, e.g. LeNet's 2x2 pools): then one invocation per window
-writes its pixels (pool/max_pool_backward_tiled.wgsl, ~10x faster on lavapipe). Each has a numpy twin that the
-cpu backend runs.
+writes its pixels (pool/max_pool_backward_tiled.wgsl, ~10x faster on lavapipe), and the forward skips the bounds
+checks (pool/max_pool_tiled.wgsl). Each has a numpy twin that the cpu backend runs.
 """
 
 from __future__ import annotations
@@ -133,6 +133,13 @@ def np_avg_pool2d_backward(gy, g: dict, count_include_pad: bool):
 # --- ops ----------------------------------------------------------------------------------------------------------
 
 
+def _tiles(g: dict) -> bool:
+    """The windows tile the input exactly (stride = kernel, no padding, sizes divisible): every pixel lies in one
+    window, so max pooling needs no bounds checks and its backward no gather."""
+    same = (g["sh"], g["sw"], g["ph"], g["pw"]) == (g["KH"], g["KW"], 0, 0)
+    return same and g["H"] == g["OH"] * g["KH"] and g["W"] == g["OW"] * g["KW"]
+
+
 def _grid(device, n: int):
     return device.grid_1d(-(-n // WG))
 
@@ -151,7 +158,8 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, return_indices: bool = Fals
         idx = Tensor.empty(out_shape, "int32", device)
         n = out.size
         if n:
-            device.kernel("pool/max_pool.wgsl", WG=WG)(_grid(device, n), _params(g, n), x_in=x, out=out, idx=idx)
+            path = "pool/max_pool_tiled.wgsl" if _tiles(g) else "pool/max_pool.wgsl"
+            device.kernel(path, WG=WG)(_grid(device, n), _params(g, n), x_in=x, out=out, idx=idx)
     return (out, idx) if return_indices else out
 
 
@@ -172,8 +180,7 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, pad
     gx = Tensor.empty(tuple(input_shape), "float32", device)
     n = gx.size
     if n:
-        tiles = (g["sh"], g["sw"], g["ph"], g["pw"]) == (g["KH"], g["KW"], 0, 0)
-        if tiles and g["H"] == g["OH"] * g["KH"] and g["W"] == g["OW"] * g["KW"]:
+        if _tiles(g):
             # windows tile the input: one invocation per window writes its pixels (no gather)
             m = gy.size
             kernel_ = device.kernel("pool/max_pool_backward_tiled.wgsl", WG=WG)
