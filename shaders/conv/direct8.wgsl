@@ -30,11 +30,16 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-fn finish(v: f32, oc: u32) -> f32 {
-    var r = v;
-    if (p.has_bias == 1u) { r += bias[oc]; }
-    if (p.relu == 1u) { r = max(r, 0.0); }
-    return r;
+fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    return select(v + b, max(v + b, vec4<f32>(0.0)), p.relu == 1u);
+}
+
+// bias of 4 channels, loaded once per invocation (0 without bias)
+fn bias4(oc: vec4<u32>) -> vec4<f32> {
+    if (p.has_bias == 1u) {
+        return vec4<f32>(bias[oc.x], bias[oc.y], bias[oc.z], bias[oc.w]);
+    }
+    return vec4<f32>();
 }
 
 // input at column iw of row offset xrow, 0 outside the image (clamped address, no divergent branch)
@@ -43,11 +48,11 @@ fn ld(xrow: u32, iw: i32) -> f32 {
     return select(0.0, x_in[xrow + u32(clamp(iw, 0, W - 1))], iw >= 0 && iw < W);
 }
 
-fn store4(base: u32, plane: u32, o0: u32, oc: vec4<u32>, a: vec4<f32>) {
-    if (o0 < p.OCg) { out[base + oc.x * plane] = finish(a.x, oc.x); }
-    if (o0 + 1u < p.OCg) { out[base + oc.y * plane] = finish(a.y, oc.y); }
-    if (o0 + 2u < p.OCg) { out[base + oc.z * plane] = finish(a.z, oc.z); }
-    if (o0 + 3u < p.OCg) { out[base + oc.w * plane] = finish(a.w, oc.w); }
+fn store4(base: u32, plane: u32, o0: u32, oc: vec4<u32>, v: vec4<f32>) {
+    if (o0 < p.OCg) { out[base + oc.x * plane] = v.x; }
+    if (o0 + 1u < p.OCg) { out[base + oc.y * plane] = v.y; }
+    if (o0 + 2u < p.OCg) { out[base + oc.z * plane] = v.z; }
+    if (o0 + 3u < p.OCg) { out[base + oc.w * plane] = v.w; }
 }
 
 @compute @workgroup_size({{WG}})
@@ -130,11 +135,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let base = n * p.OC * plane + oh * p.OW + ow0;
     let oc = vec4<u32>(g * p.OCg) + ol;
     let oc2 = vec4<u32>(g * p.OCg) + ol2;
+    let bv = bias4(oc);
+    let bv2 = bias4(oc2);
     let accs = array<vec4<f32>, 8>(a0, a1, a2, a3, a4, a5, a6, a7);
     let accs2 = array<vec4<f32>, 8>(b0, b1, b2, b3, b4, b5, b6, b7);
     for (var e = 0u; e < 8u; e++) {
         if (ow0 + e >= p.OW) { break; }
-        store4(base + e, plane, o0, oc, accs[e]);
-        store4(base + e, plane, o0 + 4u, oc2, accs2[e]);
+        store4(base + e, plane, o0, oc, finish(accs[e], bv));
+        store4(base + e, plane, o0 + 4u, oc2, finish(accs2[e], bv2));
     }
 }
