@@ -129,6 +129,10 @@ class GPUDevice(Device):
 
     def __init__(self):
         self._free: dict[int, list[Buffer]] = {}
+        # Every live Buffer, so its wgpu handle stays reachable: a tensor that dies inside a garbage cycle would
+        # otherwise have its handle finalized (released) in the same collection that returns the Buffer to the
+        # pool, and the pool would hand out a dead buffer.
+        self._owned: dict[int, Buffer] = {}
         self._commands: list[tuple] = []
         self._pending_serials: set[int] = set()
         self._kernels: dict[tuple, Kernel] = {}
@@ -195,6 +199,7 @@ class GPUDevice(Device):
             buf = free.pop()
         else:
             buf = Buffer(self._create_buffer(size, STORAGE), size)
+            self._owned[buf.serial] = buf
             self.stats["buffers_created"] += 1
         self.stats["bytes_live"] += size
         return buf
@@ -216,6 +221,7 @@ class GPUDevice(Device):
             for buf in bufs:
                 buf.alive = False
                 dead.add(buf.serial)
+                self._owned.pop(buf.serial, None)
                 self._destroy_buffer(buf.handle)
                 self.stats["buffers_destroyed"] += 1
         self._free.clear()
