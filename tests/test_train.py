@@ -114,3 +114,15 @@ def test_cli_train_and_predict(tmp_path):
     result = run_cli("predict", str(out / "model.npz"), str(tmp_path / "digit.png"))
     assert result.returncode == 0, result.stderr
     assert "digit.png:" in result.stdout and "p=" in result.stdout
+
+
+def test_on_the_fly_augmentation_trains(device):
+    train = digits("train").subset(256)
+    plain = Trainer(config(epochs=3), device)
+    augmented = Trainer(config(epochs=3, augment="rotate 10, translate 1"), device)
+    assert augmented.augment is not None
+    plain.fit(train, progress=False, log=None)
+    augmented.fit(train, progress=False, log=None)
+    a, p = augmented.history, plain.history
+    assert a[-1]["train_loss"] < a[0]["train_loss"]  # it learns
+    assert a[-1]["train_loss"] != p[-1]["train_loss"]  # and really saw different (augmented) images
