@@ -304,8 +304,9 @@ def choose_conv_algo(g: ConvGeometry, device=None) -> str:
 
     1. few channels per group (``Cg * OCg < 64``: LeNet conv1, depthwise; on CPU adapters ``Cg * OCg <= 256``,
        which takes LeNet conv2): ``direct`` — a GEMM tile would mostly idle and the column buffer costs more than
-       the arithmetic. The 8-channel x 8-pixel direct kernel on lavapipe, min of 9, busy machine: LeNet conv2
-       N=64 3.4x im2col, 3x3 C16 28x28 N=8 1.65x, C16 56x56 N=32 2.1x; C32 28x28 N=8 0.88x, C64 0.4-0.8x;
+       the arithmetic. The 8/16-channel x 8-pixel direct kernels on lavapipe (min of 9, machine shared with other
+       jobs, two runs): LeNet conv2 N=64 2.0-3.4x im2col, 3x3 C16 28x28 N=8 1.65-2.3x, C16 56x56 N=32 2.1-2.7x;
+       C32 28x28 N=8 0.88-1.33x (inconclusive, left to im2col), C64 N=8 0.8-1.0x, C64 N=1 0.4-0.5x;
     2. 3x3 / stride 1 / dilation 1 with ``Cg, OCg >= 64`` and ``Cg * N * OH * OW >= 400k`` (enough work per
        transform position): Winograd — ``winograd4`` when ``Cg >= 128`` and the batch has ``N*OH*OW >= 16384``
        or ``OH*OW >= 3136`` (1.6-2.5x im2col there), else ``winograd2`` (1.4-3x im2col at C=64, 56x56, N>=8).
@@ -408,9 +409,10 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     """conv/direct.wgsl over geometry ``g``; ``wstrides`` = (w_g, w_o, w_c, w_t0, w_ts) addresses the weights
     (default: w as (OC, Cg, KH, KW))."""
     out = Tensor.empty(g.out_shape, "float32", device) if out is None else out
-    wide = g.OCg > 4  # 8 channels per invocation (direct8.wgsl): each input load feeds twice the FMAs
-    ocb, owb = (2 * -(-g.OCg // 8) if wide else -(-g.OCg // 4)), -(-g.OW // 8)
-    n = g.N * g.G * (ocb // 2 if wide else ocb) * g.OH * owb
+    # channels per invocation: 4, 8 (direct8.wgsl) or 16 (direct16.wgsl); each input load feeds that many FMAs
+    per = 16 if g.OCg > 8 else 8 if g.OCg > 4 else 4
+    ocb, owb = per // 4 * -(-g.OCg // per), -(-g.OW // 8)
+    n = g.N * g.G * (ocb * 4 // per) * g.OH * owb
     bias, flags = _flags(device, b, relu)
     khw = g.KH * g.KW
     w_g, w_o, w_c, w_t0, w_ts = wstrides or (g.OCg * g.Cg * khw, g.Cg * khw, khw, 0, 1)
@@ -437,7 +439,7 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     pack = {"n": m, "KHW": khw, "Cg": g.Cg, "OCB": ocb, "OCg": g.OCg, "w_g": w_g, "w_o": w_o, "w_c": w_c}
     pack.update({"w_t0": w_t0, "w_ts": w_ts})
     device.kernel("conv/direct_wpack.wgsl", WG=WG)(_grid(device, m), pack, w=w, wp=wp)
-    kernel = device.kernel("conv/direct8.wgsl" if wide else "conv/direct.wgsl", WG=WG)
+    kernel = device.kernel({4: "conv/direct.wgsl", 8: "conv/direct8.wgsl", 16: "conv/direct16.wgsl"}[per], WG=WG)
     kernel(_grid(device, n), params, x_in=x, wp=wp, bias=bias, out=out)
     wp.free()
     return out
