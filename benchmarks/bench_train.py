@@ -28,8 +28,9 @@ from gpuml.train import TrainConfig, Trainer
 STEPS_PER_EPOCH = 938  # ceil(60000 / 64)
 
 
-def gpuml_epoch(device, train, steps: int | None) -> dict:
-    trainer = Trainer(TrainConfig(model="lenet5", optimizer="adam", batch_size=64, seed=0), device)
+def gpuml_epoch(device, train, steps: int | None, augment: str | None = None) -> dict:
+    cfg = TrainConfig(model="lenet5", optimizer="adam", batch_size=64, seed=0, augment=augment)
+    trainer = Trainer(cfg, device)
     it = batches(train, 64, seed=0, epoch=0)
     for _ in range(3):  # warm-up: pipelines, pool
         xb, yb = next(it)
@@ -118,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=None, help="steps per implementation (default: a full epoch)")
     parser.add_argument("--backends", default="native,cpu")
+    parser.add_argument("--augment", default="rotate 15, translate 2", help="pipeline for the on-the-fly row")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     train = mnist("train")
@@ -127,6 +129,9 @@ def main() -> None:
         gpuml.set_device(device)
         print(f"gpuml {name} ({device.adapter}) ...", flush=True)
         results[f"gpuml-{name}"] = gpuml_epoch(device, train, args.steps)
+        if device.is_gpu and args.augment:
+            print(f"gpuml {name} with on-the-fly augmentation ({args.augment}) ...", flush=True)
+            results[f"gpuml-{name}+aug"] = gpuml_epoch(device, train, args.steps, args.augment)
     print("torch cpu ...", flush=True)
     torch_result = torch_epoch(train, args.steps)
     if torch_result:
@@ -144,6 +149,8 @@ def main() -> None:
     print(f"{'impl':<14} {'ms/step':>9} {'epoch s':>9} {'img/s':>9} {'infer ms':>9}  vs torch")
     ref = results.get("torch-cpu")
     for name, r in results.items():
+        if not isinstance(r, dict):
+            continue
         ratio = f"{r['epoch_s'] / ref['epoch_s']:.2f}x" if ref else "-"
         print(f"{name:<14} {r['ms_per_step']:>9.2f} {r['epoch_s']:>9.1f} {r['images_per_s']:>9.0f} "
               f"{r['inference_ms']:>9.2f}  {ratio}")  # fmt: skip
@@ -151,6 +158,12 @@ def main() -> None:
         n = results["gpuml-native"]
         print(f"native: {n['dispatches_per_step']:.0f} dispatches/step x {n['gpu_us_per_dispatch']:.1f} us "
               f"= {overhead:.0%} of step time")  # fmt: skip
+    if "gpuml-native+aug" in results:
+        base, aug = results["gpuml-native"]["ms_per_step"], results["gpuml-native+aug"]["ms_per_step"]
+        results["augment_cost_share"] = (aug - base) / aug
+        print(
+            f"on-the-fly augmentation ({args.augment}): {aug - base:.2f} ms/step = {(aug - base) / aug:.0%} of the step"
+        )
     for name, info in env["backends"].items():
         print(f"{name}: {info['adapter']}")
     if args.json:
