@@ -197,6 +197,34 @@ def bench_dispatch(count: int = 1000, backends=("native",), repeat: int = 5) -> 
     return rows
 
 
+def bench_roofline(backends=("native",), repeat: int = 5) -> list[Row]:
+    """The adapter's measured ceilings: FMA throughput (GFLOP/s, shaders/bench/fma_peak.wgsl) and copy bandwidth
+    (GB/s moved, shaders/bench/copy_bandwidth.wgsl), with numpy's copy bandwidth beside."""
+    rows = []
+    for device in gpu_devices(list(backends)):
+        if not device.is_gpu:
+            continue
+        n, iters, wg = 1 << 16, 256, 64
+        out = gpuml.Tensor.empty((n * 4,), "float32", device)
+        fma = device.kernel("bench/fma_peak.wgsl", WG=wg)
+        run = partial(fma, device.grid_1d(-(-n // wg)), {"n": n, "iters": iters, "a": 0.999, "b": 0.001}, out=out)
+        rows.append(_device_row("roofline", "fma peak", device.name, device, run, repeat, n * iters * 64.0, "GFLOP/s"))
+        m = 1 << 22  # 4M vec4 = 64 MiB each way
+        src = gpuml.tensor(np.random.default_rng(3).standard_normal(m * 4, dtype=np.float32), device=device)
+        dst = gpuml.Tensor.empty((m * 4,), "float32", device)
+        copy = device.kernel("bench/copy_bandwidth.wgsl", WG=256)
+        run = partial(copy, device.grid_1d(-(-m // 256)), {"n": m}, x_in=src, out=dst)
+        rows.append(_device_row("roofline", "copy bandwidth", device.name, device, run, repeat, 32.0 * m, "GB/s"))
+    host = np.random.default_rng(4).standard_normal(1 << 24, dtype=np.float32)
+    dest = np.empty_like(host)
+    rows.append(
+        _host_row(
+            "roofline", "copy bandwidth", "numpy", partial(np.copyto, dest, host), repeat, 8.0 * host.size, "GB/s"
+        )
+    )
+    return rows
+
+
 def environment(backends=("native", "cpu")) -> dict:
     env = {
         "python": platform.python_version(),

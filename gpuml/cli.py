@@ -62,7 +62,7 @@ def cmd_bench(args) -> int:
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     rows = []
-    what = ["gemm", "axpy", "dispatch"] if args.what == "foundation" else [args.what]
+    what = ["roofline", "gemm", "axpy", "dispatch"] if args.what == "foundation" else [args.what]
     for name in what:
         print(f"running {name} ...", file=sys.stderr)
         if name == "gemm":
@@ -72,6 +72,8 @@ def cmd_bench(args) -> int:
             rows += bench.bench_axpy(args.n, backends, args.repeat)
         elif name == "dispatch":
             rows += bench.bench_dispatch(args.dispatches, backends, args.repeat)
+        elif name == "roofline":
+            rows += bench.bench_roofline(backends, args.repeat)
         elif name == "conv":
             rows += bench.bench_conv(backends, args.repeat, quick=args.quick)
     env = bench.environment(backends)
@@ -306,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time gpuml kernels on each backend beside numpy (and PyTorch CPU when installed), in one run. "
         "GPU times come from timestamp queries where available; wall times always.",
     )
-    b.add_argument("what", choices=["gemm", "axpy", "dispatch", "foundation", "conv"], help="what to measure")
+    b.add_argument("what", choices=["roofline", "gemm", "axpy", "dispatch", "foundation", "conv"], help="what to measure")
     b.add_argument("--backends", default="native,cpu", help="comma-separated backends (default: native,cpu)")
     b.add_argument("--size", type=_size, action="append", help="GEMM size N or MxKxN (repeatable; default 1024)")
     b.add_argument("--n", type=int, default=16 * 1024 * 1024, help="axpy length (default 16M)")
