@@ -308,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time gpuml kernels on each backend beside numpy (and PyTorch CPU when installed), in one run. "
         "GPU times come from timestamp queries where available; wall times always.",
     )
-    b.add_argument("what", choices=["roofline", "gemm", "axpy", "dispatch", "foundation", "conv"], help="what to measure")
+    b.add_argument(
+        "what", choices=["roofline", "gemm", "axpy", "dispatch", "foundation", "conv"], help="what to measure"
+    )
     b.add_argument("--backends", default="native,cpu", help="comma-separated backends (default: native,cpu)")
     b.add_argument("--size", type=_size, action="append", help="GEMM size N or MxKxN (repeatable; default 1024)")
     b.add_argument("--n", type=int, default=16 * 1024 * 1024, help="axpy length (default 16M)")
