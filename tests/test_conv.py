@@ -75,6 +75,7 @@ CONFIGS = [
     ((1, 4, 12, 11), (3, 4, 3, 2), {"stride": (2, 1), "padding": 1, "dilation": 2}),
     ((2, 9, 7, 7), (18, 9, 1, 1), {"stride": 2}),
     ((1, 17, 9, 13), (19, 17, 3, 3), {"padding": 1, "groups": 1}),
+    ((2, 4, 11, 8), (6, 2, 3, 3), {"stride": (2, 1), "padding": 1, "dilation": (2, 1), "groups": 2}),  # rows grad_w
 ]
 WINOGRAD_CONFIGS = [c for c in CONFIGS if c[1][2:] == (3, 3) and "stride" not in c[2] and "dilation" not in c[2]]
 
@@ -151,8 +152,8 @@ def test_chunked_batches(native_device, monkeypatch):
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[_cid(c) for c in CONFIGS])
 def test_backward_paths_agree(native_device, cfg):
-    """Both GPU backward paths on every configuration: the im2col/GEMM/col2im one and the implicit-GEMM grad_w +
-    direct grad_x one (taken where it applies: P % 4 == 0, stride 1 for grad_x)."""
+    """Every GPU backward path on every configuration where it applies: im2col/GEMM/col2im; implicit-GEMM grad_w
+    (P % 4 == 0); row-wise grad_w (OCg <= 8, OW % 4 == 0, horizontal stride 1); direct grad_x (stride 1)."""
     xs, ws, kw = cfg
     x, w, _ = _data(xs, ws, seed=11)
     g = conv_mod.conv_geometry(xs, ws, **kw)
@@ -162,6 +163,8 @@ def test_backward_paths_agree(native_device, cfg):
     got = [conv_mod._backward_gemm(native_device, g, xt, wt, gyt)]
     if g.P % 4 == 0:
         got.append((None, *conv_mod._grad_w_implicit(native_device, g, xt, gyt)))
+    if conv_mod._grad_w_rows_ok(g):
+        got.append((None, *conv_mod._grad_w_rows(native_device, g, xt, gyt)))
     if conv_mod._direct_grad_x_ok(g):
         gx = gpuml.Tensor.empty(xs, "float32", native_device)
         got.append((conv_mod._direct_grad_x(native_device, g, wt, gyt, gx), None, None))

@@ -624,6 +624,57 @@ def _use_direct_grad_x(device, g: ConvGeometry) -> bool:
     return _direct_grad_x_ok(g) and (_cpu_adapter(device) or _few_channels(g))
 
 
+def _grad_w_rows_ok(g: ConvGeometry) -> bool:
+    """conv/grad_w_rows.wgsl: few output channels, horizontal stride and dilation 1, KW <= 8, OW % 4 == 0."""
+    return g.OCg <= 8 and g.sw == 1 and g.dw == 1 and g.KW <= 8 and g.OW % 4 == 0
+
+
+def _grad_w_rows(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
+    """(grad_w, grad_b) by conv/grad_w_rows.wgsl (S chunks of output rows) + conv/grad_w_finish.wgsl."""
+    kb = _r4(g.K + 1)
+    rows = g.N * g.OH
+    per = g.G * g.Cg * g.KH  # invocations per chunk
+    s = max(1, min(-(-1024 // per), rows))
+    r = -(-rows // s)
+    s = -(-rows // r)
+    part = Tensor.empty((g.G * s, g.OCg, kb), "float32", device)
+    n = g.G * s * g.Cg * g.KH
+    params = {
+        "n": n,
+        "C": g.C,
+        "H": g.H,
+        "W": g.W,
+        "Cg": g.Cg,
+        "OCg": g.OCg,
+        "OC": g.OC,
+        "KH": g.KH,
+        "KW": g.KW,
+        "K": g.K,
+        "KB": kb,
+        "OH": g.OH,
+        "OW": g.OW,
+        "R": r,
+        "S": s,
+        "sh": g.sh,
+        "ph": g.ph,
+        "pw": g.pw,
+        "dh": g.dh,
+        "rows": rows,
+    }
+    device.kernel("conv/grad_w_rows.wgsl", WG=WG)(_grid(device, n), params, x_in=x, dy=gy, part=part)
+    return _grad_w_finish(device, g, part, kb, g.OCg, s)
+
+
+def _grad_w_finish(device, g: ConvGeometry, part, kb: int, rows: int, s: int) -> tuple[Tensor, Tensor]:
+    gw = Tensor.empty((g.OC, g.Cg, g.KH, g.KW), "float32", device)
+    gb = Tensor.empty((g.OC,), "float32", device)
+    n = g.OC * (g.K + 1)
+    params = {"n": n, "K": g.K, "KB": kb, "OCg": g.OCg, "OCg16": rows, "S": s}
+    device.kernel("conv/grad_w_finish.wgsl", WG=WG)(_grid(device, n), params, part=part, gw=gw, gb=gb)
+    part.free()
+    return gw, gb
+
+
 def _grad_w_implicit(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
     """(grad_w, grad_b) by conv/grad_w.wgsl (S chunks of pixels in parallel) + conv/grad_w_finish.wgsl."""
     kb = _r4(g.K + 1)
@@ -659,19 +710,14 @@ def _grad_w_implicit(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
         "OCg16": ocg16,
     }
     device.kernel("conv/grad_w.wgsl", WG=WG)(_grid(device, n), params, x_in=x, dy=gy, part=part)
-    gw = Tensor.empty((g.OC, g.Cg, g.KH, g.KW), "float32", device)
-    gb = Tensor.empty((g.OC,), "float32", device)
-    n = g.OC * (g.K + 1)
-    params = {"n": n, "K": g.K, "KB": kb, "OCg": g.OCg, "OCg16": ocg16, "S": s}
-    device.kernel("conv/grad_w_finish.wgsl", WG=WG)(_grid(device, n), params, part=part, gw=gw, gb=gb)
-    part.free()
-    return gw, gb
+    return _grad_w_finish(device, g, part, kb, ocg16, s)
 
 
 def _backward_gpu(device, g: ConvGeometry, x, w, gy, input_grad: bool = True):
     if g.N == 0 or not (_use_implicit_grad_w(device, g) and (not input_grad or _use_direct_grad_x(device, g))):
         return _backward_gemm(device, g, x, w, gy, input_grad)
-    gw, gb = _grad_w_implicit(device, g, x, gy)
+    rows = _grad_w_rows_ok(g)
+    gw, gb = (_grad_w_rows if rows else _grad_w_implicit)(device, g, x, gy)
     gx = None
     if input_grad:
         gx = _direct_grad_x(device, g, w, gy, Tensor.empty((g.N, g.C, g.H, g.W), "float32", device))
