@@ -290,6 +290,35 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    if args.backend:
+        os.environ["GPUML_BACKEND"] = args.backend
+    from gpuml.demos import run_demo
+
+    options = {
+        "model": args.model,
+        "image": args.image,
+        "points": args.points,
+        "k": args.k,
+        "dataset": args.dataset,
+        "surface": args.surface,
+        "seed": args.seed,
+    }
+    try:
+        run_demo(
+            args.name,
+            offscreen=args.offscreen,
+            frames=args.frames,
+            screenshot=args.screenshot,
+            state_path=args.state,
+            options={k: v for k, v in options.items() if v is not None},
+        )
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
+        print(f"gpuml demo {args.name}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gpuml", description="WebGPU compute-shader ML engine: one WGSL kernel set, native, browser and numpy."
@@ -429,6 +458,29 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", default=None, help="output folder (default: report/ next to the model)")
     rp.add_argument("--backend", choices=["native", "cpu"], default=None)
     rp.set_defaults(func=cmd_report)
+    from gpuml.demos import DEMOS
+
+    dm = sub.add_parser(
+        "demo",
+        help="interactive demo windows: digits, kmeans, augment, train, regularization, optimizers",
+        description="Open an interactive demo in a window (rendercanvas + glfw), drawn with WebGPU on the device that "
+        "computes. With --offscreen, render --frames frames without a window and save the last as --screenshot; "
+        "frame times (p50/p95) are printed either way. Keys are listed at the bottom of each window; Esc quits.",
+    )
+    dm.add_argument("name", choices=list(DEMOS), help="which demo")
+    dm.add_argument("--offscreen", action="store_true", help="render without a window (rendercanvas offscreen)")
+    dm.add_argument("--frames", type=int, default=None, help="stop after N frames (offscreen default: 1)")
+    dm.add_argument("--screenshot", metavar="PNG", help="offscreen: save the last frame as a PNG")
+    dm.add_argument("--state", metavar="JSON", help="write frame statistics and the demo's final state as JSON")
+    dm.add_argument("--model", help="digits: model.npz written by gpuml train (default: the packaged LeNet-5)")
+    dm.add_argument("--image", help="augment: an image file instead of an MNIST digit")
+    dm.add_argument("--points", type=int, default=None, help="kmeans: number of points (default 10,000)")
+    dm.add_argument("--k", type=int, default=None, help="kmeans: initial k (2..10, default 4)")
+    dm.add_argument("--dataset", default=None, help="kmeans: blobs | moons | circles | anisotropic")
+    dm.add_argument("--surface", default=None, help="optimizers: rosenbrock | beale | saddle | ill-conditioned bowl")
+    dm.add_argument("--seed", type=int, default=None)
+    dm.add_argument("--backend", choices=["native"], default=None)
+    dm.set_defaults(func=cmd_demo)
     return parser
 
 

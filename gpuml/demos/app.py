@@ -1,0 +1,257 @@
+"""The demo framework: a window (rendercanvas + glfw) or an offscreen canvas, the frame loop, input events,
+frame timing and screenshots. Rendering runs on the same wgpu device as gpuml's compute
+(``gpuml.get_device().wgpu_device``), so demos bind compute tensors in render pipelines without a host copy.
+
+A demo subclasses :class:`Demo` and implements ``update`` (advance the computation, once per frame), ``draw``
+(issue draw calls on a :class:`~gpuml.demos.render.Renderer`), and optionally ``on_key`` / ``on_pointer``
+and ``state`` (a JSON-able summary that tests compare before and after input).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .render import DIM, TEXT, Renderer
+
+DESIGN_SIZE = (1280, 800)
+
+
+class Demo:
+    """Base class for a demo; see the module docstring."""
+
+    name = "demo"
+    title = "gpuml demo"
+    help: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self, app: App, options: dict):
+        self.app = app
+        self.device = app.device
+        self.options = options
+
+    def setup(self, renderer: Renderer) -> None:
+        """Create pipelines once the renderer exists."""
+
+    def update(self) -> None:
+        pass
+
+    def draw(self, r: Renderer) -> None:
+        pass
+
+    def on_key(self, key: str, modifiers: tuple[str, ...]) -> None:
+        pass
+
+    def on_pointer(self, kind: str, x: float, y: float, buttons: tuple[int, ...]) -> None:
+        pass
+
+    def state(self) -> dict:
+        return {}
+
+    def draw_help(self, r: Renderer, x: float, y: float, width: float | None = None) -> None:
+        """Key help as one line (or wrapped lines) of "key: action" pairs."""
+        parts = [f"{k}: {v}" for k, v in self.help]
+        line, lines = "", []
+        limit = int((width or r.size[0] - 2 * x) // r.text_width("x", 12))
+        for p in parts:
+            candidate = f"{line}   {p}" if line else p
+            if len(candidate) > limit and line:
+                lines.append(line)
+                line = p
+            else:
+                line = candidate
+        lines.append(line)
+        for i, text in enumerate(lines):
+            r.text(text, x, y + i * 16, 12, DIM)
+
+
+def _target_format(context, adapter) -> str:
+    """The context's preferred format without sRGB encoding: demos specify colors in sRGB already."""
+    preferred = context.get_preferred_format(adapter)
+    return preferred.replace("-srgb", "")
+
+
+class App:
+    """Runs one demo in a window or offscreen; records frame times."""
+
+    def __init__(self, demo_cls, options: dict | None = None, *, offscreen: bool = False, size=DESIGN_SIZE):
+        import gpuml
+
+        self.device = gpuml.get_device()
+        if not self.device.is_gpu or not hasattr(self.device, "wgpu_device"):
+            raise RuntimeError(
+                f"demo windows need the native WebGPU backend (wgpu-py); the current backend is {self.device.name}"
+            )
+        self.offscreen = offscreen
+        self.size = tuple(size)
+        self.frame_times: list[float] = []  # seconds per frame (update + draw + render + present)
+        self.frames = 0
+        self.closed = False
+        self._last_frame_start = None
+        self.demo = demo_cls(self, dict(options or {}))
+        self.canvas = self._make_canvas()
+        self.context = self.canvas.get_wgpu_context()
+        wdev = self.device.wgpu_device
+        fmt = _target_format(self.context, wdev.adapter)
+        try:
+            self.context.configure(device=wdev, format=fmt)
+        except ValueError:  # this surface has no non-sRGB format: accept slightly lighter colors
+            fmt = self.context.get_preferred_format(wdev.adapter)
+            self.context.configure(device=wdev, format=fmt)
+        self.renderer = Renderer(wdev, fmt, self.size)
+        self.demo.setup(self.renderer)
+        self.canvas.request_draw(self._draw_frame)
+        self.canvas.add_event_handler(
+            self._on_event, "pointer_down", "pointer_move", "pointer_up", "key_down", "wheel", "close"
+        )
+
+    def _make_canvas(self):
+        title = f"gpuml · {self.demo.title}"
+        if self.offscreen:
+            from rendercanvas.offscreen import RenderCanvas
+
+            return RenderCanvas(size=self.size, title=title)
+        from rendercanvas.glfw import RenderCanvas
+
+        canvas = RenderCanvas(size=self.size, title=title, update_mode="continuous", max_fps=1000, vsync=False)
+        try:  # a predictable place on screen (input tests move the X pointer to window coordinates)
+            import glfw
+
+            glfw.set_window_pos(canvas._window, 0, 0)
+        except Exception:
+            pass
+        return canvas
+
+    # --- events ------------------------------------------------------------------------------------------------
+    def _to_design(self, x: float, y: float) -> tuple[float, float]:
+        w, h = self.canvas.get_logical_size()
+        return x * self.size[0] / max(w, 1), y * self.size[1] / max(h, 1)
+
+    def _on_event(self, event: dict) -> None:
+        kind = event["event_type"]
+        if kind == "close":
+            self.closed = True
+        elif kind == "key_down":
+            if event["key"] in ("Escape", "q"):
+                self.close()
+                return
+            self.demo.on_key(event["key"], tuple(event.get("modifiers", ())))
+        elif kind.startswith("pointer") or kind == "wheel":
+            x, y = self._to_design(event["x"], event["y"])
+            buttons = tuple(event.get("buttons", ()))
+            if kind == "wheel":
+                self.demo.on_key("WheelUp" if event.get("dy", 0) < 0 else "WheelDown", ())
+            else:
+                self.demo.on_pointer(kind, x, y, buttons)
+
+    def feed(self, event: dict) -> None:
+        """Inject an event (as rendercanvas delivers them) — for offscreen runs and tests."""
+        self._on_event(event)
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            self.canvas.close()
+        except Exception:
+            pass
+
+    # --- frames ------------------------------------------------------------------------------------------------
+    def _draw_frame(self) -> None:
+        start = time.perf_counter()
+        if self._last_frame_start is not None and not self.offscreen:
+            self.frame_times.append(start - self._last_frame_start)  # window: frame-to-frame interval
+        self._last_frame_start = start
+        r = self.renderer
+        self.demo.update()
+        self.demo.draw(r)
+        self._draw_hud(r)
+        self.device.flush()  # compute recorded by the demo goes first: same queue, submitted in order
+        r.render(self.context.get_current_texture())
+        self.frames += 1
+        limit = getattr(self, "_frame_limit", None)
+        if limit is not None and self.frames >= limit and not self.offscreen:
+            self.close()
+
+    def _draw_hud(self, r: Renderer) -> None:
+        recent = self.frame_times[-30:]
+        if recent:
+            ms = float(np.median(recent)) * 1e3
+            r.text(f"{ms:5.1f} ms/frame {1e3 / ms:4.0f} FPS", r.size[0] - 12, r.size[1] - 16, 12, TEXT, "right")
+
+    def run(self, frames: int | None = None, screenshot: str | None = None) -> dict:
+        """Offscreen: draw ``frames`` frames (default 1) and save the last as PNG. Window: run the event loop until
+        closed (or for ``frames`` frames). Returns frame statistics."""
+        if self.offscreen:
+            image = None
+            for _ in range(frames or 1):
+                t0 = time.perf_counter()
+                image = self.canvas.draw()
+                self.frame_times.append(time.perf_counter() - t0)
+            if screenshot and image is not None:
+                save_png(np.asarray(image), screenshot)
+        else:
+            from rendercanvas.glfw import loop
+
+            self._frame_limit = frames
+            loop.run()
+        return self.stats()
+
+    def stats(self) -> dict:
+        t = np.asarray(self.frame_times[1:] if len(self.frame_times) > 1 else self.frame_times) * 1e3
+        out = {"demo": self.demo.name, "frames": self.frames, "adapter": self.device.adapter}
+        if len(t):
+            out.update(
+                frame_ms_p50=float(np.percentile(t, 50)),
+                frame_ms_p95=float(np.percentile(t, 95)),
+                frame_ms_max=float(t.max()),
+                fps_p50=1e3 / float(np.percentile(t, 50)),
+            )
+        return out
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike) -> None:
+    from PIL import Image
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr * 255 if arr.dtype.kind == "f" else arr, 0, 255).astype(np.uint8)
+    Image.fromarray(arr[:, :, :3] if arr.shape[2] == 4 else arr).save(path)
+
+
+def run_demo(
+    name: str,
+    *,
+    offscreen: bool = False,
+    frames: int | None = None,
+    screenshot: str | None = None,
+    state_path: str | None = None,
+    options: dict | None = None,
+    quiet: bool = False,
+) -> dict:
+    """Open demo ``name`` (see :data:`gpuml.demos.DEMOS`), run it, print and return frame statistics."""
+    from . import DEMOS, load_demo
+
+    if name not in DEMOS:
+        raise ValueError(f"unknown demo {name!r}: {', '.join(DEMOS)}")
+    app = App(load_demo(name), options, offscreen=offscreen)
+    if not quiet and not offscreen:
+        print(f"gpuml demo {name}: window open on {app.device.adapter} (Esc closes)", flush=True)
+    stats = app.run(frames, screenshot)
+    stats["state"] = app.demo.state()
+    if state_path:
+        Path(state_path).write_text(json.dumps(stats, indent=1, default=float))
+    if not quiet:
+        if "frame_ms_p50" in stats:
+            print(
+                f"{name}: {stats['frames']} frames, frame time p50 {stats['frame_ms_p50']:.2f} ms, "
+                f"p95 {stats['frame_ms_p95']:.2f} ms ({stats['fps_p50']:.0f} FPS at p50) on {stats['adapter']}"
+            )
+        if screenshot and offscreen:
+            print(f"wrote {screenshot}")
+    sys.stdout.flush()
+    return stats

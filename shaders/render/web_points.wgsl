@@ -1,0 +1,63 @@
+// Web page: 2-D points (k-means data coloured by label, or the centroids as outlined markers) as instanced,
+// anti-aliased discs read straight from storage buffers.
+//
+// Bindings:
+//   @group(0) @binding(0) uniform Params:
+//       view:  vec4<f32> (canvas width, canvas height, radius px, mode: 0 points, 1 centroid markers)
+//       xform: vec4<f32> (sx, sy, ox, oy): canvas pixel = data * (sx, sy) + (ox, oy)
+//       palette: array<vec4<f32>, 12>: colours of labels 0..10; entry 11 for "no label yet"
+//   @binding(1) var<storage, read> pts: array<vec2<f32>>  point (or centroid) coordinates
+//   @binding(2) var<storage, read> labels: array<u32>     label per point (mode 0; 0xFFFFFFFF: none yet)
+// Draw: draw(6, n) — one quad per point.
+// Why instanced quads from storage: one draw call for all points, no vertex buffer layout to keep in sync.
+
+struct Params {
+    view: vec4<f32>,
+    xform: vec4<f32>,
+    palette: array<vec4<f32>, 12>,
+};
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> pts: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> labels: array<u32>;
+
+struct VsOut {
+    @builtin(position) pos: vec4<f32>,
+    @location(0) local: vec2<f32>,
+    @location(1) color: vec4<f32>,
+};
+
+@vertex
+fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) ii: u32) -> VsOut {
+    var corners = array<vec2<f32>, 6>(
+        vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(-1.0, 1.0),
+        vec2<f32>(-1.0, 1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
+    );
+    var label = ii;
+    if (p.view.w < 0.5) {
+        label = labels[ii];
+    }
+    var color = p.palette[11];
+    if (label < 11u) {
+        color = p.palette[label];
+    }
+    let r = p.view.z + 1.0;
+    let q = pts[ii] * p.xform.xy + p.xform.zw + corners[vi] * r;
+    var out: VsOut;
+    out.pos = vec4<f32>(q.x / p.view.x * 2.0 - 1.0, 1.0 - q.y / p.view.y * 2.0, 0.0, 1.0);
+    out.local = corners[vi] * r;
+    out.color = color;
+    return out;
+}
+
+@fragment
+fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
+    let d = length(in.local);
+    let r = p.view.z;
+    let a = clamp(r + 0.5 - d, 0.0, 1.0);
+    var rgb = in.color.rgb;
+    if (p.view.w > 0.5 && d > r - 2.5) {
+        rgb = vec3<f32>(0.05, 0.05, 0.08);  // dark outline around centroid markers
+    }
+    return vec4<f32>(rgb * a, a);  // premultiplied alpha
+}
