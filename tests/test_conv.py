@@ -174,6 +174,20 @@ def test_backward_paths_agree(native_device, cfg):
                 assert_close(t.numpy(), ref, "matmul")
 
 
+def test_gpu_adapter_kernel_choice(native_device, monkeypatch):
+    """On a non-CPU adapter the direct kernel keeps 4 channels per invocation and the backward pass takes the new
+    kernels only for few channels; results are the same."""
+    monkeypatch.setattr(conv_mod, "_cpu_adapter", lambda device: False)
+    for xs, ws, kw in [((2, 3, 9, 8), (7, 3, 3, 3), {"padding": 1}), ((2, 6, 14, 14), (16, 6, 5, 5), {})]:
+        x, w, b = _data(xs, ws, seed=15)
+        got = gpuml.ops.conv2d(gpuml.tensor(x, device=native_device), w, b, algo="direct", relu=True, **kw).numpy()
+        assert_close(got, np.maximum(ref_conv(x, w, b, **kw), 0), "matmul")
+        gy = np.random.default_rng(16).standard_normal(ref_conv(x, w, b, **kw).shape).astype(np.float32)
+        grads = gpuml.ops.conv2d_backward(gpuml.tensor(x, device=native_device), w, gy, **kw)
+        for t, ref in zip(grads, ref_backward(x, w, gy, **kw), strict=True):
+            assert_close(t.numpy(), ref, "matmul")
+
+
 def test_implicit_grad_w_chunks_and_row_blocks(native_device):
     """conv/grad_w.wgsl with many pixel chunks (S > 1), OCg > 16 (two row blocks) and groups."""
     x, w, _ = _data((5, 6, 12, 8), (36, 3, 3, 3), seed=13)

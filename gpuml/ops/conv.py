@@ -409,8 +409,9 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     """conv/direct.wgsl over geometry ``g``; ``wstrides`` = (w_g, w_o, w_c, w_t0, w_ts) addresses the weights
     (default: w as (OC, Cg, KH, KW))."""
     out = Tensor.empty(g.out_shape, "float32", device) if out is None else out
-    # channels per invocation: 4, 8 (direct8.wgsl) or 16 (direct16.wgsl); each input load feeds that many FMAs
-    per = 16 if g.OCg > 8 else 8 if g.OCg > 4 else 4
+    # channels per invocation: 4, 8 (direct8.wgsl) or 16 (direct16.wgsl); each input load feeds that many FMAs.
+    # The wide variants hold 64/128 accumulators per invocation: CPU adapters only (a GPU thread would spill).
+    per = 4 if not _cpu_adapter(device) else 16 if g.OCg > 8 else 8 if g.OCg > 4 else 4
     ocb, owb = per // 4 * -(-g.OCg // per), -(-g.OW // 8)
     n = g.N * g.G * (ocb * 4 // per) * g.OH * owb
     bias, flags = _flags(device, b, relu)
