@@ -434,6 +434,7 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
         "G": g.G,
         **g.geometry_params(),
         **flags,
+        "wsh_max": 1024,  # vec4s of workgroup memory for staged weights (16 KiB, the WebGPU default limit)
     }
     wp = Tensor.empty((g.G * ocb, g.Cg, khw, 4), "float32", device)
     m = g.G * ocb * g.Cg * khw

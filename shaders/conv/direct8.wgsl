@@ -11,7 +11,7 @@
 //   3 bias: array<f32> (read) OC (ignored unless has_bias = 1), 4 out: array<f32> (read_write) N x OC x OH x OW.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = N * G * (OCB / 2) * OH * OWB, OCB = 2 * ceil(OCg / 8),
 //   OWB = ceil(OW / 8). Lanes run along output pixels (adjacent lanes read adjacent inputs).
-// Template: WG.
+// Template: WG. Weights are staged in 16 KiB of workgroup memory when the workgroup shares them (wsh_max vec4s).
 // Why this shape (lavapipe, a storage load ~50 FMAs): with stride = dilation = 1 the 8 pixels' inputs slide along
 // the kernel row, so a (c, kh) row costs 7 + KW input loads and KW vec4 weight loads for 32 * KW FMAs (the 4x4
 // version: 8 loads per 16 FMAs; 1.5-3x slower). Other strides load 8 inputs per tap.
@@ -21,7 +21,7 @@
 struct Params {
     n: u32, C: u32, H: u32, W: u32, Cg: u32, OCg: u32, OC: u32, KH: u32,
     KW: u32, OH: u32, OW: u32, OCB: u32, OWB: u32, G: u32, sh: u32, sw: u32,
-    ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32,
+    ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32, wsh_max: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,6 +29,18 @@ struct Params {
 @group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// the workgroup's packed weights, staged once when all its invocations share one channel block (see main)
+var<workgroup> wsh: array<vec4<f32>, 1024>;
+var<private> use_sh: bool;
+var<private> wbase: u32;
+
+fn wload(t: u32) -> vec4<f32> {
+    if (use_sh) {
+        return wsh[t - wbase];
+    }
+    return wp[t];
+}
 
 fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
     return select(v + b, max(v + b, vec4<f32>(0.0)), p.relu == 1u);
@@ -58,7 +70,25 @@ fn store4(base: u32, plane: u32, o0: u32, oc: vec4<u32>, v: vec4<f32>) {
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    let wg0 = flat_workgroup(wid, nwg) * {{WG}}u;
+    let i = wg0 + lid;
+    // Stage the weights in workgroup memory (a workgroup load is ~2x cheaper than a storage load on lavapipe) when
+    // every invocation of the workgroup uses the same 2 weight block(s): one block per group and G == 1, or the
+    // workgroup lies within one (image, block) run of OH * OWB invocations. wsh_max = 0 turns this off.
+    let run = p.OH * p.OWB;
+    let nbt = p.G * p.OCB / 2u;
+    let r_first = wg0 / run;
+    let r_last = (min(wg0 + {{WG}}u, p.n) - 1u) / run;
+    let span = 2u * p.Cg * p.KH * p.KW;
+    use_sh = (nbt == 1u || r_first == r_last) && span <= p.wsh_max;
+    if (use_sh) {
+        let bf = r_first % nbt;
+        wbase = ((bf / (p.OCB / 2u)) * p.OCB + (bf % (p.OCB / 2u)) * 2u) * p.Cg * p.KH * p.KW;
+        for (var k = lid; k < span; k += {{WG}}u) {
+            wsh[k] = wp[wbase + k];
+        }
+    }
+    workgroupBarrier();
     if (i >= p.n) {
         return;
     }
@@ -103,8 +133,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 var x6 = ld(xrow, iw0 + 6);
                 for (var kw = 0u; kw < p.KW; kw++) {
                     let x7 = ld(xrow, iw0 + 7 + i32(kw));
-                    let wv = wp[t];
-                    let wu = wp[t + wstep];
+                    let wv = wload(t);
+                    let wu = wload(t + wstep);
                     a0 += wv * x0; a1 += wv * x1; a2 += wv * x2; a3 += wv * x3;
                     a4 += wv * x4; a5 += wv * x5; a6 += wv * x6; a7 += wv * x7;
                     b0 += wu * x0; b1 += wu * x1; b2 += wu * x2; b3 += wu * x3;
@@ -115,8 +145,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             } else {
                 for (var kw = 0u; kw < p.KW; kw++) {
                     let iw = iw0 + i32(kw * p.dw);
-                    let wv = wp[t];
-                    let wu = wp[t + wstep];
+                    let wv = wload(t);
+                    let wu = wload(t + wstep);
                     let x0 = ld(xrow, iw); let x1 = ld(xrow, iw + step); let x2 = ld(xrow, iw + 2 * step);
                     let x3 = ld(xrow, iw + 3 * step); let x4 = ld(xrow, iw + 4 * step);
                     let x5 = ld(xrow, iw + 5 * step); let x6 = ld(xrow, iw + 6 * step);
