@@ -172,6 +172,8 @@ class App:
         self.device.flush()  # compute recorded by the demo goes first: same queue, submitted in order
         r.render(self.context.get_current_texture())
         self.frames += 1
+        if self.frames == 1 and not self.offscreen:
+            print("first frame drawn", flush=True)  # input tests wait for this line
         limit = getattr(self, "_frame_limit", None)
         if limit is not None and self.frames >= limit and not self.offscreen:
             self.close()

@@ -176,7 +176,7 @@ class KMeansDemo(Demo):
 
     # --- drawing --------------------------------------------------------------------------------------------------
     def setup(self, r) -> None:
-        self.points_pipeline = r.pipeline("render/points.wgsl")
+        self.points_pipeline = r.pipeline("render/points.wgsl", topology="triangle-strip")
         self.voronoi_pipeline = r.pipeline("render/voronoi.wgsl")
         self.points_params = r.uniform_buffer(240)
         self.markers_params = r.uniform_buffer(240)
@@ -216,9 +216,9 @@ class KMeansDemo(Demo):
                 rp.draw(6, 1)
             rp.set_pipeline(self.points_pipeline)
             rp.set_bind_group(0, points_group)
-            rp.draw(6, n)
+            rp.draw(4, n)
             rp.set_bind_group(0, markers_group)
-            rp.draw(6, shown)
+            rp.draw(4, shown)
 
         x, y, w, h = PLOT
         r.panel(x, y, w, h)

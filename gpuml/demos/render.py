@@ -158,11 +158,9 @@ class Renderer:
         )
         self.linear = device.create_sampler(mag_filter="linear", min_filter="linear")
         self.nearest = device.create_sampler(mag_filter="nearest", min_filter="nearest")
-        self.quad_pipeline = self.pipeline(
-            "render/quad.wgsl",
-            buffers=[(48, ["float32x4", "float32x4", "float32x4"])],
-        )
-        self.line_pipeline = self.pipeline("render/lines.wgsl", buffers=[(48, ["float32x4", "float32x4", "float32x4"])])
+        layout = [(48, ["float32x4", "float32x4", "float32x4"])]
+        self.quad_pipeline = self.pipeline("render/quad.wgsl", buffers=layout, topology="triangle-strip")
+        self.line_pipeline = self.pipeline("render/lines.wgsl", buffers=layout, topology="triangle-strip")
         self._atlas_group = self._texture_group(self._atlas_tex, self.linear)
         self._line_group = device.create_bind_group(
             layout=self.line_pipeline.get_bind_group_layout(0),
@@ -173,9 +171,9 @@ class Renderer:
         self.begin()
 
     # --- pipelines ----------------------------------------------------------------------------------------
-    def pipeline(self, shader: str, buffers=(), blend: bool = True):
+    def pipeline(self, shader: str, buffers=(), blend: bool = True, topology: str = "triangle-list"):
         """A render pipeline for ``shaders/<shader>`` (entry points vs_main / fs_main, bind group layout
-        derived from the shader) drawing triangle lists into the target format with alpha blending."""
+        derived from the shader) drawing triangles (``topology``) into the target format with alpha blending."""
         wgpu = self.wgpu
         module = self.device.create_shader_module(label=shader, code=read_shader(shader))
         vertex_buffers = []
@@ -195,7 +193,7 @@ class Renderer:
             label=shader,
             layout=wgpu.AutoLayoutMode.auto,
             vertex={"module": module, "entry_point": "vs_main", "buffers": vertex_buffers},
-            primitive={"topology": wgpu.PrimitiveTopology.triangle_list},
+            primitive={"topology": topology},
             fragment={"module": module, "entry_point": "fs_main", "targets": [target]},
         )
 
@@ -358,13 +356,13 @@ class Renderer:
                 rp.set_pipeline(self.quad_pipeline)
                 rp.set_bind_group(0, group)
                 rp.set_vertex_buffer(0, quad_buf)
-                rp.draw(6, count, 0, first)
+                rp.draw(4, count, 0, first)
             elif op[0] == "lines":
                 _, first, count = op
                 rp.set_pipeline(self.line_pipeline)
                 rp.set_bind_group(0, self._line_group)
                 rp.set_vertex_buffer(0, line_buf)
-                rp.draw(6, count, 0, first)
+                rp.draw(4, count, 0, first)
             else:
                 op[1](rp)
         rp.end()

@@ -5,7 +5,7 @@
 //   @location(1) color: vec4<f32>  straight alpha
 //   @location(2) style: vec4<f32>  x: width in design pixels (y, z, w unused)
 // Bindings: @group(0) @binding(0) uniform View { size: (design width, design height, physical w, physical h) }
-// Draw: draw(6, n_segments, 0, first_segment).
+// Draw (triangle strip): draw(4, n_segments, 0, first_segment).
 // The quad is widened by one pixel each side and extended by half the width at both ends (square caps, so a
 // polyline has no gaps at its joints); the fragment fades alpha over the outermost pixel.
 
@@ -23,11 +23,8 @@ struct VsOut {
 };
 
 fn corner(i: u32) -> vec2<f32> {
-    var c = array<vec2<f32>, 6>(
-        vec2<f32>(0.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(0.0, 1.0),
-        vec2<f32>(0.0, 1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
-    );
-    return c[i];
+    // triangle strip: x = position along the segment (0, 1), y = side (-1, 1)
+    return vec2<f32>(f32(i & 1u), f32(i >> 1u) * 2.0 - 1.0);
 }
 
 @vertex

@@ -1,13 +1,13 @@
 // Screen-space textured quads: solid rectangles, text glyphs and images, all through this one pipeline.
 //
-// Vertex input (step mode "instance", 48 bytes per quad; no per-vertex buffer, 6 vertices per instance):
+// Vertex input (step mode "instance", 48 bytes per quad; no per-vertex buffer; triangle strip, 4 vertices):
 //   @location(0) rect:  vec4<f32>  x, y, width, height in design pixels (origin top left, y down)
 //   @location(1) uv:    vec4<f32>  u0, v0, u1, v1 in the bound texture
 //   @location(2) color: vec4<f32>  tint, straight alpha; the output is color * texture sample
 // Bindings: @group(0) @binding(0) uniform View { size: (design width, design height, physical w, physical h) }
 //           @binding(1) texture_2d<f32> (the glyph atlas, whose texel (0, 0) is opaque white, or an image)
 //           @binding(2) sampler
-// Draw: draw(6, n_quads, 0, first_quad) per run of quads that share a texture.
+// Draw: draw(4, n_quads, 0, first_quad) per run of quads that share a texture.
 // Why one pipeline: a frame's rectangles and text (bars, labels, panels) merge into a single draw call; on
 // lavapipe each draw call costs tens of microseconds, the per-quad cost is negligible.
 
@@ -26,12 +26,8 @@ struct VsOut {
 };
 
 fn corner(i: u32) -> vec2<f32> {
-    // two triangles: (0,0) (1,0) (0,1) | (0,1) (1,0) (1,1)
-    var c = array<vec2<f32>, 6>(
-        vec2<f32>(0.0, 0.0), vec2<f32>(1.0, 0.0), vec2<f32>(0.0, 1.0),
-        vec2<f32>(0.0, 1.0), vec2<f32>(1.0, 0.0), vec2<f32>(1.0, 1.0),
-    );
-    return c[i];
+    // triangle strip (0,0) (1,0) (0,1) (1,1), computed (an indexed local array is slow on llvmpipe)
+    return vec2<f32>(f32(i & 1u), f32(i >> 1u));
 }
 
 @vertex

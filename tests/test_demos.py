@@ -1,0 +1,338 @@
+"""Demo windows: every demo renders offscreen and its screenshot has the expected content; input events change
+demo state; one test opens a real glfw window under Xvfb and drives it with X input events (XTest)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gpuml.demos.render import PALETTE, rgba
+
+pytest.importorskip("rendercanvas")
+pytest.importorskip("PIL")
+
+EXPECT_GPU = os.environ.get("GPUML_EXPECT_GPU") == "1"
+
+
+@pytest.fixture
+def app_for(native_device):
+    """Build an offscreen App for a demo on the native device."""
+    import gpuml
+    from gpuml.demos import load_demo
+    from gpuml.demos.app import App
+
+    previous = gpuml.get_device()
+    gpuml.set_device(native_device)
+    apps = []
+
+    def make(name, **options):
+        app = App(load_demo(name), options, offscreen=True)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
+    gpuml.set_device(previous)
+
+
+def frame(app, n: int = 2) -> np.ndarray:
+    image = None
+    for _ in range(n):
+        image = app.canvas.draw()
+    return np.asarray(image)[:, :, :3]
+
+
+def color_pixels(img: np.ndarray, color, tol: int = 12) -> int:
+    """Number of pixels within ``tol`` (per channel) of ``color``."""
+    target = np.array([round(v * 255) for v in rgba(color)[:3]])
+    return int((np.abs(img.astype(np.int32) - target).max(axis=2) <= tol).sum())
+
+
+def assert_not_blank(img: np.ndarray) -> None:
+    assert img.shape == (800, 1280, 3)
+    assert img.std() > 10, "frame is (nearly) uniform"
+    assert len(np.unique(img.reshape(-1, 3) // 16, axis=0)) > 20, "frame has too few distinct colors"
+
+
+def test_kmeans_frame_has_k_cluster_colors(app_for, tmp_path):
+    app = app_for("kmeans", points=3000, k=5, speed=60, steps_per_frame=4)
+    img = frame(app, 12)
+    assert_not_blank(img)
+    scatter = img[44:734, 20:840]
+    present = [j for j in range(10) if color_pixels(scatter, PALETTE[j], 6) > 150]
+    assert present == list(range(5)), f"cluster colors present: {present}"
+    state = app.demo.state()
+    assert state["revealed"] == 5 and state["n_iter"] >= 1
+    from gpuml.demos.app import save_png
+
+    save_png(np.asarray(app.canvas.draw()), tmp_path / "kmeans.png")
+    assert (tmp_path / "kmeans.png").stat().st_size > 10_000
+
+
+def test_kmeans_keys_change_state(app_for):
+    app = app_for("kmeans", points=2000, k=3, paused=True)
+    frame(app, 1)
+    s0 = app.demo.state()
+    assert not s0["playing"] and s0["revealed"] == 1
+    for key in ("s", "s", "s", "s"):  # two more init steps, then two Lloyd iterations
+        app.feed({"event_type": "key_down", "key": key, "modifiers": ()})
+    assert app.demo.state()["revealed"] == 3 and app.demo.state()["n_iter"] == 2
+    for key in ("ArrowUp", "2", "v", "+", " "):
+        app.feed({"event_type": "key_down", "key": key, "modifiers": ()})
+    s1 = app.demo.state()
+    assert (s1["k"], s1["dataset"], s1["voronoi"], s1["playing"]) == (4, "moons", False, True)
+    assert s1["speed"] > s0["speed"] and s1["n_iter"] == 0
+    img = frame(app, 2)
+    assert_not_blank(img)
+
+
+def test_digits_frame_and_stroke(app_for):
+    app = app_for("digits", sample=True)
+    img = frame(app, 2)
+    assert_not_blank(img)
+    pad = img[70:490, 40:460]
+    assert (pad.min(axis=2) > 200).sum() > 2000, "the sample stroke is not on the pad"
+    bars = img[100:360, 536:880]
+    assert color_pixels(bars, PALETTE[1]) > 500, "no highlighted probability bar"
+    s0 = app.demo.state()
+    assert s0["prediction"] == 2, s0  # the sample stroke is a 2 (shipped model)
+    # clear with the right mouse button, then draw a "1" with the left one
+    app.feed({"event_type": "pointer_down", "x": 250, "y": 280, "buttons": (2,), "modifiers": ()})
+    assert app.demo.state()["ink"] == 0
+    app.feed({"event_type": "pointer_down", "x": 250, "y": 130, "buttons": (1,), "modifiers": ()})
+    for y in range(140, 440, 20):
+        app.feed({"event_type": "pointer_move", "x": 252, "y": y, "buttons": (1,), "modifiers": ()})
+    app.feed({"event_type": "pointer_up", "x": 252, "y": 440, "buttons": (), "modifiers": ()})
+    frame(app, 1)
+    s1 = app.demo.state()
+    assert s1["ink"] > 0.02 and s1["updates"] > s0["updates"]
+    assert s1["prediction"] == 1, s1
+    assert s1["latency_ms_p50"] < 1000
+
+
+def test_augment_frame_and_keys(app_for):
+    app = app_for("augment")
+    img = frame(app, 2)
+    assert_not_blank(img)
+    cells = [
+        img[100 + (i // 3) * 212 : 300 + (i // 3) * 212, 380 + (i % 3) * 212 : 580 + (i % 3) * 212] for i in range(9)
+    ]
+    assert all((c.max(axis=2) > 150).sum() > 100 for c in cells), "a variant cell is empty"
+    assert not all(np.array_equal(cells[0], c) for c in cells[1:]), "variants are identical"
+    spec0 = app.demo.state()["spec"]
+    for key in ("9", "ArrowRight", " "):
+        app.feed({"event_type": "key_down", "key": key, "modifiers": ()})
+    s = app.demo.state()
+    assert "cutout" in s["spec"] and s["spec"] != spec0 and s["seed"] == 1
+    img2 = frame(app, 1)
+    assert not np.array_equal(img, img2)
+
+
+def test_train_frame(app_for):
+    app = app_for("train", steps_per_frame=1, eval_every=1000)
+    img = frame(app, 3)
+    assert_not_blank(img)
+    filters = img[460:630, 60:1205]
+    red = ((filters[..., 0] > 120) & (filters[..., 2] < 90)).sum()
+    blue = ((filters[..., 2] > 120) & (filters[..., 0] < 90)).sum()
+    assert red > 500 and blue > 500, "first-layer filters not drawn"
+    assert app.demo.state()["step"] >= 2
+    assert color_pixels(img[70:400, 40:640], PALETTE[2]) > 50, "no loss curve"
+
+
+def test_regularization_frame_and_lambda(app_for):
+    app = app_for("regularization", subset=128)
+    img = frame(app, 3)
+    assert_not_blank(img)
+    for i, color in enumerate((PALETTE[9], PALETTE[1], PALETTE[0])):
+        hist = img[420:740, 40 + i * 405 : 430 + i * 405]
+        assert color_pixels(hist, color) > 2000, f"histogram {i} missing"
+    lam = app.demo.state()["lambda"]
+    app.feed({"event_type": "key_down", "key": "ArrowUp", "modifiers": ()})
+    s = app.demo.state()
+    assert s["lambda"] == pytest.approx(lam * 10**0.25) and s["restarts"] == 2
+
+
+def test_optimizers_frame_and_surface(app_for):
+    app = app_for("optimizers", steps_per_frame=10)
+    img = frame(app, 4)
+    assert_not_blank(img)
+    board = img[70:370, 830:1240]
+    assert sum(color_pixels(board, PALETTE[j], 4) > 50 for j in (0, 1, 2, 4, 6, 10)) == 6
+    s0 = app.demo.state()
+    assert s0["steps"] >= 30 and all(np.isfinite(v) for v in s0["loss"].values())
+    app.feed({"event_type": "key_down", "key": "4", "modifiers": ()})
+    frame(app, 30)
+    s1 = app.demo.state()
+    assert s1["surface"] == "ill-conditioned bowl"
+    # every optimizer made progress from the start (f = 0.05 * 4.5^2 + 5 * 2^2 = 21.0)
+    assert all(v < 21.0 for v in s1["loss"].values()), s1["loss"]
+
+
+def test_gc_cycle_does_not_poison_buffer_pool(native_device):
+    """A tensor dying inside a garbage cycle returns its buffer to the pool with a live wgpu handle (the demo
+    framework's App <-> Demo cycle used to hand out released buffers: 'invalid bind group entry')."""
+    import gc
+
+    import gpuml
+
+    class Holder:
+        pass
+
+    for _ in range(3):
+        h = Holder()
+        h.me = h
+        h.t = gpuml.tensor(np.ones(1000, np.float32), device=native_device) * 2
+        h.t.numpy()
+        del h
+        gc.collect()
+    out = gpuml.tensor(np.ones(1000, np.float32), device=native_device) * 3
+    assert float(out.numpy().sum()) == 3000
+
+
+# --- a real window under Xvfb ------------------------------------------------------------------------------------
+
+
+def _free_display() -> int:
+    for n in range(90, 200):
+        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+            return n
+    raise RuntimeError("no free X display number")
+
+
+class XTest:
+    """Real X input events through the XTest extension (libXtst), as a user's mouse and keyboard."""
+
+    def __init__(self, display: str):
+        self.x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        self.xtst = ctypes.CDLL(ctypes.util.find_library("Xtst") or "libXtst.so.6")
+        self.x11.XOpenDisplay.restype = ctypes.c_void_p
+        self.x11.XStringToKeysym.restype = ctypes.c_ulong
+        self.x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        self.x11.XFlush.argtypes = [ctypes.c_void_p]
+        self.x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        for f in ("XTestFakeMotionEvent", "XTestFakeButtonEvent", "XTestFakeKeyEvent"):
+            getattr(self.xtst, f).argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_ulong][
+                : 5 if f == "XTestFakeMotionEvent" else 4
+            ]
+        self.xtst.XTestFakeMotionEvent.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_ulong,
+        ]
+        self.d = self.x11.XOpenDisplay(display.encode())
+        if not self.d:
+            raise RuntimeError(f"cannot open X display {display}")
+
+    def _sync(self, pause: float = 0.03):
+        self.x11.XFlush(self.d)
+        time.sleep(pause)
+
+    def move(self, x: int, y: int):
+        self.xtst.XTestFakeMotionEvent(self.d, -1, int(x), int(y), 0)
+        self._sync()
+
+    def button(self, button: int, down: bool):
+        self.xtst.XTestFakeButtonEvent(self.d, button, int(down), 0)
+        self._sync()
+
+    def key(self, name: str):
+        code = self.x11.XKeysymToKeycode(self.d, self.x11.XStringToKeysym(name.encode()))
+        self.xtst.XTestFakeKeyEvent(self.d, code, 1, 0)
+        self._sync(0.01)
+        self.xtst.XTestFakeKeyEvent(self.d, code, 0, 0)
+        self._sync(0.1)
+
+    def close(self):
+        self.x11.XCloseDisplay(self.d)
+
+
+@pytest.fixture
+def xvfb():
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        if EXPECT_GPU:
+            pytest.fail("GPUML_EXPECT_GPU=1 but Xvfb is not installed (apt-get install xvfb; scripts/setup.sh does)")
+        pytest.skip("Xvfb is not installed (apt-get install xvfb): the real-window test needs an X server")
+    n = _free_display()
+    proc = subprocess.Popen(
+        [exe, f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 10
+    while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"Xvfb :{n} did not start")
+        time.sleep(0.05)
+    yield f":{n}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_glfw_window_under_xvfb_takes_real_input(xvfb, native_device, tmp_path):
+    """`gpuml demo digits` in a real glfw window: draw a stroke with X mouse events, press keys, close with Esc."""
+    pytest.importorskip("glfw")
+    state = tmp_path / "state.json"
+    env = dict(os.environ, DISPLAY=xvfb, XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpuml", "demo", "digits", "--frames", "5000", "--state", str(state)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "first frame drawn" in line:
+                break
+        else:
+            pytest.fail("the demo window did not draw a frame:\n" + "".join(lines))
+        assert any("first frame drawn" in ln for ln in lines), "".join(lines)
+        x = XTest(xvfb)
+        try:
+            # the window sits at (0, 0) with the design size, so screen pixels are design pixels; the pad is
+            # at x 40..460, y 70..490: draw a vertical stroke, then toggle Grad-CAM (g) and bigger brush (b)
+            x.move(250, 140)
+            x.button(1, True)
+            for y in range(150, 430, 15):
+                x.move(252, y)
+            x.button(1, False)
+            time.sleep(0.3)
+            x.key("g")
+            x.key("b")
+            time.sleep(0.3)
+            x.key("Escape")
+        finally:
+            x.close()
+        out, _ = proc.communicate(timeout=30)
+        lines.append(out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(lines)
+    assert proc.returncode == 0, text
+    result = json.loads(state.read_text())
+    s = result["state"]
+    assert s["strokes"] >= 1 and s["ink"] > 0.01, s
+    assert s["show_cam"] is False and s["brush"] == 15.0, s
+    assert s["updates"] >= 2 and s["prediction"] == 1, s
+    assert result["frames"] >= 2 and result["frame_ms_p50"] > 0
+    assert "frame time p50" in text
