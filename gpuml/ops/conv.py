@@ -10,8 +10,10 @@
 
 Algorithms (WGSL in shaders/conv/, each with a numpy twin below that the cpu backend runs):
 
-- ``direct`` (conv/direct.wgsl): register-blocked, 4 output channels x 4 pixels per invocation, bias+ReLU fused.
-  No temporary buffers; the choice for depthwise / few channels per group, where a GEMM tile idles.
+- ``direct`` (conv/direct.wgsl, direct8.wgsl, direct16.wgsl): register-blocked, 4 / 8 / 16 output channels
+  (8 and 16 on CPU adapters only) x 8 pixels of a row per invocation, the inputs sliding along the kernel row
+  (stride = dilation = 1), weights packed as vec4s (conv/direct_wpack.wgsl) and staged in workgroup memory, bias
+  and ReLU fused. The choice for depthwise / few channels per group, where a GEMM tile idles.
 - ``im2col`` (conv/im2col.wgsl -> linalg ``gemm`` -> conv/bias_act.wgsl): the column matrix is written already
   padded for the GEMM kernels (K4 rows, images side by side as columns), one batched GEMM over the groups,
   then an epilogue back to NCHW with bias+ReLU.
@@ -25,8 +27,18 @@ Large batches are processed in chunks of images so that no temporary exceeds ``C
 benchmarks/RESULTS.md); with autotuning on (:func:`conv_autotune` or ``GPUML_CONV_AUTOTUNE=1``) it times every
 applicable algorithm once per (adapter, shape) and caches the fastest.
 
-Backward (im2col + GEMM for every configuration): grad_b = row sums of grad_out, grad_w = dY . cols^T
-(split-K over image columns when there are few groups), grad_x = col2im(W^T . dY) as a gather (no atomics).
+Backward, two paths (both deterministic, no atomics):
+
+- CPU adapters (lavapipe, SwiftShader) and few channels (``Cg * OCg < 64``), when grad_out's planes hold whole
+  vec4s (``OH * OW % 4 == 0``) and, for grad_x, stride 1 with ``padding <= dilation * (kernel - 1)``:
+  grad_w and grad_b in one pass over S chunks of output pixels, either conv/grad_w_rows.wgsl (``OCg <= 8``,
+  horizontal stride/dilation 1, ``KW <= 8``, ``OW % 4 == 0``: LeNet conv1) or the implicit GEMM
+  conv/grad_w.wgsl (gathers x inside the GEMM loop, bias as a constant-1 tap), then conv/grad_w_finish.wgsl sums
+  the chunks; grad_x = conv(grad_out, W flipped and transposed per group, padding dilation*(K-1) - padding) on
+  the direct kernels (the flip is in conv/direct_wpack.wgsl). LeNet-5's two backward convolutions on lavapipe:
+  ~20 dispatches -> 6, GPU time ~3x lower (no column matrices, no col2im).
+- otherwise im2col + GEMM: grad_b = row sums of grad_out, grad_w = dY . cols^T (split-K over image columns when
+  there are few groups), grad_x = col2im(W^T . dY) as a gather.
 """
 
 from __future__ import annotations
