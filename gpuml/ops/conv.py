@@ -424,7 +424,10 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     # channels per invocation: 4, 8 (direct8.wgsl) or 16 (direct16.wgsl); each input load feeds that many FMAs.
     # The wide variants hold 64/128 accumulators per invocation: CPU adapters only (a GPU thread would spill).
     per = 4 if not _cpu_adapter(device) else 16 if g.OCg > 8 else 8 if g.OCg > 4 else 4
-    ocb, owb = per // 4 * -(-g.OCg // per), -(-g.OW // 8)
+    # pixels per invocation: 16 (direct8x16.wgsl) when each invocation walks enough kernel rows to amortise its
+    # 2x larger epilogue (lavapipe: LeNet conv2's grad_x, 16 x 5 rows, 1.14x; conv1 forward, 1 x 5 rows, 0.5x)
+    px = 16 if per == 8 and g.OW > 8 and g.Cg * g.KH >= 16 else 8
+    ocb, owb = per // 4 * -(-g.OCg // per), -(-g.OW // px)
     n = g.N * g.G * (ocb * 4 // per) * g.OH * owb
     bias, flags = _flags(device, b, relu)
     khw = g.KH * g.KW
@@ -453,7 +456,8 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     pack = {"n": m, "KHW": khw, "Cg": g.Cg, "OCB": ocb, "OCg": g.OCg, "w_g": w_g, "w_o": w_o, "w_c": w_c}
     pack.update({"w_t0": w_t0, "w_ts": w_ts})
     device.kernel("conv/direct_wpack.wgsl", WG=WG)(_grid(device, m), pack, w=w, wp=wp)
-    kernel = device.kernel({4: "conv/direct.wgsl", 8: "conv/direct8.wgsl", 16: "conv/direct16.wgsl"}[per], WG=WG)
+    name = {4: "conv/direct.wgsl", 8: "conv/direct8.wgsl", 16: "conv/direct16.wgsl"}[per]
+    kernel = device.kernel("conv/direct8x16.wgsl" if px == 16 else name, WG=WG)
     kernel(_grid(device, n), params, x_in=x, wp=wp, bias=bias, out=out)
     wp.free()
     return out
