@@ -59,6 +59,10 @@ ALGOS = ("direct", "im2col", "winograd2", "winograd4")
 # Temporaries (column matrix, Winograd V / M) above this size are split into chunks of images.
 CHUNK_BYTES = 64 << 20
 EPI_WG = 64  # workgroup of the 3-D-grid epilogue (rows of P outputs)
+# Workgroup of the kernels with much work per invocation (direct*, grad_w*): LeNet's convolutions have only
+# ~900-7000 such invocations; 256-wide workgroups gave lavapipe's 2 threads 4-28 tasks to share (one thread idles
+# at the end of each dispatch), 64-wide ones 4x as many.
+HEAVY_WG = 64
 
 _state: dict = {"last": None}
 _autotune: dict = {"enabled": os.environ.get("GPUML_CONV_AUTOTUNE") == "1", "cache": {}}
@@ -396,6 +400,10 @@ def _grid(device, n: int):
     return device.grid_1d(-(-n // WG))
 
 
+def _heavy_grid(device, n: int):
+    return device.grid_1d(-(-n // HEAVY_WG))
+
+
 def _r4(n: int) -> int:
     return -(-n // 4) * 4
 
@@ -457,8 +465,8 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     pack.update({"w_t0": w_t0, "w_ts": w_ts})
     device.kernel("conv/direct_wpack.wgsl", WG=WG)(_grid(device, m), pack, w=w, wp=wp)
     name = {4: "conv/direct.wgsl", 8: "conv/direct8.wgsl", 16: "conv/direct16.wgsl"}[per]
-    kernel = device.kernel("conv/direct8x16.wgsl" if px == 16 else name, WG=WG)
-    kernel(_grid(device, n), params, x_in=x, wp=wp, bias=bias, out=out)
+    kernel = device.kernel("conv/direct8x16.wgsl" if px == 16 else name, WG=HEAVY_WG)
+    kernel(_heavy_grid(device, n), params, x_in=x, wp=wp, bias=bias, out=out)
     wp.free()
     return out
 
@@ -679,7 +687,7 @@ def _grad_w_rows(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
         "dh": g.dh,
         "rows": rows,
     }
-    device.kernel("conv/grad_w_rows.wgsl", WG=WG)(_grid(device, n), params, x_in=x, dy=gy, part=part)
+    device.kernel("conv/grad_w_rows.wgsl", WG=HEAVY_WG)(_heavy_grid(device, n), params, x_in=x, dy=gy, part=part)
     return _grad_w_finish(device, g, part, kb, g.OCg, s)
 
 
@@ -727,7 +735,7 @@ def _grad_w_implicit(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
         **g.geometry_params(),
         "OCg16": ocg16,
     }
-    device.kernel("conv/grad_w.wgsl", WG=WG)(_grid(device, n), params, x_in=x, dy=gy, part=part)
+    device.kernel("conv/grad_w.wgsl", WG=HEAVY_WG)(_heavy_grid(device, n), params, x_in=x, dy=gy, part=part)
     return _grad_w_finish(device, g, part, kb, ocg16, s)
 
 
