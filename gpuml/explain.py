@@ -9,7 +9,12 @@ usually taken.
 
 from __future__ import annotations
 
-import numpy as np
+import array
+
+try:
+    import numpy as np
+except ImportError:  # Pyodide core: grad_cam_device and resolve_layer work without numpy
+    np = None
 
 from . import ops
 from .nn import BatchNorm2d, Conv2d, ReLU, Sequential, Tanh
@@ -20,6 +25,7 @@ __all__ = [
     "embed",
     "filters",
     "grad_cam",
+    "grad_cam_device",
     "guided_backprop",
     "max_activating",
     "maximize_activation",
@@ -173,6 +179,40 @@ def grad_cam(model: Sequential, x, target_class=None, layer="last_conv", *, retu
         "weights": weights.numpy(),
         "classes": classes,
     }
+
+
+def grad_cam_device(model: Sequential, x, target_class=None, layer="last_conv") -> dict:
+    """Grad-CAM kept on the device, without numpy (the web page runs it in Pyodide core).
+
+    ``x`` is an (N, C, H, W) tensor (or anything :func:`gpuml.tensor` takes). Returns a dict with ``cam``: the
+    (N, h, w) tensor ReLU(sum_k alpha_k A_k) at the layer's resolution (not upsampled, not normalised; equal
+    to :func:`grad_cam`'s ``cam_lowres``), ``weights`` (N, C), ``outputs`` (every layer's output tensor of
+    the eval-mode forward pass; ``outputs[-1]`` are the logits), ``layer`` (the index) and ``classes``
+    (a list of ints: the explained class per image)."""
+    i = resolve_layer(model, layer)
+    x = as_tensor(x, model.device)
+    if len(x.shape) == len(model.input_shape):
+        x = x.reshape(1, *x.shape)
+    outs = _forward(model, x)
+    acts, logits = outs[i], outs[-1]
+    if acts.ndim != 4:
+        raise ValueError(f"Grad-CAM needs a layer with (C, h, w) feature maps; layer {i} outputs {acts.shape[1:]}")
+    n, c, h, w = acts.shape
+    k = logits.shape[1]
+    if target_class is None:
+        classes = [int(v) for v in ops.argmax(logits, axis=1).reshape(n).tolist()]
+    elif isinstance(target_class, int):
+        classes = [target_class] * n
+    else:
+        classes = [int(v) for v in target_class]
+    onehot = array.array("f", bytes(4 * n * k))
+    for row, cls in enumerate(classes):
+        onehot[row * k + cls] = 1.0
+    grad = as_tensor(onehot, model.device).reshape(n, k)
+    grads = _backward(model, grad, len(model.layers) - 1, i)
+    weights = ops.mean(grads.reshape(n, c, h * w), axis=2)
+    cam = ops.relu(ops.sum(ops.mul(acts.reshape(n, c, h * w), weights.reshape(n, c, 1)), axis=1)).reshape(n, h, w)
+    return {"cam": cam, "weights": weights, "outputs": outs, "layer": i, "classes": classes}
 
 
 def saliency(model: Sequential, x, target_class=None) -> np.ndarray:

@@ -41,6 +41,18 @@ def test_grad_cam_equals_float64_formula(model, images):
     assert parts["classes"].tolist() == [1, 5, 7]
 
 
+def test_grad_cam_device_matches_grad_cam(model, images):
+    """The numpy-free Grad-CAM (what the web page runs in Pyodide) gives grad_cam's low-resolution map."""
+    parts = explain.grad_cam(model, images, return_parts=True)
+    out = explain.grad_cam_device(model, images)
+    np.testing.assert_allclose(out["cam"].numpy(), parts["cam_lowres"], rtol=1e-5, atol=1e-6)
+    assert out["classes"] == parts["classes"].tolist()
+    assert out["layer"] == 3 and out["outputs"][-1].shape == (3, 10)
+    fixed = explain.grad_cam_device(model, images, target_class=[1, 5, 7])
+    ref = explain.grad_cam(model, images, target_class=[1, 5, 7], return_parts=True)["cam_lowres"]
+    np.testing.assert_allclose(fixed["cam"].numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
 def test_grad_cam_gradients_match_finite_differences(model, images):
     """The gradients Grad-CAM uses are d score_c / d A: check them by perturbing A through the layers above."""
     parts = explain.grad_cam(model, images[:1], target_class=2, return_parts=True)
