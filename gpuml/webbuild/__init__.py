@@ -1,0 +1,253 @@
+"""Build and serve the gpuml web page (``gpuml web build``, ``gpuml serve``).
+
+The page (``web/site/``) runs gpuml's own Python package and WGSL kernels in Pyodide inside a Web Worker and
+dispatches them to ``navigator.gpu``. ``build_site(out)`` makes a self-contained static site in ``out``:
+
+- the page files of ``web/site/`` (``sw.js`` gets the build's version so a new build replaces the cache),
+- ``pyodide/``: Pyodide core copied from the npm package (``web/node_modules/pyodide``; run ``npm ci`` in web/),
+- ``gpuml-<version>-py3-none-any.whl``: gpuml's Python modules and shaders (``gpuml.bundle``),
+- ``model/lenet5_mnist.json`` + ``.bin``: the default model as JSON metadata and raw little-endian float32
+  (Pyodide core has no numpy to read an npz), converted from the shipped ``gpuml/models/lenet5_mnist.npz``
+  (or ``--model``),
+- ``data/``: the k-means datasets (1,000 points each, seeded) and an MNIST subset (uint8) for live training,
+- ``icons/`` and ``build-info.json`` (file list, sizes, payload budget) read by the service worker.
+
+Everything the page needs is in ``out``: it works offline, from these files, with Pyodide core only.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import shutil
+import struct
+import zlib
+from pathlib import Path
+from typing import ClassVar
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "web" / "site"
+PYODIDE_NPM = ROOT / "web" / "node_modules" / "pyodide"
+DEFAULT_OUT = ROOT / "web" / "dist"
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+PAYLOAD_BUDGET = 2_000_000  # gpuml package + shaders + model, bytes
+KMEANS_DATASETS = ("blobs", "moons", "circles", "anisotropic", "varied", "uniform")
+KMEANS_POINTS = 1000
+MNIST_TRAIN, MNIST_TEST = 2048, 512
+
+__all__ = ["build_site", "convert_model", "serve"]
+
+
+def convert_model(npz_path, out_dir: Path, name: str = "lenet5_mnist") -> dict:
+    """Write ``<name>.json`` (spec, input shape, tensors with offsets, training metadata) and ``<name>.bin``
+    (every tensor of the state dict as little-endian float32, concatenated) from a ``gpuml train`` npz."""
+    import numpy as np
+
+    from ..train import load_npz
+
+    arrays, meta = load_npz(npz_path)
+    tensors, chunks, offset = [], [], 0
+    for key in sorted(arrays, key=_state_order):
+        if not key.startswith("model/"):
+            continue
+        a = np.ascontiguousarray(arrays[key], "<f4")
+        tensors.append({"name": key[6:], "shape": list(a.shape), "offset": offset, "size": int(a.size)})
+        chunks.append(a.tobytes())
+        offset += int(a.size)
+    cfg = meta.get("config", {})
+    history = meta.get("history") or [{}]
+    info = {
+        "format": "gpuml-web-model-1",
+        "name": name,
+        "spec": meta["spec"],
+        "input_shape": list(cfg.get("input_shape", (1, 28, 28))),
+        "seed": cfg.get("seed", 0),
+        "tensors": tensors,
+        "trained": {
+            "dataset": cfg.get("dataset"),
+            "epochs": meta.get("epoch"),
+            "test_accuracy": history[-1].get("test_accuracy"),
+            "adapter": meta.get("adapter"),
+            "source": Path(str(npz_path)).name,
+        },
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.bin").write_bytes(b"".join(chunks))
+    (out_dir / f"{name}.json").write_text(json.dumps(info, indent=1))
+    return info
+
+
+def _state_order(key: str):
+    parts = key.split("/", 1)[-1].split(".", 1)
+    return (int(parts[0]) if parts[0].isdigit() else 1 << 30, key)
+
+
+def default_model() -> Path | None:
+    """The shipped model (gpuml/models/lenet5_mnist.npz) when present."""
+    try:
+        from ..models import path
+
+        return Path(str(path()))
+    except (FileNotFoundError, ImportError):
+        return None
+
+
+def _kmeans_data() -> dict:
+    from ..cluster import make_dataset
+
+    out = {}
+    for name in KMEANS_DATASETS:
+        X, _ = make_dataset(name, KMEANS_POINTS, random_state=0, centers=5 if name == "blobs" else 3)
+        out[name] = [[round(float(a), 4), round(float(b), 4)] for a, b in X[:, :2]]
+    return out
+
+
+def _mnist_subset(out_dir: Path) -> dict:
+    import numpy as np
+
+    from ..datasets import mnist
+
+    info = {}
+    for split, n in (("train", MNIST_TRAIN), ("test", MNIST_TEST)):
+        data = mnist(split)
+        idx = np.random.default_rng(0 if split == "train" else 1).permutation(len(data.labels))[:n]
+        images = np.rint(data.images[idx, 0] * 255).astype(np.uint8)
+        (out_dir / f"mnist_{split}_images.u8").write_bytes(images.tobytes())
+        (out_dir / f"mnist_{split}_labels.u8").write_bytes(data.labels[idx].astype(np.uint8).tobytes())
+        info[split] = n
+    return info
+
+
+def _png(size: int) -> bytes:
+    """A square icon (dark tile, an orange '3x3 grid' of dots) as PNG, with the standard library only."""
+    rows = []
+    for y in range(size):
+        row = bytearray([0])
+        for x in range(size):
+            u, v = x / size, y / size
+            r, g, b = 24, 26, 38
+            cu, cv = (u * 3) % 1 - 0.5, (v * 3) % 1 - 0.5
+            if 0.12 < u < 0.88 and 0.12 < v < 0.88 and cu * cu + cv * cv < 0.09:
+                r, g, b = 255, 150 - int(90 * v), 40 + int(120 * u)
+            row += bytes((r, g, b, 255))
+        rows.append(bytes(row))
+    raw = zlib.compress(b"".join(rows), 9)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def build_site(out=DEFAULT_OUT, model=None, log=print) -> dict:
+    """Build the static site into ``out``; returns build-info (also written to ``out/build-info.json``)."""
+    from ..bundle import build_bundle
+
+    out = Path(out)
+    if not (PYODIDE_NPM / "pyodide.mjs").is_file():
+        raise FileNotFoundError(f"{PYODIDE_NPM} is missing: run `npm ci` in {PYODIDE_NPM.parents[1]}")
+    if not SITE.is_dir():
+        raise FileNotFoundError(f"{SITE} is missing (the page sources live in a gpuml checkout)")
+    model = Path(model) if model else default_model()
+    if model is None or not model.is_file():
+        raise FileNotFoundError(
+            "no model to ship: gpuml/models/lenet5_mnist.npz is missing; pass --model PATH (an npz written by "
+            "`gpuml train`, e.g. `python -m gpuml train mnist --epochs 1 --subset 10000 --out /tmp/m`)"
+        )
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for src in sorted(SITE.rglob("*")):
+        if src.is_file():
+            dst = out / src.relative_to(SITE)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+    (out / "pyodide").mkdir()
+    for name in PYODIDE_FILES:
+        shutil.copyfile(PYODIDE_NPM / name, out / "pyodide" / name)
+    wheel = build_bundle(out)
+    model_info = convert_model(model, out / "model")
+    (out / "data").mkdir()
+    (out / "data" / "kmeans.json").write_text(json.dumps(_kmeans_data(), separators=(",", ":")))
+    mnist = _mnist_subset(out / "data")
+    (out / "icons").mkdir()
+    for size in (192, 512):
+        (out / "icons" / f"icon-{size}.png").write_bytes(_png(size))
+
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "sw.js")
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + (out / name).read_bytes())
+    version = digest.hexdigest()[:12]
+    payload = {
+        "wheel": wheel.stat().st_size,
+        "model": sum((out / "model" / f).stat().st_size for f in ("lenet5_mnist.json", "lenet5_mnist.bin")),
+    }
+    payload["total"] = payload["wheel"] + payload["model"]
+    info = {
+        "version": version,
+        "wheel": wheel.name,
+        "model": model_info["name"],
+        "model_source": str(model),
+        "model_test_accuracy": model_info["trained"]["test_accuracy"],
+        "payload_bytes": payload,
+        "payload_budget_bytes": PAYLOAD_BUDGET,
+        "mnist": mnist,
+        "kmeans_datasets": list(KMEANS_DATASETS),
+        "files": [*files, "build-info.json"],
+        "bytes": {name: (out / name).stat().st_size for name in files},
+    }
+    (out / "build-info.json").write_text(json.dumps(info, indent=1))
+    sw = out / "sw.js"
+    sw.write_text(sw.read_text().replace("__BUILD_VERSION__", version))
+    log(f"built {out} (version {version}) from model {model}")
+    log(
+        f"gpuml payload: wheel {payload['wheel']:,} B + model {payload['model']:,} B = {payload['total']:,} B "
+        f"(budget {PAYLOAD_BUDGET:,} B{'' if payload['total'] < PAYLOAD_BUDGET else ' EXCEEDED'})"
+    )
+    return info
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map: ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".mjs": "text/javascript",
+        ".js": "text/javascript",
+        ".wasm": "application/wasm",
+        ".webmanifest": "application/manifest+json",
+        ".json": "application/json",
+        ".whl": "application/zip",
+        ".wgsl": "text/plain",
+    }
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-cache")  # the service worker caches; the server always revalidates
+        super().end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def make_server(directory=DEFAULT_OUT, host: str = "127.0.0.1", port: int = 8000) -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(_Handler, directory=str(directory))
+    return http.server.ThreadingHTTPServer((host, port), handler)
+
+
+def serve(directory=DEFAULT_OUT, host: str = "127.0.0.1", port: int = 8000, build: bool = True, model=None) -> int:
+    """Serve the built site (building it first when ``out/build-info.json`` is missing); prints the URL."""
+    directory = Path(directory)
+    if build and not (directory / "build-info.json").is_file():
+        build_site(directory, model)
+    server = make_server(directory, host, port)
+    url = f"http://{host}:{server.server_address[1]}/"
+    print(f"serving {directory} at {url}  (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

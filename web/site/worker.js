@@ -1,0 +1,235 @@
+// The page's Web Worker: Pyodide + gpuml + WebGPU. All Python and all GPU work run here, so the page's main
+// thread only handles input and the DOM (no long tasks while training or animating).
+//
+// Messages in:  {type: "init", canvases, opts} | {type: "call", id, fn, args} | {type: "loop", name, action}
+// Messages out: {type: "status"|"ready"|"error"|"result"|"progress"|"notice", ...}
+import { Renderer } from "./render.js";
+
+const post = (m, transfer) => self.postMessage(m, transfer || []);
+const t0 = performance.now();
+let pyodide = null, app = null, renderer = null;
+const timings = {};
+let queue = Promise.resolve();
+const data = {};
+const loops = { kmeans: { running: false }, train: { running: false } };
+
+function reportError(text) {
+  post({ type: "error", text: String(text) });
+}
+self.addEventListener("unhandledrejection", (e) => reportError(e.reason && (e.reason.message || e.reason)));
+self.addEventListener("error", (e) => reportError(e.message));
+
+// Serialise every Python call (JSPI calls may suspend; a second call must not enter Python meanwhile).
+function py(fn, ...args) {
+  const run = async () => {
+    const f = app[fn];
+    try {
+      const out = await f.callPromising(...args);
+      return typeof out === "string" ? JSON.parse(out) : out;
+    } finally {
+      f.destroy();
+    }
+  };
+  const p = queue.then(run, run);
+  queue = p.catch(() => {});
+  return p;
+}
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`fetching ${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function detectGPU(opts) {
+  if (opts.gpu === "off") return { ok: false, why: "WebGPU disabled for this page (?gpu=off)" };
+  if (!("gpu" in navigator) || !navigator.gpu) return { ok: false, why: "this browser has no navigator.gpu (no WebGPU)" };
+  // Keep the GPU object referenced for the worker's lifetime: Chromium reports the device lost ("a valid external
+  // Instance reference no longer exists") when navigator.gpu's instance is collected in a worker.
+  self.gpumlGPU = navigator.gpu;
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return { ok: false, why: "navigator.gpu.requestAdapter() returned null (WebGPU blocked or no adapter)" };
+  return { ok: true, info: adapter.info ? `${adapter.info.vendor} ${adapter.info.architecture}` : "" };
+}
+
+async function tryNumpy(version) {
+  // Pyodide core has no numpy; online it can come from Pyodide's CDN (the CPU backend needs it).
+  try {
+    const lock = await (await fetch("./pyodide/pyodide-lock.json")).json();
+    const file = lock.packages && lock.packages.numpy && lock.packages.numpy.file_name;
+    if (!file) return false;
+    const url = `https://cdn.jsdelivr.net/pyodide/v${version}/full/${file}`;
+    await pyodide.loadPackage(url, { messageCallback: () => {}, errorCallback: () => {} });
+    pyodide.runPython("import numpy");
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
+async function init(msg) {
+  const { canvases, opts } = msg;
+  post({ type: "status", text: "loading Pyodide…" });
+  const { loadPyodide } = await import("./pyodide/pyodide.mjs");
+  const [py_, wheel, info] = await Promise.all([
+    loadPyodide({ indexURL: new URL("./pyodide/", self.location.href).href }),
+    fetch("./build-info.json").then((r) => r.json()).then(async (info) => [info, await fetchBytes(`./${info.wheel}`)]),
+    detectGPU(opts),
+  ]).then(([a, [bi, w], g]) => [a, w, { build: bi, gpu: g }]);
+  pyodide = py_;
+  timings.pyodide_ms = performance.now() - t0;
+  post({ type: "status", text: "installing gpuml…" });
+  const site = pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
+  pyodide.unpackArchive(wheel.buffer, "zip", { extractDir: site });
+  const appSource = await (await fetch("./app.py")).text();
+  pyodide.FS.writeFile(`${site}/gpuml_web_app.py`, appSource);
+  timings.install_ms = performance.now() - t0 - timings.pyodide_ms;
+  let backend = "browser";
+  if (!info.gpu.ok) {
+    post({ type: "notice", level: "warn", text: `No WebGPU: ${info.gpu.why}. Trying the CPU path (numpy backend)…` });
+    const numpy = await tryNumpy(pyodide.version);
+    if (!numpy) {
+      post({
+        type: "notice", level: "error",
+        text: `No WebGPU (${info.gpu.why}), and the CPU fallback needs numpy, which Pyodide core does not ` +
+          "include and which could not be loaded (offline, or the CDN is unreachable). The demos cannot run here.",
+      });
+      post({ type: "ready", ok: false, timings, tti_worker_ms: performance.now() - t0 });
+      return;
+    }
+    backend = "cpu";
+    pyodide.runPython("import os; os.environ['GPUML_BACKEND'] = 'cpu'");
+    post({ type: "notice", level: "warn", text: "Running on the CPU (numpy backend): much slower than WebGPU." });
+  }
+  await pyodide.runPythonAsync("import gpuml_web_app");
+  app = pyodide.pyimport("gpuml_web_app");
+  // shaders for the canvases come from the installed wheel
+  const shaders = {};
+  for (const name of ["web_image", "web_points", "web_lines"]) {
+    shaders[name] = pyodide.FS.readFile(`${site}/gpuml/shaders/render/${name}.wgsl`, { encoding: "utf8" });
+  }
+  post({ type: "status", text: "creating the WebGPU device…" });
+  const setupFn = app.setup;
+  let setup;
+  if (backend === "browser") {
+    // the renderer needs the device gpuml creates: set it up lazily through a proxy object
+    setup = JSON.parse(await setupFn.callPromising(null, "{}"));
+    const jsDevice = pyodide.runPython("import gpuml_web_app as a; a.DEV.js_device");
+    renderer = new Renderer(jsDevice, shaders, reportError);
+    jsDevice.addEventListener("uncapturederror", (e) => reportError(`WebGPU error: ${e.error.message}`));
+    jsDevice.lost.then((i) => reportError(`WebGPU device lost (${i.reason}): ${i.message}`));
+    const setR = app.set_renderer;
+    setR(renderer);
+    setR.destroy();
+    for (const [name, canvas] of Object.entries(canvases)) renderer.addCanvas(name, canvas, opts.present);
+  } else {
+    setup = JSON.parse(await setupFn.callPromising(null, "{}"));
+  }
+  setupFn.destroy();
+  timings.device_ms = performance.now() - t0 - timings.pyodide_ms - timings.install_ms;
+  // default model: JSON + raw float32
+  const modelName = info.build.model;
+  const [meta, blob] = await Promise.all([
+    fetch(`./model/${modelName}.json`).then((r) => r.text()),
+    fetchBytes(`./model/${modelName}.bin`),
+  ]);
+  const loaded = await py("load_model", "default", meta, blob);
+  timings.model_ms = loaded.ms;
+  await py("pad_clear");
+  await renderer?.settled();
+  const tti = performance.now() - t0;
+  post({
+    type: "ready", ok: true, backend, setup, timings, tti_worker_ms: tti, build: info.build,
+    model: JSON.parse(meta).trained, gpu: info.gpu,
+  });
+}
+
+async function kmeansLoop() {
+  const loop = loops.kmeans;
+  const frame = () => new Promise((r) => (self.requestAnimationFrame ? self.requestAnimationFrame(r) : setTimeout(r, 16)));
+  let last = performance.now();
+  while (loop.running) {
+    const out = await py("kmeans_step");
+    const now = performance.now();
+    out.frame_ms = now - last;
+    last = now;
+    post({ type: "progress", name: "kmeans", data: out });
+    if (out.done) { loop.running = false; break; }
+    await frame();
+  }
+  post({ type: "progress", name: "kmeans-state", data: { running: false } });
+}
+
+async function trainLoop() {
+  const loop = loops.train;
+  while (loop.running && loop.stepsLeft > 0) {
+    const out = await py("train_steps", 1);
+    loop.stepsLeft -= 1;
+    post({ type: "progress", name: "train", data: out });
+    await new Promise((r) => setTimeout(r, 0)); // let messages (pause, pad strokes) in between steps
+  }
+  loop.running = false;
+  post({ type: "progress", name: "train-state", data: { running: false } });
+}
+
+async function getData(name) {
+  if (!data[name]) data[name] = await fetchBytes(`./data/${name}`);
+  return data[name];
+}
+
+async function call(fn, args) {
+  switch (fn) {
+    case "kmeans_start": {
+      if (!data.kmeans) data.kmeans = await (await fetch("./data/kmeans.json")).json();
+      loops.kmeans.running = false;
+      return py("kmeans_start", JSON.stringify(data.kmeans[args[0]]), args[1], args[2]);
+    }
+    case "kmeans_play":
+      if (!loops.kmeans.running) { loops.kmeans.running = true; kmeansLoop(); }
+      return { running: true };
+    case "kmeans_pause":
+      loops.kmeans.running = false;
+      return { running: false };
+    case "kmeans_bench":
+      return renderer.benchPoints("kmeans", args[0] || 60);
+    case "augment_run":
+      return py("augment_run", args[0], args[1], args[2], await getData("mnist_test_images.u8"), 16);
+    case "train_setup": {
+      const [xi, yi, xt, yt] = await Promise.all(["mnist_train_images.u8", "mnist_train_labels.u8",
+        "mnist_test_images.u8", "mnist_test_labels.u8"].map(getData));
+      loops.train.running = false;
+      return py("train_setup", xi, yi, xt, yt, 64, 2e-3, 0);
+    }
+    case "train_start":
+      loops.train.stepsLeft = args[0] || 1e9;
+      if (!loops.train.running) { loops.train.running = true; trainLoop(); }
+      return { running: true };
+    case "train_pause":
+      loops.train.running = false;
+      return { running: false };
+    case "mnist_test_pixels": {
+      // test digits (uint8) as flat float lists, for the page's predict benchmark
+      const [xi, yi] = await Promise.all(["mnist_test_images.u8", "mnist_test_labels.u8"].map(getData));
+      const n = args[0] || 10, px = [];
+      for (let i = 0; i < n; i++) px.push(Array.from(xi.subarray(i * 784, (i + 1) * 784), (v) => v / 255));
+      return { pixels: px, labels: Array.from(yi.subarray(0, n)) };
+    }
+    default:
+      return py(fn, ...args);
+  }
+}
+
+self.onmessage = async (e) => {
+  const msg = e.data;
+  try {
+    if (msg.type === "init") await init(msg);
+    else if (msg.type === "call") {
+      const value = await call(msg.fn, msg.args || []);
+      post({ type: "result", id: msg.id, value });
+    }
+  } catch (err) {
+    const text = String((err && err.message) || err);
+    if (msg.type === "call") post({ type: "result", id: msg.id, error: text });
+    reportError(text);
+  }
+};
