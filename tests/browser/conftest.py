@@ -104,15 +104,33 @@ class BrowserSession:
         return self.page.evaluate("(c) => gpuml.runPlain(c)", code)
 
 
-@pytest.fixture(scope="session")
-def browser():
+def require_browser() -> None:
+    """Skip (or fail under GPUML_EXPECT_GPU=1) where the browser tests cannot run."""
     reason = unavailable_reason()
     if reason:
         if EXPECT_GPU:
             pytest.fail(f"GPUML_EXPECT_GPU=1 but the browser tests cannot run: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def playwright_session():
+    """One Playwright driver for the whole session (a second sync_playwright() in one process fails)."""
+    require_browser()
     from playwright.sync_api import sync_playwright
 
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium_args() -> list[str]:
+    return list(CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_session):
     from gpuml.bundle import build_bundle
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -125,7 +143,7 @@ def browser():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     console: list[str] = []
-    pw = sync_playwright().start()
+    pw = playwright_session
     session = None
     try:
         t0 = time.perf_counter()
@@ -152,7 +170,6 @@ def browser():
         session.timings["device_init_s"] = time.perf_counter() - t0
         session.run(HARNESS.read_text())
     except Exception as exc:
-        pw.stop()
         server.shutdown()
         message = f"browser session setup failed: {exc}\n" + "\n".join(console[-20:])
         if EXPECT_GPU:
@@ -166,6 +183,5 @@ def browser():
     record = {"timings": session.timings, "device": session.info, **session.records, "console": console[-200:]}
     (ARTIFACTS / "results.json").write_text(json.dumps(record, indent=2, default=str))
     chrome.close()
-    pw.stop()
     server.shutdown()
     shutil.rmtree(dist, ignore_errors=True)
