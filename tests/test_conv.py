@@ -78,6 +78,8 @@ CONFIGS = [
     ((2, 4, 11, 8), (6, 2, 3, 3), {"stride": (2, 1), "padding": 1, "dilation": (2, 1), "groups": 2}),  # rows grad_w
     ((1, 6, 9, 21), (8, 6, 3, 3), {"padding": 1}),  # direct8x16 (8 channels x 16 pixels), sliding inputs
     ((1, 6, 9, 40), (7, 6, 3, 3), {"stride": (1, 2), "padding": 1}),  # direct8x16, strided inputs
+    ((2, 4, 11, 11), (12, 2, 3, 3), {"stride": 2, "padding": 2, "dilation": 2, "groups": 2}),  # implicit forward
+    ((1, 3, 8, 6), (20, 3, 3, 3), {"padding": 1}),  # implicit forward, two 16-row blocks
 ]
 WINOGRAD_CONFIGS = [c for c in CONFIGS if c[1][2:] == (3, 3) and "stride" not in c[2] and "dilation" not in c[2]]
 

@@ -10,10 +10,12 @@
 
 Algorithms (WGSL in shaders/conv/, each with a numpy twin below that the cpu backend runs):
 
-- ``direct`` (conv/direct.wgsl, direct8.wgsl, direct16.wgsl): register-blocked, 4 / 8 / 16 output channels
-  (8 and 16 on CPU adapters only) x 8 pixels of a row per invocation, the inputs sliding along the kernel row
-  (stride = dilation = 1), weights packed as vec4s (conv/direct_wpack.wgsl) and staged in workgroup memory, bias
-  and ReLU fused. The choice for depthwise / few channels per group, where a GEMM tile idles.
+- ``direct`` (conv/direct.wgsl, direct8.wgsl, direct16.wgsl, direct8x16.wgsl): register-blocked, 4 / 8 / 16
+  output channels (8 and 16 on CPU adapters only) x 8 or 16 pixels of a row per invocation, the inputs sliding
+  along the kernel row (stride = dilation = 1), weights packed as vec4s (conv/direct_wpack.wgsl) and staged in
+  workgroup memory, bias and ReLU fused. On CPU adapters with OH * OW % 4 == 0 and OCg > 4 the forward runs
+  conv/implicit.wgsl instead: an implicit GEMM (16 channels x 4 pixels per invocation, the inputs gathered inside
+  the loop, no column matrix). The choice for depthwise / few channels per group, where a GEMM tile idles.
 - ``im2col`` (conv/im2col.wgsl -> linalg ``gemm`` -> conv/bias_act.wgsl): the column matrix is written already
   padded for the GEMM kernels (K4 rows, images side by side as columns), one batched GEMM over the groups,
   then an epilogue back to NCHW with bias+ReLU.
@@ -29,7 +31,7 @@ applicable algorithm once per (adapter, shape) and caches the fastest.
 
 Backward, two paths (both deterministic, no atomics):
 
-- CPU adapters (lavapipe, SwiftShader) and few channels (``Cg * OCg < 64``), when grad_out's planes hold whole
+- few channels (``Cg * OCg < 64``) or CPU adapters up to ``Cg * OCg = 1024``, when grad_out's planes hold whole
   vec4s (``OH * OW % 4 == 0``) and, for grad_x, stride 1 with ``padding <= dilation * (kernel - 1)``:
   grad_w and grad_b in one pass over S chunks of output pixels, either conv/grad_w_rows.wgsl (``OCg <= 8``,
   horizontal stride/dilation 1, ``KW <= 8``, ``OW % 4 == 0``: LeNet conv1) or the implicit GEMM
@@ -320,9 +322,9 @@ def choose_conv_algo(g: ConvGeometry, device=None) -> str:
 
     1. few channels per group (``Cg * OCg < 64``: LeNet conv1, depthwise; on CPU adapters ``Cg * OCg <= 256``,
        which takes LeNet conv2): ``direct`` — a GEMM tile would mostly idle and the column buffer costs more than
-       the arithmetic. The 8/16-channel x 8-pixel direct kernels on lavapipe (min of 9, machine shared with other
-       jobs, two runs): LeNet conv2 N=64 2.0-3.4x im2col, 3x3 C16 28x28 N=8 1.65-2.3x, C16 56x56 N=32 2.1-2.7x;
-       C32 28x28 N=8 0.88-1.33x (inconclusive, left to im2col), C64 N=8 0.8-1.0x, C64 N=1 0.4-0.5x;
+       the arithmetic. On lavapipe ``direct`` runs the implicit GEMM / 8-16-channel kernels (min of 9, three runs,
+       the machine shared with other jobs in two): LeNet conv2 N=64 1.3-3.4x im2col, 3x3 C16 28x28 N=8 1.2-2.3x,
+       C16 56x56 N=32 2.1-2.7x; C32 28x28 N=8 0.7-1.3x (left to im2col), C64 N=8 0.8-1.0x, C64 N=1 0.4-0.5x;
     2. 3x3 / stride 1 / dilation 1 with ``Cg, OCg >= 64`` and ``Cg * N * OH * OW >= 400k`` (enough work per
        transform position): Winograd — ``winograd4`` when ``Cg >= 128`` and the batch has ``N*OH*OW >= 16384``
        or ``OH*OW >= 3136`` (1.6-2.5x im2col there), else ``winograd2`` (1.4-3x im2col at C=64, 56x56, N>=8).
@@ -471,7 +473,47 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     return out
 
 
+def _implicit(device, g: ConvGeometry, x, w, b, relu):
+    """Forward as an implicit GEMM (conv/implicit.wgsl); needs OH * OW % 4 == 0."""
+    from .linalg import _pad2d
+
+    k4, ocg16 = _r4(g.K), -(-g.OCg // 16) * 16
+    wa = _pad2d(w, g.G, g.OCg, g.K, ocg16, k4)
+    out = Tensor.empty(g.out_shape, "float32", device)
+    rb = ocg16 // 16
+    np4 = g.N * g.P // 4
+    n = g.G * rb * np4
+    bias, flags = _flags(device, b, relu)
+    params = {
+        "n": n,
+        "C": g.C,
+        "H": g.H,
+        "W": g.W,
+        "Cg": g.Cg,
+        "OCg": g.OCg,
+        "OC": g.OC,
+        "KH": g.KH,
+        "KW": g.KW,
+        "K": g.K,
+        "K4": k4,
+        "OW": g.OW,
+        "P": g.P,
+        "NP4": np4,
+        "RB": rb,
+        "OCg16": ocg16,
+        **g.geometry_params(),
+        **flags,
+    }
+    device.kernel("conv/implicit.wgsl", WG=HEAVY_WG)(_heavy_grid(device, n), params, x_in=x, wa=wa, bias=bias, out=out)
+    wa.free()
+    return out
+
+
 def _run_direct(device, g: ConvGeometry, x, w, b, relu):
+    # CPU adapters: the implicit GEMM (conv/implicit.wgsl) where its vec4 pixel blocks fit (OH * OW % 4 == 0) and
+    # its 16-row tile is at least a third used (OCg > 4); lavapipe, GPU time: LeNet conv1 1.05x, conv2 1.47x direct8/16
+    if _cpu_adapter(device) and g.P % 4 == 0 and g.OCg > 4:
+        return _implicit(device, g, x, w, b, relu)
     return _direct(device, g, x, w, b, relu)
 
 
@@ -640,14 +682,19 @@ def _few_channels(g: ConvGeometry) -> bool:
     return g.Cg * g.OCg < 64
 
 
+def _new_backward(device, g: ConvGeometry) -> bool:
+    """Few channels, or CPU adapters up to Cg * OCg = 1024, where the column matrices cost more than the arithmetic
+    (lavapipe, LeNet conv2 N=64 1.9x the im2col/GEMM backward, 3x3 C16 2.4-3x, C32 1.3x; C64 0.8-0.96x)."""
+    return _few_channels(g) or (_cpu_adapter(device) and g.Cg * g.OCg <= 1024)
+
+
 def _use_implicit_grad_w(device, g: ConvGeometry) -> bool:
-    """conv/grad_w.wgsl (implicit GEMM, bias fused) needs whole vec4s of pixels (P % 4 == 0); taken on CPU
-    adapters and for few channels, where the column matrix costs more than the arithmetic."""
-    return g.P % 4 == 0 and (_cpu_adapter(device) or _few_channels(g))
+    """conv/grad_w.wgsl / grad_w_rows.wgsl need whole vec4s of pixels (P % 4 == 0)."""
+    return g.P % 4 == 0 and _new_backward(device, g)
 
 
 def _use_direct_grad_x(device, g: ConvGeometry) -> bool:
-    return _direct_grad_x_ok(g) and (_cpu_adapter(device) or _few_channels(g))
+    return _direct_grad_x_ok(g) and _new_backward(device, g)
 
 
 def _grad_w_rows_ok(g: ConvGeometry) -> bool:
