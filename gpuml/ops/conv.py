@@ -503,6 +503,7 @@ def _implicit(device, g: ConvGeometry, x, w, b, relu):
         "OCg16": ocg16,
         **g.geometry_params(),
         **flags,
+        "wsh_max": 1024,  # vec4s of workgroup memory for the staged weight rows (16 KiB)
     }
     device.kernel("conv/implicit.wgsl", WG=HEAVY_WG)(_heavy_grid(device, n), params, x_in=x, wa=wa, bias=bias, out=out)
     wa.free()

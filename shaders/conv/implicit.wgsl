@@ -7,7 +7,7 @@
 //   (ignored unless has_bias = 1), 4 out: array<vec4<f32>> (read_write) N x OC x P.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = G * RB * NP / 4 (RB = OCg16 / 16 row blocks,
 //   NP = N * P): one invocation per 4 pixels x 16 output channels.
-// Template: WG.
+// Template: WG. The weight rows are staged in 16 KiB of workgroup memory when the workgroup shares them.
 // Why (lavapipe): per 4 taps an invocation gathers 16 inputs and loads 16 weight vec4s (the same address across
 // lanes) for 256 FMAs, the loop shape of conv/grad_w.wgsl, which runs ~1.5-2x the FMA rate of the register-blocked
 // direct kernels on LeNet's convolutions.
@@ -17,7 +17,7 @@
 struct Params {
     n: u32, C: u32, H: u32, W: u32, Cg: u32, OCg: u32, OC: u32, KH: u32,
     KW: u32, K: u32, K4: u32, OW: u32, P: u32, NP4: u32, RB: u32, OCg16: u32,
-    sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32,
+    sh: u32, sw: u32, ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32, wsh_max: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,6 +25,18 @@ struct Params {
 @group(0) @binding(2) var<storage, read> wa: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+
+// the workgroup's 16 weight rows, staged once when all its invocations share them (see main)
+var<workgroup> wsh: array<vec4<f32>, 1024>;
+var<private> use_sh: bool;
+var<private> wbase: u32;
+
+fn wload(t: u32) -> vec4<f32> {
+    if (use_sh) {
+        return wsh[t - wbase];
+    }
+    return wa[t];
+}
 
 fn finish(v: vec4<f32>, oc: u32) -> vec4<f32> {
     var r = v;
@@ -36,7 +48,20 @@ fn finish(v: vec4<f32>, oc: u32) -> vec4<f32> {
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    let wg0 = flat_workgroup(wid, nwg) * {{WG}}u;
+    let i = wg0 + lid;
+    // stage the 16 x K4 weights in workgroup memory when the whole workgroup has one (group, row block); wsh_max = 0
+    // turns this off
+    let r_first = wg0 / p.NP4;
+    let span = 4u * p.K4;                       // 16 rows x K4 / 4 vec4s
+    use_sh = r_first == (min(wg0 + {{WG}}u, p.n) - 1u) / p.NP4 && span <= p.wsh_max;
+    if (use_sh) {
+        wbase = ((r_first / p.RB) * p.OCg16 + (r_first % p.RB) * 16u) * (p.K4 / 4u);
+        for (var k = lid; k < span; k += {{WG}}u) {
+            wsh[k] = wa[wbase + k];
+        }
+    }
+    workgroupBarrier();
     if (i >= p.n) {
         return;
     }
@@ -87,23 +112,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             if (kw == p.KW) { kw = 0u; kh++; if (kh == p.KH) { kh = 0u; c++; } }
         }
         let wb = wrow + k4;
-        acc[0] += bm * wa[wb];
-        acc[1] += bm * wa[wb + K44];
-        acc[2] += bm * wa[wb + 2u * K44];
-        acc[3] += bm * wa[wb + 3u * K44];
-        acc[4] += bm * wa[wb + 4u * K44];
-        acc[5] += bm * wa[wb + 5u * K44];
-        acc[6] += bm * wa[wb + 6u * K44];
-        acc[7] += bm * wa[wb + 7u * K44];
+        acc[0] += bm * wload(wb);
+        acc[1] += bm * wload(wb + K44);
+        acc[2] += bm * wload(wb + 2u * K44);
+        acc[3] += bm * wload(wb + 3u * K44);
+        acc[4] += bm * wload(wb + 4u * K44);
+        acc[5] += bm * wload(wb + 5u * K44);
+        acc[6] += bm * wload(wb + 6u * K44);
+        acc[7] += bm * wload(wb + 7u * K44);
         if (both) {
-            acc[8] += bm * wa[wb + 8u * K44];
-            acc[9] += bm * wa[wb + 9u * K44];
-            acc[10] += bm * wa[wb + 10u * K44];
-            acc[11] += bm * wa[wb + 11u * K44];
-            acc[12] += bm * wa[wb + 12u * K44];
-            acc[13] += bm * wa[wb + 13u * K44];
-            acc[14] += bm * wa[wb + 14u * K44];
-            acc[15] += bm * wa[wb + 15u * K44];
+            acc[8] += bm * wload(wb + 8u * K44);
+            acc[9] += bm * wload(wb + 9u * K44);
+            acc[10] += bm * wload(wb + 10u * K44);
+            acc[11] += bm * wload(wb + 11u * K44);
+            acc[12] += bm * wload(wb + 12u * K44);
+            acc[13] += bm * wload(wb + 13u * K44);
+            acc[14] += bm * wload(wb + 14u * K44);
+            acc[15] += bm * wload(wb + 15u * K44);
         }
     }
     let P4 = p.P / 4u;
