@@ -312,7 +312,8 @@ class GPUDevice(Device):
                     f"{kernel}: binding '{b.name}' starts at byte {start}, not a multiple of the adapter's "
                     f"min_storage_buffer_offset_alignment ({align})"
                 )
-            size = min(buf.size - start, round_up(max(nbytes, 4), 16))
+            # whole 64-byte blocks: kernels may read/write padded vec4 or mat4x4 elements past the tensor's end
+            size = min(buf.size - start, round_up(max(nbytes, 4), 64))
             entries.append((b.index, buf.handle, start, size))
             key_parts.append((buf.serial, start, size))
             self._pending_serials.add(buf.serial)

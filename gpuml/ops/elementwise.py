@@ -75,10 +75,10 @@ def unary(op: str, x, alpha: float = 0.0, beta: float = 0.0) -> Tensor:
             out = twin(x.host(), np.float32(alpha), np.float32(beta)).astype(np.float32, copy=False)
         return Tensor.wrap_numpy(out, device)
     out = Tensor.empty(x.shape, "float32", device)
-    n4 = vec4_count(x.size)
-    if n4:
+    n16 = -(-x.size // 16)
+    if n16:
         kernel = device.kernel("elementwise/unary.wgsl", OP=expr, WG=WG)
-        kernel(device.grid_1d(-(-n4 // WG)), {"n4": n4, "alpha": alpha, "beta": beta}, x_in=x, out=out)
+        kernel(device.grid_1d(-(-n16 // WG)), {"n16": n16, "alpha": alpha, "beta": beta}, x_in=x, out=out)
     return out
 
 
@@ -116,9 +116,9 @@ def binary(op: str, a, b, alpha: float = 0.0) -> Tensor:
     if n == 0:
         return out
     if a.shape == b.shape:
-        n4 = vec4_count(n)
+        n16 = -(-n // 16)
         kernel = device.kernel("elementwise/binary.wgsl", OP=expr, WG=WG)
-        kernel(device.grid_1d(-(-n4 // WG)), {"n4": n4, "alpha": alpha}, a_in=a, b_in=b, out=out)
+        kernel(device.grid_1d(-(-n16 // WG)), {"n16": n16, "alpha": alpha}, a_in=a, b_in=b, out=out)
         return out
     if len(shape) > 8:
         raise ValueError(f"{op}: broadcasting supports at most 8 dimensions, got {len(shape)}")

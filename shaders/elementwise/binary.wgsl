@@ -1,6 +1,6 @@
 // out = OP(a, b) for two tensors of the same shape, elementwise over vec4 lanes.
 //
-// Bindings: 0 params (uniform Params), 1 a, 2 b: array<vec4<f32>> (read), 3 out: array<vec4<f32>> (read_write).
+// Bindings: 0 params (uniform Params), 1 a, 2 b: array<mat4x4<f32>> (read), 3 out: array<mat4x4<f32>> (read_write).
 // Dispatch: ceil(n4 / WG) workgroups, split over (x, y) by Device.grid_1d; n4 = ceil(n / 4).
 // Template: OP is a WGSL expression in `a: V`, `b: V` (V = vec4<f32>) and `p: Params` (alpha), from the
 //   table in gpuml/ops/elementwise.py; WG is the workgroup size.
@@ -11,14 +11,14 @@
 alias V = vec4<f32>;
 
 struct Params {
-    n4: u32,
+    n16: u32,
     alpha: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a_in: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b_in: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> a_in: array<mat4x4<f32>>;
+@group(0) @binding(2) var<storage, read> b_in: array<mat4x4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<mat4x4<f32>>;
 
 fn apply(a: V, b: V) -> V {
     return {{OP}};
@@ -28,7 +28,9 @@ fn apply(a: V, b: V) -> V {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
-    if (i < p.n4) {
-        out[i] = apply(a_in[i], b_in[i]);
+    if (i < p.n16) {
+        let a = a_in[i];
+        let b = b_in[i];
+        out[i] = mat4x4<f32>(apply(a[0], b[0]), apply(a[1], b[1]), apply(a[2], b[2]), apply(a[3], b[3]));
     }
 }
