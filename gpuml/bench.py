@@ -53,6 +53,9 @@ def time_host(fn: Callable[[], object], repeat: int, warmup: int = 2) -> list[fl
 
 def time_device(device, fn: Callable[[], object], repeat: int, warmup: int = 2) -> tuple[list[float], list[float]]:
     """(wall seconds, GPU seconds) per repeat of ``fn`` recorded and run on ``device``."""
+    # OpenBLAS worker threads keep spinning for a while after a numpy BLAS call; on a CPU adapter (lavapipe) they
+    # would steal cores from the device's threads. Let them park before timing device work.
+    time.sleep(0.25)
     for _ in range(warmup):
         fn()
         device.sync()
