@@ -49,6 +49,24 @@ else
   say "Python dependencies up to date in .venv"
 fi
 
+# --- optional: PyTorch CPU, the independent reference some tests and benchmarks compare against ---------------
+# Only from a local wheel (this never downloads the multi-GB CUDA build); without it those comparisons skip.
+if .venv/bin/python -c "import torch" 2>/dev/null; then
+  say "PyTorch present in .venv ($(.venv/bin/python -c 'import torch; print(torch.__version__)'))"
+else
+  wheel=""
+  for dir in ${PIP_FIND_LINKS:-} /opt/wheels; do
+    [ -d "$dir" ] && wheel=$(ls "$dir"/torch-*+cpu-*.whl 2>/dev/null | head -n 1) && [ -n "$wheel" ] && break
+  done
+  if [ -n "$wheel" ]; then
+    version=$(basename "$wheel" | cut -d- -f2 | cut -d+ -f1)
+    .venv/bin/python -m pip install -q "torch==$version" --find-links "$(dirname "$wheel")"
+    say "installed PyTorch $version (CPU, local wheel) for the reference comparisons"
+  else
+    say "PyTorch not installed (no local CPU wheel): tests that compare against it will skip"
+  fi
+fi
+
 # --- npm (Pyodide for the browser backend) ----------------------------------------------------------
 if [ -f web/package.json ]; then
   if command -v npm >/dev/null; then
