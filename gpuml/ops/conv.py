@@ -10,7 +10,7 @@
 
 Algorithms (WGSL in shaders/conv/, each with a numpy twin below that the cpu backend runs):
 
-- ``direct`` (conv/direct.wgsl, direct8.wgsl, direct16.wgsl, direct8x16.wgsl): register-blocked, 4 / 8 / 16
+- ``direct`` (conv/direct.wgsl with OC_BLOCK = 4 / 8 / 16, conv/direct8x16.wgsl): register-blocked, 4 / 8 / 16
   output channels (8 and 16 on CPU adapters only) x 8 or 16 pixels of a row per invocation, the inputs sliding
   along the kernel row (stride = dilation = 1), weights packed as vec4s (conv/direct_wpack.wgsl) and staged in
   workgroup memory, bias and ReLU fused. On CPU adapters with OH * OW % 4 == 0 and OCg > 4 the forward runs
@@ -434,7 +434,7 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     """conv/direct.wgsl over geometry ``g``; ``wstrides`` = (w_g, w_o, w_c, w_t0, w_ts) addresses the weights
     (default: w as (OC, Cg, KH, KW))."""
     out = Tensor.empty(g.out_shape, "float32", device) if out is None else out
-    # channels per invocation: 4, 8 (direct8.wgsl) or 16 (direct16.wgsl); each input load feeds that many FMAs.
+    # channels per invocation (direct.wgsl's OC_BLOCK): 4, 8 or 16; each input load feeds that many FMAs.
     # The wide variants hold 64/128 accumulators per invocation: CPU adapters only (a GPU thread would spill).
     per = 4 if not _cpu_adapter(device) else 16 if g.OCg > 8 else 8 if g.OCg > 4 else 4
     # pixels per invocation: 16 (direct8x16.wgsl) when each invocation walks enough kernel rows to amortise its
@@ -469,8 +469,10 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     pack = {"n": m, "KHW": khw, "Cg": g.Cg, "OCB": ocb, "OCg": g.OCg, "w_g": w_g, "w_o": w_o, "w_c": w_c}
     pack.update({"w_t0": w_t0, "w_ts": w_ts})
     device.kernel("conv/direct_wpack.wgsl", WG=WG)(_grid(device, m), pack, w=w, wp=wp)
-    name = {4: "conv/direct.wgsl", 8: "conv/direct8.wgsl", 16: "conv/direct16.wgsl"}[per]
-    kernel = device.kernel("conv/direct8x16.wgsl" if px == 16 else name, WG=HEAVY_WG)
+    if px == 16:
+        kernel = device.kernel("conv/direct8x16.wgsl", WG=HEAVY_WG)
+    else:
+        kernel = device.kernel("conv/direct.wgsl", WG=HEAVY_WG, OC_BLOCK=per)
     kernel(_heavy_grid(device, n), params, x_in=x, wp=wp, bias=bias, out=out)
     wp.free()
     return out

@@ -65,8 +65,10 @@ def _geometry(shape, kernel, stride, padding, op: str) -> dict:
     }
 
 
-def _params(g: dict, n: int) -> dict:
-    return {"n": n, **{k: g[k] for k in ("H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw")}}
+def _params(g: dict, n: int, count_include_pad: bool = False) -> dict:
+    """The uniform of pool/pool_common.wgsl (count_include_pad only read by the average kernels)."""
+    keys = ("H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw")
+    return {"n": n, **{k: g[k] for k in keys}, "count_include_pad": int(bool(count_include_pad))}
 
 
 # --- numpy twins ------------------------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ def avg_pool2d(x, kernel, stride=None, padding=0, *, count_include_pad: bool = T
     out = Tensor.empty((g["N"], g["C"], g["OH"], g["OW"]), "float32", device)
     n = out.size
     if n:
-        params = {**_params(g, n), "count_include_pad": int(bool(count_include_pad))}
+        params = _params(g, n, count_include_pad)
         device.kernel("pool/avg_pool.wgsl", WG=WG)(_grid(device, n), params, x_in=x, out=out)
     return out
 
@@ -219,6 +221,6 @@ def avg_pool2d_backward(grad_out, input_shape, kernel, stride=None, padding=0, *
     gx = Tensor.empty(tuple(input_shape), "float32", device)
     n = gx.size
     if n:
-        params = {**_params(g, n), "count_include_pad": int(bool(count_include_pad))}
+        params = _params(g, n, count_include_pad)
         device.kernel("pool/avg_pool_backward.wgsl", WG=WG)(_grid(device, n), params, gy=gy, gx=gx)
     return gx

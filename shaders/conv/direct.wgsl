@@ -1,68 +1,50 @@
-// Direct convolution, register-blocked: each invocation computes 4 output channels (of one group) x 8 adjacent
-// output pixels of one row, with bias and ReLU fused. No workgroup memory, no barriers.
+// Direct convolution, register-blocked: each invocation computes OC_BLOCK = 4, 8 or 16 output channels (of one
+// group) x 8 adjacent output pixels of one row, with bias and ReLU fused. No barriers outside the weight staging.
 // The same kernel computes the input gradient of a stride-1 convolution ("transposed" mode, conv.py
 // _direct_grad_x): grad_x = conv(grad_out, flipped W^T, padding dilation*(K-1) - padding); the flip/transpose
 // happens in conv/direct_wpack.wgsl, which packs the weights as one vec4 of 4 output channels per tap.
 //
-// Bindings: 0 p (uniform Params), 1 x_in: array<f32> (read) N x C x H x W, 2 wp: array<vec4<f32>> (read)
-//   G*OCB x Cg x KH*KW (conv/direct_wpack.wgsl),
+// Bindings (conv/direct_common.wgsl): 0 p (uniform Params), 1 x_in: array<f32> (read) N x C x H x W,
+//   2 wp: array<vec4<f32>> (read) G*OCB x Cg x KH*KW (conv/direct_wpack.wgsl),
 //   3 bias: array<f32> (read) OC (ignored unless has_bias = 1), 4 out: array<f32> (read_write) N x OC x OH x OW.
-// Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = N * G * OCB * OH * OWB, OCB = ceil(OCg / 4),
-//   OWB = ceil(OW / 8). Lanes run along output pixels (adjacent lanes read adjacent inputs).
-// Template: WG. Weights are staged in 16 KiB of workgroup memory when the workgroup shares them (wsh_max vec4s).
+// Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = N * G * (OCB / NB) * OH * OWB, NB = OC_BLOCK / 4
+//   weight blocks per invocation, OCB = NB * ceil(OCg / OC_BLOCK), OWB = ceil(OW / 8).
+// Template: WG; OC_BLOCK (4, 8, 16: 8 and 16 hold 64 / 128 accumulators, CPU adapters only, conv.py). Weights are
+//   staged in 16 KiB of workgroup memory when the workgroup shares them (wsh_max vec4s).
 // Why this shape (lavapipe, a storage load ~50 FMAs): with stride = dilation = 1 the 8 pixels' inputs slide along
-// the kernel row, so a (c, kh) row costs 7 + KW input loads and KW vec4 weight loads for 32 * KW FMAs (the 4x4
-// version: 8 loads per 16 FMAs; 1.5-3x slower). Other strides load 8 inputs per tap.
+// the kernel row, so a (c, kh) row costs 7 + KW input loads and NB * KW vec4 weight loads for 32 * NB * KW FMAs
+// (the 4x4 version: 8 loads per 16 FMAs; 1.5-3x slower). Other strides load 8 inputs per tap. The accumulators
+// are struct members, never indexed arrays (naga/lavapipe spill dynamically indexed private arrays); the NB >= 2 /
+// NB == 4 branches have constant conditions and fold away, leaving one kernel per OC_BLOCK as if hand-written.
 
-#include "common/index.wgsl"
+#include "conv/direct_common.wgsl"
 
-struct Params {
-    n: u32, C: u32, H: u32, W: u32, Cg: u32, OCg: u32, OC: u32, KH: u32,
-    KW: u32, OH: u32, OW: u32, OCB: u32, OWB: u32, G: u32, sh: u32, sw: u32,
-    ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32, wsh_max: u32,
+const NB: u32 = {{OC_BLOCK}}u / 4u;
+
+// the inputs under the 8 pixels for one tap, and 4 channels x 8 pixels of accumulators (struct members, not
+// arrays: they stay registers)
+struct Px8 { x0: f32, x1: f32, x2: f32, x3: f32, x4: f32, x5: f32, x6: f32, x7: f32 }
+struct Acc8 {
+    e0: vec4<f32>, e1: vec4<f32>, e2: vec4<f32>, e3: vec4<f32>,
+    e4: vec4<f32>, e5: vec4<f32>, e6: vec4<f32>, e7: vec4<f32>,
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x_in: array<f32>;
-@group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+fn fma8(acc: ptr<function, Acc8>, w: vec4<f32>, x: Px8) {
+    (*acc).e0 += w * x.x0; (*acc).e1 += w * x.x1; (*acc).e2 += w * x.x2; (*acc).e3 += w * x.x3;
+    (*acc).e4 += w * x.x4; (*acc).e5 += w * x.x5; (*acc).e6 += w * x.x6; (*acc).e7 += w * x.x7;
+}
 
-// the workgroup's packed weights, staged once when all its invocations share one channel block (see main)
-var<workgroup> wsh: array<vec4<f32>, 1024>;
-var<private> use_sh: bool;
-var<private> wbase: u32;
-
-fn wload(t: u32) -> vec4<f32> {
-    if (use_sh) {
-        return wsh[t - wbase];
+// one tap (weight vec4s t, t + wstep, ...) of the NB channel blocks
+fn tap(a: ptr<function, Acc8>, b: ptr<function, Acc8>, c: ptr<function, Acc8>, d: ptr<function, Acc8>,
+       t: u32, wstep: u32, x: Px8) {
+    fma8(a, wload(t), x);
+    if (NB >= 2u) {
+        fma8(b, wload(t + wstep), x);
     }
-    return wp[t];
-}
-
-fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
-    return select(v + b, max(v + b, vec4<f32>(0.0)), p.relu == 1u);
-}
-
-// bias of 4 channels, loaded once per invocation (0 without bias)
-fn bias4(oc: vec4<u32>) -> vec4<f32> {
-    if (p.has_bias == 1u) {
-        return vec4<f32>(bias[oc.x], bias[oc.y], bias[oc.z], bias[oc.w]);
+    if (NB == 4u) {
+        fma8(c, wload(t + 2u * wstep), x);
+        fma8(d, wload(t + 3u * wstep), x);
     }
-    return vec4<f32>();
-}
-
-// input at column iw of row offset xrow, 0 outside the image (clamped address, no divergent branch)
-fn ld(xrow: u32, iw: i32) -> f32 {
-    let W = i32(p.W);
-    return select(0.0, x_in[xrow + u32(clamp(iw, 0, W - 1))], iw >= 0 && iw < W);
-}
-
-fn store4(base: u32, plane: u32, o0: u32, oc: vec4<u32>, v: vec4<f32>) {
-    if (o0 < p.OCg) { out[base + oc.x * plane] = v.x; }
-    if (o0 + 1u < p.OCg) { out[base + oc.y * plane] = v.y; }
-    if (o0 + 2u < p.OCg) { out[base + oc.z * plane] = v.z; }
-    if (o0 + 3u < p.OCg) { out[base + oc.w * plane] = v.w; }
 }
 
 @compute @workgroup_size({{WG}})
@@ -70,87 +52,68 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let wg0 = flat_workgroup(wid, nwg) * {{WG}}u;
     let i = wg0 + lid;
-    // Stage the weights in workgroup memory (a workgroup load is ~2x cheaper than a storage load on lavapipe) when
-    // every invocation of the workgroup uses the same 1 weight block(s): one block per group and G == 1, or the
-    // workgroup lies within one (image, block) run of OH * OWB invocations. wsh_max = 0 turns this off.
-    let run = p.OH * p.OWB;
-    let nbt = p.G * p.OCB / 1u;
-    let r_first = wg0 / run;
-    let r_last = (min(wg0 + {{WG}}u, p.n) - 1u) / run;
-    let span = 1u * p.Cg * p.KH * p.KW;
-    use_sh = (nbt == 1u || r_first == r_last) && span <= p.wsh_max;
-    if (use_sh) {
-        let bf = r_first % nbt;
-        wbase = ((bf / p.OCB) * p.OCB + bf % p.OCB) * p.Cg * p.KH * p.KW;
-        for (var k = lid; k < span; k += {{WG}}u) {
-            wsh[k] = wp[wbase + k];
-        }
-    }
-    workgroupBarrier();
+    stage_weights(wg0, lid, NB);
     if (i >= p.n) {
         return;
     }
-    let owb = i % p.OWB;
-    var r = i / p.OWB;
-    let oh = r % p.OH;
-    r = r / p.OH;
-    let blk = r % (p.G * p.OCB);
-    let n = r / (p.G * p.OCB);
-    let g = blk / p.OCB;
-    let o0 = (blk % p.OCB) * 4u;
-    let last = p.OCg - 1u;
-    // clamped: junk channels are computed, never stored
-    let ol = vec4<u32>(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last));
-    let ow0 = owb * 8u;
-    let iw0 = i32(ow0 * p.sw) - i32(p.pw);
-    let ih0 = i32(oh * p.sh) - i32(p.ph);
+    let at = place(i, NB, 8u);
+    let iw0 = i32(at.ow0 * p.sw) - i32(p.pw);
+    let ih0 = i32(at.oh * p.sh) - i32(p.ph);
     let slide = p.sw == 1u && p.dw == 1u;
     let step = i32(p.sw);
-    var a0 = vec4<f32>(); var a1 = vec4<f32>(); var a2 = vec4<f32>(); var a3 = vec4<f32>();
-    var a4 = vec4<f32>(); var a5 = vec4<f32>(); var a6 = vec4<f32>(); var a7 = vec4<f32>();
-    for (var c = 0u; c < p.Cg; c++) {
-        let xc = (n * p.C + g * p.Cg + c) * p.H;
-        let wc = (blk * p.Cg + c) * p.KH * p.KW;
+    // a: channels o0..o0+3, b: +4..+7, c: +8..+11, d: +12..+15
+    var a = Acc8(); var b = Acc8(); var c = Acc8(); var d = Acc8();
+    let khw = p.KH * p.KW;
+    let wstep = p.Cg * khw;                     // from block blk to blk + 1
+    for (var ci = 0u; ci < p.Cg; ci++) {
+        let wc = (at.blk * p.Cg + ci) * khw;
         for (var kh = 0u; kh < p.KH; kh++) {
             let ih = ih0 + i32(kh * p.dh);
-            if (ih < 0 || ih >= i32(p.H)) {
+            if (!row_inside(ih)) {
                 continue;
             }
-            let xrow = (xc + u32(ih)) * p.W;
+            let xrow = xrow_of(at.n, at.g, ci, ih);
             var t = wc + kh * p.KW;
             if (slide) {
-                var x0 = ld(xrow, iw0); var x1 = ld(xrow, iw0 + 1); var x2 = ld(xrow, iw0 + 2);
-                var x3 = ld(xrow, iw0 + 3); var x4 = ld(xrow, iw0 + 4); var x5 = ld(xrow, iw0 + 5);
-                var x6 = ld(xrow, iw0 + 6);
+                var x = Px8(ld(xrow, iw0), ld(xrow, iw0 + 1), ld(xrow, iw0 + 2), ld(xrow, iw0 + 3),
+                            ld(xrow, iw0 + 4), ld(xrow, iw0 + 5), ld(xrow, iw0 + 6), 0.0);
                 for (var kw = 0u; kw < p.KW; kw++) {
-                    let x7 = ld(xrow, iw0 + 7 + i32(kw));
-                    let wv = wload(t);
-                    a0 += wv * x0; a1 += wv * x1; a2 += wv * x2; a3 += wv * x3;
-                    a4 += wv * x4; a5 += wv * x5; a6 += wv * x6; a7 += wv * x7;
-                    x0 = x1; x1 = x2; x2 = x3; x3 = x4; x4 = x5; x5 = x6; x6 = x7;
+                    x.x7 = ld(xrow, iw0 + 7 + i32(kw));
+                    tap(&a, &b, &c, &d, t, wstep, x);
+                    x = Px8(x.x1, x.x2, x.x3, x.x4, x.x5, x.x6, x.x7, 0.0);
                     t++;
                 }
             } else {
                 for (var kw = 0u; kw < p.KW; kw++) {
                     let iw = iw0 + i32(kw * p.dw);
-                    let wv = wload(t);
-                    a0 += wv * ld(xrow, iw); a1 += wv * ld(xrow, iw + step);
-                    a2 += wv * ld(xrow, iw + 2 * step); a3 += wv * ld(xrow, iw + 3 * step);
-                    a4 += wv * ld(xrow, iw + 4 * step); a5 += wv * ld(xrow, iw + 5 * step);
-                    a6 += wv * ld(xrow, iw + 6 * step); a7 += wv * ld(xrow, iw + 7 * step);
+                    let x = Px8(ld(xrow, iw), ld(xrow, iw + step), ld(xrow, iw + 2 * step), ld(xrow, iw + 3 * step),
+                                ld(xrow, iw + 4 * step), ld(xrow, iw + 5 * step), ld(xrow, iw + 6 * step),
+                                ld(xrow, iw + 7 * step));
+                    tap(&a, &b, &c, &d, t, wstep, x);
                     t++;
                 }
             }
         }
     }
-    // a_e = 4 channels at pixel ow0 + e
     let plane = p.OH * p.OW;
-    let base = n * p.OC * plane + oh * p.OW + ow0;
-    let oc = vec4<u32>(g * p.OCg) + ol;
-    let bv = bias4(oc);
-    let accs = array<vec4<f32>, 8>(a0, a1, a2, a3, a4, a5, a6, a7);
+    let base = at.n * p.OC * plane + at.oh * p.OW + at.ow0;
+    let oa = chans4(at.g, at.o0); let ob = chans4(at.g, at.o0 + 4u);
+    let oc = chans4(at.g, at.o0 + 8u); let od = chans4(at.g, at.o0 + 12u);
+    let ba = bias4(oa);
+    var bb = vec4<f32>(); var bc = vec4<f32>(); var bd = vec4<f32>();
+    if (NB >= 2u) { bb = bias4(ob); }
+    if (NB == 4u) { bc = bias4(oc); bd = bias4(od); }
+    let accs = array<vec4<f32>, 8>(a.e0, a.e1, a.e2, a.e3, a.e4, a.e5, a.e6, a.e7);
+    let accs2 = array<vec4<f32>, 8>(b.e0, b.e1, b.e2, b.e3, b.e4, b.e5, b.e6, b.e7);
+    let accs3 = array<vec4<f32>, 8>(c.e0, c.e1, c.e2, c.e3, c.e4, c.e5, c.e6, c.e7);
+    let accs4 = array<vec4<f32>, 8>(d.e0, d.e1, d.e2, d.e3, d.e4, d.e5, d.e6, d.e7);
     for (var e = 0u; e < 8u; e++) {
-        if (ow0 + e >= p.OW) { break; }
-        store4(base + e, plane, o0, oc, finish(accs[e], bv));
+        if (at.ow0 + e >= p.OW) { break; }
+        store4(base + e, plane, at.o0, oa, finish(accs[e], ba));
+        if (NB >= 2u) { store4(base + e, plane, at.o0 + 4u, ob, finish(accs2[e], bb)); }
+        if (NB == 4u) {
+            store4(base + e, plane, at.o0 + 8u, oc, finish(accs3[e], bc));
+            store4(base + e, plane, at.o0 + 12u, od, finish(accs4[e], bd));
+        }
     }
 }

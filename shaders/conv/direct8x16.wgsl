@@ -1,114 +1,35 @@
-// Direct convolution, 8 output channels x 16 pixels: conv/direct8.wgsl with twice the pixels per invocation (same
-// bindings, params and weight packing; OWB = ceil(OW / 16)). Taken on CPU adapters when 4 < OCg <= 8, OW > 8 and
-// Cg * KH >= 16 (conv.py): a (c, kh) row costs 15 + KW input loads and 2 * KW vec4 weight loads for 128 * KW FMAs,
-// ~30% fewer loads per FMA than direct8; the larger epilogue only pays off over many rows (LeNet conv2's grad_x
-// 1.14x, conv1's forward with 5 rows 0.5x on lavapipe).
+// Direct convolution, 8 output channels x 16 pixels: conv/direct.wgsl (OC_BLOCK = 8) with twice the pixels per
+// invocation (same bindings, params and weight packing; OWB = ceil(OW / 16)). Taken on CPU adapters when
+// 4 < OCg <= 8, OW > 8 and Cg * KH >= 16 (conv.py): a (c, kh) row costs 15 + KW input loads and 2 * KW vec4 weight
+// loads for 128 * KW FMAs, ~30% fewer loads per FMA than direct.wgsl's 8 x 8; the larger epilogue only pays off
+// over many rows (LeNet conv2's grad_x 1.14x, conv1's forward with 5 rows 0.5x on lavapipe).
 //
-// Bindings: 0 p (uniform Params), 1 x_in: array<f32> (read) N x C x H x W, 2 wp: array<vec4<f32>> (read)
-//   G*OCB x Cg x KH*KW (conv/direct_wpack.wgsl),
+// Bindings (conv/direct_common.wgsl): 0 p (uniform Params), 1 x_in: array<f32> (read) N x C x H x W,
+//   2 wp: array<vec4<f32>> (read) G*OCB x Cg x KH*KW (conv/direct_wpack.wgsl),
 //   3 bias: array<f32> (read) OC (ignored unless has_bias = 1), 4 out: array<f32> (read_write) N x OC x OH x OW.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = N * G * (OCB / 2) * OH * OWB, OCB = 2 * ceil(OCg / 8),
 //   OWB = ceil(OW / 16). Lanes run along output pixels (adjacent lanes read adjacent inputs).
 // Template: WG. Weights are staged in 16 KiB of workgroup memory when the workgroup shares them (wsh_max vec4s).
-// Why this shape (lavapipe, a storage load ~50 FMAs): with stride = dilation = 1 the 8 pixels' inputs slide along
-// the kernel row, so a (c, kh) row costs 7 + KW input loads and KW vec4 weight loads for 32 * KW FMAs (the 4x4
-// version: 8 loads per 16 FMAs; 1.5-3x slower). Other strides load 8 inputs per tap.
+// Why a separate kernel: the 16-pixel sliding window is hand-unrolled (named registers; naga/lavapipe spill
+// dynamically indexed private arrays), and its shift chain differs from the 8-pixel one in conv/direct.wgsl.
 
-#include "common/index.wgsl"
-
-struct Params {
-    n: u32, C: u32, H: u32, W: u32, Cg: u32, OCg: u32, OC: u32, KH: u32,
-    KW: u32, OH: u32, OW: u32, OCB: u32, OWB: u32, G: u32, sh: u32, sw: u32,
-    ph: u32, pw: u32, dh: u32, dw: u32, has_bias: u32, relu: u32, wsh_max: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x_in: array<f32>;
-@group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-
-// the workgroup's packed weights, staged once when all its invocations share one channel block (see main)
-var<workgroup> wsh: array<vec4<f32>, 1024>;
-var<private> use_sh: bool;
-var<private> wbase: u32;
-
-fn wload(t: u32) -> vec4<f32> {
-    if (use_sh) {
-        return wsh[t - wbase];
-    }
-    return wp[t];
-}
-
-fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
-    return select(v + b, max(v + b, vec4<f32>(0.0)), p.relu == 1u);
-}
-
-// bias of 4 channels, loaded once per invocation (0 without bias)
-fn bias4(oc: vec4<u32>) -> vec4<f32> {
-    if (p.has_bias == 1u) {
-        return vec4<f32>(bias[oc.x], bias[oc.y], bias[oc.z], bias[oc.w]);
-    }
-    return vec4<f32>();
-}
-
-// input at column iw of row offset xrow, 0 outside the image (clamped address, no divergent branch)
-fn ld(xrow: u32, iw: i32) -> f32 {
-    let W = i32(p.W);
-    return select(0.0, x_in[xrow + u32(clamp(iw, 0, W - 1))], iw >= 0 && iw < W);
-}
-
-fn store4(base: u32, plane: u32, o0: u32, oc: vec4<u32>, v: vec4<f32>) {
-    if (o0 < p.OCg) { out[base + oc.x * plane] = v.x; }
-    if (o0 + 1u < p.OCg) { out[base + oc.y * plane] = v.y; }
-    if (o0 + 2u < p.OCg) { out[base + oc.z * plane] = v.z; }
-    if (o0 + 3u < p.OCg) { out[base + oc.w * plane] = v.w; }
-}
+#include "conv/direct_common.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let wg0 = flat_workgroup(wid, nwg) * {{WG}}u;
     let i = wg0 + lid;
-    // Stage the weights in workgroup memory (a workgroup load is ~2x cheaper than a storage load on lavapipe) when
-    // every invocation of the workgroup uses the same 2 weight block(s): one block per group and G == 1, or the
-    // workgroup lies within one (image, block) run of OH * OWB invocations. wsh_max = 0 turns this off.
-    let run = p.OH * p.OWB;
-    let nbt = p.G * p.OCB / 2u;
-    let r_first = wg0 / run;
-    let r_last = (min(wg0 + {{WG}}u, p.n) - 1u) / run;
-    let span = 2u * p.Cg * p.KH * p.KW;
-    use_sh = (nbt == 1u || r_first == r_last) && span <= p.wsh_max;
-    if (use_sh) {
-        let bf = r_first % nbt;
-        wbase = ((bf / (p.OCB / 2u)) * p.OCB + (bf % (p.OCB / 2u)) * 2u) * p.Cg * p.KH * p.KW;
-        for (var k = lid; k < span; k += {{WG}}u) {
-            wsh[k] = wp[wbase + k];
-        }
-    }
-    workgroupBarrier();
+    stage_weights(wg0, lid, 2u);
     if (i >= p.n) {
         return;
     }
-    let owb = i % p.OWB;
-    var r = i / p.OWB;
-    let oh = r % p.OH;
-    r = r / p.OH;
-    let nb8 = p.OCB / 2u;
-    let blk8 = r % (p.G * nb8);
-    let n = r / (p.G * nb8);
-    let g = blk8 / nb8;
-    let blk = g * p.OCB + (blk8 % nb8) * 2u;      // first of the two 4-channel weight blocks
-    let o0 = (blk8 % nb8) * 8u;
-    let last = p.OCg - 1u;
-    // clamped: junk channels are computed, never stored
-    let ol = vec4<u32>(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last));
-    let ol2 = vec4<u32>(min(o0 + 4u, last), min(o0 + 5u, last), min(o0 + 6u, last), min(o0 + 7u, last));
-    let ow0 = owb * 16u;
-    let iw0 = i32(ow0 * p.sw) - i32(p.pw);
-    let ih0 = i32(oh * p.sh) - i32(p.ph);
+    let at = place(i, 2u, 16u);
+    let iw0 = i32(at.ow0 * p.sw) - i32(p.pw);
+    let ih0 = i32(at.oh * p.sh) - i32(p.ph);
     let slide = p.sw == 1u && p.dw == 1u;
     let step = i32(p.sw);
+    // a: channels o0..o0+3, b: o0+4..o0+7; digit = pixel ow0 + digit
     var a0 = vec4<f32>(); var b0 = vec4<f32>();
     var a1 = vec4<f32>(); var b1 = vec4<f32>();
     var a2 = vec4<f32>(); var b2 = vec4<f32>();
@@ -128,14 +49,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let khw = p.KH * p.KW;
     let wstep = p.Cg * khw;                     // from block blk to blk + 1
     for (var c = 0u; c < p.Cg; c++) {
-        let xc = (n * p.C + g * p.Cg + c) * p.H;
-        let wc = (blk * p.Cg + c) * khw;
+        let wc = (at.blk * p.Cg + c) * khw;
         for (var kh = 0u; kh < p.KH; kh++) {
             let ih = ih0 + i32(kh * p.dh);
-            if (ih < 0 || ih >= i32(p.H)) {
+            if (!row_inside(ih)) {
                 continue;
             }
-            let xrow = (xc + u32(ih)) * p.W;
+            let xrow = xrow_of(at.n, at.g, c, ih);
             var t = wc + kh * p.KW;
             if (slide) {
                 var x0 = ld(xrow, iw0 + 0);
@@ -218,18 +138,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
         }
     }
-    // a_e = 4 channels at pixel ow0 + e
     let plane = p.OH * p.OW;
-    let base = n * p.OC * plane + oh * p.OW + ow0;
-    let oc = vec4<u32>(g * p.OCg) + ol;
-    let oc2 = vec4<u32>(g * p.OCg) + ol2;
-    let bv = bias4(oc);
-    let bv2 = bias4(oc2);
+    let base = at.n * p.OC * plane + at.oh * p.OW + at.ow0;
+    let oa = chans4(at.g, at.o0);
+    let ob = chans4(at.g, at.o0 + 4u);
+    let ba = bias4(oa);
+    let bb = bias4(ob);
     let accs = array<vec4<f32>, 16>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);
     let accs2 = array<vec4<f32>, 16>(b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15);
     for (var e = 0u; e < 16u; e++) {
-        if (ow0 + e >= p.OW) { break; }
-        store4(base + e, plane, o0, oc, finish(accs[e], bv));
-        store4(base + e, plane, o0 + 4u, oc2, finish(accs2[e], bv2));
+        if (at.ow0 + e >= p.OW) { break; }
+        store4(base + e, plane, at.o0, oa, finish(accs[e], ba));
+        store4(base + e, plane, at.o0 + 4u, ob, finish(accs2[e], bb));
     }
 }

@@ -1,16 +1,13 @@
 // Max-pooling backward: grad_x[nc, ih, iw] = sum of grad_out over the windows whose winner (idx) is this pixel.
 // A gather over the ceil(KH/sh) x ceil(KW/sw) windows that can contain the pixel: no atomics, deterministic.
 //
-// Bindings: 0 p (uniform Params), 1 gy: array<f32> (read) NC x OH x OW, 2 idx: array<i32> (read) NC x OH x OW
-//   (from max_pool.wgsl), 3 gx: array<f32> (read_write) NC x H x W.
+// Bindings: 0 p (uniform Params, pool/pool_common.wgsl), 1 gy: array<f32> (read) NC x OH x OW,
+//   2 idx: array<i32> (read) NC x OH x OW (from max_pool.wgsl), 3 gx: array<f32> (read_write) NC x H x W.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = NC * H * W.
 // Template: WG.
 
-#include "common/index.wgsl"
+#include "pool/pool_common.wgsl"
 
-struct Params { n: u32, H: u32, W: u32, OH: u32, OW: u32, KH: u32, KW: u32, sh: u32, sw: u32, ph: u32, pw: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> gy: array<f32>;
 @group(0) @binding(2) var<storage, read> idx: array<i32>;
 @group(0) @binding(3) var<storage, read_write> gx: array<f32>;
@@ -18,24 +15,16 @@ struct Params { n: u32, H: u32, W: u32, OH: u32, OW: u32, KH: u32, KW: u32, sh: 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    let i = invocation(wid, nwg, lid);
     if (i >= p.n) {
         return;
     }
-    let iw = i32(i % p.W);
-    let ih = i32((i / p.W) % p.H);
-    let nc = i / (p.W * p.H);
-    let me = ih * i32(p.W) + iw;
-    // windows oh with oh*sh - ph <= ih <= oh*sh - ph + KH - 1
-    let oh_lo = max(0, (ih + i32(p.ph) - i32(p.KH) + i32(p.sh)) / i32(p.sh));
-    let oh_hi = min(i32(p.OH) - 1, (ih + i32(p.ph)) / i32(p.sh));
-    let ow_lo = max(0, (iw + i32(p.pw) - i32(p.KW) + i32(p.sw)) / i32(p.sw));
-    let ow_hi = min(i32(p.OW) - 1, (iw + i32(p.pw)) / i32(p.sw));
-    let base = nc * p.OH * p.OW;
+    let w = windows_over(i);
+    let me = w.ih * i32(p.W) + w.iw;
     var acc = 0.0;
-    for (var oh = oh_lo; oh <= oh_hi; oh++) {
-        for (var ow = ow_lo; ow <= ow_hi; ow++) {
-            let o = base + u32(oh) * p.OW + u32(ow);
+    for (var oh = w.oh_lo; oh <= w.oh_hi; oh++) {
+        for (var ow = w.ow_lo; ow <= w.ow_hi; ow++) {
+            let o = w.base + u32(oh) * p.OW + u32(ow);
             if (idx[o] == me) { acc += gy[o]; }
         }
     }

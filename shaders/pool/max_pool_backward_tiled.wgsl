@@ -2,18 +2,15 @@
 // W = OW*KW): every input pixel lies in exactly one window, so each invocation takes one window and writes its
 // KH x KW pixels: grad_out at the winner (idx), 0 elsewhere. No gather, no integer division in the loop.
 //
-// Bindings: 0 p (uniform Params), 1 gy: array<f32> (read) NC x OH x OW, 2 idx: array<i32> (read) NC x OH x OW
-//   (from max_pool.wgsl), 3 gx: array<f32> (read_write) NC x H x W.
+// Bindings: 0 p (uniform Params, pool/pool_common.wgsl), 1 gy: array<f32> (read) NC x OH x OW,
+//   2 idx: array<i32> (read) NC x OH x OW (from max_pool.wgsl), 3 gx: array<f32> (read_write) NC x H x W.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = NC * OH * OW (one invocation per window).
 // Template: WG.
 // Why: the gather kernel (one invocation per input pixel, window range by division, 2 loads per candidate window)
 // measured ~10x slower on lavapipe for LeNet's 2x2 pools; here 2 loads per window and KH*KW stores.
 
-#include "common/index.wgsl"
+#include "pool/pool_common.wgsl"
 
-struct Params { n: u32, H: u32, W: u32, OH: u32, OW: u32, KH: u32, KW: u32, sh: u32, sw: u32, ph: u32, pw: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> gy: array<f32>;
 @group(0) @binding(2) var<storage, read> idx: array<i32>;
 @group(0) @binding(3) var<storage, read_write> gx: array<f32>;
@@ -21,22 +18,18 @@ struct Params { n: u32, H: u32, W: u32, OH: u32, OW: u32, KH: u32, KW: u32, sh: 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    let i = invocation(wid, nwg, lid);
     if (i >= p.n) {
         return;
     }
-    let ow = i % p.OW;
-    let r = i / p.OW;                           // nc * OH + oh
     let win = idx[i];
     let v = gy[i];
-    let y0 = (r % p.OH) * p.KH;
-    let x0 = ow * p.KW;
-    let plane = (r / p.OH) * p.H * p.W;
+    let tl = tile(i);
     for (var kh = 0u; kh < p.KH; kh++) {
-        let y = y0 + kh;
+        let y = tl.y0 + kh;
         for (var kw = 0u; kw < p.KW; kw++) {
-            let me = i32(y * p.W + x0 + kw);
-            gx[plane + u32(me)] = select(0.0, v, me == win);
+            let me = i32(y * p.W + tl.x0 + kw);
+            gx[tl.plane + u32(me)] = select(0.0, v, me == win);
         }
     }
 }
