@@ -36,14 +36,14 @@ def pipeline(crop: int) -> A.Compose:
     return A.Compose([A.HorizontalFlip(), A.Rotate(15), A.RandomCrop(crop), A.Brightness(0.2), A.Contrast(0.2)])
 
 
-def pillow_loop(images: list[Image.Image], params) -> list[Image.Image]:
+def pillow_loop(images: list[Image.Image], params, crop: int) -> list[Image.Image]:
     flips, rots, crops, bright, contrast = params
     out = []
     for i, img in enumerate(images):
         if flips[i]["flip"]:
             img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         img = img.rotate(rots[i]["angle"], resample=Image.Resampling.BILINEAR)
-        t, left, s = crops[i]["top"], crops[i]["left"], CROP
+        t, left, s = crops[i]["top"], crops[i]["left"], crop
         img = img.crop((left, t, left + s, t + s))
         img = ImageEnhance.Brightness(img).enhance(bright[i]["factor"])
         out.append(ImageEnhance.Contrast(img).enhance(contrast[i]["factor"]))
@@ -59,8 +59,30 @@ def _row(case, impl, samples, n, gpu=None, extra=None) -> Row:
     )  # fmt: skip
 
 
+def augment_rows(case: str, n: int, repeat: int, backends=("native", "cpu")) -> list[Row]:
+    """One CASES entry: each backend's ``apply_batch`` (native also with upload/download) and the Pillow loop."""
+    c, h, w, crop = CASES[case]
+    rows = []
+    u8 = (np.random.default_rng(0).random((n, c, h, w)) * 255).astype(np.uint8)
+    pipe = pipeline(crop)
+    work = {"bytes": n * c * h * w + 4 * n * c * crop * crop}  # uint8 in, float32 crops out
+    for device in gpu_devices(list(backends)):
+        t = U8Batch.from_numpy(u8, device)  # 4 bytes per word: 256 x 3 x 224 x 224 f32 exceeds 128 MiB
+        step = iter(range(10**6))
+        walls, gpus = time_device(device, lambda: pipe.apply_batch(t, seed=0, step=next(step)), repeat)  # noqa: B023
+        rows.append(_row(case, device.name, walls, n, gpus if device.is_gpu else None, dict(work)))
+        if device.is_gpu:
+            gpuml.set_device(device)
+            samples = time_host(lambda: pipe(u8, seed=0), max(3, repeat // 2))
+            rows.append(_row(case, f"{device.name}+io", samples, n))
+    images = [Image.fromarray(im[0] if c == 1 else im.transpose(1, 2, 0)) for im in u8]
+    params = pipe.generate(n, (c, h, w), A.make_rng(0))
+    samples = time_host(lambda: pillow_loop(images, params, crop), max(3, repeat // 2))
+    rows.append(_row(case, "pillow", samples, n))
+    return rows
+
+
 def main() -> int:
-    global CROP
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=7)
@@ -68,24 +90,8 @@ def main() -> int:
     args = ap.parse_args()
     backends = ["native", "cpu"]
     rows = []
-    rng = np.random.default_rng(0)
-    for case, (c, h, w, crop) in CASES.items():
-        CROP = crop
-        u8 = (rng.random((args.n, c, h, w)) * 255).astype(np.uint8)
-        pipe = pipeline(crop)
-        for device in gpu_devices(backends):
-            t = U8Batch.from_numpy(u8, device)  # 4 bytes per word: 256 x 3 x 224 x 224 f32 exceeds 128 MiB
-            step = iter(range(10**6))
-            walls, gpus = time_device(device, lambda: pipe.apply_batch(t, seed=0, step=next(step)), args.repeat)  # noqa: B023
-            rows.append(_row(case, device.name, walls, args.n, gpus if device.is_gpu else None))
-            if device.is_gpu:
-                gpuml.set_device(device)
-                samples = time_host(lambda: pipe(u8, seed=0), max(3, args.repeat // 2))  # noqa: B023
-                rows.append(_row(case, f"{device.name}+io", samples, args.n))
-        images = [Image.fromarray(im[0] if c == 1 else im.transpose(1, 2, 0)) for im in u8]
-        params = pipe.generate(args.n, (c, h, w), A.make_rng(0))
-        samples = time_host(lambda: pillow_loop(images, params), max(3, args.repeat // 2))  # noqa: B023
-        rows.append(_row(case, "pillow", samples, args.n))
+    for case in CASES:
+        rows += augment_rows(case, args.n, args.repeat, backends)
     env = environment(backends)
     env["pillow"] = Image.__version__
     print(format_table(rows, env))
@@ -100,8 +106,6 @@ def main() -> int:
         print(f"wrote {args.json}")
     return 0
 
-
-CROP = 24
 
 if __name__ == "__main__":
     sys.exit(main())

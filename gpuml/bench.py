@@ -34,6 +34,7 @@ class Row:
     unit: str
     gpu_ms: float | None = None
     extra: dict = field(default_factory=dict)
+    peak_fraction: float | None = None  # of the adapter's measured roofline (FMA or copy), where the work is known
 
 
 def _stats(samples: list[float]) -> tuple[float, float, float]:
@@ -259,17 +260,22 @@ def format_table(rows: list[Row], env: dict) -> str:
         f"python {env['python']}, numpy {env['numpy']}, {env['cpus']} CPUs"
         + (f", torch {env['torch']}" if "torch" in env else "")
     )
+    peaks = any(r.peak_fraction is not None for r in rows)
     header = (
         f"{'bench':<9} {'case':<28} {'impl':<22} {'median ms':>10} {'gpu ms':>9} {'min..max ms':>17} {'rate':>10}  unit"
     )
+    header += "        % peak" if peaks else ""
     lines += [header, "-" * len(header)]
     for r in rows:
         gpu = f"{r.gpu_ms:.3f}" if r.gpu_ms is not None else "-"
         spread = f"{r.min_ms:.3f}..{r.max_ms:.3f}"
-        lines.append(
+        line = (
             f"{r.bench:<9} {r.case:<28} {r.impl:<22} {r.median_ms:>10.3f} {gpu:>9} {spread:>17} "
-            f"{r.rate:>10.3f}  {r.unit}"
+            f"{r.rate:>10.3f}  {r.unit:<11}"
         )
+        if peaks:
+            line += f" {100 * r.peak_fraction:>6.1f}%" if r.peak_fraction is not None else "       -"
+        lines.append(line.rstrip())
         if r.bench == "dispatch":
             e = r.extra
             gpu_us = f"{e['gpu_us_per_dispatch']:.1f}" if e["gpu_us_per_dispatch"] else "n/a"
@@ -313,48 +319,54 @@ CONV_LAYERS = [
 CONV_BATCHES = {"lenet": (1, 64, 256), "3x3": (1, 8, 32)}
 
 
-def bench_conv(backends=("native", "cpu"), repeat: int = 3, quick: bool = False) -> list[Row]:
+def bench_conv(
+    backends=("native", "cpu"), repeat: int = 3, quick: bool = False, cases=None, with_gemm: bool = True
+) -> list[Row]:
     """Every conv algorithm on each GPU backend, the numpy backend (its im2col twin: numpy matmul) and PyTorch
     CPU, for LeNet-5's layers (batch 1/64/256) and 3x3 convs (C = 16/64/128 at 28x28 and 56x56, batch 1/8/32),
     plus the 1024^3 GEMM of the default kernel for the im2col-vs-GEMM ratio. GFLOP/s count the direct
-    convolution's 2*N*OC*OH*OW*C*KH*KW (Winograd's are "effective"). ``quick`` keeps batch <= 8 (<= 64 LeNet)."""
+    convolution's 2*N*OC*OH*OW*C*KH*KW (Winograd's are "effective"). ``quick`` keeps batch <= 8 (<= 64 LeNet).
+    ``cases``: (label, batch) pairs to run instead (labels from CONV_LAYERS); ``with_gemm``: add the GEMM row."""
     from gpuml.ops.conv import applicable_algos, choose_conv_algo, conv_geometry
 
     rows = []
     rng = np.random.default_rng(3)
     torch = _torch()
     devices = gpu_devices(list(backends))
-    for label, c, oc, h, w, k, pad in CONV_LAYERS:
-        batches = CONV_BATCHES[label.split("-")[0]]
-        for n in batches[:2] if quick else batches:
-            g = conv_geometry((n, c, h, w), (oc, c, k, k), padding=pad)
-            case = f"{label} N={n}"
-            x = rng.standard_normal((n, c, h, w), dtype=np.float32)
-            wt = (rng.standard_normal((oc, c, k, k), dtype=np.float32) / np.float32(np.sqrt(c * k * k))).astype(
-                np.float32
-            )
-            b = rng.standard_normal(oc, dtype=np.float32)
-            reps = repeat if g.flops < 4e9 else max(2, repeat // 2)
-            for device in devices:
-                tx, tw, tb = (gpuml.tensor(a, device=device) for a in (x, wt, b))
-                if not device.is_gpu:
-                    fn = partial(gpuml.ops.conv2d, tx, tw, tb, padding=pad, algo="im2col")
-                    rows.append(_device_row("conv", case, "cpu[im2col]", device, fn, reps, g.flops, "GFLOP/s"))
-                    continue
-                auto = choose_conv_algo(g, device)
-                for algo in applicable_algos(g):
-                    fn = partial(gpuml.ops.conv2d, tx, tw, tb, padding=pad, algo=algo)
-                    tag = f"{device.name}[{algo}{'*' if algo == auto else ''}]"
-                    rows.append(_device_row("conv", case, tag, device, fn, reps, g.flops, "GFLOP/s"))
-            if torch is not None:
-                import torch.nn.functional as F
+    layers = {layer[0]: layer for layer in CONV_LAYERS}
+    if cases is None:
+        cases = []
+        for layer in CONV_LAYERS:
+            batches = CONV_BATCHES[layer[0].split("-")[0]]
+            cases += [(layer[0], n) for n in (batches[:2] if quick else batches)]
+    for label, n in cases:
+        _, c, oc, h, w, k, pad = layers[label]
+        g = conv_geometry((n, c, h, w), (oc, c, k, k), padding=pad)
+        case = f"{label} N={n}"
+        x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+        wt = (rng.standard_normal((oc, c, k, k), dtype=np.float32) / np.float32(np.sqrt(c * k * k))).astype(np.float32)
+        b = rng.standard_normal(oc, dtype=np.float32)
+        reps = repeat if g.flops < 4e9 else max(2, repeat // 2)
+        for device in devices:
+            tx, tw, tb = (gpuml.tensor(a, device=device) for a in (x, wt, b))
+            if not device.is_gpu:
+                fn = partial(gpuml.ops.conv2d, tx, tw, tb, padding=pad, algo="im2col")
+                rows.append(_device_row("conv", case, "cpu[im2col]", device, fn, reps, g.flops, "GFLOP/s"))
+                continue
+            auto = choose_conv_algo(g, device)
+            for algo in applicable_algos(g):
+                fn = partial(gpuml.ops.conv2d, tx, tw, tb, padding=pad, algo=algo)
+                tag = f"{device.name}[{algo}{'*' if algo == auto else ''}]"
+                rows.append(_device_row("conv", case, tag, device, fn, reps, g.flops, "GFLOP/s"))
+        if torch is not None:
+            import torch.nn.functional as F
 
-                xt, wtt, bt = (torch.from_numpy(a) for a in (x, wt, b))
-                fn = partial(F.conv2d, xt, wtt, bt, padding=pad)
-                with torch.no_grad():
-                    rows.append(_host_row("conv", case, "torch-cpu", fn, reps, g.flops, "GFLOP/s"))
+            xt, wtt, bt = (torch.from_numpy(a) for a in (x, wt, b))
+            fn = partial(F.conv2d, xt, wtt, bt, padding=pad)
+            with torch.no_grad():
+                rows.append(_host_row("conv", case, "torch-cpu", fn, reps, g.flops, "GFLOP/s"))
     native = [d for d in devices if d.is_gpu]
-    if native:  # the foundation GEMM in the same run, for the im2col-vs-GEMM target
+    if native and with_gemm:  # the foundation GEMM in the same run, for the im2col-vs-GEMM target
         default = [gpuml.ops.linalg.gemm_kernel_for(native[0])]
         rows += [r for r in bench_gemm(((1024, 1024, 1024),), (native[0].name,), repeat, default) if "[" in r.impl]
     return rows
@@ -384,7 +396,7 @@ def conv_ratios(rows: list[Row]) -> list[str]:
                 parts.append(f"best native / torch = {best.rate / impls['torch-cpu'].rate:.2f}")
         if parts:
             out.append(f"ratio conv {case}: " + ", ".join(parts))
-    gemm = next((r for r in rows if r.bench == "gemm" and r.impl.endswith("*]")), None)
+    gemm = next((r for r in rows if r.bench == "gemm" and r.case == "1024x1024x1024" and r.impl.endswith("*]")), None)
     conv2 = by_case.get("lenet-conv2 N=64", {}).get("im2col")
     if gemm is not None and conv2 is not None:
         out.append(

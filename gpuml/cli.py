@@ -61,6 +61,19 @@ def cmd_bench(args) -> int:
     from gpuml import bench
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.what == "all":
+        from gpuml import bench_suite
+
+        rows, env = bench_suite.run_all(backends, args.repeat, quick=args.quick, steps=args.steps)
+        print(bench_suite.header(env))
+        print(bench.format_table(rows, env))
+        if args.json:
+            bench.write_json(args.json, rows, env)
+            print(f"wrote {args.json}")
+        if args.charts:
+            for path in bench_suite.charts(rows, args.charts):
+                print(f"wrote {path}")
+        return 0
     rows = []
     what = ["roofline", "gemm", "axpy", "dispatch"] if args.what == "foundation" else [args.what]
     for name in what:
@@ -354,7 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
         "GPU times come from timestamp queries where available; wall times always.",
     )
     b.add_argument(
-        "what", choices=["roofline", "gemm", "axpy", "dispatch", "foundation", "conv"], help="what to measure"
+        "what",
+        choices=["roofline", "gemm", "axpy", "dispatch", "foundation", "conv", "all"],
+        help="what to measure ('all': every area, train/k-means/augmentation included, in one process)",
     )
     b.add_argument("--backends", default="native,cpu", help="comma-separated backends (default: native,cpu)")
     b.add_argument("--size", type=_size, action="append", help="GEMM size N or MxKxN (repeatable; default 1024)")
@@ -362,7 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--dispatches", type=int, default=1000, help="dispatches per submit for 'dispatch'")
     b.add_argument("--repeat", type=int, default=5, help="timed repeats after warm-up (median reported)")
     b.add_argument("--json", metavar="PATH", help="also write results as JSON")
-    b.add_argument("--quick", action="store_true", help="conv: smaller batches only (batch <= 8; LeNet <= 64)")
+    b.add_argument(
+        "--quick", action="store_true", help="conv: smaller batches only (batch <= 8; LeNet <= 64); all: small sizes"
+    )
+    b.add_argument("--steps", type=int, default=50, help="all: LeNet-5 training steps timed (default 50)")
+    b.add_argument("--charts", metavar="DIR", help="all: write one PNG bar chart per area into DIR")
     b.set_defaults(func=cmd_bench)
 
     t = sub.add_parser(

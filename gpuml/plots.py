@@ -162,3 +162,37 @@ def scatter_labels(points, labels, path: Path, title: str = "") -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def bench_bars(rows, path: Path, title: str = "") -> Path:
+    """Horizontal bars of ``rate`` per (case, implementation) for benchmark rows of one area (gpuml.bench.Row),
+    log scale; native bars carry their fraction of the roofline peak where known."""
+    plt = _plt()
+    cases = list(dict.fromkeys(r.case for r in rows))
+    impls = list(dict.fromkeys(r.impl.split("[")[0] for r in rows))
+    colors = {impl: f"C{i}" for i, impl in enumerate(impls)}
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.6))
+    labels, y = [], 0
+    for case in cases:
+        for r in (r for r in rows if r.case == case):
+            ax.barh(y, r.rate, color=colors[r.impl.split("[")[0]])
+            note = f" {r.rate:.3g}" + (f" ({100 * r.peak_fraction:.1f}% peak)" if r.peak_fraction is not None else "")
+            ax.text(r.rate, y, note, va="center", fontsize=7)
+            labels.append(f"{case} | {r.impl}")
+            y += 1
+        y += 0.5
+    ticks = []
+    pos = 0.0
+    for case in cases:
+        n = sum(1 for r in rows if r.case == case)
+        ticks += [pos + i for i in range(n)]
+        pos += n + 0.5
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set(xlabel=" / ".join(dict.fromkeys(r.unit for r in rows)) + " (higher is better)", title=title)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
