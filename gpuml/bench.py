@@ -42,6 +42,9 @@ def _stats(samples: list[float]) -> tuple[float, float, float]:
 
 
 def time_host(fn: Callable[[], object], repeat: int, warmup: int = 2) -> list[float]:
+    # Another library's worker threads (OpenBLAS, PyTorch's OpenMP pool) spin for a while after its last call; on
+    # 2 cores they delay this library's threads by a scheduler slice (~16 ms seen). Let them park first.
+    time.sleep(0.25)
     for _ in range(warmup):
         fn()
     samples = []

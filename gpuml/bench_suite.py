@@ -104,6 +104,7 @@ def train_rows(backends, steps) -> list[Row]:
     for device in gpu_devices(list(backends)):
         gpuml.set_device(device)
         results[device.name] = mod.gpuml_epoch(device, data, steps)
+    time.sleep(0.25)  # let the native backend's and OpenBLAS's threads park before PyTorch's pool starts
     torch_result = mod.torch_epoch(data, steps)
     if torch_result:
         results["torch-cpu"] = torch_result
