@@ -19,8 +19,11 @@ try:  # numpy is optional: the browser backend runs on Pyodide core without it
 except ImportError:  # pragma: no cover - exercised in Pyodide
     np = None
 
-# dtype name -> (array.array type code, itemsize). Device kernels work on 32-bit words.
-DTYPES = {"float32": ("f", 4), "int32": ("i", 4), "uint32": ("I", 4)}
+# dtype name -> (array.array type code, itemsize). Device kernels work on 32-bit words, except float16 tensors
+# (2-byte elements, only where the adapter has shader-f16: half-precision inference, Sequential.half()). They are
+# made only on request (``dtype="float16"``; a float16 numpy array still uploads as float32), numpy() returns
+# float16 for them, and they need numpy on the host (array.array has no half type).
+DTYPES = {"float32": ("f", 4), "int32": ("i", 4), "uint32": ("I", 4), "float16": ("e", 2)}
 # Host dtypes converted on upload, and how: gpuml computes in float32.
 _CONVERT = {
     "float64": "float32",
@@ -252,7 +255,7 @@ class Tensor:
             if not self.device.is_gpu:
                 self.host()[...] = arr.reshape(self.shape)
                 return self
-            raw = memoryview(arr).cast("B")
+            raw = _words(arr)
         else:
             host = _array.array(DTYPES[self._dtype][0], data if not isinstance(data, list) else _infer_list(data)[1])
             if len(host) != self.size:
@@ -328,6 +331,12 @@ class Tensor:
         return ops.matmul(other, self)
 
 
+def _words(arr) -> memoryview:
+    """Bytes of ``arr`` for a buffer write, zero-padded to whole 4-byte words (float16 tensors of odd size)."""
+    raw = memoryview(arr).cast("B")
+    return raw if len(raw) % 4 == 0 else memoryview(bytes(raw) + bytes(4 - len(raw) % 4))
+
+
 def _writable(arr):
     """numpy() hands out arrays the caller owns: copy when the read-back buffer was immutable bytes."""
     return arr if arr.flags.writeable else arr.copy()
@@ -376,6 +385,8 @@ def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
     names another device dtype. int64 values outside the int32 range raise ``ValueError``.
     """
     device = get_device(device) if isinstance(device, str) or device is None else device
+    if _dtype_name(dtype) == "float16":
+        require_f16(device)
     if isinstance(data, Tensor):
         if data.device is device and (dtype is None or _dtype_name(dtype) == data._dtype):
             return data
@@ -396,7 +407,7 @@ def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
             return Tensor(Storage(device, arr.copy() if arr is data else arr, arr.nbytes), arr.shape, name)
         out = Tensor.empty(arr.shape, name, device)
         if arr.nbytes:
-            device.write(out._storage.buffer, memoryview(arr).cast("B"))
+            device.write(out._storage.buffer, _words(arr))
         return out
     # numpy-free path (Pyodide core)
     if isinstance(data, _array.array):
@@ -418,6 +429,15 @@ def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
     if len(host):
         device.write(out._storage.buffer, memoryview(host).cast("B"))
     return out
+
+
+def require_f16(device: Device) -> None:
+    """Raise a RuntimeError naming the missing feature unless ``device`` can hold and compute float16 tensors."""
+    if not device.is_gpu or "shader-f16" not in device.features:
+        raise RuntimeError(
+            f"float16 tensors need a WebGPU adapter with the 'shader-f16' feature; {device.adapter} "
+            f"({device.name}) lacks it — use the float32 model there"
+        )
 
 
 def as_tensor(x, device: Device | None = None) -> Tensor:

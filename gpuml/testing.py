@@ -15,6 +15,7 @@ TOLERANCES: dict[str, tuple[float, float]] = {
     "transcendental": (4e-6, 1e-7),  # exp/log/tanh/sigmoid: a few ulp in the WGSL builtins
     "reduction": (2e-6, 1e-6),  # f32 sums of up to ~1e6 terms (pairwise/tree order)
     "matmul": (1e-5, 1e-6),  # f32 dot products, K up to a few thousand
+    "half": (2e-3, 1e-4),  # float16 storage (11-bit mantissa, 2^-11 ~ 4.9e-4 per rounding), f32 sums in kernels
 }
 
 

@@ -4,7 +4,9 @@ A shader is composed in three steps, each failing loudly:
 
 1. ``#include "common/index.wgsl"`` lines are replaced by that file (once per shader; cycles are an error).
 2. ``{{NAME}}`` placeholders are replaced by the variant's values. A placeholder without a value, or a value
-   without a placeholder, raises :class:`ShaderTemplateError` instead of producing broken WGSL.
+   without a placeholder, raises :class:`ShaderTemplateError` instead of producing broken WGSL. Only the names in
+   ``DEFAULTS`` (``T``, a kernel's storage scalar type, default ``f32``) may be left out. A composed shader that
+   uses ``f16`` gets ``enable f16;`` as its first line.
 3. The result is reflected: ``@group(0) @binding(i) var<...> name: type;`` declarations and the fields of the
    uniform ``struct`` give the binding table and the uniform packing used by :class:`gpuml.backends.base.Kernel`.
 
@@ -63,6 +65,10 @@ def read_shader(path: str) -> str:
 
 
 _INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$')
+# Template names with a default: a kernel templated on its storage scalar type writes ``{{T}}`` and runs in f32
+# unless the op passes T="f16" (half-precision inference, gpuml.nn.layers.Sequential.half).
+DEFAULTS = {"T": "f32"}
+_F16 = re.compile(r"\bf16\b")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -222,6 +228,8 @@ def _compose_cached(path: str, variant: tuple[tuple[str, str], ...]) -> Composed
 
         def substitute(m, file=file, number=number):
             name = m.group(1)
+            if name not in values and name in DEFAULTS:
+                return DEFAULTS[name]
             if name not in values:
                 raise ShaderTemplateError(
                     f"Cannot compose shader shaders/{path}: unknown template name '{name}' at "
@@ -235,6 +243,10 @@ def _compose_cached(path: str, variant: tuple[tuple[str, str], ...]) -> Composed
     unused = set(values) - used
     if unused:
         raise ShaderTemplateError(f"Cannot compose shader shaders/{path}: unused template names {sorted(unused)}")
+    if _F16.search(re.sub(r"//[^\n]*", "", "\n".join(lines))):
+        # f16 types need the extension (the device must have the shader-f16 feature; naga and Tint both take it)
+        lines.insert(0, "enable f16;")
+        line_map.insert(0, (path, 0))
     source = "\n".join(lines) + "\n"
     code = re.sub(r"//[^\n]*", "", source)
     bindings, uniform = [], None

@@ -411,6 +411,14 @@ class Sequential(Module):
                     raise KeyError(f"checkpoint lacks buffer {key!r}")
                 t.assign(state[key])
 
+    def half(self):
+        """An inference-only float16 copy (:class:`gpuml.nn.half.HalfSequential`): f16 weights and activations
+        on the device, f16 kernel variants. Needs the adapter feature ``shader-f16`` (RuntimeError naming it
+        otherwise; this float32 model keeps working either way)."""
+        from .half import HalfSequential
+
+        return HalfSequential(self)
+
     def describe(self) -> str:
         lines = []
         shape = self.input_shape

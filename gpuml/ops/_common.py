@@ -14,10 +14,16 @@ def operands(*xs) -> tuple[Device, list[Tensor]]:
     return device, [as_tensor(x, device) for x in xs]
 
 
-def require_float(op: str, *ts: Tensor) -> None:
+def require_float(op: str, *ts: Tensor, half: bool = False) -> str:
+    """Check that ``ts`` are float32 (or, where the op has an f16 variant, ``half=True``, all float16);
+    returns the WGSL scalar type of the kernels to run (``"f32"`` or ``"f16"``)."""
+    if half and ts and all(t.dtype_name == "float16" for t in ts):
+        return "f16"
     for t in ts:
         if t.dtype_name != "float32":
-            raise TypeError(f"{op} needs float32 tensors, got {t.dtype_name} (shape {t.shape})")
+            also = " (float16 works when every operand is float16)" if half else ""
+            raise TypeError(f"{op} needs float32 tensors, got {t.dtype_name} (shape {t.shape}){also}")
+    return "f32"
 
 
 def vec4_count(n: int) -> int:

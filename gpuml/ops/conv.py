@@ -360,8 +360,19 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo: str = 
     device, ts = operands(*tensors)
     x, w = ts[0], ts[1]
     b = ts[2] if b is not None else None
-    require_float("conv2d", *ts)
+    T = require_float("conv2d", *ts, half=True)
     g = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups)
+    if T == "f16":
+        # float16 (half-precision inference) runs the implicit GEMM, the one forward kernel templated on T so far
+        if algo not in ("auto", "implicit") or g.P % 4:
+            raise ValueError(
+                f"conv2d: float16 tensors run only the implicit-GEMM kernel, which needs OH * OW % 4 == 0 "
+                f"(got {g.OH}x{g.OW}) and algo='auto'; got algo={algo!r} — use float32 tensors"
+            )
+        _state["last"] = "implicit"
+        if b is not None and b.shape != (g.OC,):
+            raise ValueError(f"conv2d: bias must have shape ({g.OC},), got {b.shape}")
+        return _implicit(device, g, x, w, b, relu)
     if b is not None and b.shape != (g.OC,):
         raise ValueError(f"conv2d: bias must have shape ({g.OC},), got {b.shape}")
     if algo not in (*ALGOS, "auto"):
@@ -484,7 +495,8 @@ def _implicit(device, g: ConvGeometry, x, w, b, relu):
 
     k4, ocg16 = _r4(g.K), -(-g.OCg // 16) * 16
     wa = _pad2d(w, g.G, g.OCg, g.K, ocg16, k4)
-    out = Tensor.empty(g.out_shape, "float32", device)
+    out = Tensor.empty(g.out_shape, x.dtype_name, device)
+    T = "f16" if x.dtype_name == "float16" else "f32"
     rb = ocg16 // 16
     np4 = g.N * g.P // 4
     n = g.G * rb * np4
@@ -510,7 +522,8 @@ def _implicit(device, g: ConvGeometry, x, w, b, relu):
         **flags,
         "wsh_max": 1024,  # vec4s of workgroup memory for the staged weight rows (16 KiB)
     }
-    device.kernel("conv/implicit.wgsl", WG=HEAVY_WG)(_heavy_grid(device, n), params, x_in=x, wa=wa, bias=bias, out=out)
+    kernel = device.kernel("conv/implicit.wgsl", WG=HEAVY_WG, T=T)
+    kernel(_heavy_grid(device, n), params, x_in=x, wa=wa, bias=bias, out=out)
     wa.free()
     return out
 

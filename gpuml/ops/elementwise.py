@@ -68,16 +68,18 @@ def unary(op: str, x, alpha: float = 0.0, beta: float = 0.0) -> Tensor:
     """Apply the elementwise op ``op`` (a key of :data:`UNARY`) to ``x``."""
     expr, twin = UNARY[op]
     device, (x,) = operands(x)
-    require_float(op, x)
+    T = require_float(op, x, half=True)
+    if T == "f16" and "p." in expr:
+        raise TypeError(f"{op} has no float16 variant (its scalar parameter is f32); use float32 tensors")
     alpha, beta = _f32(alpha), _f32(beta)
     if not device.is_gpu:
         with np.errstate(all="ignore"):
             out = twin(x.host(), np.float32(alpha), np.float32(beta)).astype(np.float32, copy=False)
         return Tensor.wrap_numpy(out, device)
-    out = Tensor.empty(x.shape, "float32", device)
+    out = Tensor.empty(x.shape, x.dtype_name, device)
     n16 = -(-x.size // 16)
     if n16:
-        kernel = device.kernel("elementwise/unary.wgsl", OP=expr, WG=WG)
+        kernel = device.kernel("elementwise/unary.wgsl", OP=expr, WG=WG, T=T)
         kernel(device.grid_1d(-(-n16 // WG)), {"n16": n16, "alpha": alpha, "beta": beta}, x_in=x, out=out)
     return out
 
@@ -104,18 +106,20 @@ def binary(op: str, a, b, alpha: float = 0.0) -> Tensor:
     expr, twin = BINARY[op]
     # A Python scalar operand becomes a one-element tensor and broadcasts.
     device, (a, b) = operands(a, b)
-    require_float(op, a, b)
+    T = require_float(op, a, b, half=True)
+    if T == "f16" and "p." in expr:
+        raise TypeError(f"{op} has no float16 variant (its scalar parameter is f32); use float32 tensors")
     alpha = _f32(alpha)
     shape = broadcast_shape(a.shape, b.shape, op)
     if not device.is_gpu:
         with np.errstate(all="ignore"):
             out = twin(a.host(), b.host(), np.float32(alpha))
         return Tensor.wrap_numpy(np.asarray(out, np.float32), device)
-    out = Tensor.empty(shape, "float32", device)
+    out = Tensor.empty(shape, a.dtype_name, device)
     n = math.prod(shape)
     if n == 0:
         return out
-    if a.shape == b.shape:
+    if a.shape == b.shape and T == "f32":  # float16 operands take the broadcasting kernel (templated on T)
         n16 = -(-n // 16)
         kernel = device.kernel("elementwise/binary.wgsl", OP=expr, WG=WG)
         kernel(device.grid_1d(-(-n16 // WG)), {"n16": n16, "alpha": alpha}, a_in=a, b_in=b, out=out)
@@ -129,7 +133,7 @@ def binary(op: str, a, b, alpha: float = 0.0) -> Tensor:
         "stride_a": pad8(_broadcast_strides(a.shape, shape), 0),
         "stride_b": pad8(_broadcast_strides(b.shape, shape), 0),
     }
-    kernel = device.kernel("elementwise/binary_broadcast.wgsl", OP=expr, WG=WG)
+    kernel = device.kernel("elementwise/binary_broadcast.wgsl", OP=expr, WG=WG, T=T)
     kernel(device.grid_1d(-(-n // WG)), params, a_in=a, b_in=b, out=out)
     return out
 

@@ -55,7 +55,7 @@ def _pad2d(x: Tensor, batch: int, rows: int, cols: int, rows_out: int, cols_out:
     device = x.device
     out = Tensor.empty((batch, rows_out, cols_out), x.dtype_name, device)
     n = batch * rows_out * cols_out
-    kernel = device.kernel("layout/pad2d.wgsl", WG=WG)
+    kernel = device.kernel("layout/pad2d.wgsl", WG=WG, WORD="f16" if x.dtype_name == "float16" else "u32")
     params = {"n": n, "rows_in": rows, "cols_in": cols, "rows_out": rows_out, "cols_out": cols_out}
     kernel(device.grid_1d(-(-n // WG)), params, x_in=x, out=out)
     return out
@@ -81,7 +81,7 @@ def matmul(a, b, *, kernel: str | None = None) -> Tensor:
     per adapter (:func:`gemm_kernel_for`).
     """
     device, (a, b) = operands(a, b)
-    require_float("matmul", a, b)
+    require_float("matmul", a, b, half=True)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}")
     a_shape = (1, *a.shape) if a.ndim == 1 else a.shape
@@ -108,7 +108,7 @@ def matmul(a, b, *, kernel: str | None = None) -> Tensor:
         a = _pad2d(a, batch_a, m, k, m, k4)
     if k4 != k or n4 != n:
         b = _pad2d(b, batch_b, k, n, k4, n4)
-    c = Tensor.empty((batch, m, n4), "float32", device)
+    c = Tensor.empty((batch, m, n4), a.dtype_name, device)
     stride_a = m * k4 if batch_a > 1 else 0
     stride_b = k4 * n4 if batch_b > 1 else 0
     gemm(a, b, c, m, n4, k4, batch=batch, stride_a=stride_a, stride_b=stride_b, stride_c=m * n4, kernel=name)
@@ -166,5 +166,6 @@ def gemm(
         return c
     path, tile_m, tile_n = GEMM_KERNELS[name]
     params = {"M": m, "N": n, "K": k, "batch": batch, "stride_a": stride_a, "stride_b": stride_b, "stride_c": stride_c}
-    device.kernel(path)((-(-n // tile_n), -(-m // tile_m), batch), params, a=a, b=b, c=c)
+    T = require_float("gemm", a, b, c, half=True)
+    device.kernel(path, T=T)((-(-n // tile_n), -(-m // tile_m), batch), params, a=a, b=b, c=c)
     return c

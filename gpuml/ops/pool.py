@@ -149,19 +149,19 @@ def _grid(device, n: int):
 def max_pool2d(x, kernel, stride=None, padding=0, *, return_indices: bool = False):
     """Max over KH x KW windows of NCHW ``x``; with ``return_indices`` also the int32 winner indices."""
     device, (x,) = operands(x)
-    require_float("max_pool2d", x)
+    T = require_float("max_pool2d", x, half=True)
     g = _geometry(x.shape, kernel, stride, padding, "max_pool2d")
     out_shape = (g["N"], g["C"], g["OH"], g["OW"])
     if not device.is_gpu:
         out, idx = np_max_pool2d(x.host(), g)
         out, idx = Tensor.wrap_numpy(out, device), Tensor.wrap_numpy(idx, device)
     else:
-        out = Tensor.empty(out_shape, "float32", device)
+        out = Tensor.empty(out_shape, x.dtype_name, device)
         idx = Tensor.empty(out_shape, "int32", device)
         n = out.size
         if n:
             path = "pool/max_pool_tiled.wgsl" if _tiles(g) else "pool/max_pool.wgsl"
-            device.kernel(path, WG=WG)(_grid(device, n), _params(g, n), x_in=x, out=out, idx=idx)
+            device.kernel(path, WG=WG, T=T)(_grid(device, n), _params(g, n), x_in=x, out=out, idx=idx)
     return (out, idx) if return_indices else out
 
 
@@ -196,15 +196,15 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, pad
 def avg_pool2d(x, kernel, stride=None, padding=0, *, count_include_pad: bool = True):
     """Mean over KH x KW windows of NCHW ``x`` (zero padding; divisor as PyTorch's ``avg_pool2d``)."""
     device, (x,) = operands(x)
-    require_float("avg_pool2d", x)
+    T = require_float("avg_pool2d", x, half=True)
     g = _geometry(x.shape, kernel, stride, padding, "avg_pool2d")
     if not device.is_gpu:
         return Tensor.wrap_numpy(np_avg_pool2d(x.host(), g, count_include_pad), device)
-    out = Tensor.empty((g["N"], g["C"], g["OH"], g["OW"]), "float32", device)
+    out = Tensor.empty((g["N"], g["C"], g["OH"], g["OW"]), x.dtype_name, device)
     n = out.size
     if n:
         params = _params(g, n, count_include_pad)
-        device.kernel("pool/avg_pool.wgsl", WG=WG)(_grid(device, n), params, x_in=x, out=out)
+        device.kernel("pool/avg_pool.wgsl", WG=WG, T=T)(_grid(device, n), params, x_in=x, out=out)
     return out
 
 

@@ -7,7 +7,8 @@
 //   (ignored unless has_bias = 1), 4 out: array<vec4<f32>> (read_write) N x OC x P.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = G * RB * NP / 4 (RB = OCg16 / 16 row blocks,
 //   NP = N * P): one invocation per 4 pixels x 16 output channels.
-// Template: WG. The weight rows are staged in 16 KiB of workgroup memory when the workgroup shares them.
+// Template: WG; T, the storage scalar type of x_in, wa, bias and out (f32 by default, f16 for half inference:
+//   products and sums stay f32). The weight rows are staged in 16 KiB of workgroup memory when the workgroup shares them.
 // Why (lavapipe): per 4 taps an invocation gathers 16 inputs and loads 16 weight vec4s (the same address across
 // lanes) for 256 FMAs, the loop shape of conv/grad_w.wgsl, which runs ~1.5-2x the FMA rate of the register-blocked
 // direct kernels on LeNet's convolutions.
@@ -21,28 +22,28 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x_in: array<f32>;
-@group(0) @binding(2) var<storage, read> wa: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x_in: array<{{T}}>;
+@group(0) @binding(2) var<storage, read> wa: array<vec4<{{T}}>>;
+@group(0) @binding(3) var<storage, read> bias: array<{{T}}>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<{{T}}>>;
 
 // the workgroup's 16 weight rows, staged once when all its invocations share them (see main)
-var<workgroup> wsh: array<vec4<f32>, 1024>;
+var<workgroup> wsh: array<vec4<{{T}}>, 1024>;
 var<private> use_sh: bool;
 var<private> wbase: u32;
 
 fn wload(t: u32) -> vec4<f32> {
     if (use_sh) {
-        return wsh[t - wbase];
+        return vec4<f32>(wsh[t - wbase]);
     }
-    return wa[t];
+    return vec4<f32>(wa[t]);
 }
 
-fn finish(v: vec4<f32>, oc: u32) -> vec4<f32> {
+fn finish(v: vec4<f32>, oc: u32) -> vec4<{{T}}> {
     var r = v;
-    if (p.has_bias == 1u) { r += vec4<f32>(bias[oc]); }
+    if (p.has_bias == 1u) { r += vec4<f32>(f32(bias[oc])); }
     if (p.relu == 1u) { r = max(r, vec4<f32>(0.0)); }
-    return r;
+    return vec4<{{T}}>(r);
 }
 
 @compute @workgroup_size({{WG}})
@@ -106,7 +107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let inside = (y >= vec4<i32>(0)) & (y < vec4<i32>(H)) & (xx >= vec4<i32>(0)) & (xx < vec4<i32>(W))
                 & vec4<bool>(k < p.K);
             let a = select(vec4<i32>(0), xb + vec4<i32>(i32(c * p.H * p.W) + dy * W + dx), inside);
-            bm[t] = select(vec4<f32>(), vec4<f32>(x_in[a.x], x_in[a.y], x_in[a.z], x_in[a.w]), inside);
+            bm[t] = select(vec4<f32>(), vec4<f32>(vec4<{{T}}>(x_in[a.x], x_in[a.y], x_in[a.z], x_in[a.w])), inside);
             k++;
             kw++;
             if (kw == p.KW) { kw = 0u; kh++; if (kh == p.KH) { kh = 0u; c++; } }

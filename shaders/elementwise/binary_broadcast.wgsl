@@ -4,11 +4,11 @@
 //   shape: output shape, right-aligned in 8 slots (leading slots 1); stride_a/stride_b: element strides
 //   of a and b in the same slots, 0 where that operand is broadcast.
 // Dispatch: ceil(n / WG) workgroups, split over (x, y) by Device.grid_1d.
-// Template: OP and WG as in binary.wgsl, with V = f32.
+// Template: OP and WG as in binary.wgsl, with V = T (the scalar type: f32 by default, f16 for half inference).
 
 #include "common/index.wgsl"
 
-alias V = f32;
+alias V = {{T}};
 
 struct Params {
     n: u32,
@@ -19,9 +19,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a_in: array<f32>;
-@group(0) @binding(2) var<storage, read> b_in: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a_in: array<{{T}}>;
+@group(0) @binding(2) var<storage, read> b_in: array<{{T}}>;
+@group(0) @binding(3) var<storage, read_write> out: array<{{T}}>;
 
 fn apply(a: V, b: V) -> V {
     return {{OP}};

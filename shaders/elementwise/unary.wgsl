@@ -4,14 +4,15 @@
 //   x and out hold n float32 values padded to whole vec4s (device buffers are 16-byte multiples); the padded
 //   lanes are computed and ignored.
 // Dispatch: ceil(n4 / WG) workgroups, split over (x, y) by Device.grid_1d; n4 = ceil(n / 4).
-// Template: OP is a WGSL expression in `x: V` (V = vec4<f32>) and `p: Params` (alpha, beta), from the
+// Template: T, the scalar type (f32 by default, f16 for half-precision inference); OP is a WGSL expression in
+//   `x: V` (V = vec4<T>) and `p: Params` (alpha, beta), from the
 //   table in gpuml/ops/elementwise.py; WG is the workgroup size.
 // Why 16 per invocation: lavapipe pays per access (bounds check, address), so one 64-byte access beats four vec4
 // ones: axpy on 16M floats measured 0.89 G elem/s this way vs 0.79 with vec4 accesses (numpy 1.10).
 
 #include "common/index.wgsl"
 
-alias V = vec4<f32>;
+alias V = vec4<{{T}}>;
 
 struct Params {
     n16: u32,
@@ -20,8 +21,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x_in: array<mat4x4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<mat4x4<f32>>;
+@group(0) @binding(1) var<storage, read> x_in: array<mat4x4<{{T}}>>;
+@group(0) @binding(2) var<storage, read_write> out: array<mat4x4<{{T}}>>;
 
 fn apply(x: V) -> V {
     return {{OP}};
@@ -33,6 +34,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
     if (i < p.n16) {
         let x = x_in[i];
-        out[i] = mat4x4<f32>(apply(x[0]), apply(x[1]), apply(x[2]), apply(x[3]));
+        out[i] = mat4x4<{{T}}>(apply(x[0]), apply(x[1]), apply(x[2]), apply(x[3]));
     }
 }

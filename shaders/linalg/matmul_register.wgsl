@@ -11,9 +11,11 @@
 
 struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, stride_c: u32, _pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
+// Template: T, the storage scalar type of a, b and c (f32 by default; f16 for half inference: loads widen to f32,
+//   products and sums stay f32, stores narrow).
+@group(0) @binding(1) var<storage, read> a: array<vec4<{{T}}>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<{{T}}>>;
+@group(0) @binding(3) var<storage, read_write> c: array<vec4<{{T}}>>;
 
 const TILE_M: u32 = 16u;   // rows per workgroup (= rows per invocation)
 const TILE_N: u32 = 64u;   // columns per workgroup (8 invocations x 2 vec4)
@@ -52,40 +54,40 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var k4 = 0u; k4 < K4; k4++) {
     let kb = bb + k4 * 4u * N4;
     // columns of b0 are B rows k..k+3 at vec4 column cc0, so b0 * a_r = sum_k A[r,k] * B[k, cols]
-    let b0 = mat4x4<f32>(b[kb + cc0], b[kb + N4 + cc0], b[kb + 2u * N4 + cc0], b[kb + 3u * N4 + cc0]);
-    let b1 = mat4x4<f32>(b[kb + cc1], b[kb + N4 + cc1], b[kb + 2u * N4 + cc1], b[kb + 3u * N4 + cc1]);
-    let a0 = a[ra0 + k4]; acc[0] += b0 * a0; acc[1] += b1 * a0;
-    let a1 = a[ra1 + k4]; acc[2] += b0 * a1; acc[3] += b1 * a1;
-    let a2 = a[ra2 + k4]; acc[4] += b0 * a2; acc[5] += b1 * a2;
-    let a3 = a[ra3 + k4]; acc[6] += b0 * a3; acc[7] += b1 * a3;
-    let a4 = a[ra4 + k4]; acc[8] += b0 * a4; acc[9] += b1 * a4;
-    let a5 = a[ra5 + k4]; acc[10] += b0 * a5; acc[11] += b1 * a5;
-    let a6 = a[ra6 + k4]; acc[12] += b0 * a6; acc[13] += b1 * a6;
-    let a7 = a[ra7 + k4]; acc[14] += b0 * a7; acc[15] += b1 * a7;
-    let a8 = a[ra8 + k4]; acc[16] += b0 * a8; acc[17] += b1 * a8;
-    let a9 = a[ra9 + k4]; acc[18] += b0 * a9; acc[19] += b1 * a9;
-    let a10 = a[ra10 + k4]; acc[20] += b0 * a10; acc[21] += b1 * a10;
-    let a11 = a[ra11 + k4]; acc[22] += b0 * a11; acc[23] += b1 * a11;
-    let a12 = a[ra12 + k4]; acc[24] += b0 * a12; acc[25] += b1 * a12;
-    let a13 = a[ra13 + k4]; acc[26] += b0 * a13; acc[27] += b1 * a13;
-    let a14 = a[ra14 + k4]; acc[28] += b0 * a14; acc[29] += b1 * a14;
-    let a15 = a[ra15 + k4]; acc[30] += b0 * a15; acc[31] += b1 * a15;
+    let b0 = mat4x4<f32>(vec4<f32>(b[kb + cc0]), vec4<f32>(b[kb + N4 + cc0]), vec4<f32>(b[kb + 2u * N4 + cc0]), vec4<f32>(b[kb + 3u * N4 + cc0]));
+    let b1 = mat4x4<f32>(vec4<f32>(b[kb + cc1]), vec4<f32>(b[kb + N4 + cc1]), vec4<f32>(b[kb + 2u * N4 + cc1]), vec4<f32>(b[kb + 3u * N4 + cc1]));
+    let a0 = vec4<f32>(a[ra0 + k4]); acc[0] += b0 * a0; acc[1] += b1 * a0;
+    let a1 = vec4<f32>(a[ra1 + k4]); acc[2] += b0 * a1; acc[3] += b1 * a1;
+    let a2 = vec4<f32>(a[ra2 + k4]); acc[4] += b0 * a2; acc[5] += b1 * a2;
+    let a3 = vec4<f32>(a[ra3 + k4]); acc[6] += b0 * a3; acc[7] += b1 * a3;
+    let a4 = vec4<f32>(a[ra4 + k4]); acc[8] += b0 * a4; acc[9] += b1 * a4;
+    let a5 = vec4<f32>(a[ra5 + k4]); acc[10] += b0 * a5; acc[11] += b1 * a5;
+    let a6 = vec4<f32>(a[ra6 + k4]); acc[12] += b0 * a6; acc[13] += b1 * a6;
+    let a7 = vec4<f32>(a[ra7 + k4]); acc[14] += b0 * a7; acc[15] += b1 * a7;
+    let a8 = vec4<f32>(a[ra8 + k4]); acc[16] += b0 * a8; acc[17] += b1 * a8;
+    let a9 = vec4<f32>(a[ra9 + k4]); acc[18] += b0 * a9; acc[19] += b1 * a9;
+    let a10 = vec4<f32>(a[ra10 + k4]); acc[20] += b0 * a10; acc[21] += b1 * a10;
+    let a11 = vec4<f32>(a[ra11 + k4]); acc[22] += b0 * a11; acc[23] += b1 * a11;
+    let a12 = vec4<f32>(a[ra12 + k4]); acc[24] += b0 * a12; acc[25] += b1 * a12;
+    let a13 = vec4<f32>(a[ra13 + k4]); acc[26] += b0 * a13; acc[27] += b1 * a13;
+    let a14 = vec4<f32>(a[ra14 + k4]); acc[28] += b0 * a14; acc[29] += b1 * a14;
+    let a15 = vec4<f32>(a[ra15 + k4]); acc[30] += b0 * a15; acc[31] += b1 * a15;
   }
   // constant acc indices keep acc in registers (a dynamic index spills it: 2.7x slower)
-  if (row0 + 0u < M) { let o = cb + (row0 + 0u) * N4 + c40; if (v0) { c[o] = acc[0]; } if (v1) { c[o + 1u] = acc[1]; } }
-  if (row0 + 1u < M) { let o = cb + (row0 + 1u) * N4 + c40; if (v0) { c[o] = acc[2]; } if (v1) { c[o + 1u] = acc[3]; } }
-  if (row0 + 2u < M) { let o = cb + (row0 + 2u) * N4 + c40; if (v0) { c[o] = acc[4]; } if (v1) { c[o + 1u] = acc[5]; } }
-  if (row0 + 3u < M) { let o = cb + (row0 + 3u) * N4 + c40; if (v0) { c[o] = acc[6]; } if (v1) { c[o + 1u] = acc[7]; } }
-  if (row0 + 4u < M) { let o = cb + (row0 + 4u) * N4 + c40; if (v0) { c[o] = acc[8]; } if (v1) { c[o + 1u] = acc[9]; } }
-  if (row0 + 5u < M) { let o = cb + (row0 + 5u) * N4 + c40; if (v0) { c[o] = acc[10]; } if (v1) { c[o + 1u] = acc[11]; } }
-  if (row0 + 6u < M) { let o = cb + (row0 + 6u) * N4 + c40; if (v0) { c[o] = acc[12]; } if (v1) { c[o + 1u] = acc[13]; } }
-  if (row0 + 7u < M) { let o = cb + (row0 + 7u) * N4 + c40; if (v0) { c[o] = acc[14]; } if (v1) { c[o + 1u] = acc[15]; } }
-  if (row0 + 8u < M) { let o = cb + (row0 + 8u) * N4 + c40; if (v0) { c[o] = acc[16]; } if (v1) { c[o + 1u] = acc[17]; } }
-  if (row0 + 9u < M) { let o = cb + (row0 + 9u) * N4 + c40; if (v0) { c[o] = acc[18]; } if (v1) { c[o + 1u] = acc[19]; } }
-  if (row0 + 10u < M) { let o = cb + (row0 + 10u) * N4 + c40; if (v0) { c[o] = acc[20]; } if (v1) { c[o + 1u] = acc[21]; } }
-  if (row0 + 11u < M) { let o = cb + (row0 + 11u) * N4 + c40; if (v0) { c[o] = acc[22]; } if (v1) { c[o + 1u] = acc[23]; } }
-  if (row0 + 12u < M) { let o = cb + (row0 + 12u) * N4 + c40; if (v0) { c[o] = acc[24]; } if (v1) { c[o + 1u] = acc[25]; } }
-  if (row0 + 13u < M) { let o = cb + (row0 + 13u) * N4 + c40; if (v0) { c[o] = acc[26]; } if (v1) { c[o + 1u] = acc[27]; } }
-  if (row0 + 14u < M) { let o = cb + (row0 + 14u) * N4 + c40; if (v0) { c[o] = acc[28]; } if (v1) { c[o + 1u] = acc[29]; } }
-  if (row0 + 15u < M) { let o = cb + (row0 + 15u) * N4 + c40; if (v0) { c[o] = acc[30]; } if (v1) { c[o + 1u] = acc[31]; } }
+  if (row0 + 0u < M) { let o = cb + (row0 + 0u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[0]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[1]); } }
+  if (row0 + 1u < M) { let o = cb + (row0 + 1u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[2]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[3]); } }
+  if (row0 + 2u < M) { let o = cb + (row0 + 2u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[4]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[5]); } }
+  if (row0 + 3u < M) { let o = cb + (row0 + 3u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[6]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[7]); } }
+  if (row0 + 4u < M) { let o = cb + (row0 + 4u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[8]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[9]); } }
+  if (row0 + 5u < M) { let o = cb + (row0 + 5u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[10]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[11]); } }
+  if (row0 + 6u < M) { let o = cb + (row0 + 6u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[12]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[13]); } }
+  if (row0 + 7u < M) { let o = cb + (row0 + 7u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[14]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[15]); } }
+  if (row0 + 8u < M) { let o = cb + (row0 + 8u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[16]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[17]); } }
+  if (row0 + 9u < M) { let o = cb + (row0 + 9u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[18]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[19]); } }
+  if (row0 + 10u < M) { let o = cb + (row0 + 10u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[20]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[21]); } }
+  if (row0 + 11u < M) { let o = cb + (row0 + 11u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[22]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[23]); } }
+  if (row0 + 12u < M) { let o = cb + (row0 + 12u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[24]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[25]); } }
+  if (row0 + 13u < M) { let o = cb + (row0 + 13u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[26]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[27]); } }
+  if (row0 + 14u < M) { let o = cb + (row0 + 14u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[28]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[29]); } }
+  if (row0 + 15u < M) { let o = cb + (row0 + 15u) * N4 + c40; if (v0) { c[o] = vec4<{{T}}>(acc[30]); } if (v1) { c[o + 1u] = vec4<{{T}}>(acc[31]); } }
 }

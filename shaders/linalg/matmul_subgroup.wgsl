@@ -20,9 +20,11 @@ diagnostic(off, subgroup_uniformity);
 
 struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, stride_c: u32, _pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
+// Template: T, the storage scalar type of a, b and c (f32 by default; f16 for half inference: loads widen to f32,
+//   products and sums stay f32, stores narrow).
+@group(0) @binding(1) var<storage, read> a: array<vec4<{{T}}>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<{{T}}>>;
+@group(0) @binding(3) var<storage, read_write> c: array<vec4<{{T}}>>;
 
 const TILE_M: u32 = 32u;   // rows per workgroup
 const TILE_N: u32 = 32u;   // columns per workgroup (8 invocations x vec4)
@@ -30,7 +32,7 @@ const TILE_N: u32 = 32u;   // columns per workgroup (8 invocations x vec4)
 // 4 consecutive k-rows of B at vec4-column c4, as columns of a matrix: bm * (a_k..a_k+3) = sum_k a_k * B[k, c4..]
 fn load_b(base: u32, k: u32, c4: u32, N4: u32) -> mat4x4<f32> {
   let i = base + k * N4 + c4;
-  return mat4x4<f32>(b[i], b[i + N4], b[i + 2u * N4], b[i + 3u * N4]);
+  return mat4x4<f32>(vec4<f32>(b[i]), vec4<f32>(b[i + N4]), vec4<f32>(b[i + 2u * N4]), vec4<f32>(b[i + 3u * N4]));
 }
 
 @compute @workgroup_size(8)
@@ -56,7 +58,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let r3 = ab + min(row0 + q + 24u, M - 1u) * K4;
     for (var k4 = 0u; k4 < K4; k4++) {
       let bm = load_b(bb, k4 * 4u, c4, N4);
-      let a0 = a[r0 + k4]; let a1 = a[r1 + k4]; let a2 = a[r2 + k4]; let a3 = a[r3 + k4];
+      let a0 = vec4<f32>(a[r0 + k4]); let a1 = vec4<f32>(a[r1 + k4]); let a2 = vec4<f32>(a[r2 + k4]); let a3 = vec4<f32>(a[r3 + k4]);
       acc[0] += bm * subgroupBroadcast(a0, 0u);  acc[1] += bm * subgroupBroadcast(a0, 1u);
       acc[2] += bm * subgroupBroadcast(a0, 2u);  acc[3] += bm * subgroupBroadcast(a0, 3u);
       acc[4] += bm * subgroupBroadcast(a0, 4u);  acc[5] += bm * subgroupBroadcast(a0, 5u);
@@ -87,8 +89,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let r7 = ab + min(row0 + q + 28u, M - 1u) * K4;
     for (var k4 = 0u; k4 < K4; k4++) {
       let bm = load_b(bb, k4 * 4u, c4, N4);
-      let a0 = a[r0 + k4]; let a1 = a[r1 + k4]; let a2 = a[r2 + k4]; let a3 = a[r3 + k4];
-      let a4 = a[r4 + k4]; let a5 = a[r5 + k4]; let a6 = a[r6 + k4]; let a7 = a[r7 + k4];
+      let a0 = vec4<f32>(a[r0 + k4]); let a1 = vec4<f32>(a[r1 + k4]); let a2 = vec4<f32>(a[r2 + k4]); let a3 = vec4<f32>(a[r3 + k4]);
+      let a4 = vec4<f32>(a[r4 + k4]); let a5 = vec4<f32>(a[r5 + k4]); let a6 = vec4<f32>(a[r6 + k4]); let a7 = vec4<f32>(a[r7 + k4]);
       acc[0] += bm * subgroupBroadcast(a0, 0u);  acc[1] += bm * subgroupBroadcast(a0, 1u);
       acc[2] += bm * subgroupBroadcast(a0, 2u);  acc[3] += bm * subgroupBroadcast(a0, 3u);
       acc[4] += bm * subgroupBroadcast(a1, 0u);  acc[5] += bm * subgroupBroadcast(a1, 1u);
@@ -110,21 +112,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   if (wg.x * 8u + li < N4) {
     let o = cb + row0 * N4 + c4;    // constant acc indices keep acc in registers
-    if (row0 + 0u < M) { c[o + 0u * N4] = acc[0]; } if (row0 + 1u < M) { c[o + 1u * N4] = acc[1]; }
-    if (row0 + 2u < M) { c[o + 2u * N4] = acc[2]; } if (row0 + 3u < M) { c[o + 3u * N4] = acc[3]; }
-    if (row0 + 4u < M) { c[o + 4u * N4] = acc[4]; } if (row0 + 5u < M) { c[o + 5u * N4] = acc[5]; }
-    if (row0 + 6u < M) { c[o + 6u * N4] = acc[6]; } if (row0 + 7u < M) { c[o + 7u * N4] = acc[7]; }
-    if (row0 + 8u < M) { c[o + 8u * N4] = acc[8]; } if (row0 + 9u < M) { c[o + 9u * N4] = acc[9]; }
-    if (row0 + 10u < M) { c[o + 10u * N4] = acc[10]; } if (row0 + 11u < M) { c[o + 11u * N4] = acc[11]; }
-    if (row0 + 12u < M) { c[o + 12u * N4] = acc[12]; } if (row0 + 13u < M) { c[o + 13u * N4] = acc[13]; }
-    if (row0 + 14u < M) { c[o + 14u * N4] = acc[14]; } if (row0 + 15u < M) { c[o + 15u * N4] = acc[15]; }
-    if (row0 + 16u < M) { c[o + 16u * N4] = acc[16]; } if (row0 + 17u < M) { c[o + 17u * N4] = acc[17]; }
-    if (row0 + 18u < M) { c[o + 18u * N4] = acc[18]; } if (row0 + 19u < M) { c[o + 19u * N4] = acc[19]; }
-    if (row0 + 20u < M) { c[o + 20u * N4] = acc[20]; } if (row0 + 21u < M) { c[o + 21u * N4] = acc[21]; }
-    if (row0 + 22u < M) { c[o + 22u * N4] = acc[22]; } if (row0 + 23u < M) { c[o + 23u * N4] = acc[23]; }
-    if (row0 + 24u < M) { c[o + 24u * N4] = acc[24]; } if (row0 + 25u < M) { c[o + 25u * N4] = acc[25]; }
-    if (row0 + 26u < M) { c[o + 26u * N4] = acc[26]; } if (row0 + 27u < M) { c[o + 27u * N4] = acc[27]; }
-    if (row0 + 28u < M) { c[o + 28u * N4] = acc[28]; } if (row0 + 29u < M) { c[o + 29u * N4] = acc[29]; }
-    if (row0 + 30u < M) { c[o + 30u * N4] = acc[30]; } if (row0 + 31u < M) { c[o + 31u * N4] = acc[31]; }
+    if (row0 + 0u < M) { c[o + 0u * N4] = vec4<{{T}}>(acc[0]); } if (row0 + 1u < M) { c[o + 1u * N4] = vec4<{{T}}>(acc[1]); }
+    if (row0 + 2u < M) { c[o + 2u * N4] = vec4<{{T}}>(acc[2]); } if (row0 + 3u < M) { c[o + 3u * N4] = vec4<{{T}}>(acc[3]); }
+    if (row0 + 4u < M) { c[o + 4u * N4] = vec4<{{T}}>(acc[4]); } if (row0 + 5u < M) { c[o + 5u * N4] = vec4<{{T}}>(acc[5]); }
+    if (row0 + 6u < M) { c[o + 6u * N4] = vec4<{{T}}>(acc[6]); } if (row0 + 7u < M) { c[o + 7u * N4] = vec4<{{T}}>(acc[7]); }
+    if (row0 + 8u < M) { c[o + 8u * N4] = vec4<{{T}}>(acc[8]); } if (row0 + 9u < M) { c[o + 9u * N4] = vec4<{{T}}>(acc[9]); }
+    if (row0 + 10u < M) { c[o + 10u * N4] = vec4<{{T}}>(acc[10]); } if (row0 + 11u < M) { c[o + 11u * N4] = vec4<{{T}}>(acc[11]); }
+    if (row0 + 12u < M) { c[o + 12u * N4] = vec4<{{T}}>(acc[12]); } if (row0 + 13u < M) { c[o + 13u * N4] = vec4<{{T}}>(acc[13]); }
+    if (row0 + 14u < M) { c[o + 14u * N4] = vec4<{{T}}>(acc[14]); } if (row0 + 15u < M) { c[o + 15u * N4] = vec4<{{T}}>(acc[15]); }
+    if (row0 + 16u < M) { c[o + 16u * N4] = vec4<{{T}}>(acc[16]); } if (row0 + 17u < M) { c[o + 17u * N4] = vec4<{{T}}>(acc[17]); }
+    if (row0 + 18u < M) { c[o + 18u * N4] = vec4<{{T}}>(acc[18]); } if (row0 + 19u < M) { c[o + 19u * N4] = vec4<{{T}}>(acc[19]); }
+    if (row0 + 20u < M) { c[o + 20u * N4] = vec4<{{T}}>(acc[20]); } if (row0 + 21u < M) { c[o + 21u * N4] = vec4<{{T}}>(acc[21]); }
+    if (row0 + 22u < M) { c[o + 22u * N4] = vec4<{{T}}>(acc[22]); } if (row0 + 23u < M) { c[o + 23u * N4] = vec4<{{T}}>(acc[23]); }
+    if (row0 + 24u < M) { c[o + 24u * N4] = vec4<{{T}}>(acc[24]); } if (row0 + 25u < M) { c[o + 25u * N4] = vec4<{{T}}>(acc[25]); }
+    if (row0 + 26u < M) { c[o + 26u * N4] = vec4<{{T}}>(acc[26]); } if (row0 + 27u < M) { c[o + 27u * N4] = vec4<{{T}}>(acc[27]); }
+    if (row0 + 28u < M) { c[o + 28u * N4] = vec4<{{T}}>(acc[28]); } if (row0 + 29u < M) { c[o + 29u * N4] = vec4<{{T}}>(acc[29]); }
+    if (row0 + 30u < M) { c[o + 30u * N4] = vec4<{{T}}>(acc[30]); } if (row0 + 31u < M) { c[o + 31u * N4] = vec4<{{T}}>(acc[31]); }
   }
 }

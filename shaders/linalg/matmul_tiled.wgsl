@@ -11,9 +11,11 @@
 
 struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, stride_c: u32, _pad: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
+// Template: T, the storage scalar type of a, b and c (f32 by default; f16 for half inference: loads widen to f32,
+//   products and sums stay f32, stores narrow).
+@group(0) @binding(1) var<storage, read> a: array<vec4<{{T}}>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<{{T}}>>;
+@group(0) @binding(3) var<storage, read_write> c: array<vec4<{{T}}>>;
 
 const TILE_M: u32 = 64u;
 const TILE_N: u32 = 64u;
@@ -54,10 +56,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let inb = kk < K4;
       let kc = min(kk, K4 - 1u);
       let z = vec4<f32>();
-      let v0 = select(z, a[ra + kc], inb);
-      let v1 = select(z, a[ra + rstep + kc], inb);
-      let v2 = select(z, a[ra + rstep2 + kc], inb);
-      let v3 = select(z, a[ra + rstep3 + kc], inb);
+      let v0 = select(z, vec4<f32>(a[ra + kc]), inb);
+      let v1 = select(z, vec4<f32>(a[ra + rstep + kc]), inb);
+      let v2 = select(z, vec4<f32>(a[ra + rstep2 + kc]), inb);
+      let v3 = select(z, vec4<f32>(a[ra + rstep3 + kc]), inb);
       let base = la_k4 * 4u * 16u + la_m4;
       As[base] = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
       As[base + 16u] = vec4<f32>(v0.y, v1.y, v2.y, v3.y);
@@ -65,7 +67,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       As[base + 48u] = vec4<f32>(v0.w, v1.w, v2.w, v3.w);
     }
     let kb = k0 + lb_k;
-    Bs[t] = select(vec4<f32>(), b[bb + min(kb, params.K - 1u) * N4 + cbn], kb < params.K);
+    Bs[t] = select(vec4<f32>(), vec4<f32>(b[bb + min(kb, params.K - 1u) * N4 + cbn]), kb < params.K);
     workgroupBarrier();
     for (var k = 0u; k < TILE_K; k++) {
       let av = As[k * 16u + lid.y];
@@ -79,9 +81,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let r = row0 + lid.y * 4u;
   if (cn < N4) {
     let o = cb + r * N4 + cn;
-    if (r < M) { c[o] = acc0; }
-    if (r + 1u < M) { c[o + N4] = acc1; }
-    if (r + 2u < M) { c[o + 2u * N4] = acc2; }
-    if (r + 3u < M) { c[o + 3u * N4] = acc3; }
+    if (r < M) { c[o] = vec4<{{T}}>(acc0); }
+    if (r + 1u < M) { c[o + N4] = vec4<{{T}}>(acc1); }
+    if (r + 2u < M) { c[o + 2u * N4] = vec4<{{T}}>(acc2); }
+    if (r + 3u < M) { c[o + 3u * N4] = vec4<{{T}}>(acc3); }
   }
 }

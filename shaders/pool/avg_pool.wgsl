@@ -5,12 +5,12 @@
 // Bindings: 0 p (uniform Params, pool/pool_common.wgsl), 1 x_in: array<f32> (read) NC x H x W,
 //   2 out: array<f32> (read_write) NC x OH x OW.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = NC * OH * OW.
-// Template: WG.
+// Template: WG; T, the scalar type of x_in and out (f32 by default, f16 for half inference).
 
 #include "pool/pool_common.wgsl"
 
-@group(0) @binding(1) var<storage, read> x_in: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x_in: array<{{T}}>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{T}}>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -30,9 +30,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var kw = 0u; kw < p.KW; kw++) {
             let x = x0 + i32(kw);
             if (!inside_w(x)) { continue; }
-            acc += x_in[plane + u32(y) * p.W + u32(x)];
+            acc += f32(x_in[plane + u32(y) * p.W + u32(x)]);
         }
     }
-    out[i] = acc / f32(pool_count(y0, x0));
+    out[i] = {{T}}(acc / f32(pool_count(y0, x0)));  // summed in f32
 }
 

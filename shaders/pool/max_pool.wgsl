@@ -5,12 +5,12 @@
 // Bindings: 0 p (uniform Params, pool/pool_common.wgsl), 1 x_in: array<f32> (read) NC x H x W,
 //   2 out: array<f32> (read_write) NC x OH x OW, 3 idx: array<i32> (read_write) NC x OH x OW.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = NC * OH * OW (one invocation per output).
-// Template: WG.
+// Template: WG; T, the scalar type of x_in and out (f32 by default, f16 for half inference).
 
 #include "pool/pool_common.wgsl"
 
-@group(0) @binding(1) var<storage, read> x_in: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x_in: array<{{T}}>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{T}}>;
 @group(0) @binding(3) var<storage, read_write> idx: array<i32>;
 
 @compute @workgroup_size({{WG}})
@@ -24,7 +24,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let y0 = win.y0;
     let x0 = win.x0;
     let plane = win.plane;
-    var best = bitcast<f32>(0xff7fffffu);        // -FLT_MAX (Tint rejects the rounded decimal literal)
+    // -FLT_MAX (Tint rejects the rounded decimal literal); for f16 any start works: the first pixel replaces it
+    var best = {{T}}(bitcast<f32>(0xff7fffffu));
     var best_i = -1;
     for (var kh = 0u; kh < p.KH; kh++) {
         let y = y0 + i32(kh);

@@ -5,13 +5,13 @@
 // Bindings: 0 p (uniform Params, pool/pool_common.wgsl), 1 x_in: array<f32> (read) NC x H x W,
 //   2 out: array<f32> (read_write) NC x OH x OW, 3 idx: array<i32> (read_write) NC x OH x OW.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = NC * OH * OW (one invocation per output).
-// Template: WG.
+// Template: WG; T, the scalar type of x_in and out (f32 by default, f16 for half inference).
 // Why: LeNet's 2x2 pools; the general kernel's per-tap bounds checks and branches cost ~2x on lavapipe.
 
 #include "pool/pool_common.wgsl"
 
-@group(0) @binding(1) var<storage, read> x_in: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x_in: array<{{T}}>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{T}}>;
 @group(0) @binding(3) var<storage, read_write> idx: array<i32>;
 
 @compute @workgroup_size({{WG}})
