@@ -146,6 +146,10 @@ class ConvGeometry:
     def geometry_params(self) -> dict:
         return {"sh": self.sh, "sw": self.sw, "ph": self.ph, "pw": self.pw, "dh": self.dh, "dw": self.dw}
 
+    def pick(self, *names: str) -> dict:
+        """Uniform fields named like this geometry's attributes (C, H, W, OC, KH, ...), for a kernel's Params."""
+        return {name: getattr(self, name) for name in names}
+
 
 def _pair(value, name: str, minimum: int) -> tuple[int, int]:
     if isinstance(value, int):
@@ -458,16 +462,7 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
     w_g, w_o, w_c, w_t0, w_ts = wstrides or (g.OCg * g.Cg * khw, g.Cg * khw, khw, 0, 1)
     params = {
         "n": n,
-        "C": g.C,
-        "H": g.H,
-        "W": g.W,
-        "Cg": g.Cg,
-        "OCg": g.OCg,
-        "OC": g.OC,
-        "KH": g.KH,
-        "KW": g.KW,
-        "OH": g.OH,
-        "OW": g.OW,
+        **g.pick("C", "H", "W", "Cg", "OCg", "OC", "KH", "KW", "OH", "OW"),
         "OCB": ocb,
         "OWB": owb,
         "G": g.G,
@@ -503,15 +498,7 @@ def _implicit(device, g: ConvGeometry, x, w, b, relu):
     bias, flags = _flags(device, b, relu)
     params = {
         "n": n,
-        "C": g.C,
-        "H": g.H,
-        "W": g.W,
-        "Cg": g.Cg,
-        "OCg": g.OCg,
-        "OC": g.OC,
-        "KH": g.KH,
-        "KW": g.KW,
-        "K": g.K,
+        **g.pick("C", "H", "W", "Cg", "OCg", "OC", "KH", "KW", "K"),
         "K4": k4,
         "OW": g.OW,
         "P": g.P,
@@ -556,13 +543,7 @@ def _direct_grad_x(device, g: ConvGeometry, w, gy, gx):
 def _tap_params(g: ConvGeometry, n: int, k4: int, npc: int, nimg: int, n0: int) -> dict:
     return {
         "n": n,
-        "C": g.C,
-        "H": g.H,
-        "W": g.W,
-        "Cg": g.Cg,
-        "KH": g.KH,
-        "KW": g.KW,
-        "K": g.K,
+        **g.pick("C", "H", "W", "Cg", "KH", "KW", "K"),
         "K4": k4,
         "OW": g.OW,
         "P": g.P,
@@ -638,10 +619,7 @@ def _run_winograd(device, g: ConvGeometry, x, w, b, relu, m: int):
         nv = g.G * cg4 * t4
         params = {
             "n": nv,
-            "C": g.C,
-            "H": g.H,
-            "W": g.W,
-            "Cg": g.Cg,
+            **g.pick("C", "H", "W", "Cg"),
             "Cg4": cg4,
             "T": t,
             "T4": t4,
@@ -659,9 +637,7 @@ def _run_winograd(device, g: ConvGeometry, x, w, b, relu, m: int):
         no = g.OC * t
         params = {
             "n": no,
-            "OC": g.OC,
-            "OH": g.OH,
-            "OW": g.OW,
+            **g.pick("OC", "OH", "OW"),
             "T": t,
             "T4": t4,
             "tiles_w": tw,
@@ -733,24 +709,13 @@ def _grad_w_rows(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
     n = g.G * s * g.Cg * g.KH
     params = {
         "n": n,
-        "C": g.C,
-        "H": g.H,
-        "W": g.W,
-        "Cg": g.Cg,
-        "OCg": g.OCg,
-        "OC": g.OC,
-        "KH": g.KH,
-        "KW": g.KW,
-        "K": g.K,
+        **g.pick("C", "H", "W", "Cg", "OCg", "OC", "KH", "KW", "K"),
         "KB": kb,
         "OH": g.OH,
         "OW": g.OW,
         "R": r,
         "S": s,
-        "sh": g.sh,
-        "ph": g.ph,
-        "pw": g.pw,
-        "dh": g.dh,
+        **g.pick("sh", "ph", "pw", "dh"),
         "rows": rows,
     }
     device.kernel("conv/grad_w_rows.wgsl", WG=HEAVY_WG)(_heavy_grid(device, n), params, x_in=x, dy=gy, part=part)
@@ -782,15 +747,7 @@ def _grad_w_implicit(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
     n = g.G * s * rb * kb4
     params = {
         "n": n,
-        "C": g.C,
-        "H": g.H,
-        "W": g.W,
-        "Cg": g.Cg,
-        "OCg": g.OCg,
-        "OC": g.OC,
-        "KH": g.KH,
-        "KW": g.KW,
-        "K": g.K,
+        **g.pick("C", "H", "W", "Cg", "OCg", "OC", "KH", "KW", "K"),
         "KB4": kb4,
         "RB": rb,
         "OW": g.OW,
@@ -868,16 +825,7 @@ def _backward_gemm(device, g: ConvGeometry, x, w, gy, input_grad: bool = True):
         n = nimg * g.C * g.H * g.W
         params = {
             "n": n,
-            "C": g.C,
-            "H": g.H,
-            "W": g.W,
-            "Cg": g.Cg,
-            "KH": g.KH,
-            "KW": g.KW,
-            "K": g.K,
-            "OH": g.OH,
-            "OW": g.OW,
-            "P": g.P,
+            **g.pick("C", "H", "W", "Cg", "KH", "KW", "K", "OH", "OW", "P"),
             "S": s,
             "Lc": lc,
             "out_offset": n0 * g.C * g.H * g.W,
