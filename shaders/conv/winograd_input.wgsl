@@ -7,7 +7,8 @@
 //   ALPHA^2 x G x Cg4 x T4.
 // Dispatch: ceil(n / WG) workgroups over Device.grid_1d; n = G * Cg4 * T4. Tiles t = (n, ty, tx) run along lanes.
 // Template: WG, M (2 or 4), ALPHA (M + 2).
-// Why: ALPHA^2 loads per tile-channel produce ALPHA^2 GEMM inputs; the constant matrices unroll into adds.
+// Why: ALPHA^2 loads per tile-channel produce ALPHA^2 GEMM inputs; the 1-D transforms (winograd_mats.wgsl) are
+// written out, so every array index is constant after unrolling and the patch stays in registers.
 
 #include "common/index.wgsl"
 #include "conv/winograd_mats.wgsl"
@@ -31,42 +32,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let q = i / p.T4;
     let cg = q % p.Cg4;
     let g = q / p.Cg4;
-    var out: array<f32, ALPHA * ALPHA>;
+    var out: array<array<f32, ALPHA>, ALPHA>;  // out[a][b] = (B^T d B)[a, b]
     if (t < p.T && cg < p.Cg) {
-        let bt = BT{{M}};
         let n = p.n0 + t / p.tiles_hw;          // tiles of images n0.. (one chunk)
         let r = t % p.tiles_hw;
         let y0 = i32((r / p.tiles_w) * {{M}}u) - i32(p.ph);
         let x0 = i32((r % p.tiles_w) * {{M}}u) - i32(p.pw);
         let plane = (n * p.C + g * p.Cg + cg) * p.H * p.W;
-        var d: array<f32, ALPHA * ALPHA>;
-        for (var a = 0u; a < ALPHA; a++) {
-            let y = y0 + i32(a);
-            let yin = y >= 0 && y < i32(p.H);
-            let row = plane + u32(clamp(y, 0, i32(p.H) - 1)) * p.W;
-            for (var b = 0u; b < ALPHA; b++) {
-                let xx = x0 + i32(b);
-                let inside = yin && xx >= 0 && xx < i32(p.W);
-                d[a * ALPHA + b] = select(0.0, x_in[row + u32(clamp(xx, 0, i32(p.W) - 1))], inside);
+        var cols: array<array<f32, ALPHA>, ALPHA>;  // cols[b] = B^T (column b of the patch)
+        for (var b = 0u; b < ALPHA; b++) {
+            let xx = x0 + i32(b);
+            let xin = xx >= 0 && xx < i32(p.W);
+            let col = plane + u32(clamp(xx, 0, i32(p.W) - 1));
+            var d: array<f32, ALPHA>;
+            for (var a = 0u; a < ALPHA; a++) {
+                let y = y0 + i32(a);
+                let inside = xin && y >= 0 && y < i32(p.H);
+                d[a] = select(0.0, x_in[col + u32(clamp(y, 0, i32(p.H) - 1)) * p.W], inside);
             }
+            cols[b] = bt_1d_{{M}}(d);
         }
-        var tmp: array<f32, ALPHA * ALPHA>;    // tmp = B^T d
-        for (var a = 0u; a < ALPHA; a++) {
-            for (var b = 0u; b < ALPHA; b++) {
-                var s = 0.0;
-                for (var k = 0u; k < ALPHA; k++) { s += bt[a * ALPHA + k] * d[k * ALPHA + b]; }
-                tmp[a * ALPHA + b] = s;
-            }
-        }
-        for (var a = 0u; a < ALPHA; a++) {       // out = tmp B
-            for (var b = 0u; b < ALPHA; b++) {
-                var s = 0.0;
-                for (var k = 0u; k < ALPHA; k++) { s += tmp[a * ALPHA + k] * bt[b * ALPHA + k]; }
-                out[a * ALPHA + b] = s;
-            }
+        for (var a = 0u; a < ALPHA; a++) {       // rows: out[a] = B^T (row a of cols^T)
+            var row: array<f32, ALPHA>;
+            for (var b = 0u; b < ALPHA; b++) { row[b] = cols[b][a]; }
+            out[a] = bt_1d_{{M}}(row);
         }
     }
-    for (var xi = 0u; xi < ALPHA * ALPHA; xi++) {
-        v[xi * p.stride_xi + i] = out[xi];
+    for (var a = 0u; a < ALPHA; a++) {
+        for (var b = 0u; b < ALPHA; b++) {
+            v[(a * ALPHA + b) * p.stride_xi + i] = out[a][b];
+        }
     }
 }

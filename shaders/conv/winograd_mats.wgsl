@@ -25,3 +25,30 @@ const AT4 = array<f32, 24>(
     0.0, 1.0, -1.0, 2.0, -2.0, 0.0,
     0.0, 1.0, 1.0, 4.0, 4.0, 0.0,
     0.0, 1.0, -1.0, 8.0, -8.0, 1.0);
+
+// The same transforms in one dimension, written out with constant indices. The 2-D kernels apply them to columns,
+// then rows; products with the constant matrices above, indexed in loops, ran ~5-10x slower on lavapipe (the
+// arrays went to per-lane scratch memory).
+fn bt_1d_2(d: array<f32, 4>) -> array<f32, 4> {
+    return array<f32, 4>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]);
+}
+
+fn at_1d_2(m: array<f32, 4>) -> array<f32, 2> {
+    return array<f32, 2>(m[0] + m[1] + m[2], m[1] - m[2] - m[3]);
+}
+
+fn bt_1d_4(d: array<f32, 6>) -> array<f32, 6> {
+    let a = d[4] - 4.0 * d[2];
+    let b = d[3] - 4.0 * d[1];
+    let c = d[4] - d[2];
+    let e = 2.0 * (d[3] - d[1]);
+    return array<f32, 6>(4.0 * d[0] - 5.0 * d[2] + d[4], a + b, a - b, c + e, c - e, 4.0 * d[1] - 5.0 * d[3] + d[5]);
+}
+
+fn at_1d_4(m: array<f32, 6>) -> array<f32, 4> {
+    let s1 = m[1] + m[2];
+    let d1 = m[1] - m[2];
+    let s2 = m[3] + m[4];
+    let d2 = m[3] - m[4];
+    return array<f32, 4>(m[0] + s1 + s2, d1 + 2.0 * d2, s1 + 4.0 * s2, d1 + 8.0 * d2 + m[5]);
+}

@@ -28,19 +28,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let t = i % p.T;
     let oc = i / p.T;
-    let at = AT{{M}};
     let stride_xi = p.OC * p.T4;
-    var m: array<f32, ALPHA * ALPHA>;
-    for (var xi = 0u; xi < ALPHA * ALPHA; xi++) {
-        m[xi] = y[xi * stride_xi + oc * p.T4 + t];
-    }
-    var tmp: array<f32, MT * ALPHA>;     // tmp = A^T m (M x ALPHA)
-    for (var a = 0u; a < MT; a++) {
-        for (var b = 0u; b < ALPHA; b++) {
-            var s = 0.0;
-            for (var k = 0u; k < ALPHA; k++) { s += at[a * ALPHA + k] * m[k * ALPHA + b]; }
-            tmp[a * ALPHA + b] = s;
-        }
+    let base = oc * p.T4 + t;
+    var rows: array<array<f32, MT>, ALPHA>;   // rows[a] = (row a of Y) A
+    for (var a = 0u; a < ALPHA; a++) {
+        var m: array<f32, ALPHA>;
+        for (var b = 0u; b < ALPHA; b++) { m[b] = y[(a * ALPHA + b) * stride_xi + base]; }
+        rows[a] = at_1d_{{M}}(m);
     }
     var bv = 0.0;
     if (p.has_bias == 1u) { bv = bias[oc]; }
@@ -49,14 +43,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let y0 = (r / p.tiles_w) * MT;
     let x0 = (r % p.tiles_w) * MT;
     let plane = (n * p.OC + oc) * p.OH;
-    for (var a = 0u; a < MT; a++) {
-        if (y0 + a >= p.OH) { break; }
-        for (var b = 0u; b < MT; b++) {      // out = tmp A
-            if (x0 + b >= p.OW) { break; }
-            var s = bv;
-            for (var k = 0u; k < ALPHA; k++) { s += tmp[a * ALPHA + k] * at[b * ALPHA + k]; }
-            if (p.relu == 1u) { s = max(s, 0.0); }
-            out[(plane + y0 + a) * p.OW + x0 + b] = s;
+    for (var b = 0u; b < MT; b++) {           // column b of the tile: A^T (column b of rows)
+        var col: array<f32, ALPHA>;
+        for (var a = 0u; a < ALPHA; a++) { col[a] = rows[a][b]; }
+        let o = at_1d_{{M}}(col);
+        if (x0 + b < p.OW) {
+            for (var a = 0u; a < MT; a++) {
+                var s = o[a] + bv;
+                if (p.relu == 1u) { s = max(s, 0.0); }
+                if (y0 + a < p.OH) { out[(plane + y0 + a) * p.OW + x0 + b] = s; }
+            }
         }
     }
 }
