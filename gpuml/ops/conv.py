@@ -554,15 +554,25 @@ def _tap_params(g: ConvGeometry, n: int, k4: int, npc: int, nimg: int, n0: int) 
     }
 
 
-def _im2col(device, g: ConvGeometry, x, k4: int, npc: int, nimg: int, n0: int) -> Tensor:
-    """The column matrix (G, K4, NPc) of images n0 .. n0 + nimg (shaders/conv/im2col.wgsl)."""
+def _row_layout(g: ConvGeometry) -> int:
+    """Output columns per row in the column matrix: OW rounded up to 4 when that lets conv/im2col.wgsl slide a
+    window along input rows (stride and dilation 1 across; at most 25% padding columns), else OW."""
+    owc = _r4(g.OW)
+    return owc if g.sw == 1 and g.dw == 1 and owc * 4 <= g.OW * 5 else g.OW
+
+
+def _im2col(device, g: ConvGeometry, x, k4: int, npc: int, nimg: int, n0: int, owc: int | None = None) -> Tensor:
+    """The column matrix (G, K4, NPc) of images n0 .. n0 + nimg (shaders/conv/im2col.wgsl); ``owc`` columns per
+    output row (default OW; see _row_layout)."""
+    owc = owc or g.OW
     cols = Tensor.empty((g.G, k4, npc), "float32", device)
     # channel blocks: enough invocations to fill the cores (>= ~2048), each walking CPB channels' taps
     cb = max(1, min(g.Cg, -(-2048 // (g.G * npc // 4))))
     cpb = -(-g.Cg // cb)
     cb = -(-g.Cg // cpb)
     n = g.G * cb * npc // 4
-    params = {**_tap_params(g, n, k4, npc, nimg, n0), "CPB": cpb, "CB": cb}
+    params = {**_tap_params(g, n, k4, npc, nimg, n0), "CPB": cpb, "CB": cb, "OWc": owc, "Pc": g.OH * owc}
+    params["NP"] = nimg * g.OH * owc
     device.kernel("conv/im2col.wgsl", WG=WG)(_grid(device, n), params, x_in=x, cols=cols)
     return cols
 
@@ -582,18 +592,20 @@ def _run_im2col(device, g: ConvGeometry, x, w, b, relu):
     wa = _weights_k4(w, g)
     out = Tensor.empty(g.out_shape, "float32", device)
     bias, flags = _flags(device, b, relu)
-    for n0, nimg in _chunks(g.N, 4 * g.G * k4 * g.P + 4 * g.OC * g.P):
-        npc = _r4(nimg * g.P)
-        cols = _im2col(device, g, x, k4, npc, nimg, n0)
+    owc = _row_layout(g)
+    pc = g.OH * owc
+    for n0, nimg in _chunks(g.N, 4 * g.G * k4 * pc + 4 * g.OC * pc):
+        npc = _r4(nimg * pc)
+        cols = _im2col(device, g, x, k4, npc, nimg, n0, owc)
         y = Tensor.empty((g.OC, npc), "float32", device)
         gemm(wa, cols, y, g.OCg, npc, k4, batch=g.G, stride_a=g.OCg * k4, stride_b=k4 * npc, stride_c=g.OCg * npc)
         cols.free()
         if g.N == 1 and npc == g.P and not flags["has_bias"] and not flags["relu"]:
             out.free()
             return y.reshape(g.out_shape)  # one image, one group's rows after another: already NCHW
-        params = {"OC": g.OC, "P": g.P, "NPc": npc, "out_offset": n0 * g.OC * g.P, **flags}
+        params = {"OC": g.OC, "P": g.P, "OW": g.OW, "OWc": owc, "Pc": pc, "NPc": npc, "out_offset": n0 * g.OC * g.P}
         grid = (-(-g.P // EPI_WG), g.OC, nimg)
-        device.kernel("conv/bias_act.wgsl", WG=EPI_WG)(grid, params, y=y, bias=bias, out=out)
+        device.kernel("conv/bias_act.wgsl", WG=EPI_WG)(grid, {**params, **flags}, y=y, bias=bias, out=out)
         y.free()
     return out
 

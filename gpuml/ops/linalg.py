@@ -167,5 +167,10 @@ def gemm(
     path, tile_m, tile_n = GEMM_KERNELS[name]
     params = {"M": m, "N": n, "K": k, "batch": batch, "stride_a": stride_a, "stride_b": stride_b, "stride_c": stride_c}
     T = require_float("gemm", a, b, c, half=True)
-    device.kernel(path, T=T)((-(-n // tile_n), -(-m // tile_m), batch), params, a=a, b=b, c=c)
+    variant = {"T": T}
+    if name == "subgroup":
+        # 16-row tiles when a 32-row tile would be mostly padding (e.g. 16 output channels of a convolution)
+        tile_m = 16 if m % 32 and m % 32 <= 16 and m < 64 else 32
+        variant["ROWS"] = tile_m
+    device.kernel(path, **variant)((-(-n // tile_n), -(-m // tile_m), batch), params, a=a, b=b, c=c)
     return c

@@ -1,5 +1,6 @@
-// GEMM-convolution epilogue: out[n, oc, q] = act(y[oc, n * P + q] + bias[oc]), i.e. the GEMM result
-// (G x OCg x NPc = OC x NPc, columns = all images side by side) back to NCHW, with the bias and ReLU fused.
+// GEMM-convolution epilogue: out[n, oc, q] = act(y[oc, n * Pc + oh * OWc + ow] + bias[oc]) for q = oh * OW + ow,
+// i.e. the GEMM result (G x OCg x NPc = OC x NPc, columns = all images side by side, OWc >= OW columns per output
+// row, see conv/im2col.wgsl) back to NCHW, with the bias and ReLU fused.
 //
 // Bindings: 0 p (uniform Params), 1 y: array<f32> (read) OC x NPc, 2 bias: array<f32> (read) OC (ignored unless
 //   has_bias = 1; bind any buffer), 3 out: array<f32> (read_write) N x OC x P.
@@ -10,7 +11,7 @@
 // Coordinates come from the 3-D grid: integer division is scalarised on lavapipe and a 1-D version that decoded
 // (n, oc, q) per element ran ~4x slower than this.
 
-struct Params { OC: u32, P: u32, NPc: u32, has_bias: u32, relu: u32, out_offset: u32 }
+struct Params { OC: u32, P: u32, OW: u32, OWc: u32, Pc: u32, NPc: u32, has_bias: u32, relu: u32, out_offset: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
@@ -26,7 +27,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let oc = wid.y;
     let n = wid.z;
     let i = (n * p.OC + oc) * p.P + q;
-    var v = y[oc * p.NPc + n * p.P + q];
+    var src = q;
+    if (p.OWc != p.OW) {
+        src = (q / p.OW) * p.OWc + q % p.OW;
+    }
+    var v = y[oc * p.NPc + n * p.Pc + src];
     if (p.has_bias == 1u) {
         v += bias[oc];
     }

@@ -1,5 +1,7 @@
-// im2col for the GEMM convolution: cols[g, k, j] = x at tap k = (c, kh, kw) of output column j = n * P + oh * OW
-// + ow (the chunk's images side by side, P = OH * OW; chunk image n is image n0 + n of x), zero outside the image.
+// im2col for the GEMM convolution: cols[g, k, j] = x at tap k = (c, kh, kw) of output column j = n * Pc + oh * OWc
+// + ow (the chunk's images side by side, Pc = OH * OWc; chunk image n is image n0 + n of x), zero outside the image.
+// OWc = OW, or OW rounded up to 4 ("row layout": every vec4 of columns lies in one output row; columns ow >= OW
+// hold finite junk that the epilogue drops).
 // Laid out as the GEMM's B operand (K4 x NPc per group, row-major), zero-padded: rows k >= K and columns j >= NP
 // are 0.
 //
@@ -11,14 +13,19 @@
 // Why this shape: one invocation per vec4 of 4 adjacent columns and CPB channels x KH x KW rows. Integer
 // division is scalarised on lavapipe (~20x an FMA per lane), so the 4 columns are decoded to (n, oh, ow) once and
 // the rows walk (c, kh, kw) by loop counters: 4 gathered loads + 1 vec4 store per row, no division (the first
-// version decoded per element and ran 10x slower).
+// version decoded per element and ran 10x slower). In the row layout with stride and dilation 1 the KW taps of
+// one (c, kh) are a window sliding along one input row: KW + 3 loads for KW vec4s instead of 4 * KW.
 
 #include "common/index.wgsl"
 
 struct Params {
     n: u32, C: u32, H: u32, W: u32, Cg: u32, KH: u32, KW: u32, K: u32,
     K4: u32, OW: u32, P: u32, NP: u32, NPc: u32, sh: u32, sw: u32, ph: u32,
-    pw: u32, dh: u32, dw: u32, n0: u32, CPB: u32, CB: u32,
+    pw: u32, dh: u32, dw: u32, n0: u32, CPB: u32, CB: u32, OWc: u32, Pc: u32,
+}
+
+fn load_or_zero(i: i32, ok: bool) -> f32 {
+    return select(0.0, x_in[select(0, i, ok)], ok);
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -44,11 +51,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var e = 0u; e < 4u; e++) {
         let j = j4 * 4u + e;
         if (j < p.NP) {
-            let n = p.n0 + j / p.P;
-            let q = j % p.P;
+            let n = p.n0 + j / p.Pc;
+            let q = j % p.Pc;
             base[e] = i32((n * p.C + g * p.Cg) * p.H * p.W);
-            iy[e] = i32((q / p.OW) * p.sh) - i32(p.ph);
-            ix[e] = i32((q % p.OW) * p.sw) - i32(p.pw);
+            iy[e] = i32((q / p.OWc) * p.sh) - i32(p.ph);
+            ix[e] = i32((q % p.OWc) * p.sw) - i32(p.pw);
         }
     }
     let H = i32(p.H);
@@ -57,19 +64,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let c0 = cb * p.CPB;
     let c1 = min(c0 + p.CPB, p.Cg);
     var o = (g * p.K4 + c0 * p.KH * p.KW) * nc4 + j4;
-    for (var c = c0; c < c1; c++) {
-        let bc = base + vec4<i32>(i32(c) * plane);
-        for (var kh = 0u; kh < p.KH; kh++) {
-            let y = iy + vec4<i32>(i32(kh * p.dh));
-            let yok = (y >= vec4<i32>(0)) & (y < vec4<i32>(H)) & (base >= vec4<i32>(0));
-            let row = bc + y * W;
-            for (var kw = 0u; kw < p.KW; kw++) {
-                let xx = ix + vec4<i32>(i32(kw * p.dw));
-                let ok = yok & (xx >= vec4<i32>(0)) & (xx < vec4<i32>(W));
-                let a = select(vec4<i32>(0), row + xx, ok);
-                let v = vec4<f32>(x_in[a.x], x_in[a.y], x_in[a.z], x_in[a.w]);
-                cols[o] = select(vec4<f32>(), v, ok);
-                o += nc4;
+    if (p.OWc % 4u == 0u && p.sw == 1u && p.dw == 1u) {  // row layout: uniform over the dispatch
+        let valid = base.x >= 0;
+        for (var c = c0; c < c1; c++) {
+            let bc = base.x + i32(c) * plane;
+            for (var kh = 0u; kh < p.KH; kh++) {
+                let y = iy.x + i32(kh * p.dh);
+                let yok = valid && y >= 0 && y < H;
+                let row = bc + y * W;
+                var win = vec4<f32>();          // x[row, ix + kw .. ix + kw + 3], zero outside the image
+                for (var e = 0; e < 3; e++) {
+                    let xx = ix.x + e;
+                    win = vec4<f32>(win.yzw, load_or_zero(row + xx, yok && xx >= 0 && xx < W));
+                }
+                for (var kw = 0; kw < i32(p.KW); kw++) {
+                    let xx = ix.x + kw + 3;
+                    win = vec4<f32>(win.yzw, load_or_zero(row + xx, yok && xx >= 0 && xx < W));
+                    cols[o] = win;
+                    o += nc4;
+                }
+            }
+        }
+    } else {
+        for (var c = c0; c < c1; c++) {
+            let bc = base + vec4<i32>(i32(c) * plane);
+            for (var kh = 0u; kh < p.KH; kh++) {
+                let y = iy + vec4<i32>(i32(kh * p.dh));
+                let yok = (y >= vec4<i32>(0)) & (y < vec4<i32>(H)) & (base >= vec4<i32>(0));
+                let row = bc + y * W;
+                for (var kw = 0u; kw < p.KW; kw++) {
+                    let xx = ix + vec4<i32>(i32(kw * p.dw));
+                    let ok = yok & (xx >= vec4<i32>(0)) & (xx < vec4<i32>(W));
+                    let a = select(vec4<i32>(0), row + xx, ok);
+                    let v = vec4<f32>(x_in[a.x], x_in[a.y], x_in[a.z], x_in[a.w]);
+                    cols[o] = select(vec4<f32>(), v, ok);
+                    o += nc4;
+                }
             }
         }
     }
