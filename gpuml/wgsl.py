@@ -30,6 +30,7 @@ __all__ = [
     "ShaderTemplateError",
     "UniformLayout",
     "compose",
+    "expand_includes",
     "read_shader",
 ]
 
@@ -209,6 +210,12 @@ def _expand(path: str, seen: set[str], stack: tuple[str, ...]) -> list[tuple[str
         else:
             out.append((line, path, number))
     return out
+
+
+def expand_includes(path: str) -> str:
+    """``shaders/<path>`` with its ``#include`` lines expanded and nothing else (no templating, no reflection):
+    the source of a render pipeline (gpuml.demos.render), whose bindings include textures and samplers."""
+    return "\n".join(line for line, _, _ in _expand(path, set(), ())) + "\n"
 
 
 def _render_value(name: str, value) -> str:

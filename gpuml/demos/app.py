@@ -166,11 +166,13 @@ class App:
             self.frame_times.append(start - self._last_frame_start)  # window: frame-to-frame interval
         self._last_frame_start = start
         r = self.renderer
+        texture = self.context.get_current_texture()
+        r.physical = (texture.size[0], texture.size[1])  # demos that draw per physical pixel size buffers by it
         self.demo.update()
         self.demo.draw(r)
         self._draw_hud(r)
         self.device.flush()  # compute recorded by the demo goes first: same queue, submitted in order
-        r.render(self.context.get_current_texture())
+        r.render(texture)
         self.frames += 1
         if self.frames == 1 and not self.offscreen:
             print("first frame drawn", flush=True)  # input tests wait for this line

@@ -1,8 +1,10 @@
 """k-means step by step: k-means++ initialisation (one centroid per step), then Lloyd iterations, on 2-D toy
-datasets. The points, their labels and the centroids are the k-means engine's own device buffers, bound in the
-render pipelines (shaders/render/points.wgsl, voronoi.wgsl): per iteration only the 16-byte statistics
-(shift, inertia, changed, empty) come back to the host. Elbow and silhouette panels for k = 1..10 fill in one k
-per frame, on a 2,000-point subsample (silhouette costs O(n^2)).
+datasets. The points, their labels and the centroids are the k-means engine's own device buffers, read on the
+device by the drawing shaders (shaders/render/): voronoi.wgsl builds the Voronoi cells as polygons in its vertex
+stage and fills them; a compute pass splats the points into one word per pixel (points_splat.wgsl) and one
+pass over the plot draws them (points.wgsl); markers.wgsl draws the centroids.
+Per iteration only the 16-byte statistics (shift, inertia, changed, empty) come back to the host. Elbow and
+silhouette panels for k = 1..10 fill in one k per frame, on a 2,000-point subsample (silhouette costs O(n^2)).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..cluster import KMeans, make_dataset, silhouette_score
 from ..cluster._data import as_host
 from ..cluster._engine import make_engine
 from ..cluster.kmeans import _relocate_empty, kmeans_plusplus
+from ..ops import full
 from .app import Demo
 from .render import DIM, PALETTE, TEXT, palette_floats
 
@@ -176,49 +179,91 @@ class KMeansDemo(Demo):
 
     # --- drawing --------------------------------------------------------------------------------------------------
     def setup(self, r) -> None:
-        self.points_pipeline = r.pipeline("render/points.wgsl", topology="triangle-strip")
         self.voronoi_pipeline = r.pipeline("render/voronoi.wgsl")
-        self.points_params = r.uniform_buffer(240)
-        self.markers_params = r.uniform_buffer(240)
-        self.voronoi_params = r.uniform_buffer(256)
+        self.points_pipeline = r.pipeline("render/points.wgsl", topology="triangle-strip")
+        self.markers_pipeline = r.pipeline("render/markers.wgsl", topology="triangle-strip")
+        self.voronoi_params = r.uniform_buffer(16 * 16)
+        self.points_params = r.uniform_buffer(16 * 15)
+        self.markers_params = r.uniform_buffer(16 * 15)
+        self._splat = None  # (grid (x0, y0, w, h) in physical pixels, uint32 tensor of w * h splat words)
+        self._tag = 0
 
-    def _group(self, r, which: str, params, *tensors):
-        key = (which, *(id(t._storage.buffer) for t in tensors), *(t.byte_offset for t in tensors))
+    def _splat_grid(self, r):
+        """The splat words for this frame's physical plot rectangle and the frame's tag (shaders/render/disc.wgsl).
+        The buffer is zeroed when new and when the 20-bit tag wraps; otherwise old words just read as empty."""
+        sx, sy = r.physical[0] / r.size[0], r.physical[1] / r.size[1]
+        x, y, w, h = PLOT
+        x0, y0 = math.floor(x * sx), math.floor(y * sy)
+        grid = (x0, y0, math.ceil((x + w) * sx) - x0, math.ceil((y + h) * sy) - y0)
+        self._tag += 1
+        if self._splat is None or self._splat[0] != grid or self._tag >= 1 << 20:
+            if self._splat is not None:
+                self._splat[1].free()
+            self._splat = (grid, full((grid[2] * grid[3],), 0, "uint32", self.device))
+            self._tag = 1
+        return grid, self._splat[1], (sx, sy)
+
+    def _group(self, r, pipeline, params, *tensors):
+        """A cached bind group: binding 0 = the uniform buffer, then the tensors (keyed by where they live)."""
+        key = (id(pipeline), *((id(t._storage.buffer), t.byte_offset) for t in tensors))
         group = self._groups.get(key)
         if group is None:
-            pipeline = self.voronoi_pipeline if which == "voronoi" else self.points_pipeline
-            group = r.bind_group(pipeline, {0: params, **{i + 1: t for i, t in enumerate(tensors)}})
-            self._groups[key] = group
+            entries = {0: params, **{i + 1: t for i, t in enumerate(tensors)}}
+            group = self._groups[key] = r.bind_group(pipeline, entries)
         return group
 
     def draw(self, r) -> None:
         eng = self.engine
         _, _, x_t, labels_t = eng.chunks[0]
         centers_t = eng.centers[eng.cur]
+        dev = self.device
         view = (*r.size, *r.physical)
         pal = palette_floats(PALETTE)
         q = r.device.queue
-        radius = 2.2 if self.n > 3000 else 3.5
-        q.write_buffer(self.points_params, 0, struct.pack("60f", *view, *self.xform, radius, 0.0, 0.0, 0.0, *pal))
-        q.write_buffer(self.markers_params, 0, struct.pack("60f", *view, *self.xform, 10.0, 3.0, 1.0, 0.0, *pal))
+        a, b, c, d = self.xform
+        x, y, w, h = PLOT
+        xs, ys = ((x - c) / a, (x + w - c) / a), ((y - d) / b, (y + h - d) / b)
+        box = (min(xs), min(ys), max(xs), max(ys))  # the plot rectangle in data coordinates
         q.write_buffer(
-            self.voronoi_params, 0, struct.pack("64f", *view, *self.xform, *PLOT, self.revealed, 0.22, 0.0, 0.0, *pal)
+            self.voronoi_params, 0, struct.pack("64f", *view, *self.xform, *box, self.revealed, 0.22, 0, 0, *pal)
         )
-        points_group = self._group(r, "points", self.points_params, x_t, labels_t)
-        markers_group = self._group(r, "markers", self.markers_params, centers_t, labels_t)
-        voronoi_group = self._group(r, "voronoi", self.voronoi_params, centers_t)
-        n, shown = self.n, self.revealed
+        voronoi_group = self._group(r, self.voronoi_pipeline, self.voronoi_params, centers_t)
+        # the points' splat words: a compute pass recorded on gpuml's queue (the app flushes it before rendering)
+        grid, splat, (sx, sy) = self._splat_grid(r)
+        radius = 2.2 if self.n > 3000 else 3.5
+        dev.kernel("render/points_splat.wgsl", WG=64)(
+            dev.grid_1d(-(-self.n // 64)),
+            {
+                "xform": (a * sx, b * sy, c * sx - grid[0], d * sy - grid[1]),
+                "radius": radius * min(sx, sy),
+                "w": grid[2],
+                "h": grid[3],
+                "n": self.n,
+                "tag": self._tag,
+            },
+            pts=x_t,
+            labels=labels_t,
+            splat=splat,
+        )
+        q.write_buffer(self.points_params, 0, struct.pack("4f8I48f", *view, *grid, self._tag, 0, 0, 0, *pal))
+        q.write_buffer(self.markers_params, 0, struct.pack("60f", *view, *self.xform, 10.0, 3.0, 0.0, 0.0, *pal))
+        points_group = self._group(r, self.points_pipeline, self.points_params, splat)
+        markers_group = self._group(r, self.markers_pipeline, self.markers_params, centers_t)
+        k_shown, voronoi = self.revealed, self.voronoi
 
         def scatter(rp):
-            if self.voronoi:
+            if voronoi:
+                rp.set_scissor_rect(*grid)  # the cells never leave the plot; this makes sure
                 rp.set_pipeline(self.voronoi_pipeline)
                 rp.set_bind_group(0, voronoi_group)
-                rp.draw(6, 1)
+                rp.draw(3 * (k_shown + 4), k_shown)
+                rp.set_scissor_rect(0, 0, *r.physical)
             rp.set_pipeline(self.points_pipeline)
             rp.set_bind_group(0, points_group)
-            rp.draw(4, n)
+            rp.draw(4, 1)
+            rp.set_pipeline(self.markers_pipeline)
             rp.set_bind_group(0, markers_group)
-            rp.draw(4, shown)
+            rp.draw(4, k_shown)
 
         x, y, w, h = PLOT
         r.panel(x, y, w, h)

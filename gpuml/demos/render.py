@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..wgsl import read_shader
+from ..wgsl import expand_includes
 
 ATLAS_SIZE = 1024
 FONT_FILES = ("DejaVuSansMono.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", "LiberationMono-Regular.ttf")
@@ -172,10 +172,11 @@ class Renderer:
 
     # --- pipelines ----------------------------------------------------------------------------------------
     def pipeline(self, shader: str, buffers=(), blend: bool = True, topology: str = "triangle-list"):
-        """A render pipeline for ``shaders/<shader>`` (entry points vs_main / fs_main, bind group layout
-        derived from the shader) drawing triangles (``topology``) into the target format with alpha blending."""
+        """A render pipeline for ``shaders/<shader>`` (``#include`` lines expanded; entry points vs_main / fs_main,
+        bind group layout derived from the shader) drawing triangles (``topology``) into the target format with
+        alpha blending."""
         wgpu = self.wgpu
-        module = self.device.create_shader_module(label=shader, code=read_shader(shader))
+        module = self.device.create_shader_module(label=shader, code=expand_includes(shader))
         vertex_buffers = []
         for stride, formats in buffers:
             attrs, offset = [], 0
