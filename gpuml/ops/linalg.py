@@ -169,8 +169,9 @@ def gemm(
     T = require_float("gemm", a, b, c, half=True)
     variant = {"T": T}
     if name == "subgroup":
-        # 16-row tiles when a 32-row tile would be mostly padding (e.g. 16 output channels of a convolution)
-        tile_m = 16 if m % 32 and m % 32 <= 16 and m < 64 else 32
-        variant["ROWS"] = tile_m
+        # 16 x 64 tiles when a 32-row tile would be mostly padding (e.g. 16 output channels of a convolution)
+        short = m < 64 and 0 < m % 32 <= 16
+        tile_m, tile_n = (16, 64) if short else (32, 32)
+        variant.update(ROWS=tile_m, COLS=tile_n // 32)
     device.kernel(path, **variant)((-(-n // tile_n), -(-m // tile_m), batch), params, a=a, b=b, c=c)
     return c

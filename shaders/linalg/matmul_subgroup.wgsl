@@ -6,14 +6,19 @@
 // HOST_PAD4: params.K and params.N MUST be multiples of 4. Host zero-pads A to M x K4 and B to K4 x N4
 //   (padded B rows must be zero or padded A columns zero; both zero is simplest) and C is M x N4 (drop the pad columns).
 //   M is arbitrary. Reason: vec4 bindings are 3.9x faster than scalar array<f32> loads on lavapipe (38 vs 9.8 GFLOP/s).
-// Workgroup = 8 invocations; each owns 4 adjacent columns (one vec4) and all TILE_M rows of the workgroup.
-// Dispatch: (ceil(N / TILE_N), ceil(M / TILE_M), batch) with TILE_N = 32 and TILE_M = 32 or 16 (template
-//   ROWS; 16 for short A, e.g. a convolution's 16 output channels, where half of a 32-row tile would be padding).
-// Sharing: A is loaded once per workgroup (lane q loads rows q, q+8, q+16, q+24 as vec4 along k) and handed to all
+// Workgroup = 8 invocations; each owns COLS vec4s of adjacent columns (lane li: column vec4s li and li + 8) and all
+// TILE_M rows of the workgroup: 32 accumulator vec4s per lane in every variant.
+// Template: ROWS = TILE_M, COLS: (32, 1) the square 32 x 32 tile; (16, 2) a 16 x 64 tile for short A (e.g. a
+//   convolution's 16 output channels), where half of a 32-row tile would be padding.
+// Dispatch: (ceil(N / (32 * COLS)), ceil(M / TILE_M), batch).
+// Sharing: A is loaded once per workgroup (lane q loads rows q, q+8, ... as vec4 along k) and handed to all
 // lanes with subgroupBroadcast(·, const lane); B is loaded once per lane. Portable across subgroup sizes: the fast
 // path runs when the 8 invocations form lanes 0..7 of one subgroup (size >= 8: lavapipe 8, NVIDIA 32, AMD 64);
 // otherwise (size 4, e.g. SwiftShader) a path that broadcasts only from lanes 0..3 runs (2x the A loads).
-// Measured on lavapipe (2 cores, AVX2): 1024^3 ≈ 32-36 GFLOP/s (size-4 path forced: 29; numpy ≈ 195).
+// The rank-8/rank-4/store helpers take constant row offsets and there are no loops over acc: after inlining every
+// acc index is constant, so acc stays in registers. One dynamic index anywhere (e.g. a 32-trip loop NIR does not
+// unroll) puts all of acc in per-lane scratch memory on lavapipe: 5x slower.
+// Measured on lavapipe (2 cores, AVX2): 1024^3 ≈ 32-39 GFLOP/s (size-4 path forced: 29; numpy ≈ 195).
 
 enable subgroups;
 // Tint does not treat subgroupAll(...) as subgroup-uniform; the broadcasts below are guarded by it.
@@ -27,13 +32,55 @@ struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32
 @group(0) @binding(2) var<storage, read> b: array<vec4<{{T}}>>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec4<{{T}}>>;
 
-const TILE_M: u32 = {{ROWS}}u;   // rows per workgroup: 32 or 16 (the rows of acc beyond TILE_M fold away)
-const TILE_N: u32 = 32u;   // columns per workgroup (8 invocations x vec4)
+const TILE_M: u32 = {{ROWS}}u;   // rows per workgroup
+const COLS: u32 = {{COLS}}u;     // column vec4s per lane; TILE_M * COLS == 32
+const TILE_N: u32 = 32u * COLS;  // columns per workgroup
+
+alias Acc = array<vec4<f32>, 32>;
 
 // 4 consecutive k-rows of B at vec4-column c4, as columns of a matrix: bm * (a_k..a_k+3) = sum_k a_k * B[k, c4..]
 fn load_b(base: u32, k: u32, c4: u32, N4: u32) -> mat4x4<f32> {
   let i = base + k * N4 + c4;
   return mat4x4<f32>(vec4<f32>(b[i]), vec4<f32>(b[i + N4]), vec4<f32>(b[i + 2u * N4]), vec4<f32>(b[i + 3u * N4]));
+}
+
+// acc[r + l] += bm * (A row held by lane l), l = 0..7 (r constant at every call)
+fn rank8(acc: ptr<function, Acc>, r: u32, bm: mat4x4<f32>, av: vec4<f32>) {
+  (*acc)[r] += bm * subgroupBroadcast(av, 0u);      (*acc)[r + 1u] += bm * subgroupBroadcast(av, 1u);
+  (*acc)[r + 2u] += bm * subgroupBroadcast(av, 2u); (*acc)[r + 3u] += bm * subgroupBroadcast(av, 3u);
+  (*acc)[r + 4u] += bm * subgroupBroadcast(av, 4u); (*acc)[r + 5u] += bm * subgroupBroadcast(av, 5u);
+  (*acc)[r + 6u] += bm * subgroupBroadcast(av, 6u); (*acc)[r + 7u] += bm * subgroupBroadcast(av, 7u);
+}
+
+// acc[r + l] += bm * (A row held by lane l), l = 0..3
+fn rank4(acc: ptr<function, Acc>, r: u32, bm: mat4x4<f32>, av: vec4<f32>) {
+  (*acc)[r] += bm * subgroupBroadcast(av, 0u);      (*acc)[r + 1u] += bm * subgroupBroadcast(av, 1u);
+  (*acc)[r + 2u] += bm * subgroupBroadcast(av, 2u); (*acc)[r + 3u] += bm * subgroupBroadcast(av, 3u);
+}
+
+// rows row0 + r .. row0 + r + 7 of the lane's column vec4 from acc[first + r ..] (constant first and r)
+fn store8(acc: ptr<function, Acc>, first: u32, r: u32, o: u32, row0: u32, M: u32, N4: u32) {
+  let i = first + r;
+  let o0 = o + r * N4;
+  let rr = row0 + r;
+  if (rr < M) { c[o0] = vec4<{{T}}>((*acc)[i]); }
+  if (rr + 1u < M) { c[o0 + N4] = vec4<{{T}}>((*acc)[i + 1u]); }
+  if (rr + 2u < M) { c[o0 + 2u * N4] = vec4<{{T}}>((*acc)[i + 2u]); }
+  if (rr + 3u < M) { c[o0 + 3u * N4] = vec4<{{T}}>((*acc)[i + 3u]); }
+  if (rr + 4u < M) { c[o0 + 4u * N4] = vec4<{{T}}>((*acc)[i + 4u]); }
+  if (rr + 5u < M) { c[o0 + 5u * N4] = vec4<{{T}}>((*acc)[i + 5u]); }
+  if (rr + 6u < M) { c[o0 + 6u * N4] = vec4<{{T}}>((*acc)[i + 6u]); }
+  if (rr + 7u < M) { c[o0 + 7u * N4] = vec4<{{T}}>((*acc)[i + 7u]); }
+}
+
+// rows row0 .. row0 + TILE_M - 1 of the lane's column vec4 from acc[first ..]
+fn store(acc: ptr<function, Acc>, first: u32, o: u32, row0: u32, M: u32, N4: u32) {
+  store8(acc, first, 0u, o, row0, M, N4);
+  store8(acc, first, 8u, o, row0, M, N4);
+  if (TILE_M == 32u) {
+    store8(acc, first, 16u, o, row0, M, N4);
+    store8(acc, first, 24u, o, row0, M, N4);
+  }
 }
 
 @compute @workgroup_size(8)
@@ -46,8 +93,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let bb = wg.z * params.stride_b / 4u;
   let cb = wg.z * params.stride_c / 4u;
   let row0 = wg.y * TILE_M;
-  let c4 = min(wg.x * 8u + li, N4 - 1u);      // clamped: out-of-range lanes compute junk, never stored
-  var acc: array<vec4<f32>, 32>;   // acc[r] = C[row0 + r, 4*c4 .. 4*c4+3]
+  let col0 = wg.x * 8u * COLS + li;
+  let c4 = min(col0, N4 - 1u);                 // clamped: out-of-range lanes compute junk, never stored
+  let c4b = min(col0 + 8u, N4 - 1u);           // the second column vec4 (COLS = 2)
+  var acc: Acc;                                // acc[r] = C[row0 + r, 4*c4 ..] (+ acc[16 + r] at c4b)
 
   // Uniform across the workgroup (subgroupAll), so both paths keep the subgroup converged.
   let fast = subgroupAll(sg_size >= 8u && lane == li);
@@ -59,30 +108,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let r3 = ab + min(row0 + q + 24u, M - 1u) * K4;
     for (var k4 = 0u; k4 < K4; k4++) {
       let bm = load_b(bb, k4 * 4u, c4, N4);
-      let a0 = vec4<f32>(a[r0 + k4]); let a1 = vec4<f32>(a[r1 + k4]);
-      acc[0] += bm * subgroupBroadcast(a0, 0u);  acc[1] += bm * subgroupBroadcast(a0, 1u);
-      acc[2] += bm * subgroupBroadcast(a0, 2u);  acc[3] += bm * subgroupBroadcast(a0, 3u);
-      acc[4] += bm * subgroupBroadcast(a0, 4u);  acc[5] += bm * subgroupBroadcast(a0, 5u);
-      acc[6] += bm * subgroupBroadcast(a0, 6u);  acc[7] += bm * subgroupBroadcast(a0, 7u);
-      acc[8] += bm * subgroupBroadcast(a1, 0u);  acc[9] += bm * subgroupBroadcast(a1, 1u);
-      acc[10] += bm * subgroupBroadcast(a1, 2u); acc[11] += bm * subgroupBroadcast(a1, 3u);
-      acc[12] += bm * subgroupBroadcast(a1, 4u); acc[13] += bm * subgroupBroadcast(a1, 5u);
-      acc[14] += bm * subgroupBroadcast(a1, 6u); acc[15] += bm * subgroupBroadcast(a1, 7u);
+      let a0 = vec4<f32>(a[r0 + k4]);
+      let a1 = vec4<f32>(a[r1 + k4]);
+      rank8(&acc, 0u, bm, a0);
+      rank8(&acc, 8u, bm, a1);
       if (TILE_M == 32u) {
-      let a2 = vec4<f32>(a[r2 + k4]); let a3 = vec4<f32>(a[r3 + k4]);
-      acc[16] += bm * subgroupBroadcast(a2, 0u); acc[17] += bm * subgroupBroadcast(a2, 1u);
-      acc[18] += bm * subgroupBroadcast(a2, 2u); acc[19] += bm * subgroupBroadcast(a2, 3u);
-      acc[20] += bm * subgroupBroadcast(a2, 4u); acc[21] += bm * subgroupBroadcast(a2, 5u);
-      acc[22] += bm * subgroupBroadcast(a2, 6u); acc[23] += bm * subgroupBroadcast(a2, 7u);
-      acc[24] += bm * subgroupBroadcast(a3, 0u); acc[25] += bm * subgroupBroadcast(a3, 1u);
-      acc[26] += bm * subgroupBroadcast(a3, 2u); acc[27] += bm * subgroupBroadcast(a3, 3u);
-      acc[28] += bm * subgroupBroadcast(a3, 4u); acc[29] += bm * subgroupBroadcast(a3, 5u);
-      acc[30] += bm * subgroupBroadcast(a3, 6u); acc[31] += bm * subgroupBroadcast(a3, 7u);
+        rank8(&acc, 16u, bm, vec4<f32>(a[r2 + k4]));
+        rank8(&acc, 24u, bm, vec4<f32>(a[r3 + k4]));
+      } else {
+        let bm2 = load_b(bb, k4 * 4u, c4b, N4);
+        rank8(&acc, 16u, bm2, a0);
+        rank8(&acc, 24u, bm2, a1);
       }
     }
   } else {
-    // Subgroups of 4 (or an unexpected lane layout): every subgroup's lanes 0..3 hold all 32 rows.
-    let q = lane % 4u;                         // lane q loads rows q + 4j, j = 0..7
+    // Subgroups of 4 (or an unexpected lane layout): every subgroup's lanes 0..3 hold all TILE_M rows.
+    let q = lane % 4u;                         // lane q loads rows q + 4j
     let r0 = ab + min(row0 + q, M - 1u) * K4;
     let r1 = ab + min(row0 + q + 4u, M - 1u) * K4;
     let r2 = ab + min(row0 + q + 8u, M - 1u) * K4;
@@ -93,48 +134,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let r7 = ab + min(row0 + q + 28u, M - 1u) * K4;
     for (var k4 = 0u; k4 < K4; k4++) {
       let bm = load_b(bb, k4 * 4u, c4, N4);
-      let a0 = vec4<f32>(a[r0 + k4]); let a1 = vec4<f32>(a[r1 + k4]); let a2 = vec4<f32>(a[r2 + k4]); let a3 = vec4<f32>(a[r3 + k4]);
-      acc[0] += bm * subgroupBroadcast(a0, 0u);  acc[1] += bm * subgroupBroadcast(a0, 1u);
-      acc[2] += bm * subgroupBroadcast(a0, 2u);  acc[3] += bm * subgroupBroadcast(a0, 3u);
-      acc[4] += bm * subgroupBroadcast(a1, 0u);  acc[5] += bm * subgroupBroadcast(a1, 1u);
-      acc[6] += bm * subgroupBroadcast(a1, 2u);  acc[7] += bm * subgroupBroadcast(a1, 3u);
-      acc[8] += bm * subgroupBroadcast(a2, 0u);  acc[9] += bm * subgroupBroadcast(a2, 1u);
-      acc[10] += bm * subgroupBroadcast(a2, 2u); acc[11] += bm * subgroupBroadcast(a2, 3u);
-      acc[12] += bm * subgroupBroadcast(a3, 0u); acc[13] += bm * subgroupBroadcast(a3, 1u);
-      acc[14] += bm * subgroupBroadcast(a3, 2u); acc[15] += bm * subgroupBroadcast(a3, 3u);
+      let a0 = vec4<f32>(a[r0 + k4]);
+      let a1 = vec4<f32>(a[r1 + k4]);
+      let a2 = vec4<f32>(a[r2 + k4]);
+      let a3 = vec4<f32>(a[r3 + k4]);
+      rank4(&acc, 0u, bm, a0);
+      rank4(&acc, 4u, bm, a1);
+      rank4(&acc, 8u, bm, a2);
+      rank4(&acc, 12u, bm, a3);
       if (TILE_M == 32u) {
-      let a4 = vec4<f32>(a[r4 + k4]); let a5 = vec4<f32>(a[r5 + k4]); let a6 = vec4<f32>(a[r6 + k4]); let a7 = vec4<f32>(a[r7 + k4]);
-      acc[16] += bm * subgroupBroadcast(a4, 0u); acc[17] += bm * subgroupBroadcast(a4, 1u);
-      acc[18] += bm * subgroupBroadcast(a4, 2u); acc[19] += bm * subgroupBroadcast(a4, 3u);
-      acc[20] += bm * subgroupBroadcast(a5, 0u); acc[21] += bm * subgroupBroadcast(a5, 1u);
-      acc[22] += bm * subgroupBroadcast(a5, 2u); acc[23] += bm * subgroupBroadcast(a5, 3u);
-      acc[24] += bm * subgroupBroadcast(a6, 0u); acc[25] += bm * subgroupBroadcast(a6, 1u);
-      acc[26] += bm * subgroupBroadcast(a6, 2u); acc[27] += bm * subgroupBroadcast(a6, 3u);
-      acc[28] += bm * subgroupBroadcast(a7, 0u); acc[29] += bm * subgroupBroadcast(a7, 1u);
-      acc[30] += bm * subgroupBroadcast(a7, 2u); acc[31] += bm * subgroupBroadcast(a7, 3u);
+        rank4(&acc, 16u, bm, vec4<f32>(a[r4 + k4]));
+        rank4(&acc, 20u, bm, vec4<f32>(a[r5 + k4]));
+        rank4(&acc, 24u, bm, vec4<f32>(a[r6 + k4]));
+        rank4(&acc, 28u, bm, vec4<f32>(a[r7 + k4]));
+      } else {
+        let bm2 = load_b(bb, k4 * 4u, c4b, N4);
+        rank4(&acc, 16u, bm2, a0);
+        rank4(&acc, 20u, bm2, a1);
+        rank4(&acc, 24u, bm2, a2);
+        rank4(&acc, 28u, bm2, a3);
       }
     }
   }
 
-  if (wg.x * 8u + li < N4) {
-    let o = cb + row0 * N4 + c4;    // constant acc indices keep acc in registers
-    if (row0 + 0u < M) { c[o + 0u * N4] = vec4<{{T}}>(acc[0]); } if (row0 + 1u < M) { c[o + 1u * N4] = vec4<{{T}}>(acc[1]); }
-    if (row0 + 2u < M) { c[o + 2u * N4] = vec4<{{T}}>(acc[2]); } if (row0 + 3u < M) { c[o + 3u * N4] = vec4<{{T}}>(acc[3]); }
-    if (row0 + 4u < M) { c[o + 4u * N4] = vec4<{{T}}>(acc[4]); } if (row0 + 5u < M) { c[o + 5u * N4] = vec4<{{T}}>(acc[5]); }
-    if (row0 + 6u < M) { c[o + 6u * N4] = vec4<{{T}}>(acc[6]); } if (row0 + 7u < M) { c[o + 7u * N4] = vec4<{{T}}>(acc[7]); }
-    if (row0 + 8u < M) { c[o + 8u * N4] = vec4<{{T}}>(acc[8]); } if (row0 + 9u < M) { c[o + 9u * N4] = vec4<{{T}}>(acc[9]); }
-    if (row0 + 10u < M) { c[o + 10u * N4] = vec4<{{T}}>(acc[10]); } if (row0 + 11u < M) { c[o + 11u * N4] = vec4<{{T}}>(acc[11]); }
-    if (row0 + 12u < M) { c[o + 12u * N4] = vec4<{{T}}>(acc[12]); } if (row0 + 13u < M) { c[o + 13u * N4] = vec4<{{T}}>(acc[13]); }
-    if (row0 + 14u < M) { c[o + 14u * N4] = vec4<{{T}}>(acc[14]); } if (row0 + 15u < M) { c[o + 15u * N4] = vec4<{{T}}>(acc[15]); }
-    if (TILE_M == 32u) {
-    if (row0 + 16u < M) { c[o + 16u * N4] = vec4<{{T}}>(acc[16]); } if (row0 + 17u < M) { c[o + 17u * N4] = vec4<{{T}}>(acc[17]); }
-    if (row0 + 18u < M) { c[o + 18u * N4] = vec4<{{T}}>(acc[18]); } if (row0 + 19u < M) { c[o + 19u * N4] = vec4<{{T}}>(acc[19]); }
-    if (row0 + 20u < M) { c[o + 20u * N4] = vec4<{{T}}>(acc[20]); } if (row0 + 21u < M) { c[o + 21u * N4] = vec4<{{T}}>(acc[21]); }
-    if (row0 + 22u < M) { c[o + 22u * N4] = vec4<{{T}}>(acc[22]); } if (row0 + 23u < M) { c[o + 23u * N4] = vec4<{{T}}>(acc[23]); }
-    if (row0 + 24u < M) { c[o + 24u * N4] = vec4<{{T}}>(acc[24]); } if (row0 + 25u < M) { c[o + 25u * N4] = vec4<{{T}}>(acc[25]); }
-    if (row0 + 26u < M) { c[o + 26u * N4] = vec4<{{T}}>(acc[26]); } if (row0 + 27u < M) { c[o + 27u * N4] = vec4<{{T}}>(acc[27]); }
-    if (row0 + 28u < M) { c[o + 28u * N4] = vec4<{{T}}>(acc[28]); } if (row0 + 29u < M) { c[o + 29u * N4] = vec4<{{T}}>(acc[29]); }
-    if (row0 + 30u < M) { c[o + 30u * N4] = vec4<{{T}}>(acc[30]); } if (row0 + 31u < M) { c[o + 31u * N4] = vec4<{{T}}>(acc[31]); }
-    }
+  if (col0 < N4) {
+    store(&acc, 0u, cb + row0 * N4 + c4, row0, M, N4);
+  }
+  if (COLS == 2u && col0 + 8u < N4) {
+    store(&acc, 16u, cb + row0 * N4 + c4b, row0, M, N4);
   }
 }
