@@ -19,6 +19,7 @@ from gpuml.cluster import (
     silhouette_samples,
     silhouette_score,
 )
+from gpuml.cluster._data import as_host
 
 sk_cluster = pytest.importorskip("sklearn.cluster")
 sk_metrics = pytest.importorskip("sklearn.metrics")
@@ -89,6 +90,31 @@ def test_portable_kernel_without_subgroups(native_device, monkeypatch):
     X = _blobs(3001, k=6, seed=6, d=7)
     init = X[:6]
     monkeypatch.setitem(_engine._subgroup_sizes, id(native_device), 0)
+    ours = KMeans(6, init=init, device=native_device).fit(X)
+    ref = sk_cluster.KMeans(6, init=init, n_init=1).fit(X)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    assert abs(ours.inertia_ / ref.inertia_ - 1) < 1e-5
+
+
+@pytest.mark.parametrize(("n", "k", "d"), [(5003, 64, 16), (2001, 40, 7), (999, 3, 1)])
+def test_tile_kernel_matches_sklearn(native_device, n, k, d):
+    """assign_tile.wgsl (the CPU-adapter kernel) at the benchmark's k = 64, d = 16 and with padded clusters/columns."""
+    X = _blobs(n, k=k, seed=9, d=d)
+    init = X[np.random.default_rng(1).choice(n, k, replace=False)]
+    ours = KMeans(k, init=init, max_iter=20, device=native_device).fit(X)
+    if _engine.subgroup_size(native_device) in (4, 8):
+        assert _engine.make_engine(native_device, as_host(X), k).kind == "tile"
+    ref = sk_cluster.KMeans(k, init=init, n_init=1, max_iter=20, algorithm="lloyd").fit(X)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    assert abs(ours.inertia_ / ref.inertia_ - 1) < 1e-5
+    assert ours.n_iter_ == ref.n_iter_
+
+
+def test_subgroup_kernel_fallback(native_device, monkeypatch):
+    """assign_subgroup.wgsl: the subgroup kernel for centers too many for assign_tile.wgsl's registers."""
+    X = _blobs(3001, k=6, seed=6, d=7)
+    init = X[:6]
+    monkeypatch.setattr(_engine, "TILE_MAX_C4D4", 0)
     ours = KMeans(6, init=init, device=native_device).fit(X)
     ref = sk_cluster.KMeans(6, init=init, n_init=1).fit(X)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)

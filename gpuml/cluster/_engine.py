@@ -32,6 +32,7 @@ BIG = 3.0e38
 PP_WG = 64
 PP_BLOCK = 1024  # points per D^2 block (host samples a block, then a point inside it)
 MAX_KD4 = 2048  # k * ceil(d / 4) limit of the private accumulators on the GPU
+TILE_MAX_C4D4 = 16  # assign_tile.wgsl: at most 16 x 4 vec4 of centers per lane (registers, unrolled code)
 _subgroup_sizes: dict[int, int] = {}
 
 
@@ -69,6 +70,7 @@ class GPUEngine:
         limit_rows = max(1, device.max_binding_bytes // row_bytes)
         self.chunk_rows = min(chunk_rows or limit_rows, limit_rows, max(1, self.n))
         self.sg = subgroup_size(device)
+        self.kind = self._kind(device)
         self.chunks = []  # (start, stop, x tensor, labels tensor)
         for start in range(0, self.n, self.chunk_rows):
             stop = min(self.n, start + self.chunk_rows)
@@ -79,7 +81,13 @@ class GPUEngine:
         self.plan, groups = [], 0
         for start, stop, _, _ in self.chunks:
             m = stop - start
-            if self.sg:
+            if self.kind == "tile":
+                tile = 2 * self.sg
+                per = tile * max(4, -(-m // (tile * 256)))
+                wgs = -(-m // per)
+                self.plan.append((wgs, per, groups))
+                groups += wgs
+            elif self.kind == "subgroup":
                 per = self.sg * max(8, -(-m // (self.sg * 256)))
                 wgs = -(-m // per)
                 self.plan.append((wgs, per, groups))
@@ -127,9 +135,33 @@ class GPUEngine:
         w = 4 * self.d4
         return [flat[j * w : j * w + self.d].tolist() for j in range(self.k)]
 
+    def _kind(self, device) -> str:
+        """Which assignment kernel: "tile" (assign_tile.wgsl: 4- or 8-lane subgroups, the centers fit in
+        registers and workgroup memory), "subgroup" (assign_subgroup.wgsl) or "portable" (assign.wgsl)."""
+        if not self.sg:
+            return "portable"
+        c4 = -(-self.k // (4 * self.sg))
+        wg_bytes = int(device.limits.get("max_compute_workgroup_storage_size", 16384))
+        if self.sg in (4, 8) and c4 * self.d4 <= TILE_MAX_C4D4 and 16 * self.k * self.d4 <= wg_bytes:
+            return "tile"
+        return "subgroup"
+
     # --- Lloyd --------------------------------------------------------------------------------------------
     def _assign_kernel(self, accum: bool, write_dist: bool):
-        if self.sg:
+        if self.kind == "tile":
+            c4 = -(-self.k // (4 * self.sg))
+            return self.device.kernel(
+                "cluster/assign_tile.wgsl",
+                SG=self.sg,
+                K=self.k,
+                C4=c4,
+                CBN=4 * c4 * self.d4,
+                KD4=self.k * self.d4,
+                D4=self.d4,
+                ACCUM=accum,
+                WRITE_DIST=write_dist,
+            )
+        if self.kind == "subgroup":
             kl = -(-self.k // self.sg)
             return self.device.kernel(
                 "cluster/assign_subgroup.wgsl",
@@ -150,7 +182,7 @@ class GPUEngine:
         centers, cnorm = self.centers[self.cur], self.cnorm[self.cur]
         for c, (start, stop, x, labels) in enumerate(self.chunks):
             wgs, per, lane0 = self.plan[c]
-            key = "per_wg" if self.sg else "per_lane"
+            key = "per_lane" if self.kind == "portable" else "per_wg"
             kernel(
                 self.device.grid_1d(wgs),
                 {"n": stop - start, key: per, "lane0": lane0},
