@@ -96,6 +96,88 @@ def test_kmeans_keys_change_state(app_for):
     assert_not_blank(img)
 
 
+def _kmeans_expected(app, img):
+    """(centre pixel of each data point, its label's color) and (background pixels, their expected color) for the
+    k-means demo's current state, computed with numpy from the engine's buffers (the frame may be HiDPI)."""
+    from gpuml.demos.kmeans import PLOT
+    from gpuml.demos.render import PANEL
+
+    demo = app.demo
+    h, w = img.shape[:2]
+    sx, sy = w / 1280, h / 800
+    pal = np.array([[round(v * 255) for v in rgba(c)[:3]] for c in PALETTE])
+    a, b, c, d = demo.xform
+    xy = np.asarray(demo.data.x32, np.float64)[:, :2]
+    px, py = (xy[:, 0] * a + c) * sx, (xy[:, 1] * b + d) * sy
+    centres = np.asarray(demo.engine.get_centers(), np.float64)[: demo.revealed, :2]
+    cx, cy = (centres[:, 0] * a + c) * sx, (centres[:, 1] * b + d) * sy
+    # points: skip those under a centroid marker (radius 10 design px)
+    near_marker = np.hypot(px[:, None] - cx, py[:, None] - cy).min(1) < 14 * sx
+    labels = np.asarray(demo.engine.labels())
+    points = (np.floor(px).astype(int)[~near_marker], np.floor(py).astype(int)[~near_marker])
+    point_colors = pal[np.minimum(labels[~near_marker], 11)]
+    # background: pixels at least 5 design px from every point and 14 from every centroid, not on a cell border
+    x0, y0, pw, ph = PLOT
+    gx, gy = np.meshgrid(
+        np.arange(int(x0 * sx) + 2, int((x0 + pw) * sx) - 2, 7), np.arange(int(y0 * sy) + 2, int((y0 + ph) * sy) - 2, 7)
+    )
+    gx, gy = gx.ravel(), gy.ravel()
+    busy = np.zeros((h, w), bool)
+    reach = int(np.ceil(5 * sx))
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            busy[np.clip(np.floor(py).astype(int) + dy, 0, h - 1), np.clip(np.floor(px).astype(int) + dx, 0, w - 1)] = (
+                True
+            )
+    data = np.stack([((gx + 0.5) / sx - c) / a, ((gy + 0.5) / sy - d) / b], 1)
+    dist = np.hypot(data[:, None, 0] - centres[:, 0], data[:, None, 1] - centres[:, 1])
+    order = np.sort(dist, 1)
+    border = (order[:, 1] - order[:, 0] if len(centres) > 1 else np.inf) * a < 2 * sx  # within ~1 px of a bisector
+    marker = np.hypot(gx[:, None] + 0.5 - cx, gy[:, None] + 0.5 - cy).min(1) < 14 * sx
+    keep = ~busy[gy, gx] & ~border & ~marker
+    panel = np.array([round(v * 255) for v in rgba(PANEL)[:3]], np.float64)
+    tint = 0.22 if demo.voronoi else 0.0
+    expected = np.round(panel * (1 - tint) + pal[dist.argmin(1)] * tint)
+    return points, point_colors, (gy[keep], gx[keep]), expected[keep]
+
+
+def assert_kmeans_pixels(app, img):
+    points, point_colors, background, background_colors = _kmeans_expected(app, img)
+    img = img.astype(np.int32)
+    hit = (np.abs(img[points[1], points[0]] - point_colors).max(1) <= 3).mean()
+    # a point with a higher label may take a shared pixel (ties): nearly every centre shows its own color
+    assert hit > 0.97, f"only {hit:.1%} of the data points' centre pixels have their label's color"
+    assert len(background[0]) > 1000
+    ok = np.abs(img[background] - background_colors).max(1) <= 2
+    assert ok.mean() > 0.995, f"{(~ok).sum()} of {ok.size} background pixels differ from the nearest centroid's tint"
+
+
+@pytest.mark.parametrize("physical", [None, (1920, 1200)], ids=["1x", "1.5x"])
+def test_kmeans_points_and_cells_match_numpy(app_for, physical):
+    """The splatted points (render/points_splat.wgsl) and the Voronoi cells (render/scatter.wgsl) against numpy:
+    a data point's centre pixel has its label's color; a pixel away from all points has its nearest centroid's
+    tint. Also after a dataset switch (no stale splat words), the tag wrap, and with the tint off."""
+    app = app_for("kmeans", points=2000, k=5, paused=True)
+    if physical:
+        app.canvas.set_physical_size(*physical)
+    demo = app.demo
+    for _ in range(demo.k - 1 + 3):  # reveal the k-means++ centroids, then 3 Lloyd iterations
+        demo.step()
+    img = frame(app, 1)
+    assert img.shape[:2] == ((physical[1], physical[0]) if physical else (800, 1280))
+    assert_kmeans_pixels(app, img)
+    app.feed({"event_type": "key_down", "key": "2", "modifiers": ()})  # moons: every point moves
+    for _ in range(demo.k - 1 + 2):
+        demo.step()
+    demo._tag = (1 << 20) - 2  # the next frames wrap the splat tag (the buffer is zeroed)
+    for _ in range(3):
+        img = frame(app, 1)
+        assert_kmeans_pixels(app, img)
+    assert demo._tag == 2
+    app.feed({"event_type": "key_down", "key": "v", "modifiers": ()})
+    assert_kmeans_pixels(app, frame(app, 1))
+
+
 def test_digits_frame_and_stroke(app_for):
     app = app_for("digits", sample=True)
     img = frame(app, 2)

@@ -1,8 +1,8 @@
 """k-means step by step: k-means++ initialisation (one centroid per step), then Lloyd iterations, on 2-D toy
 datasets. The points, their labels and the centroids are the k-means engine's own device buffers, read on the
-device by the drawing shaders (shaders/render/): voronoi.wgsl builds the Voronoi cells as polygons in its vertex
-stage and fills them; a compute pass splats the points into one word per pixel (points_splat.wgsl) and one
-pass over the plot draws them (points.wgsl); markers.wgsl draws the centroids.
+device by the drawing shaders (shaders/render/): a compute pass splats the points into one word per pixel
+(points_splat.wgsl); scatter.wgsl builds the Voronoi cells as polygons in its vertex stage and paints them with
+the points on top in one pass over the plot; markers.wgsl draws the centroids.
 Per iteration only the 16-byte statistics (shift, inertia, changed, empty) come back to the host. Elbow and
 silhouette panels for k = 1..10 fill in one k per frame, on a 2,000-point subsample (silhouette costs O(n^2)).
 """
@@ -22,7 +22,7 @@ from ..cluster._engine import make_engine
 from ..cluster.kmeans import _relocate_empty, kmeans_plusplus
 from ..ops import full
 from .app import Demo
-from .render import DIM, PALETTE, TEXT, palette_floats
+from .render import DIM, PALETTE, PANEL, TEXT, palette_floats, rgba
 
 DATASET_KEYS = {"1": "blobs", "2": "moons", "3": "circles", "4": "anisotropic"}
 SPEEDS = (0.5, 1, 2, 5, 10, 30, 60)  # Lloyd iterations (or init steps) per second
@@ -53,6 +53,11 @@ class KMeansDemo(Demo):
         self.playing = not options.get("paused", False)
         self.speed_index = SPEEDS.index(options.get("speed", 10)) if options.get("speed", 10) in SPEEDS else 4
         self.max_per_frame = int(options.get("steps_per_frame") or 1)
+        # benchmark mode: one Lloyd iteration every frame whatever the speed; on convergence a new k-means++ init
+        # starts with all its centroids shown, so every frame iterates (benchmarks/bench_demos.py)
+        self.bench = bool(options.get("bench", False))
+        self.iterations = 0  # Lloyd iterations since start, over resets
+        self.panel_frames = 0  # frames that fitted a panel k (the slow first frames)
         self.voronoi = True
         self.resets = 0
         self._groups: dict = {}
@@ -92,7 +97,7 @@ class KMeansDemo(Demo):
         rng = random.Random(self.seed * 1000 + self.resets)
         self.init_centers = kmeans_plusplus(self.engine, self.data, self.k, rng)
         self.engine.set_centers(self.init_centers)
-        self.revealed = 1
+        self.revealed = self.k if self.bench else 1
         self.n_iter = 0
         self.inertia = float("nan")
         self.shift = float("nan")
@@ -112,6 +117,7 @@ class KMeansDemo(Demo):
         if empty:
             shift = _relocate_empty(self.engine, self.data)
         self.n_iter += 1
+        self.iterations += 1
         self.inertia, self.shift = inertia, shift
         self.inertia_history.append(inertia)
         if changed == 0 or shift <= self.data.variance_mean * 1e-4:
@@ -122,6 +128,7 @@ class KMeansDemo(Demo):
         k = len(self.panel_k) + 1
         if k > 10:
             return
+        self.panel_frames += 1
         model = KMeans(k, random_state=self.seed, n_init=1, device=self.device).fit(self.sample)
         self.panel_k.append(k)
         self.panel_inertia.append(float(model.inertia_))
@@ -130,7 +137,11 @@ class KMeansDemo(Demo):
     def update(self) -> None:
         now = time.perf_counter()
         dt, self._last = now - self._last, now
-        if self.playing and not self.converged:
+        if self.bench:
+            if self.converged:
+                self.reset()
+            self.step()
+        elif self.playing and not self.converged:
             self._accum += dt * SPEEDS[self.speed_index]
             steps = min(int(self._accum), self.max_per_frame)
             self._accum = min(self._accum - steps, 1.0)
@@ -174,16 +185,16 @@ class KMeansDemo(Demo):
             "speed": SPEEDS[self.speed_index],
             "voronoi": self.voronoi,
             "resets": self.resets,
+            "iterations": self.iterations,
             "panel_k": list(self.panel_k),
+            "panel_frames": self.panel_frames,
         }
 
     # --- drawing --------------------------------------------------------------------------------------------------
     def setup(self, r) -> None:
-        self.voronoi_pipeline = r.pipeline("render/voronoi.wgsl")
-        self.points_pipeline = r.pipeline("render/points.wgsl", topology="triangle-strip")
+        self.scatter_pipeline = r.pipeline("render/scatter.wgsl", blend=False)
         self.markers_pipeline = r.pipeline("render/markers.wgsl", topology="triangle-strip")
-        self.voronoi_params = r.uniform_buffer(16 * 16)
-        self.points_params = r.uniform_buffer(16 * 15)
+        self.scatter_params = r.uniform_buffer(16 * 19)
         self.markers_params = r.uniform_buffer(16 * 15)
         self._splat = None  # (grid (x0, y0, w, h) in physical pixels, uint32 tensor of w * h splat words)
         self._tag = 0
@@ -221,13 +232,6 @@ class KMeansDemo(Demo):
         pal = palette_floats(PALETTE)
         q = r.device.queue
         a, b, c, d = self.xform
-        x, y, w, h = PLOT
-        xs, ys = ((x - c) / a, (x + w - c) / a), ((y - d) / b, (y + h - d) / b)
-        box = (min(xs), min(ys), max(xs), max(ys))  # the plot rectangle in data coordinates
-        q.write_buffer(
-            self.voronoi_params, 0, struct.pack("64f", *view, *self.xform, *box, self.revealed, 0.22, 0, 0, *pal)
-        )
-        voronoi_group = self._group(r, self.voronoi_pipeline, self.voronoi_params, centers_t)
         # the points' splat words: a compute pass recorded on gpuml's queue (the app flushes it before rendering)
         grid, splat, (sx, sy) = self._splat_grid(r)
         radius = 2.2 if self.n > 3000 else 3.5
@@ -245,29 +249,28 @@ class KMeansDemo(Demo):
             labels=labels_t,
             splat=splat,
         )
-        q.write_buffer(self.points_params, 0, struct.pack("4f8I48f", *view, *grid, self._tag, 0, 0, 0, *pal))
+        x, y, w, h = PLOT
+        xs, ys = ((x - c) / a, (x + w - c) / a), ((y - d) / b, (y + h - d) / b)
+        box = (min(xs), min(ys), max(xs), max(ys))  # the plot rectangle in data coordinates
+        cells, tint = (self.revealed, 0.22) if self.voronoi else (1, 0.0)  # no tint: one cell, the whole box
+        params = [*view, *self.xform, *box, cells, tint, 0, 0, *rgba(PANEL)]
+        q.write_buffer(self.scatter_params, 0, struct.pack("20f8I48f", *params, *grid, self._tag, 0, 0, 0, *pal))
         q.write_buffer(self.markers_params, 0, struct.pack("60f", *view, *self.xform, 10.0, 3.0, 0.0, 0.0, *pal))
-        points_group = self._group(r, self.points_pipeline, self.points_params, splat)
+        scatter_group = self._group(r, self.scatter_pipeline, self.scatter_params, centers_t, splat)
         markers_group = self._group(r, self.markers_pipeline, self.markers_params, centers_t)
-        k_shown, voronoi = self.revealed, self.voronoi
+        markers = self.revealed
 
         def scatter(rp):
-            if voronoi:
-                rp.set_scissor_rect(*grid)  # the cells never leave the plot; this makes sure
-                rp.set_pipeline(self.voronoi_pipeline)
-                rp.set_bind_group(0, voronoi_group)
-                rp.draw(3 * (k_shown + 4), k_shown)
-                rp.set_scissor_rect(0, 0, *r.physical)
-            rp.set_pipeline(self.points_pipeline)
-            rp.set_bind_group(0, points_group)
-            rp.draw(4, 1)
+            rp.set_scissor_rect(*grid)  # the cells never leave the plot; this makes sure
+            rp.set_pipeline(self.scatter_pipeline)
+            rp.set_bind_group(0, scatter_group)
+            rp.draw(3 * (cells + 4), cells)
+            rp.set_scissor_rect(0, 0, *r.physical)
             rp.set_pipeline(self.markers_pipeline)
             rp.set_bind_group(0, markers_group)
-            rp.draw(4, k_shown)
+            rp.draw(4, markers)
 
-        x, y, w, h = PLOT
-        r.panel(x, y, w, h)
-        r.custom(scatter)
+        r.custom(scatter)  # paints the whole plot rectangle (no panel under it)
         r.text(f"k-means · {self.dataset} · {self.n:,} points", 20, 12, 20, TEXT)
         self._draw_side(r)
         self.draw_help(r, 20, 748, 1240)

@@ -1,5 +1,5 @@
 // Shared by the scatter-plot shaders: anti-aliased disc coverage (render/markers.wgsl, points_splat.wgsl) and
-// the per-pixel splat word (written by render/points_splat.wgsl, read by render/points.wgsl).
+// the per-pixel splat word (written by render/points_splat.wgsl, read by render/scatter.wgsl).
 //
 // Splat word, one u32 per physical pixel of the plot rectangle, combined with atomicMax:
 //   bits 12..31  frame tag (1 .. 2^20 - 1). Words of earlier frames compare smaller and read as empty, so the

@@ -1,6 +1,6 @@
 // Centroid markers of the k-means demo: anti-aliased discs with a light outline, colored by cluster, read
 // straight from the k-means engine's center buffer (no vertex buffer, no host copy). The data points do not
-// come through here (render/points_splat.wgsl + points.wgsl draw them).
+// come through here (render/points_splat.wgsl + scatter.wgsl draw them).
 //
 // Bindings:
 //   @group(0) @binding(0) uniform Params:

@@ -1,5 +1,5 @@
 // Data points as anti-aliased discs, splatted by a compute pass into one word per pixel of the plot
-// rectangle (encoding in render/disc.wgsl); render/points.wgsl turns the words into colors over the Voronoi tint.
+// rectangle (encoding in render/disc.wgsl); render/scatter.wgsl turns the words into colors over the Voronoi tint.
 // Reads the k-means engine's own point and label buffers (no host copy).
 //
 // Bindings:
@@ -14,7 +14,7 @@
 // Dispatch: device.grid_1d(ceil(n / WG)) workgroups; one invocation per point loops over the pixels of its
 // bounding square. Template: WG.
 // Why: on lavapipe, 10,000 points as instanced quads (20,000 tiny triangles) cost ~11 ms per frame; this pass
-// (~23 covered pixels per point) ~1.2 ms, points.wgsl ~2 ms. Loading a word first and skipping the atomicMax
+// (~23 covered pixels per point) ~1.2 ms. Loading a word first and skipping the atomicMax
 // where it would not change the word: -20% on the blobs dataset.
 
 #include "common/index.wgsl"

@@ -1,34 +1,49 @@
-// Voronoi background of the k-means demo: the cells of the centroids, clipped to the plot rectangle, filled with
-// the dimmed color of their centroid (alpha-blended over the plot panel). The cells are built in the vertex
-// stage from the k-means engine's center buffer, no other pass: cell j is the convex polygon
+// The k-means scatter plot in one opaque pass over the plot rectangle: the Voronoi cells of the centroids, each
+// filled with the panel color tinted by its centroid's color, under the data points splatted by
+// render/points_splat.wgsl (one word per pixel, render/disc.wgsl).
+//
+// The cells are built in the vertex stage from the k-means engine's center buffer: cell j is the convex polygon
 // {x in box : |x - c_j| <= |x - c_i| for all i}, drawn as a fan of triangles (c_j, edge) with one candidate edge
-// per constraint line (the k - 1 bisectors and the 4 box sides); the edge on line i is that line's parameter
-// interval left by the other constraints, and a line that leaves none gives a collapsed (culled) triangle.
-// A fan from c_j covers the cell exactly because c_j lies in its own cell and, as a mean (or a sample) of the
-// data, inside the box.
+// per constraint line (the k - 1 bisectors and the 4 box sides). The edge on line i is the parameter interval
+// of that line left by the other constraints; a line that leaves none gives a collapsed (culled) triangle. A fan
+// from c_j covers the cell exactly because c_j lies in its own cell and, as a mean (or a sample) of the data,
+// inside the box. The cells tile the box, so the pass also paints the plot's background (no panel under it).
+// Without the Voronoi tint: k = 1 and strength 0 (one cell, the box, in the panel color).
 //
 // Bindings:
 //   @group(0) @binding(0) uniform Params:
 //       view:    vec4  (design width, design height, physical width, physical height)
 //       xform:   vec4  (sx, sy, ox, oy): design pixel = data * (sx, sy) + (ox, oy)
 //       box:     vec4  (x0, y0, x1, y1): the plot rectangle in data coordinates (x0 < x1, y0 < y1)
-//       style:   vec4  (k, alpha of the tint, unused, unused)
-//       palette: array<vec4<f32>, 12>
+//       style:   vec4  (k, tint strength in [0, 1], unused, unused)
+//       panel:   vec4  the panel color under the tint (rgb)
+//       grid:    vec4<u32> (x0, y0, w, h): the splat grid's top-left physical pixel and size
+//       frame:   vec4<u32> (tag of this frame's splat words, unused, unused, unused)
+//       palette: array<vec4<f32>, 12>  colors for labels 0..10, entry 11 for "not assigned yet"
 //   @binding(1) var<storage, read> centers: array<vec4<f32>>  k rows padded to 4 floats (x, y, 0, 0)
-// Draw (triangle-list topology): draw(3 * (k + 4), k): instance j = cell j, triangle i = its edge on line i.
-// Why: finding the nearest of k = 8 centroids per pixel in a fragment shader cost lavapipe ~10 ms per frame
-// (0.57 M pixels x 8 storage loads); filling the cells costs about as much as one flat rectangle (~1 ms).
+//   @binding(2) var<storage, read> splat: array<u32>  w * h splat words, row-major from the grid's top left
+// Draw (triangle-list topology, no blending): draw(3 * (k + 4), k): instance j = cell j, triangle i = its edge
+// on line i.
+// Why: on lavapipe, finding the nearest of k = 8 centroids per pixel cost ~10 ms per frame (0.57 M pixels x 8
+// storage loads) and 10,000 points as instanced quads ~11 ms; this pass costs about one flat rectangle plus one
+// load per pixel (~2 ms), and replaces the panel fill under the plot.
+
+#include "render/disc.wgsl"
 
 struct Params {
     view: vec4<f32>,
     xform: vec4<f32>,
     box: vec4<f32>,
     style: vec4<f32>,
+    panel: vec4<f32>,
+    grid: vec4<u32>,
+    frame: vec4<u32>,
     palette: array<vec4<f32>, 12>,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> centers: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> splat: array<u32>;
 
 struct VsOut {
     @builtin(position) pos: vec4<f32>,
@@ -59,11 +74,11 @@ fn constraint(l: u32, k: u32, cj: vec2<f32>) -> vec4<f32> {
 @vertex
 fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) j: u32) -> VsOut {
     let k = u32(p.style.x);
-    let i = vi / 3u;  // constraint line of this triangle's edge
+    let i = vi / 3u;  // the constraint line of this triangle's edge
     var corner = vi - i * 3u;
     let cj = centers[j].xy;
     var out: VsOut;
-    out.color = vec4<f32>(p.palette[min(j, 11u)].rgb, p.style.y);
+    out.color = vec4<f32>(mix(p.panel.rgb, p.palette[min(j, 11u)].rgb, p.style.y), 1.0);
     let line = constraint(i, k, cj);
     let n = line.xy;
     let q = line.zw;
@@ -92,10 +107,10 @@ fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) j: u32) -> V
             empty = true;  // parallel and outside
         }
     }
-    var x = cj;
     if (empty || t0 >= t1) {
         corner = 0u;  // collapse the triangle onto c_j
     }
+    var x = cj;
     if (corner == 1u) {
         x = q + t0 * d;
     } else if (corner == 2u) {
@@ -108,5 +123,8 @@ fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) j: u32) -> V
 
 @fragment
 fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
-    return in.color;
+    // the data point over the cell, if a disc covers this pixel (the cells lie inside the grid: clamp for safety)
+    let px = min(vec2<u32>(in.pos.xy) - p.grid.xy, p.grid.zw - 1u);
+    let s = splat_read(splat[px.y * p.grid.z + px.x], p.frame.x);
+    return vec4<f32>(mix(in.color.rgb, p.palette[s.y].rgb, f32(s.x) * (1.0 / 255.0)), 1.0);
 }
