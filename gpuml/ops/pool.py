@@ -98,6 +98,14 @@ def _np_counts(g: dict, count_include_pad: bool):
 
 
 def np_max_pool2d(x, g: dict):
+    if _tiles(g):  # windows tile the input: a reshape instead of a gather (the LeNet case, 2x2 stride 2)
+        n, c, oh, ow, kh, kw = g["N"], g["C"], g["OH"], g["OW"], g["KH"], g["KW"]
+        win = x.reshape(n, c, oh, kh, ow, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
+        arg = np.argmax(win, axis=-1)
+        out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        a, b = np.divmod(arg, kw)
+        idx = (np.arange(oh)[:, None] * kh + a) * g["W"] + np.arange(ow) * kw + b
+        return out.astype(x.dtype), idx.astype(np.int32)
     win, flat = _np_windows(x, g, -np.inf)
     arg = np.argmax(win, axis=-1)
     out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
@@ -107,6 +115,9 @@ def np_max_pool2d(x, g: dict):
 
 def np_max_pool2d_backward(gy, idx, g: dict):
     gx = np.zeros((g["N"] * g["C"], g["H"] * g["W"]), gy.dtype)
+    if _tiles(g):  # every input pixel wins at most one window: a scatter, no accumulation
+        np.put_along_axis(gx, idx.reshape(gx.shape[0], -1), gy.reshape(gx.shape[0], -1), axis=1)
+        return gx.reshape(g["N"], g["C"], g["H"], g["W"])
     nc = np.arange(g["N"] * g["C"])[:, None]
     np.add.at(
         gx,
