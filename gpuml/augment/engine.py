@@ -30,8 +30,8 @@ except ImportError:  # pragma: no cover - Pyodide core
     np = None
 
 WG = 64
-PX = 4  # output pixels per invocation (shaders/augment/common.wgsl)
-MAX_OPS = 16  # pixel ops per pass (uniform `ops: array<vec4<u32>, 4>`)
+PX = 4  # pixels per invocation: one quad (shaders/augment/common.wgsl)
+MAX_OPS = 16  # pixel ops per pass (each is generated code in the kernel)
 GEO_SLOTS = 5  # A (2 slots), B (2), elastic (1)
 OP_SLOTS = 3
 
@@ -47,6 +47,19 @@ OP_IDENTITY = {
 SOURCES = {
     "f32": ("f32", "src[i]"),
     "u8": ("u32", "f32((src[i >> 2u] >> ((i & 3u) * 8u)) & 255u) * (1.0 / 255.0)"),
+}
+# Output element types of resample.wgsl / color.wgsl: name -> (OUT_T, body of store4, body of load4), storing /
+# loading the channel values v of a quad's m valid pixels at element i (float32 either way). "vec4": one vec4 per
+# channel, when ho * wo % 4 == 0 (quads then never straddle planes and i is a multiple of 4); "f32": per element.
+OUTPUTS = {
+    "vec4": ("vec4<f32>", "out[i >> 2u] = v;", "return out[i >> 2u];"),
+    "f32": (
+        "f32",
+        "out[i] = v.x; if (m > 1u) { out[i + 1u] = v.y; } if (m > 2u) { out[i + 2u] = v.z; } "
+        "if (m > 3u) { out[i + 3u] = v.w; }",
+        "var v = vec4<f32>(out[i], 0.0, 0.0, 0.0); if (m > 1u) { v.y = out[i + 1u]; } "
+        "if (m > 2u) { v.z = out[i + 2u]; } if (m > 3u) { v.w = out[i + 3u]; } return v;",
+    ),
 }
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, Pillow's "L"
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -223,30 +236,45 @@ def pack(passes: list[Pass], n: int) -> tuple[bytes, list[int]]:
     return b"".join(chunks), bases
 
 
-def _uniform(ps: Pass, shape, base: int, first: int, count: int, clip, lo, hi) -> dict:
-    n, c, h, w = shape
+def ops_wgsl(ops: list[Pixel], first: int, count: int, c: int, clip: bool) -> str:
+    """WGSL statements applying ops [first, first + count) to the quad ``q`` (channel group ``c0``, image
+    ``r.n``, per-image slot block ``blk``): straight-line code with constant slot offsets, the {{OPS}} template
+    value of resample.wgsl / color.wgsl (op functions in common.wgsl)."""
+    lines = []
+    for j in range(first, first + count):
+        code, s = ops[j].code, GEO_SLOTS + OP_SLOTS * j
+        if code == MATRIX and c >= 3:
+            call = f"op_matrix(q, c0, slot(blk + {s}u), slot(blk + {s + 1}u), slot(blk + {s + 2}u))"
+        elif code == MATRIX:
+            call = f"op_scale(q, c0, slot(blk + {s}u))"
+        elif code == CONTRAST:
+            call = f"op_contrast(q, c0, slot(blk + {s}u).x, stats[r.n])"
+        elif code == NOISE:
+            call = f"op_noise(q, c0, slot(blk + {s}u), r.xs, r.ys)"
+        elif code == CUTOUT:
+            call = f"op_cutout(q, slot(blk + {s}u), slot(blk + {s + 1}u).x, r.xs, r.ys)"
+        else:
+            raise ValueError(f"unknown pixel op code {code}")
+        lines.append(f"q = {call};" + (" q = clip_quad(q);" if clip else ""))
+    return "\n        ".join(lines) or "// no ops"
+
+
+def _uniform(ps: Pass, shape, base: int, lo, hi) -> dict:
+    n, _c, h, w = shape
     ho, wo = ps.out_hw
-    codes = [op.code for op in ps.ops] + [0] * (MAX_OPS - len(ps.ops))
     return {
         "n": n,
-        "c": c,
         "h": h,
         "w": w,
         "ho": ho,
         "wo": wo,
-        "wq": -(-wo // PX),
+        "plane": ho * wo,
+        "quads": -(-(ho * wo) // PX),
         "stride": ps.stride,
         "base": base,
-        "op_slot": GEO_SLOTS,
-        "op_first": first,
-        "op_count": count,
-        "mode": 1 if ps.mode == "bilinear" else 0,
-        "elastic": 1 if ps.elastic is not None else 0,
-        "clip": 1 if clip else 0,
         "fill": ps.fill,
         "lo": lo,
         "hi": hi,
-        "ops": codes,
     }
 
 
@@ -281,22 +309,39 @@ def execute(x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0
     prm = tensor(words, device=device)
     stats = Tensor.empty((max(n, 4),), "float32", device)
     src_t, fetch = SOURCES["u8" if u8_shape is not None else "f32"]
-    resample = device.kernel("augment/resample.wgsl", WG=WG, SRC_T=src_t, FETCH=fetch)
-    color = device.kernel("augment/color.wgsl", WG=WG)
     mean = device.kernel("augment/image_mean.wgsl", WG=WG)
     cur = x
     for ps, base in zip(passes, bases, strict=True):
         ho, wo = ps.out_hw
         out = Tensor.empty((n, c, ho, wo), "float32", device)
-        grid = device.grid_1d(-(-(n * ho * -(-wo // PX)) // WG))
-        first, count = ps.segments[0] if ps.segments else (0, 0)
-        u = _uniform(ps, (n, c, *ps.in_hw), base, first, count, clip, lo, hi)
-        if out.size:
-            resample(grid, u, prm=prm, src=cur, stats=stats, out=out)
-            for first, count in ps.segments[1:]:
-                mean(device.grid_1d(n), {"n": n, "c": c, "ho": ho, "wo": wo}, img=out, stats=stats)
-                u = _uniform(ps, out.shape, base, first, count, clip, lo, hi)
-                color(grid, u, prm=prm, stats=stats, out=out)
+        quads = -(-(ho * wo) // PX)
+        partials = Tensor.empty((max(n * quads if len(ps.segments) > 1 else 0, 4),), "float32", device)
+        out_t, put, get = OUTPUTS["vec4" if (ho * wo) % PX == 0 else "f32"]
+        kw = {"WG": WG, "C": c, "OUT_T": out_t, "PUT": put, "GET": get}
+        grid = device.grid_1d(-(-(n * quads) // WG))
+        u = _uniform(ps, (n, c, *ps.in_hw), base, lo, hi)
+        segments = ps.segments or [(0, 0)]
+        for k, (first, count) in enumerate(segments):
+            if not out.size:
+                break
+            code = ops_wgsl(ps.ops, first, count, c, clip)
+            more = k + 1 < len(segments)  # a contrast segment follows: write per-quad grey sums
+            if k == 0:
+                resample = device.kernel(
+                    "augment/resample.wgsl",
+                    **kw,
+                    MODE=1 if ps.mode == "bilinear" else 0,
+                    ELASTIC=ps.elastic is not None,
+                    SRC_T=src_t,
+                    FETCH=fetch,
+                    OPS=code,
+                    PARTIALS=more,
+                )
+                resample(grid, u, prm=prm, src=cur, stats=stats, partials=partials, out=out)
+            else:
+                mean(device.grid_1d(n), {"n": n, "quads": quads, "plane": ho * wo}, partials=partials, stats=stats)
+                color = device.kernel("augment/color.wgsl", **kw, OPS=code, PARTIALS=more)
+                color(grid, u, prm=prm, stats=stats, partials=partials, out=out)
         cur = out
     return cur
 

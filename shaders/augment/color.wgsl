@@ -1,42 +1,38 @@
-// In-place run of pixel ops (a pipeline segment that starts with a contrast op, which needs the image mean
-// computed by image_mean.wgsl after the previous segment). See common.wgsl for the op codes and parameters.
+// In-place run of pixel ops: a pipeline segment that starts with a contrast op, which needs the image mean
+// (image_mean.wgsl, from the grey sums the previous pass wrote per quad). See common.wgsl for the quad layout,
+// the parameter block and the ops.
 //
 // Bindings: 0 p (uniform Params; ho, wo are the image size), 1 prm: array<vec4<u32>> (read),
-//   2 stats: array<f32> (read, per-image grey mean), 3 out: array<f32> (read_write, N x C x ho x wo, in place).
-// Dispatch: ceil(n * ho * wq / WG) workgroups over Device.grid_1d, wq = ceil(wo / PX).
-// Why in place: each invocation reads and writes only its own pixels, and one binding avoids a second image.
+//   2 stats: array<f32> (read, per-image grey mean), 3 partials: array<f32> (read_write, one grey sum per quad,
+//   written when PARTIALS: a later contrast op), 4 out: array<OUT_T> (read_write, N x C x ho x wo, in place).
+// Template: WG, C, OUT_T / PUT / GET, OPS, PARTIALS as in resample.wgsl.
+// Dispatch: ceil(n * quads / WG) workgroups over Device.grid_1d, quads = ceil(ho * wo / 4); one invocation per
+//   quad (all channels).
+// Why in place: each invocation reads and writes only its own pixels (one vec4 per channel when ho * wo % 4 ==
+// 0), and one binding avoids a second image.
 
 #include "augment/common.wgsl"
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> prm: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<{{OUT_T}}>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
-    if (i >= p.n * p.ho * p.wq) {
+    let r = locate(wid, nwg, lid);
+    if (r.m == 0u) {
         return;
     }
-    let xq = i % p.wq;
-    let row = i / p.wq;
-    let y = row % p.ho;
-    let n = row / p.ho;
-    let blk = p.base + n * p.stride;
-    let x0 = xq * PX;
-    for (var c0 = 0u; c0 < p.c; c0 += 4u) {
-        var vals: array<vec4<f32>, PX>;
-        for (var k = 0u; k < PX; k++) {
-            let x = min(x0 + k, p.wo - 1u);
-            for (var j = 0u; j < 4u; j++) {
-                if (c0 + j < p.c) {
-                    vals[k][j] = out[((n * p.c + c0 + j) * p.ho + y) * p.wo + x];
-                }
-            }
+    let blk = p.base + r.n * p.stride;
+    for (var c0 = 0u; c0 < C; c0 += 4u) {
+        var q = load_quad(c0, r);
+        {{OPS}}
+        if (PARTIALS && c0 == 0u) {
+            partials[r.g] = quad_grey(q, r.m);
         }
-        run_ops(&vals, n, blk, c0, y, x0);
-        store(&vals, n, c0, y, x0);
+        store_quad(q, c0, r);
     }
 }

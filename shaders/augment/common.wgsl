@@ -1,50 +1,131 @@
-// Shared by the augment kernels (resample.wgsl, color.wgsl, image_mean.wgsl): the uniform layout, per-image
-// parameter access, bilinear/nearest sampling with Pillow's pixel-centre convention, the elastic displacement
-// field and the per-pixel op program. Written by gpuml/augment/engine.py, which carries the numpy twin.
+// Shared by the augment kernels (resample.wgsl, color.wgsl): the uniform layout, the quad layout, per-image
+// parameter access, the pixel ops and the quad load/store. Written by gpuml/augment/engine.py, which carries the
+// numpy twin and generates the op sequence (template OPS).
 //
-// Images are (N, C, H, W) float32. Per-image parameters live in `prm: array<vec4<u32>>` (floats as bit
-// patterns, so u32 seeds survive), `stride` vec4 slots per image starting at slot `base`:
+// Images are (N, C, H, W) float32. One invocation owns one *quad*: 4 consecutive pixels of one image's plane
+// (flat index e0 .. e0 + 3 of the ho x wo plane, wrapping to the next row; the last quad of a plane keeps only
+// m < 4 of them when ho * wo is not a multiple of 4), all C channels. In registers a quad is a mat4x4<f32> whose
+// column k is pixel k (channels c0 .. c0 + 3); transpose() gives the per-channel rows that are loaded and stored
+// (one vec4 per channel when ho * wo % 4 == 0: OUT_T = vec4<f32>).
+//
+// Per-image parameters live in `prm: array<vec4<u32>>` (floats as bit patterns, so u32 seeds survive),
+// `stride` vec4 slots per image starting at slot `base`:
 //   slots 0-1  matrix A (rows a b c _ / d e f _): output pixel centre (x+0.5, y+0.5) -> q = A (x, y, 1)
-//   slots 2-3  matrix B: (q + elastic displacement) -> source coordinate (read only when `elastic` != 0)
+//   slots 2-3  matrix B: (q + elastic displacement) -> source coordinate (read only with ELASTIC)
 //   slot 4     elastic: alpha (px), lattice spacing (px), seed (u32 bits), _
-//   slots op_slot + 3k .. +2: parameters of pixel op k (12 values)
-// Pixel ops (`ops` codes, run in order, each followed by a clamp to [lo, hi] when `clip` != 0):
-//   0 colour matrix: RGB' = M RGB + t (rows m0 m1 m2 t in the 3 slots); one channel: x' = m00 x + t0
-//   1 contrast: v' = mean + f (v - mean), mean = stats[n] (grey mean from image_mean.wgsl), f in slot.x
-//   2 Gaussian noise: v' = v + sigma * N(0, 1), N from a PCG hash of (seed, channel, y, x) (Box-Muller)
-//   3 cutout: v' = fill where x0 <= x < x1 and y0 <= y < y1 (slot 0: x0 y0 x1 y1, slot 1.x: fill)
+//   slots 5 + 3k .. +2: parameters of pixel op k (12 values)
+// Pixel ops (generated straight-line code in OPS, each followed by a clamp to [lo, hi] when clipping):
+//   op_matrix / op_scale: RGB' = M RGB + t (rows m0 m1 m2 t in the 3 slots); one channel: x' = m00 x + t0
+//   op_contrast: v' = mean + f (v - mean), mean = stats[n] (grey mean of the image before the op)
+//   op_noise: v' = v + sigma * N(0, 1), N from a PCG hash of (seed, channel, y, x) (Box-Muller)
+//   op_cutout: v' = fill where x0 <= x < x1 and y0 <= y < y1 (slot 0: x0 y0 x1 y1, slot 1.x: fill)
+// Template values are compile-time constants (C channels, the op sequence, the output element type) so that
+// lavapipe keeps every index constant: a dynamically indexed private array or vector goes to per-lane scratch
+// memory (docs/ENGINEERING.md, "Measuring"), which made the previous generic kernels 3-5x slower.
 
 #include "common/index.wgsl"
 #include "common/hash.wgsl"
 
-const PX: u32 = 4u;  // output pixels per invocation along x: per-image parameters are loaded once per PX pixels
+const C: u32 = {{C}}u;
+const PARTIALS: bool = {{PARTIALS}};  // write each quad's grey sum to partials[] (for the next contrast op)
 
 struct Params {
     n: u32,
-    c: u32,
     h: u32,
     w: u32,
     ho: u32,
     wo: u32,
-    wq: u32,
+    plane: u32,
+    quads: u32,
     stride: u32,
     base: u32,
-    op_slot: u32,
-    op_first: u32,
-    op_count: u32,
-    mode: u32,
-    elastic: u32,
-    clip: u32,
     fill: f32,
     lo: f32,
     hi: f32,
-    _pad0: u32,
-    _pad1: u32,
-    ops: array<vec4<u32>, 4>,
+}
+
+// One invocation's quad: image n, global quad index g (the partials slot), first flat index e0, valid pixels m
+// (0 for an idle invocation), and the (x, y) of its 4 pixels.
+struct Quad {
+    n: u32,
+    g: u32,
+    e0: u32,
+    m: u32,
+    xs: vec4<u32>,
+    ys: vec4<u32>,
+}
+
+fn locate(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Quad {
+    var r: Quad;
+    r.g = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    r.n = r.g / p.quads;
+    r.e0 = 4u * (r.g - r.n * p.quads);
+    r.m = select(0u, min(4u, p.plane - r.e0), r.n < p.n);
+    let y0 = r.e0 / p.wo;
+    var xs = vec4<u32>(r.e0 - y0 * p.wo) + vec4<u32>(0u, 1u, 2u, 3u);
+    var ys = vec4<u32>(y0);
+    for (var k = 0u; k < 3u; k++) {  // wrap to the next row (at most 3 times, for wo = 1)
+        let wrap = xs >= vec4<u32>(p.wo);
+        xs = select(xs, xs - vec4<u32>(p.wo), wrap);
+        ys = select(ys, ys + vec4<u32>(1u), wrap);
+    }
+    r.xs = xs;
+    r.ys = ys;
+    return r;
 }
 
 fn slot(i: u32) -> vec4<f32> {
     return bitcast<vec4<f32>>(prm[i]);
+}
+
+// --- pixel ops on a quad (column k = pixel k) -----------------------------------------------------------------
+fn clip_quad(q: mat4x4<f32>) -> mat4x4<f32> {
+    let lo = vec4<f32>(p.lo);
+    let hi = vec4<f32>(p.hi);
+    return mat4x4<f32>(clamp(q[0], lo, hi), clamp(q[1], lo, hi), clamp(q[2], lo, hi), clamp(q[3], lo, hi));
+}
+
+fn matrix_px(v: vec4<f32>, m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>) -> vec4<f32> {
+    let rgb = v.xyz;
+    return vec4<f32>(dot(m0.xyz, rgb) + m0.w, dot(m1.xyz, rgb) + m1.w, dot(m2.xyz, rgb) + m2.w, v.w);
+}
+
+// Colour matrix on channels 0-2 (C >= 3; only the channel group c0 = 0 holds them).
+fn op_matrix(q: mat4x4<f32>, c0: u32, m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>) -> mat4x4<f32> {
+    if (c0 != 0u) {
+        return q;
+    }
+    return mat4x4<f32>(matrix_px(q[0], m0, m1, m2), matrix_px(q[1], m0, m1, m2), matrix_px(q[2], m0, m1, m2),
+                       matrix_px(q[3], m0, m1, m2));
+}
+
+// The one-channel form of op_matrix (C < 3): x' = m00 x + t0.
+fn op_scale(q: mat4x4<f32>, c0: u32, m0: vec4<f32>) -> mat4x4<f32> {
+    if (c0 != 0u) {
+        return q;
+    }
+    var r = q;
+    r[0].x = m0.x * q[0].x + m0.w;
+    r[1].x = m0.x * q[1].x + m0.w;
+    r[2].x = m0.x * q[2].x + m0.w;
+    r[3].x = m0.x * q[3].x + m0.w;
+    return r;
+}
+
+fn contrast_px(v: vec4<f32>, f: f32, mean: f32) -> vec4<f32> {
+    let m = vec3<f32>(mean) + f * (v.xyz - vec3<f32>(mean));
+    if (C >= 3u) {
+        return vec4<f32>(m, v.w);
+    }
+    return vec4<f32>(m.x, v.yzw);
+}
+
+fn op_contrast(q: mat4x4<f32>, c0: u32, f: f32, mean: f32) -> mat4x4<f32> {
+    if (c0 != 0u) {
+        return q;
+    }
+    return mat4x4<f32>(contrast_px(q[0], f, mean), contrast_px(q[1], f, mean), contrast_px(q[2], f, mean),
+                       contrast_px(q[3], f, mean));
 }
 
 // Standard normal from two hashed uniforms (Box-Muller); 1 - u is in (0, 1], so the log is finite.
@@ -54,98 +135,87 @@ fn gauss(seed: u32, idx: u32) -> f32 {
     return sqrt(-2.0 * log(1.0 - u1)) * cos(6.2831853071795864 * u2);
 }
 
-// Random value in [-1, 1) at lattice point (ix, iy), component comp, of the elastic field.
-fn lattice(ix: i32, iy: i32, seed: u32, comp: u32) -> f32 {
-    let h = pcg_hash(seed ^ pcg_hash(bitcast<u32>(ix) ^ pcg_hash(bitcast<u32>(iy) * 2u + comp)));
-    return 2.0 * uniform01(h) - 1.0;
-}
-
-// Smooth random displacement in [-1, 1]^2: lattice values every `spacing` px, blended with smoothstep
-// weights (C1-continuous), a pure function of (seed, q).
-fn elastic_field(q: vec2<f32>, spacing: f32, seed: u32) -> vec2<f32> {
-    let g = q / spacing;
-    let f = floor(g);
-    let t = g - f;
-    let s = t * t * (3.0 - 2.0 * t);
-    let i = vec2<i32>(f);
-    var d = vec2<f32>(0.0);
-    for (var comp = 0u; comp < 2u; comp++) {
-        let v00 = lattice(i.x, i.y, seed, comp);
-        let v10 = lattice(i.x + 1, i.y, seed, comp);
-        let v01 = lattice(i.x, i.y + 1, seed, comp);
-        let v11 = lattice(i.x + 1, i.y + 1, seed, comp);
-        let top = v00 + (v10 - v00) * s.x;
-        let bot = v01 + (v11 - v01) * s.x;
-        d[comp] = top + (bot - top) * s.y;
+// Noise of pixel (x, y), channels c0 .. c0 + 3: index ((c * ho) + y) * wo + x per channel.
+fn noise_px(v: vec4<f32>, c0: u32, sigma: f32, seed: u32, x: u32, y: u32) -> vec4<f32> {
+    let i = (c0 * p.ho + y) * p.wo + x;
+    var r = v;
+    r.x = v.x + sigma * gauss(seed, i);
+    if (c0 + 1u < C) {
+        r.y = v.y + sigma * gauss(seed, i + p.plane);
     }
-    return d;
+    if (c0 + 2u < C) {
+        r.z = v.z + sigma * gauss(seed, i + 2u * p.plane);
+    }
+    if (c0 + 3u < C) {
+        r.w = v.w + sigma * gauss(seed, i + 3u * p.plane);
+    }
+    return r;
 }
 
-// Run pixel ops [op_first, op_first + op_count) on PX pixels (channels c0..c0+3) of image n, row y.
-fn run_ops(vals: ptr<function, array<vec4<f32>, PX>>, n: u32, blk: u32, c0: u32, y: u32, x0: u32) {
-    let ncol = select(1u, 3u, p.c >= 3u);  // colour channels mixed by matrix/contrast ops
-    for (var k = 0u; k < p.op_count; k++) {
-        let j = p.op_first + k;
-        let code = p.ops[j / 4u][j % 4u];
-        let s0 = slot(blk + p.op_slot + 3u * j);
-        let s1 = slot(blk + p.op_slot + 3u * j + 1u);
-        let s2 = slot(blk + p.op_slot + 3u * j + 2u);
-        let mean = select(0.0, stats[n], code == 1u);
-        for (var i = 0u; i < PX; i++) {
-            var v = (*vals)[i];
-            let x = x0 + i;
-            if (code == 0u) {
-                if (c0 == 0u) {
-                    if (ncol == 3u) {
-                        let rgb = v.xyz;
-                        v.x = dot(s0.xyz, rgb) + s0.w;
-                        v.y = dot(s1.xyz, rgb) + s1.w;
-                        v.z = dot(s2.xyz, rgb) + s2.w;
-                    } else {
-                        v.x = s0.x * v.x + s0.w;
-                    }
-                }
-            } else if (code == 1u) {
-                if (c0 == 0u) {
-                    let m = vec3<f32>(mean) + s0.x * (v.xyz - vec3<f32>(mean));
-                    if (ncol == 3u) {
-                        v = vec4<f32>(m, v.w);
-                    } else {
-                        v.x = m.x;
-                    }
-                }
-            } else if (code == 2u) {
-                let seed = bitcast<u32>(s0.y);
-                for (var j2 = 0u; j2 < 4u; j2++) {
-                    if (c0 + j2 < p.c) {
-                        v[j2] = v[j2] + s0.x * gauss(seed, ((c0 + j2) * p.ho + y) * p.wo + x);
-                    }
-                }
-            } else if (code == 3u) {
-                let fx = f32(x);
-                let fy = f32(y);
-                if (fx >= s0.x && fx < s0.z && fy >= s0.y && fy < s0.w) {
-                    v = vec4<f32>(s1.x);
-                }
-            }
-            if (p.clip != 0u) {
-                v = clamp(v, vec4<f32>(p.lo), vec4<f32>(p.hi));
-            }
-            (*vals)[i] = v;
-        }
+fn op_noise(q: mat4x4<f32>, c0: u32, s: vec4<f32>, xs: vec4<u32>, ys: vec4<u32>) -> mat4x4<f32> {
+    let seed = bitcast<u32>(s.y);
+    return mat4x4<f32>(noise_px(q[0], c0, s.x, seed, xs.x, ys.x), noise_px(q[1], c0, s.x, seed, xs.y, ys.y),
+                       noise_px(q[2], c0, s.x, seed, xs.z, ys.z), noise_px(q[3], c0, s.x, seed, xs.w, ys.w));
+}
+
+fn op_cutout(q: mat4x4<f32>, r: vec4<f32>, fill: f32, xs: vec4<u32>, ys: vec4<u32>) -> mat4x4<f32> {
+    let fx = vec4<f32>(xs);
+    let fy = vec4<f32>(ys);
+    let inside = (fx >= vec4<f32>(r.x)) & (fx < vec4<f32>(r.z)) & (fy >= vec4<f32>(r.y)) & (fy < vec4<f32>(r.w));
+    let f = vec4<f32>(fill);
+    return mat4x4<f32>(select(q[0], f, inside.x), select(q[1], f, inside.y), select(q[2], f, inside.z),
+                       select(q[3], f, inside.w));
+}
+
+// --- quad load / store ----------------------------------------------------------------------------------------
+// Element i (a quad's first, channel c) of `out`; m valid pixels. Bodies from OUTPUTS in engine.py.
+fn store4(i: u32, v: vec4<f32>, m: u32) {
+    {{PUT}}
+}
+
+fn load4(i: u32, m: u32) -> vec4<f32> {
+    {{GET}}
+}
+
+fn store_quad(q: mat4x4<f32>, c0: u32, r: Quad) {
+    let t = transpose(q);
+    let i = (r.n * C + c0) * p.plane + r.e0;
+    store4(i, t[0], r.m);
+    if (c0 + 1u < C) {
+        store4(i + p.plane, t[1], r.m);
+    }
+    if (c0 + 2u < C) {
+        store4(i + 2u * p.plane, t[2], r.m);
+    }
+    if (c0 + 3u < C) {
+        store4(i + 3u * p.plane, t[3], r.m);
     }
 }
 
-// Store PX pixels (channels c0..c0+3) of image n, row y, columns x0.. (the tail past wo is dropped).
-fn store(vals: ptr<function, array<vec4<f32>, PX>>, n: u32, c0: u32, y: u32, x0: u32) {
-    for (var i = 0u; i < PX; i++) {
-        let x = x0 + i;
-        if (x < p.wo) {
-            for (var j = 0u; j < 4u; j++) {
-                if (c0 + j < p.c) {
-                    out[((n * p.c + c0 + j) * p.ho + y) * p.wo + x] = (*vals)[i][j];
-                }
-            }
-        }
+fn load_quad(c0: u32, r: Quad) -> mat4x4<f32> {
+    let i = (r.n * C + c0) * p.plane + r.e0;
+    var t = mat4x4<f32>();
+    t[0] = load4(i, r.m);
+    if (c0 + 1u < C) {
+        t[1] = load4(i + p.plane, r.m);
     }
+    if (c0 + 2u < C) {
+        t[2] = load4(i + 2u * p.plane, r.m);
+    }
+    if (c0 + 3u < C) {
+        t[3] = load4(i + 3u * p.plane, r.m);
+    }
+    return transpose(t);
+}
+
+// Sum over the quad's valid pixels of the grey level 0.299 R + 0.587 G + 0.114 B (ITU-R 601, Pillow's "L"; the
+// single channel when C < 3); image_mean.wgsl adds a plane's quads.
+fn quad_grey(q: mat4x4<f32>, m: u32) -> f32 {
+    let t = transpose(q);
+    var g = t[0];
+    if (C >= 3u) {
+        g = 0.299 * t[0] + 0.587 * t[1] + 0.114 * t[2];
+    }
+    let valid = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(m);
+    return dot(select(vec4<f32>(0.0), g, valid), vec4<f32>(1.0));
 }

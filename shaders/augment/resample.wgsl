@@ -1,47 +1,100 @@
 // One resampling pass of an augmentation pipeline: every output pixel is mapped to the source image by the
-// per-image composed affine matrix A (and, with an elastic stage, a smooth random displacement then matrix
-// B), sampled (nearest or bilinear, Pillow's convention: pixel centres at +0.5, points outside [0, W) x [0, H)
-// get `fill`, bilinear taps clamp to the edge), then the pass's first run of pixel ops is applied in registers.
-// See common.wgsl for the parameter block and the op codes.
+// per-image composed affine matrix A (and, with ELASTIC, a smooth random displacement then matrix B), sampled
+// (nearest or bilinear, Pillow's convention: pixel centres at +0.5, points outside [0, W) x [0, H) get `fill`,
+// bilinear taps clamp to the edge), then the pass's first run of pixel ops (OPS) is applied in registers.
+// See common.wgsl for the quad layout, the parameter block and the ops.
 //
-// Bindings: 0 p (uniform Params), 1 prm: array<vec4<u32>> (read, per-image parameters),
-//   2 src: array<SRC_T> (read, N x C x H x W: float32, or uint8 packed 4 per u32 word, little-endian, read as
-//   byte / 255 — a quarter of the upload for 8-bit images), 3 stats: array<f32> (read, unused here: contrast never starts a
-//   resampling pass, but the shared op code names it), 4 out: array<f32> (read_write, N x C x ho x wo).
-// Template: WG workgroup size; SRC_T / FETCH the source element type and the WGSL expression reading element i
-//   as f32, from the fixed table in gpuml/augment/engine.py (SOURCES).
-// Dispatch: ceil(n * ho * wq / WG) workgroups over Device.grid_1d, wq = ceil(wo / PX); one invocation per
-//   PX = 4 output pixels of one row (all channels).
-// Why this shape: on lavapipe a storage load costs ~50 FMAs, so the per-image parameters (2-5 vec4 + 3 per
-//   op) are loaded once per 4 pixels, coordinates and colour ops are pure ALU, and the only per-pixel loads
-//   are the 1 (nearest) or 4 (bilinear) taps per channel.
+// Bindings: 0 p (uniform Params; h, w: source size, ho, wo: output size), 1 prm: array<vec4<u32>> (read,
+//   per-image parameters), 2 src: array<SRC_T> (read, N x C x H x W: float32, or uint8 packed 4 per u32 word,
+//   little-endian, read as byte / 255 — a quarter of the upload for 8-bit images), 3 stats: array<f32> (read,
+//   per-image grey mean; only a generated contrast op reads it), 4 partials: array<f32> (read_write, one grey sum
+//   per quad, written when PARTIALS), 5 out: array<OUT_T> (read_write, N x C x ho x wo float32).
+// Template: WG workgroup size; C channels; MODE 0 nearest / 1 bilinear; ELASTIC; SRC_T / FETCH the source
+//   element type and the WGSL expression reading element i as f32 (SOURCES in gpuml/augment/engine.py); OUT_T /
+//   PUT / GET the output element type and quad store/load bodies (OUTPUTS); OPS the generated op sequence;
+//   PARTIALS.
+// Dispatch: ceil(n * quads / WG) workgroups over Device.grid_1d, quads = ceil(ho * wo / 4); one invocation per
+//   quad (4 output pixels, all channels).
+// Why this shape: on lavapipe a storage load costs ~50 FMAs, so the per-image parameters are loaded once per
+//   quad, coordinates and colour ops are pure ALU, the only per-pixel loads are the 1 (nearest) or 4 (bilinear)
+//   taps per channel, and a channel's 4 outputs go out as one vec4 store. Everything indexed (quad columns,
+//   channels, ops) is a compile-time constant: the previous kernel, with runtime channel and op loops over a
+//   private array, was 3-5x slower on lavapipe.
 
 #include "augment/common.wgsl"
+
+const MODE: u32 = {{MODE}}u;
+const ELASTIC: bool = {{ELASTIC}};
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> prm: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> src: array<{{SRC_T}}>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<{{OUT_T}}>;
 
 fn fetch(i: u32) -> f32 {
     return {{FETCH}};
 }
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-fn sample(img: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
-    var v = vec4<f32>(p.fill);
-    if (!(q.x >= 0.0 && q.x < f32(p.w) && q.y >= 0.0 && q.y < f32(p.h))) {
-        return v;
-    }
+// Random value in [-1, 1) at lattice point (ix, iy), component comp, of the elastic field.
+fn lattice(ix: i32, iy: i32, seed: u32, comp: u32) -> f32 {
+    let h = pcg_hash(seed ^ pcg_hash(bitcast<u32>(ix) ^ pcg_hash(bitcast<u32>(iy) * 2u + comp)));
+    return 2.0 * uniform01(h) - 1.0;
+}
+
+fn lattice_blend(i: vec2<i32>, s: vec2<f32>, seed: u32, comp: u32) -> f32 {
+    let v00 = lattice(i.x, i.y, seed, comp);
+    let v10 = lattice(i.x + 1, i.y, seed, comp);
+    let v01 = lattice(i.x, i.y + 1, seed, comp);
+    let v11 = lattice(i.x + 1, i.y + 1, seed, comp);
+    let top = v00 + (v10 - v00) * s.x;
+    let bot = v01 + (v11 - v01) * s.x;
+    return top + (bot - top) * s.y;
+}
+
+// Smooth random displacement in [-1, 1]^2: lattice values every `spacing` px, blended with smoothstep
+// weights (C1-continuous), a pure function of (seed, q).
+fn elastic_field(q: vec2<f32>, spacing: f32, seed: u32) -> vec2<f32> {
+    let g = q / spacing;
+    let f = floor(g);
+    let t = g - f;
+    let s = t * t * (3.0 - 2.0 * t);
+    let i = vec2<i32>(f);
+    return vec2<f32>(lattice_blend(i, s, seed, 0u), lattice_blend(i, s, seed, 1u));
+}
+
+// q -> B (q + alpha * field(q)): the elastic stage between matrices A and B (e: alpha, spacing, seed bits).
+fn warp(q: vec2<f32>, b0: vec4<f32>, b1: vec4<f32>, e: vec4<f32>) -> vec2<f32> {
+    let d = q + e.x * elastic_field(q, e.y, bitcast<u32>(e.z));
+    return vec2<f32>(b0.x * d.x + b0.y * d.y + b0.z, b1.x * d.x + b1.y * d.y + b1.z);
+}
+
+// Channels c0 .. c0 + 3 of source element o (channel c0's index); absent channels read as 0.
+fn gather(o: u32, c0: u32) -> vec4<f32> {
     let plane = p.h * p.w;
-    let nch = min(4u, p.c - c0);
-    if (p.mode == 0u) {
+    var v = vec4<f32>(fetch(o), 0.0, 0.0, 0.0);
+    if (c0 + 1u < C) {
+        v.y = fetch(o + plane);
+    }
+    if (c0 + 2u < C) {
+        v.z = fetch(o + 2u * plane);
+    }
+    if (c0 + 3u < C) {
+        v.w = fetch(o + 3u * plane);
+    }
+    return v;
+}
+
+// Source channels c0 .. c0 + 3 at continuous coordinate q (base: channel c0's plane of this image).
+fn sample(base: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
+    if (!(q.x >= 0.0 && q.x < f32(p.w) && q.y >= 0.0 && q.y < f32(p.h))) {
+        return vec4<f32>(p.fill);
+    }
+    if (MODE == 0u) {
         let ix = min(u32(q.x), p.w - 1u);
         let iy = min(u32(q.y), p.h - 1u);
-        for (var j = 0u; j < nch; j++) {
-            v[j] = fetch(img + (c0 + j) * plane + iy * p.w + ix);
-        }
-        return v;
+        return gather(base + iy * p.w + ix, c0);
     }
     let s = q - vec2<f32>(0.5);
     let f = floor(s);
@@ -50,58 +103,50 @@ fn sample(img: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
     let hmax = i32(p.h) - 1;
     let x0 = u32(clamp(i32(f.x), 0, wmax));
     let x1 = u32(clamp(i32(f.x) + 1, 0, wmax));
-    let y0 = u32(clamp(i32(f.y), 0, hmax)) * p.w;
-    let y1 = u32(clamp(i32(f.y) + 1, 0, hmax)) * p.w;
-    for (var j = 0u; j < nch; j++) {
-        let b = img + (c0 + j) * plane;
-        let v00 = fetch(b + y0 + x0);
-        let v10 = fetch(b + y0 + x1);
-        let v01 = fetch(b + y1 + x0);
-        let v11 = fetch(b + y1 + x1);
-        let top = v00 + (v10 - v00) * t.x;
-        let bot = v01 + (v11 - v01) * t.x;
-        v[j] = top + (bot - top) * t.y;
-    }
-    return v;
+    let y0 = base + u32(clamp(i32(f.y), 0, hmax)) * p.w;
+    let y1 = base + u32(clamp(i32(f.y) + 1, 0, hmax)) * p.w;
+    let v00 = gather(y0 + x0, c0);
+    let v10 = gather(y0 + x1, c0);
+    let v01 = gather(y1 + x0, c0);
+    let v11 = gather(y1 + x1, c0);
+    let top = v00 + (v10 - v00) * t.x;
+    let bot = v01 + (v11 - v01) * t.x;
+    return top + (bot - top) * t.y;
 }
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
-    if (i >= p.n * p.ho * p.wq) {
+    let r = locate(wid, nwg, lid);
+    if (r.m == 0u) {
         return;
     }
-    let xq = i % p.wq;
-    let row = i / p.wq;
-    let y = row % p.ho;
-    let n = row / p.ho;
-    let blk = p.base + n * p.stride;
+    let blk = p.base + r.n * p.stride;
     let a0 = slot(blk);
     let a1 = slot(blk + 1u);
-    var b0 = vec4<f32>(1.0, 0.0, 0.0, 0.0);
-    var b1 = vec4<f32>(0.0, 1.0, 0.0, 0.0);
-    var e = vec4<f32>(0.0);
-    if (p.elastic != 0u) {
-        b0 = slot(blk + 2u);
-        b1 = slot(blk + 3u);
-        e = slot(blk + 4u);
+    let px = vec4<f32>(r.xs) + vec4<f32>(0.5);
+    let py = vec4<f32>(r.ys) + vec4<f32>(0.5);
+    var qx = a0.x * px + a0.y * py + vec4<f32>(a0.z);
+    var qy = a1.x * px + a1.y * py + vec4<f32>(a1.z);
+    if (ELASTIC) {
+        let b0 = slot(blk + 2u);
+        let b1 = slot(blk + 3u);
+        let e = slot(blk + 4u);
+        let w0 = warp(vec2<f32>(qx.x, qy.x), b0, b1, e);
+        let w1 = warp(vec2<f32>(qx.y, qy.y), b0, b1, e);
+        let w2 = warp(vec2<f32>(qx.z, qy.z), b0, b1, e);
+        let w3 = warp(vec2<f32>(qx.w, qy.w), b0, b1, e);
+        qx = vec4<f32>(w0.x, w1.x, w2.x, w3.x);
+        qy = vec4<f32>(w0.y, w1.y, w2.y, w3.y);
     }
-    let x0 = xq * PX;
-    let img = n * p.c * p.h * p.w;
-    let py = f32(y) + 0.5;
-    for (var c0 = 0u; c0 < p.c; c0 += 4u) {
-        var vals: array<vec4<f32>, PX>;
-        for (var k = 0u; k < PX; k++) {
-            let px = f32(min(x0 + k, p.wo - 1u)) + 0.5;
-            var q = vec2<f32>(a0.x * px + a0.y * py + a0.z, a1.x * px + a1.y * py + a1.z);
-            if (p.elastic != 0u) {
-                let d = q + e.x * elastic_field(q, e.y, bitcast<u32>(e.z));
-                q = vec2<f32>(b0.x * d.x + b0.y * d.y + b0.z, b1.x * d.x + b1.y * d.y + b1.z);
-            }
-            vals[k] = sample(img, c0, q);
+    for (var c0 = 0u; c0 < C; c0 += 4u) {
+        let base = (r.n * C + c0) * p.h * p.w;
+        var q = mat4x4<f32>(sample(base, c0, vec2<f32>(qx.x, qy.x)), sample(base, c0, vec2<f32>(qx.y, qy.y)),
+                            sample(base, c0, vec2<f32>(qx.z, qy.z)), sample(base, c0, vec2<f32>(qx.w, qy.w)));
+        {{OPS}}
+        if (PARTIALS && c0 == 0u) {
+            partials[r.g] = quad_grey(q, r.m);
         }
-        run_ops(&vals, n, blk, c0, y, x0);
-        store(&vals, n, c0, y, x0);
+        store_quad(q, c0, r);
     }
 }
