@@ -180,4 +180,4 @@ class AugmentDemo(Demo):
             r.text(f"{self.strength[i]:.3g} {meaning}", px + 34, y + 17, 10, DIM)
         spec = self.spec() or "(identity)"
         r.text("spec: " + spec[:100], 370, 772 - 22, 12, TEXT)
-        self.draw_help(r, 370, 772, 880)
+        self.draw_help(r, 40, 772, 1040)  # one line, clear of the frame-time readout at the bottom right

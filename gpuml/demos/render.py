@@ -55,6 +55,19 @@ def rgba(color) -> tuple[float, float, float, float]:
     return c if len(c) == 4 else (*c, 1.0)
 
 
+def short_number(v: float) -> str:
+    """``v`` for an axis label in about 6 characters: 3 significant digits, k/M for thousands and millions
+    (22600 -> "22.6k" instead of "2.26e+04"), short exponents otherwise ("1.2e-5")."""
+    s = f"{v:.3g}"
+    if len(s) <= 6 or not np.isfinite(v):
+        return s
+    a = abs(v)
+    if 1e3 <= a < 1e9:
+        return f"{v / 1e6:.3g}M" if a >= 1e6 else f"{v / 1e3:.3g}k"
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def palette_floats(palette=PALETTE) -> list[float]:
     return [v for c in palette for v in rgba(c)]
 
@@ -400,11 +413,11 @@ class Renderer:
             y1 = y0 + (abs(y0) * 0.1 or 1)
         if ylim is None:
             pad = (y1 - y0) * 0.06
-            y0, y1 = y0 - pad, y1 + pad
+            # the padding does not push an axis of non-negative data (loss, inertia) below zero
+            y0, y1 = (y0 - pad if log_y or y0 < 0 else max(y0 - pad, 0.0)), y1 + pad
 
         def fmt(v):
-            v = 10**v if log_y else v
-            return f"{v:.3g}"
+            return short_number(10**v if log_y else v)
 
         self.text(fmt(y1), px - 4, py - 2, 11, DIM, "right")
         self.text(fmt(y0), px - 4, py + ph - 14, 11, DIM, "right")
@@ -413,8 +426,7 @@ class Renderer:
         if marker_x is not None and x0 <= marker_x <= x1:
             mx = px + (marker_x - x0) / (x1 - x0) * pw
             self.line([(mx, py), (mx, py + ph)], "#6b6b78", 1.0)
-        lx = px + 8
-        for label, xs, ys, color in series:
+        for _, xs, ys, color in series:
             xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
             if log_y:
                 ys = np.log10(np.maximum(ys, 1e-12))
@@ -423,6 +435,11 @@ class Renderer:
             if len(pts) == 1:
                 self.rect(pts[0, 0] - 2, pts[0, 1] - 2, 4, 4, color)
             self.line(pts, color, 2.0)
-            if legend and label:
-                self.rect(lx, py + 6, 10, 10, color)
-                lx += 14 + self.text(label, lx + 14, py + 3, 12, TEXT) + 10
+        entries = [(label, color) for label, _, _, color in series if label] if legend else []
+        if entries:  # on a backdrop: readable where a curve passes under it
+            width = sum(24 + self.text_width(label, 12) for label, _ in entries)
+            self.rect(px + 4, py + 3, min(width, pw - 8), 17, PANEL + "d8")
+        lx = px + 8
+        for label, color in entries:
+            self.rect(lx, py + 6, 10, 10, color)
+            lx += 14 + self.text(label, lx + 14, py + 3, 12, TEXT) + 10
