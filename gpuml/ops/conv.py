@@ -523,8 +523,39 @@ def _implicit(device, g: ConvGeometry, x, w, b, relu):
     return out
 
 
+def _rows_ok(device, g: ConvGeometry) -> bool:
+    """conv/implicit_rows.wgsl applies: one group, stride and dilation 1 across, KW <= 5, subgroups, f32."""
+    groups = -(-g.N * g.OH * -(-g.OW // 4) // 8)
+    limit = int(device.limits.get("max_compute_workgroups_per_dimension", 65535))
+    return g.G == 1 and g.sw == 1 and g.dw == 1 and g.KW <= 5 and "subgroup" in device.features and groups <= limit
+
+
+def _implicit_rows(device, g: ConvGeometry, x, w, b, relu):
+    """Forward on conv/implicit_rows.wgsl: a window sliding along input rows, weights shared by subgroupBroadcast."""
+    from .linalg import _pad2d
+
+    rows = g.OC * g.C * g.KH
+    wp = _pad2d(w, 1, rows, g.KW, rows, 8)
+    out = Tensor.empty(g.out_shape, "float32", device)
+    owq = -(-g.OW // 4)
+    npx = g.N * g.OH * owq
+    tile = 8 if g.OC <= 8 else 16
+    bias, flags = _flags(device, b, relu)
+    params = {"npx": npx, **g.pick("C", "H", "W", "OC", "KH", "OH", "OW"), "OWq": owq, **flags}
+    params.update(sh=g.sh, ph=g.ph, pw=g.pw, dh=g.dh)
+    kernel = device.kernel("conv/implicit_rows.wgsl", ROWS=tile)
+    kernel((-(-npx // 8), -(-g.OC // tile), 1), params, x_in=x, wp=wp, bias=bias, out=out)
+    wp.free()
+    return out
+
+
 def _run_direct(device, g: ConvGeometry, x, w, b, relu):
-    # CPU adapters: the implicit GEMM (conv/implicit.wgsl) where its vec4 pixel blocks fit (OH * OW % 4 == 0) and
+    # CPU adapters: the row-sliding implicit GEMM (conv/implicit_rows.wgsl) where it applies; lavapipe, GPU time,
+    # interleaved min of 7 on a loaded machine: LeNet conv1 N=64 5.2x, conv2 2.2x, 3x3 C16 28x28 N=8 1.2x the
+    # implicit.wgsl/direct kernels below
+    if _cpu_adapter(device) and x.dtype_name == "float32" and _rows_ok(device, g):
+        return _implicit_rows(device, g, x, w, b, relu)
+    # otherwise the implicit GEMM (conv/implicit.wgsl) where its vec4 pixel blocks fit (OH * OW % 4 == 0) and
     # its 16-row tile is at least a third used (OCg > 4); lavapipe, GPU time: LeNet conv1 1.05x, conv2 1.47x direct8/16
     if _cpu_adapter(device) and g.P % 4 == 0 and g.OCg > 4:
         return _implicit(device, g, x, w, b, relu)
