@@ -231,6 +231,22 @@ def test_native_matches_numpy_twin(native_device, cpu_device, channels):
     check(gpu, cpu, "float32", "bilinear", "pipeline native vs numpy")
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_uint8_layouts_and_two_passes(native_device, cpu_device, channels):
+    """uint8 batches in both word layouts (one pixel per word, 4 bytes per word) give the float32 result, also when
+    a second resampling pass reads the first pass's float32 output (brightness before a rotation splits passes)."""
+    from gpuml.augment.io import U8Batch
+
+    u8 = (np.random.default_rng(12).random((5, channels, 23, 26)) * 255).astype(np.uint8)
+    pipe = A.Compose([A.Rotate(10), A.Brightness(0.3), A.Rotate(20), A.Contrast(0.4), A.Crop((17, 21))])
+    params = pipe.generate(5, u8.shape[1:], A.make_rng(2))
+    ref = pipe.apply_batch(gpuml.tensor(u8.astype(np.float32) / 255, device=cpu_device), params=params).numpy()
+    for layout in ("u8", "u8px") if channels <= 4 else ("u8",):
+        for dev in (native_device, cpu_device):
+            got = pipe.apply_batch(U8Batch.from_numpy(u8, dev, layout), params=params).numpy()
+            check(got, ref, "float32", "bilinear", f"{layout} on {dev.name}")
+
+
 def test_seed_determinism_and_replay(device):
     x = np.random.default_rng(1).random((5, 3, 21, 19), dtype=np.float32)
     pipe = A.Compose([A.Rotate(20), A.Brightness(0.3), A.GaussianNoise(0.02), A.ElasticTransform(1.5, 4)])

@@ -43,11 +43,10 @@ OP_IDENTITY = {
     NOISE: (0.0, 0) + (0.0,) * 10,
     CUTOUT: (0.0,) * 12,
 }
-# Source element types of resample.wgsl: name -> (SRC_T, FETCH expression of element i as f32).
-SOURCES = {
-    "f32": ("f32", "src[i]"),
-    "u8": ("u32", "f32((src[i >> 2u] >> ((i & 3u) * 8u)) & 255u) * (1.0 / 255.0)"),
-}
+# Source layouts of resample.wgsl: name -> (SRC_T, LAYOUT). "f32": float32 (N, C, H, W); "u8": uint8 (N, C, H, W)
+# packed 4 bytes per u32 word, little-endian; "u8px": uint8, one u32 word per pixel with channel c in byte c
+# (C <= 4: one load per bilinear tap for all channels). uint8 reads as byte / 255.
+SOURCES = {"f32": ("f32", 0), "u8": ("u32", 1), "u8px": ("u32", 2)}
 # Output element types of resample.wgsl / color.wgsl: name -> (OUT_T, body of store4, body of load4), storing /
 # loading the channel values v of a quad's m valid pixels at element i (float32 either way). "vec4": one vec4 per
 # channel, when ho * wo % 4 == 0 (quads then never straddle planes and i is a multiple of 4); "f32": per element.
@@ -278,13 +277,19 @@ def _uniform(ps: Pass, shape, base: int, lo, hi) -> dict:
     }
 
 
-def execute(x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0.0, 1.0), u8_shape=None) -> Tensor:
+def execute(
+    x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0.0, 1.0), u8_shape=None, u8_layout="u8"
+) -> Tensor:
     """Run ``stages`` over the (N, C, H, W) float32 batch ``x`` — or, with ``u8_shape``, over uint8 images packed
-    4 per uint32 word in ``x`` (read as byte / 255) — and return a new float32 tensor on x's device."""
+    into the uint32 words of ``x`` as ``u8_layout`` says ("u8": 4 bytes per word; "u8px": one pixel per word, see
+    SOURCES; read as byte / 255) — and return a new float32 tensor on x's device."""
     if u8_shape is not None:
         n, c, h, w = u8_shape
-        if x.dtype_name != "uint32" or x.size * 4 < n * c * h * w:
-            raise ValueError(f"packed uint8 images {u8_shape} need {-(-n * c * h * w // 4)} uint32 words, got {x}")
+        need = n * h * w if u8_layout == "u8px" else -(-n * c * h * w // 4)
+        if u8_layout not in ("u8", "u8px") or (u8_layout == "u8px" and c > 4):
+            raise ValueError(f"unknown uint8 layout {u8_layout!r} for {c} channels")
+        if x.dtype_name != "uint32" or x.size < need:
+            raise ValueError(f"packed uint8 images {u8_shape} ({u8_layout}) need {need} uint32 words, got {x}")
     elif x.ndim != 4 or x.dtype_name != "float32":
         raise ValueError(f"augment kernels take (N, C, H, W) float32 tensors, got {x.shape} {x.dtype_name}")
     else:
@@ -298,7 +303,10 @@ def execute(x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0
     device = x.device
     if not device.is_gpu:
         host = x.host()
-        if u8_shape is not None:
+        if u8_shape is not None and u8_layout == "u8px":
+            host = host.reshape(-1)[: n * h * w].view(np.uint8).reshape(n, h, w, 4)[..., :c].transpose(0, 3, 1, 2)
+            host = host.astype(np.float32) * np.float32(1.0 / 255.0)
+        elif u8_shape is not None:
             host = host.reshape(-1).view(np.uint8)[: n * c * h * w].reshape(n, c, h, w)
             host = host.astype(np.float32) * np.float32(1.0 / 255.0)
         return Tensor.wrap_numpy(twin(host, passes, raw, bases, clip, lo, hi), device)
@@ -308,7 +316,7 @@ def execute(x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0
 
     prm = tensor(words, device=device)
     stats = Tensor.empty((max(n, 4),), "float32", device)
-    src_t, fetch = SOURCES["u8" if u8_shape is not None else "f32"]
+    source = u8_layout if u8_shape is not None else "f32"
     mean = device.kernel("augment/image_mean.wgsl", WG=WG)
     cur = x
     for ps, base in zip(passes, bases, strict=True):
@@ -332,8 +340,8 @@ def execute(x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0
                     **kw,
                     MODE=1 if ps.mode == "bilinear" else 0,
                     ELASTIC=ps.elastic is not None,
-                    SRC_T=src_t,
-                    FETCH=fetch,
+                    SRC_T=SOURCES[source][0],
+                    LAYOUT=SOURCES[source][1],
                     OPS=code,
                     PARTIALS=more,
                 )
@@ -342,7 +350,7 @@ def execute(x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0
                 mean(device.grid_1d(n), {"n": n, "quads": quads, "plane": ho * wo}, partials=partials, stats=stats)
                 color = device.kernel("augment/color.wgsl", **kw, OPS=code, PARTIALS=more)
                 color(grid, u, prm=prm, stats=stats, partials=partials, out=out)
-        cur = out
+        cur, source = out, "f32"
     return cur
 
 

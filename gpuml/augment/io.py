@@ -1,10 +1,11 @@
 """Host interop: numpy arrays and PIL Images in and out, uint8 handling, contact sheets.
 
 Kernels work on float32 (N, C, H, W) batches with values in [0, 1] (the pipeline's ``value_range``). uint8
-input (numpy arrays, L/RGB/RGBA PIL images) is uploaded packed, 4 bytes per uint32 word (:class:`U8Batch`: a
-quarter of the float32 upload, and a 256 x 3 x 224 x 224 batch fits one 128 MiB binding), read by the resampling
-kernel as byte / 255; the float32 result is converted back (round half to even, clip to 0..255), so an augmented
-uint8 batch comes back as uint8. Inside Pyodide without numpy only gpuml Tensors are accepted.
+input (numpy arrays, L/RGB/RGBA PIL images) is uploaded packed into uint32 words (:class:`U8Batch`: one word per
+pixel holding its 2-4 channels, or 4 pixels per word for one channel; a third of the float32 upload for RGB, a
+quarter for L and RGBA, and a 256 x 3 x 224 x 224 batch fits one 128 MiB binding), read by the resampling kernel
+as byte / 255; the float32 result is converted back (round half to even, clip to 0..255), so an augmented uint8
+batch comes back as uint8. Inside Pyodide without numpy only gpuml Tensors are accepted.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ def _is_pil(x) -> bool:
 
 
 class U8Batch:
-    """uint8 images (N, C, H, W) on the device, packed 4 per uint32 word (``words``)."""
+    """uint8 images (N, C, H, W) on the device, packed into uint32 words (``words``) as ``layout`` says
+    (gpuml.augment.engine.SOURCES): "u8px", one word per pixel with channel c in byte c (the default for 2-4
+    channels: one load gives a pixel's colour), or "u8", the flat (N, C, H, W) bytes 4 per word, little-endian
+    (the default for one channel)."""
 
-    def __init__(self, words: Tensor, shape: tuple[int, int, int, int]):
-        self.words, self.shape = words, tuple(shape)
+    def __init__(self, words: Tensor, shape: tuple[int, int, int, int], layout: str = "u8"):
+        self.words, self.shape, self.layout = words, tuple(shape), layout
         self.ndim = 4
 
     @property
@@ -33,13 +37,25 @@ class U8Batch:
         return self.words.device
 
     @classmethod
-    def from_numpy(cls, arr, device=None) -> U8Batch:
+    def from_numpy(cls, arr, device=None, layout: str | None = None) -> U8Batch:
+        """Pack a (N, C, H, W) uint8 array (see the class docstring for ``layout``; None: by channel count)."""
         from ..tensor import tensor
 
-        flat = np.ascontiguousarray(arr, np.uint8).reshape(-1)
+        arr = np.asarray(arr, np.uint8)
+        n, c, h, w = arr.shape
+        layout = layout or ("u8px" if 2 <= c <= 4 else "u8")
+        if layout == "u8px":
+            if c > 4:
+                raise ValueError(f"layout 'u8px' holds at most 4 channels, got {c}")
+            px = np.zeros((max(1, n * h * w), 4), np.uint8)
+            px[: n * h * w, :c] = arr.transpose(0, 2, 3, 1).reshape(-1, c)
+            return cls(tensor(px.view("<u4").reshape(-1), device=device), arr.shape, layout)
+        if layout != "u8":
+            raise ValueError(f"unknown uint8 layout {layout!r} (use 'u8' or 'u8px')")
+        flat = np.ascontiguousarray(arr).reshape(-1)
         padded = np.zeros(max(4, -(-flat.size // 4) * 4), np.uint8)
         padded[: flat.size] = flat
-        return cls(tensor(padded.view("<u4"), device=device), arr.shape)
+        return cls(tensor(padded.view("<u4"), device=device), arr.shape, layout)
 
 
 def _pil_to_array(img):

@@ -94,7 +94,7 @@ class Transform:
         stages = self.stages(params, (c, h, w))
         kw = {"clip": self.clip, "value_range": self.value_range}
         if packed:
-            out = engine.execute(x.words, stages, u8_shape=x.shape, **kw)
+            out = engine.execute(x.words, stages, u8_shape=x.shape, u8_layout=x.layout, **kw)
         else:
             out = engine.execute(x, stages, **kw)
         if squeeze:

@@ -5,19 +5,21 @@
 // See common.wgsl for the quad layout, the parameter block and the ops.
 //
 // Bindings: 0 p (uniform Params; h, w: source size, ho, wo: output size), 1 prm: array<vec4<u32>> (read,
-//   per-image parameters), 2 src: array<SRC_T> (read, N x C x H x W: float32, or uint8 packed 4 per u32 word,
-//   little-endian, read as byte / 255 — a quarter of the upload for 8-bit images), 3 stats: array<f32> (read,
+//   per-image parameters), 2 src: array<SRC_T> (read, the source images in layout LAYOUT: 0 float32
+//   N x C x H x W; 1 uint8 N x C x H x W packed 4 per u32 word, little-endian; 2 uint8 one u32 word per pixel,
+//   N x H x W, channel c in byte c, C <= 4; uint8 reads as byte / 255), 3 stats: array<f32> (read,
 //   per-image grey mean; only a generated contrast op reads it), 4 partials: array<f32> (read_write, one grey sum
 //   per quad, written when PARTIALS), 5 out: array<OUT_T> (read_write, N x C x ho x wo float32).
-// Template: WG workgroup size; C channels; MODE 0 nearest / 1 bilinear; ELASTIC; SRC_T / FETCH the source
-//   element type and the WGSL expression reading element i as f32 (SOURCES in gpuml/augment/engine.py); OUT_T /
+// Template: WG workgroup size; C channels; MODE 0 nearest / 1 bilinear; ELASTIC; SRC_T / LAYOUT the source
+//   element type and layout (SOURCES in gpuml/augment/engine.py); OUT_T /
 //   PUT / GET the output element type and quad store/load bodies (OUTPUTS); OPS the generated op sequence;
 //   PARTIALS.
 // Dispatch: ceil(n * quads / WG) workgroups over Device.grid_1d, quads = ceil(ho * wo / 4); one invocation per
 //   quad (4 output pixels, all channels).
 // Why this shape: on lavapipe a storage load costs ~50 FMAs, so the per-image parameters are loaded once per
 //   quad, coordinates and colour ops are pure ALU, the only per-pixel loads are the 1 (nearest) or 4 (bilinear)
-//   taps per channel, and a channel's 4 outputs go out as one vec4 store. Everything indexed (quad columns,
+//   taps per channel (per pixel with LAYOUT 2: one word holds all channels, 3x fewer loads for RGB), and a
+//   channel's 4 outputs go out as one vec4 store. Everything indexed (quad columns,
 //   channels, ops) is a compile-time constant: the previous kernel, with runtime channel and op loops over a
 //   private array, was 3-5x slower on lavapipe.
 
@@ -25,6 +27,7 @@
 
 const MODE: u32 = {{MODE}}u;
 const ELASTIC: bool = {{ELASTIC}};
+const LAYOUT: u32 = {{LAYOUT}}u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> prm: array<vec4<u32>>;
@@ -33,8 +36,13 @@ const ELASTIC: bool = {{ELASTIC}};
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<{{OUT_T}}>;
 
+// Element i of a planar source (LAYOUT 0 or 1) as f32. bitcast<> is the identity for the matching SRC_T, so
+// every branch type-checks for both.
 fn fetch(i: u32) -> f32 {
-    return {{FETCH}};
+    if (LAYOUT == 0u) {
+        return bitcast<f32>(src[i]);
+    }
+    return f32((bitcast<u32>(src[i >> 2u]) >> ((i & 3u) * 8u)) & 255u) * (1.0 / 255.0);
 }
 
 // Random value in [-1, 1) at lattice point (ix, iy), component comp, of the elastic field.
@@ -70,9 +78,14 @@ fn warp(q: vec2<f32>, b0: vec4<f32>, b1: vec4<f32>, e: vec4<f32>) -> vec2<f32> {
     return vec2<f32>(b0.x * d.x + b0.y * d.y + b0.z, b1.x * d.x + b1.y * d.y + b1.z);
 }
 
-// Channels c0 .. c0 + 3 of source element o (channel c0's index); absent channels read as 0.
-fn gather(o: u32, c0: u32) -> vec4<f32> {
+// Channels c0 .. c0 + 3 of source pixel pix (y * w + x) of image n; absent channels read as 0.
+fn gather(n: u32, pix: u32, c0: u32) -> vec4<f32> {
     let plane = p.h * p.w;
+    if (LAYOUT == 2u) {
+        let word = vec4<u32>(bitcast<u32>(src[n * plane + pix]));
+        return vec4<f32>((word >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(255u)) * (1.0 / 255.0);
+    }
+    let o = (n * C + c0) * plane + pix;
     var v = vec4<f32>(fetch(o), 0.0, 0.0, 0.0);
     if (c0 + 1u < C) {
         v.y = fetch(o + plane);
@@ -86,15 +99,15 @@ fn gather(o: u32, c0: u32) -> vec4<f32> {
     return v;
 }
 
-// Source channels c0 .. c0 + 3 at continuous coordinate q (base: channel c0's plane of this image).
-fn sample(base: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
+// Source channels c0 .. c0 + 3 of image n at continuous coordinate q.
+fn sample(n: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
     if (!(q.x >= 0.0 && q.x < f32(p.w) && q.y >= 0.0 && q.y < f32(p.h))) {
         return vec4<f32>(p.fill);
     }
     if (MODE == 0u) {
         let ix = min(u32(q.x), p.w - 1u);
         let iy = min(u32(q.y), p.h - 1u);
-        return gather(base + iy * p.w + ix, c0);
+        return gather(n, iy * p.w + ix, c0);
     }
     let s = q - vec2<f32>(0.5);
     let f = floor(s);
@@ -103,12 +116,12 @@ fn sample(base: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
     let hmax = i32(p.h) - 1;
     let x0 = u32(clamp(i32(f.x), 0, wmax));
     let x1 = u32(clamp(i32(f.x) + 1, 0, wmax));
-    let y0 = base + u32(clamp(i32(f.y), 0, hmax)) * p.w;
-    let y1 = base + u32(clamp(i32(f.y) + 1, 0, hmax)) * p.w;
-    let v00 = gather(y0 + x0, c0);
-    let v10 = gather(y0 + x1, c0);
-    let v01 = gather(y1 + x0, c0);
-    let v11 = gather(y1 + x1, c0);
+    let y0 = u32(clamp(i32(f.y), 0, hmax)) * p.w;
+    let y1 = u32(clamp(i32(f.y) + 1, 0, hmax)) * p.w;
+    let v00 = gather(n, y0 + x0, c0);
+    let v10 = gather(n, y0 + x1, c0);
+    let v01 = gather(n, y1 + x0, c0);
+    let v11 = gather(n, y1 + x1, c0);
     let top = v00 + (v10 - v00) * t.x;
     let bot = v01 + (v11 - v01) * t.x;
     return top + (bot - top) * t.y;
@@ -140,9 +153,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         qy = vec4<f32>(w0.y, w1.y, w2.y, w3.y);
     }
     for (var c0 = 0u; c0 < C; c0 += 4u) {
-        let base = (r.n * C + c0) * p.h * p.w;
-        var q = mat4x4<f32>(sample(base, c0, vec2<f32>(qx.x, qy.x)), sample(base, c0, vec2<f32>(qx.y, qy.y)),
-                            sample(base, c0, vec2<f32>(qx.z, qy.z)), sample(base, c0, vec2<f32>(qx.w, qy.w)));
+        var q = mat4x4<f32>(sample(r.n, c0, vec2<f32>(qx.x, qy.x)), sample(r.n, c0, vec2<f32>(qx.y, qy.y)),
+                            sample(r.n, c0, vec2<f32>(qx.z, qy.z)), sample(r.n, c0, vec2<f32>(qx.w, qy.w)));
         {{OPS}}
         if (PARTIALS && c0 == 0u) {
             partials[r.g] = quad_grey(q, r.m);
