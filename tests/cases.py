@@ -159,8 +159,18 @@ def make_cases(seed: int = 0, small: bool = False) -> list[Case]:
     cases.append(Case("matmul-batched", "matmul", [rand(3, 37, 19), rand(3, 19, 41)], np.matmul, "matmul"))
     cases.append(Case("matmul-bcast", "matmul", [rand(37, 19), rand(4, 19, 23)], np.matmul, "matmul"))
     cases.append(Case("matmul-vec", "matmul", [rand(13, 9), rand(9)], np.matmul, "matmul"))
+    # linear: the fused small-batch kernel (M <= 8, K % 4 == 0: 1 and 4 rows per invocation) and the GEMM path
+    for m, k, nn, relu in [(1, 400, 120, True), (1, 84, 10, False), (5, 20, 7, True), (8, 36, 33, False)]:
+        args = [rand(m, k), rand(nn, k), rand(nn)]
+        cases.append(Case(f"linear-{m}x{k}x{nn}", "linear", args, ref_linear, "matmul", {"relu": relu}))
+    cases.append(Case("linear-gemm-nobias", "linear", [rand(13, 9), rand(6, 9)], ref_linear, "matmul", {"relu": True}))
     cases += conv_cases(rand)
     return cases
+
+
+def ref_linear(x, w, b=None, relu=False):
+    y = x @ w.T + (0.0 if b is None else b)
+    return np.maximum(y, 0) if relu else y
 
 
 # --- convolution and pooling (gpuml.ops.conv / gpuml.ops.pool) ------------------------------------------------------

@@ -81,10 +81,11 @@ class Linear(Module):
             specs.append(("bias", Init.uniform(rng, bound, (self.out_features,)), False))
         return specs
 
-    def forward(self, x):
+    def forward(self, x, relu: bool = False):
+        """``relu=True`` applies max(., 0) in the same kernel (Sequential fuses a following ReLU layer)."""
         self.x = x
-        y = ops.matmul(x, ops.transpose(self.params["weight"].data))
-        return ops.add(y, self.params["bias"].data) if self.bias else y
+        b = self.params["bias"].data if self.bias else None
+        return ops.linear(x, self.params["weight"].data, b, relu=relu)
 
     def backward(self, grad):
         w = self.params["weight"]
@@ -193,10 +194,11 @@ class Conv2d(Module):
     def _geometry(self):
         return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups}
 
-    def forward(self, x):
+    def forward(self, x, relu: bool = False):
+        """``relu=True`` applies max(., 0) in the convolution's last kernel (Sequential fuses a following ReLU)."""
         self.x = x
         b = self.params["bias"].data if self.bias else None
-        return ops.conv2d(x, self.params["weight"].data, b, algo=self.algo, **self._geometry())
+        return ops.conv2d(x, self.params["weight"].data, b, algo=self.algo, relu=relu, **self._geometry())
 
     def backward(self, grad):
         w = self.params["weight"]
@@ -383,9 +385,21 @@ class Sequential(Module):
         return self.train(False)
 
     def forward(self, x):
+        """Layer by layer; a Conv2d or Linear followed by a ReLU runs as one fused op (the ReLU layer keeps the
+        fused output for its backward, which is all it needs). gpuml.explain walks the layers one at a time."""
         x = as_tensor(x, self.device)
-        for layer in self.layers:
-            x = layer.forward(x)
+        layers = self.layers
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            nxt = layers[i + 1] if i + 1 < len(layers) else None
+            if type(nxt) is ReLU and type(layer) in (Conv2d, Linear):
+                x = layer.forward(x, relu=True)
+                nxt.y = x
+                i += 2
+            else:
+                x = layer.forward(x)
+                i += 1
         return x
 
     __call__ = forward

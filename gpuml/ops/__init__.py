@@ -32,7 +32,7 @@ from .elementwise import (
     zeros,
 )
 from .layout import copy, copy_into, transpose
-from .linalg import gemm, matmul
+from .linalg import gemm, linear, matmul
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .reduce import argmax, argmin, max, mean, min, sum
 
@@ -59,6 +59,7 @@ __all__ = [
     "gemm",
     "last_conv_algo",
     "leaky_relu",
+    "linear",
     "log",
     "matmul",
     "max",

@@ -117,6 +117,55 @@ def matmul(a, b, *, kernel: str | None = None) -> Tensor:
     return c.reshape(final_shape)
 
 
+# linear(): rows of x up to which the fused kernel (shaders/linalg/linear.wgsl) replaces transpose + GEMM + bias
+LINEAR_ROWS_MAX = 8
+
+
+def linear(x, w, b=None, *, relu: bool = False) -> Tensor:
+    """A fully connected layer: ``x @ w.T + b`` (then max(., 0) when ``relu``) for x (M, K), w (N, K) as
+    torch.nn.Linear stores it, b (N,) or None -> (M, N).
+
+    Small batches (``M <= LINEAR_ROWS_MAX``, f32, ``K % 4 == 0``) run one fused kernel (shaders/linalg/linear.wgsl)
+    that reads w in place; larger ones a GEMM against the transposed weights, then the bias and the ReLU."""
+    tensors = (x, w) if b is None else (x, w, b)
+    device, ts = operands(*tensors)
+    x, w = ts[0], ts[1]
+    b = ts[2] if b is not None else None
+    require_float("linear", *ts)
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
+        raise ValueError(f"linear: x (M, K) and w (N, K) must share K, got shapes {x.shape} and {w.shape}")
+    m, k = x.shape
+    n = w.shape[0]
+    if b is not None and b.shape != (n,):
+        raise ValueError(f"linear: bias must have shape ({n},), got {b.shape}")
+    if not device.is_gpu:
+        y = np.matmul(x.host(), w.host().T)
+        if b is not None:
+            y = y + b.host()
+        if relu:
+            y = np.maximum(y, 0)
+        return Tensor.wrap_numpy(y.astype(np.float32, copy=False), device)
+    fused = k % 4 == 0 and 0 < m <= LINEAR_ROWS_MAX and n > 0
+    aligned = all(t.byte_offset % int(device.limits.get("min_storage_buffer_offset_alignment", 256)) == 0 for t in ts)
+    if not (fused and aligned):
+        from .elementwise import add, unary
+        from .layout import transpose
+
+        y = matmul(x, transpose(w))
+        if b is not None:
+            y = add(y, b)
+        return unary("relu", y) if relu else y
+    out = Tensor.empty((m, n), "float32", device)
+    rb = 1 if m == 1 else 4
+    count = n * -(-m // rb)
+    params = {"n": count, "M": m, "N": n, "K4": k // 4, "has_bias": int(b is not None), "relu": int(bool(relu))}
+    bias = b if b is not None else w  # any f32 buffer; not read without has_bias
+    device.kernel("linalg/linear.wgsl", WG=64, RB=rb)(
+        device.grid_1d(-(-count // 64)), params, x_in=x, w=w, bias=bias, out=out
+    )
+    return out
+
+
 def gemm(
     a: Tensor,
     b: Tensor,
