@@ -1,8 +1,8 @@
 """k-means step by step: k-means++ initialisation (one centroid per step), then Lloyd iterations, on 2-D toy
 datasets. The points, their labels and the centroids are the k-means engine's own device buffers, read on the
-device by the drawing shaders (shaders/render/): a compute pass splats the points into one word per pixel
-(points_splat.wgsl); scatter.wgsl builds the Voronoi cells as polygons in its vertex stage and paints them with
-the points on top in one pass over the plot; markers.wgsl draws the centroids.
+device by the drawing shaders (shaders/render/): a compute pass splats the points into one word per pixel and flags
+the 32 x 32 tiles they touch (points_splat.wgsl); scatter.wgsl builds the Voronoi cells as polygons in its vertex
+stage and fills them; points.wgsl draws the words of the flagged tiles; markers.wgsl draws the centroids.
 Per iteration only the 16-byte statistics (shift, inertia, changed, empty) come back to the host. Elbow and
 silhouette panels for k = 1..10 fill in one k per frame, on a 2,000-point subsample (silhouette costs O(n^2)).
 """
@@ -28,6 +28,7 @@ DATASET_KEYS = {"1": "blobs", "2": "moons", "3": "circles", "4": "anisotropic"}
 SPEEDS = (0.5, 1, 2, 5, 10, 30, 60)  # Lloyd iterations (or init steps) per second
 PANEL_SAMPLE = 2000
 PLOT = (20, 44, 820, 690)  # x, y, w, h of the scatter plot
+SPLAT_TILE = 32  # pixels per side of a tile flag (SPLAT_TILE in shaders/render/disc.wgsl)
 
 
 class KMeansDemo(Demo):
@@ -193,15 +194,18 @@ class KMeansDemo(Demo):
     # --- drawing --------------------------------------------------------------------------------------------------
     def setup(self, r) -> None:
         self.scatter_pipeline = r.pipeline("render/scatter.wgsl", blend=False)
+        self.points_pipeline = r.pipeline("render/points.wgsl")
         self.markers_pipeline = r.pipeline("render/markers.wgsl", topology="triangle-strip")
-        self.scatter_params = r.uniform_buffer(16 * 19)
+        self.scatter_params = r.uniform_buffer(16 * 17)
+        self.points_params = r.uniform_buffer(16 * 15)
         self.markers_params = r.uniform_buffer(16 * 15)
-        self._splat = None  # (grid (x0, y0, w, h) in physical pixels, uint32 tensor of w * h splat words)
+        self._splat = None  # (grid (x0, y0, w, h) in physical pixels, splat words, tile flags)
         self._tag = 0
 
     def _splat_grid(self, r):
-        """The splat words for this frame's physical plot rectangle and the frame's tag (shaders/render/disc.wgsl).
-        The buffer is zeroed when new and when the 20-bit tag wraps; otherwise old words just read as empty."""
+        """The grid of splat words for this frame's physical plot rectangle, its tile flags and this frame's tag
+        (shaders/render/disc.wgsl). Both buffers are zeroed when new and when the 20-bit tag wraps; otherwise the
+        words of earlier frames just read as empty."""
         sx, sy = r.physical[0] / r.size[0], r.physical[1] / r.size[1]
         x, y, w, h = PLOT
         x0, y0 = math.floor(x * sx), math.floor(y * sy)
@@ -210,9 +214,12 @@ class KMeansDemo(Demo):
         if self._splat is None or self._splat[0] != grid or self._tag >= 1 << 20:
             if self._splat is not None:
                 self._splat[1].free()
-            self._splat = (grid, full((grid[2] * grid[3],), 0, "uint32", self.device))
+                self._splat[2].free()
+            tiles = -(-grid[2] // SPLAT_TILE) * -(-grid[3] // SPLAT_TILE)
+            words = full((grid[2] * grid[3],), 0, "uint32", self.device)
+            self._splat = (grid, words, full((tiles,), 0, "uint32", self.device))
             self._tag = 1
-        return grid, self._splat[1], (sx, sy)
+        return self._splat, (sx, sy)
 
     def _group(self, r, pipeline, params, *tensors):
         """A cached bind group: binding 0 = the uniform buffer, then the tensors (keyed by where they live)."""
@@ -232,8 +239,9 @@ class KMeansDemo(Demo):
         pal = palette_floats(PALETTE)
         q = r.device.queue
         a, b, c, d = self.xform
-        # the points' splat words: a compute pass recorded on gpuml's queue (the app flushes it before rendering)
-        grid, splat, (sx, sy) = self._splat_grid(r)
+        # the points' splat words and tile flags: a compute pass on gpuml's queue (flushed before the render pass)
+        (grid, splat, tiles), (sx, sy) = self._splat_grid(r)
+        tw, th = -(-grid[2] // SPLAT_TILE), -(-grid[3] // SPLAT_TILE)
         radius = 2.2 if self.n > 3000 else 3.5
         dev.kernel("render/points_splat.wgsl", WG=64)(
             dev.grid_1d(-(-self.n // 64)),
@@ -244,19 +252,23 @@ class KMeansDemo(Demo):
                 "h": grid[3],
                 "n": self.n,
                 "tag": self._tag,
+                "tw": tw,
             },
             pts=x_t,
             labels=labels_t,
             splat=splat,
+            tiles=tiles,
         )
         x, y, w, h = PLOT
         xs, ys = ((x - c) / a, (x + w - c) / a), ((y - d) / b, (y + h - d) / b)
         box = (min(xs), min(ys), max(xs), max(ys))  # the plot rectangle in data coordinates
         cells, tint = (self.revealed, 0.22) if self.voronoi else (1, 0.0)  # no tint: one cell, the whole box
-        params = [*view, *self.xform, *box, cells, tint, 0, 0, *rgba(PANEL)]
-        q.write_buffer(self.scatter_params, 0, struct.pack("20f8I48f", *params, *grid, self._tag, 0, 0, 0, *pal))
+        scatter_params = struct.pack("68f", *view, *self.xform, *box, cells, tint, 0, 0, *rgba(PANEL), *pal)
+        q.write_buffer(self.scatter_params, 0, scatter_params)
+        q.write_buffer(self.points_params, 0, struct.pack("4f8I48f", *view, *grid, self._tag, tw, th, 0, *pal))
         q.write_buffer(self.markers_params, 0, struct.pack("60f", *view, *self.xform, 10.0, 3.0, 0.0, 0.0, *pal))
-        scatter_group = self._group(r, self.scatter_pipeline, self.scatter_params, centers_t, splat)
+        scatter_group = self._group(r, self.scatter_pipeline, self.scatter_params, centers_t)
+        points_group = self._group(r, self.points_pipeline, self.points_params, splat, tiles)
         markers_group = self._group(r, self.markers_pipeline, self.markers_params, centers_t)
         markers = self.revealed
 
@@ -266,6 +278,9 @@ class KMeansDemo(Demo):
             rp.set_bind_group(0, scatter_group)
             rp.draw(3 * (cells + 4), cells)
             rp.set_scissor_rect(0, 0, *r.physical)
+            rp.set_pipeline(self.points_pipeline)
+            rp.set_bind_group(0, points_group)
+            rp.draw(6 * tw * th)
             rp.set_pipeline(self.markers_pipeline)
             rp.set_bind_group(0, markers_group)
             rp.draw(4, markers)

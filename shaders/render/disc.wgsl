@@ -1,5 +1,5 @@
-// Shared by the scatter-plot shaders: anti-aliased disc coverage (render/markers.wgsl, points_splat.wgsl) and
-// the per-pixel splat word (written by render/points_splat.wgsl, read by render/scatter.wgsl).
+// Shared by the scatter-plot shaders: anti-aliased disc coverage (render/markers.wgsl, points_splat.wgsl), the
+// per-pixel splat word and the tile flags (written by render/points_splat.wgsl, read by render/points.wgsl).
 //
 // Splat word, one u32 per physical pixel of the plot rectangle, combined with atomicMax:
 //   bits 12..31  frame tag (1 .. 2^20 - 1). Words of earlier frames compare smaller and read as empty, so the
@@ -9,6 +9,9 @@
 // The maximum over the discs that touch a pixel is the best-covering disc (ties: the higher label), the same
 // word whatever order the invocations run in: frames do not flicker.
 
+// Tile flags: one u32 per SPLAT_TILE x SPLAT_TILE pixels of the grid (row-major), atomicMax'ed with the frame
+// tag by every point whose footprint touches the tile: render/points.wgsl draws only the tiles of this frame.
+const SPLAT_TILE: u32 = 32u;
 const SPLAT_TAG_SHIFT: u32 = 12u;
 const SPLAT_NO_LABEL: u32 = 11u;
 

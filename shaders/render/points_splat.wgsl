@@ -1,16 +1,18 @@
 // Data points as anti-aliased discs, splatted by a compute pass into one word per pixel of the plot
-// rectangle (encoding in render/disc.wgsl); render/scatter.wgsl turns the words into colors over the Voronoi tint.
-// Reads the k-means engine's own point and label buffers (no host copy).
+// rectangle, plus a flag per 32 x 32 tile that holds a point (encoding in render/disc.wgsl); render/points.wgsl
+// draws the flagged tiles' words as colors. Reads the k-means engine's own point and label buffers (no host copy).
 //
 // Bindings:
 //   @group(0) @binding(0) uniform Params:
 //       xform:  vec4 (sx, sy, ox, oy): splat pixel coordinate = data * (sx, sy) + (ox, oy); pixel (i, j)
 //               covers [i, i + 1) x [j, j + 1), its centre is (i + 0.5, j + 0.5)
 //       radius: disc radius in physical pixels
-//       w, h:   splat grid size in pixels; n: number of points; tag: this frame's tag (1 .. 2^20 - 1)
+//       w, h:   splat grid size in pixels; n: number of points; tag: this frame's tag (1 .. 2^20 - 1);
+//       tw:     tiles per grid row, ceil(w / SPLAT_TILE)
 //   @binding(1) var<storage, read> pts: array<vec4<f32>>   rows padded to 4 floats (x, y, 0, 0)
 //   @binding(2) var<storage, read> labels: array<u32>      label per point (0xFFFFFFFF: none yet)
 //   @binding(3) var<storage, read_write> splat: array<atomic<u32>>  w * h words, row-major from the top left
+//   @binding(4) var<storage, read_write> tiles: array<atomic<u32>>  tw * ceil(h / SPLAT_TILE) tile flags
 // Dispatch: device.grid_1d(ceil(n / WG)) workgroups; one invocation per point loops over the pixels of its
 // bounding square. Template: WG.
 // Why: on lavapipe, 10,000 points as instanced quads (20,000 tiny triangles) cost ~11 ms per frame; this pass
@@ -27,12 +29,14 @@ struct Params {
     h: u32,
     n: u32,
     tag: u32,
+    tw: u32,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> pts: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read_write> splat: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> tiles: array<atomic<u32>>;
 
 @compute @workgroup_size({{WG}})
 fn main(
@@ -61,6 +65,18 @@ fn main(
                 let at = row + u32(x);
                 if (atomicLoad(&splat[at]) < word) {  // most pixels of a dense cluster are settled: skip the
                     atomicMax(&splat[at], word);       // read-modify-write (a compare-exchange loop on x86)
+                }
+            }
+        }
+    }
+    if (all(hi > lo)) {  // flag the tiles under the footprint (at most 2 x 2)
+        let t0 = vec2<u32>(lo) / SPLAT_TILE;
+        let t1 = (vec2<u32>(hi) - 1u) / SPLAT_TILE;
+        for (var ty = t0.y; ty <= t1.y; ty = ty + 1u) {
+            for (var tx = t0.x; tx <= t1.x; tx = tx + 1u) {
+                let at = ty * p.tw + tx;
+                if (atomicLoad(&tiles[at]) < p.tag) {
+                    atomicMax(&tiles[at], p.tag);
                 }
             }
         }

@@ -1,13 +1,12 @@
-// The k-means scatter plot in one opaque pass over the plot rectangle: the Voronoi cells of the centroids, each
-// filled with the panel color tinted by its centroid's color, under the data points splatted by
-// render/points_splat.wgsl (one word per pixel, render/disc.wgsl).
+// The background of the k-means scatter plot, opaque: the Voronoi cells of the centroids, each filled with the
+// panel color tinted by its centroid's color (render/points.wgsl draws the data points over them).
 //
 // The cells are built in the vertex stage from the k-means engine's center buffer: cell j is the convex polygon
 // {x in box : |x - c_j| <= |x - c_i| for all i}, drawn as a fan of triangles (c_j, edge) with one candidate edge
 // per constraint line (the k - 1 bisectors and the 4 box sides). The edge on line i is the parameter interval
 // of that line left by the other constraints; a line that leaves none gives a collapsed (culled) triangle. A fan
 // from c_j covers the cell exactly because c_j lies in its own cell and, as a mean (or a sample) of the data,
-// inside the box. The cells tile the box, so the pass also paints the plot's background (no panel under it).
+// inside the box. The cells tile the box, so they also paint the plot's background (no panel under them).
 // Without the Voronoi tint: k = 1 and strength 0 (one cell, the box, in the panel color).
 //
 // Bindings:
@@ -17,18 +16,12 @@
 //       box:     vec4  (x0, y0, x1, y1): the plot rectangle in data coordinates (x0 < x1, y0 < y1)
 //       style:   vec4  (k, tint strength in [0, 1], unused, unused)
 //       panel:   vec4  the panel color under the tint (rgb)
-//       grid:    vec4<u32> (x0, y0, w, h): the splat grid's top-left physical pixel and size
-//       frame:   vec4<u32> (tag of this frame's splat words, unused, unused, unused)
-//       palette: array<vec4<f32>, 12>  colors for labels 0..10, entry 11 for "not assigned yet"
+//       palette: array<vec4<f32>, 12>  colors for clusters 0..10
 //   @binding(1) var<storage, read> centers: array<vec4<f32>>  k rows padded to 4 floats (x, y, 0, 0)
-//   @binding(2) var<storage, read> splat: array<u32>  w * h splat words, row-major from the grid's top left
 // Draw (triangle-list topology, no blending): draw(3 * (k + 4), k): instance j = cell j, triangle i = its edge
 // on line i.
 // Why: on lavapipe, finding the nearest of k = 8 centroids per pixel cost ~10 ms per frame (0.57 M pixels x 8
-// storage loads) and 10,000 points as instanced quads ~11 ms; this pass costs about one flat rectangle plus one
-// load per pixel (~2 ms), and replaces the panel fill under the plot.
-
-#include "render/disc.wgsl"
+// storage loads); filling the cells costs about what one flat rectangle does.
 
 struct Params {
     view: vec4<f32>,
@@ -36,14 +29,11 @@ struct Params {
     box: vec4<f32>,
     style: vec4<f32>,
     panel: vec4<f32>,
-    grid: vec4<u32>,
-    frame: vec4<u32>,
     palette: array<vec4<f32>, 12>,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> centers: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> splat: array<u32>;
 
 struct VsOut {
     @builtin(position) pos: vec4<f32>,
@@ -123,8 +113,5 @@ fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) j: u32) -> V
 
 @fragment
 fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
-    // the data point over the cell, if a disc covers this pixel (the cells lie inside the grid: clamp for safety)
-    let px = min(vec2<u32>(in.pos.xy) - p.grid.xy, p.grid.zw - 1u);
-    let s = splat_read(splat[px.y * p.grid.z + px.x], p.frame.x);
-    return vec4<f32>(mix(in.color.rgb, p.palette[s.y].rgb, f32(s.x) * (1.0 / 255.0)), 1.0);
+    return in.color;
 }
