@@ -530,13 +530,16 @@ def _rows_ok(device, g: ConvGeometry) -> bool:
     return g.G == 1 and g.sw == 1 and g.dw == 1 and g.KW <= 5 and "subgroup" in device.features and groups <= limit
 
 
-def _implicit_rows(device, g: ConvGeometry, x, w, b, relu):
-    """Forward on conv/implicit_rows.wgsl: a window sliding along input rows, weights shared by subgroupBroadcast."""
-    from .linalg import _pad2d
-
-    rows = g.OC * g.C * g.KH
-    wp = _pad2d(w, 1, rows, g.KW, rows, 8)
-    out = Tensor.empty(g.out_shape, "float32", device)
+def _implicit_rows(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
+    """Forward on conv/implicit_rows.wgsl: a window sliding along input rows, weights shared by subgroupBroadcast.
+    ``wstrides`` = (w_o, w_c, w_t0, w_ts) addresses the weights (default: w as (OC, C, KH, KW))."""
+    khw = g.KH * g.KW
+    w_o, w_c, w_t0, w_ts = wstrides or (g.C * khw, khw, 0, 1)
+    m = g.OC * g.C * g.KH * 8
+    wp = Tensor.empty((g.OC, g.C, g.KH, 8), "float32", device)
+    pack = {"n": m, "Cg": g.C, "KH": g.KH, "KW": g.KW, "w_o": w_o, "w_c": w_c, "w_t0": w_t0, "w_ts": w_ts}
+    device.kernel("conv/rows_wpack.wgsl", WG=WG)(_grid(device, m), pack, w=w, wp=wp)
+    out = Tensor.empty(g.out_shape, "float32", device) if out is None else out
     owq = -(-g.OW // 4)
     npx = g.N * g.OH * owq
     tile = 8 if g.OC <= 8 else 16
@@ -575,6 +578,8 @@ def _direct_grad_x(device, g: ConvGeometry, w, gy, gx):
         g.dh * (g.KH - 1) - g.ph, g.dw * (g.KW - 1) - g.pw, g.dh, g.dw,
     )  # fmt: skip
     khw = g.KH * g.KW
+    if _cpu_adapter(device) and _rows_ok(device, t):
+        return _implicit_rows(device, t, gy, w, None, False, (khw, g.C * khw, khw - 1, -1), out=gx)
     wstrides = (g.OCg * g.Cg * khw, khw, g.Cg * khw, khw - 1, -1)
     return _direct(device, t, gy, w, None, False, wstrides, out=gx)
 
