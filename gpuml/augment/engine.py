@@ -30,7 +30,8 @@ except ImportError:  # pragma: no cover - Pyodide core
     np = None
 
 WG = 64
-PX = 4  # pixels per invocation: one quad (shaders/augment/common.wgsl)
+PX = 4  # pixels per quad (shaders/augment/common.wgsl)
+QUADS = 8  # quads per invocation (fewer for small images)
 MAX_OPS = 16  # pixel ops per pass (each is generated code in the kernel)
 GEO_SLOTS = 5  # A (2 slots), B (2), elastic (1)
 OP_SLOTS = 3
@@ -235,32 +236,42 @@ def pack(passes: list[Pass], n: int) -> tuple[bytes, list[int]]:
     return b"".join(chunks), bases
 
 
-def ops_wgsl(ops: list[Pixel], first: int, count: int, c: int, clip: bool) -> str:
-    """WGSL statements applying ops [first, first + count) to the quad ``q`` (channel group ``c0``, image
-    ``r.n``, per-image slot block ``blk``): straight-line code with constant slot offsets, the {{OPS}} template
-    value of resample.wgsl / color.wgsl (op functions in common.wgsl)."""
-    lines = []
+def ops_wgsl(ops: list[Pixel], first: int, count: int, c: int, clip: bool) -> tuple[str, str]:
+    """(OPS_LOAD, OPS): WGSL statements for ops [first, first + count) of resample.wgsl / color.wgsl (op
+    functions in common.wgsl). OPS_LOAD loads each op's parameters once per invocation (image ``n``, slot block
+    ``blk``, constant slot offsets); OPS applies them to the quad ``q`` (channel group ``c0``, quad ``r``)."""
+    loads, lines = [], []
     for j in range(first, first + count):
         code, s = ops[j].code, GEO_SLOTS + OP_SLOTS * j
-        if code == MATRIX and c >= 3:
-            call = f"op_matrix(q, c0, slot(blk + {s}u), slot(blk + {s + 1}u), slot(blk + {s + 2}u))"
-        elif code == MATRIX:
-            call = f"op_scale(q, c0, slot(blk + {s}u))"
-        elif code == CONTRAST:
-            call = f"op_contrast(q, c0, slot(blk + {s}u).x, stats[r.n])"
-        elif code == NOISE:
-            call = f"op_noise(q, c0, slot(blk + {s}u), r.xs, r.ys)"
-        elif code == CUTOUT:
-            call = f"op_cutout(q, slot(blk + {s}u), slot(blk + {s + 1}u).x, r.xs, r.ys)"
-        else:
+        nslots = {MATRIX: 3 if c >= 3 else 1, CONTRAST: 1, NOISE: 1, CUTOUT: 2}.get(code)
+        if nslots is None:
             raise ValueError(f"unknown pixel op code {code}")
+        o = [f"o{j}_{k}" for k in range(nslots)]
+        loads += [f"let {name} = slot(blk + {s + k}u);" for k, name in enumerate(o)]
+        if code == MATRIX and c >= 3:
+            call = f"op_matrix(q, c0, {o[0]}, {o[1]}, {o[2]})"
+        elif code == MATRIX:
+            call = f"op_scale(q, c0, {o[0]})"
+        elif code == CONTRAST:
+            loads.append(f"let o{j}_mean = stats[n];")
+            call = f"op_contrast(q, c0, {o[0]}.x, o{j}_mean)"
+        elif code == NOISE:
+            call = f"op_noise(q, c0, {o[0]}, r.xs, r.ys)"
+        else:
+            call = f"op_cutout(q, {o[0]}, {o[1]}.x, r.xs, r.ys)"
         lines.append(f"q = {call};" + (" q = clip_quad(q);" if clip else ""))
-    return "\n        ".join(lines) or "// no ops"
+    return "\n    ".join(loads) or "// no ops", "\n            ".join(lines) or "// no ops"
+
+
+def quads_per_invocation(quads: int) -> int:
+    """QUADS of resample.wgsl / color.wgsl: several quads per invocation share its parameter loads."""
+    return QUADS if quads >= 4 * QUADS else 1
 
 
 def _uniform(ps: Pass, shape, base: int, lo, hi) -> dict:
     n, _c, h, w = shape
     ho, wo = ps.out_hw
+    quads = -(-(ho * wo) // PX)
     return {
         "n": n,
         "h": h,
@@ -268,7 +279,8 @@ def _uniform(ps: Pass, shape, base: int, lo, hi) -> dict:
         "ho": ho,
         "wo": wo,
         "plane": ho * wo,
-        "quads": -(-(ho * wo) // PX),
+        "quads": quads,
+        "qpi": -(-quads // quads_per_invocation(quads)),
         "stride": ps.stride,
         "base": base,
         "fill": ps.fill,
@@ -323,16 +335,17 @@ def execute(
         ho, wo = ps.out_hw
         out = Tensor.empty((n, c, ho, wo), "float32", device)
         quads = -(-(ho * wo) // PX)
+        per = quads_per_invocation(quads)
         partials = Tensor.empty((max(n * quads if len(ps.segments) > 1 else 0, 4),), "float32", device)
         out_t, put, get = OUTPUTS["vec4" if (ho * wo) % PX == 0 else "f32"]
-        kw = {"WG": WG, "C": c, "OUT_T": out_t, "PUT": put, "GET": get}
-        grid = device.grid_1d(-(-(n * quads) // WG))
+        kw = {"WG": WG, "C": c, "QUADS": per, "OUT_T": out_t, "PUT": put, "GET": get}
+        grid = device.grid_1d(-(-(n * -(-quads // per)) // WG))
         u = _uniform(ps, (n, c, *ps.in_hw), base, lo, hi)
         segments = ps.segments or [(0, 0)]
         for k, (first, count) in enumerate(segments):
             if not out.size:
                 break
-            code = ops_wgsl(ps.ops, first, count, c, clip)
+            load, code = ops_wgsl(ps.ops, first, count, c, clip)
             more = k + 1 < len(segments)  # a contrast segment follows: write per-quad grey sums
             if k == 0:
                 resample = device.kernel(
@@ -342,13 +355,14 @@ def execute(
                     ELASTIC=ps.elastic is not None,
                     SRC_T=SOURCES[source][0],
                     LAYOUT=SOURCES[source][1],
+                    OPS_LOAD=load,
                     OPS=code,
                     PARTIALS=more,
                 )
                 resample(grid, u, prm=prm, src=cur, stats=stats, partials=partials, out=out)
             else:
                 mean(device.grid_1d(n), {"n": n, "quads": quads, "plane": ho * wo}, partials=partials, stats=stats)
-                color = device.kernel("augment/color.wgsl", **kw, OPS=code, PARTIALS=more)
+                color = device.kernel("augment/color.wgsl", **kw, OPS_LOAD=load, OPS=code, PARTIALS=more)
                 color(grid, u, prm=prm, stats=stats, partials=partials, out=out)
         cur, source = out, "f32"
     return cur

@@ -5,9 +5,9 @@
 // Bindings: 0 p (uniform Params; ho, wo are the image size), 1 prm: array<vec4<u32>> (read),
 //   2 stats: array<f32> (read, per-image grey mean), 3 partials: array<f32> (read_write, one grey sum per quad,
 //   written when PARTIALS: a later contrast op), 4 out: array<OUT_T> (read_write, N x C x ho x wo, in place).
-// Template: WG, C, OUT_T / PUT / GET, OPS, PARTIALS as in resample.wgsl.
-// Dispatch: ceil(n * quads / WG) workgroups over Device.grid_1d, quads = ceil(ho * wo / 4); one invocation per
-//   quad (all channels).
+// Template: WG, C, OUT_T / PUT / GET, OPS_LOAD / OPS, QUADS, PARTIALS as in resample.wgsl.
+// Dispatch: as resample.wgsl: ceil(n * qpi / WG) workgroups over Device.grid_1d, one invocation per QUADS quads
+//   of one image (all channels).
 // Why in place: each invocation reads and writes only its own pixels (one vec4 per channel when ho * wo % 4 ==
 // 0), and one binding avoids a second image.
 
@@ -22,17 +22,23 @@
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let r = locate(wid, nwg, lid);
-    if (r.m == 0u) {
+    let first = first_quad(wid, nwg, lid);
+    let n = first.x;
+    if (n >= p.n) {
         return;
     }
-    let blk = p.base + r.n * p.stride;
-    for (var c0 = 0u; c0 < C; c0 += 4u) {
-        var q = load_quad(c0, r);
-        {{OPS}}
-        if (PARTIALS && c0 == 0u) {
-            partials[r.g] = quad_grey(q, r.m);
+    let blk = p.base + n * p.stride;
+    {{OPS_LOAD}}
+    var r = quad_at(n, first.y);
+    for (var k = 0u; k < QUADS && r.m > 0u; k++) {
+        for (var c0 = 0u; c0 < C; c0 += 4u) {
+            var q = load_quad(c0, r);
+            {{OPS}}
+            if (PARTIALS && c0 == 0u) {
+                partials[r.g] = quad_grey(q, r.m);
+            }
+            store_quad(q, c0, r);
         }
-        store_quad(q, c0, r);
+        r = quad_next(r);
     }
 }

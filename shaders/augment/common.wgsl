@@ -2,11 +2,12 @@
 // parameter access, the pixel ops and the quad load/store. Written by gpuml/augment/engine.py, which carries the
 // numpy twin and generates the op sequence (template OPS).
 //
-// Images are (N, C, H, W) float32. One invocation owns one *quad*: 4 consecutive pixels of one image's plane
-// (flat index e0 .. e0 + 3 of the ho x wo plane, wrapping to the next row; the last quad of a plane keeps only
-// m < 4 of them when ho * wo is not a multiple of 4), all C channels. In registers a quad is a mat4x4<f32> whose
+// Images are (N, C, H, W) float32. The unit of work is a *quad*: 4 consecutive pixels of one image's plane (flat
+// index e0 .. e0 + 3 of the ho x wo plane, wrapping to the next row; the last quad of a plane keeps only m < 4
+// of them when ho * wo is not a multiple of 4), all C channels. In registers a quad is a mat4x4<f32> whose
 // column k is pixel k (channels c0 .. c0 + 3); transpose() gives the per-channel rows that are loaded and stored
-// (one vec4 per channel when ho * wo % 4 == 0: OUT_T = vec4<f32>).
+// (one vec4 per channel when ho * wo % 4 == 0: OUT_T = vec4<f32>). One invocation owns QUADS consecutive quads
+// of one image (`qpi` invocations per image), so the image's parameters are loaded once for all of them.
 //
 // Per-image parameters live in `prm: array<vec4<u32>>` (floats as bit patterns, so u32 seeds survive),
 // `stride` vec4 slots per image starting at slot `base`:
@@ -14,7 +15,8 @@
 //   slots 2-3  matrix B: (q + elastic displacement) -> source coordinate (read only with ELASTIC)
 //   slot 4     elastic: alpha (px), lattice spacing (px), seed (u32 bits), _
 //   slots 5 + 3k .. +2: parameters of pixel op k (12 values)
-// Pixel ops (generated straight-line code in OPS, each followed by a clamp to [lo, hi] when clipping):
+// Pixel ops (generated straight-line code: OPS_LOAD loads their parameters once per invocation into o<k>_<slot>,
+// OPS applies them to a quad, each followed by a clamp to [lo, hi] when clipping):
 //   op_matrix / op_scale: RGB' = M RGB + t (rows m0 m1 m2 t in the 3 slots); one channel: x' = m00 x + t0
 //   op_contrast: v' = mean + f (v - mean), mean = stats[n] (grey mean of the image before the op)
 //   op_noise: v' = v + sigma * N(0, 1), N from a PCG hash of (seed, channel, y, x) (Box-Muller)
@@ -27,6 +29,7 @@
 #include "common/hash.wgsl"
 
 const C: u32 = {{C}}u;
+const QUADS: u32 = {{QUADS}}u;  // quads per invocation
 const PARTIALS: bool = {{PARTIALS}};  // write each quad's grey sum to partials[] (for the next contrast op)
 
 struct Params {
@@ -37,6 +40,7 @@ struct Params {
     wo: u32,
     plane: u32,
     quads: u32,
+    qpi: u32,
     stride: u32,
     base: u32,
     fill: f32,
@@ -44,8 +48,8 @@ struct Params {
     hi: f32,
 }
 
-// One invocation's quad: image n, global quad index g (the partials slot), first flat index e0, valid pixels m
-// (0 for an idle invocation), and the (x, y) of its 4 pixels.
+// A quad: image n, global quad index g = n * quads + quad (the partials slot), first flat index e0, valid
+// pixels m (0 past the plane's end), and the (x, y) of its 4 pixels.
 struct Quad {
     n: u32,
     g: u32,
@@ -55,14 +59,40 @@ struct Quad {
     ys: vec4<u32>,
 }
 
-fn locate(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Quad {
+// (image, first quad) of this invocation; the image is >= p.n for the idle tail of the grid.
+fn first_quad(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec2<u32> {
+    let inv = flat_workgroup(wid, nwg) * {{WG}}u + lid;
+    let n = inv / p.qpi;
+    return vec2<u32>(n, (inv - n * p.qpi) * QUADS);
+}
+
+// Quad `quad` of image n (one integer division, for its first row).
+fn quad_at(n: u32, quad: u32) -> Quad {
+    let e0 = 4u * quad;
+    let y0 = e0 / p.wo;
+    return quad_from(n, n * p.quads + quad, e0, e0 - y0 * p.wo, y0);
+}
+
+// The next quad of the same image: 4 pixels further, without a division.
+fn quad_next(r: Quad) -> Quad {
+    var x = r.xs.x + 4u;
+    var y = r.ys.x;
+    for (var k = 0u; k < 4u; k++) {  // wrap to the next row (at most 4 times, for wo = 1)
+        let wrap = x >= p.wo;
+        x = select(x, x - p.wo, wrap);
+        y = select(y, y + 1u, wrap);
+    }
+    return quad_from(r.n, r.g + 1u, r.e0 + 4u, x, y);
+}
+
+// The quad whose first pixel is flat index e0 = (x0, y0).
+fn quad_from(n: u32, g: u32, e0: u32, x0: u32, y0: u32) -> Quad {
     var r: Quad;
-    r.g = flat_workgroup(wid, nwg) * {{WG}}u + lid;
-    r.n = r.g / p.quads;
-    r.e0 = 4u * (r.g - r.n * p.quads);
-    r.m = select(0u, min(4u, p.plane - r.e0), r.n < p.n);
-    let y0 = r.e0 / p.wo;
-    var xs = vec4<u32>(r.e0 - y0 * p.wo) + vec4<u32>(0u, 1u, 2u, 3u);
+    r.n = n;
+    r.g = g;
+    r.e0 = e0;
+    r.m = select(0u, min(4u, p.plane - min(e0, p.plane)), e0 < p.plane);
+    var xs = vec4<u32>(x0) + vec4<u32>(0u, 1u, 2u, 3u);
     var ys = vec4<u32>(y0);
     for (var k = 0u; k < 3u; k++) {  // wrap to the next row (at most 3 times, for wo = 1)
         let wrap = xs >= vec4<u32>(p.wo);

@@ -12,12 +12,12 @@
 //   per quad, written when PARTIALS), 5 out: array<OUT_T> (read_write, N x C x ho x wo float32).
 // Template: WG workgroup size; C channels; MODE 0 nearest / 1 bilinear; ELASTIC; SRC_T / LAYOUT the source
 //   element type and layout (SOURCES in gpuml/augment/engine.py); OUT_T /
-//   PUT / GET the output element type and quad store/load bodies (OUTPUTS); OPS the generated op sequence;
-//   PARTIALS.
-// Dispatch: ceil(n * quads / WG) workgroups over Device.grid_1d, quads = ceil(ho * wo / 4); one invocation per
-//   quad (4 output pixels, all channels).
+//   PUT / GET the output element type and quad store/load bodies (OUTPUTS); OPS_LOAD / OPS the generated op
+//   sequence; QUADS quads per invocation; PARTIALS.
+// Dispatch: ceil(n * qpi / WG) workgroups over Device.grid_1d, qpi = ceil(quads / QUADS) invocations per image,
+//   quads = ceil(ho * wo / 4); one invocation per QUADS quads of 4 output pixels (all channels) of one image.
 // Why this shape: on lavapipe a storage load costs ~50 FMAs, so the per-image parameters are loaded once per
-//   quad, coordinates and colour ops are pure ALU, the only per-pixel loads are the 1 (nearest) or 4 (bilinear)
+//   QUADS quads, coordinates and colour ops are pure ALU, the only per-pixel loads are the 1 (nearest) or 4 (bilinear)
 //   taps per channel (per pixel with LAYOUT 2: one word holds all channels, 3x fewer loads for RGB), and a
 //   channel's 4 outputs go out as one vec4 store. Everything indexed (quad columns,
 //   channels, ops) is a compile-time constant: the previous kernel, with runtime channel and op loops over a
@@ -130,35 +130,46 @@ fn sample(n: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let r = locate(wid, nwg, lid);
-    if (r.m == 0u) {
+    let first = first_quad(wid, nwg, lid);
+    let n = first.x;
+    if (n >= p.n) {
         return;
     }
-    let blk = p.base + r.n * p.stride;
+    let blk = p.base + n * p.stride;
     let a0 = slot(blk);
     let a1 = slot(blk + 1u);
-    let px = vec4<f32>(r.xs) + vec4<f32>(0.5);
-    let py = vec4<f32>(r.ys) + vec4<f32>(0.5);
-    var qx = a0.x * px + a0.y * py + vec4<f32>(a0.z);
-    var qy = a1.x * px + a1.y * py + vec4<f32>(a1.z);
+    var b0 = vec4<f32>(0.0);
+    var b1 = vec4<f32>(0.0);
+    var e = vec4<f32>(0.0);
     if (ELASTIC) {
-        let b0 = slot(blk + 2u);
-        let b1 = slot(blk + 3u);
-        let e = slot(blk + 4u);
-        let w0 = warp(vec2<f32>(qx.x, qy.x), b0, b1, e);
-        let w1 = warp(vec2<f32>(qx.y, qy.y), b0, b1, e);
-        let w2 = warp(vec2<f32>(qx.z, qy.z), b0, b1, e);
-        let w3 = warp(vec2<f32>(qx.w, qy.w), b0, b1, e);
-        qx = vec4<f32>(w0.x, w1.x, w2.x, w3.x);
-        qy = vec4<f32>(w0.y, w1.y, w2.y, w3.y);
+        b0 = slot(blk + 2u);
+        b1 = slot(blk + 3u);
+        e = slot(blk + 4u);
     }
-    for (var c0 = 0u; c0 < C; c0 += 4u) {
-        var q = mat4x4<f32>(sample(r.n, c0, vec2<f32>(qx.x, qy.x)), sample(r.n, c0, vec2<f32>(qx.y, qy.y)),
-                            sample(r.n, c0, vec2<f32>(qx.z, qy.z)), sample(r.n, c0, vec2<f32>(qx.w, qy.w)));
-        {{OPS}}
-        if (PARTIALS && c0 == 0u) {
-            partials[r.g] = quad_grey(q, r.m);
+    {{OPS_LOAD}}
+    var r = quad_at(n, first.y);
+    for (var k = 0u; k < QUADS && r.m > 0u; k++) {
+        let px = vec4<f32>(r.xs) + vec4<f32>(0.5);
+        let py = vec4<f32>(r.ys) + vec4<f32>(0.5);
+        var qx = a0.x * px + a0.y * py + vec4<f32>(a0.z);
+        var qy = a1.x * px + a1.y * py + vec4<f32>(a1.z);
+        if (ELASTIC) {
+            let w0 = warp(vec2<f32>(qx.x, qy.x), b0, b1, e);
+            let w1 = warp(vec2<f32>(qx.y, qy.y), b0, b1, e);
+            let w2 = warp(vec2<f32>(qx.z, qy.z), b0, b1, e);
+            let w3 = warp(vec2<f32>(qx.w, qy.w), b0, b1, e);
+            qx = vec4<f32>(w0.x, w1.x, w2.x, w3.x);
+            qy = vec4<f32>(w0.y, w1.y, w2.y, w3.y);
         }
-        store_quad(q, c0, r);
+        for (var c0 = 0u; c0 < C; c0 += 4u) {
+            var q = mat4x4<f32>(sample(n, c0, vec2<f32>(qx.x, qy.x)), sample(n, c0, vec2<f32>(qx.y, qy.y)),
+                                sample(n, c0, vec2<f32>(qx.z, qy.z)), sample(n, c0, vec2<f32>(qx.w, qy.w)));
+            {{OPS}}
+            if (PARTIALS && c0 == 0u) {
+                partials[r.g] = quad_grey(q, r.m);
+            }
+            store_quad(q, c0, r);
+        }
+        r = quad_next(r);
     }
 }
