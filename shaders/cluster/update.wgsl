@@ -13,6 +13,10 @@
 //   4 centers_old: K x D4; 5 centers_new: K x D4; 6 cnorm: K; 7 sums: K x D4; 8 counts: K;
 //   9 weights: K (MODE 1); 10 stats: 4.
 // Dispatch: 1 workgroup. Template: WG (power of two), K, D4, MODE.
+// The loop bound p.groups is read through workgroup memory (workgroupUniformLoad): lavapipe (Mesa 22.3) inlines a
+// uniform that bounds a loop and re-specializes the shader AT EVERY DISPATCH when the inlined trip count lets NIR
+// unroll the loop — 3-12 ms of queue-thread CPU per dispatch for groups <= ~20 (the 1,000-point k-means case),
+// against 0.05 ms with the load laundered.
 
 struct Params {
     groups: u32,
@@ -34,14 +38,19 @@ const D4: u32 = {{D4}}u;
 @group(0) @binding(10) var<storage, read_write> stats: array<f32>;
 
 var<workgroup> red: array<vec4<f32>, {{WG}}>;
+var<workgroup> wg_groups: u32;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(local_invocation_index) t: u32) {
+    if (t == 0u) {
+        wg_groups = p.groups;
+    }
+    let groups = workgroupUniformLoad(&wg_groups);   // not a uniform-buffer load: see the header
     var local = vec4<f32>(0.0);  // shift, inertia, changed, empty
     for (var j = t; j < K; j += {{WG}}u) {
         var s: array<vec4<f32>, D4>;
         var c = 0.0;
-        for (var g = 0u; g < p.groups; g++) {
+        for (var g = 0u; g < groups; g++) {
             c += part_counts[g * K + j];
             let base = (g * K + j) * D4;
             for (var q = 0u; q < D4; q++) {
@@ -79,7 +88,7 @@ fn main(@builtin(local_invocation_index) t: u32) {
             local.w += 1.0;
         }
     }
-    for (var g = t; g < p.groups; g += {{WG}}u) {
+    for (var g = t; g < groups; g += {{WG}}u) {
         local.y += part_stats[2u * g];
         local.z += part_stats[2u * g + 1u];
     }
