@@ -32,7 +32,10 @@ BIG = 3.0e38
 PP_WG = 64
 PP_BLOCK = 1024  # points per D^2 block (host samples a block, then a point inside it)
 MAX_KD4 = 2048  # k * ceil(d / 4) limit of the private accumulators on the GPU
-TILE_MAX_C4D4 = 16  # assign_tile.wgsl: at most 16 x 4 vec4 of centers per lane (registers, unrolled code)
+# assign_tile.wgsl keeps a lane's centers in registers with fully unrolled code: it wins up to 4 vec4 columns
+# (d <= 16), 8 vec4 groups of clusters per lane and 16 x 4 vec4 of centers per lane; beyond, measured on lavapipe,
+# it is slower than assign_subgroup.wgsl and compiles for tens of seconds.
+TILE_MAX_D4, TILE_MAX_C4, TILE_MAX_C4D4 = 4, 8, 16
 _subgroup_sizes: dict[int, int] = {}
 
 
@@ -142,7 +145,8 @@ class GPUEngine:
             return "portable"
         c4 = -(-self.k // (4 * self.sg))
         wg_bytes = int(device.limits.get("max_compute_workgroup_storage_size", 16384))
-        if self.sg in (4, 8) and c4 * self.d4 <= TILE_MAX_C4D4 and 16 * self.k * self.d4 <= wg_bytes:
+        fits = self.d4 <= TILE_MAX_D4 and c4 <= TILE_MAX_C4 and c4 * self.d4 <= TILE_MAX_C4D4
+        if self.sg in (4, 8) and fits and 16 * self.k * self.d4 <= wg_bytes:
             return "tile"
         return "subgroup"
 
