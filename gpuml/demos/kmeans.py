@@ -218,6 +218,7 @@ class KMeansDemo(Demo):
             tiles = -(-grid[2] // SPLAT_TILE) * -(-grid[3] // SPLAT_TILE)
             words = full((grid[2] * grid[3],), 0, "uint32", self.device)
             self._splat = (grid, words, full((tiles,), 0, "uint32", self.device))
+            self._groups.clear()  # bind groups of the old buffers
             self._tag = 1
         return self._splat, (sx, sy)
 
