@@ -276,10 +276,12 @@ def test_auto_rule_and_reporting(device):
     for xs, ws, kw, want in cases:
         x, w, _ = _data(xs, ws)
         gpuml.ops.conv2d(x, w, **kw)
-        # the numpy backend always runs its fastest twin, im2col
-        assert gpuml.ops.last_conv_algo() == (want if device.is_gpu else "im2col")
         g = conv_mod.conv_geometry(xs, ws, **kw)
+        # the adapter-free rule; on a device the device's rule (numpy: always im2col, its fastest twin)
         assert conv_mod.choose_conv_algo(g) == want
+        assert gpuml.ops.last_conv_algo() == conv_mod.choose_conv_algo(g, device)
+        if not device.is_gpu:
+            assert gpuml.ops.last_conv_algo() == "im2col"
     # F(4,3) is only chosen where it is applicable
     for xs, ws in [((1, 128, 9, 9), (128, 128, 3, 3)), ((1, 128, 9, 9), (128, 128, 5, 5))]:
         algo = conv_mod.choose_conv_algo(conv_mod.conv_geometry(xs, ws))
@@ -287,12 +289,19 @@ def test_auto_rule_and_reporting(device):
 
 
 def test_auto_rule_cpu_adapter(native_device):
-    """On CPU adapters (lavapipe) the direct kernel also takes Cg * OCg <= 256 (LeNet conv2); elsewhere im2col."""
+    """On CPU adapters (lavapipe) the direct kernel also takes Cg * OCg <= 256 (LeNet conv2) and Winograd every 3x3
+    stride-1 convolution with >= 16 channels; elsewhere im2col."""
     g = conv_mod.conv_geometry((64, 6, 14, 14), (16, 6, 5, 5))
     cpu = native_device.adapter_info.get("adapter_type") == "CPU"
     assert conv_mod.choose_conv_algo(g, native_device) == ("direct" if cpu else "im2col")
     assert conv_mod.choose_conv_algo(g) == "im2col"
+    # 3x3 stride 1 with >= 16 channels: Winograd on CPU adapters (F(4,3) from 8 x 8 outputs), im2col below C=64
+    # elsewhere; strided: im2col
     g = conv_mod.conv_geometry((8, 32, 28, 28), (32, 32, 3, 3), padding=1)
+    assert conv_mod.choose_conv_algo(g, native_device) == ("winograd4" if cpu else "im2col")
+    g = conv_mod.conv_geometry((8, 32, 6, 6), (32, 32, 3, 3), padding=1)
+    assert conv_mod.choose_conv_algo(g, native_device) == ("winograd2" if cpu else "im2col")
+    g = conv_mod.conv_geometry((8, 32, 28, 28), (32, 32, 3, 3), padding=1, stride=2)
     assert conv_mod.choose_conv_algo(g, native_device) == "im2col"
 
 

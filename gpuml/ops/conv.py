@@ -324,30 +324,34 @@ def applicable_algos(g: ConvGeometry) -> tuple[str, ...]:
 
 
 def choose_conv_algo(g: ConvGeometry, device=None) -> str:
-    """The ``auto`` rule, from the crossovers of ``gpuml bench conv`` on lavapipe (2 cores; benchmarks/RESULTS.md):
+    """The ``auto`` rule, from the crossovers of ``gpuml bench conv`` (benchmarks/RESULTS.md):
 
-    1. few channels per group (``Cg * OCg < 64``: LeNet conv1, depthwise; on CPU adapters ``Cg * OCg <= 256``,
+    1. CPU adapters (lavapipe, SwiftShader): 3x3 / stride 1 / dilation 1 with ``Cg, OCg >= 16``: Winograd,
+       ``winograd4`` where the output is at least 8 x 8 (else ``winograd2``). Since the transforms were written
+       out with constant indices (2026-11-30), lavapipe F(4,3) beats im2col 1.4-9x and F(2,3) 0.9-5.7x across 3x3
+       C=16..128, 28x28 and 56x56, N=1..32 (min of 3, interleaved, load average 6-8), and the row kernel (direct)
+       at C >= 16 in all but one shape;
+    2. few channels per group (``Cg * OCg < 64``: LeNet conv1, depthwise; on CPU adapters ``Cg * OCg <= 256``,
        which takes LeNet conv2): ``direct`` — a GEMM tile would mostly idle and the column buffer costs more than
-       the arithmetic. On lavapipe ``direct`` runs the implicit GEMM / 8-16-channel kernels (min of 9, three runs,
-       the machine shared with other jobs in two): LeNet conv2 N=64 1.3-3.4x im2col, 3x3 C16 28x28 N=8 1.2-2.3x,
-       C16 56x56 N=32 2.1-2.7x; C32 28x28 N=8 0.7-1.3x (left to im2col), C64 N=8 0.8-1.0x, C64 N=1 0.4-0.5x;
-    2. 3x3 / stride 1 / dilation 1 with ``Cg, OCg >= 64`` (``>= 128`` on CPU adapters) and
-       ``Cg * N * OH * OW >= 400k`` (enough work per transform position): Winograd — ``winograd4`` when
-       ``Cg >= 128`` and the batch has ``N*OH*OW >= 16384`` or ``OH*OW >= 3136``, else ``winograd2``.
-       Quiet lavapipe run of 2026-11-24 (benchmarks/conv.json): C=128 Winograd/im2col 1.08-1.55x (F(4,3) best at
-       56x56 and 28x28 N=32); C=64 0.77-0.93x in five of six shapes since im2col got faster — hence the higher
-       bar on CPU adapters; C=16 0.5-0.7x. GPUs keep the C >= 64 bar (not yet measured on one);
-    3. otherwise ``im2col`` (C=16 3x3 on GPUs, strided and dilated convolutions).
+       the arithmetic. On CPU adapters ``direct`` runs conv/implicit_rows.wgsl where it applies (LeNet conv1/conv2
+       N=64 5.2x/2.2x the previous kernels, which had beaten im2col 1.3-3.4x);
+    3. other adapters (GPUs): 3x3 / stride 1 / dilation 1 with ``Cg, OCg >= 64`` and ``Cg * N * OH * OW >= 400k``
+       (enough work per transform position): Winograd — ``winograd4`` when ``Cg >= 128`` and the batch has
+       ``N*OH*OW >= 16384`` or ``OH*OW >= 3136``, else ``winograd2`` (the usual GPU crossovers; not yet measured on
+       a GPU here);
+    4. otherwise ``im2col`` (strided and dilated convolutions with many channels).
     The numpy backend always takes ``im2col``: one BLAS GEMM over its tap-major column matrix is its fastest twin in
     every shape measured (1 OpenBLAS thread, 2026-11-30: LeNet conv1/conv2 N=64 0.54/0.66 ms vs direct 4.3/3.3 ms;
     3x3 C=64 28x28 N=8 5.7 ms vs direct 54, winograd2 58, winograd4 74 — its Winograd twins are einsum chains).
     """
     if device is not None and not device.is_gpu:
         return "im2col"
-    if g.Cg * g.OCg < 64 or (device is not None and device.is_gpu and _cpu_adapter(device) and g.Cg * g.OCg <= 256):
+    cpu = device is not None and _cpu_adapter(device)
+    if cpu and g.winograd_ok and g.Cg >= 16 and g.OCg >= 16:
+        return "winograd4" if g.OH >= 8 and g.OW >= 8 else "winograd2"
+    if g.Cg * g.OCg < 64 or (cpu and g.Cg * g.OCg <= 256):
         return "direct"
-    min_channels = 128 if device is not None and device.is_gpu and _cpu_adapter(device) else 64
-    if g.winograd_ok and g.Cg >= min_channels and g.OCg >= min_channels and g.Cg * g.N * g.P >= 400_000:
+    if g.winograd_ok and g.Cg >= 64 and g.OCg >= 64 and g.Cg * g.N * g.P >= 400_000:
         if g.Cg >= 128 and (g.N * g.P >= 16384 or g.P >= 3136):
             return "winograd4"
         return "winograd2"
