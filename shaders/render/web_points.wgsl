@@ -6,10 +6,13 @@
 //       view:  vec4<f32> (canvas width, canvas height, radius px, mode: 0 points, 1 centroid markers)
 //       xform: vec4<f32> (sx, sy, ox, oy): canvas pixel = data * (sx, sy) + (ox, oy)
 //       palette: array<vec4<f32>, 12>: colours of labels 0..10; entry 11 for "no label yet"
-//   @binding(1) var<storage, read> pts: array<vec2<f32>>  point (or centroid) coordinates
+//   @binding(1) var<storage, read> pts: array<vec4<f32>>  point (or centroid) coordinates in .xy (the k-means
+//       engine's rows: centered data, the centering folded into xform)
 //   @binding(2) var<storage, read> labels: array<u32>     label per point (mode 0; 0xFFFFFFFF: none yet)
-// Draw: draw(6, n) — one quad per point.
-// Why instanced quads from storage: one draw call for all points, no vertex buffer layout to keep in sync.
+// Draw: draw(6 * n) — one quad (6 vertices) per point, point = vertex_index / 6.
+// Why one non-instanced draw from storage: one draw call for all points, no vertex buffer layout to keep in sync;
+// SwiftShader runs every instance of an instanced draw as its own draw (~24 us each): draw(6, 1000) took 24 ms
+// per frame, draw(6000) ~1 ms.
 
 struct Params {
     view: vec4<f32>,
@@ -18,7 +21,7 @@ struct Params {
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> pts: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read> pts: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 
 struct VsOut {
@@ -28,7 +31,9 @@ struct VsOut {
 };
 
 @vertex
-fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) ii: u32) -> VsOut {
+fn vs_main(@builtin(vertex_index) v: u32) -> VsOut {
+    let ii = v / 6u;
+    let vi = v - 6u * ii;
     var corners = array<vec2<f32>, 6>(
         vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(-1.0, 1.0),
         vec2<f32>(-1.0, 1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
@@ -42,7 +47,7 @@ fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) ii: u32) -> 
         color = p.palette[label];
     }
     let r = p.view.z + 1.0;
-    let q = pts[ii] * p.xform.xy + p.xform.zw + corners[vi] * r;
+    let q = pts[ii].xy * p.xform.xy + p.xform.zw + corners[vi] * r;
     var out: VsOut;
     out.pos = vec4<f32>(q.x / p.view.x * 2.0 - 1.0, 1.0 - q.y / p.view.y * 2.0, 0.0, 1.0);
     out.local = corners[vi] * r;

@@ -128,7 +128,8 @@ function onProgress(name, d) {
     const stepMs = frames.reduce((a, s) => a + s.step_ms + s.draw_ms, 0) / Math.max(frames.length, 1);
     $("km-info").textContent = d.done
       ? `converged after ${d.n_iter} iterations, inertia ${d.inertia.toFixed(2)}; ${stepMs.toFixed(2)} ms per iteration + frame`
-      : `iteration ${d.iteration}: inertia ${d.inertia.toFixed(2)}, shift ${d.shift.toExponential(2)} — step ${d.step_ms.toFixed(2)} ms, draw ${d.draw_ms.toFixed(2)} ms`;
+      : `iteration ${d.iteration}` + (d.inertia === null ? "" : ` (before: inertia ${d.inertia.toFixed(2)}, shift ` +
+        `${d.shift.toExponential(2)})`) + ` — step ${d.step_ms.toFixed(2)} ms, draw ${d.draw_ms.toFixed(2)} ms`;
   } else if (name === "kmeans-state") {
     $("km-play").textContent = "Play";
   } else if (name === "train") {

@@ -39,6 +39,11 @@ def _buf(t):
     return t._storage.buffer.handle, t.byte_offset // 4
 
 
+def _binding(t):
+    """(GPUBuffer, byte offset) of a tensor, for a renderer bind group."""
+    return t._storage.buffer.handle, t.byte_offset
+
+
 def _bytes_js(arr):
     return to_js(memoryview(arr).cast("B"))
 
@@ -305,61 +310,119 @@ PALETTE = [
 
 
 def kmeans_start(rows_json, k, seed):
+    """A k-means run on the page's dataset, driven one Lloyd iteration per animation frame (kmeans_step) the way
+    ``KMeans(k, random_state=seed, max_iter=100).fit`` runs it (k-means++ init, one run, the same convergence
+    test and empty-cluster fix), so the final labels are native gpuml's. The canvas is drawn straight from the
+    engine's device buffers (points, labels, centers): no labels or centers are read back per frame."""
     from gpuml.cluster import KMeans
+    from gpuml.cluster._data import as_host
+    from gpuml.cluster._engine import make_engine
+    from gpuml.cluster.kmeans import _rng
 
     rows = json.loads(rows_json)
     km = KMeans(int(k), random_state=int(seed), max_iter=100)
-    STATE["km"] = km
-    STATE["km_rows"] = rows
-    STATE["km_gen"] = km.fit_steps(rows)
-    STATE["km_done"] = False
-    xs, ys = [r[0] for r in rows], [r[1] for r in rows]
-    flat = array.array("f", [v for r in rows for v in r[:2]])
+    km._check_params()
+    data = as_host(rows, min_samples=1)
+    if data.d != 2:
+        raise ValueError(f"the k-means canvas draws 2-D points, got {data.d} features")
+    engine = make_engine(km._device(), data, km.n_clusters)
+    engine.set_centers(km._init_centers(engine, data, _rng(km.random_state)))
+    STATE["km"] = {"est": km, "data": data, "engine": engine, "tol": data.variance_mean * km.tol, "n_iter": 0}
+    STATE["km"]["pending"] = None  # the last iteration's stats, being read back while the frame waits
+    STATE["km_result"] = None
     if R is None:
         return json.dumps({"n": len(rows), "k": int(k)})
+    xs, ys = [r[0] for r in rows], [r[1] for r in rows]
     R.pointsData(
-        "kmeans", _bytes_js(flat), len(rows), json.dumps([min(xs), min(ys), max(xs), max(ys)]), json.dumps(PALETTE)
+        "kmeans",
+        *_binding(engine.chunks[0][2]),
+        len(rows),
+        json.dumps([min(xs), min(ys), max(xs), max(ys)]),
+        json.dumps(list(data.mean)),
+        json.dumps(PALETTE),
     )
-    R.drawPoints("kmeans")
+    _draw_kmeans(engine)
     return json.dumps({"n": len(rows), "k": int(k)})
 
 
+def _draw_kmeans(engine):
+    DEV.flush()  # the engine's recorded work fills the buffers the frame reads (queue order does the rest)
+    R.pointsState("kmeans", *_binding(engine.chunks[0][3]), *_binding(engine.centers[engine.cur]), engine.k)
+    R.drawPoints("kmeans")
+
+
+def _km_stats(st):
+    """(shift, inertia, changed, empty) of the iteration recorded by the previous kmeans_step: its 16-byte
+    readback was started then and has normally completed while the frame waited (else this blocks on it)."""
+    from pyodide.ffi import run_sync
+
+    fut = st["pending"]
+    st["pending"] = None
+    raw = fut.result() if fut.done() else run_sync(fut)
+    shift, inertia, changed, empty = array.array("f", raw).tolist()
+    return shift, inertia, int(changed), int(empty)
+
+
+def _km_finish(st):
+    engine = st["engine"]
+    inertia, _ = engine.assign()
+    labels = [int(v) for v in engine.labels()]
+    STATE["km_result"] = {"done": True, "labels": labels, "inertia": inertia, "n_iter": st["n_iter"]}
+    if R is not None:
+        _draw_kmeans(engine)
+    return json.dumps(STATE["km_result"])
+
+
 def kmeans_step():
-    """One Lloyd iteration on the device, then the frame (labels and centroids uploaded, points drawn)."""
-    if STATE.get("km_done"):
-        return json.dumps({"done": True, "labels": STATE["km"].labels_})
+    """One frame of the animation: the convergence test on the previous iteration's stats (as KMeans.fit decides
+    after each iteration), then either the next Lloyd iteration (recorded, submitted and drawn without waiting for
+    the device; its stats are copied and their readback started) or the end of the fit (final assignment, labels).
+
+    Pipelining the stats readback keeps the device's work (the iteration, the previous frame's drawing) off the
+    call: the call records and submits, the device runs while the worker waits for the next animation frame."""
+    import asyncio
+
+    from gpuml.cluster.kmeans import _relocate_empty
+
+    if STATE.get("km_result") is not None:
+        return json.dumps(STATE["km_result"])
+    st = STATE["km"]
+    engine, km = st["engine"], st["est"]
     t0 = time.perf_counter()
-    try:
-        step = next(STATE["km_gen"])
-    except StopIteration:
-        km = STATE["km"]
-        STATE["km_done"] = True
-        if R is None:
-            return json.dumps({"done": True, "labels": km.labels_, "inertia": km.inertia_, "n_iter": km.n_iter_})
-        R.pointsLabels(
-            "kmeans",
-            _bytes_js(array.array("I", km.labels_)),
-            _bytes_js(array.array("f", [v for c in km.cluster_centers_ for v in c[:2]])),
-            len(km.labels_),
-        )
-        R.drawPoints("kmeans")
-        return json.dumps({"done": True, "labels": km.labels_, "inertia": km.inertia_, "n_iter": km.n_iter_})
+    stats = None
+    if st["pending"] is not None:
+        shift, inertia, changed, empty = stats = _km_stats(st)
+        if empty:
+            shift = _relocate_empty(engine, st["data"])
+            stats = (shift, inertia, changed, empty)
+        if changed == 0 or shift <= st["tol"] or st["n_iter"] >= km.max_iter:
+            return _km_finish(st)
+    record = getattr(engine, "_record_update", None)
+    if record is None:  # the numpy engine (CPU path): synchronous
+        stats = engine.iterate()
+        st["n_iter"] += 1
+        shift, _, changed, empty = stats
+        if empty:
+            stats = (_relocate_empty(engine, st["data"]), *stats[1:])
+        if changed == 0 or stats[0] <= st["tol"] or st["n_iter"] >= km.max_iter:
+            return _km_finish(st)
+    else:
+        engine._record_assign(True)  # what engine.iterate() records, without its blocking read of the stats
+        engine._record_update(0)
+        st["n_iter"] += 1
+        snap = ops.copy(engine.stats)  # queue-ordered copy: the next iteration may overwrite engine.stats
+        st["pending"] = asyncio.ensure_future(snap.to_bytes_async())
     step_ms = _ms(t0)
     t1 = time.perf_counter()
     if R is not None:
-        R.pointsLabels(
-            "kmeans",
-            _bytes_js(array.array("I", step.labels)),
-            _bytes_js(array.array("f", [v for c in step.centers for v in c[:2]])),
-            len(step.centers),
-        )
-        R.drawPoints("kmeans")
+        _draw_kmeans(engine)
+    shift, inertia = (stats[0], stats[1]) if stats else (None, None)
     return json.dumps(
         {
             "done": False,
-            "iteration": step.n_iter,
-            "inertia": step.inertia,
-            "shift": step.center_shift,
+            "iteration": st["n_iter"],  # drawn: this iteration's labels and centers
+            "inertia": inertia,  # the stats of the previous iteration (null on the first frame)
+            "shift": shift,
             "step_ms": step_ms,
             "draw_ms": _ms(t1),
         }

@@ -186,31 +186,29 @@ export class Renderer {
     }));
   }
 
-  // k-means: upload the points once (and fit the view to their bounds).
-  pointsData(name, xyBytes, n, boundsJson, paletteJson) {
+  // k-means: draw from the k-means engine's own device buffers (gpuml tensors): `pts` holds the centered points as
+  // rows of 4 floats (x, y, 0, 0); `mean` (the centering offset) is folded into the view transform, which fits the
+  // data bounds (data coordinates) to the canvas.
+  pointsData(name, pts, ptsOffset, n, boundsJson, meanJson, paletteJson) {
     const [x0, y0, x1, y1] = JSON.parse(boundsJson);
+    const [mx, my] = JSON.parse(meanJson);
     const c = this.canvases[name].canvas;
     const W = c.width, H = c.height, m = 16;
     const s = Math.min((W - 2 * m) / (x1 - x0 || 1), (H - 2 * m) / (y1 - y0 || 1));
     const ox = (W - s * (x1 + x0)) / 2, oy = (H + s * (y1 + y0)) / 2;
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-    const p = {
-      n, k: 0, xform: [s, -s, ox, oy],
-      pts: this.buffer(n * 8, usage),
-      labels: this.buffer(n * 4, usage),
-      centers: this.buffer(64 * 8, usage),
+    this.points[name] = {
+      n, k: 0, xform: [s, -s, ox + s * mx, oy - s * my], pts: { buffer: pts, offset: ptsOffset }, labels: null,
+      centers: null,
       palette: JSON.parse(paletteJson),
     };
-    this.device.queue.writeBuffer(p.pts, 0, xyBytes);
-    this.device.queue.writeBuffer(p.labels, 0, new Uint32Array(n).fill(0xffffffff));
-    this.points[name] = p;
   }
 
-  pointsLabels(name, labelBytes, centerBytes, k) {
-    const p = this.points[name];
-    this.device.queue.writeBuffer(p.labels, 0, labelBytes);
-    this.device.queue.writeBuffer(p.centers, 0, centerBytes);
-    p.k = k;
+  // The engine's current labels (u32 per point; 0xFFFFFFFF: none yet) and centers (rows of 4 floats): buffers and
+  // byte offsets.
+  pointsState(name, labels, labelsOffset, centers, centersOffset, k) {
+    Object.assign(this.points[name], {
+      labels: { buffer: labels, offset: labelsOffset }, centers: { buffer: centers, offset: centersOffset }, k,
+    });
   }
 
   drawPoints(name) {
@@ -226,12 +224,12 @@ export class Renderer {
         layout: pipe.getBindGroupLayout(0),
         entries: [
           { binding: 0, resource: { buffer: this.uniform(u) } },
-          { binding: 1, resource: { buffer: pts } },
-          { binding: 2, resource: { buffer: p.labels } },
+          { binding: 1, resource: pts },
+          { binding: 2, resource: p.labels },
         ],
       });
       frame.pass.setBindGroup(0, group);
-      frame.pass.draw(6, count);
+      frame.pass.draw(6 * count);  // not instanced: SwiftShader pays ~24 us per instance (web_points.wgsl)
     };
     frame.pass.setPipeline(pipe);
     draw(p.pts, p.n, 3.0, 0);

@@ -147,15 +147,20 @@ async function init(msg) {
 async function kmeansLoop() {
   const loop = loops.kmeans;
   const frame = () => new Promise((r) => (self.requestAnimationFrame ? self.requestAnimationFrame(r) : setTimeout(r, 16)));
-  let last = performance.now();
+  let last = performance.now(), waited = 0;
   while (loop.running) {
+    const t0 = performance.now();
     const out = await py("kmeans_step");
     const now = performance.now();
-    out.frame_ms = now - last;
+    // frame_ms: between consecutive iterations shown; call_ms: the Python call (step + draw + JSPI/JSON);
+    // wait_ms: the wait for this animation frame before it
+    Object.assign(out, { frame_ms: now - last, call_ms: now - t0, wait_ms: waited });
     last = now;
     post({ type: "progress", name: "kmeans", data: out });
     if (out.done) { loop.running = false; break; }
+    const t1 = performance.now();
     await frame();
+    waited = performance.now() - t1;
   }
   post({ type: "progress", name: "kmeans-state", data: { running: false } });
 }
