@@ -165,6 +165,36 @@ async function kmeansLoop() {
   post({ type: "progress", name: "kmeans-state", data: { running: false } });
 }
 
+// The animation's sustained rate: `frames` k-means frames paced by requestAnimationFrame exactly as kmeansLoop
+// paces them, on one dataset, restarting with the next seed whenever a fit converges (intervals that include a
+// restart are left out). Returns the intervals between frames and the Python call time of each.
+async function kmeansAnimBench(dataset, k, frames) {
+  if (!data.kmeans) data.kmeans = await (await fetch("./data/kmeans.json")).json();
+  loops.kmeans.running = false;
+  const rows = JSON.stringify(data.kmeans[dataset]);
+  const frame = () => new Promise((r) => (self.requestAnimationFrame ? self.requestAnimationFrame(r) : setTimeout(r, 16)));
+  let seed = 0, restarts = 0, last = null;
+  await py("kmeans_start", rows, k, seed);
+  await py("kmeans_step"); // compiles the pipelines
+  const frameMs = [], callMs = [];
+  const t0 = performance.now();
+  while (frameMs.length < frames) {
+    await frame();
+    const t1 = performance.now();
+    let out = await py("kmeans_step");
+    if (out.done) {
+      restarts += 1;
+      await py("kmeans_start", rows, k, ++seed);
+      out = await py("kmeans_step");
+      last = null;
+    }
+    const now = performance.now();
+    if (last !== null) { frameMs.push(now - last); callMs.push(now - t1); }
+    last = now;
+  }
+  return { dataset, k, frames, restarts, wall_ms: performance.now() - t0, frame_ms: frameMs, call_ms: callMs };
+}
+
 async function trainLoop() {
   const loop = loops.train;
   while (loop.running && loop.stepsLeft > 0) {
@@ -197,6 +227,8 @@ async function call(fn, args) {
       return { running: false };
     case "kmeans_bench":
       return renderer.benchPoints("kmeans", args[0] || 60);
+    case "kmeans_anim_bench":
+      return kmeansAnimBench(args[0] || "blobs", args[1] || 5, args[2] || 120);
     case "augment_run":
       return py("augment_run", args[0], args[1], args[2], await getData("mnist_test_images.u8"), 16);
     case "train_setup": {
