@@ -22,12 +22,13 @@
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
+    P = p;
     let first = first_quad(wid, nwg, lid);
     let n = first.x;
-    if (n >= p.n) {
+    if (n >= P.n) {
         return;
     }
-    let blk = p.base + n * p.stride;
+    let blk = P.base + n * P.stride;
     {{OPS_LOAD}}
     var r = quad_at(n, first.y);
     for (var k = 0u; k < QUADS && r.m > 0u; k++) {

@@ -80,7 +80,7 @@ fn warp(q: vec2<f32>, b0: vec4<f32>, b1: vec4<f32>, e: vec4<f32>) -> vec2<f32> {
 
 // Channels c0 .. c0 + 3 of source pixel pix (y * w + x) of image n; absent channels read as 0.
 fn gather(n: u32, pix: u32, c0: u32) -> vec4<f32> {
-    let plane = p.h * p.w;
+    let plane = P.h * P.w;
     if (LAYOUT == 2u) {
         let word = vec4<u32>(bitcast<u32>(src[n * plane + pix]));
         return vec4<f32>((word >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(255u)) * (1.0 / 255.0);
@@ -101,23 +101,23 @@ fn gather(n: u32, pix: u32, c0: u32) -> vec4<f32> {
 
 // Source channels c0 .. c0 + 3 of image n at continuous coordinate q.
 fn sample(n: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
-    if (!(q.x >= 0.0 && q.x < f32(p.w) && q.y >= 0.0 && q.y < f32(p.h))) {
-        return vec4<f32>(p.fill);
+    if (!(q.x >= 0.0 && q.x < f32(P.w) && q.y >= 0.0 && q.y < f32(P.h))) {
+        return vec4<f32>(P.fill);
     }
     if (MODE == 0u) {
-        let ix = min(u32(q.x), p.w - 1u);
-        let iy = min(u32(q.y), p.h - 1u);
-        return gather(n, iy * p.w + ix, c0);
+        let ix = min(u32(q.x), P.w - 1u);
+        let iy = min(u32(q.y), P.h - 1u);
+        return gather(n, iy * P.w + ix, c0);
     }
     let s = q - vec2<f32>(0.5);
     let f = floor(s);
     let t = s - f;
-    let wmax = i32(p.w) - 1;
-    let hmax = i32(p.h) - 1;
+    let wmax = i32(P.w) - 1;
+    let hmax = i32(P.h) - 1;
     let x0 = u32(clamp(i32(f.x), 0, wmax));
     let x1 = u32(clamp(i32(f.x) + 1, 0, wmax));
-    let y0 = u32(clamp(i32(f.y), 0, hmax)) * p.w;
-    let y1 = u32(clamp(i32(f.y) + 1, 0, hmax)) * p.w;
+    let y0 = u32(clamp(i32(f.y), 0, hmax)) * P.w;
+    let y1 = u32(clamp(i32(f.y) + 1, 0, hmax)) * P.w;
     let v00 = gather(n, y0 + x0, c0);
     let v10 = gather(n, y0 + x1, c0);
     let v01 = gather(n, y1 + x0, c0);
@@ -130,12 +130,13 @@ fn sample(n: u32, c0: u32, q: vec2<f32>) -> vec4<f32> {
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
+    P = p;
     let first = first_quad(wid, nwg, lid);
     let n = first.x;
-    if (n >= p.n) {
+    if (n >= P.n) {
         return;
     }
-    let blk = p.base + n * p.stride;
+    let blk = P.base + n * P.stride;
     let a0 = slot(blk);
     let a1 = slot(blk + 1u);
     var b0 = vec4<f32>(0.0);
