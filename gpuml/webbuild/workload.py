@@ -12,7 +12,8 @@ from ..tensor import tensor
 def profile_workload(device, model, batch: int = 64) -> dict:
     """GPU milliseconds per kernel for: LeNet-5 forward (batch 1 and ``batch``), one training step (forward,
     fused softmax CE, backward), a k-means Lloyd iteration on 1,000 x 2 points (k = 5) and a 16-image
-    augmentation batch. Returns {"adapter", "kernels": [[shader, dispatches, gpu_ms], ...], "sections": {...}}."""
+    augmentation batch. Returns {"adapter", "kernels": [[shader, dispatches, gpu_ms], ...] (summed over the
+    sections), "sections_gpu_ms": {section: ms}, "by_section": {section: [[shader, dispatches, gpu_ms], ...]}}."""
     if "timestamp-query" not in device.features:
         return {"adapter": device.adapter, "error": "no timestamp-query on this adapter"}
     from ..augment import parse_pipeline
@@ -48,6 +49,7 @@ def profile_workload(device, model, batch: int = 64) -> dict:
         pipe.apply_batch(xb.view(0, (16, 1, 28, 28)), seed=1, step=0).tolist()
 
     sections = {}
+    by_section = {}
     totals: dict[str, list] = {}
     for name, fn in (
         ("lenet5_forward_b1", forward1),
@@ -61,9 +63,10 @@ def profile_workload(device, model, batch: int = 64) -> dict:
             fn()
         rows = prof.by_kernel()
         sections[name] = round(sum(t for _, _, t in rows) * 1e3, 4)
+        by_section[name] = [[path, n, round(t * 1e3, 4)] for path, n, t in rows]
         for path, n, t in rows:
             entry = totals.setdefault(path, [0, 0.0])
             entry[0] += n
             entry[1] += t
     kernels = sorted(([p, n, round(t * 1e3, 4)] for p, (n, t) in totals.items()), key=lambda r: -r[2])
-    return {"adapter": device.adapter, "kernels": kernels, "sections_gpu_ms": sections}
+    return {"adapter": device.adapter, "kernels": kernels, "sections_gpu_ms": sections, "by_section": by_section}
