@@ -3,10 +3,11 @@
 over uint8 images with the same per-image parameters), in one run. Prints a table with the adapter string and
 writes JSON.
 
-Rows: native / cpu time ``apply_batch`` on a device-resident uint8 batch (packed 4 per word, float32 out;
-parameter generation, the parameter upload and 3 dispatches included; GPU time from timestamp queries where
-available); ``native+io`` adds the uint8 upload and the float32 download (``pipe(uint8_array)``); Pillow runs
-its enhancers on uint8.
+Rows: native / cpu time ``apply_batch`` on a device-resident uint8 batch (io.U8Batch: one u32 word per RGB
+pixel, 4 gray pixels per word; float32 out; parameter generation, the parameter upload and 3 dispatches
+included; GPU time from timestamp queries where available); ``native u8 out`` the same with ``out="uint8"`` (the
+last kernel writes uint8 pixels, as Pillow's output); ``native+io`` is the host API ``pipe(uint8_array)``: the
+uint8 upload, the kernels with uint8 output and the uint8 download; Pillow runs its enhancers on uint8.
 
     python benchmarks/bench_augment.py [--repeat 7] [--json benchmarks/augment.json]
 """
@@ -65,13 +66,17 @@ def augment_rows(case: str, n: int, repeat: int, backends=("native", "cpu")) -> 
     rows = []
     u8 = (np.random.default_rng(0).random((n, c, h, w)) * 255).astype(np.uint8)
     pipe = pipeline(crop)
-    work = {"bytes": n * c * h * w + 4 * n * c * crop * crop}  # uint8 in, float32 crops out
     for device in gpu_devices(list(backends)):
-        t = U8Batch.from_numpy(u8, device)  # 4 bytes per word: 256 x 3 x 224 x 224 f32 exceeds 128 MiB
+        t = U8Batch.from_numpy(u8, device)  # uint32 words: 256 x 3 x 224 x 224 f32 exceeds 128 MiB
+        work = {"bytes": t.words.nbytes + 4 * n * c * crop * crop}  # packed uint8 in, float32 crops out
         step = iter(range(10**6))
         walls, gpus = time_device(device, lambda: pipe.apply_batch(t, seed=0, step=next(step)), repeat)  # noqa: B023
         rows.append(_row(case, device.name, walls, n, gpus if device.is_gpu else None, dict(work)))
         if device.is_gpu:
+            u8_out = lambda: pipe.apply_batch(t, seed=0, step=next(step), out="uint8")  # noqa: B023, E731
+            walls, gpus = time_device(device, u8_out, repeat)
+            work = {"bytes": t.words.nbytes + 4 * n * crop * crop}  # one u32 word per output pixel
+            rows.append(_row(case, f"{device.name} u8 out", walls, n, gpus, work))
             gpuml.set_device(device)
             samples = time_host(lambda: pipe(u8, seed=0), max(3, repeat // 2))
             rows.append(_row(case, f"{device.name}+io", samples, n))
@@ -98,7 +103,7 @@ def main() -> int:
     by = {(r.case, r.impl): r for r in rows}
     for case in CASES:
         p = by[(case, "pillow")].rate
-        for impl in ("native", "native+io", "cpu"):
+        for impl in ("native", "native u8 out", "native+io", "cpu"):
             if (case, impl) in by:
                 print(f"ratio {case}: {impl} / pillow = {by[(case, impl)].rate / p:.2f}")
     if args.json:

@@ -247,6 +247,31 @@ def test_uint8_layouts_and_two_passes(native_device, cpu_device, channels):
             check(got, ref, "float32", "bilinear", f"{layout} on {dev.name}")
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("size", [(17, 21), (20, 24)])  # ho * wo odd (per-pixel stores) / a multiple of 4 (vec4)
+def test_uint8_output_equals_rounded_float(native_device, cpu_device, channels, size):
+    """apply_batch(out="uint8") writes io.to_uint8 of the float32 result from the last kernel (resample or contrast
+    pass), one word per pixel; the host API returns it without a float32 download."""
+    from gpuml.augment.io import to_uint8
+
+    u8 = (np.random.default_rng(13).random((4, channels, 23, 26)) * 255).astype(np.uint8)
+    for pipe in (
+        A.Compose([A.Rotate(15), A.Brightness(0.3), A.Crop(size)]),
+        A.Compose([A.Rotate(15), A.Brightness(0.3), A.Contrast(0.4), A.GaussianNoise(0.05), A.Crop(size)]),
+    ):
+        params = pipe.generate(4, u8.shape[1:], A.make_rng(3))
+        for dev in (native_device, cpu_device):
+            x = gpuml.tensor(u8.astype(np.float32) / 255, device=dev)
+            ref = to_uint8(pipe.apply_batch(x, params=params).numpy())
+            got = pipe.apply_batch(x, params=params, out="uint8")
+            assert got.shape == ref.shape and got.layout == "u8px"
+            words = got.words.numpy().view(np.uint8).reshape(4, *size, 4)
+            np.testing.assert_array_equal(words[..., :channels].transpose(0, 3, 1, 2), ref)
+            assert not words[..., channels:].any()
+    host = pipe(u8, params=params)  # numpy uint8 in -> uint8 out through the device path
+    assert host.dtype == np.uint8 and host.shape == (4, channels, *size)
+
+
 def test_seed_determinism_and_replay(device):
     x = np.random.default_rng(1).random((5, 3, 21, 19), dtype=np.float32)
     pipe = A.Compose([A.Rotate(20), A.Brightness(0.3), A.GaussianNoise(0.02), A.ElasticTransform(1.5, 4)])

@@ -48,18 +48,38 @@ OP_IDENTITY = {
 # packed 4 bytes per u32 word, little-endian; "u8px": uint8, one u32 word per pixel with channel c in byte c
 # (C <= 4: one load per bilinear tap for all channels). uint8 reads as byte / 255.
 SOURCES = {"f32": ("f32", 0), "u8": ("u32", 1), "u8px": ("u32", 2)}
-# Output element types of resample.wgsl / color.wgsl: name -> (OUT_T, body of store4, body of load4), storing /
-# loading the channel values v of a quad's m valid pixels at element i (float32 either way). "vec4": one vec4 per
-# channel, when ho * wo % 4 == 0 (quads then never straddle planes and i is a multiple of 4); "f32": per element.
+# Outputs of resample.wgsl / color.wgsl: name -> (OUT_T, PUT: body of store4, PUT_PX: body of store_pixels).
+# "vec4": float32 rows, one vec4 per channel and quad (when ho * wo % 4 == 0: quads never straddle planes);
+# "f32": float32 per element; "u8px4" / "u8px": uint8 output (C <= 4), one u32 word per pixel, a quad's 4 words
+# as one vec4<u32> (ho * wo % 4 == 0) or per pixel.
+_F32_PUT = (
+    "out[i] = v.x; if (m > 1u) { out[i + 1u] = v.y; } if (m > 2u) { out[i + 2u] = v.z; } "
+    "if (m > 3u) { out[i + 3u] = v.w; }"
+)
+_U8_PUT = (
+    "let i = r.n * P.plane + r.e0; out[i] = pack_u8(q[0]); if (r.m > 1u) { out[i + 1u] = pack_u8(q[1]); } "
+    "if (r.m > 2u) { out[i + 2u] = pack_u8(q[2]); } if (r.m > 3u) { out[i + 3u] = pack_u8(q[3]); }"
+)
 OUTPUTS = {
-    "vec4": ("vec4<f32>", "out[i >> 2u] = v;", "return out[i >> 2u];"),
-    "f32": (
-        "f32",
-        "out[i] = v.x; if (m > 1u) { out[i + 1u] = v.y; } if (m > 2u) { out[i + 2u] = v.z; } "
-        "if (m > 3u) { out[i + 3u] = v.w; }",
-        "var v = vec4<f32>(out[i], 0.0, 0.0, 0.0); if (m > 1u) { v.y = out[i + 1u]; } "
-        "if (m > 2u) { v.z = out[i + 2u]; } if (m > 3u) { v.w = out[i + 3u]; } return v;",
+    "vec4": ("vec4<f32>", "out[i >> 2u] = v;", ""),
+    "f32": ("f32", _F32_PUT, ""),
+    "u8px4": (
+        "vec4<u32>",
+        "",
+        "out[(r.n * P.plane + r.e0) >> 2u] = vec4<u32>(pack_u8(q[0]), pack_u8(q[1]), pack_u8(q[2]), pack_u8(q[3]));",
     ),
+    "u8px": ("u32", "", _U8_PUT),
+}
+# Inputs of color.wgsl (float32 rows): (name, in place) -> (IN_T, GET: body of load4). In place, the kernel reads
+# and rewrites `out` (float32 output; `inp` is then bound to a dummy); otherwise it reads `inp` (uint8 output).
+_F32_GET = (
+    "var v = vec4<f32>(B[i], 0.0, 0.0, 0.0); if (m > 1u) { v.y = B[i + 1u]; } "
+    "if (m > 2u) { v.z = B[i + 2u]; } if (m > 3u) { v.w = B[i + 3u]; } return v;"
+)
+INPUTS = {
+    (rows, in_place): (t, get.replace("B[", "out[" if in_place else "inp["))
+    for rows, t, get in (("vec4", "vec4<f32>", "return B[i >> 2u];"), ("f32", "f32", _F32_GET))
+    for in_place in (False, True)
 }
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, Pillow's "L"
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -290,11 +310,19 @@ def _uniform(ps: Pass, shape, base: int, lo, hi) -> dict:
 
 
 def execute(
-    x: Tensor, stages: list[Stage], *, clip: bool = True, value_range=(0.0, 1.0), u8_shape=None, u8_layout="u8"
+    x: Tensor,
+    stages: list[Stage],
+    *,
+    clip: bool = True,
+    value_range=(0.0, 1.0),
+    u8_shape=None,
+    u8_layout="u8",
+    out_u8: bool = False,
 ) -> Tensor:
     """Run ``stages`` over the (N, C, H, W) float32 batch ``x`` — or, with ``u8_shape``, over uint8 images packed
     into the uint32 words of ``x`` as ``u8_layout`` says ("u8": 4 bytes per word; "u8px": one pixel per word, see
-    SOURCES; read as byte / 255) — and return a new float32 tensor on x's device."""
+    SOURCES; read as byte / 255) — and return a new float32 (N, C, Ho, Wo) tensor on x's device; with ``out_u8``
+    (C <= 4), the uint8 result (``io.to_uint8`` of the float32 one) as N * Ho * Wo "u8px" words."""
     if u8_shape is not None:
         n, c, h, w = u8_shape
         need = n * h * w if u8_layout == "u8px" else -(-n * c * h * w // 4)
@@ -306,6 +334,8 @@ def execute(
         raise ValueError(f"augment kernels take (N, C, H, W) float32 tensors, got {x.shape} {x.dtype_name}")
     else:
         n, c, h, w = x.shape
+    if out_u8 and c > 4:
+        raise ValueError(f"uint8 output holds at most 4 channels, got {c}")
     passes = plan(stages, n, (h, w))
     for ps in passes:
         if any(op.code in (MATRIX, CONTRAST) for op in ps.ops) and c not in (1, 3, 4):
@@ -321,7 +351,13 @@ def execute(
         elif u8_shape is not None:
             host = host.reshape(-1).view(np.uint8)[: n * c * h * w].reshape(n, c, h, w)
             host = host.astype(np.float32) * np.float32(1.0 / 255.0)
-        return Tensor.wrap_numpy(twin(host, passes, raw, bases, clip, lo, hi), device)
+        out = twin(host, passes, raw, bases, clip, lo, hi)
+        if out_u8:
+            u8 = np.clip(np.rint(out * np.float32(255.0)), 0, 255).astype(np.uint8)  # io.to_uint8
+            px = np.zeros((*out.shape[:1], *out.shape[2:], 4), np.uint8)
+            px[..., :c] = u8.transpose(0, 2, 3, 1)
+            out = px.view("<u4").reshape(-1)
+        return Tensor.wrap_numpy(out, device)
     words = array.array("I")
     words.frombytes(raw)
     from ..tensor import tensor
@@ -331,40 +367,42 @@ def execute(
     source = u8_layout if u8_shape is not None else "f32"
     mean = device.kernel("augment/image_mean.wgsl", WG=WG)
     cur = x
-    for ps, base in zip(passes, bases, strict=True):
+    for pi, (ps, base) in enumerate(zip(passes, bases, strict=True)):
         ho, wo = ps.out_hw
-        out = Tensor.empty((n, c, ho, wo), "float32", device)
         quads = -(-(ho * wo) // PX)
         per = quads_per_invocation(quads)
         partials = Tensor.empty((max(n * quads if len(ps.segments) > 1 else 0, 4),), "float32", device)
-        out_t, put, get = OUTPUTS["vec4" if (ho * wo) % PX == 0 else "f32"]
-        kw = {"WG": WG, "C": c, "QUADS": per, "OUT_T": out_t, "PUT": put, "GET": get}
+        rows = "vec4" if (ho * wo) % PX == 0 else "f32"
         grid = device.grid_1d(-(-(n * -(-quads // per)) // WG))
         u = _uniform(ps, (n, c, *ps.in_hw), base, lo, hi)
         segments = ps.segments or [(0, 0)]
         for k, (first, count) in enumerate(segments):
+            u8_out = out_u8 and pi == len(passes) - 1 and k == len(segments) - 1
+            dst = ("u8px4" if rows == "vec4" else "u8px") if u8_out else rows
+            out_t, put, put_px = OUTPUTS[dst]
+            shape = (n * ho * wo,) if u8_out else (n, c, ho, wo)
+            in_place = k > 0 and not u8_out  # a float32 contrast segment rewrites the image it reads
+            out = cur if in_place else Tensor.empty(shape, "uint32" if u8_out else "float32", device)
             if not out.size:
+                cur = out
                 break
             load, code = ops_wgsl(ps.ops, first, count, c, clip)
-            more = k + 1 < len(segments)  # a contrast segment follows: write per-quad grey sums
+            kw = {"WG": WG, "C": c, "QUADS": per, "OUT_T": out_t, "PUT": put, "PUT_PX": put_px, "PIXEL_OUT": u8_out}
+            kw.update(OPS_LOAD=load, OPS=code, PARTIALS=k + 1 < len(segments))  # PARTIALS: a contrast op follows
             if k == 0:
+                mode, layout = 1 if ps.mode == "bilinear" else 0, SOURCES[source]
                 resample = device.kernel(
-                    "augment/resample.wgsl",
-                    **kw,
-                    MODE=1 if ps.mode == "bilinear" else 0,
-                    ELASTIC=ps.elastic is not None,
-                    SRC_T=SOURCES[source][0],
-                    LAYOUT=SOURCES[source][1],
-                    OPS_LOAD=load,
-                    OPS=code,
-                    PARTIALS=more,
-                )
+                    "augment/resample.wgsl", **kw, MODE=mode, ELASTIC=ps.elastic is not None, SRC_T=layout[0],
+                    LAYOUT=layout[1],
+                )  # fmt: skip
                 resample(grid, u, prm=prm, src=cur, stats=stats, partials=partials, out=out)
             else:
                 mean(device.grid_1d(n), {"n": n, "quads": quads, "plane": ho * wo}, partials=partials, stats=stats)
-                color = device.kernel("augment/color.wgsl", **kw, OPS_LOAD=load, OPS=code, PARTIALS=more)
-                color(grid, u, prm=prm, stats=stats, partials=partials, out=out)
-        cur, source = out, "f32"
+                in_t, get = INPUTS[(rows, in_place)]
+                color = device.kernel("augment/color.wgsl", **kw, IN_T=in_t, GET=get)
+                color(grid, u, prm=prm, stats=stats, partials=partials, inp=stats if in_place else cur, out=out)
+            cur = out
+        source = "f32"
     return cur
 
 

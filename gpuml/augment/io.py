@@ -99,13 +99,34 @@ def from_host(x, device=None):
     return tensor(np.ascontiguousarray(arr, np.float32), device=device), meta
 
 
+def wants_uint8(meta: dict, batch) -> bool:
+    """Whether :func:`to_host` gives uint8 back for ``meta`` and the kernels can write it (at most 4 channels)."""
+    uint8 = (meta["kind"] == "numpy" and meta["dtype"] == np.uint8) or (meta["kind"] == "pil" and meta["mode"] != "F")
+    return uint8 and batch.ndim == 4 and batch.shape[1] <= 4
+
+
 def to_uint8(a):
     return np.clip(np.rint(np.asarray(a, np.float32) * np.float32(255.0)), 0, 255).astype(np.uint8)
 
 
-def to_host(out: Tensor, meta: dict):
+def _u8_pixels(out: U8Batch):
+    """(N, Ho, Wo, C) uint8 view of a "u8px" batch (the kernels' uint8 output)."""
+    n, c, h, w = out.shape
+    return out.words.numpy().reshape(-1)[: n * h * w].view(np.uint8).reshape(n, h, w, 4)[..., :c]
+
+
+def to_host(out, meta: dict):
     if meta["kind"] == "tensor":
         return out
+    if isinstance(out, U8Batch):  # uint8 straight from the kernels: no float32 download, no rounding on the host
+        px = _u8_pixels(out)
+        if meta["kind"] == "pil":
+            from PIL import Image
+
+            imgs = [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a, meta["mode"]) for a in px]
+            return imgs[0] if meta["single"] else imgs
+        arr = np.ascontiguousarray(px.transpose(0, 3, 1, 2))
+        return arr[0, 0] if meta["ndim"] == 2 else arr[:, 0] if meta["ndim"] == 3 else arr
     arr = out.numpy()
     if arr.ndim == 3:
         arr = arr[:, None]

@@ -69,18 +69,21 @@ class Transform:
 
     def __call__(self, x, *, params=None, seed: int | None = None, step: int = 0):
         """Augment ``x`` (numpy array, PIL image(s) or gpuml Tensor; see gpuml.augment) and return the same kind."""
-        from .io import from_host, to_host
+        from .io import from_host, to_host, wants_uint8
 
         batch, meta = from_host(x)
-        out = self.apply_batch(batch, params=params, seed=seed, step=step)
-        return to_host(out, meta)
+        out = "uint8" if wants_uint8(meta, batch) else "float32"
+        return to_host(self.apply_batch(batch, params=params, seed=seed, step=step, out=out), meta)
 
-    def apply_batch(self, x, *, params=None, seed: int | None = None, step: int = 0):
+    def apply_batch(self, x, *, params=None, seed: int | None = None, step: int = 0, out: str = "float32"):
         """Device entry point: (N, C, H, W) or (N, H, W) float32 Tensor (or an io.U8Batch) in, float32 Tensor on the
         same device out; no host round trip (parameters are generated on the host and uploaded as one small
-        buffer)."""
+        buffer). ``out="uint8"`` (at most 4 channels) returns an (N, C, Ho, Wo) io.U8Batch instead, one word per
+        pixel: ``io.to_uint8`` of the float32 result, written by the last kernel (a quarter of the bytes)."""
         from .io import U8Batch
 
+        if out not in ("float32", "uint8"):
+            raise ValueError(f"out must be 'float32' or 'uint8', got {out!r}")
         packed = isinstance(x, U8Batch)
         squeeze = x.ndim == 3
         if squeeze:
@@ -92,14 +95,16 @@ class Transform:
             params = self.generate(n, (c, h, w), make_rng(seed, step))
         self.params_ = params
         stages = self.stages(params, (c, h, w))
-        kw = {"clip": self.clip, "value_range": self.value_range}
+        kw = {"clip": self.clip, "value_range": self.value_range, "out_u8": out == "uint8"}
         if packed:
-            out = engine.execute(x.words, stages, u8_shape=x.shape, u8_layout=x.layout, **kw)
+            res = engine.execute(x.words, stages, u8_shape=x.shape, u8_layout=x.layout, **kw)
         else:
-            out = engine.execute(x, stages, **kw)
+            res = engine.execute(x, stages, **kw)
+        if out == "uint8":
+            return U8Batch(res, (n, *self.output_shape((c, h, w))), "u8px")
         if squeeze:
-            out = out.reshape(n, out.shape[2], out.shape[3])
-        return out
+            res = res.reshape(n, res.shape[2], res.shape[3])
+        return res
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))

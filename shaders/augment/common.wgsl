@@ -6,7 +6,8 @@
 // index e0 .. e0 + 3 of the ho x wo plane, wrapping to the next row; the last quad of a plane keeps only m < 4
 // of them when ho * wo is not a multiple of 4), all C channels. In registers a quad is a mat4x4<f32> whose
 // column k is pixel k (channels c0 .. c0 + 3); transpose() gives the per-channel rows that are loaded and stored
-// (one vec4 per channel when ho * wo % 4 == 0: OUT_T = vec4<f32>). One invocation owns QUADS consecutive quads
+// (one vec4 per channel when ho * wo % 4 == 0: OUT_T = vec4<f32>), or, for uint8 output (PIXEL_OUT, C <= 4),
+// each column is packed into one u32 word per pixel. One invocation owns QUADS consecutive quads
 // of one image (`qpi` invocations per image), so the image's parameters are loaded once for all of them.
 //
 // Per-image parameters live in `prm: array<vec4<u32>>` (floats as bit patterns, so u32 seeds survive),
@@ -201,17 +202,33 @@ fn op_cutout(q: mat4x4<f32>, r: vec4<f32>, fill: f32, xs: vec4<u32>, ys: vec4<u3
                        select(q[3], f, inside.w));
 }
 
-// --- quad load / store ----------------------------------------------------------------------------------------
-// Element i (a quad's first, channel c) of `out`; m valid pixels. Bodies from OUTPUTS in engine.py.
+// --- quad store ---------------------------------------------------------------------------------------------
+const PIXEL_OUT: bool = {{PIXEL_OUT}};  // out holds uint8 pixels, one u32 word each (store_pixels), not float rows
+
+// Row store: channel values v of a quad's m valid pixels at element i of a float32 (N, C, ho, wo) `out`. Body
+// from OUTPUTS in gpuml/augment/engine.py (empty when PIXEL_OUT).
 fn store4(i: u32, v: vec4<f32>, m: u32) {
     {{PUT}}
 }
 
-fn load4(i: u32, m: u32) -> vec4<f32> {
-    {{GET}}
+// Pixel store: the quad as uint8 words, one per pixel with channel c in byte c, into `out` (N x ho x wo words,
+// the "u8px" layout of gpuml.augment.io.U8Batch). Body from OUTPUTS (empty unless PIXEL_OUT).
+fn store_pixels(q: mat4x4<f32>, r: Quad) {
+    {{PUT_PX}}
+}
+
+// Channels 0..C-1 of one pixel as bytes: clamp(round-half-even(v * 255), 0, 255), as gpuml.augment.io.to_uint8.
+fn pack_u8(v: vec4<f32>) -> u32 {
+    let b = vec4<u32>(clamp(round(v * 255.0), vec4<f32>(0.0), vec4<f32>(255.0)));
+    let word = b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
+    return word & (0xffffffffu >> (32u - 8u * min(C, 4u)));  // absent channels' bytes are 0
 }
 
 fn store_quad(q: mat4x4<f32>, c0: u32, r: Quad) {
+    if (PIXEL_OUT) {
+        store_pixels(q, r);
+        return;
+    }
     let t = transpose(q);
     let i = (r.n * C + c0) * P.plane + r.e0;
     store4(i, t[0], r.m);
@@ -224,22 +241,6 @@ fn store_quad(q: mat4x4<f32>, c0: u32, r: Quad) {
     if (c0 + 3u < C) {
         store4(i + 3u * P.plane, t[3], r.m);
     }
-}
-
-fn load_quad(c0: u32, r: Quad) -> mat4x4<f32> {
-    let i = (r.n * C + c0) * P.plane + r.e0;
-    var t = mat4x4<f32>();
-    t[0] = load4(i, r.m);
-    if (c0 + 1u < C) {
-        t[1] = load4(i + P.plane, r.m);
-    }
-    if (c0 + 2u < C) {
-        t[2] = load4(i + 2u * P.plane, r.m);
-    }
-    if (c0 + 3u < C) {
-        t[3] = load4(i + 3u * P.plane, r.m);
-    }
-    return transpose(t);
 }
 
 // Sum over the quad's valid pixels of the grey level 0.299 R + 0.587 G + 0.114 B (ITU-R 601, Pillow's "L"; the

@@ -9,10 +9,11 @@
 //   N x C x H x W; 1 uint8 N x C x H x W packed 4 per u32 word, little-endian; 2 uint8 one u32 word per pixel,
 //   N x H x W, channel c in byte c, C <= 4; uint8 reads as byte / 255), 3 stats: array<f32> (read,
 //   per-image grey mean; only a generated contrast op reads it), 4 partials: array<f32> (read_write, one grey sum
-//   per quad, written when PARTIALS), 5 out: array<OUT_T> (read_write, N x C x ho x wo float32).
+//   per quad, written when PARTIALS), 5 out: array<OUT_T> (read_write, N x C x ho x wo float32, or with
+//   PIXEL_OUT N x ho x wo uint8 pixels, one u32 word each).
 // Template: WG workgroup size; C channels; MODE 0 nearest / 1 bilinear; ELASTIC; SRC_T / LAYOUT the source
 //   element type and layout (SOURCES in gpuml/augment/engine.py); OUT_T /
-//   PUT / GET the output element type and quad store/load bodies (OUTPUTS); OPS_LOAD / OPS the generated op
+//   PUT / PUT_PX / PIXEL_OUT the output element type and store bodies (OUTPUTS); OPS_LOAD / OPS the generated op
 //   sequence; QUADS quads per invocation; PARTIALS.
 // Dispatch: ceil(n * qpi / WG) workgroups over Device.grid_1d, qpi = ceil(quads / QUADS) invocations per image,
 //   quads = ceil(ho * wo / 4); one invocation per QUADS quads of 4 output pixels (all channels) of one image.
