@@ -6,8 +6,9 @@
     >>> again = pipe(images_uint8, params=pipe.params_)   # exact replay
     >>> x_aug = A.parse_pipeline("rotate 15, translate 2, zoom 0.1").apply_batch(x_device, seed=0, step=k)
 
-Inputs: (N, H, W) or (N, C, H, W) float32 (values in [0, 1]) or uint8 (converted on upload, returned as uint8),
-PIL images, or gpuml Tensors (``apply_batch``: device in, device out, no host round trip).
+Inputs: (N, H, W) or (N, C, H, W) float32 (values in [0, 1]) or uint8 (packed into u32 words on upload, returned
+as uint8 written by the kernels), PIL images, or gpuml Tensors (``apply_batch``: device in, device out, no host
+round trip; ``out="uint8"`` gives an ``io.U8Batch`` of uint8 pixels instead of float32).
 
 Split as in kornia: ``generate(n, shape, rng)`` draws per-image parameters with ``random.Random`` (seeded with
 (seed, step); identical in CPython and Pyodide, no numpy needed); the apply is a deterministic function of
