@@ -1,8 +1,9 @@
 """k-means step by step: k-means++ initialisation (one centroid per step), then Lloyd iterations, on 2-D toy
 datasets. The points, their labels and the centroids are the k-means engine's own device buffers, read on the
-device by the drawing shaders (shaders/render/): a compute pass splats the points into one word per pixel and flags
-the 32 x 32 tiles they touch (points_splat.wgsl); scatter.wgsl builds the Voronoi cells as polygons in its vertex
-stage and fills them; points.wgsl draws the words of the flagged tiles; markers.wgsl draws the centroids.
+device by the drawing shaders (shaders/render/): a compute pass splats the points into one word per pixel (coverage
+and point index) and flags the 32 x 32 tiles they touch, once per dataset and plot size (points_splat.wgsl);
+scatter.wgsl builds the Voronoi cells as polygons in its vertex stage and fills them; points.wgsl draws the flagged
+tiles' words in the colors of the current labels; markers.wgsl draws the centroids.
 Per iteration only the 16-byte statistics (shift, inertia, changed, empty) come back to the host. Elbow and
 silhouette panels for k = 1..10 fill in one k per frame, on a 2,000-point subsample (silhouette costs O(n^2)).
 """
@@ -87,6 +88,7 @@ class KMeansDemo(Demo):
 
     def new_engine(self) -> None:
         self.engine = make_engine(self.device, self.data, self.k)
+        self.points_version = getattr(self, "points_version", 0) + 1  # the splat words are redone
         if len(self.engine.chunks) != 1:
             raise RuntimeError("the k-means demo draws one chunk of points; use fewer points")
         self._groups.clear()
@@ -199,28 +201,45 @@ class KMeansDemo(Demo):
         self.scatter_params = r.uniform_buffer(16 * 17)
         self.points_params = r.uniform_buffer(16 * 15)
         self.markers_params = r.uniform_buffer(16 * 15)
-        self._splat = None  # (grid (x0, y0, w, h) in physical pixels, splat words, tile flags)
-        self._tag = 0
+        self._splat = None  # (key, grid (x0, y0, w, h) in physical pixels, splat words, tile flags, tile counts)
 
-    def _splat_grid(self, r):
-        """The grid of splat words for this frame's physical plot rectangle, its tile flags and this frame's tag
-        (shaders/render/disc.wgsl). Both buffers are zeroed when new and when the 20-bit tag wraps; otherwise the
-        words of earlier frames just read as empty."""
+    def _splat_grid(self, r, x_t):
+        """The splat words and tile flags of the points for this physical plot rectangle (shaders/render/disc.wgsl):
+        they depend on the positions only, so they are splatted again only for new points or a new plot size."""
         sx, sy = r.physical[0] / r.size[0], r.physical[1] / r.size[1]
         x, y, w, h = PLOT
         x0, y0 = math.floor(x * sx), math.floor(y * sy)
         grid = (x0, y0, math.ceil((x + w) * sx) - x0, math.ceil((y + h) * sy) - y0)
-        self._tag += 1
-        if self._splat is None or self._splat[0] != grid or self._tag >= 1 << 20:
-            if self._splat is not None:
-                self._splat[1].free()
-                self._splat[2].free()
-            tiles = -(-grid[2] // SPLAT_TILE) * -(-grid[3] // SPLAT_TILE)
-            words = full((grid[2] * grid[3],), 0, "uint32", self.device)
-            self._splat = (grid, words, full((tiles,), 0, "uint32", self.device))
+        tw, th = -(-grid[2] // SPLAT_TILE), -(-grid[3] // SPLAT_TILE)
+        key = (grid, self.points_version, self.n)
+        if self._splat is not None and self._splat[0] == key:
+            return self._splat[1:]
+        if self._splat is not None:
+            for t in self._splat[2:4]:
+                t.free()
             self._groups.clear()  # bind groups of the old buffers
-            self._tag = 1
-        return self._splat, (sx, sy)
+        if self.n >= 1 << 24:
+            raise ValueError("the k-means demo splats at most 2^24 - 1 points")
+        words = full((grid[2] * grid[3],), 0, "uint32", self.device)
+        flags = full((tw * th,), 0, "uint32", self.device)
+        a, b, c, d = self.xform
+        radius = 2.2 if self.n > 3000 else 3.5
+        self.device.kernel("render/points_splat.wgsl", WG=64)(
+            self.device.grid_1d(-(-self.n // 64)),
+            {
+                "xform": (a * sx, b * sy, c * sx - grid[0], d * sy - grid[1]),
+                "radius": radius * min(sx, sy),
+                "w": grid[2],
+                "h": grid[3],
+                "n": self.n,
+                "tw": tw,
+            },
+            pts=x_t,
+            splat=words,
+            tiles=flags,
+        )
+        self._splat = (key, grid, words, flags, (tw, th))
+        return self._splat[1:]
 
     def _group(self, r, pipeline, params, *tensors):
         """A cached bind group: binding 0 = the uniform buffer, then the tensors (keyed by where they live)."""
@@ -235,41 +254,21 @@ class KMeansDemo(Demo):
         eng = self.engine
         _, _, x_t, labels_t = eng.chunks[0]
         centers_t = eng.centers[eng.cur]
-        dev = self.device
         view = (*r.size, *r.physical)
         pal = palette_floats(PALETTE)
         q = r.device.queue
         a, b, c, d = self.xform
-        # the points' splat words and tile flags: a compute pass on gpuml's queue (flushed before the render pass)
-        (grid, splat, tiles), (sx, sy) = self._splat_grid(r)
-        tw, th = -(-grid[2] // SPLAT_TILE), -(-grid[3] // SPLAT_TILE)
-        radius = 2.2 if self.n > 3000 else 3.5
-        dev.kernel("render/points_splat.wgsl", WG=64)(
-            dev.grid_1d(-(-self.n // 64)),
-            {
-                "xform": (a * sx, b * sy, c * sx - grid[0], d * sy - grid[1]),
-                "radius": radius * min(sx, sy),
-                "w": grid[2],
-                "h": grid[3],
-                "n": self.n,
-                "tag": self._tag,
-                "tw": tw,
-            },
-            pts=x_t,
-            labels=labels_t,
-            splat=splat,
-            tiles=tiles,
-        )
+        grid, splat, flags, (tw, th) = self._splat_grid(r, x_t)  # recorded on gpuml's queue when the points move
         x, y, w, h = PLOT
         xs, ys = ((x - c) / a, (x + w - c) / a), ((y - d) / b, (y + h - d) / b)
         box = (min(xs), min(ys), max(xs), max(ys))  # the plot rectangle in data coordinates
         cells, tint = (self.revealed, 0.22) if self.voronoi else (1, 0.0)  # no tint: one cell, the whole box
         scatter_params = struct.pack("68f", *view, *self.xform, *box, cells, tint, 0, 0, *rgba(PANEL), *pal)
         q.write_buffer(self.scatter_params, 0, scatter_params)
-        q.write_buffer(self.points_params, 0, struct.pack("4f8I48f", *view, *grid, self._tag, tw, th, 0, *pal))
+        q.write_buffer(self.points_params, 0, struct.pack("4f8I48f", *view, *grid, tw, th, 0, 0, *pal))
         q.write_buffer(self.markers_params, 0, struct.pack("60f", *view, *self.xform, 10.0, 3.0, 0.0, 0.0, *pal))
         scatter_group = self._group(r, self.scatter_pipeline, self.scatter_params, centers_t)
-        points_group = self._group(r, self.points_pipeline, self.points_params, splat, tiles)
+        points_group = self._group(r, self.points_pipeline, self.points_params, splat, flags, labels_t)
         markers_group = self._group(r, self.markers_pipeline, self.markers_params, centers_t)
         markers = self.revealed
 
