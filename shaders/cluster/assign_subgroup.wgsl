@@ -1,6 +1,8 @@
 // k-means assignment step for CPU adapters (lavapipe, SwiftShader), fused with the first level of the centroid
-// reduction. Same results and outputs as assign.wgsl, different shape: the CENTERS stay in registers and the
-// points stream through. A workgroup is one subgroup of SG lanes (SG = 8 on lavapipe, 4 on SwiftShader, probed
+// reduction. Since assign_tile.wgsl (3-7x faster where it applies), the fallback for d > 16 or more centers per
+// lane than assign_tile.wgsl keeps in registers, and for subgroup sizes other than 4 and 8 (GPUEngine._kind).
+// Same results and outputs as assign.wgsl, different shape: the CENTERS stay in registers and the points stream
+// through. A workgroup is one subgroup of SG lanes (SG = 8 on lavapipe, 4 on SwiftShader, probed
 // at run time); lane q keeps centers q, q + SG, q + 2 SG, ... (KL = ceil(K / SG) of them, D4 vec4 each) in
 // private memory for the whole dispatch. For each SG points, lane q loads point q once (D4 vec4 loads), every
 // point is handed to all lanes with subgroupShuffle, each lane scores its KL centers, and subgroupMin picks the

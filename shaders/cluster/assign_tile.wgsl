@@ -11,9 +11,12 @@
 // labels, counts changed labels, adds the EXACT squared distance |x - c|^2 (direct differences against a copy
 // of the centers in workgroup memory: no cancellation in the inertia) and adds x to its private cluster sums.
 // At the end the lanes' sums are added with subgroupAdd: one partial per workgroup.
-// Why: 1M x 16 points, k = 64 on lavapipe: ~40 ms per pass on a quiet machine (assign_subgroup.wgsl: ~350 ms,
-// its per-lane center array was dynamically indexed and lived in scratch memory). Most of the time is the
-// 1024 FMAs per point; see benchmarks/RESULTS.md for the breakdown.
+// Why (lavapipe, 1M x 16 points, k = 64): 50 ms per pass at load average 2.4, 7.3x less GPU and CPU time than
+// assign_subgroup.wgsl in the same process (whose per-lane center array was dynamically indexed: scratch memory).
+// Split of the CPU time (variants with parts removed, one process): loading x ~30% (lavapipe loads storage
+// buffers lane by lane with a bounds check per component; a textureLoad of the same data measured 3x cheaper),
+// scoring + argmin + butterfly ~53% (disassembled: vmulps + vaddps with the centers as stack operands, NIR lowers
+// fma; shuffles are in-register), labels + exact distances + sums ~17%.
 //
 // Bindings: 0 p (uniform Params); 1 x: n x D4 vec4 (zero-padded rows); 2 centers: K x D4; 3 cnorm: K;
 //   4 labels: n u32 (read_write: previous labels in, new labels out); 5 part_sums: G x K x D4 (ACCUM);
