@@ -9,9 +9,10 @@ from the internet and no browser is downloaded (Playwright drives the system ``c
 
 Cases: matmul 1024^3 (and 64^3, where the fixed cost per call dominates); conv2d on LeNet-5's two layers
 (batch 64) and a 3x3 convolution with 64 channels (28x28, batch 8); one LeNet-5 training step (ReLU, max pooling,
-batch 64, Adam). Inputs are random (never zero), made on the host and fed to both sides as the same bytes; each
-library gets its own layout (gpuml NCHW and (OC, C, KH, KW), tf.js NHWC and (KH, KW, C, OC)); bias is added inside
-the convolution on both (tf.fused.conv2d).
+batch 64, Adam); 100 dependent adds of 1,024 floats and one sync (the cost of issuing an op). Inputs are random
+(never zero), made on the host and fed to both sides as the same bytes; each library gets its own layout (gpuml
+NCHW and (OC, C, KH, KW), tf.js NHWC and (KH, KW, C, OC)); bias is added inside the convolution on both
+(tf.fused.conv2d).
 
 Timing, the same on both sides: warm-up runs excluded; ``repeat`` runs of wall clock around the work plus a device
 sync (flush, ``queue.onSubmittedWorkDone()``, no readback; a training step ends by reading its loss, 4 bytes);
@@ -70,7 +71,7 @@ __all__ = ["WebCase", "cases", "format_web", "run_web_bench", "unavailable_reaso
 
 @dataclass
 class WebCase:
-    kind: str  # "matmul" | "conv" | "train"
+    kind: str  # "matmul" | "conv" | "train" | "chain"
     label: str
     shape: dict
 
@@ -83,6 +84,7 @@ def cases(quick: bool = False) -> list[WebCase]:
             WebCase("conv", "conv lenet-conv1 N=2", {"n": 2, "c": 1, "oc": 6, "h": 28, "w": 28, "k": 5, "pad": 2}),
             WebCase("conv", "conv 3x3-c8-12 N=1", {"n": 1, "c": 8, "oc": 8, "h": 12, "w": 12, "k": 3, "pad": 1}),
             WebCase("train", "train lenet5 b8 adam", {"batch": 8}),
+            WebCase("chain", "100 x add(1024) one sync", {"n": 1024, "ops": 100}),
         ]
     return [
         WebCase("matmul", "matmul 1024x1024x1024", {"m": 1024, "k": 1024, "n": 1024}),
@@ -92,6 +94,8 @@ def cases(quick: bool = False) -> list[WebCase]:
         WebCase("conv", "conv lenet-conv2 N=64", {"n": 64, "c": 6, "oc": 16, "h": 14, "w": 14, "k": 5, "pad": 0}),
         WebCase("conv", "conv 3x3-c64-28 N=8", {"n": 8, "c": 64, "oc": 64, "h": 28, "w": 28, "k": 3, "pad": 1}),
         WebCase("train", "train lenet5 b64 adam", {"batch": 64}),
+        # 100 dependent tiny ops and one sync: the cost of issuing an op (Python in WASM vs JavaScript), not kernels
+        WebCase("chain", "100 x add(1024) one sync", {"n": 1024, "ops": 100}),
     ]
 
 
@@ -235,7 +239,7 @@ def _spread(walls: list[float]) -> dict:
     return {"q1_ms": q[0], "q3_ms": q[2], "iqr_ms": q[2] - q[0], "repeat": len(walls)}
 
 
-def _row(case: WebCase, impl: str, result: dict, work: float, unit: str, extra: dict) -> Row:
+def _row(case: WebCase, impl: str, result: dict, work: float, unit: str, extra: dict, scale: float = 1e9) -> Row:
     walls = result["walls_ms"]
     med = statistics.median(walls)
     kernel = statistics.median(result["kernel_ms"]) if result.get("kernel_ms") else None
@@ -244,7 +248,7 @@ def _row(case: WebCase, impl: str, result: dict, work: float, unit: str, extra: 
     if result.get("span_ms"):
         extra["gpu_span_ms"] = statistics.median(result["span_ms"])
     return Row(
-        "web", case.label, impl, med, min(walls), max(walls), work / (med / 1e3) / 1e9, unit, kernel or None, extra
+        "web", case.label, impl, med, min(walls), max(walls), work / (med / 1e3) / scale, unit, kernel or None, extra
     )
 
 
@@ -268,7 +272,7 @@ def run_web_bench(
 ) -> tuple[list[Row], dict]:
     """Run every case on both sides; returns (rows, environment). ``repeat``: timed runs per case (train: steps);
     ``warmup``: untimed runs first; ``profile``: runs under per-kernel timestamp queries; ``kinds``: only these
-    of "matmul", "conv", "train"; ``tfjs_flags``: tf.env() flags set before the WebGPU backend starts (e.g.
+    of "matmul", "conv", "train", "chain"; ``tfjs_flags``: tf.env() flags set before the WebGPU backend starts (e.g.
     ``{"WEBGPU_MATMUL_PROGRAM_TYPE": 1}``); ``playwright``: a running sync Playwright (one per process) to use
     instead of starting one."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -324,6 +328,7 @@ def run_web_bench(
         server.close()
         shutil.rmtree(tmp, ignore_errors=True)
     env["web_bench"] = {
+        "gpuml_commit": _git_commit(),
         "quick": quick,
         "tfjs_flags_set": tfjs_flags or {},
         "repeat": repeat,
@@ -362,6 +367,17 @@ def _run_case(page, server, data: Path, case: WebCase, rng, repeat, warmup, prof
             for side in ("gpuml", "tfjs")
         }
         work, unit, extra = 2.0 * m * k * n, "GFLOP/s", {}
+    elif case.kind == "chain":
+        x = _nonzero_normal(rng, (s["n"],))
+        spec = {"kind": "chain", **s, **timing, "x_url": put("x", x)}
+        spec |= {"result_url": f"/result/{key}_gpuml", "tf_result": f"/result/{key}_tfjs"}
+        g, t = both(spec)
+        ref = x.astype(np.float64) * (s["ops"] + 1)
+        checks = {
+            side: _check(side, server.results[f"{key}_{side}"], ref, ref.shape, MATMUL_TOL)
+            for side in ("gpuml", "tfjs")
+        }
+        work, unit, extra = float(s["ops"]), "kop/s", {"ops": s["ops"]}
     elif case.kind == "conv":
         x = _nonzero_normal(rng, (s["n"], s["c"], s["h"], s["w"]))
         w = _nonzero_normal(rng, (s["oc"], s["c"], s["k"], s["k"]), 1.0 / np.sqrt(s["c"] * s["k"] ** 2))
@@ -418,16 +434,31 @@ def _run_case(page, server, data: Path, case: WebCase, rng, repeat, warmup, prof
             _train_row(case, GPUML, g, batch, {**extra, "check": checks["gpuml"]}),
             _train_row(case, TFJS, t, batch, {**extra, "check": checks["tfjs"]}),
         ]
+    scale = 1e3 if unit == "kop/s" else 1e9
     return [
-        _row(case, GPUML, g, work, unit, {**extra, "check": checks["gpuml"]}),
-        _row(case, TFJS, t, work, unit, {**extra, "check": checks["tfjs"]}),
+        _row(case, GPUML, g, work, unit, {**extra, "check": checks["gpuml"]}, scale),
+        _row(case, TFJS, t, work, unit, {**extra, "check": checks["tfjs"]}, scale),
     ]
 
 
 def _train_row(case, impl, result, batch, extra) -> Row:
-    row = _row(case, impl, result, batch, "img/s", extra)
-    row.rate = batch / (row.median_ms / 1e3)  # images per second, not "G"
-    return row
+    return _row(case, impl, result, batch, "img/s", extra, scale=1.0)
+
+
+def _git_commit() -> str | None:
+    """HEAD of the source checkout, with "+dirty" when gpuml/, shaders/ or web/bench/ have uncommitted changes."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "gpuml", "shaders", "web/bench"], cwd=ROOT, capture_output=True
+        )
+    except OSError:
+        return None
+    if head.returncode:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _environment(chromium: str, pyodide: str, gpuml_info: dict, tf_info: dict, wheel_bytes: int) -> dict:
@@ -507,7 +538,8 @@ def format_web(rows: list[Row], env: dict, top: int = 3) -> str:
         f"timestamp-query {'on' if b['tfjs_timestamp_query'] else 'off'}); Pyodide {b['pyodide']}",
         f"gpu ms = summed per-kernel GPU time, each kernel alone under timestamp queries (gpuml device.profile(), "
         f"tf.js tf.time() kernelMs); wall = work + device sync, median of {w.get('repeat', '?')} after "
-        f"{w.get('warmup', '?')} warm-up; load average before/after {w.get('loadavg_before')}/{w.get('loadavg_after')}",
+        f"{w.get('warmup', '?')} warm-up; load average before/after {w.get('loadavg_before')}/{w.get('loadavg_after')}"
+        f"; gpuml {env.get('gpuml')} at {w.get('gpuml_commit')}",
         format_table(rows, env),
         *check_lines(rows),
     ]

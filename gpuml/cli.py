@@ -373,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
         "GPU times come from timestamp queries where available; wall times always.",
         epilog="web: gpuml (its Python package in Pyodide on navigator.gpu) against TensorFlow.js's WebGPU backend "
         "in one headless Chromium page on the same adapter: matmul 1024^3, conv2d on LeNet-5's layers (batch 64) "
-        "and a 3x3 C=64 convolution (batch 8), one LeNet-5 Adam training step (batch 64). Wall time = work + device "
+        "and a 3x3 C=64 convolution (batch 8), one LeNet-5 Adam training step (batch 64), 100 chained tiny adds "
+        "(the cost of issuing an op). Wall time = work + device "
         "sync (median of --repeat after warm-up, min/max, IQR); GPU time = summed per-kernel timestamp queries "
         "(gpuml device.profile(), tf.js tf.time()). Outputs are checked against numpy (exit status 1 if they "
         "disagree); prints gpuml/tf.js per case. Needs the system `chromium`, Python playwright and `npm ci` in "
@@ -402,7 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=50, help="all: LeNet-5 training steps timed (default 50)")
     b.add_argument("--charts", metavar="DIR", help="all: write one PNG bar chart per area into DIR")
     b.add_argument(
-        "--case", action="append", choices=["matmul", "conv", "train"], help="web: only these cases (repeatable)"
+        "--case",
+        action="append",
+        choices=["matmul", "conv", "train", "chain"],
+        help="web: only these cases (repeatable)",
     )
     b.add_argument(
         "--tfjs-flag",

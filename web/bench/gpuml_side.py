@@ -87,6 +87,20 @@ def bench_matmul(spec):
     return time_it(fn, spec["warmup"], spec["repeat"], spec["profile"])
 
 
+def bench_chain(spec):
+    """``ops`` dependent adds of two n-float tensors (y = y + x), then one sync: the cost of issuing an op."""
+    x = gpuml.tensor(fetch_array(spec["x_url"]))
+
+    def fn():
+        y = x
+        for _ in range(spec["ops"]):
+            y = gpuml.ops.add(y, x)
+        return y
+
+    post(spec["result_url"], fn().to_bytes())
+    return time_it(fn, spec["warmup"], spec["repeat"], spec["profile"])
+
+
 def bench_conv(spec):
     n, c, h, w, oc, k, pad = (spec[key] for key in ("n", "c", "h", "w", "oc", "k", "pad"))
     x = gpuml.tensor(fetch_array(spec["x_url"])).reshape(n, c, h, w)
@@ -145,7 +159,7 @@ def bench_train(spec):
 
 def run_case(payload: str) -> str:
     spec = json.loads(payload)
-    fn = {"matmul": bench_matmul, "conv": bench_conv, "train": bench_train}[spec["kind"]]
+    fn = {"matmul": bench_matmul, "conv": bench_conv, "train": bench_train, "chain": bench_chain}[spec["kind"]]
     return json.dumps(fn(spec))
 
 

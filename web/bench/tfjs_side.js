@@ -109,6 +109,22 @@ window.tfbench = (() => {
       return timing;
     },
 
+    // `ops` dependent adds of two n-float tensors (y = y + x), then one sync: the cost of issuing an op.
+    async chain(spec) {
+      const x = tf.tensor1d(await fetchArray(spec.x_url));
+      const fn = () => tf.tidy(() => {
+        let y = x;
+        for (let i = 0; i < spec.ops; i++) y = tf.add(y, x);
+        return y;
+      });
+      const out = fn();
+      await post(spec.result_url, await out.data());
+      tf.dispose(out);
+      const timing = await timeIt(fn, spec);
+      tf.dispose(x);
+      return timing;
+    },
+
     // y = conv2d(x, w) + b in tf.js's own layout: x NHWC, w (KH, KW, C, OC), explicit zero padding, stride 1;
     // tf.fused.conv2d adds the bias in the same kernel (as gpuml's conv2d does).
     async conv(spec) {
