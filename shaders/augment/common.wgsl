@@ -1,5 +1,5 @@
 // Shared by the augment kernels (resample.wgsl, color.wgsl): the uniform layout, the quad layout, per-image
-// parameter access, the pixel ops and the quad load/store. Written by gpuml/augment/engine.py, which carries the
+// parameter access, the pixel ops and the quad store. Written by gpuml/augment/engine.py, which carries the
 // numpy twin and generates the op sequence (template OPS).
 //
 // Images are (N, C, H, W) float32. The unit of work is a *quad*: 4 consecutive pixels of one image's plane (flat

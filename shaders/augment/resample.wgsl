@@ -18,11 +18,11 @@
 // Dispatch: ceil(n * qpi / WG) workgroups over Device.grid_1d, qpi = ceil(quads / QUADS) invocations per image,
 //   quads = ceil(ho * wo / 4); one invocation per QUADS quads of 4 output pixels (all channels) of one image.
 // Why this shape: on lavapipe a storage load costs ~50 FMAs, so the per-image parameters are loaded once per
-//   QUADS quads, coordinates and colour ops are pure ALU, the only per-pixel loads are the 1 (nearest) or 4 (bilinear)
-//   taps per channel (per pixel with LAYOUT 2: one word holds all channels, 3x fewer loads for RGB), and a
-//   channel's 4 outputs go out as one vec4 store. Everything indexed (quad columns,
-//   channels, ops) is a compile-time constant: the previous kernel, with runtime channel and op loops over a
-//   private array, was 3-5x slower on lavapipe.
+//   QUADS quads, coordinates and colour ops are pure ALU, the only per-pixel loads are the 1 (nearest) or 4
+//   (bilinear) taps per channel (per pixel with LAYOUT 2: one word holds all channels, 3x fewer loads for RGB),
+//   and a channel's 4 outputs go out as one vec4 store. Everything indexed (quad columns, channels, ops) is a
+//   compile-time constant: the previous kernel, with runtime channel and op loops over a private array, was ~4.5x
+//   slower on lavapipe (interleaved A/B, 256 x 224 x 224 RGB; 6-7x with the later steps, benchmarks/RESULTS.md).
 
 #include "augment/common.wgsl"
 
