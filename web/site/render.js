@@ -120,7 +120,7 @@ export class Renderer {
     const bgra = this.format === "bgra8unorm";
     c.pending = staging.mapAsync(GPUMapMode.READ).then(() => {
       const src = new Uint8Array(staging.getMappedRange());
-      const img = new ImageData(W, H);
+      const img = c.image || (c.image = new ImageData(W, H));  // reused: putImageData copies it
       const dst = img.data;
       for (let y = 0; y < H; y++) {
         const row = src.subarray(y * bpr, y * bpr + W * 4);
