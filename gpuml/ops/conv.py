@@ -782,6 +782,63 @@ def _grad_w_rows(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
     return _grad_w_finish(device, g, part, kb, g.OCg, s)
 
 
+def _subgroup_lanes(device) -> int:
+    """The subgroup size of a workgroup of 8 on ``device`` (probed once; 0 without subgroups)."""
+    try:
+        from ..cluster._engine import subgroup_size
+    except ImportError:  # pragma: no cover
+        return 0
+    return subgroup_size(device)
+
+
+def _grad_w_sg_ok(device, g: ConvGeometry) -> bool:
+    """conv/grad_w_sg.wgsl: CPU adapters with subgroups of >= 4 lanes, one group, OC <= 16, KW <= 5, stride and
+    dilation 1 across."""
+    return (
+        _cpu_adapter(device)
+        and "subgroup" in device.features
+        and _subgroup_lanes(device) >= 4
+        and g.G == 1
+        and g.OC <= 16
+        and g.KW <= 5
+        and g.sw == 1
+        and g.dw == 1
+    )
+
+
+# conv/grad_w_sg.wgsl: about this many workgroups (chunks of output rows x groups of 8 kernel rows), enough to keep
+# both of lavapipe's threads busy with few partial sums to add up
+GRAD_W_SG_WORKGROUPS = 32
+
+
+def _grad_w_sg(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
+    """(grad_w, grad_b) by conv/grad_w_sg.wgsl (S chunks of output rows) + conv/grad_w_finish.wgsl."""
+    kb = _r4(g.K + 1)
+    ck = g.C * g.KH
+    groups = -(-(ck + 1) // 8)
+    rows = g.N * g.OH
+    s = max(1, min(rows, -(-GRAD_W_SG_WORKGROUPS // groups)))
+    r = -(-rows // s)
+    s = -(-rows // r)
+    part = Tensor.empty((s, g.OC, kb), "float32", device)
+    params = {
+        "R": r,
+        "rows": rows,
+        **g.pick("C", "H", "W", "OC", "KH", "KW", "K"),
+        "KB": kb,
+        "OH": g.OH,
+        "OW": g.OW,
+        "OWq": -(-g.OW // 4),
+        **g.pick("sh", "ph", "pw", "dh"),
+        "CK": ck,
+    }
+    lanes = 8 if _subgroup_lanes(device) >= 8 else 4
+    aligned = "true" if g.OW % 4 == 0 else "false"
+    kernel = device.kernel("conv/grad_w_sg.wgsl", LANES=lanes, ALIGNED=aligned)
+    kernel((s, groups, 1), params, x_in=x, dy=gy, dy4=gy, part=part)
+    return _grad_w_finish(device, g, part, kb, g.OC, s)
+
+
 def _grad_w_finish(device, g: ConvGeometry, part, kb: int, rows: int, s: int) -> tuple[Tensor, Tensor]:
     gw = Tensor.empty((g.OC, g.Cg, g.KH, g.KW), "float32", device)
     gb = Tensor.empty((g.OC,), "float32", device)
@@ -825,8 +882,10 @@ def _grad_w_implicit(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
 def _backward_gpu(device, g: ConvGeometry, x, w, gy, input_grad: bool = True):
     if g.N == 0 or not (_use_implicit_grad_w(device, g) and (not input_grad or _use_direct_grad_x(device, g))):
         return _backward_gemm(device, g, x, w, gy, input_grad)
-    rows = _grad_w_rows_ok(g)
-    gw, gb = (_grad_w_rows if rows else _grad_w_implicit)(device, g, x, gy)
+    if _grad_w_sg_ok(device, g):
+        gw, gb = _grad_w_sg(device, g, x, gy)
+    else:
+        gw, gb = (_grad_w_rows if _grad_w_rows_ok(g) else _grad_w_implicit)(device, g, x, gy)
     gx = None
     if input_grad:
         gx = _direct_grad_x(device, g, w, gy, Tensor.empty((g.N, g.C, g.H, g.W), "float32", device))
