@@ -531,7 +531,9 @@ def _rows_ok(device, g: ConvGeometry) -> bool:
     """conv/implicit_rows.wgsl applies: one group, stride and dilation 1 across, KW <= 5, subgroups, f32."""
     groups = -(-g.N * g.OH * -(-g.OW // 4) // 8)
     limit = int(device.limits.get("max_compute_workgroups_per_dimension", 65535))
-    return g.G == 1 and g.sw == 1 and g.dw == 1 and g.KW <= 5 and "subgroup" in device.features and groups <= limit
+    if not (g.G == 1 and g.sw == 1 and g.dw == 1 and g.KW <= 5 and "subgroup" in device.features and groups <= limit):
+        return False
+    return _subgroup_lanes(device) >= 4
 
 
 def _implicit_rows(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
@@ -550,7 +552,8 @@ def _implicit_rows(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=No
     bias, flags = _flags(device, b, relu)
     params = {"npx": npx, **g.pick("C", "H", "W", "OC", "KH", "OH", "OW"), "OWq": owq, **flags}
     params.update(sh=g.sh, ph=g.ph, pw=g.pw, dh=g.dh)
-    kernel = device.kernel("conv/implicit_rows.wgsl", ROWS=tile)
+    lanes = 8 if _subgroup_lanes(device) >= 8 else 4
+    kernel = device.kernel("conv/implicit_rows.wgsl", ROWS=tile, LANES=lanes)
     kernel((-(-npx // 8), -(-g.OC // tile), 1), params, x_in=x, wp=wp, bias=bias, out=out)
     wp.free()
     return out
