@@ -85,6 +85,21 @@ def test_max_pool_forward_backward(device, cfg):
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
+def test_max_pool_backward_fused_relu(device, cfg):
+    """relu_out= fuses the backward of a ReLU before the pool: the same as relu_grad of the plain backward."""
+    shape, kernel, stride, padding = cfg
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.standard_normal(shape), 0).astype(np.float32)  # a ReLU's output: many zeros, some windows
+    x[0, 0] = 0.0  # a whole plane of zero windows
+    out, idx = gpuml.ops.max_pool2d(x, kernel, stride, padding, return_indices=True)
+    gy = rng.standard_normal(out.shape).astype(np.float32)
+    _, _, grad = ref_pool(x.astype(np.float64), kernel, stride, padding, "max")
+    want = np.where(x > 0, grad(gy.astype(np.float64)), 0.0)
+    gx = gpuml.ops.max_pool2d_backward(gy, idx, shape, kernel, stride, padding, relu_out=out)
+    assert_close(gx.numpy(), want, "reduction")
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
 @pytest.mark.parametrize("include", [True, False])
 def test_avg_pool_forward_backward(device, cfg, include):
     shape, kernel, stride, padding = cfg

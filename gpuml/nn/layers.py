@@ -243,10 +243,15 @@ class MaxPool2d(_Pool2d):
     def forward(self, x):
         self.x_shape = x.shape
         y, self.indices = ops.max_pool2d(x, self.kernel, self.stride, self.padding, return_indices=True)
+        self.y = y
         return y
 
-    def backward(self, grad):
-        return ops.max_pool2d_backward(grad, self.indices, self.x_shape, self.kernel, self.stride, self.padding)
+    def backward(self, grad, relu: bool = False):
+        """``relu=True``: the input came out of a ReLU whose backward runs here too (Sequential.backward fuses it)."""
+        relu_out = self.y if relu else None
+        return ops.max_pool2d_backward(
+            grad, self.indices, self.x_shape, self.kernel, self.stride, self.padding, relu_out=relu_out
+        )
 
 
 class AvgPool2d(_Pool2d):
@@ -405,8 +410,18 @@ class Sequential(Module):
     __call__ = forward
 
     def backward(self, grad):
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
+        """Layer by layer, last first; a ReLU (not guided) before a MaxPool2d runs inside the pool's backward."""
+        layers = self.layers
+        i = len(layers) - 1
+        while i >= 0:
+            layer = layers[i]
+            prev = layers[i - 1] if i > 0 else None
+            if type(layer) is MaxPool2d and type(prev) is ReLU and not prev.guided:
+                grad = layer.backward(grad, relu=True)
+                i -= 2
+            else:
+                grad = layer.backward(grad)
+                i -= 1
         return grad
 
     def state_dict(self) -> dict:

@@ -16,7 +16,7 @@ checks (pool/max_pool_tiled.wgsl). Each has a numpy twin that the cpu backend ru
 
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 from ._common import WG, operands, require_float
 
 try:
@@ -176,9 +176,16 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, return_indices: bool = Fals
     return (out, idx) if return_indices else out
 
 
-def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, padding=0):
-    """dL/dx of :func:`max_pool2d` from ``grad_out`` and the ``indices`` it returned."""
+def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, padding=0, *, relu_out=None):
+    """dL/dx of :func:`max_pool2d` from ``grad_out`` and the ``indices`` it returned.
+
+    ``relu_out``: the pool's output when its input came out of a ReLU; the ReLU's backward is fused in (grad_out
+    passes only where relu_out > 0: a window's winner is positive iff the window's max is)."""
     device, (gy, idx) = operands(grad_out, indices)
+    if relu_out is not None:
+        relu_out = as_tensor(relu_out, device)
+        if relu_out.shape != gy.shape:
+            raise ValueError(f"max_pool2d_backward: relu_out must have shape {gy.shape}, got {relu_out.shape}")
     require_float("max_pool2d_backward", gy)
     g = _geometry(tuple(input_shape), kernel, stride, padding, "max_pool2d_backward")
     out_shape = (g["N"], g["C"], g["OH"], g["OW"])
@@ -189,16 +196,22 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, pad
     if idx.dtype_name != "int32":
         raise TypeError(f"max_pool2d_backward: indices must be int32, got {idx.dtype_name}")
     if not device.is_gpu:
-        return Tensor.wrap_numpy(np_max_pool2d_backward(gy.host(), idx.host(), g), device)
+        gy_h = gy.host() if relu_out is None else np.where(relu_out.host() > 0, gy.host(), 0).astype(np.float32)
+        return Tensor.wrap_numpy(np_max_pool2d_backward(gy_h, idx.host(), g), device)
     gx = Tensor.empty(tuple(input_shape), "float32", device)
     n = gx.size
     if n:
         if _tiles(g):
             # windows tile the input: one invocation per window writes its pixels (no gather)
             m = gy.size
-            kernel_ = device.kernel("pool/max_pool_backward_tiled.wgsl", WG=WG)
-            kernel_(_grid(device, m), _params(g, m), gy=gy, idx=idx, gx=gx)
+            gate = relu_out is not None
+            kernel_ = device.kernel("pool/max_pool_backward_tiled.wgsl", WG=WG, GATE="true" if gate else "false")
+            kernel_(_grid(device, m), _params(g, m), gy=gy, idx=idx, gx=gx, y=relu_out if gate else gy)
         else:
+            if relu_out is not None:
+                from .elementwise import binary
+
+                gy = binary("relu_grad", gy, relu_out)
             kernel_ = device.kernel("pool/max_pool_backward.wgsl", WG=WG)
             kernel_(_grid(device, n), _params(g, n), gy=gy, idx=idx, gx=gx)
     return gx
