@@ -89,7 +89,13 @@ class Linear(Module):
 
     def backward(self, grad):
         w = self.params["weight"]
-        copy_into(ops.matmul(ops.transpose(grad), self.x), w.grad)
+        m, k = self.x.shape
+        if grad.device.is_gpu and m % 4 == 0 and k % 4 == 0 and grad.dtype_name == "float32":
+            from ..ops.linalg import gemm
+
+            gemm(ops.transpose(grad), self.x, w.grad, self.out_features, k, m)  # into the store: no copy
+        else:
+            copy_into(ops.matmul(ops.transpose(grad), self.x), w.grad)
         if self.bias:
             copy_into(ops.sum(grad, axis=0), self.params["bias"].grad)
         return ops.matmul(grad, w.data)
@@ -202,10 +208,14 @@ class Conv2d(Module):
 
     def backward(self, grad):
         w = self.params["weight"]
-        gx, gw, gb = ops.conv2d_backward(self.x, w.data, grad, **self._geometry(), input_grad=self.input_grad)
+        if self.bias:  # the gradients land in the parameter store's buffer (no copies)
+            out = (w.grad, self.params["bias"].grad)
+            gx, _, _ = ops.conv2d_backward(
+                self.x, w.data, grad, **self._geometry(), input_grad=self.input_grad, out=out
+            )
+            return gx
+        gx, gw, _ = ops.conv2d_backward(self.x, w.data, grad, **self._geometry(), input_grad=self.input_grad)
         copy_into(gw, w.grad)
-        if self.bias:
-            copy_into(gb, self.params["bias"].grad)
         return gx
 
     def describe(self):

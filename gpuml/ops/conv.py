@@ -407,10 +407,24 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo: str = 
     return _RUN[algo](device, g, x, w, b, relu)
 
 
-def conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1, *, input_grad: bool = True):
+def conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1, *, input_grad: bool = True, out=None):
     """Gradients of ``y = conv2d(x, w, b, ...)`` (without ReLU) given ``grad_out`` = dL/dy:
     returns (grad_x, grad_w, grad_b) as tensors on the device, shapes of x, w and (OC,).
-    ``input_grad=False`` skips grad_x (returned as None): a network's first layer never needs it."""
+    ``input_grad=False`` skips grad_x (returned as None): a network's first layer never needs it.
+    ``out=(grad_w, grad_b)``: tensors (views allowed, e.g. a ParameterStore's gradients) that receive the weight
+    and bias gradients, written in place by the last kernel where it can, else copied; they are returned."""
+    gx, gw, gb = _conv2d_backward(x, w, grad_out, stride, padding, dilation, groups, input_grad, out)
+    if out is not None:
+        from .layout import copy_into
+
+        for src, dst in zip((gw, gb), out, strict=True):
+            if src is not dst:
+                copy_into(src, dst)
+        gw, gb = out
+    return gx, gw, gb
+
+
+def _conv2d_backward(x, w, grad_out, stride, padding, dilation, groups, input_grad, out):
     device, (x, w, gy) = operands(x, w, grad_out)
     require_float("conv2d_backward", x, w, gy)
     g = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv2d_backward")
@@ -422,7 +436,7 @@ def conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1, *
             None if a is None else Tensor.wrap_numpy(a.astype(np.float32, copy=False), device) for a in (gx, gw, gb)
         )
         return gx, gw, gb
-    return _backward_gpu(device, g, x, w, gy, input_grad)
+    return _backward_gpu(device, g, x, w, gy, input_grad, out)
 
 
 # --- GPU implementations -----------------------------------------------------------------------------------------
@@ -760,7 +774,7 @@ def _grad_w_rows_ok(g: ConvGeometry) -> bool:
     return g.OCg <= 8 and g.sw == 1 and g.dw == 1 and g.KW <= 8 and g.OW % 4 == 0
 
 
-def _grad_w_rows(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
+def _grad_w_rows(device, g: ConvGeometry, x, gy, out=None) -> tuple[Tensor, Tensor]:
     """(grad_w, grad_b) by conv/grad_w_rows.wgsl (S chunks of output rows) + conv/grad_w_finish.wgsl."""
     kb = _r4(g.K + 1)
     rows = g.N * g.OH
@@ -782,7 +796,7 @@ def _grad_w_rows(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
         "rows": rows,
     }
     device.kernel("conv/grad_w_rows.wgsl", WG=HEAVY_WG)(_heavy_grid(device, n), params, x_in=x, dy=gy, part=part)
-    return _grad_w_finish(device, g, part, kb, g.OCg, s)
+    return _grad_w_finish(device, g, part, kb, g.OCg, s, out)
 
 
 def _subgroup_lanes(device) -> int:
@@ -814,7 +828,7 @@ def _grad_w_sg_ok(device, g: ConvGeometry) -> bool:
 GRAD_W_SG_WORKGROUPS = 32
 
 
-def _grad_w_sg(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
+def _grad_w_sg(device, g: ConvGeometry, x, gy, out=None) -> tuple[Tensor, Tensor]:
     """(grad_w, grad_b) by conv/grad_w_sg.wgsl (S chunks of output rows) + conv/grad_w_finish.wgsl."""
     kb = _r4(g.K + 1)
     ck = g.C * g.KH
@@ -839,12 +853,17 @@ def _grad_w_sg(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
     aligned = "true" if g.OW % 4 == 0 else "false"
     kernel = device.kernel("conv/grad_w_sg.wgsl", LANES=lanes, ALIGNED=aligned)
     kernel((s, groups, 1), params, x_in=x, dy=gy, dy4=gy, part=part)
-    return _grad_w_finish(device, g, part, kb, g.OC, s)
+    return _grad_w_finish(device, g, part, kb, g.OC, s, out)
 
 
-def _grad_w_finish(device, g: ConvGeometry, part, kb: int, rows: int, s: int) -> tuple[Tensor, Tensor]:
-    gw = Tensor.empty((g.OC, g.Cg, g.KH, g.KW), "float32", device)
-    gb = Tensor.empty((g.OC,), "float32", device)
+def _grad_w_finish(device, g: ConvGeometry, part, kb: int, rows: int, s: int, out=None) -> tuple[Tensor, Tensor]:
+    """Sum the partials into (grad_w, grad_b): new tensors, or ``out``'s where they can be bound (aligned)."""
+    align = int(device.limits.get("min_storage_buffer_offset_alignment", 256))
+    if out is not None and all(t.byte_offset % align == 0 and t.dtype_name == "float32" for t in out):
+        gw, gb = out
+    else:
+        gw = Tensor.empty((g.OC, g.Cg, g.KH, g.KW), "float32", device)
+        gb = Tensor.empty((g.OC,), "float32", device)
     n = g.OC * (g.K + 1)
     params = {"n": n, "K": g.K, "KB": kb, "OCg": g.OCg, "OCg16": rows, "S": s}
     device.kernel("conv/grad_w_finish.wgsl", WG=WG)(_grid(device, n), params, part=part, gw=gw, gb=gb)
@@ -852,7 +871,7 @@ def _grad_w_finish(device, g: ConvGeometry, part, kb: int, rows: int, s: int) ->
     return gw, gb
 
 
-def _grad_w_implicit(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
+def _grad_w_implicit(device, g: ConvGeometry, x, gy, out=None) -> tuple[Tensor, Tensor]:
     """(grad_w, grad_b) by conv/grad_w.wgsl (S chunks of pixels in parallel) + conv/grad_w_finish.wgsl."""
     kb = _r4(g.K + 1)
     kb4 = kb // 4
@@ -879,16 +898,16 @@ def _grad_w_implicit(device, g: ConvGeometry, x, gy) -> tuple[Tensor, Tensor]:
         "OCg16": ocg16,
     }
     device.kernel("conv/grad_w.wgsl", WG=HEAVY_WG)(_heavy_grid(device, n), params, x_in=x, dy=gy, part=part)
-    return _grad_w_finish(device, g, part, kb, ocg16, s)
+    return _grad_w_finish(device, g, part, kb, ocg16, s, out)
 
 
-def _backward_gpu(device, g: ConvGeometry, x, w, gy, input_grad: bool = True):
+def _backward_gpu(device, g: ConvGeometry, x, w, gy, input_grad: bool = True, out=None):
     if g.N == 0 or not (_use_implicit_grad_w(device, g) and (not input_grad or _use_direct_grad_x(device, g))):
         return _backward_gemm(device, g, x, w, gy, input_grad)
     if _grad_w_sg_ok(device, g):
-        gw, gb = _grad_w_sg(device, g, x, gy)
+        gw, gb = _grad_w_sg(device, g, x, gy, out)
     else:
-        gw, gb = (_grad_w_rows if _grad_w_rows_ok(g) else _grad_w_implicit)(device, g, x, gy)
+        gw, gb = (_grad_w_rows if _grad_w_rows_ok(g) else _grad_w_implicit)(device, g, x, gy, out)
     gx = None
     if input_grad:
         gx = _direct_grad_x(device, g, w, gy, Tensor.empty((g.N, g.C, g.H, g.W), "float32", device))
