@@ -364,11 +364,34 @@ class BrowserDevice(GPUDevice):
             self._staging_free.setdefault(size, []).append(staging)
 
     def _map_read(self, staging, nbytes):
+        if can_run_sync() and not self._unchecked:
+            return self._map_read_blocking(staging, nbytes)
         if not can_run_sync():
             self._release_staging(staging)
         return self._block(
             lambda: self._map_read_async(staging, nbytes), "a synchronous read (numpy()/tolist()/to_bytes())"
         )
+
+    def _settle_with(self, extra):
+        """A JS promise settling every pending submit error scope together with ``extra`` (see _JS_HELPERS)."""
+        pending, self._pending = self._pending, []
+        pending.append(extra)
+        return _h().settle(to_js(pending))
+
+    def _map_read_blocking(self, staging, nbytes):
+        """What _map_read_async does, without a Python coroutine: one JSPI suspension on one JS promise. Running the
+        coroutine under run_sync cost ~0.3 ms more per read in Chromium/SwiftShader (a batch-1 LeNet prediction
+        4.9 -> 4.4 ms, min of 6 interleaved rounds of 20)."""
+        try:
+            self._check()
+            errors = str(run_sync(self._settle_with(staging.mapAsync(self._map_mode, 0, nbytes))))
+            self._check()
+            if errors:
+                raise WebGPUError(f"WebGPU error in the work before this read (its data would be stale): {errors}")
+            return js.Uint8Array.new(staging.getMappedRange(0, nbytes)).to_bytes()
+        finally:
+            staging.unmap()
+            self._release_staging(staging)
 
     async def _map_read_async(self, staging, nbytes):
         try:
@@ -386,6 +409,13 @@ class BrowserDevice(GPUDevice):
     def sync(self) -> None:
         """Flush and wait until the device has finished all submitted work (raises on errors in it)."""
         self.flush()
+        if can_run_sync() and not self._unchecked:  # one JSPI suspension, no coroutine (see _map_read_blocking)
+            self._check()
+            errors = str(run_sync(self._settle_with(self._queue.onSubmittedWorkDone())))
+            self._check()
+            if errors:
+                raise WebGPUError(f"WebGPU error in submitted work: {errors}")
+            return
         self._block(self.sync_async, "sync()")
 
     async def sync_async(self) -> None:
