@@ -1,0 +1,131 @@
+"""LeNet-5 training steps, gpuml native (WebGPU) against PyTorch CPU, in alternating blocks in one process.
+
+On a machine shared with other jobs, a full epoch of each in turn (benchmarks/bench_train.py) compares different
+moments of the load; here both run in blocks of ``--block`` steps, alternating ``--blocks`` times, on the same
+batches (MNIST, batch 64, Adam), and each block records wall time and process CPU time (lavapipe's worker threads
+and PyTorch's intra-op threads both run inside this process). The minimum block per implementation is the figure
+least disturbed by other jobs; the load average is printed with the result.
+
+    python benchmarks/bench_train_interleaved.py [--blocks 8] [--block 50] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+import gpuml
+from gpuml.backends import open_device
+from gpuml.datasets import batches, mnist
+from gpuml.train import TrainConfig, Trainer
+
+STEPS_PER_EPOCH = 938
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blocks", type=int, default=8)
+    parser.add_argument("--block", type=int, default=50, help="steps per block")
+    parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+
+    train = mnist("train")
+    device = open_device("native")
+    gpuml.set_device(device)
+    trainer = Trainer(TrainConfig(model="lenet5", optimizer="adam", batch_size=64, seed=0), device)
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )  # fmt: skip
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lossf = nn.CrossEntropyLoss()
+
+    def gpuml_block(data):
+        loss = None
+        for xb, yb in data:
+            loss, _ = trainer.train_step(xb, yb)
+        float(loss.numpy())  # waits for the device
+
+    def torch_block(data):
+        for xb, yb in data:
+            opt.zero_grad()
+            loss = lossf(model(torch.from_numpy(xb)), torch.from_numpy(yb.astype(np.int64)))
+            loss.backward()
+            opt.step()
+
+    def block_data(epoch):
+        it = batches(train, 64, seed=0, epoch=epoch)
+        return [next(it) for _ in range(args.block)]
+
+    warm = block_data(99)[:5]
+    gpuml_block(warm)
+    torch_block(warm)
+    rows = {"gpuml-native": [], "torch-cpu": []}
+    load0 = os.getloadavg()
+    for b in range(args.blocks):
+        data = block_data(b)
+        order = [("gpuml-native", gpuml_block), ("torch-cpu", torch_block)]
+        for name, fn in order if b % 2 == 0 else order[::-1]:
+            device.sync()
+            time.sleep(0.25)  # let OpenBLAS / torch threads park
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn(data)
+            rows[name].append(
+                {
+                    "wall_ms": (time.perf_counter() - t0) / args.block * 1e3,
+                    "cpu_ms": (time.process_time() - c0) / args.block * 1e3,
+                }
+            )
+    load1 = os.getloadavg()
+    summary = {}
+    for name, rs in rows.items():
+        wall = sorted(r["wall_ms"] for r in rs)
+        cpu = sorted(r["cpu_ms"] for r in rs)
+        summary[name] = {
+            "wall_ms_min": wall[0],
+            "wall_ms_median": wall[len(wall) // 2],
+            "cpu_ms_min": cpu[0],
+            "cpu_ms_median": cpu[len(cpu) // 2],
+            "epoch_s_from_min": wall[0] * STEPS_PER_EPOCH / 1e3,
+        }
+    g, t = summary["gpuml-native"], summary["torch-cpu"]
+    print(
+        f"LeNet-5 steps, {args.blocks} alternating blocks of {args.block} (load {load0[0]:.1f} -> {load1[0]:.1f}, "
+        f"torch threads {torch.get_num_threads()})"
+    )
+    print(f"{'impl':<14} {'wall min':>9} {'wall med':>9} {'cpu min':>9} {'cpu med':>9}  ms/step")
+    for name, s in summary.items():
+        print(
+            f"{name:<14} {s['wall_ms_min']:>9.2f} {s['wall_ms_median']:>9.2f} {s['cpu_ms_min']:>9.2f} "
+            f"{s['cpu_ms_median']:>9.2f}"
+        )
+    print(
+        f"gpuml / torch: wall min {g['wall_ms_min'] / t['wall_ms_min']:.2f}x, wall median "
+        f"{g['wall_ms_median'] / t['wall_ms_median']:.2f}x, cpu min {g['cpu_ms_min'] / t['cpu_ms_min']:.2f}x"
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"load": [load0, load1], "blocks": rows, "summary": summary, "torch_threads": torch.get_num_threads()},
+                f,
+                indent=1,
+            )
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
