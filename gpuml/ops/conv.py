@@ -33,11 +33,14 @@ Backward, two paths (both deterministic, no atomics):
 
 - few channels (``Cg * OCg < 64``) or CPU adapters up to ``Cg * OCg = 1024``, when grad_out's planes hold whole
   vec4s (``OH * OW % 4 == 0``) and, for grad_x, stride 1 with ``padding <= dilation * (kernel - 1)``:
-  grad_w and grad_b in one pass over S chunks of output pixels, either conv/grad_w_rows.wgsl (``OCg <= 8``,
-  horizontal stride/dilation 1, ``KW <= 8``, ``OW % 4 == 0``: LeNet conv1) or the implicit GEMM
-  conv/grad_w.wgsl (gathers x inside the GEMM loop, bias as a constant-1 tap), then conv/grad_w_finish.wgsl sums
-  the chunks; grad_x = conv(grad_out, W flipped and transposed per group, padding dilation*(K-1) - padding) on
-  the direct kernels (the flip is in conv/direct_wpack.wgsl). LeNet-5's two backward convolutions on lavapipe:
+  grad_w and grad_b in one pass over S chunks of output pixels: on CPU adapters with subgroups, one group,
+  ``OC <= 16``, ``KW <= 5`` and horizontal stride/dilation 1 (both LeNet convolutions) conv/grad_w_sg.wgsl (a
+  lane per kernel row, dY shared by subgroupBroadcast); else conv/grad_w_rows.wgsl (``OCg <= 8``, horizontal
+  stride/dilation 1, ``KW <= 8``, ``OW % 4 == 0``) or the implicit GEMM conv/grad_w.wgsl (gathers x inside the
+  GEMM loop, bias as a constant-1 tap); then conv/grad_w_finish.wgsl sums the chunks (into ``out=`` views when
+  given); grad_x = conv(grad_out, W flipped and transposed per group, padding dilation*(K-1) - padding) on
+  conv/implicit_rows.wgsl on CPU adapters where it applies, else the direct kernels (the flip is in the weight
+  packing). LeNet-5's two backward convolutions on lavapipe:
   ~20 dispatches -> 6, GPU time ~3x lower (no column matrices, no col2im).
 - otherwise im2col + GEMM: grad_b = row sums of grad_out, grad_w = dY . cols^T (split-K over image columns when
   there are few groups), grad_x = col2im(W^T . dY) as a gather.
