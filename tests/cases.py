@@ -164,6 +164,8 @@ def make_cases(seed: int = 0, small: bool = False) -> list[Case]:
         args = [rand(m, k), rand(nn, k), rand(nn)]
         cases.append(Case(f"linear-{m}x{k}x{nn}", "linear", args, ref_linear, "matmul", {"relu": relu}))
     cases.append(Case("linear-gemm-nobias", "linear", [rand(13, 9), rand(6, 9)], ref_linear, "matmul", {"relu": True}))
+    args = [rand(13, 9), rand(6, 9), rand(6)]  # GEMM path, bias and ReLU in one pass (add_relu)
+    cases.append(Case("linear-gemm-bias-relu", "linear", args, ref_linear, "matmul", {"relu": True}))
     cases += conv_cases(rand)
     return cases
 

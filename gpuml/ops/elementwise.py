@@ -48,6 +48,7 @@ BINARY = {
     "maximum": ("max(a, b)", lambda a, b, al: np.maximum(a, b)),
     "minimum": ("min(a, b)", lambda a, b, al: np.minimum(a, b)),
     "axpy": ("p.alpha * a + b", lambda a, b, al: al * a + b),
+    "add_relu": ("max(a + b, V(0.0))", lambda a, b, al: np.maximum(a + b, 0)),  # a layer's bias and ReLU at once
     # backward of activations, in terms of the incoming gradient a and the activation's output b
     "relu_grad": ("select(V(0.0), a, b > V(0.0))", lambda a, b, al: np.where(b > 0, a, 0)),
     "guided_relu_grad": (

@@ -148,12 +148,12 @@ def linear(x, w, b=None, *, relu: bool = False) -> Tensor:
     fused = k % 4 == 0 and 0 < m <= LINEAR_ROWS_MAX and n > 0
     aligned = all(t.byte_offset % int(device.limits.get("min_storage_buffer_offset_alignment", 256)) == 0 for t in ts)
     if not (fused and aligned):
-        from .elementwise import add, unary
+        from .elementwise import add, binary, unary
         from .layout import transpose
 
         y = matmul(x, transpose(w))
         if b is not None:
-            y = add(y, b)
+            return binary("add_relu", y, b) if relu else add(y, b)  # one pass for the bias and the ReLU
         return unary("relu", y) if relu else y
     out = Tensor.empty((m, n), "float32", device)
     rb = 1 if m == 1 else 4
