@@ -203,9 +203,7 @@ def attach_peak_fractions(rows: list[Row], peak: dict[str, dict[str, float]]) ->
 
 
 def subgroup_sizes(backends) -> dict[str, int]:
-    from gpuml.cluster._engine import subgroup_size
-
-    return {d.name: subgroup_size(d) for d in gpu_devices(list(backends)) if d.is_gpu}
+    return {d.name: d.subgroup_size() for d in gpu_devices(list(backends)) if d.is_gpu}
 
 
 def run_all(backends=("native", "cpu"), repeat: int = 5, quick: bool = False, steps: int = 50):

@@ -81,6 +81,10 @@ class Device:
     def memory_stats(self) -> dict[str, int]:
         return {}
 
+    def subgroup_size(self) -> int:
+        """The subgroup size of a workgroup of 8 invocations (0: no subgroups)."""
+        return 0
+
     def timer(self) -> Timer:
         """``with dev.timer() as t: ...`` measures wall time and, where the adapter has timestamp queries,
         GPU time of the work recorded inside the block (``t.gpu_seconds``, else None)."""
@@ -144,6 +148,7 @@ class GPUDevice(Device):
         self._ring_used = 0
         self._query_set = None
         self._profile: list | None = None
+        self._subgroup_size: int | None = None
         self.stats = {
             "buffers_created": 0,
             "buffers_destroyed": 0,
@@ -364,6 +369,24 @@ class GPUDevice(Device):
 
     def memory_stats(self) -> dict[str, int]:
         return dict(self.stats, pooled_buffers=sum(len(v) for v in self._free.values()))
+
+    def subgroup_size(self) -> int:
+        """The subgroup size of a workgroup of 8 invocations, probed once by running common/subgroup_size.wgsl
+        (0 without the subgroup feature or where the compiler lacks the builtins). Kernels written for 8- or 4-lane
+        subgroups (linalg, conv, cluster) pick their variant from it."""
+        if self._subgroup_size is None:
+            size = 0
+            if "subgroup" in self.features:
+                from ..tensor import Tensor
+
+                try:
+                    out = Tensor.empty((4,), "uint32", self)
+                    self.kernel("common/subgroup_size.wgsl", WG=8)(1, None, out=out)
+                    size = int(out.to_array()[0])
+                except Exception:  # a compiler without subgroup builtins: callers use their portable kernels
+                    size = 0
+            self._subgroup_size = size if size in (4, 8, 16, 32, 64, 128) else 0
+        return self._subgroup_size
 
     def _read_timestamps(self) -> float | None:
         raise NotImplementedError

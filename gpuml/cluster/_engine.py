@@ -36,23 +36,11 @@ MAX_KD4 = 2048  # k * ceil(d / 4) limit of the private accumulators on the GPU
 # (d <= 16), 8 vec4 groups of clusters per lane and 16 x 4 vec4 of centers per lane; beyond, measured on lavapipe,
 # it is slower than assign_subgroup.wgsl and compiles for tens of seconds.
 TILE_MAX_D4, TILE_MAX_C4, TILE_MAX_C4D4 = 4, 8, 16
-_subgroup_sizes: dict[int, int] = {}
 
 
 def subgroup_size(device) -> int:
-    """The subgroup size of a workgroup of 8 (probed once per device; 0 when subgroups are unavailable)."""
-    key = id(device)
-    if key not in _subgroup_sizes:
-        size = 0
-        if "subgroup" in device.features:
-            try:
-                out = Tensor.empty((4,), "uint32", device)
-                device.kernel("cluster/subgroup_size.wgsl", WG=8)(1, None, out=out)
-                size = int(out.to_array()[0])
-            except Exception:  # a compiler without subgroup builtins: use the portable kernel
-                size = 0
-        _subgroup_sizes[key] = size if size in (4, 8, 16, 32, 64) else 0
-    return _subgroup_sizes[key]
+    """The subgroup size of a workgroup of 8 on ``device`` (see Device.subgroup_size)."""
+    return device.subgroup_size()
 
 
 def _f32(values) -> array.array:

@@ -804,11 +804,7 @@ def _grad_w_rows(device, g: ConvGeometry, x, gy, out=None) -> tuple[Tensor, Tens
 
 def _subgroup_lanes(device) -> int:
     """The subgroup size of a workgroup of 8 on ``device`` (probed once; 0 without subgroups)."""
-    try:
-        from ..cluster._engine import subgroup_size
-    except ImportError:  # pragma: no cover
-        return 0
-    return subgroup_size(device)
+    return device.subgroup_size()
 
 
 def _grad_w_sg_ok(device, g: ConvGeometry) -> bool:

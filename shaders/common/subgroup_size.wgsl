@@ -1,4 +1,5 @@
-// Probe: out[0] = the subgroup size of a workgroup of WG invocations (assign_subgroup.wgsl is built for it).
+// Probe: out[0] = the subgroup size of a workgroup of WG invocations (Device.subgroup_size; kernels written for 8- or
+// 4-lane subgroups pick their variant from it).
 // Bindings: 0 out: array<u32> (read_write). Dispatch: 1 workgroup. Template: WG.
 
 enable subgroups;
