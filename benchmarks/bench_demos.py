@@ -46,7 +46,7 @@ from gpuml.demos.app import App
 app = App(load_demo("kmeans"), json.loads(sys.argv[1]))
 app.run(int(sys.argv[2]))
 d = app.demo
-out = {"frame_times": app.frame_times, "panel_frames": d.panel_frames, "iterations": d.iterations,
+out = {"frame_times": app.frame_times, "panel_frames": d.panel_frames, "iterations": d.state()["iterations"],
        "frames": app.frames, "resets": d.resets}
 json.dump(out, open(sys.argv[3], "w"))
 """
@@ -76,8 +76,9 @@ def kmeans_offscreen(frames: int) -> list[dict]:
         app.canvas.draw()  # update + draw + render + rendercanvas's readback of the 1280x800 frame
         times.append(time.perf_counter() - t0)
     d = app.demo
+    iterations = d.state()["iterations"]
     app.close()
-    return kmeans_rows("offscreen", times, d.panel_frames, d.iterations, d.resets)
+    return kmeans_rows("offscreen", times, d.panel_frames, iterations, d.resets)
 
 
 def kmeans_window(frames: int) -> list[dict]:

@@ -178,6 +178,17 @@ def test_kmeans_points_and_cells_match_numpy(app_for, physical):
     assert_kmeans_pixels(app, frame(app, 1))
 
 
+def test_kmeans_bench_mode_iterates_every_frame(app_for):
+    """Benchmark mode (benchmarks/bench_demos.py): one Lloyd iteration per frame, a new k-means++ init on
+    convergence, all centroids shown at once; the frame shows the labels and cells of its iteration."""
+    app = app_for("kmeans", points=2000, k=5, bench=True)
+    for _ in range(25):
+        img = frame(app, 1)
+    assert_kmeans_pixels(app, img)
+    s = app.demo.state()
+    assert s["iterations"] == 25 and s["resets"] > 1 and s["revealed"] == 5, s
+
+
 def test_digits_frame_and_stroke(app_for):
     app = app_for("digits", sample=True)
     img = frame(app, 2)
