@@ -29,15 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-webgpu",
-]
+from gpuml.webbuild import CHROMIUM_ARGS  # noqa: E402
 
 
 def _min_rows(runs: list[list]) -> dict[str, list]:

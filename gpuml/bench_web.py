@@ -47,20 +47,12 @@ import numpy as np
 
 import gpuml
 from gpuml.bench import Row, format_table, write_json
+from gpuml.webbuild import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 PAGE = WEB / "bench"
 NODE = WEB / "node_modules"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-webgpu",
-]
 GPUML, TFJS = "gpuml[browser]", "tfjs-webgpu"
 MATMUL_TOL = CONV_TOL = 1e-4  # max |error| / max |reference| (f32 sums; the kernels differ in summation order)
 LOSS_TOL = 2e-3  # absolute, on the mean cross-entropy (~2.3) after a few Adam steps

@@ -35,6 +35,17 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 PAYLOAD_BUDGET = 2_000_000  # gpuml package + shaders + model, bytes
 KMEANS_DATASETS = ("blobs", "moons", "circles", "anisotropic", "varied", "uniform")
 KMEANS_POINTS = 1000
+# Headless Chromium flags for the page, the browser tests and `gpuml bench web`: WebGPU (SwiftShader when there is
+# no GPU) in a fresh, offline profile.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-unsafe-webgpu",
+]
 MNIST_TRAIN, MNIST_TEST = 2048, 512
 
 __all__ = ["build_site", "convert_model", "serve"]

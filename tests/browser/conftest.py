@@ -22,21 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from gpuml.webbuild import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 PYODIDE = WEB / "node_modules" / "pyodide"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 HARNESS = Path(__file__).with_name("page_harness.py")
 EXPECT_GPU = os.environ.get("GPUML_EXPECT_GPU") == "1"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-webgpu",
-]
 # Setup code run in the page: gpuml's own backend selection picks "browser" inside Pyodide.
 INIT = """
 import json, gpuml
