@@ -629,9 +629,12 @@ def _row_layout(g: ConvGeometry) -> int:
     return owc if g.sw == 1 and g.dw == 1 and owc * 4 <= g.OW * 5 else g.OW
 
 
-def _im2col(device, g: ConvGeometry, x, k4: int, npc: int, nimg: int, n0: int, owc: int | None = None) -> Tensor:
+def _im2col(
+    device, g: ConvGeometry, x, k4: int, npc: int, nimg: int, n0: int, owc: int | None = None, blk: int = 0
+) -> Tensor:
     """The column matrix (G, K4, NPc) of images n0 .. n0 + nimg (shaders/conv/im2col.wgsl); ``owc`` columns per
-    output row (default OW; see _row_layout)."""
+    output row (default OW; see _row_layout); ``blk`` > 0 (one group): blocks of ``blk`` columns, each block's K4
+    rows contiguous (NPc / blk, K4, blk)."""
     owc = owc or g.OW
     cols = Tensor.empty((g.G, k4, npc), "float32", device)
     # channel blocks: enough invocations to fill the cores (>= ~2048), each walking CPB channels' taps
@@ -641,7 +644,7 @@ def _im2col(device, g: ConvGeometry, x, k4: int, npc: int, nimg: int, n0: int, o
     n = g.G * cb * npc // 4
     params = {**_tap_params(g, n, k4, npc, nimg, n0), "CPB": cpb, "CB": cb, "OWc": owc, "Pc": g.OH * owc}
     params["NP"] = nimg * g.OH * owc
-    device.kernel("conv/im2col.wgsl", WG=WG)(_grid(device, n), params, x_in=x, cols=cols)
+    device.kernel("conv/im2col.wgsl", WG=WG, BLK=blk // 4)(_grid(device, n), params, x_in=x, cols=cols)
     return cols
 
 
@@ -654,7 +657,7 @@ def _weights_k4(w: Tensor, g: ConvGeometry) -> Tensor:
 
 
 def _run_im2col(device, g: ConvGeometry, x, w, b, relu):
-    from .linalg import gemm
+    from .linalg import gemm, gemm_kernel_for
 
     k4 = _r4(g.K)
     wa = _weights_k4(w, g)
@@ -662,18 +665,26 @@ def _run_im2col(device, g: ConvGeometry, x, w, b, relu):
     bias, flags = _flags(device, b, relu)
     owc = _row_layout(g)
     pc = g.OH * owc
+    # short A (<= 16 output channels, one group) on the subgroup GEMM: blocked columns, one GEMM per 64-column block
+    # (the B operand is streamed once with no reuse across row tiles; contiguous blocks are 1.8x faster on lavapipe)
+    blk = 64 if g.G == 1 and g.OC <= 16 and gemm_kernel_for(device) == "subgroup" else 0
+    if blk and -(-g.N * pc // blk) > int(device.limits.get("max_compute_workgroups_per_dimension", 65535)):
+        blk = 0  # one GEMM batch element per block: keep within the grid limit
     for n0, nimg in _chunks(g.N, 4 * g.G * k4 * pc + 4 * g.OC * pc):
-        npc = _r4(nimg * pc)
-        cols = _im2col(device, g, x, k4, npc, nimg, n0, owc)
+        npc = -(-nimg * pc // blk) * blk if blk else _r4(nimg * pc)
+        cols = _im2col(device, g, x, k4, npc, nimg, n0, owc, blk)
         y = Tensor.empty((g.OC, npc), "float32", device)
-        gemm(wa, cols, y, g.OCg, npc, k4, batch=g.G, stride_a=g.OCg * k4, stride_b=k4 * npc, stride_c=g.OCg * npc)
+        if blk:
+            gemm(wa, cols, y, g.OC, blk, k4, batch=npc // blk, stride_a=0, stride_b=k4 * blk, stride_c=g.OC * blk)
+        else:
+            gemm(wa, cols, y, g.OCg, npc, k4, batch=g.G, stride_a=g.OCg * k4, stride_b=k4 * npc, stride_c=g.OCg * npc)
         cols.free()
-        if g.N == 1 and npc == g.P and not flags["has_bias"] and not flags["relu"]:
+        if not blk and g.N == 1 and npc == g.P and not flags["has_bias"] and not flags["relu"]:
             out.free()
             return y.reshape(g.out_shape)  # one image, one group's rows after another: already NCHW
         params = {"OC": g.OC, "P": g.P, "OW": g.OW, "OWc": owc, "Pc": pc, "NPc": npc, "out_offset": n0 * g.OC * g.P}
         grid = (-(-g.P // EPI_WG), g.OC, nimg)
-        device.kernel("conv/bias_act.wgsl", WG=EPI_WG)(grid, {**params, **flags}, y=y, bias=bias, out=out)
+        device.kernel("conv/bias_act.wgsl", WG=EPI_WG, BLK=blk)(grid, {**params, **flags}, y=y, bias=bias, out=out)
         y.free()
     return out
 

@@ -6,7 +6,7 @@
 //   has_bias = 1; bind any buffer), 3 out: array<f32> (read_write) N x OC x P.
 // Dispatch: (ceil(P / WG), OC, N) workgroups (one chunk of N images, written from element out_offset on).
 //   relu = 1 applies max(., 0).
-// Template: WG.
+// Template: WG; BLK (0: y is OC x NPc; else y is blocked, NPc / BLK x OC x BLK).
 // Why: the layout change has to happen once anyway (images are GEMM columns); bias and ReLU ride along free.
 // Coordinates come from the 3-D grid: integer division is scalarised on lavapipe and a 1-D version that decoded
 // (n, oc, q) per element ran ~4x slower than this.
@@ -14,6 +14,8 @@
 struct Params { OC: u32, P: u32, OW: u32, OWc: u32, Pc: u32, NPc: u32, has_bias: u32, relu: u32, out_offset: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+
+const BLK: u32 = {{BLK}}u;  // columns per block of a blocked GEMM result (conv/im2col.wgsl), 0 = plain
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -31,7 +33,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (p.OWc != p.OW) {
         src = (q / p.OW) * p.OWc + q % p.OW;
     }
-    var v = y[oc * p.NPc + n * p.Pc + src];
+    let j = n * p.Pc + src;                // GEMM column
+    var v: f32;
+    if (BLK == 0u) {
+        v = y[oc * p.NPc + j];
+    } else {                               // blocked: (NPc / BLK, OC, BLK)
+        let b = max(BLK, 1u);              // Tint rejects a constant division by zero in the branch BLK == 0 skips
+        v = y[((j / b) * p.OC + oc) * b + j % b];
+    }
     if (p.has_bias == 1u) {
         v += bias[oc];
     }
