@@ -30,15 +30,7 @@ const K: u32 = {{K}}u;
 const D4: u32 = {{D4}}u;
 const NONE: u32 = 0xffffffffu;
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> centers: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> cnorm: array<f32>;
-@group(0) @binding(4) var<storage, read_write> labels: array<u32>;
-@group(0) @binding(5) var<storage, read_write> part_sums: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> part_counts: array<f32>;
-@group(0) @binding(7) var<storage, read_write> part_stats: array<f32>;
-@group(0) @binding(8) var<storage, read_write> mindist: array<f32>;
+#include "cluster/assign_bindings.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

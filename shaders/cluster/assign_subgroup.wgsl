@@ -35,15 +35,7 @@ const KL: u32 = {{KL}}u;
 const D4: u32 = {{D4}}u;
 const BIG: f32 = 3.0e38;
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> centers: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> cnorm: array<f32>;
-@group(0) @binding(4) var<storage, read_write> labels: array<u32>;
-@group(0) @binding(5) var<storage, read_write> part_sums: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> part_counts: array<f32>;
-@group(0) @binding(7) var<storage, read_write> part_stats: array<f32>;
-@group(0) @binding(8) var<storage, read_write> mindist: array<f32>;
+#include "cluster/assign_bindings.wgsl"
 
 var<private> acc: array<vec4<f32>, {{KLD4}}>;   // sums of the points assigned to this lane's centers
 var<private> cnt: array<f32, KL>;
