@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array as _array
 import math
+import sys
 from typing import Any
 
 from .backends import Device, get_device
@@ -93,7 +94,7 @@ class Tensor:
         shape = _shape(shape)
         _check_dtype(dtype)
         nbytes = math.prod(shape) * DTYPES[dtype][1]
-        if device.is_gpu:
+        if not device.numpy_host:
             return cls(Storage(device, device.alloc(nbytes), nbytes), shape, dtype)
         return cls(Storage(device, np.empty(shape, dtype), nbytes), shape, dtype)
 
@@ -153,11 +154,37 @@ class Tensor:
     def host(self):
         """The numpy array behind a cpu-device tensor (no copy), in this tensor's shape."""
         self._check_alive()
+        if self.device.pure:
+            op = sys._getframe(1).f_code.co_name
+            raise NotImplementedError(
+                f"gpuml: {op}() has no pure-Python twin, so it cannot run on the python backend (no numpy, no "
+                "WebGPU); it runs on the browser/native (WebGPU) and cpu (numpy) backends"
+            )
         if self.device.is_gpu:
             raise RuntimeError("host() is for cpu-device tensors; use numpy() to read back")
         flat = self._storage.buffer.reshape(-1)
         start = self._offset // DTYPES[self._dtype][1]
         return flat[start : start + self.size].reshape(self.shape)
+
+    def words(self) -> memoryview:
+        """A writable view of a python-backend tensor's elements (memoryview of float32/int32/uint32 words)."""
+        self._check_alive()
+        if not self.device.pure:
+            raise RuntimeError("words() is for python-backend tensors; use host() (cpu) or to_array()")
+        start = self._offset // DTYPES[self._dtype][1]
+        return memoryview(self._storage.buffer).cast(DTYPES[self._dtype][0])[start : start + self.size]
+
+    def values(self) -> list:
+        """A python-backend tensor's elements as a flat list (a copy: the pure-Python twins compute on lists)."""
+        return self.words().tolist()
+
+    @classmethod
+    def from_values(cls, values, shape, device: Device, dtype: str = "float32") -> Tensor:
+        """A python-backend tensor holding the flat ``values`` (rounded to ``dtype``)."""
+        out = cls.empty(shape, dtype, device)
+        if out.size:
+            out.words()[:] = _array.array(DTYPES[dtype][0], values)
+        return out
 
     def _check_alive(self) -> None:
         if self._storage.freed:
@@ -166,13 +193,13 @@ class Tensor:
     def to_bytes(self) -> bytes:
         """Raw little-endian contents (reads back from the device)."""
         self._check_alive()
-        if self.device.is_gpu:
+        if not self.device.numpy_host:
             return self.device.read(self._storage.buffer, self.nbytes, self._offset)
         return self.host().tobytes()
 
     async def to_bytes_async(self) -> bytes:
         self._check_alive()
-        if self.device.is_gpu:
+        if not self.device.numpy_host:
             return await self.device.read_async(self._storage.buffer, self.nbytes, self._offset)
         return self.host().tobytes()
 
@@ -180,7 +207,7 @@ class Tensor:
         """Read back as a new numpy array."""
         if np is None:
             raise RuntimeError("numpy is not available here; use t.tolist() or t.to_array()")
-        if not self.device.is_gpu:
+        if self.device.numpy_host:
             return self.host().copy()
         return _writable(np.frombuffer(self.to_bytes(), dtype=self._dtype)).reshape(self.shape)
 
@@ -233,7 +260,7 @@ class Tensor:
             shape[shape.index(-1)] = self.size // known
         if math.prod(shape) != self.size:
             raise ValueError(f"cannot reshape tensor of shape {self.shape} into {tuple(shape)}")
-        if not self.device.is_gpu:
+        if self.device.numpy_host:
             self._check_alive()
         return Tensor(self._storage, tuple(shape), self._dtype, self._offset)
 
@@ -252,7 +279,7 @@ class Tensor:
             arr = np.ascontiguousarray(data, dtype=self._dtype)
             if arr.size != self.size:
                 raise ValueError(f"assign: {arr.size} values for a tensor of shape {self.shape}")
-            if not self.device.is_gpu:
+            if self.device.numpy_host:
                 self.host()[...] = arr.reshape(self.shape)
                 return self
             raw = _words(arr)
@@ -403,7 +430,7 @@ def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
             if lo < info.min or hi > info.max:
                 raise ValueError(f"values in [{lo}, {hi}] do not fit {name}")
         arr = _contiguous(arr.astype(name, copy=False))
-        if not device.is_gpu:
+        if device.numpy_host:
             return Tensor(Storage(device, arr.copy() if arr is data else arr, arr.nbytes), arr.shape, name)
         out = Tensor.empty(arr.shape, name, device)
         if arr.nbytes:

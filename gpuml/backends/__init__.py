@@ -1,8 +1,9 @@
 """Backend selection.
 
-``GPUML_BACKEND=native|browser|cpu`` forces a backend. Otherwise: inside Pyodide the ``browser`` backend, natively
-the ``native`` backend (wgpu-py) when an adapter exists, else the ``cpu`` (numpy) backend with one notice on
-stderr. ``GPUML_EXPECT_GPU=1`` (set by CI) turns that fallback into an error so GPU tests cannot skip silently.
+``GPUML_BACKEND=native|browser|cpu|python`` forces a backend. Otherwise: inside Pyodide the ``browser`` backend,
+natively the ``native`` backend (wgpu-py) when an adapter exists, else the ``cpu`` (numpy) backend with one notice
+on stderr, and where numpy is missing too (Pyodide core offline) the ``python`` backend (pure Python, for small
+work). ``GPUML_EXPECT_GPU=1`` (set by CI) turns that fallback into an error so GPU tests cannot skip silently.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .base import Device, GPUDevice, notice
 
 __all__ = ["BACKENDS", "Device", "GPUDevice", "available", "get_device", "set_device"]
 
-BACKENDS = ("native", "browser", "cpu")
+BACKENDS = ("native", "browser", "cpu", "python")
 _devices: dict[str, Device] = {}
 _current: Device | None = None
 _failures: dict[str, str] = {}
@@ -37,6 +38,10 @@ def _create(name: str) -> Device:
         from .cpu import CPUDevice
 
         return CPUDevice()
+    if name == "python":
+        from .python import PythonDevice
+
+        return PythonDevice()
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
@@ -82,11 +87,14 @@ def _auto() -> Device:
     except RuntimeError as exc:
         if os.environ.get("GPUML_EXPECT_GPU") == "1":
             raise RuntimeError(f"GPUML_EXPECT_GPU=1 but no WebGPU adapter: {exc}") from exc
+        why = _failures.get(gpu, exc)
         try:
             device = open_device("cpu")
         except RuntimeError:
-            raise exc from None
-        notice(f"no WebGPU adapter ({_failures.get(gpu, exc)}); running on the numpy CPU backend (slower).")
+            device = open_device("python")
+            notice(f"no WebGPU adapter ({why}) and no numpy; running on the pure-Python backend (much slower).")
+            return device
+        notice(f"no WebGPU adapter ({why}); running on the numpy CPU backend (slower).")
         return device
 
 

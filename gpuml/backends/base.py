@@ -48,6 +48,7 @@ class Device:
 
     name: str = "?"
     is_gpu: bool = False
+    pure: bool = False  # the pure-Python backend (no numpy): tensors in bytearrays, ops by their pure twins
     adapter_info: dict[str, Any]
     features: frozenset[str] = frozenset()
     limits: dict[str, int]
@@ -58,6 +59,11 @@ class Device:
         info = self.adapter_info
         kind = ", ".join(str(v) for v in (info.get("backend_type"), info.get("adapter_type")) if v)
         return f"{info.get('device') or info.get('description') or info.get('vendor') or self.name} [{kind}]"
+
+    @property
+    def numpy_host(self) -> bool:
+        """True where tensors hold numpy arrays (the cpu backend); False where they hold device buffers."""
+        return not (self.is_gpu or self.pure)
 
     @property
     def max_binding_bytes(self) -> int:
