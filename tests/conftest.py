@@ -42,3 +42,18 @@ def device(request):
     gpuml.set_device(dev)
     yield dev
     gpuml.set_device(previous)
+
+
+@pytest.fixture(scope="session")
+def python_device():
+    return open_device("python")
+
+
+@pytest.fixture(params=["native", "cpu", "python"], scope="session")
+def any_device(request):
+    """Tests of ops that have pure-Python twins also run on the python backend (no numpy, no WebGPU)."""
+    dev = _native() if request.param == "native" else open_device(request.param)
+    previous = gpuml.get_device()
+    gpuml.set_device(dev)
+    yield dev
+    gpuml.set_device(previous)

@@ -61,14 +61,16 @@ LAYERS = {
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
-def test_backward_matches_finite_differences(device, name):
+def test_backward_matches_finite_differences(any_device, name):
+    device = any_device
     make, shape = LAYERS[name]
     model = nn.Sequential(*make()).build(shape, device, seed=3)
     x = np.random.default_rng(2).standard_normal((4, *shape)).astype(np.float32)
     check_backward(model, x)
 
 
-def test_layers_match_torch_autograd(device):
+def test_layers_match_torch_autograd(any_device):
+    device = any_device
     torch = pytest.importorskip("torch")
     model = nn.Sequential(nn.BatchNorm2d(), nn.Flatten(), nn.Linear(None, 6), nn.Tanh(), nn.Linear(None, 4)).build(
         (3, 4, 4), device, seed=0
@@ -107,7 +109,7 @@ def test_layers_match_torch_autograd(device):
     np.testing.assert_allclose(model.layers[0].running_var.numpy(), tm[0].running_var.numpy(), rtol=1e-5)
 
 
-def test_softmax_cross_entropy_against_float64(device):
+def test_softmax_cross_entropy_against_float64(any_device):
     rng = np.random.default_rng(0)
     logits = (rng.standard_normal((37, 10)) * 5).astype(np.float32)
     labels = rng.integers(0, 10, 37).astype(np.int32)
@@ -122,7 +124,8 @@ def test_softmax_cross_entropy_against_float64(device):
     assert correct.numpy().tolist() == (logits.argmax(1) == labels).astype(float).tolist()
 
 
-def test_dropout_mask_is_shared_by_forward_and_backward(device):
+def test_dropout_mask_is_shared_by_forward_and_backward(any_device):
+    device = any_device
     layer = nn.Dropout(0.3, seed=7)
     model = nn.Sequential(layer).build((1000,), device)
     x = np.ones((4, 1000), np.float32)

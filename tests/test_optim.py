@@ -31,7 +31,8 @@ GW = np.array([[0.3, -0.6, 0.9], [1.2, 0.0, -0.3]], np.float32)
 GB = np.array([0.5, -1.5], np.float32)
 
 
-def test_store_layout(device):
+def test_store_layout(any_device):
+    device = any_device
     store = make_store(device)
     assert store.n_decay == 64 and store["w"].offset == 0 and store["b"].offset == 64
     np.testing.assert_array_equal(store["w"].data.numpy(), W0)
@@ -41,7 +42,8 @@ def test_store_layout(device):
     np.testing.assert_array_equal(state["b"], B0)
 
 
-def test_sgd_plain_with_penalties_by_hand(device):
+def test_sgd_plain_with_penalties_by_hand(any_device):
+    device = any_device
     store = make_store(device)
     set_grads(store, GW, GB)
     SGD(store, lr=0.1, l1=0.01, l2=0.1).step()
@@ -51,7 +53,8 @@ def test_sgd_plain_with_penalties_by_hand(device):
     np.testing.assert_allclose(store["b"].data.numpy(), B0 - 0.1 * GB, rtol=1e-6)
 
 
-def test_sgd_momentum_and_nesterov_by_hand(device):
+def test_sgd_momentum_and_nesterov_by_hand(any_device):
+    device = any_device
     for nesterov in (False, True):
         store = make_store(device)
         opt = SGD(store, lr=0.1, momentum=0.9, nesterov=nesterov)
@@ -66,7 +69,8 @@ def test_sgd_momentum_and_nesterov_by_hand(device):
         np.testing.assert_allclose(store["w"].data.numpy(), w, rtol=1e-5, atol=1e-6)
 
 
-def test_adam_first_step_by_hand(device):
+def test_adam_first_step_by_hand(any_device):
+    device = any_device
     store = make_store(device)
     set_grads(store, GW, GB)
     Adam(store, lr=0.01).step()
@@ -75,7 +79,8 @@ def test_adam_first_step_by_hand(device):
     np.testing.assert_allclose(store["w"].data.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_adamw_decays_weights_only(device):
+def test_adamw_decays_weights_only(any_device):
+    device = any_device
     store = make_store(device)
     set_grads(store, np.zeros_like(GW), np.zeros_like(GB))
     AdamW(store, lr=0.1, weight_decay=0.5).step()
@@ -83,7 +88,8 @@ def test_adamw_decays_weights_only(device):
     np.testing.assert_array_equal(store["b"].data.numpy(), B0)
 
 
-def test_gradient_clipping_by_global_norm(device):
+def test_gradient_clipping_by_global_norm(any_device):
+    device = any_device
     store = make_store(device)
     set_grads(store, GW, GB)
     SGD(store, lr=1.0, max_grad_norm=0.5).step()
@@ -118,7 +124,8 @@ def test_native_matches_numpy_twin(native_device, cpu_device):
         np.testing.assert_allclose(finals[0], finals[1], rtol=1e-5, atol=1e-6, err_msg=type(opt).__name__)
 
 
-def test_matches_torch_optim(device):
+def test_matches_torch_optim(any_device):
+    device = any_device
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     w0 = rng.standard_normal((6, 5)).astype(np.float32)
@@ -160,7 +167,8 @@ def test_matches_torch_optim(device):
         )
 
 
-def test_clipping_matches_torch(device):
+def test_clipping_matches_torch(any_device):
+    device = any_device
     torch = pytest.importorskip("torch")
     store = make_store(device)
     set_grads(store, GW, GB)
@@ -185,7 +193,8 @@ def test_one_dispatch_per_step(native_device):
     assert native_device.stats["dispatches"] - before <= 4
 
 
-def test_schedules_and_state_roundtrip(device):
+def test_schedules_and_state_roundtrip(any_device):
+    device = any_device
     store = make_store(device)
     opt = Adam(store, lr=0.1)
     sched = StepLR(opt, step_size=2, gamma=0.5)

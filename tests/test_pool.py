@@ -69,7 +69,8 @@ def ref_pool(x, kernel, stride, padding, kind, count_include_pad=True):
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
-def test_max_pool_forward_backward(device, cfg):
+def test_max_pool_forward_backward(any_device, cfg):
+    device = any_device
     shape, kernel, stride, padding = cfg
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
@@ -85,7 +86,7 @@ def test_max_pool_forward_backward(device, cfg):
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
-def test_max_pool_backward_fused_relu(device, cfg):
+def test_max_pool_backward_fused_relu(any_device, cfg):
     """relu_out= fuses the backward of a ReLU before the pool: the same as relu_grad of the plain backward."""
     shape, kernel, stride, padding = cfg
     rng = np.random.default_rng(3)
@@ -101,7 +102,7 @@ def test_max_pool_backward_fused_relu(device, cfg):
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
 @pytest.mark.parametrize("include", [True, False])
-def test_avg_pool_forward_backward(device, cfg, include):
+def test_avg_pool_forward_backward(any_device, cfg, include):
     shape, kernel, stride, padding = cfg
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape).astype(np.float32)
@@ -113,7 +114,7 @@ def test_avg_pool_forward_backward(device, cfg, include):
     assert_close(gx.numpy(), grad(gy.astype(np.float64)), "reduction")
 
 
-def test_against_torch(device):
+def test_against_torch(any_device):
     torch = pytest.importorskip("torch")
     import torch.nn.functional as F
 
@@ -137,7 +138,7 @@ def test_against_torch(device):
         assert_close(gx.numpy(), tx.grad.numpy(), "reduction")
 
 
-def test_errors(device):
+def test_errors(any_device):
     x = np.zeros((1, 2, 6, 6), np.float32)
     with pytest.raises(ValueError, match="NCHW"):
         gpuml.ops.max_pool2d(x[0], 2)

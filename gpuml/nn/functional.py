@@ -5,6 +5,7 @@ Each runs its WGSL kernel on a GPU device and its numpy twin on the cpu device.
 
 from __future__ import annotations
 
+from ..ops import pure
 from ..ops._common import WG, operands, require_float
 from ..tensor import Tensor
 
@@ -29,6 +30,8 @@ def softmax_cross_entropy(logits, labels, *, mean: bool = True) -> tuple[Tensor,
         raise ValueError(f"softmax_cross_entropy: logits (N, K) and labels (N,), got {logits.shape} and {labels.shape}")
     n, k = logits.shape
     scale = 1.0 / n if mean else 1.0
+    if device.pure:
+        return pure.softmax_cross_entropy(logits, labels, scale)
     if not device.is_gpu:
         z = logits.host().astype(np.float64)
         y = labels.host().astype(np.int64)
@@ -78,6 +81,8 @@ def dropout(x, rate: float, seed: int) -> Tensor:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
     seed = int(seed) & 0xFFFFFFFF
     scale = 1.0 / (1.0 - rate)
+    if device.pure:
+        return pure.dropout(x, rate, seed, scale)
     if not device.is_gpu:
         with np.errstate(over="ignore"):
             idx = np.arange(x.size, dtype=np.uint32)
@@ -102,6 +107,8 @@ def channel_affine(x, scale, shift) -> Tensor:
     device, (x, scale, shift) = operands(x, scale, shift)
     c = x.shape[1]
     hw = x.size // (x.shape[0] * c) if x.size else 1
+    if device.pure:
+        return pure.channel_affine(x, scale, shift)
     if not device.is_gpu:
         shape = (1, c) + (1,) * (x.ndim - 2)
         out = x.host() * scale.host().reshape(shape) + shift.host().reshape(shape)
@@ -124,6 +131,8 @@ def batchnorm_input_grad(x, dy, mean, rstd, scale, dgamma, dbeta) -> Tensor:
     device, (x, dy, mean, rstd, scale, dgamma, dbeta) = operands(x, dy, mean, rstd, scale, dgamma, dbeta)
     c = x.shape[1]
     m = x.size // c
+    if device.pure:
+        return pure.batchnorm_input_grad(x, dy, mean, rstd, scale, dgamma, dbeta)
     if not device.is_gpu:
         shape = (1, c) + (1,) * (x.ndim - 2)
 

@@ -53,6 +53,7 @@ import statistics
 from dataclasses import astuple, dataclass
 
 from ..tensor import Tensor
+from . import pure
 from ._common import WG, operands, require_float
 
 try:
@@ -402,6 +403,9 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo: str = 
     if algo == "auto":
         algo = _auto(device, g, x, w, b, relu)
     _state["last"] = algo
+    if device.pure:  # one algorithm there: a direct convolution (patches dotted with weight rows)
+        _state["last"] = "direct"
+        return pure.conv2d(x, w, b, g, relu)
     if not device.is_gpu:
         out = np_conv2d(x.host(), w.host(), None if b is None else b.host(), g, algo, relu)
         return Tensor.wrap_numpy(out, device)
@@ -433,6 +437,8 @@ def _conv2d_backward(x, w, grad_out, stride, padding, dilation, groups, input_gr
     g = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv2d_backward")
     if gy.shape != g.out_shape:
         raise ValueError(f"conv2d_backward: grad_out must have the output's shape {g.out_shape}, got {gy.shape}")
+    if device.pure:
+        return pure.conv2d_backward(x, w, gy, g, input_grad)
     if not device.is_gpu:
         gx, gw, gb = np_conv2d_backward(x.host(), w.host(), gy.host(), g, input_grad)
         gx, gw, gb = (

@@ -10,6 +10,7 @@ import math
 import struct
 
 from ..tensor import Tensor
+from . import pure
 from ._common import WG, contiguous_strides, operands, pad8, require_float, vec4_count
 
 try:
@@ -73,6 +74,8 @@ def unary(op: str, x, alpha: float = 0.0, beta: float = 0.0) -> Tensor:
     if T == "f16" and "p." in expr:
         raise TypeError(f"{op} has no float16 variant (its scalar parameter is f32); use float32 tensors")
     alpha, beta = _f32(alpha), _f32(beta)
+    if device.pure:
+        return pure.unary(op, x, alpha, beta)
     if not device.is_gpu:
         with np.errstate(all="ignore"):
             out = twin(x.host(), np.float32(alpha), np.float32(beta)).astype(np.float32, copy=False)
@@ -112,6 +115,9 @@ def binary(op: str, a, b, alpha: float = 0.0) -> Tensor:
         raise TypeError(f"{op} has no float16 variant (its scalar parameter is f32); use float32 tensors")
     alpha = _f32(alpha)
     shape = broadcast_shape(a.shape, b.shape, op)
+    if device.pure:
+        strides = _broadcast_strides(a.shape, shape), _broadcast_strides(b.shape, shape)
+        return pure.binary(op, a, b, alpha, shape, *strides)
     if not device.is_gpu:
         with np.errstate(all="ignore"):
             out = twin(a.host(), b.host(), np.float32(alpha))
@@ -244,6 +250,8 @@ def full(shape, value: float | int, dtype: str = "float32", device=None) -> Tens
 
     device = get_device(device) if isinstance(device, str) or device is None else device
     out = Tensor.empty(shape, dtype, device)
+    if device.pure:
+        return pure.fill(out, value)
     if not device.is_gpu:
         out.host().fill(value)
         return out

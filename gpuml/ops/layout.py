@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ..tensor import Tensor
+from . import pure
 from ._common import WG, contiguous_strides, operands, pad8
 
 try:
@@ -21,6 +22,8 @@ def transpose(x, axes: tuple[int, ...] | list[int] | None = None) -> Tensor:
     if sorted(axes) != list(range(nd)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of {nd} dimensions (shape {x.shape})")
     shape = tuple(x.shape[a] for a in axes)
+    if device.pure:
+        return pure.transpose(x, axes, shape, contiguous_strides(x.shape))
     if not device.is_gpu:
         return Tensor.wrap_numpy(np.ascontiguousarray(np.transpose(x.host(), axes)), device)
     out = Tensor.empty(shape, x.dtype_name, device)
@@ -66,7 +69,7 @@ def _merged(shape, strides) -> tuple[list[int], list[int]]:
 def copy(x) -> Tensor:
     """A new tensor with the same contents."""
     device, (x,) = operands(x)
-    if not device.is_gpu:
+    if device.numpy_host:
         return Tensor.wrap_numpy(x.host().copy(), device)
     out = Tensor.empty(x.shape, x.dtype_name, device)
     copy_into(x, out)
@@ -79,7 +82,9 @@ def copy_into(src: Tensor, dst: Tensor) -> Tensor:
         raise ValueError(f"copy_into: {src.shape} {src.dtype_name} into {dst.shape} {dst.dtype_name}")
     if src.device is not dst.device:
         raise ValueError(f"copy_into: tensors on {src.device.name} and {dst.device.name}")
-    if not dst.device.is_gpu:
+    if dst.device.pure:
+        pure.copy_into(src, dst)
+    elif not dst.device.is_gpu:
         dst.host()[...] = src.host().reshape(dst.shape)
     elif src.nbytes:
         dst.device.copy(src._storage.buffer, dst._storage.buffer, src.nbytes, src.byte_offset, dst.byte_offset)

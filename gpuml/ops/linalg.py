@@ -19,6 +19,7 @@ import math
 import os
 
 from ..tensor import Tensor
+from . import pure
 from ._common import WG, operands, require_float
 
 try:
@@ -94,6 +95,8 @@ def matmul(a, b, *, kernel: str | None = None) -> Tensor:
     out_shape = (*batch_shape, m, n)
     # numpy drops the dimension a 1-D operand added
     final_shape = out_shape[:-2] + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
+    if device.pure:
+        return pure.matmul(a.reshape(a_shape), b.reshape(b_shape), batch_shape, m, k, n, final_shape)
     if not device.is_gpu:
         return Tensor.wrap_numpy(np.matmul(a.host(), b.host()), device)
     batch = math.prod(batch_shape)
@@ -138,6 +141,8 @@ def linear(x, w, b=None, *, relu: bool = False) -> Tensor:
     n = w.shape[0]
     if b is not None and b.shape != (n,):
         raise ValueError(f"linear: bias must have shape ({n},), got {b.shape}")
+    if device.pure:
+        return pure.linear(x, w, b, relu)
     if not device.is_gpu:
         y = np.matmul(x.host(), w.host().T)
         if b is not None:

@@ -17,6 +17,7 @@ checks (pool/max_pool_tiled.wgsl). Each has a numpy twin that the cpu backend ru
 from __future__ import annotations
 
 from ..tensor import Tensor, as_tensor
+from . import pure
 from ._common import WG, operands, require_float
 
 try:
@@ -163,7 +164,9 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, return_indices: bool = Fals
     T = require_float("max_pool2d", x, half=True)
     g = _geometry(x.shape, kernel, stride, padding, "max_pool2d")
     out_shape = (g["N"], g["C"], g["OH"], g["OW"])
-    if not device.is_gpu:
+    if device.pure:
+        out, idx = pure.max_pool2d(x, g)
+    elif not device.is_gpu:
         out, idx = np_max_pool2d(x.host(), g)
         out, idx = Tensor.wrap_numpy(out, device), Tensor.wrap_numpy(idx, device)
     else:
@@ -195,6 +198,8 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, pad
         )
     if idx.dtype_name != "int32":
         raise TypeError(f"max_pool2d_backward: indices must be int32, got {idx.dtype_name}")
+    if device.pure:
+        return pure.max_pool2d_backward(gy, idx, g, relu_out)
     if not device.is_gpu:
         gy_h = gy.host() if relu_out is None else np.where(relu_out.host() > 0, gy.host(), 0).astype(np.float32)
         return Tensor.wrap_numpy(np_max_pool2d_backward(gy_h, idx.host(), g), device)
@@ -222,6 +227,8 @@ def avg_pool2d(x, kernel, stride=None, padding=0, *, count_include_pad: bool = T
     device, (x,) = operands(x)
     T = require_float("avg_pool2d", x, half=True)
     g = _geometry(x.shape, kernel, stride, padding, "avg_pool2d")
+    if device.pure:
+        return pure.avg_pool2d(x, g, count_include_pad)
     if not device.is_gpu:
         return Tensor.wrap_numpy(np_avg_pool2d(x.host(), g, count_include_pad), device)
     out = Tensor.empty((g["N"], g["C"], g["OH"], g["OW"]), x.dtype_name, device)
@@ -240,6 +247,8 @@ def avg_pool2d_backward(grad_out, input_shape, kernel, stride=None, padding=0, *
     out_shape = (g["N"], g["C"], g["OH"], g["OW"])
     if gy.shape != out_shape:
         raise ValueError(f"avg_pool2d_backward: grad_out must have shape {out_shape}, got {gy.shape}")
+    if device.pure:
+        return pure.avg_pool2d_backward(gy, g, count_include_pad)
     if not device.is_gpu:
         return Tensor.wrap_numpy(np_avg_pool2d_backward(gy.host(), g, count_include_pad), device)
     gx = Tensor.empty(tuple(input_shape), "float32", device)

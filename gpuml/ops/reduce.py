@@ -13,6 +13,7 @@ import builtins
 import math
 
 from ..tensor import Tensor
+from . import pure
 from ._common import WG, normalize_axis, operands, require_float
 
 try:
@@ -67,6 +68,8 @@ def _reduce(kind: str, x, axis: int | None, keepdims: bool, index: bool, name: s
         out_shape = x.shape[:axis] + ((1,) if keepdims else ()) + x.shape[axis + 1 :]
     if r == 0 and (kind != "sum" or index):
         raise ValueError(f"{name}: cannot reduce an empty axis (shape {x.shape}, axis {axis})")
+    if device.pure:
+        return pure.reduce(kind, index, x, outer, r, inner, out_shape)
     if not device.is_gpu:
         out = _numpy_twins[(kind, index)](x.host(), axis)
         return Tensor.wrap_numpy(np.asarray(out).reshape(out_shape), device)

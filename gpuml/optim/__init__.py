@@ -12,6 +12,7 @@ biases or batch-norm parameters. ``AdamW``'s ``weight_decay`` is decoupled and a
 
 from __future__ import annotations
 
+import array
 import math
 
 from ..nn.parameters import ParameterStore
@@ -72,6 +73,9 @@ class Optimizer:
             "clip": clip,
             **self.hyper(),
         }
+        if self.device.pure:
+            self._pure_step(uniform, norm_sq)
+            return
         if not self.device.is_gpu:
             self._numpy_step(uniform, norm_sq)
             return
@@ -90,6 +94,27 @@ class Optimizer:
         self._numpy_rule(w, g, {k: t.host() for k, t in self.state.items()}, u)
 
     def _numpy_rule(self, w, g, state: dict, u: dict) -> None:
+        raise NotImplementedError
+
+    # --- pure-Python twin (python backend): the same rules on lists -----------------------------------------------
+    def _pure_step(self, u: dict, norm_sq: Tensor) -> None:
+        w, g = self.params.data.values(), self.params.grad.values()
+        if u["clip"] > 0:
+            f = min(1.0, u["clip"] / (math.sqrt(norm_sq.values()[0]) + 1e-6))
+            g = [v * f for v in g]
+        d = u["n_decay"]
+        if u["l1"] or u["l2"]:
+            l1, l2 = u["l1"], u["l2"]
+            sign = [(wi > 0) - (wi < 0) for wi in w[:d]]
+            g[:d] = [gi + l2 * wi + l1 * s for gi, wi, s in zip(g, w[:d], sign, strict=False)]
+        state = {k: t.values() for k, t in self.state.items()}
+        self._pure_rule(w, g, state, u)
+        self.params.data.words()[:] = array.array("f", w)
+        for k, t in self.state.items():
+            t.words()[:] = array.array("f", state[k])
+
+    def _pure_rule(self, w: list, g: list, state: dict, u: dict) -> None:
+        """Update the lists ``w`` and ``state[...]`` in place."""
         raise NotImplementedError
 
     # --- checkpoints --------------------------------------------------------------------------------------
@@ -138,6 +163,16 @@ class SGD(Optimizer):
             g = g + u["momentum"] * buf if u["nesterov"] else buf.copy()
         w -= np.float32(u["lr"]) * g
 
+    def _pure_rule(self, w, g, state, u):
+        mom = u["momentum"]
+        if mom != 0:
+            buf = state["velocity"]
+            damp = 1 - u["dampening"]
+            buf[:] = g if u["first"] else [mom * b + damp * gi for b, gi in zip(buf, g, strict=True)]
+            g = [gi + mom * b for gi, b in zip(g, buf, strict=True)] if u["nesterov"] else buf
+        lr = u["lr"]
+        w[:] = [wi - lr * gi for wi, gi in zip(w, g, strict=True)]
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba). ``weight_decay`` here is torch.optim.Adam's: a coupled L2 penalty (added to ``l2``)."""
@@ -176,6 +211,17 @@ class Adam(Optimizer):
             np.float32
         )
 
+    def _pure_rule(self, w, g, state, u):
+        d, lr, b1, b2, eps = u["n_decay"], u["lr"], u["beta1"], u["beta2"], u["eps"]
+        if u["weight_decay"]:
+            f = 1.0 - lr * u["weight_decay"]
+            w[:d] = [wi * f for wi in w[:d]]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m[:] = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g, strict=True)]
+        v[:] = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g, strict=True)]
+        c1, c2 = lr / u["bc1"], 1.0 / u["bc2"]
+        w[:] = [wi - c1 * mi / (math.sqrt(vi * c2) + eps) for wi, mi, vi in zip(w, m, v, strict=True)]
+
 
 class AdamW(Adam):
     """AdamW (Loshchilov & Hutter): Adam with decoupled weight decay on weights (not biases / batch norm)."""
@@ -208,6 +254,17 @@ class RMSprop(Optimizer):
             buf[...] = u["momentum"] * buf + step
             step = buf
         w -= np.float32(u["lr"]) * step
+
+    def _pure_rule(self, w, g, state, u):
+        a, eps, mom, lr = u["alpha"], u["eps"], u["momentum"], u["lr"]
+        v = state["square_avg"]
+        v[:] = [a * vi + (1 - a) * gi * gi for vi, gi in zip(v, g, strict=True)]
+        step = [gi / (math.sqrt(vi) + eps) for gi, vi in zip(g, v, strict=True)]
+        if mom != 0:
+            buf = state["velocity"]
+            buf[:] = [mom * b + s for b, s in zip(buf, step, strict=True)]
+            step = buf
+        w[:] = [wi - lr * s for wi, s in zip(w, step, strict=True)]
 
 
 class StepLR:
