@@ -1,6 +1,7 @@
-"""Device side of k-means: the WGSL kernels of shaders/cluster/ (GPU) and their numpy twin (cpu backend).
+"""Device side of k-means: the WGSL kernels of shaders/cluster/ (GPU), their numpy twin (cpu backend) and, in
+_pure.py, their pure-Python twin (python backend).
 
-Both engines hold the centered float32 data on their device and expose the same small interface to the host
+The engines hold the centered float32 data on their device and expose the same small interface to the host
 driver in kmeans.py (which owns the RNG and every host decision):
 
 - ``set_centers(rows)``: upload k centers (labels reset to "none").
@@ -21,6 +22,7 @@ import math
 
 from ..tensor import Tensor
 from ._data import HostData
+from ._pure import PP_BLOCK, PythonEngine
 
 try:
     import numpy as np
@@ -30,7 +32,6 @@ except ImportError:  # pragma: no cover - Pyodide core
 NONE = 0xFFFFFFFF
 BIG = 3.0e38
 PP_WG = 64
-PP_BLOCK = 1024  # points per D^2 block (host samples a block, then a point inside it)
 MAX_KD4 = 2048  # k * ceil(d / 4) limit of the private accumulators on the GPU
 # assign_tile.wgsl keeps a lane's centers in registers with fully unrolled code: it wins up to 4 vec4 columns
 # (d <= 16), 8 vec4 groups of clusters per lane and 16 x 4 vec4 of centers per lane; beyond, measured on lavapipe,
@@ -456,5 +457,18 @@ class NumpyEngine:
         return np.sqrt((diff * diff).sum(-1)).astype(np.float32)
 
 
+class _PythonEngineNumpyOut(PythonEngine):
+    """PythonEngine where numpy is importable: labels, distances and transform() as numpy arrays (int32, float32)
+    like the other engines; the arithmetic stays pure Python."""
+
+    def _out(self, values, kind):
+        return np.asarray(values, np.int32 if kind == "labels" else np.float32)
+
+
 def make_engine(device, data: HostData, k: int, chunk_rows: int | None = None):
-    return (GPUEngine if device.is_gpu else NumpyEngine)(device, data, k, chunk_rows)
+    """The engine of ``device``: GPUEngine (WebGPU), PythonEngine (python backend) or NumpyEngine (cpu)."""
+    if device.is_gpu:
+        return GPUEngine(device, data, k, chunk_rows)
+    if device.pure:
+        return (PythonEngine if np is None else _PythonEngineNumpyOut)(device, data, k, chunk_rows)
+    return NumpyEngine(device, data, k, chunk_rows)

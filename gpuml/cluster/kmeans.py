@@ -326,7 +326,7 @@ def _relocate_empty(engine, data: HostData) -> float:
         _, dist = engine.assign(dists=True)
         engine.cur = old_cur
     else:
-        old = engine.old.astype("float64").tolist()
+        old = [[float(v) for v in r] for r in engine.old]  # NumpyEngine (numpy rows) or PythonEngine (lists)
         c = engine.centers
         engine.centers = engine.old
         _, dist = engine.assign(dists=True)
@@ -424,6 +424,8 @@ class MiniBatchKMeans(_Base):
         engine.set_centers(self._centers_c)
         if engine.device.is_gpu:
             engine.weights.assign(array.array("f", self._weights))
+        elif engine.device.pure:
+            engine.weights = array.array("f", self._weights).tolist()
         else:
             engine.weights = np.asarray(self._weights, np.float32)
         shift, inertia, _, _ = engine.minibatch_step()

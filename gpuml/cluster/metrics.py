@@ -49,6 +49,12 @@ def silhouette_samples(X, labels, *, device=None):
     for v in lab:
         sizes[v] += 1.0
     device = get_device(device) if isinstance(device, str) or device is None else device
+    if device.pure:  # python backend: O(n^2) math.dist on lists (small data)
+        from ._pure import silhouette
+
+        rows = data.x32.tolist() if data.x32 is not None else [data.row(i) for i in range(n)]
+        s = silhouette(rows, lab, k)
+        return np.asarray(s, np.float32) if np is not None else s
     if not device.is_gpu:
         return _silhouette_numpy(data.x32 if data.x32 is not None else np.asarray(data.flat).reshape(n, -1), lab, k)
     if k > MAX_SIL_K:
