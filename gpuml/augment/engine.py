@@ -12,7 +12,8 @@ Coordinates follow Pillow: a matrix maps an *output* pixel-centre coordinate (x 
 outside [0, W) x [0, H) of the source get the fill value. A fused pass checks bounds against the source only, so
 a region an intermediate step would have filled can show source pixels (documented in gpuml/augment/__init__).
 
-This module imports without numpy (Pyodide core): packing uses ``struct``/``array``; only the cpu twin needs numpy.
+This module imports without numpy (Pyodide core): packing uses ``struct``/``array``; only the cpu twin needs numpy
+(the python backend runs the pure-Python twin in gpuml.augment.pure).
 """
 
 from __future__ import annotations
@@ -343,6 +344,11 @@ def execute(
     lo, hi = float(value_range[0]), float(value_range[1])
     raw, bases = pack(passes, n)
     device = x.device
+    if device.pure:  # the python backend: the pure-Python twin (gpuml.augment.pure), no numpy
+        from . import pure
+
+        layout = u8_layout if u8_shape is not None else None
+        return pure.execute(x, passes, raw, bases, clip, lo, hi, (n, c, h, w), layout, out_u8)
     if not device.is_gpu:
         host = x.host()
         if u8_shape is not None and u8_layout == "u8px":
