@@ -102,7 +102,12 @@ function onReady(m) {
   state.adapter = dev.adapter || dev.device || "";
   $("status").textContent = `Ready in ${(state.tti_ms / 1000).toFixed(2)} s (Pyodide ${((m.timings.pyodide_ms) / 1000).toFixed(2)} s).`;
   fact("time to interactive", `${(state.tti_ms / 1000).toFixed(2)} s (page start → Pyodide + gpuml + device + model ready)`);
-  fact("backend", m.backend === "cpu" ? "CPU (numpy) — slower, no WebGPU canvases" : "WebGPU (navigator.gpu)");
+  const backends = {
+    browser: "WebGPU (navigator.gpu)",
+    cpu: "CPU: gpuml's numpy backend — much slower; canvases drawn with Canvas 2D",
+    python: "CPU: gpuml's pure-Python backend (no WebGPU, no numpy) — far slower; canvases drawn with Canvas 2D",
+  };
+  fact("backend", backends[m.backend] || m.backend);
   fact("adapter", state.adapter);
   fact("Python / gpuml", `${m.setup.python} / ${m.setup.gpuml}, numpy loaded: ${m.setup.numpy}`);
   const p = m.build.payload_bytes;
@@ -278,6 +283,7 @@ async function trainReset() {
   state.training = false;
   const info = await call("train_setup");
   state.train = { steps: [], setup: info };
+  $("train-batch").textContent = info.batch;
   $("train-info").textContent = `${info.n_train} training images, ${info.n_test} test images, ${info.parameters.toLocaleString()} parameters`;
   $("train-start").textContent = "Start";
 }

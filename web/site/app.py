@@ -35,7 +35,10 @@ def _ms(t0):
 
 
 def _buf(t):
-    """(GPUBuffer, element offset) of a float32/uint32 tensor, for the renderer."""
+    """(GPUBuffer, element offset) of a float32/uint32 tensor, for the renderer; on the CPU path (Canvas 2D
+    renderer, render2d.js) the tensor's bytes instead."""
+    if not DEV.is_gpu:
+        return _bytes_js(t.to_bytes()), 0
     return t._storage.buffer.handle, t.byte_offset // 4
 
 
@@ -136,8 +139,9 @@ def pad_stroke(segments, radius_css):
         pad_clear()
     segs = segments.to_py() if hasattr(segments, "to_py") else list(segments)
     s = INK / PAD_CSS
-    if not DEV.is_gpu:  # CPU path (numpy backend, only where numpy could be loaded)
-        _stroke_numpy(STATE["ink"].host(), [v * s for v in segs], float(radius_css) * s)
+    if not DEV.is_gpu:  # CPU path (numpy or pure-Python backend)
+        _stroke_host(STATE["ink"], [v * s for v in segs], float(radius_css) * s)
+        _draw_pad()
         return "{}"
     kernel = DEV.kernel("render/web_stroke.wgsl", WG=64)
     for start in range(0, len(segs), 4 * 64):
@@ -154,17 +158,25 @@ def pad_stroke(segments, radius_css):
     return "{}"
 
 
-def _stroke_numpy(ink, segs, radius):
-    import numpy as np
-
-    yy, xx = np.mgrid[0:INK, 0:INK] + 0.5
+def _stroke_host(ink, segs, radius):
+    """web_stroke.wgsl on the host: ink = max(ink, coverage of each capsule segment), only inside its bounds."""
+    vals = array.array("f", ink.to_bytes())
+    reach = radius + 1.0
     for k in range(0, len(segs) - 3, 4):
         ax, ay, bx, by = segs[k : k + 4]
         dx, dy = bx - ax, by - ay
         len2 = dx * dx + dy * dy
-        t = np.clip(((xx - ax) * dx + (yy - ay) * dy) / len2, 0, 1) if len2 > 0 else 0.0
-        dist = np.hypot(xx - (ax + t * dx), yy - (ay + t * dy))
-        np.maximum(ink, np.clip(radius + 0.5 - dist, 0, 1), out=ink)
+        y0, y1 = max(0, int(min(ay, by) - reach)), min(INK, int(max(ay, by) + reach) + 1)
+        x0, x1 = max(0, int(min(ax, bx) - reach)), min(INK, int(max(ax, bx) + reach) + 1)
+        for y in range(y0, y1):
+            py = y + 0.5
+            for x in range(x0, x1):
+                px = x + 0.5
+                t = min(max(((px - ax) * dx + (py - ay) * dy) / len2, 0.0), 1.0) if len2 > 0 else 0.0
+                cover = min(max(radius + 0.5 - math.hypot(px - (ax + t * dx), py - (ay + t * dy)), 0.0), 1.0)
+                if cover > vals[y * INK + x]:
+                    vals[y * INK + x] = cover
+    ink.assign(vals)
 
 
 def mnist_from_ink(ink, size=INK):
@@ -333,9 +345,13 @@ def kmeans_start(rows_json, k, seed):
     if R is None:
         return json.dumps({"n": len(rows), "k": int(k)})
     xs, ys = [r[0] for r in rows], [r[1] for r in rows]
+    if DEV.is_gpu:
+        pts = _binding(engine.chunks[0][2])
+    else:  # Canvas 2D renderer: the centered points as rows of 4 floats, once
+        pts = (_bytes_js(array.array("f", [v for i in range(data.n) for v in (*data.row(i), 0.0, 0.0)])), 0)
     R.pointsData(
         "kmeans",
-        *_binding(engine.chunks[0][2]),
+        *pts,
         len(rows),
         json.dumps([min(xs), min(ys), max(xs), max(ys)]),
         json.dumps(list(data.mean)),
@@ -346,8 +362,13 @@ def kmeans_start(rows_json, k, seed):
 
 
 def _draw_kmeans(engine):
-    DEV.flush()  # the engine's recorded work fills the buffers the frame reads (queue order does the rest)
-    R.pointsState("kmeans", *_binding(engine.chunks[0][3]), *_binding(engine.centers[engine.cur]), engine.k)
+    if DEV.is_gpu:
+        DEV.flush()  # the engine's recorded work fills the buffers the frame reads (queue order does the rest)
+        R.pointsState("kmeans", *_binding(engine.chunks[0][3]), *_binding(engine.centers[engine.cur]), engine.k)
+    else:  # Canvas 2D renderer: labels (u32, -1 = none yet) and centers (rows of 4 floats) as bytes
+        labels = _bytes_js(array.array("I", [int(v) & 0xFFFFFFFF for v in engine.labels()]))
+        centers = array.array("f", [v for row in engine.get_centers() for v in (*row, 0.0, 0.0)])
+        R.pointsState("kmeans", labels, 0, _bytes_js(centers), 0, engine.k)
     R.drawPoints("kmeans")
 
 
@@ -496,7 +517,9 @@ def train_setup(train_images, train_labels, test_images, test_labels, batch=64, 
     }
     MODELS["trained"] = model
     _draw_curves()
-    return json.dumps({"ms": _ms(t0), "n_train": n, "n_test": nt, "parameters": model.parameters().size})
+    return json.dumps(
+        {"ms": _ms(t0), "n_train": n, "n_test": nt, "batch": int(batch), "parameters": model.parameters().size}
+    )
 
 
 def train_steps(count=1):

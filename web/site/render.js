@@ -5,6 +5,16 @@
 
 const PALETTE_SIZE = 12;
 
+// Layout of activation grids (one band per layer, shapes [C, h, w]) in a W x H canvas: [{box, cols}, ...].
+export function gridLayout(W, H, shapes) {
+  const pad = 8;
+  const bandH = (H - pad * (shapes.length + 1)) / shapes.length;
+  return shapes.map(([ch], i) => {
+    const cols = ch <= 8 ? ch : Math.ceil(ch / 2);
+    return { cols, box: [pad, pad + i * (bandH + pad), W - 2 * pad, bandH] };
+  });
+}
+
 export class Renderer {
   constructor(device, shaders, onError) {
     this.device = device;
@@ -174,16 +184,9 @@ export class Renderer {
     this.end(frame, o.present !== false);
   }
 
-  // Layout of activation grids (one band per layer) in the "acts" canvas: [{box, cols}, ...].
   actsLayout(shapesJson) {
-    const shapes = JSON.parse(shapesJson);
     const c = this.canvases.acts.canvas;
-    const W = c.width, H = c.height, pad = 8;
-    const bandH = (H - pad * (shapes.length + 1)) / shapes.length;
-    return JSON.stringify(shapes.map(([ch], i) => {
-      const cols = ch <= 8 ? ch : Math.ceil(ch / 2);
-      return { cols, box: [pad, pad + i * (bandH + pad), W - 2 * pad, bandH] };
-    }));
+    return JSON.stringify(gridLayout(c.width, c.height, JSON.parse(shapesJson)));
   }
 
   // k-means: draw from the k-means engine's own device buffers (gpuml tensors): `pts` holds the centered points as

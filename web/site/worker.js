@@ -4,10 +4,11 @@
 // Messages in:  {type: "init", canvases, opts} | {type: "call", id, fn, args} | {type: "loop", name, action}
 // Messages out: {type: "status"|"ready"|"error"|"result"|"progress"|"notice", ...}
 import { Renderer } from "./render.js";
+import { Renderer2D } from "./render2d.js";
 
 const post = (m, transfer) => self.postMessage(m, transfer || []);
 const t0 = performance.now();
-let pyodide = null, app = null, renderer = null;
+let pyodide = null, app = null, renderer = null, backend = null;
 const timings = {};
 let queue = Promise.resolve();
 const data = {};
@@ -84,22 +85,20 @@ async function init(msg) {
   const appSource = await (await fetch("./app.py")).text();
   pyodide.FS.writeFile(`${site}/gpuml_web_app.py`, appSource);
   timings.install_ms = performance.now() - t0 - timings.pyodide_ms;
-  let backend = "browser";
+  // No WebGPU: gpuml's numpy backend where numpy can be loaded (online), else its pure-Python backend (Pyodide
+  // core, offline). Both run every demo, much slower; the canvases are drawn with Canvas 2D (render2d.js).
+  backend = "browser";
   if (!info.gpu.ok) {
-    post({ type: "notice", level: "warn", text: `No WebGPU: ${info.gpu.why}. Trying the CPU path (numpy backend)…` });
-    const numpy = await tryNumpy(pyodide.version);
-    if (!numpy) {
-      post({
-        type: "notice", level: "error",
-        text: `No WebGPU (${info.gpu.why}), and the CPU fallback needs numpy, which Pyodide core does not ` +
-          "include and which could not be loaded (offline, or the CDN is unreachable). The demos cannot run here.",
-      });
-      post({ type: "ready", ok: false, timings, tti_worker_ms: performance.now() - t0 });
-      return;
-    }
-    backend = "cpu";
-    pyodide.runPython("import os; os.environ['GPUML_BACKEND'] = 'cpu'");
-    post({ type: "notice", level: "warn", text: "Running on the CPU (numpy backend): much slower than WebGPU." });
+    post({ type: "notice", level: "warn", text: `No WebGPU: ${info.gpu.why}. The demos run on the CPU instead…` });
+    backend = (await tryNumpy(pyodide.version)) ? "cpu" : "python";
+    pyodide.runPython(`import os; os.environ['GPUML_BACKEND'] = '${backend}'`);
+    post({
+      type: "notice", level: "warn",
+      text: backend === "cpu"
+        ? "Running on the CPU (gpuml's numpy backend): much slower than WebGPU."
+        : "Running on the CPU in pure Python (gpuml's python backend: numpy could not be loaded, e.g. offline): " +
+          "every demo works, but far slower than WebGPU; live training uses batches of 16.",
+    });
   }
   await pyodide.runPythonAsync("import gpuml_web_app");
   app = pyodide.pyimport("gpuml_web_app");
@@ -123,7 +122,9 @@ async function init(msg) {
     setR.destroy();
     for (const [name, canvas] of Object.entries(canvases)) renderer.addCanvas(name, canvas, opts.present);
   } else {
-    setup = JSON.parse(await setupFn.callPromising(null, "{}"));
+    renderer = new Renderer2D(reportError);
+    for (const [name, canvas] of Object.entries(canvases)) renderer.addCanvas(name, canvas);
+    setup = JSON.parse(await setupFn.callPromising(renderer, "{}"));
   }
   setupFn.destroy();
   timings.device_ms = performance.now() - t0 - timings.pyodide_ms - timings.install_ms;
@@ -235,7 +236,7 @@ async function call(fn, args) {
       const [xi, yi, xt, yt] = await Promise.all(["mnist_train_images.u8", "mnist_train_labels.u8",
         "mnist_test_images.u8", "mnist_test_labels.u8"].map(getData));
       loops.train.running = false;
-      return py("train_setup", xi, yi, xt, yt, 64, 2e-3, 0);
+      return py("train_setup", xi, yi, xt, yt, backend === "python" ? 16 : 64, 2e-3, 0);
     }
     case "train_start":
       loops.train.stepsLeft = args[0] || 1e9;
