@@ -300,16 +300,122 @@ def test_offline_after_first_load(chrome, site):
     context.close()
 
 
-def test_without_webgpu_says_so(chrome, site):
+def _native_or_cpu():
+    from gpuml.backends import open_device
+
+    try:
+        return open_device("native")
+    except RuntimeError:
+        return open_device("cpu")
+
+
+def _reference_losses(site, steps: int, batch: int) -> list[float]:
+    """The page's first training steps (LeNet-5 seed 0, Adam 2e-3, its MNIST subset in order) run natively."""
+    from gpuml import ops, tensor
+    from gpuml.nn import from_spec
+    from gpuml.nn.functional import softmax_cross_entropy
+    from gpuml.optim import Adam
+
+    dev = _native_or_cpu()
+    images = np.frombuffer((site["dir"] / "data" / "mnist_train_images.u8").read_bytes(), np.uint8)
+    labels = np.frombuffer((site["dir"] / "data" / "mnist_train_labels.u8").read_bytes(), np.uint8)
+    model = from_spec("lenet5", (1, 28, 28), dev, 0)
+    opt = Adam(model.parameters(), lr=2e-3)
+    out = []
+    for i in range(steps):
+        raw = images[i * batch * 784 : (i + 1) * batch * 784].astype(np.float32)
+        x = ops.mul(tensor(raw, device=dev), 1.0 / 255).reshape(batch, 1, 28, 28)
+        y = tensor(labels[i * batch : (i + 1) * batch].astype(np.int32), device=dev)
+        row_loss, _, grad = softmax_cross_entropy(model.forward(x), y)
+        model.backward(grad)
+        opt.step()
+        out.append(ops.sum(row_loss).item() / batch)
+    return out
+
+
+def _colours(png: bytes) -> int:
+    import io
+
+    from PIL import Image
+
+    return len(Image.open(io.BytesIO(png)).convert("RGB").getcolors(1 << 20) or [])
+
+
+def test_without_webgpu_every_demo_runs_on_the_cpu(chrome, site):
+    """?gpu=off hides navigator.gpu from the page. Offline (here: no numpy from Pyodide's CDN) gpuml's pure-Python
+    backend runs every demo, drawn with Canvas 2D; where numpy loads, its numpy backend does. The page says it is
+    slower; digits drawn with the mouse are classified, k-means gives native gpuml's labels, the gallery renders
+    and training steps give native gpuml's losses."""
     console: list = []
     context, page = _open(chrome, site["url"] + "?gpu=off", console)
-    state = _wait_ready(page)
+    state = _wait_ready(page, timeout=120_000)
     notices = page.inner_text("#notices")
-    page.screenshot(path=str(ARTIFACTS / "no_webgpu.png"))
-    RESULTS["no_webgpu"] = {"notices": notices, "ready": state["ready"]}
-    assert "No WebGPU" in notices
-    if not state["ready"]:  # offline: no numpy for the CPU path, and the page says so
-        assert "needs numpy" in notices
-    else:  # numpy came from the CDN: the demos run on the CPU and the page says it is slower
-        assert "slower" in notices
+    RESULTS["no_webgpu"] = {"notices": notices, "ready": state["ready"], "tti_ms": state["tti"]}
+    assert state["ready"], (state, notices)
+    assert "No WebGPU" in notices and "slower" in notices
+    backend = page.evaluate("gpumlPage.backend")
+    assert backend in ("python", "cpu")
+    assert ("pure-Python" if backend == "python" else "numpy") in page.inner_text("#facts")
+    _wait(page, "gpumlPage.augment !== null && gpumlPage.train !== null", timeout=120_000)
+
+    # digit pad
+    from gpuml.datasets import mnist
+
+    test = mnist("test")
+    page.locator("#pad-live").uncheck()
+    page.locator("#pad-brush").fill("6")
+    want, got, ms = [2, 5, 7], [], []
+    for d in want:
+        page.click("#pad-clear")
+        _draw_digit(page, test.images[int(np.flatnonzero(test.labels == d)[0]), 0])
+        out = page.evaluate("gpumlPredict()")
+        got.append(out["label"])
+        ms.append(out["predict_ms"])
+    page.locator("#pad").screenshot(path=str(ARTIFACTS / f"cpu_{backend}_pad.png"))
+    assert got == want, f"pad on the {backend} backend: want {want}, got {got}"
+
+    # k-means, to convergence, against native gpuml
+    page.evaluate(
+        "async () => { document.getElementById('km-dataset').value = 'blobs'; "
+        "document.getElementById('km-k').value = '5'; document.getElementById('km-seed').value = '3'; "
+        "await gpumlKmeansReset(); }"
+    )
+    page.click("#km-play")
+    _wait(page, "gpumlPage.kmeans.done === true", timeout=120_000)
+    shot = page.locator("#kmeans-canvas").screenshot(path=str(ARTIFACTS / f"cpu_{backend}_kmeans.png"))
+    assert _colours(shot) > 5, "the k-means canvas was not drawn"
+    from gpuml.cluster import KMeans
+
+    rows = json.loads((site["dir"] / "data" / "kmeans.json").read_text())["blobs"]
+    ref = KMeans(5, random_state=3, max_iter=100, device=_native_or_cpu()).fit(np.array(rows))
+    np.testing.assert_array_equal(np.array(page.evaluate("gpumlPage.kmeans.labels")), ref.labels_)
+
+    # augmentation gallery
+    page.click("button[data-src=color]")
+    _wait(page, "gpumlPage.augment && gpumlPage.augment.shape[1] === 3", timeout=60_000)
+    shot = page.locator("#gallery-canvas").screenshot(path=str(ARTIFACTS / f"cpu_{backend}_augment.png"))
+    assert _colours(shot) > 50, "the gallery was not drawn"
+    augment_ms = page.evaluate("gpumlPage.augment.ms")
+
+    # training: the first steps' losses match native gpuml's on the same batches
+    page.click("#train-start")
+    _wait(page, "gpumlPage.train.steps.length >= 4", timeout=120_000)
+    page.click("#train-pause")
+    _wait(page, "gpumlPage.training === false", timeout=60_000)
+    steps = page.evaluate("gpumlPage.train.steps")
+    batch = page.evaluate("gpumlPage.train.setup.batch")
+    ref_losses = _reference_losses(site, len(steps), batch)
+    np.testing.assert_allclose([s["loss"] for s in steps], ref_losses, atol=1e-4)
+    page.screenshot(path=str(ARTIFACTS / f"cpu_{backend}_page.png"), full_page=True)
+    RESULTS["no_webgpu"].update(
+        {
+            "backend": backend,
+            "predict_ms": ms,
+            "augment_color_16_ms": augment_ms,
+            "train_batch": batch,
+            "train_ms_per_step": [s["ms_per_step"] for s in steps],
+        }
+    )
+    assert page.evaluate("gpumlPage.errors") == []
+    assert _errors(console) == []
     context.close()
