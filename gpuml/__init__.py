@@ -29,5 +29,5 @@ __all__ = [
 
 
 def device(name: str | None = None):
-    """The current device (``name=None``) or the device of backend ``name`` ("native", "browser", "cpu")."""
+    """The current device (``name=None``) or the device of backend ``name`` ("native", "browser", "cpu", "python")."""
     return get_device(name)

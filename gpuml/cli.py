@@ -7,6 +7,9 @@ import json
 import os
 import sys
 
+# --backend choices: the browser backend exists only inside Pyodide
+BACKEND_CHOICES = ["native", "cpu", "python"]
+
 
 def _size(text: str) -> tuple[int, int, int]:
     """ "1024" -> (1024, 1024, 1024); "64x150x16" -> (64, 150, 16) as M x K x N."""
@@ -362,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     info = sub.add_parser("info", help="show the backend, adapter, features and limits")
-    info.add_argument("--backend", choices=["native", "cpu"], help="inspect this backend instead of the default")
+    info.add_argument("--backend", choices=BACKEND_CHOICES, help="inspect this backend instead of the default")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=cmd_info)
 
@@ -437,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--subset", type=int, default=None, help="train on this many images")
     t.add_argument("--augment", default=None, help='on-the-fly augmentation, e.g. "rotate 15, translate 2"')
-    t.add_argument("--backend", choices=["native", "cpu"], default=None)
+    t.add_argument("--backend", choices=BACKEND_CHOICES, default=None)
     t.add_argument("--out", default="runs/mnist", help="output folder (default runs/mnist)")
     t.add_argument(
         "--resume",
@@ -453,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="classify image files with a trained model")
     p.add_argument("model", help="model.npz written by gpuml train")
     p.add_argument("images", nargs="+", help="image files (any size; converted to 28x28 grayscale like MNIST)")
-    p.add_argument("--backend", choices=["native", "cpu"], default=None)
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default=None)
     p.set_defaults(func=cmd_predict)
 
     r = sub.add_parser(
@@ -472,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lr", type=float, default=1e-3)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--no-sweep", action="store_true", help="only the four curve runs")
-    r.add_argument("--backend", choices=["native", "cpu"], default=None)
+    r.add_argument("--backend", choices=BACKEND_CHOICES, default=None)
     r.add_argument("--out", default="runs/regularization")
     r.set_defaults(func=cmd_regularization)
     km = sub.add_parser(
@@ -488,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     km.add_argument("--n", type=int, default=1000, help="number of points (default 1000)")
     km.add_argument("--seed", type=int, default=0, help="dataset and k-means seed (default 0)")
     km.add_argument("--n-init", type=int, default=3, help="k-means restarts per k (default 3)")
-    km.add_argument("--backend", choices=["native", "cpu"], help="run on this backend instead of the default")
+    km.add_argument("--backend", choices=BACKEND_CHOICES, help="run on this backend instead of the default")
     km.add_argument("--out", default="kmeans-plots", help="folder for the PNG plots (default: kmeans-plots)")
     km.set_defaults(func=cmd_kmeans)
 
@@ -504,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--n", type=int, default=9, help="variants per image (default 9)")
     au.add_argument("--out", default="augmented", help="output folder (default augmented)")
     au.add_argument("--seed", type=int, default=0)
-    au.add_argument("--backend", choices=["native", "cpu"], default=None)
+    au.add_argument("--backend", choices=BACKEND_CHOICES, default=None)
     au.set_defaults(func=cmd_augment)
     e = sub.add_parser("explain", help="explain a prediction: Grad-CAM, saliency, occlusion, activations, filters")
     e.add_argument("model", help="model.npz written by gpuml train")
@@ -517,13 +520,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--patch", type=int, default=4, help="occlusion patch size")
     e.add_argument("--stride", type=int, default=2, help="occlusion stride")
     e.add_argument("--out", default="explain.png", help="output PNG")
-    e.add_argument("--backend", choices=["native", "cpu"], default=None)
+    e.add_argument("--backend", choices=BACKEND_CHOICES, default=None)
     e.set_defaults(func=cmd_explain)
 
     rp = sub.add_parser("report", help="write an HTML report about a trained model")
     rp.add_argument("model", help="model.npz written by gpuml train")
     rp.add_argument("--out", default=None, help="output folder (default: report/ next to the model)")
-    rp.add_argument("--backend", choices=["native", "cpu"], default=None)
+    rp.add_argument("--backend", choices=BACKEND_CHOICES, default=None)
     rp.set_defaults(func=cmd_report)
 
     web = sub.add_parser("web", help="the web page: `gpuml web build` packs gpuml, shaders, model and Pyodide")
