@@ -419,3 +419,27 @@ def test_without_webgpu_every_demo_runs_on_the_cpu(chrome, site):
     assert page.evaluate("gpumlPage.errors") == []
     assert _errors(console) == []
     context.close()
+
+
+def test_browser_without_webgpu_adapter(playwright_session, site, chromium_args):
+    """A Chromium whose WebGPU is off (no --enable-unsafe-webgpu: navigator.gpu exists, requestAdapter() gives
+    null): the page names the reason and classifies test digits on the CPU path."""
+    args = [a for a in chromium_args if a != "--enable-unsafe-webgpu"] + ["--disable-features=WebGPU,Vulkan"]
+    browser = playwright_session.chromium.launch(executable_path=shutil.which("chromium"), args=args, headless=True)
+    try:
+        console: list = []
+        context, page = _open(browser, site["url"], console)
+        state = _wait_ready(page, timeout=120_000)
+        notices = page.inner_text("#notices")
+        assert state["ready"], (state, notices)
+        assert "requestAdapter() returned null" in notices and "slower" in notices
+        assert page.evaluate("gpumlPage.backend") in ("python", "cpu")
+        out = page.evaluate(
+            "async () => { const d = await gpumlCall('mnist_test_pixels', 5); "
+            "return {want: d.labels, got: (await gpumlCall('predict_pixels', d.pixels)).labels}; }"
+        )
+        assert out["got"] == out["want"], out
+        assert _errors(console) == []
+        context.close()
+    finally:
+        browser.close()
