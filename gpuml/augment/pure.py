@@ -19,6 +19,7 @@ import math
 import sys
 from operator import add, mul, sub
 
+from ..ops.pure import pcg_hash as _pcg
 from ..tensor import Tensor
 from .engine import CONTRAST, CUTOUT, GEO_SLOTS, LUMA, MATRIX, NOISE, Pass
 
@@ -35,13 +36,6 @@ def _r(values) -> list[float]:
 
 def _r1(v: float) -> float:
     return array.array("f", (v,))[0]
-
-
-def _pcg(v: int) -> int:
-    """shaders/common/hash.wgsl on a uint32 held in a Python int."""
-    s = (v * 747796405 + 2891336453) & M32
-    w = (((s >> ((s >> 28) + 4)) ^ s) * 277803737) & M32
-    return (w >> 22) ^ w
 
 
 def gauss(seed: int, count: int) -> list[float]:
