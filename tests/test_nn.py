@@ -139,11 +139,13 @@ def test_dropout_mask_is_shared_by_forward_and_backward(any_device):
     assert np.array_equal(model.forward(x).numpy(), x)
 
 
-def test_dropout_masks_agree_across_backends(native_device, cpu_device):
+def test_dropout_masks_agree_across_backends(native_device, cpu_device, python_device):
     x = np.arange(3000, dtype=np.float32)
     a = F.dropout(gpuml.tensor(x, device=native_device), 0.4, 123).numpy()
     b = F.dropout(gpuml.tensor(x, device=cpu_device), 0.4, 123).numpy()
+    c = F.dropout(gpuml.tensor(x, device=python_device), 0.4, 123).numpy()
     np.testing.assert_array_equal(a != 0, b != 0)
+    np.testing.assert_array_equal(c, b)
 
 
 def test_spec_errors_name_the_problem():

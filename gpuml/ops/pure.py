@@ -439,7 +439,7 @@ def pcg_hash(v: int) -> int:
 def dropout(x: Tensor, rate: float, seed: int, scale: float) -> Tensor:
     import struct
 
-    rate32 = struct.unpack("<f", struct.pack("<f", rate))[0]
+    rate32, scale = (struct.unpack("<f", struct.pack("<f", v))[0] for v in (rate, scale))  # the kernel's f32s
     s = pcg_hash(seed)
     out = []
     for i, v in enumerate(x.values()):
