@@ -154,3 +154,19 @@ def test_errors(any_device):
         )
     with pytest.raises(ValueError, match="shape"):
         gpuml.ops.avg_pool2d_backward(np.zeros((1, 2, 2, 2), np.float32), x.shape, 2)
+
+
+@pytest.mark.parametrize("kernel", [2, 3])
+def test_max_pool_ties_pick_the_first_maximum(any_device, kernel):
+    """Windows holding their maximum more than once report the first in window order (argmax's rule), on every
+    backend: tiled windows (2x2 has its own numpy path) and the general one."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, (2, 3, 6 * kernel, 4 * kernel)).astype(np.float32)  # many ties
+    out, idx = gpuml.ops.max_pool2d(x, kernel, return_indices=True)
+    n, c, h, w = x.shape
+    windows = x.reshape(n, c, h // kernel, kernel, w // kernel, kernel).transpose(0, 1, 2, 4, 3, 5)
+    arg = windows.reshape(*windows.shape[:4], -1).argmax(-1)
+    dy, dx = np.divmod(arg, kernel)
+    oy, ox = np.meshgrid(np.arange(h // kernel), np.arange(w // kernel), indexing="ij")
+    np.testing.assert_array_equal(idx.numpy(), (oy * kernel + dy) * w + ox * kernel + dx)
+    np.testing.assert_array_equal(out.numpy(), windows.max(axis=(4, 5)))
