@@ -30,7 +30,8 @@ def _blobs(n=1003, k=5, seed=1, d=2):
 
 
 @pytest.mark.parametrize("d", [2, 5, 16])
-def test_same_init_matches_sklearn_lloyd(device, d):
+def test_same_init_matches_sklearn_lloyd(any_device, d):
+    device = any_device
     X = _blobs(d=d)
     init = X[np.random.default_rng(0).choice(len(X), 5, replace=False)]
     ours = KMeans(5, init=init, device=device).fit(X)

@@ -5,6 +5,17 @@
 
 const PALETTE_SIZE = 12;
 
+// k-means view: canvas pixel = centered data * (sx, sy) + (ox, oy), fitting the data bounds (data coordinates) with
+// a 16 px margin; the centering offset `mean` is folded in.
+export function pointsXform(canvas, boundsJson, meanJson) {
+  const [x0, y0, x1, y1] = JSON.parse(boundsJson);
+  const [mx, my] = JSON.parse(meanJson);
+  const W = canvas.width, H = canvas.height, m = 16;
+  const s = Math.min((W - 2 * m) / (x1 - x0 || 1), (H - 2 * m) / (y1 - y0 || 1));
+  const ox = (W - s * (x1 + x0)) / 2, oy = (H + s * (y1 + y0)) / 2;
+  return [s, -s, ox + s * mx, oy - s * my];
+}
+
 // Layout of activation grids (one band per layer, shapes [C, h, w]) in a W x H canvas: [{box, cols}, ...].
 export function gridLayout(W, H, shapes) {
   const pad = 8;
@@ -193,14 +204,9 @@ export class Renderer {
   // rows of 4 floats (x, y, 0, 0); `mean` (the centering offset) is folded into the view transform, which fits the
   // data bounds (data coordinates) to the canvas.
   pointsData(name, pts, ptsOffset, n, boundsJson, meanJson, paletteJson) {
-    const [x0, y0, x1, y1] = JSON.parse(boundsJson);
-    const [mx, my] = JSON.parse(meanJson);
     const c = this.canvases[name].canvas;
-    const W = c.width, H = c.height, m = 16;
-    const s = Math.min((W - 2 * m) / (x1 - x0 || 1), (H - 2 * m) / (y1 - y0 || 1));
-    const ox = (W - s * (x1 + x0)) / 2, oy = (H + s * (y1 + y0)) / 2;
     this.points[name] = {
-      n, k: 0, xform: [s, -s, ox + s * mx, oy - s * my], pts: { buffer: pts, offset: ptsOffset }, labels: null,
+      n, k: 0, xform: pointsXform(c, boundsJson, meanJson), pts: { buffer: pts, offset: ptsOffset }, labels: null,
       centers: null,
       palette: JSON.parse(paletteJson),
     };

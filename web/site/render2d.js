@@ -2,7 +2,7 @@
 // backend). Same interface as render.js's Renderer, but every array arrives as bytes (a Uint8Array copy of the
 // tensor, float32 or uint32 words) instead of a GPUBuffer, and it draws what the web_*.wgsl shaders draw:
 // image grids (gray, RGB, heat overlay, diverging), k-means points and centroid markers, training curves.
-import { gridLayout } from "./render.js";
+import { gridLayout, pointsXform } from "./render.js";
 
 const PALETTE_SIZE = 12;
 const BACKGROUND = "rgb(18, 20, 28)";
@@ -88,14 +88,9 @@ export class Renderer2D {
 
   // k-means points: pts are float32 rows of 4 (x, y, 0, 0) of centered data; the centering is folded into the view.
   pointsData(name, pts, _ptsOffset, n, boundsJson, meanJson, paletteJson) {
-    const [x0, y0, x1, y1] = JSON.parse(boundsJson);
-    const [mx, my] = JSON.parse(meanJson);
     const c = this.canvases[name].canvas;
-    const W = c.width, H = c.height, m = 16;
-    const s = Math.min((W - 2 * m) / (x1 - x0 || 1), (H - 2 * m) / (y1 - y0 || 1));
-    const ox = (W - s * (x1 + x0)) / 2, oy = (H + s * (y1 + y0)) / 2;
     const palette = JSON.parse(paletteJson).map(([r, g, b]) => `rgb(${255 * r}, ${255 * g}, ${255 * b})`);
-    this.points[name] = { n, k: 0, xform: [s, -s, ox + s * mx, oy - s * my], pts: f32(pts), palette };
+    this.points[name] = { n, k: 0, xform: pointsXform(c, boundsJson, meanJson), pts: f32(pts), palette };
   }
 
   pointsState(name, labels, _labelsOffset, centers, _centersOffset, k) {
