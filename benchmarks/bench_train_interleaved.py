@@ -1,12 +1,12 @@
-"""LeNet-5 training steps, gpuml native (WebGPU) against PyTorch CPU, in alternating blocks in one process.
+"""LeNet-5 training steps, gpuml native (WebGPU) and numpy backends against PyTorch CPU, in alternating blocks.
 
 On a machine shared with other jobs, a full epoch of each in turn (benchmarks/bench_train.py) compares different
-moments of the load; here both run in blocks of ``--block`` steps, alternating ``--blocks`` times, on the same
-batches (MNIST, batch 64, Adam), and each block records wall time and process CPU time (lavapipe's worker threads
+moments of the load; here all run in one process in blocks of ``--block`` steps, rotating ``--blocks`` times,
+on the same batches (MNIST, batch 64, Adam), and each block records wall time and process CPU time (lavapipe's threads
 and PyTorch's intra-op threads both run inside this process). The minimum block per implementation is the figure
 least disturbed by other jobs; the load average is printed with the result.
 
-    python benchmarks/bench_train_interleaved.py [--blocks 8] [--block 50] [--json FILE]
+    python benchmarks/bench_train_interleaved.py [--blocks 8] [--block 50] [--impls native,numpy,torch] [--json FILE]
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import numpy as np
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
-import gpuml
 from gpuml.backends import open_device
 from gpuml.datasets import batches, mnist
 from gpuml.train import TrainConfig, Trainer
@@ -33,6 +32,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=8)
     parser.add_argument("--block", type=int, default=50, help="steps per block")
     parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--impls", default="native,numpy,torch", help="comma-separated: native, numpy, torch")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     import torch
@@ -41,9 +41,14 @@ def main() -> None:
         torch.set_num_threads(args.torch_threads)
 
     train = mnist("train")
-    device = open_device("native")
-    gpuml.set_device(device)
-    trainer = Trainer(TrainConfig(model="lenet5", optimizer="adam", batch_size=64, seed=0), device)
+    impls = args.impls.split(",")
+    trainers = {}
+    for impl in ("native", "numpy"):
+        if impl in impls:
+            device = open_device("native" if impl == "native" else "cpu")
+            trainers[f"gpuml-{impl}"] = Trainer(
+                TrainConfig(model="lenet5", optimizer="adam", batch_size=64, seed=0), device
+            )
     torch.manual_seed(0)
     nn = torch.nn
     model = nn.Sequential(
@@ -54,7 +59,7 @@ def main() -> None:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = nn.CrossEntropyLoss()
 
-    def gpuml_block(data):
+    def gpuml_block(trainer, data):
         loss = None
         for xb, yb in data:
             loss, _ = trainer.train_step(xb, yb)
@@ -71,16 +76,20 @@ def main() -> None:
         it = batches(train, 64, seed=0, epoch=epoch)
         return [next(it) for _ in range(args.block)]
 
+    blocks = {name: (lambda data, t=t: gpuml_block(t, data)) for name, t in trainers.items()}
+    if "torch" in impls:
+        blocks["torch-cpu"] = torch_block
     warm = block_data(99)[:5]
-    gpuml_block(warm)
-    torch_block(warm)
-    rows = {"gpuml-native": [], "torch-cpu": []}
+    for fn in blocks.values():
+        fn(warm)
+    rows = {name: [] for name in blocks}
     load0 = os.getloadavg()
+    order = list(blocks.items())
     for b in range(args.blocks):
         data = block_data(b)
-        order = [("gpuml-native", gpuml_block), ("torch-cpu", torch_block)]
-        for name, fn in order if b % 2 == 0 else order[::-1]:
-            device.sync()
+        for name, fn in order[b % len(order) :] + order[: b % len(order)]:  # rotate who goes first
+            for t in trainers.values():
+                t.device.sync()
             time.sleep(0.25)  # let OpenBLAS / torch threads park
             t0, c0 = time.perf_counter(), time.process_time()
             fn(data)
@@ -102,9 +111,8 @@ def main() -> None:
             "cpu_ms_median": cpu[len(cpu) // 2],
             "epoch_s_from_min": wall[0] * STEPS_PER_EPOCH / 1e3,
         }
-    g, t = summary["gpuml-native"], summary["torch-cpu"]
     print(
-        f"LeNet-5 steps, {args.blocks} alternating blocks of {args.block} (load {load0[0]:.1f} -> {load1[0]:.1f}, "
+        f"LeNet-5 steps, {args.blocks} rotating blocks of {args.block} (load {load0[0]:.1f} -> {load1[0]:.1f}, "
         f"torch threads {torch.get_num_threads()})"
     )
     print(f"{'impl':<14} {'wall min':>9} {'wall med':>9} {'cpu min':>9} {'cpu med':>9}  ms/step")
@@ -113,10 +121,13 @@ def main() -> None:
             f"{name:<14} {s['wall_ms_min']:>9.2f} {s['wall_ms_median']:>9.2f} {s['cpu_ms_min']:>9.2f} "
             f"{s['cpu_ms_median']:>9.2f}"
         )
-    print(
-        f"gpuml / torch: wall min {g['wall_ms_min'] / t['wall_ms_min']:.2f}x, wall median "
-        f"{g['wall_ms_median'] / t['wall_ms_median']:.2f}x, cpu min {g['cpu_ms_min'] / t['cpu_ms_min']:.2f}x"
-    )
+    t = summary.get("torch-cpu")
+    for name, g in summary.items():
+        if t is not None and name != "torch-cpu":
+            print(
+                f"{name} / torch: wall min {g['wall_ms_min'] / t['wall_ms_min']:.2f}x, wall median "
+                f"{g['wall_ms_median'] / t['wall_ms_median']:.2f}x, cpu min {g['cpu_ms_min'] / t['cpu_ms_min']:.2f}x"
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

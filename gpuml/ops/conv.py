@@ -239,13 +239,39 @@ def _np_taps(x, g: ConvGeometry):
             yield kh, kw, xp[:, :, y0 : y0 + g.sh * (g.OH - 1) + 1 : g.sh, x0 : x0 + g.sw * (g.OW - 1) + 1 : g.sw]
 
 
+def _np_planes(x, g: ConvGeometry):
+    """The zero-padded input as (N, C, Hp * Wp) planes in one flat buffer, followed by (KW - 1) * dw floats of
+    slack so that a column window starting at the last plane's last tap stays inside the buffer."""
+    hp, wp = g.H + 2 * g.ph, g.W + 2 * g.pw
+    buf = np.zeros(g.N * g.C * hp * wp + (g.KW - 1) * g.dw, x.dtype)
+    buf[: g.N * g.C * hp * wp].reshape(g.N, g.C, hp, wp)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = x
+    return buf
+
+
+def _np_row_width(g: ConvGeometry) -> int:
+    """Columns per output row in the numpy twins' column layout: with stride 1 along W every output row spans the
+    full padded width Wp (its last Wp - OW columns are garbage, never read back), so a tap's columns are one
+    contiguous run of OH * Wp input floats per image: memcpy-speed copies, 2-4x faster than row-by-row ones of OW
+    floats (LeNet conv1/conv2 at batch 64: 0.10/0.12 ms vs 0.23/0.38). Strided rows use the exact OW."""
+    return g.W + 2 * g.pw if g.sw == 1 else g.OW
+
+
 def np_cols(x, g: ConvGeometry):
-    """The column matrix (G, K, N * P) of the im2col kernels, k = (c, kh, kw), columns = (n, oh, ow). Written one
-    tap at a time into a tap-major buffer, so every copy moves whole output rows and no transpose copy follows."""
-    cols = np.empty((g.G, g.Cg, g.KH, g.KW, g.N, g.OH, g.OW), x.dtype)
-    for kh, kw, view in _np_taps(x, g):
-        cols[:, :, kh, kw] = view.reshape(g.N, g.G, g.Cg, g.OH, g.OW).transpose(1, 2, 0, 3, 4)
-    return cols.reshape(g.G, g.K, g.N * g.P)
+    """The column matrix (G, K, N * OH * RW) of the im2col twins, k = (c, kh, kw), columns = (n, oh, ow) with RW =
+    :func:`_np_row_width` columns per output row; one strided copy of the padded planes, tap-major."""
+    buf, rw = _np_planes(x, g), _np_row_width(g)
+    hp, wp = g.H + 2 * g.ph, g.W + 2 * g.pw
+    e = buf.itemsize
+    plane = hp * wp * e
+    view = np.lib.stride_tricks.as_strided(
+        buf,
+        (g.G, g.Cg, g.KH, g.KW, g.N, g.OH, rw),
+        (g.Cg * plane, plane, g.dh * wp * e, g.dw * e, g.C * plane, g.sh * wp * e, g.sw * e),
+        writeable=False,
+    )
+    cols = np.empty(view.shape, x.dtype)
+    np.copyto(cols, view)
+    return cols.reshape(g.G, g.K, g.N * g.OH * rw)
 
 
 def _np_finish(out, b, relu: bool):
@@ -263,8 +289,8 @@ def np_conv2d_direct(x, w, g: ConvGeometry):
 
 
 def np_conv2d_im2col(x, w, g: ConvGeometry):
-    y = np.matmul(w.reshape(g.G, g.OCg, g.K), np_cols(x, g))  # (G, OCg, N * P)
-    return y.reshape(g.OC, g.N, g.OH, g.OW).transpose(1, 0, 2, 3)
+    y = np.matmul(w.reshape(g.G, g.OCg, g.K), np_cols(x, g))  # (G, OCg, N * OH * RW)
+    return y.reshape(g.OC, g.N, g.OH, -1)[..., : g.OW].transpose(1, 0, 2, 3)
 
 
 def np_conv2d_winograd(x, w, g: ConvGeometry, m: int):
@@ -300,22 +326,32 @@ def np_conv2d(x, w, b, g: ConvGeometry, algo: str, relu: bool = False):
 
 
 def np_conv2d_backward(x, w, gy, g: ConvGeometry, input_grad: bool = True):
-    """(grad_x or None, grad_w, grad_b) via im2col / col2im (tap by tap), in the inputs' precision."""
-    cols = np_cols(x, g)  # (G, K, NP)
-    gyg = gy.reshape(g.N, g.G, g.OCg, g.P).transpose(1, 2, 0, 3).reshape(g.G, g.OCg, g.N * g.P)
-    grad_w = np.matmul(gyg, cols.transpose(0, 2, 1)).reshape(w.shape)
+    """(grad_x or None, grad_w, grad_b) via im2col / col2im in the layout of :func:`np_cols`, in the inputs'
+    precision. grad_out is spread over that layout with zeros in the garbage columns, so they add nothing to
+    grad_w, and col2im adds exact zeros where a garbage column's window wraps into the next row or plane."""
+    cols = np_cols(x, g)  # (G, K, N * OH * RW)
+    rw = _np_row_width(g)
+    gyr = np.zeros((g.G, g.OCg, g.N, g.OH, rw), gy.dtype)
+    gyr[..., : g.OW] = gy.reshape(g.N, g.G, g.OCg, g.OH, g.OW).transpose(1, 2, 0, 3, 4)
+    gyr = gyr.reshape(g.G, g.OCg, -1)
+    grad_w = np.matmul(gyr, cols.transpose(0, 2, 1)).reshape(w.shape)
     grad_b = gy.sum(axis=(0, 2, 3))
     if not input_grad:
         return None, grad_w, grad_b
-    dcols = np.matmul(w.reshape(g.G, g.OCg, g.K).transpose(0, 2, 1), gyg)  # (G, K, NP)
-    dcols = dcols.reshape(g.G, g.Cg, g.KH, g.KW, g.N, g.OH, g.OW)
-    gxp = np.zeros((g.N, g.G, g.Cg, g.H + 2 * g.ph + g.sh, g.W + 2 * g.pw + g.sw), dcols.dtype)
+    dcols = np.matmul(w.reshape(g.G, g.OCg, g.K).transpose(0, 2, 1), gyr)  # (G, K, N * OH * RW)
+    dcols = dcols.reshape(g.G, g.Cg, g.KH, g.KW, g.N, g.OH, rw)
+    hp, wp = g.H + 2 * g.ph, g.W + 2 * g.pw
+    gbuf = np.zeros(g.N * g.C * hp * wp + (g.KW - 1) * g.dw, dcols.dtype)
+    e = gbuf.itemsize
+    plane = hp * wp * e
+    strides = (g.Cg * plane, plane, g.C * plane, g.sh * wp * e, g.sw * e)
     for kh in range(g.KH):
-        for kw in range(g.KW):
-            y0, x0 = kh * g.dh, kw * g.dw
-            rows, cols_ = slice(y0, y0 + g.sh * (g.OH - 1) + 1, g.sh), slice(x0, x0 + g.sw * (g.OW - 1) + 1, g.sw)
-            gxp[:, :, :, rows, cols_] += dcols[:, :, kh, kw].transpose(2, 0, 1, 3, 4)
-    gxp = gxp.reshape(g.N, g.C, *gxp.shape[3:])
+        for kw in range(g.KW):  # col2im: every tap's columns added onto the padded planes they were read from
+            start = kh * g.dh * wp + kw * g.dw
+            np.lib.stride_tricks.as_strided(gbuf[start:], (g.G, g.Cg, g.N, g.OH, rw), strides)[...] += dcols[
+                :, :, kh, kw
+            ]
+    gxp = gbuf[: g.N * g.C * hp * wp].reshape(g.N, g.C, hp, wp)
     grad_x = np.ascontiguousarray(gxp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W])
     return grad_x, grad_w, grad_b
 
