@@ -195,8 +195,11 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, return_indices: bool = Fals
         idx = Tensor.empty(out_shape, "int32", device)
         n = out.size
         if n:
-            path = "pool/max_pool_tiled.wgsl" if _tiles(g) else "pool/max_pool.wgsl"
-            device.kernel(path, WG=WG, T=T)(_grid(device, n), _params(g, n), x_in=x, out=out, idx=idx)
+            if _tiles(g):
+                kernel_ = device.kernel("pool/max_pool_tiled.wgsl", WG=WG, T=T, KH=g["KH"], KW=g["KW"])
+            else:
+                kernel_ = device.kernel("pool/max_pool.wgsl", WG=WG, T=T)
+            kernel_(_grid(device, n), _params(g, n), x_in=x, out=out, idx=idx)
     return (out, idx) if return_indices else out
 
 
@@ -231,7 +234,9 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, pad
             # windows tile the input: one invocation per window writes its pixels (no gather)
             m = gy.size
             gate = relu_out is not None
-            kernel_ = device.kernel("pool/max_pool_backward_tiled.wgsl", WG=WG, GATE="true" if gate else "false")
+            kernel_ = device.kernel(
+                "pool/max_pool_backward_tiled.wgsl", WG=WG, GATE="true" if gate else "false", KH=g["KH"], KW=g["KW"]
+            )
             kernel_(_grid(device, m), _params(g, m), gy=gy, idx=idx, gx=gx, y=relu_out if gate else gy)
         else:
             if relu_out is not None:
