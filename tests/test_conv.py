@@ -350,28 +350,3 @@ def test_errors(any_device):
         gpuml.ops.conv2d(gpuml.tensor(np.zeros((1, 4, 8, 8), np.int32)), w)
     with pytest.raises(ValueError, match="grad_out"):
         gpuml.ops.conv2d_backward(x, w, np.zeros((1, 4, 5, 5), np.float32))
-
-
-@pytest.mark.parametrize("cfg", CONFIGS[:6], ids=[_cid(c) for c in CONFIGS[:6]])
-def test_saved_forward_state_gives_the_same_gradients(any_device, cfg):
-    """conv2d(saved=d) then conv2d_backward(saved=d): the numpy backend reuses its column matrix (the others keep
-    nothing); the gradients equal a backward from scratch, the dict is emptied, and a different x with the same
-    shape is never paired with columns saved for another."""
-    xs, ws, kw = cfg
-    x, w, b = (gpuml.tensor(a, device=any_device) for a in _data(xs, ws, seed=3))
-    rng = np.random.default_rng(4)
-    gy = rng.standard_normal(ref_conv(x.numpy(), w.numpy(), **kw).shape).astype(np.float32)
-    saved = {}
-    gpuml.ops.conv2d(x, w, b, algo="im2col", saved=saved, **kw)
-    if any_device.name == "cpu":
-        assert saved["cols"].dtype == np.float32
-    fresh = [t.numpy() for t in gpuml.ops.conv2d_backward(x, w, gy, **kw)]
-    reused = [t.numpy() for t in gpuml.ops.conv2d_backward(x, w, gy, saved=saved, **kw)]
-    assert saved == {}
-    for a, c in zip(fresh, reused, strict=True):
-        np.testing.assert_array_equal(a, c)
-    other = gpuml.tensor(rng.standard_normal(xs).astype(np.float32), device=any_device)
-    gpuml.ops.conv2d(x, w, b, algo="im2col", saved=saved, **kw)
-    mixed = gpuml.ops.conv2d_backward(other, w, gy, saved=saved, **kw)
-    for got, ref in zip(mixed, ref_backward(other.numpy(), w.numpy(), gy, **kw), strict=True):
-        assert_close(got.numpy(), ref, "matmul")

@@ -170,7 +170,6 @@ class Conv2d(Module):
         self.groups, self.bias = int(groups), bias
         self.algo = "auto"
         self.input_grad = True  # Sequential.build turns this off for a first layer (nothing needs its input grad)
-        self.saved = {}  # what ops.conv2d keeps for the backward of a training step (see its ``saved``)
 
     def output_shape(self, in_shape):
         if len(in_shape) != 3:
@@ -205,23 +204,17 @@ class Conv2d(Module):
         """``relu=True`` applies max(., 0) in the convolution's last kernel (Sequential fuses a following ReLU)."""
         self.x = x
         b = self.params["bias"].data if self.bias else None
-        saved = self.saved if self.training else None
-        if saved is None:
-            self.saved.clear()
-        w = self.params["weight"].data
-        return ops.conv2d(x, w, b, algo=self.algo, relu=relu, saved=saved, **self._geometry())
+        return ops.conv2d(x, self.params["weight"].data, b, algo=self.algo, relu=relu, **self._geometry())
 
     def backward(self, grad):
         w = self.params["weight"]
         if self.bias:  # the gradients land in the parameter store's buffer (no copies)
             out = (w.grad, self.params["bias"].grad)
             gx, _, _ = ops.conv2d_backward(
-                self.x, w.data, grad, **self._geometry(), input_grad=self.input_grad, out=out, saved=self.saved
+                self.x, w.data, grad, **self._geometry(), input_grad=self.input_grad, out=out
             )
             return gx
-        gx, gw, _ = ops.conv2d_backward(
-            self.x, w.data, grad, **self._geometry(), input_grad=self.input_grad, saved=self.saved
-        )
+        gx, gw, _ = ops.conv2d_backward(self.x, w.data, grad, **self._geometry(), input_grad=self.input_grad)
         copy_into(gw, w.grad)
         return gx
 

@@ -295,11 +295,8 @@ def np_conv2d_direct(x, w, g: ConvGeometry):
     return out.reshape(g.out_shape)
 
 
-def np_conv2d_im2col(x, w, g: ConvGeometry, saved: dict | None = None):
-    cols = np_cols(x, g)
-    if saved is not None:
-        saved["cols"] = cols
-    y = np.matmul(w.reshape(g.G, g.OCg, g.K), cols)  # (G, OCg, N * OH * RW)
+def np_conv2d_im2col(x, w, g: ConvGeometry):
+    y = np.matmul(w.reshape(g.G, g.OCg, g.K), np_cols(x, g))  # (G, OCg, N * OH * RW)
     return y.reshape(g.OC, g.N, g.OH, -1)[..., : g.OW].transpose(1, 0, 2, 3)
 
 
@@ -324,24 +321,22 @@ def np_conv2d_winograd(x, w, g: ConvGeometry, m: int):
     return np.ascontiguousarray(y[:, :, : g.OH, : g.OW])
 
 
-def np_conv2d(x, w, b, g: ConvGeometry, algo: str, relu: bool = False, saved: dict | None = None):
-    """The numpy twin of ``conv2d`` for ``algo`` (float32 in, float32 out); ``saved`` (im2col): receives the column
-    matrix under "cols" for :func:`np_conv2d_backward`."""
+def np_conv2d(x, w, b, g: ConvGeometry, algo: str, relu: bool = False):
+    """The numpy twin of ``conv2d`` for ``algo`` (float32 in, float32 out)."""
     if algo == "direct":
         out = np_conv2d_direct(x, w, g)
     elif algo == "im2col":
-        out = np_conv2d_im2col(x, w, g, saved)
+        out = np_conv2d_im2col(x, w, g)
     else:
         out = np_conv2d_winograd(x, w, g, 2 if algo == "winograd2" else 4)
     return _np_finish(out, b, relu).astype(x.dtype, copy=False)
 
 
-def np_conv2d_backward(x, w, gy, g: ConvGeometry, input_grad: bool = True, cols=None):
+def np_conv2d_backward(x, w, gy, g: ConvGeometry, input_grad: bool = True):
     """(grad_x or None, grad_w, grad_b) via im2col / col2im in the layout of :func:`np_cols`, in the inputs'
-    precision; ``cols``: that matrix when the forward kept it. grad_out is spread over the layout with zeros in the
-    garbage columns, so they add nothing to grad_w, and col2im adds exact zeros where a garbage column's window
-    wraps into the next row or plane."""
-    cols = np_cols(x, g) if cols is None else cols  # (G, K, N * OH * RW)
+    precision. grad_out is spread over that layout with zeros in the garbage columns, so they add nothing to
+    grad_w, and col2im adds exact zeros where a garbage column's window wraps into the next row or plane."""
+    cols = np_cols(x, g)  # (G, K, N * OH * RW)
     rw = _np_row_width(g)
     gyr = np.zeros((g.G, g.OCg, g.N, g.OH, rw), gy.dtype)
     gyr[..., : g.OW] = gy.reshape(g.N, g.G, g.OCg, g.OH, g.OW).transpose(1, 2, 0, 3, 4)
@@ -413,18 +408,14 @@ def choose_conv_algo(g: ConvGeometry, device=None) -> str:
 # --- public ops ---------------------------------------------------------------------------------------------------
 
 
-def conv2d(
-    x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo: str = "auto", *, relu: bool = False, saved=None
-):
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo: str = "auto", *, relu: bool = False):
     """2-D cross-correlation (PyTorch's ``conv2d``) of NCHW ``x`` with ``w`` (OC, C/groups, KH, KW).
 
     ``stride``, ``padding`` (zeros) and ``dilation`` take an int or an (h, w) pair; ``groups`` splits the
     channels (``groups == C == OC`` is depthwise); ``b`` (OC,) is added and ``relu=True`` applies max(., 0), both
     fused into the last kernel. ``algo``: ``"direct" | "im2col" | "winograd2" | "winograd4" | "auto"``; the
     Winograd algorithms need a 3x3 kernel, stride 1 and dilation 1 (else ValueError). :func:`last_conv_algo`
-    reports which algorithm ran. ``saved``: a dict to pass on to :func:`conv2d_backward` for the same ``x``, where a
-    backend keeps what the backward can reuse (the numpy backend: its column matrix, one im2col pass less per
-    training step); the caller must not change ``x`` in between (gpuml.nn.Conv2d passes one while training).
+    reports which algorithm ran.
     """
     tensors = (x, w) if b is None else (x, w, b)
     device, ts = operands(*tensors)
@@ -459,29 +450,20 @@ def conv2d(
         _state["last"] = "direct"
         return pure.conv2d(x, w, b, g, relu)
     if not device.is_gpu:
-        keep = None
-        if saved is not None:
-            saved.clear()
-            keep = saved if algo == "im2col" else None
-            saved.update(x=x, geometry=g.key())
-        out = np_conv2d(x.host(), w.host(), None if b is None else b.host(), g, algo, relu, keep)
+        out = np_conv2d(x.host(), w.host(), None if b is None else b.host(), g, algo, relu)
         return Tensor.wrap_numpy(out, device)
     if g.N == 0:
         return Tensor.empty(g.out_shape, "float32", device)
     return _RUN[algo](device, g, x, w, b, relu)
 
 
-def conv2d_backward(
-    x, w, grad_out, stride=1, padding=0, dilation=1, groups=1, *, input_grad: bool = True, out=None, saved=None
-):
+def conv2d_backward(x, w, grad_out, stride=1, padding=0, dilation=1, groups=1, *, input_grad: bool = True, out=None):
     """Gradients of ``y = conv2d(x, w, b, ...)`` (without ReLU) given ``grad_out`` = dL/dy:
     returns (grad_x, grad_w, grad_b) as tensors on the device, shapes of x, w and (OC,).
     ``input_grad=False`` skips grad_x (returned as None): a network's first layer never needs it.
     ``out=(grad_w, grad_b)``: tensors (views allowed, e.g. a ParameterStore's gradients) that receive the weight
-    and bias gradients, written in place by the last kernel where it can, else copied; they are returned.
-    ``saved``: the dict given to :func:`conv2d` for this ``x`` (used if it matches ``x`` and the geometry, then
-    emptied)."""
-    gx, gw, gb = _conv2d_backward(x, w, grad_out, stride, padding, dilation, groups, input_grad, out, saved)
+    and bias gradients, written in place by the last kernel where it can, else copied; they are returned."""
+    gx, gw, gb = _conv2d_backward(x, w, grad_out, stride, padding, dilation, groups, input_grad, out)
     if out is not None:
         from .layout import copy_into
 
@@ -492,7 +474,7 @@ def conv2d_backward(
     return gx, gw, gb
 
 
-def _conv2d_backward(x, w, grad_out, stride, padding, dilation, groups, input_grad, out, saved):
+def _conv2d_backward(x, w, grad_out, stride, padding, dilation, groups, input_grad, out):
     device, (x, w, gy) = operands(x, w, grad_out)
     require_float("conv2d_backward", x, w, gy)
     g = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups, "conv2d_backward")
@@ -501,12 +483,7 @@ def _conv2d_backward(x, w, grad_out, stride, padding, dilation, groups, input_gr
     if device.pure:
         return pure.conv2d_backward(x, w, gy, g, input_grad)
     if not device.is_gpu:
-        cols = None
-        if saved:
-            if saved.get("x") is x and saved.get("geometry") == g.key():
-                cols = saved.get("cols")
-            saved.clear()
-        gx, gw, gb = np_conv2d_backward(x.host(), w.host(), gy.host(), g, input_grad, cols)
+        gx, gw, gb = np_conv2d_backward(x.host(), w.host(), gy.host(), g, input_grad)
         gx, gw, gb = (
             None if a is None else Tensor.wrap_numpy(a.astype(np.float32, copy=False), device) for a in (gx, gw, gb)
         )
