@@ -63,8 +63,8 @@ def main() -> None:
     with device.profile() as prof:
         step("augmented")
     kernels = prof.by_kernel()
-    gpu_total = sum(t for _, _, t in kernels) * 1e3
-    gpu_aug = sum(t for path, _, t in kernels if path.startswith("augment/")) * 1e3
+    gpu_total = sum(r[2] for r in kernels) * 1e3
+    gpu_aug = sum(t for path, _, t, _ in kernels if path.startswith("augment/")) * 1e3
     aug = trainers["augmented"].augment
     x = trainers["plain"]._upload(*next(its["plain"]))[0]
     host = []

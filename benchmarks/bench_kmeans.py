@@ -88,7 +88,7 @@ def lloyd_rows(n, d, k, device_names, repeat, sk_iters) -> list[Row]:
         if device.is_gpu:
             with device.profile() as prof:
                 engine.iterate()
-            extra["gpu_ms_by_kernel"] = {path: round(sec * 1e3, 3) for path, _, sec in prof.by_kernel()}
+            extra["gpu_ms_by_kernel"] = {path: round(sec * 1e3, 3) for path, _, sec, _ in prof.by_kernel()}
         row = _row("kmeans", case, f"{name}[{_kernel_name(engine, device)}]", walls[name], extra)
         if gpus[name]:
             row.gpu_ms = statistics.median(gpus[name]) * 1e3

@@ -404,14 +404,16 @@ class GPUDevice(Device):
 
     def _profile_dispatch(self, kernel: Kernel, grid) -> None:
         earlier, last = self._commands[:-1], self._commands[-1:]
-        if earlier:  # run what was recorded before the profiled block's dispatch untimed
-            self._commands = earlier
-            self.flush()
-            self._commands = last
+        self._commands = earlier  # run what was recorded before the profiled dispatch untimed, and wait for it
+        self.flush()
+        self.sync()
+        self._commands = last
+        t0 = time.perf_counter()
         self.flush(timestamps=True)
         self.sync()
+        wall = time.perf_counter() - t0
         gpu = self._read_timestamps() if "timestamp-query" in self.features else None
-        self._profile.append((kernel.shader.path, dict(kernel.shader.variant), tuple(grid), gpu))
+        self._profile.append((kernel.shader.path, dict(kernel.shader.variant), tuple(grid), gpu, wall))
 
 
 def _as_binding(obj) -> tuple[Buffer, int, int]:
@@ -450,9 +452,13 @@ class Timer:
 
 
 class Profile:
+    """Per-dispatch records (shader path, template variant, grid, GPU seconds or None, wall seconds of its own
+    submit and wait). Wall far above GPU time for a small kernel means work in the driver at dispatch time (on
+    lavapipe: a shader re-specialised for inlined uniform loop bounds, docs/ENGINEERING.md)."""
+
     def __init__(self, device: GPUDevice):
         self.device = device
-        self.records: list[tuple[str, dict, tuple, float | None]] = []
+        self.records: list[tuple[str, dict, tuple, float | None, float]] = []
 
     def __enter__(self) -> Profile:
         self.device.flush()
@@ -462,21 +468,23 @@ class Profile:
     def __exit__(self, *exc) -> None:
         self.device._profile = None
 
-    def by_kernel(self) -> list[tuple[str, int, float]]:
-        """(shader, dispatches, total GPU seconds), slowest first."""
+    def by_kernel(self) -> list[tuple[str, int, float, float]]:
+        """(shader, dispatches, total GPU seconds, total wall seconds), slowest GPU time first."""
         totals: dict[str, list] = {}
-        for path, _, _, gpu in self.records:
-            entry = totals.setdefault(path, [0, 0.0])
+        for path, _, _, gpu, wall in self.records:
+            entry = totals.setdefault(path, [0, 0.0, 0.0])
             entry[0] += 1
             entry[1] += gpu or 0.0
-        return sorted(((p, n, t) for p, (n, t) in totals.items()), key=lambda r: -r[2])
+            entry[2] += wall
+        return sorted(((p, n, t, w) for p, (n, t, w) in totals.items()), key=lambda r: -r[2])
 
     def table(self) -> str:
-        total = sum(t for _, _, t in self.by_kernel()) or 1.0
-        lines = [f"{'kernel':<40} {'dispatches':>10} {'GPU ms':>9} {'share':>6}"]
-        for path, n, t in self.by_kernel():
-            lines.append(f"{path:<40} {n:>10} {t * 1e3:>9.3f} {t / total:>6.1%}")
-        lines.append(f"{'total':<40} {len(self.records):>10} {total * 1e3:>9.3f}")
+        total = sum(r[2] for r in self.by_kernel()) or 1.0
+        lines = [f"{'kernel':<40} {'dispatches':>10} {'GPU ms':>9} {'share':>6} {'wall ms':>9}"]
+        for path, n, t, w in self.by_kernel():
+            lines.append(f"{path:<40} {n:>10} {t * 1e3:>9.3f} {t / total:>6.1%} {w * 1e3:>9.3f}")
+        wall = sum(r[3] for r in self.by_kernel())
+        lines.append(f"{'total':<40} {len(self.records):>10} {total * 1e3:>9.3f} {'':>6} {wall * 1e3:>9.3f}")
         return "\n".join(lines)
 
 

@@ -62,9 +62,9 @@ def profile_workload(device, model, batch: int = 64) -> dict:
         with device.profile() as prof:
             fn()
         rows = prof.by_kernel()
-        sections[name] = round(sum(t for _, _, t in rows) * 1e3, 4)
-        by_section[name] = [[path, n, round(t * 1e3, 4)] for path, n, t in rows]
-        for path, n, t in rows:
+        sections[name] = round(sum(r[2] for r in rows) * 1e3, 4)
+        by_section[name] = [[path, n, round(t * 1e3, 4)] for path, n, t, _ in rows]
+        for path, n, t, _ in rows:
             entry = totals.setdefault(path, [0, 0.0])
             entry[0] += n
             entry[1] += t

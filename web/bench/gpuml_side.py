@@ -58,8 +58,8 @@ def time_it(fn, warmup, repeat, profile):
         DEV.sync()
         del out
         rows = prof.by_kernel()
-        kernel_ms.append(sum(t for _, _, t in rows) * 1e3)
-        for path, n, t in rows:
+        kernel_ms.append(sum(r[2] for r in rows) * 1e3)
+        for path, n, t, _ in rows:
             entry = kernels.setdefault(path, [0, 0.0])
             entry[0] += n
             entry[1] += t * 1e3
