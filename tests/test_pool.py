@@ -10,7 +10,9 @@ import gpuml
 from gpuml.testing import assert_close
 
 CONFIGS = [
-    ((2, 3, 8, 8), 2, None, 0),  # LeNet pooling
+    ((2, 3, 8, 8), 2, None, 0),  # LeNet pooling (rows of a multiple of 4: two windows per invocation)
+    ((3, 5, 6, 10), 2, None, 0),  # LeNet's second pool (rows of 10: one window per invocation)
+    ((1, 7, 10, 12), 2, None, 0),  # two windows per invocation, odd window rows and planes
     ((1, 5, 9, 11), 3, 2, 1),  # overlapping windows, padding, odd sizes
     ((2, 2, 7, 10), (2, 3), (1, 2), (1, 1)),
     ((1, 1, 5, 5), 5, 1, 2),

@@ -175,6 +175,12 @@ def _tiles(g: dict) -> bool:
     return same and g["H"] == g["OH"] * g["KH"] and g["W"] == g["OW"] * g["KW"]
 
 
+def _pairs(g: dict) -> bool:
+    """2x2 windows tiling rows of a multiple of 4 floats: pool/max_pool_2x2_vec4*.wgsl take two windows per
+    invocation from aligned vec4s."""
+    return _tiles(g) and (g["KH"], g["KW"]) == (2, 2) and g["W"] % 4 == 0
+
+
 def _grid(device, n: int):
     return device.grid_1d(-(-n // WG))
 
@@ -195,7 +201,10 @@ def max_pool2d(x, kernel, stride=None, padding=0, *, return_indices: bool = Fals
         idx = Tensor.empty(out_shape, "int32", device)
         n = out.size
         if n:
-            if _tiles(g):
+            if _pairs(g):
+                n = n // 2
+                kernel_ = device.kernel("pool/max_pool_2x2_vec4.wgsl", WG=WG, T=T)
+            elif _tiles(g):
                 kernel_ = device.kernel("pool/max_pool_tiled.wgsl", WG=WG, T=T, KH=g["KH"], KW=g["KW"])
             else:
                 kernel_ = device.kernel("pool/max_pool.wgsl", WG=WG, T=T)
@@ -231,13 +240,15 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel, stride=None, pad
     n = gx.size
     if n:
         if _tiles(g):
-            # windows tile the input: one invocation per window writes its pixels (no gather)
+            # windows tile the input: one invocation per window (or pair of 2x2 windows) writes its pixels
             m = gy.size
-            gate = relu_out is not None
-            kernel_ = device.kernel(
-                "pool/max_pool_backward_tiled.wgsl", WG=WG, GATE="true" if gate else "false", KH=g["KH"], KW=g["KW"]
-            )
-            kernel_(_grid(device, m), _params(g, m), gy=gy, idx=idx, gx=gx, y=relu_out if gate else gy)
+            gate = "true" if relu_out is not None else "false"
+            if _pairs(g):
+                m //= 2
+                kernel_ = device.kernel("pool/max_pool_2x2_vec4_backward.wgsl", WG=WG, GATE=gate)
+            else:
+                kernel_ = device.kernel("pool/max_pool_backward_tiled.wgsl", WG=WG, GATE=gate, KH=g["KH"], KW=g["KW"])
+            kernel_(_grid(device, m), _params(g, m), gy=gy, idx=idx, gx=gx, y=gy if relu_out is None else relu_out)
         else:
             if relu_out is not None:
                 from .elementwise import binary

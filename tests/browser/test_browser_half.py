@@ -27,6 +27,7 @@ def test_f16_kernels_compile_and_run_in_chromium(browser):
                     ("linalg/matmul_tiled.wgsl", {}),
                     ("pool/max_pool.wgsl", {"WG": 256}),
                     ("pool/max_pool_tiled.wgsl", {"WG": 256, "KH": 2, "KW": 2}),
+                    ("pool/max_pool_2x2_vec4.wgsl", {"WG": 256}),
                     ("pool/avg_pool.wgsl", {"WG": 256}),
                     ("elementwise/binary_broadcast.wgsl", {"WG": 256, "OP": "a + b"}),
                 ] + ([("linalg/matmul_subgroup.wgsl", {"ROWS": 32, "COLS": 1})] if "subgroup" in dev.features else []):
