@@ -166,6 +166,10 @@ def make_cases(seed: int = 0, small: bool = False) -> list[Case]:
     cases.append(Case("linear-gemm-nobias", "linear", [rand(13, 9), rand(6, 9)], ref_linear, "matmul", {"relu": True}))
     args = [rand(13, 9), rand(6, 9), rand(6)]  # GEMM path, bias and ReLU in one pass (add_relu)
     cases.append(Case("linear-gemm-bias-relu", "linear", args, ref_linear, "matmul", {"relu": True}))
+    # K % 4 == 0 and M > 8: on CPU adapters one subgroup GEMM reading w transposed, bias / ReLU in its store
+    for m, k, nn, bias, relu in [(64, 400, 120, True, True), (37, 84, 10, True, False), (13, 12, 6, False, True)]:
+        args = [rand(m, k), rand(nn, k)] + ([rand(nn)] if bias else [])
+        cases.append(Case(f"linear-transb-{m}x{k}x{nn}", "linear", args, ref_linear, "matmul", {"relu": relu}))
     cases += conv_cases(rand)
     return cases
 

@@ -255,6 +255,45 @@ def test_every_gemm_variant(native_device, variant, shape):
     assert_close(out.numpy(), a.astype(np.float64) @ b, "matmul", f"{variant} {shape}")
 
 
+@pytest.mark.parametrize("n", [12, 10, 70])
+def test_subgroup_gemm_transposed_b_and_epilogue(native_device, n):
+    """gemm(trans_b=nb, bias=, relu=): B read as stored transposed (nb x k), batched with strides, the bias and
+    ReLU applied before the store; columns past nb are padding and not compared."""
+    from gpuml.ops.linalg import gemm
+    from gpuml.tensor import Tensor
+
+    if "subgroup" not in native_device.features:
+        pytest.skip("adapter has no subgroup feature")
+    rng = np.random.default_rng(5)
+    batch, m, k, n4 = 3, 37, 20, -(-n // 4) * 4
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    bt = rng.standard_normal((batch, n, k)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    for relu, with_bias in ((False, False), (False, True), (True, True)):
+        c = Tensor.empty((batch, m, n4), "float32", native_device)
+        gemm(
+            gpuml.tensor(a, device=native_device),
+            gpuml.tensor(bt, device=native_device),
+            c,
+            m,
+            n4,
+            k,
+            batch=batch,
+            stride_b=n * k,
+            trans_b=n,
+            bias=gpuml.tensor(bias, device=native_device) if with_bias else None,
+            relu=relu,
+            kernel="subgroup",
+        )
+        ref = a.astype(np.float64) @ bt.transpose(0, 2, 1) + (bias if with_bias else 0.0)
+        if relu:
+            ref = np.maximum(ref, 0)
+        assert_close(c.numpy()[..., :n], ref, "matmul", f"relu={relu} bias={with_bias}")
+    with pytest.raises(ValueError, match="subgroup kernel"):
+        gemm(gpuml.tensor(a[0], device=native_device), gpuml.tensor(bt[0], device=native_device), c, m, n4, k,
+             trans_b=n, kernel="register")  # fmt: skip
+
+
 def test_gemm_selection_by_adapter(native_device, monkeypatch):
     from gpuml.ops.linalg import gemm_kernel_for
 

@@ -129,7 +129,9 @@ def linear(x, w, b=None, *, relu: bool = False) -> Tensor:
     torch.nn.Linear stores it, b (N,) or None -> (M, N).
 
     Small batches (``M <= LINEAR_ROWS_MAX``, f32, ``K % 4 == 0``) run one fused kernel (shaders/linalg/linear.wgsl)
-    that reads w in place; larger ones a GEMM against the transposed weights, then the bias and the ReLU."""
+    that reads w in place. Larger ones (``K % 4 == 0``) on CPU adapters run one subgroup GEMM that reads w as stored
+    and applies the bias and ReLU before its store (LeNet-5's three layers: 9 dispatches -> 3, plus one crop where
+    N % 4 != 0); otherwise a GEMM against the transposed weights, then the bias and the ReLU."""
     tensors = (x, w) if b is None else (x, w, b)
     device, ts = operands(*tensors)
     x, w = ts[0], ts[1]
@@ -152,6 +154,17 @@ def linear(x, w, b=None, *, relu: bool = False) -> Tensor:
         return Tensor.wrap_numpy(y.astype(np.float32, copy=False), device)
     fused = k % 4 == 0 and 0 < m <= LINEAR_ROWS_MAX and n > 0
     aligned = all(t.byte_offset % int(device.limits.get("min_storage_buffer_offset_alignment", 256)) == 0 for t in ts)
+    if aligned and k % 4 == 0 and m > LINEAR_ROWS_MAX and n > 0 and gemm_kernel_for(device) == "subgroup":
+        # one GEMM that reads w as stored (B transposed) and adds the bias / ReLU before its store: no transpose
+        # or bias dispatches (3 of each per LeNet-5 forward)
+        n4 = -(-n // 4) * 4
+        if b is None and relu:
+            from .elementwise import zeros
+
+            b = zeros((n,), "float32", device)
+        c = Tensor.empty((m, n4), "float32", device)
+        gemm(x, w, c, m, n4, k, trans_b=n, bias=b, relu=relu, kernel="subgroup")
+        return c if n4 == n else _pad2d(c, 1, m, n4, m, n).reshape(m, n)
     if not (fused and aligned):
         from .elementwise import add, binary, unary
         from .layout import transpose
@@ -184,6 +197,9 @@ def gemm(
     stride_b: int | None = None,
     stride_c: int | None = None,
     kernel: str | None = None,
+    trans_b: int = 0,
+    bias: Tensor | None = None,
+    relu: bool = False,
 ) -> Tensor:
     """Record ``c[z] = a[z] @ b[z]`` for ``z < batch`` on operands already laid out for the GEMM kernels.
 
@@ -193,6 +209,9 @@ def gemm(
     broadcasts that operand over the batch; the defaults are the dense strides ``m*k``, ``k*n``, ``m*n``.
     ``k`` and ``n`` (and every stride) must be multiples of 4 (HOST_PAD4 in shaders/linalg/*.wgsl): pad the
     contracted dimension with zeros in *both* operands (0 * garbage can be NaN). ``m`` is arbitrary.
+    Subgroup kernel only: ``trans_b=nb`` > 0 reads ``b[z]`` as B transposed, ``nb x k`` row-major (rows past ``nb``
+    up to ``n`` are padding: their ``c`` columns are junk); ``bias`` (``n`` floats, or more) is added to every row
+    of ``c`` and ``relu`` then applies max(., 0), both on the accumulators before the store.
     Returns ``c``.
     """
     device = c.device
@@ -201,15 +220,21 @@ def gemm(
         raise ValueError(f"gemm kernel {name!r}: choose one of {', '.join(GEMM_KERNELS)}")
     if name == "subgroup" and "subgroup" not in device.features:
         raise ValueError(f"matmul kernel 'subgroup' needs the subgroup feature, which {device.adapter} lacks")
+    if (trans_b or bias is not None or relu) and name != "subgroup":
+        raise ValueError(f"gemm: trans_b, bias and relu are options of the subgroup kernel, not {name!r}")
+    if relu and bias is None:
+        raise ValueError("gemm: relu is applied with a bias (pass bias=)")
     stride_a = m * k if stride_a is None else stride_a
-    stride_b = k * n if stride_b is None else stride_b
+    stride_b = (trans_b or k) * (k if trans_b else n) if stride_b is None else stride_b
     stride_c = m * n if stride_c is None else stride_c
     if n % 4 or k % 4 or stride_a % 4 or stride_b % 4 or stride_c % 4:
         raise ValueError(
             f"gemm: n={n}, k={k} and the strides ({stride_a}, {stride_b}, {stride_c}) must be multiples of 4 "
             "(pad the operands; see HOST_PAD4 in shaders/linalg)"
         )
-    for t, rows, cols, stride, label in ((a, m, k, stride_a, "a"), (b, k, n, stride_b, "b"), (c, m, n, stride_c, "c")):
+    b_rows, b_cols = (trans_b, k) if trans_b else (k, n)
+    operands_ = ((a, m, k, stride_a, "a"), (b, b_rows, b_cols, stride_b, "b"), (c, m, n, stride_c, "c"))
+    for t, rows, cols, stride, label in operands_:
         need = (batch - 1) * stride + rows * cols
         if t.size < need:
             raise ValueError(f"gemm: operand {label} holds {t.size} elements, needs {need} ({batch} x {rows}x{cols})")
@@ -222,10 +247,14 @@ def gemm(
     params = {"M": m, "N": n, "K": k, "batch": batch, "stride_a": stride_a, "stride_b": stride_b, "stride_c": stride_c}
     T = require_float("gemm", a, b, c, half=True)
     variant = {"T": T}
+    bindings = {"a": a, "b": b, "c": c}
     if name == "subgroup":
         # 16 x 64 tiles when a 32-row tile would be mostly padding (e.g. 16 output channels of a convolution)
         short = m < 64 and 0 < m % 32 <= 16
         tile_m, tile_n = (16, 64) if short else (32, 32)
-        variant.update(ROWS=tile_m, COLS=tile_n // 32)
-    device.kernel(path, **variant)((-(-n // tile_n), -(-m // tile_m), batch), params, a=a, b=b, c=c)
+        epi = 0 if bias is None else 2 if relu else 1
+        variant.update(ROWS=tile_m, COLS=tile_n // 32, TRANS_B="true" if trans_b else "false", EPI=epi)
+        params["nb"] = trans_b
+        bindings["bias"] = a if bias is None else bias  # any read-only buffer when unused
+    device.kernel(path, **variant)((-(-n // tile_n), -(-m // tile_m), batch), params, **bindings)
     return c

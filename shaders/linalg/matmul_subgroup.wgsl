@@ -1,7 +1,8 @@
 // matmul_subgroup.wgsl — batched f32 GEMM C = A·B (row-major), CPU-adapter variant (lavapipe / SwiftShader).
 // Needs device feature "subgroup". Tint (Chrome) requires the `enable subgroups;` directive below; naga rejects
 // it, so the native backend comments it out.
-// Bindings: 0 uniform Params; 1 a: M x K; 2 b: K x N; 3 c: M x N (all row-major, per batch element, as vec4 arrays).
+// Bindings: 0 uniform Params; 1 a: M x K; 2 b: K x N (N_b x K with TRANS_B); 3 c: M x N (all row-major, per batch
+//   element, as vec4 arrays); 4 bias: N floats as vec4s (read only when EPI > 0; bind any other buffer otherwise).
 //   stride_a/b/c = per-batch offsets in f32 ELEMENTS (multiples of 4); stride 0 broadcasts that operand.
 // HOST_PAD4: params.K and params.N MUST be multiples of 4. Host zero-pads A to M x K4 and B to K4 x N4
 //   (padded B rows must be zero or padded A columns zero; both zero is simplest) and C is M x N4 (drop the pad columns).
@@ -10,6 +11,10 @@
 // TILE_M rows of the workgroup: 32 accumulator vec4s per lane in every variant.
 // Template: ROWS = TILE_M, COLS: (32, 1) the square 32 x 32 tile; (16, 2) a 16 x 64 tile for short A (e.g. a
 //   convolution's 16 output channels), where half of a 32-row tile would be padding.
+//   TRANS_B (true/false): b holds B transposed, N_b x K row-major (a fully connected layer's weights as
+//   torch.nn.Linear stores them): the same 4 vec4 loads per 4 x 4 block, read along k; params.nb = N_b (rows past
+//   it are clamped; their C columns are padding). EPI: 0 plain C; 1 C + bias[col]; 2 max(C + bias[col], 0) (a
+//   layer's bias and ReLU on the accumulators before the one store).
 // Dispatch: (ceil(N / (32 * COLS)), ceil(M / TILE_M), batch).
 // Sharing: A is loaded once per workgroup (lane q loads rows q, q+8, ... as vec4 along k) and handed to all
 // lanes with subgroupBroadcast(·, const lane); B is loaded once per lane. Portable across subgroup sizes: the fast
@@ -24,13 +29,17 @@ enable subgroups;
 // Tint does not treat subgroupAll(...) as subgroup-uniform; the broadcasts below are guarded by it.
 diagnostic(off, subgroup_uniformity);
 
-struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, stride_c: u32, _pad: u32 }
+struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, stride_c: u32, nb: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // Template: T, the storage scalar type of a, b and c (f32 by default; f16 for half inference: loads widen to f32,
 //   products and sums stay f32, stores narrow).
 @group(0) @binding(1) var<storage, read> a: array<vec4<{{T}}>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<{{T}}>>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec4<{{T}}>>;
+@group(0) @binding(4) var<storage, read> bias: array<vec4<{{T}}>>;
+
+const TRANS_B: bool = {{TRANS_B}};
+const EPI: u32 = {{EPI}}u;
 
 const TILE_M: u32 = {{ROWS}}u;   // rows per workgroup
 const COLS: u32 = {{COLS}}u;     // column vec4s per lane; TILE_M * COLS == 32
@@ -40,8 +49,29 @@ alias Acc = array<vec4<f32>, 32>;
 
 // 4 consecutive k-rows of B at vec4-column c4, as columns of a matrix: bm * (a_k..a_k+3) = sum_k a_k * B[k, c4..]
 fn load_b(base: u32, k: u32, c4: u32, N4: u32) -> mat4x4<f32> {
+  if (TRANS_B) {  // rows 4 c4 .. 4 c4 + 3 of b (clamped to nb - 1), each a vec4 along k: B's block, transposed
+    let K4 = params.K / 4u;
+    let last = params.nb - 1u;
+    let j = base + k / 4u;
+    return transpose(mat4x4<f32>(vec4<f32>(b[j + min(4u * c4, last) * K4]),
+                                 vec4<f32>(b[j + min(4u * c4 + 1u, last) * K4]),
+                                 vec4<f32>(b[j + min(4u * c4 + 2u, last) * K4]),
+                                 vec4<f32>(b[j + min(4u * c4 + 3u, last) * K4])));
+  }
   let i = base + k * N4 + c4;
   return mat4x4<f32>(vec4<f32>(b[i]), vec4<f32>(b[i + N4]), vec4<f32>(b[i + 2u * N4]), vec4<f32>(b[i + 3u * N4]));
+}
+
+// the stored value of an accumulator at column vec4 c4: the epilogue (EPI) applied, narrowed to T
+fn finish(v: vec4<f32>, c4: u32) -> vec4<{{T}}> {
+  var out = v;
+  if (EPI >= 1u) {
+    out += vec4<f32>(bias[c4]);
+  }
+  if (EPI == 2u) {
+    out = max(out, vec4<f32>(0.0));
+  }
+  return vec4<{{T}}>(out);
 }
 
 // acc[r + l] += bm * (A row held by lane l), l = 0..7 (r constant at every call)
@@ -58,28 +88,28 @@ fn rank4(acc: ptr<function, Acc>, r: u32, bm: mat4x4<f32>, av: vec4<f32>) {
   (*acc)[r + 2u] += bm * subgroupBroadcast(av, 2u); (*acc)[r + 3u] += bm * subgroupBroadcast(av, 3u);
 }
 
-// rows row0 + r .. row0 + r + 7 of the lane's column vec4 from acc[first + r ..] (constant first and r)
-fn store8(acc: ptr<function, Acc>, first: u32, r: u32, o: u32, row0: u32, M: u32, N4: u32) {
+// rows row0 + r .. row0 + r + 7 of the lane's column vec4 c4 from acc[first + r ..] (constant first and r)
+fn store8(acc: ptr<function, Acc>, first: u32, r: u32, o: u32, row0: u32, M: u32, N4: u32, c4: u32) {
   let i = first + r;
   let o0 = o + r * N4;
   let rr = row0 + r;
-  if (rr < M) { c[o0] = vec4<{{T}}>((*acc)[i]); }
-  if (rr + 1u < M) { c[o0 + N4] = vec4<{{T}}>((*acc)[i + 1u]); }
-  if (rr + 2u < M) { c[o0 + 2u * N4] = vec4<{{T}}>((*acc)[i + 2u]); }
-  if (rr + 3u < M) { c[o0 + 3u * N4] = vec4<{{T}}>((*acc)[i + 3u]); }
-  if (rr + 4u < M) { c[o0 + 4u * N4] = vec4<{{T}}>((*acc)[i + 4u]); }
-  if (rr + 5u < M) { c[o0 + 5u * N4] = vec4<{{T}}>((*acc)[i + 5u]); }
-  if (rr + 6u < M) { c[o0 + 6u * N4] = vec4<{{T}}>((*acc)[i + 6u]); }
-  if (rr + 7u < M) { c[o0 + 7u * N4] = vec4<{{T}}>((*acc)[i + 7u]); }
+  if (rr < M) { c[o0] = finish((*acc)[i], c4); }
+  if (rr + 1u < M) { c[o0 + N4] = finish((*acc)[i + 1u], c4); }
+  if (rr + 2u < M) { c[o0 + 2u * N4] = finish((*acc)[i + 2u], c4); }
+  if (rr + 3u < M) { c[o0 + 3u * N4] = finish((*acc)[i + 3u], c4); }
+  if (rr + 4u < M) { c[o0 + 4u * N4] = finish((*acc)[i + 4u], c4); }
+  if (rr + 5u < M) { c[o0 + 5u * N4] = finish((*acc)[i + 5u], c4); }
+  if (rr + 6u < M) { c[o0 + 6u * N4] = finish((*acc)[i + 6u], c4); }
+  if (rr + 7u < M) { c[o0 + 7u * N4] = finish((*acc)[i + 7u], c4); }
 }
 
-// rows row0 .. row0 + TILE_M - 1 of the lane's column vec4 from acc[first ..]
-fn store(acc: ptr<function, Acc>, first: u32, o: u32, row0: u32, M: u32, N4: u32) {
-  store8(acc, first, 0u, o, row0, M, N4);
-  store8(acc, first, 8u, o, row0, M, N4);
+// rows row0 .. row0 + TILE_M - 1 of the lane's column vec4 c4 from acc[first ..]
+fn store(acc: ptr<function, Acc>, first: u32, o: u32, row0: u32, M: u32, N4: u32, c4: u32) {
+  store8(acc, first, 0u, o, row0, M, N4, c4);
+  store8(acc, first, 8u, o, row0, M, N4, c4);
   if (TILE_M == 32u) {
-    store8(acc, first, 16u, o, row0, M, N4);
-    store8(acc, first, 24u, o, row0, M, N4);
+    store8(acc, first, 16u, o, row0, M, N4, c4);
+    store8(acc, first, 24u, o, row0, M, N4, c4);
   }
 }
 
@@ -158,9 +188,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 
   if (col0 < N4) {
-    store(&acc, 0u, cb + row0 * N4 + c4, row0, M, N4);
+    store(&acc, 0u, cb + row0 * N4 + c4, row0, M, N4, c4);
   }
   if (COLS == 2u && col0 + 8u < N4) {
-    store(&acc, 16u, cb + row0 * N4 + c4b, row0, M, N4);
+    store(&acc, 16u, cb + row0 * N4 + c4b, row0, M, N4, c4b);
   }
 }
