@@ -124,6 +124,8 @@ class Kernel:
 
     def __post_init__(self):
         self.storage_names = tuple(b.name for b in self.shader.bindings if b.kind != "uniform")
+        self.storage = tuple((b.index, b.name) for b in self.shader.bindings if b.kind != "uniform")
+        self.uniform_index = next((b.index for b in self.shader.bindings if b.kind == "uniform"), None)
 
     def __call__(self, grid: tuple[int, ...] | int, uniforms: dict | None = None, /, **buffers) -> None:
         self.device.record_dispatch(self, grid, uniforms or {}, buffers)
@@ -237,7 +239,8 @@ class GPUDevice(Device):
                 self.stats["buffers_destroyed"] += 1
         self._free.clear()
         self.stats["bytes_pooled"] = 0
-        for key in [k for k in self._bind_groups if any(s in dead for s in k[1])]:
+        # a bind group key is (kernel id, then serial, offset, size of each storage binding)
+        for key in [k for k in self._bind_groups if any(s in dead for s in k[1::3])]:
             del self._bind_groups[key]
 
     def write(self, buf: Buffer, data, offset: int = 0) -> None:
@@ -304,30 +307,29 @@ class GPUDevice(Device):
         shader = kernel.shader
         grid = (grid, 1, 1) if isinstance(grid, int) else tuple(grid) + (1,) * (3 - len(grid))
         limit = int(self.limits.get("max_compute_workgroups_per_dimension", 65535))
-        if any(g > limit for g in grid):
+        if grid[0] > limit or grid[1] > limit or grid[2] > limit:
             raise ValueError(f"{kernel}: grid {grid} exceeds max_compute_workgroups_per_dimension {limit}")
-        missing = [n for n in kernel.storage_names if n not in buffers]
-        extra = [n for n in buffers if n not in kernel.storage_names]
-        if missing or extra:
+        if len(buffers) != len(kernel.storage_names) or not all(n in buffers for n in kernel.storage_names):
+            missing = [n for n in kernel.storage_names if n not in buffers]
+            extra = [n for n in buffers if n not in kernel.storage_names]
             raise TypeError(f"{kernel}: bindings are {list(kernel.storage_names)}; missing {missing}, unknown {extra}")
-        entries, key_parts = [], []
+        entries, key = [], [kernel.id]
         align = int(self.limits.get("min_storage_buffer_offset_alignment", 256))
-        for b in shader.bindings:
-            if b.kind == "uniform":
-                continue
-            buf, start, nbytes = _as_binding(buffers[b.name])
+        pending = self._pending_serials
+        for index, name in kernel.storage:
+            buf, start, nbytes = _as_binding(buffers[name])
             if not buf.alive:
-                raise RuntimeError(f"{kernel}: binding '{b.name}' refers to a destroyed buffer")
+                raise RuntimeError(f"{kernel}: binding '{name}' refers to a destroyed buffer")
             if start % align:
                 raise ValueError(
-                    f"{kernel}: binding '{b.name}' starts at byte {start}, not a multiple of the adapter's "
+                    f"{kernel}: binding '{name}' starts at byte {start}, not a multiple of the adapter's "
                     f"min_storage_buffer_offset_alignment ({align})"
                 )
             # whole 64-byte blocks: kernels may read/write padded vec4 or mat4x4 elements past the tensor's end
             size = min(buf.size - start, round_up(max(nbytes, 4), 64))
-            entries.append((b.index, buf.handle, start, size))
-            key_parts.append((buf.serial, start, size))
-            self._pending_serials.add(buf.serial)
+            entries.append((index, buf.handle, start, size))
+            key += (buf.serial, start, size)
+            pending.add(buf.serial)
         offset = None
         if shader.uniform is not None:
             data = shader.uniform.pack(params)
@@ -337,11 +339,10 @@ class GPUDevice(Device):
                 offset = 0
             self._ring_data[offset : offset + len(data)] = data
             self._ring_used = offset + len(data)
-            ub = next(b for b in shader.bindings if b.kind == "uniform")
-            entries.append((ub.index, self._ring, 0, shader.uniform.size))
+            entries.append((kernel.uniform_index, self._ring, 0, shader.uniform.size))
         elif params:
             raise TypeError(f"{kernel} takes no uniform parameters, got {sorted(params)}")
-        key = (kernel.id, tuple(p[0] for p in key_parts), tuple(p[1:] for p in key_parts))
+        key = tuple(key)
         group = self._bind_groups.get(key)
         if group is None:
             group = self._create_bind_group(kernel.layout, entries)
