@@ -79,9 +79,14 @@ class Optimizer:
         if not self.device.is_gpu:
             self._numpy_step(uniform, norm_sq)
             return
+        if uniform["n"] % 4 or store.n_decay % 4:  # the kernels update one vec4 per invocation
+            raise ValueError(
+                f"{type(self).__name__}: the parameter buffer holds {uniform['n']} floats with {store.n_decay} "
+                "weights; both must be multiples of 4 (ParameterStore.build pads every parameter to 64 floats)"
+            )
         kernel = self.device.kernel(self.kernel_path, WG=WG)
         bindings = {"params": store.data, "grads": store.grad, "norm_sq": norm_sq, **self.state}
-        kernel(self.device.grid_1d(-(-uniform["n"] // WG)), uniform, **bindings)
+        kernel(self.device.grid_1d(-(-uniform["n"] // (4 * WG))), uniform, **bindings)
 
     # --- numpy twin -----------------------------------------------------------------------------------
     def _numpy_step(self, u: dict, norm_sq: Tensor) -> None:

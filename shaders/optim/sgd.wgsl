@@ -3,8 +3,8 @@
 // and Nesterov momentum (g + momentum * buf).
 //
 // Bindings: 0 p (uniform Params); 1 params, 2 grads, 3 norm_sq as in optim/gradient.wgsl;
-//   4 velocity: array<f32> (read_write) momentum buffers (unused when momentum == 0).
-// Dispatch: ceil(n / WG) workgroups, split over (x, y) by Device.grid_1d.
+//   4 velocity: array<vec4<f32>> (read_write) momentum buffers (unused when momentum == 0).
+// Dispatch: ceil(n / 4 / WG) workgroups, split over (x, y) by Device.grid_1d (one vec4 per invocation).
 
 struct Params {
     n: u32,
@@ -20,15 +20,15 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(4) var<storage, read_write> velocity: array<vec4<f32>>;
 
 #include "optim/gradient.wgsl"
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_workgroup(wid, nwg) * {{WG}}u + lid;
-    if (i >= p.n) {
+    let i = update_index(wid, nwg, lid, {{WG}}u);
+    if (i >= p.n / 4u) {
         return;
     }
     let w = params[i];
