@@ -255,14 +255,15 @@ def test_every_gemm_variant(native_device, variant, shape):
     assert_close(out.numpy(), a.astype(np.float64) @ b, "matmul", f"{variant} {shape}")
 
 
+@pytest.mark.parametrize("variant", ["subgroup", "tiled"])
 @pytest.mark.parametrize("n", [12, 10, 70])
-def test_subgroup_gemm_transposed_b_and_epilogue(native_device, n):
-    """gemm(trans_b=nb, bias=, relu=): B read as stored transposed (nb x k), batched with strides, the bias and
-    ReLU applied before the store; columns past nb are padding and not compared."""
+def test_gemm_transposed_b_and_epilogue(native_device, variant, n):
+    """gemm(trans_b=nb, bias=, relu=) on the kernels that have them: B read as stored transposed (nb x k), batched
+    with strides, the bias and ReLU applied before the store; columns past nb are padding and not compared."""
     from gpuml.ops.linalg import gemm
     from gpuml.tensor import Tensor
 
-    if "subgroup" not in native_device.features:
+    if variant == "subgroup" and "subgroup" not in native_device.features:
         pytest.skip("adapter has no subgroup feature")
     rng = np.random.default_rng(5)
     batch, m, k, n4 = 3, 37, 20, -(-n // 4) * 4
@@ -283,15 +284,30 @@ def test_subgroup_gemm_transposed_b_and_epilogue(native_device, n):
             trans_b=n,
             bias=gpuml.tensor(bias, device=native_device) if with_bias else None,
             relu=relu,
-            kernel="subgroup",
+            kernel=variant,
         )
         ref = a.astype(np.float64) @ bt.transpose(0, 2, 1) + (bias if with_bias else 0.0)
         if relu:
             ref = np.maximum(ref, 0)
         assert_close(c.numpy()[..., :n], ref, "matmul", f"relu={relu} bias={with_bias}")
-    with pytest.raises(ValueError, match="subgroup kernel"):
+    with pytest.raises(ValueError, match="options of the subgroup and tiled kernels"):
         gemm(gpuml.tensor(a[0], device=native_device), gpuml.tensor(bt[0], device=native_device), c, m, n4, k,
              trans_b=n, kernel="register")  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", list(GEMM_KERNELS))
+def test_linear_on_every_gemm_kernel(native_device, variant, monkeypatch):
+    """ops.linear past the small-batch kernel: one fused GEMM (subgroup, tiled) or transpose + GEMM + bias/ReLU
+    (register) — the same values on each."""
+    if variant == "subgroup" and "subgroup" not in native_device.features:
+        pytest.skip("adapter has no subgroup feature")
+    monkeypatch.setenv("GPUML_GEMM", variant)
+    rng = np.random.default_rng(6)
+    for m, k, n, relu in ((64, 400, 120, True), (37, 84, 10, False)):
+        x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((m, k), (n, k), (n,)))
+        got = gpuml.ops.linear(gpuml.tensor(x, device=native_device), w, b, relu=relu).numpy()
+        ref = x.astype(np.float64) @ w.T + b
+        assert_close(got, np.maximum(ref, 0) if relu else ref, "matmul", f"{variant} {m}x{k}x{n}")
 
 
 def test_gemm_selection_by_adapter(native_device, monkeypatch):

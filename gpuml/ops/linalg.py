@@ -35,6 +35,10 @@ GEMM_KERNELS = {
 }
 
 
+# the kernels with the trans_b / bias / relu options of gemm()
+FUSED_GEMMS = ("subgroup", "tiled")
+
+
 def gemm_kernel_for(device) -> str:
     """The GEMM variant for ``device``: ``GPUML_GEMM`` overrides; CPU adapters with subgroups take
     ``subgroup``, real GPUs ``tiled``, anything else ``register``."""
@@ -129,9 +133,10 @@ def linear(x, w, b=None, *, relu: bool = False) -> Tensor:
     torch.nn.Linear stores it, b (N,) or None -> (M, N).
 
     Small batches (``M <= LINEAR_ROWS_MAX``, f32, ``K % 4 == 0``) run one fused kernel (shaders/linalg/linear.wgsl)
-    that reads w in place. Larger ones (``K % 4 == 0``) on CPU adapters run one subgroup GEMM that reads w as stored
-    and applies the bias and ReLU before its store (LeNet-5's three layers: 9 dispatches -> 3, plus one crop where
-    N % 4 != 0); otherwise a GEMM against the transposed weights, then the bias and the ReLU."""
+    that reads w in place. Larger ones (``K % 4 == 0``) run one GEMM (the subgroup kernel on CPU adapters, the tiled
+    one on GPUs) that reads w as stored and applies the bias and ReLU before its store (LeNet-5's three layers: 9
+    dispatches -> 3, plus one crop where N % 4 != 0); otherwise (the register kernel) a GEMM against the transposed
+    weights, then the bias and the ReLU."""
     tensors = (x, w) if b is None else (x, w, b)
     device, ts = operands(*tensors)
     x, w = ts[0], ts[1]
@@ -154,7 +159,8 @@ def linear(x, w, b=None, *, relu: bool = False) -> Tensor:
         return Tensor.wrap_numpy(y.astype(np.float32, copy=False), device)
     fused = k % 4 == 0 and 0 < m <= LINEAR_ROWS_MAX and n > 0
     aligned = all(t.byte_offset % int(device.limits.get("min_storage_buffer_offset_alignment", 256)) == 0 for t in ts)
-    if aligned and k % 4 == 0 and m > LINEAR_ROWS_MAX and n > 0 and gemm_kernel_for(device) == "subgroup":
+    name = gemm_kernel_for(device)
+    if aligned and k % 4 == 0 and m > LINEAR_ROWS_MAX and n > 0 and name in FUSED_GEMMS:
         # one GEMM that reads w as stored (B transposed) and adds the bias / ReLU before its store: no transpose
         # or bias dispatches (3 of each per LeNet-5 forward)
         n4 = -(-n // 4) * 4
@@ -163,7 +169,7 @@ def linear(x, w, b=None, *, relu: bool = False) -> Tensor:
 
             b = zeros((n,), "float32", device)
         c = Tensor.empty((m, n4), "float32", device)
-        gemm(x, w, c, m, n4, k, trans_b=n, bias=b, relu=relu, kernel="subgroup")
+        gemm(x, w, c, m, n4, k, trans_b=n, bias=b, relu=relu, kernel=name)
         return c if n4 == n else _pad2d(c, 1, m, n4, m, n).reshape(m, n)
     if not (fused and aligned):
         from .elementwise import add, binary, unary
@@ -220,8 +226,10 @@ def gemm(
         raise ValueError(f"gemm kernel {name!r}: choose one of {', '.join(GEMM_KERNELS)}")
     if name == "subgroup" and "subgroup" not in device.features:
         raise ValueError(f"matmul kernel 'subgroup' needs the subgroup feature, which {device.adapter} lacks")
-    if (trans_b or bias is not None or relu) and name != "subgroup":
-        raise ValueError(f"gemm: trans_b, bias and relu are options of the subgroup kernel, not {name!r}")
+    if (trans_b or bias is not None or relu) and name not in FUSED_GEMMS:
+        raise ValueError(
+            f"gemm: trans_b, bias and relu are options of the {' and '.join(FUSED_GEMMS)} kernels, not {name!r}"
+        )
     if relu and bias is None:
         raise ValueError("gemm: relu is applied with a bias (pass bias=)")
     stride_a = m * k if stride_a is None else stride_a
@@ -248,13 +256,14 @@ def gemm(
     T = require_float("gemm", a, b, c, half=True)
     variant = {"T": T}
     bindings = {"a": a, "b": b, "c": c}
+    if name in FUSED_GEMMS:
+        variant.update(TRANS_B="true" if trans_b else "false", EPI=0 if bias is None else 2 if relu else 1)
+        params["nb"] = trans_b
+        bindings["bias"] = a if bias is None else bias  # any read-only buffer when unused
     if name == "subgroup":
         # 16 x 64 tiles when a 32-row tile would be mostly padding (e.g. 16 output channels of a convolution)
         short = m < 64 and 0 < m % 32 <= 16
         tile_m, tile_n = (16, 64) if short else (32, 32)
-        epi = 0 if bias is None else 2 if relu else 1
-        variant.update(ROWS=tile_m, COLS=tile_n // 32, TRANS_B="true" if trans_b else "false", EPI=epi)
-        params["nb"] = trans_b
-        bindings["bias"] = a if bias is None else bias  # any read-only buffer when unused
+        variant.update(ROWS=tile_m, COLS=tile_n // 32)
     device.kernel(path, **variant)((-(-n // tile_n), -(-m // tile_m), batch), params, **bindings)
     return c

@@ -36,10 +36,7 @@ struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32
 @group(0) @binding(1) var<storage, read> a: array<vec4<{{T}}>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<{{T}}>>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec4<{{T}}>>;
-@group(0) @binding(4) var<storage, read> bias: array<vec4<{{T}}>>;
-
-const TRANS_B: bool = {{TRANS_B}};
-const EPI: u32 = {{EPI}}u;
+#include "linalg/epilogue.wgsl"
 
 const TILE_M: u32 = {{ROWS}}u;   // rows per workgroup
 const COLS: u32 = {{COLS}}u;     // column vec4s per lane; TILE_M * COLS == 32
@@ -60,18 +57,6 @@ fn load_b(base: u32, k: u32, c4: u32, N4: u32) -> mat4x4<f32> {
   }
   let i = base + k * N4 + c4;
   return mat4x4<f32>(vec4<f32>(b[i]), vec4<f32>(b[i + N4]), vec4<f32>(b[i + 2u * N4]), vec4<f32>(b[i + 3u * N4]));
-}
-
-// the stored value of an accumulator at column vec4 c4: the epilogue (EPI) applied, narrowed to T
-fn finish(v: vec4<f32>, c4: u32) -> vec4<{{T}}> {
-  var out = v;
-  if (EPI >= 1u) {
-    out += vec4<f32>(bias[c4]);
-  }
-  if (EPI == 2u) {
-    out = max(out, vec4<f32>(0.0));
-  }
-  return vec4<{{T}}>(out);
 }
 
 // acc[r + l] += bm * (A row held by lane l), l = 0..7 (r constant at every call)

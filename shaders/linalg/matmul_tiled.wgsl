@@ -1,5 +1,6 @@
 // matmul_tiled.wgsl — batched f32 GEMM C = A·B (row-major); discrete-GPU variant (NVIDIA/AMD/Intel/Apple).
-// Bindings: 0 uniform Params; 1 a: M x K; 2 b: K x N; 3 c: M x N (row-major per batch element, vec4 arrays).
+// Bindings: 0 uniform Params; 1 a: M x K; 2 b: K x N (N_b x K with TRANS_B); 3 c: M x N (row-major per batch
+//   element, vec4 arrays); 4 bias: N floats as vec4s (read only when EPI > 0; bind any other buffer otherwise).
 //   stride_a/b/c = per-batch offsets in f32 ELEMENTS (multiples of 4); stride 0 broadcasts that operand.
 // HOST_PAD4: params.K and params.N MUST be multiples of 4 (host zero-pads A to M x K4, B to K4 x N4; C is M x N4,
 //   drop the pad columns). M is arbitrary.
@@ -8,14 +9,18 @@
 // per k, 2 vec4 workgroup loads feed 16 FMAs. Two barriers per K tile.
 // Dispatch: (ceil(N / TILE_N), ceil(M / TILE_M), batch) with TILE_M = 64, TILE_N = 64.
 // Measured on lavapipe: 1024^3 ≈ 6 GFLOP/s — expected (barriers are coroutine switches there); use matmul_subgroup.
+// Template: TRANS_B (true/false): b holds B transposed, N_b x K row-major (a fully connected layer's weights as
+//   stored); params.nb = N_b; 64 B tile loaders read 4 rows' vec4s along k and transpose them into Bs. EPI: 0 plain
+//   C; 1 C + bias[col]; 2 max(C + bias[col], 0), applied to the accumulators before the store (as matmul_subgroup).
 
-struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, stride_c: u32, _pad: u32 }
+struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, stride_c: u32, nb: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 // Template: T, the storage scalar type of a, b and c (f32 by default; f16 for half inference: loads widen to f32,
 //   products and sums stay f32, stores narrow).
 @group(0) @binding(1) var<storage, read> a: array<vec4<{{T}}>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<{{T}}>>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec4<{{T}}>>;
+#include "linalg/epilogue.wgsl"
 
 const TILE_M: u32 = 64u;
 const TILE_N: u32 = 64u;
@@ -60,14 +65,35 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let v1 = select(z, vec4<f32>(a[ra + rstep + kc]), inb);
       let v2 = select(z, vec4<f32>(a[ra + rstep2 + kc]), inb);
       let v3 = select(z, vec4<f32>(a[ra + rstep3 + kc]), inb);
+      // rows -> k-entries: column i of the transpose holds (v0[i], v1[i], v2[i], v3[i]), the 4 rows at k + i
+      let tr = transpose(mat4x4<f32>(v0, v1, v2, v3));
       let base = la_k4 * 4u * 16u + la_m4;
-      As[base] = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
-      As[base + 16u] = vec4<f32>(v0.y, v1.y, v2.y, v3.y);
-      As[base + 32u] = vec4<f32>(v0.z, v1.z, v2.z, v3.z);
-      As[base + 48u] = vec4<f32>(v0.w, v1.w, v2.w, v3.w);
+      As[base] = tr[0]; As[base + 16u] = tr[1]; As[base + 32u] = tr[2]; As[base + 48u] = tr[3];
     }
-    let kb = k0 + lb_k;
-    Bs[t] = select(vec4<f32>(), vec4<f32>(b[bb + min(kb, params.K - 1u) * N4 + cbn]), kb < params.K);
+    if (TRANS_B) {
+      // invocations 0..63, as the A loaders: rows 4 n4 .. 4 n4 + 3 of b (B's columns, clamped to nb - 1) at
+      // k-vec4 k40 + kq, transposed in registers into whole Bs vec4s (no component stores shared between lanes)
+      if (t < 64u) {
+        let n4 = t % 16u;
+        let kq = t / 16u;
+        let kk = k40 + kq;
+        let inb = kk < K4;
+        let kc = bb + min(kk, K4 - 1u);
+        let j0 = col40 * 4u + n4 * 4u;
+        let last = params.nb - 1u;
+        let z = vec4<f32>();
+        let v0 = select(z, vec4<f32>(b[kc + min(j0, last) * K4]), inb);
+        let v1 = select(z, vec4<f32>(b[kc + min(j0 + 1u, last) * K4]), inb);
+        let v2 = select(z, vec4<f32>(b[kc + min(j0 + 2u, last) * K4]), inb);
+        let v3 = select(z, vec4<f32>(b[kc + min(j0 + 3u, last) * K4]), inb);
+        let tr = transpose(mat4x4<f32>(v0, v1, v2, v3));
+        let base = kq * 4u * 16u + n4;
+        Bs[base] = tr[0]; Bs[base + 16u] = tr[1]; Bs[base + 32u] = tr[2]; Bs[base + 48u] = tr[3];
+      }
+    } else {
+      let kb = k0 + lb_k;
+      Bs[t] = select(vec4<f32>(), vec4<f32>(b[bb + min(kb, params.K - 1u) * N4 + cbn]), kb < params.K);
+    }
     workgroupBarrier();
     for (var k = 0u; k < TILE_K; k++) {
       let av = As[k * 16u + lid.y];
@@ -81,9 +107,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let r = row0 + lid.y * 4u;
   if (cn < N4) {
     let o = cb + r * N4 + cn;
-    if (r < M) { c[o] = vec4<{{T}}>(acc0); }
-    if (r + 1u < M) { c[o + N4] = vec4<{{T}}>(acc1); }
-    if (r + 2u < M) { c[o + 2u * N4] = vec4<{{T}}>(acc2); }
-    if (r + 3u < M) { c[o + 3u * N4] = vec4<{{T}}>(acc3); }
+    if (r < M) { c[o] = finish(acc0, cn); }
+    if (r + 1u < M) { c[o + N4] = finish(acc1, cn); }
+    if (r + 2u < M) { c[o + 2u * N4] = finish(acc2, cn); }
+    if (r + 3u < M) { c[o + 3u * N4] = finish(acc3, cn); }
   }
 }
