@@ -69,11 +69,9 @@ def gpuml_epoch(device, train, steps: int | None, augment: str | None = None) ->
     return out
 
 
-def torch_epoch(train, steps: int | None) -> dict | None:
-    try:
-        import torch
-    except ImportError:
-        return None
+def torch_lenet5(torch):
+    """gpuml's modern LeNet-5 in PyTorch (seeded), its Adam optimizer and the loss: the reference every training
+    benchmark compares against."""
     torch.manual_seed(0)
     nn = torch.nn
     model = nn.Sequential(
@@ -81,8 +79,15 @@ def torch_epoch(train, steps: int | None) -> dict | None:
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
     )  # fmt: skip
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    lossf = nn.CrossEntropyLoss()
+    return model, torch.optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
+
+
+def torch_epoch(train, steps: int | None) -> dict | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    model, opt, lossf = torch_lenet5(torch)
     it = batches(train, 64, seed=0, epoch=0)
     n_steps, t0 = 0, None
     for k, (xb, yb) in enumerate(it):

@@ -20,6 +20,8 @@ import numpy as np
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
+from bench_train import torch_lenet5  # benchmarks/, this script's folder
+
 from gpuml.backends import open_device
 from gpuml.datasets import batches, mnist
 from gpuml.train import TrainConfig, Trainer
@@ -49,15 +51,7 @@ def main() -> None:
             trainers[f"gpuml-{impl}"] = Trainer(
                 TrainConfig(model="lenet5", optimizer="adam", batch_size=64, seed=0), device
             )
-    torch.manual_seed(0)
-    nn = torch.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-    )  # fmt: skip
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    lossf = nn.CrossEntropyLoss()
+    model, opt, lossf = torch_lenet5(torch)
 
     def gpuml_block(trainer, data):
         loss = None
