@@ -301,67 +301,8 @@ class Tensor:
     def flatten(self) -> Tensor:
         return self.reshape(-1)
 
-    @property
-    def T(self) -> Tensor:
-        from .ops import transpose
-
-        return transpose(self)
-
-    # --- operators -----------------------------------------------------------------------------------------
-    def __add__(self, other):
-        from . import ops
-
-        return ops.add(self, other)
-
-    def __radd__(self, other):
-        from . import ops
-
-        return ops.add(other, self)
-
-    def __sub__(self, other):
-        from . import ops
-
-        return ops.sub(self, other)
-
-    def __rsub__(self, other):
-        from . import ops
-
-        return ops.sub(other, self)
-
-    def __mul__(self, other):
-        from . import ops
-
-        return ops.mul(self, other)
-
-    def __rmul__(self, other):
-        from . import ops
-
-        return ops.mul(other, self)
-
-    def __truediv__(self, other):
-        from . import ops
-
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        from . import ops
-
-        return ops.div(other, self)
-
-    def __neg__(self):
-        from . import ops
-
-        return ops.neg(self)
-
-    def __matmul__(self, other):
-        from . import ops
-
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        from . import ops
-
-        return ops.matmul(other, self)
+    # The arithmetic operators (+, -, *, /, @, unary -) and ``.T`` are ops: gpuml.ops attaches them when it is
+    # imported (``import gpuml`` does), because this runtime module must not import the layer above it.
 
 
 def _words(arr) -> memoryview:

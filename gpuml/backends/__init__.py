@@ -13,7 +13,7 @@ import sys
 
 from .base import Device, GPUDevice, notice
 
-__all__ = ["BACKENDS", "Device", "GPUDevice", "available", "get_device", "set_device"]
+__all__ = ["BACKENDS", "Device", "GPUDevice", "available", "get_device", "init_async", "set_device"]
 
 BACKENDS = ("native", "browser", "cpu", "python")
 _devices: dict[str, Device] = {}
@@ -113,3 +113,17 @@ def set_device(device: str | Device) -> Device:
     global _current
     _current = open_device(device) if isinstance(device, str) else device
     return _current
+
+
+async def init_async(power_preference: str = "high-performance") -> Device:
+    """Create the browser device (once) and make it gpuml's current device. Await this in the page before
+    using gpuml when synchronous calls (JSPI) are not available."""
+    from .browser import BrowserDevice
+
+    device = _devices.get("browser")
+    if device is None:
+        device = await BrowserDevice.create_async(power_preference)
+        _devices["browser"] = device
+        _failures.pop("browser", None)
+    set_device(device)
+    return device

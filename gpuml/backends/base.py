@@ -16,10 +16,12 @@ This module must not import numpy or wgpu: it also runs inside Pyodide.
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..wgsl import ComposedShader, compose
@@ -43,10 +45,25 @@ def pool_bucket(nbytes: int) -> int:
     return round_up(n, step)
 
 
+# Op implementations per backend family ("webgpu", "cpu", "python"), registered by gpuml.impl when it is imported.
+# The runtime never imports the implementations: they sit above it (they make tensors), it only looks them up.
+_IMPLEMENTATIONS: dict[str, Any] = {}
+
+
+def register_implementation(family: str, namespace: Any) -> None:
+    """Make ``namespace`` (an object with one attribute per op) the implementation of every ``family`` device."""
+    _IMPLEMENTATIONS[family] = namespace
+
+
 class Device:
-    """One place where tensors live and ops run. See :mod:`gpuml.backends` for how one is chosen."""
+    """One place where tensors live and ops run. See :mod:`gpuml.backends` for how one is chosen.
+
+    ``device.impl`` is this backend's implementation of every op (gpuml.impl.webgpu, .cpu or .python): public ops
+    validate their arguments, then call ``x.device.impl.<op>(...)``; nothing above the runtime branches on the
+    backend."""
 
     name: str = "?"
+    impl_family: str = "?"  # which gpuml.impl package implements the ops on this device
     is_gpu: bool = False
     pure: bool = False  # the pure-Python backend (no numpy): tensors in bytearrays, ops by their pure twins
     adapter_info: dict[str, Any]
@@ -59,6 +76,21 @@ class Device:
         info = self.adapter_info
         kind = ", ".join(str(v) for v in (info.get("backend_type"), info.get("adapter_type")) if v)
         return f"{info.get('device') or info.get('description') or info.get('vendor') or self.name} [{kind}]"
+
+    @cached_property
+    def op_state(self) -> dict[str, Any]:
+        """State the op implementations keep per device (placeholder bindings, tuned choices, last algorithm)."""
+        return {}
+
+    @property
+    def impl(self) -> Any:
+        """This backend's op implementations (see :func:`register_implementation`)."""
+        try:
+            return _IMPLEMENTATIONS[self.impl_family]
+        except KeyError:
+            raise RuntimeError(
+                f"no op implementations registered for the {self.name} backend; import gpuml (or gpuml.impl) first"
+            ) from None
 
     @property
     def numpy_host(self) -> bool:
@@ -138,6 +170,7 @@ class GPUDevice(Device):
     """Shared logic of the WebGPU backends (native and browser)."""
 
     is_gpu = True
+    impl_family = "webgpu"
 
     def __init__(self):
         self._free: dict[int, list[Buffer]] = {}
@@ -384,14 +417,14 @@ class GPUDevice(Device):
         if self._subgroup_size is None:
             size = 0
             if "subgroup" in self.features:
-                from ..tensor import Tensor
-
+                out = self.alloc(16)
                 try:
-                    out = Tensor.empty((4,), "uint32", self)
                     self.kernel("common/subgroup_size.wgsl", WG=8)(1, None, out=out)
-                    size = int(out.to_array()[0])
+                    size = struct.unpack_from("<I", self.read(out, 4))[0]
                 except Exception:  # a compiler without subgroup builtins: callers use their portable kernels
                     size = 0
+                finally:
+                    self.release(out)
             self._subgroup_size = size if size in (4, 8, 16, 32, 64, 128) else 0
         return self._subgroup_size
 

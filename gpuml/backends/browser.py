@@ -2,7 +2,7 @@
 
 Synchronous use (``t.numpy()``, ``t.tolist()``, ``BrowserDevice.create()``) blocks on JS promises with
 ``pyodide.ffi.run_sync`` (JSPI), which Pyodide allows in code started by ``pyodide.runPythonAsync``. Where it is
-not allowed, create the device with ``await gpuml.backends.browser.init_async()`` and read with
+not allowed, create the device with ``await gpuml.backends.init_async()`` and read with
 ``await t.tolist_async()`` / ``to_bytes_async()`` / ``numpy_async()``.
 
 Errors never pass silently: shader compile errors raise :class:`gpuml.ShaderCompileError` (file and line in
@@ -26,7 +26,7 @@ try:  # only inside Pyodide; importing this module elsewhere is harmless
 except ImportError:  # pragma: no cover - native Python
     js = None
 
-__all__ = ["BrowserDevice", "WebGPUError", "init_async"]
+__all__ = ["BrowserDevice", "WebGPUError"]
 
 # WebGPU feature name -> gpuml's canonical name (the native backend's names).
 OPTIONAL_FEATURES = {"subgroups": "subgroup", "timestamp-query": "timestamp-query", "shader-f16": "shader-f16"}
@@ -45,7 +45,7 @@ _VIEW_UPLOAD_BYTES = 64 * 1024
 _MAX_PENDING_SCOPES = 16
 
 _ASYNC_HINT = (
-    "use the async API instead: `await gpuml.backends.browser.init_async()` to create the device and "
+    "use the async API instead: `await gpuml.backends.init_async()` to create the device and "
     "`await t.tolist_async()` / `await t.to_bytes_async()` / `await t.numpy_async()` to read, or run the code "
     "with pyodide.runPythonAsync so that blocking calls (JSPI run_sync) are allowed"
 )
@@ -464,17 +464,3 @@ def _adapter_info(info: dict) -> dict:
         if key in info:
             out[_snake(key)] = info[key]
     return out
-
-
-async def init_async(power_preference: str = "high-performance") -> BrowserDevice:
-    """Create the browser device (once) and make it gpuml's current device. Await this in the page before
-    using gpuml when synchronous calls (JSPI) are not available."""
-    from . import _devices, _failures, set_device
-
-    device = _devices.get("browser")
-    if device is None:
-        device = await BrowserDevice.create_async(power_preference)
-        _devices["browser"] = device
-        _failures.pop("browser", None)
-    set_device(device)
-    return device

@@ -52,6 +52,7 @@ def _blas_name() -> str:
 class CPUDevice(Device):
     name = "cpu"
     is_gpu = False
+    impl_family = "cpu"
 
     def __init__(self):
         self.malloc_tuned = keep_freed_memory()

@@ -20,6 +20,7 @@ from .base import Device
 class PythonDevice(Device):
     name = "python"
     is_gpu = False
+    impl_family = "python"
     pure = True
 
     def __init__(self):

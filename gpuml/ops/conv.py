@@ -52,8 +52,8 @@ import os
 import statistics
 from dataclasses import astuple, dataclass
 
+from ..impl.python import ops as pure
 from ..tensor import Tensor
-from . import pure
 from ._common import WG, operands, require_float
 
 try:

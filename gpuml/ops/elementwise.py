@@ -1,64 +1,28 @@
-"""Elementwise ops: one WGSL kernel per arity, the operation chosen from a fixed table of WGSL expressions.
-
-Same-shape operands run vec4-wide (shaders/elementwise/unary.wgsl, binary.wgsl); operands of different
-shapes broadcast as numpy does (binary_broadcast.wgsl). Each op's numpy twin sits in the same table.
-"""
+"""Elementwise ops: validated here, computed by each backend's ``unary`` / ``binary`` / ``fill``
+(gpuml/impl/webgpu/elementwise.py holds the WGSL expressions, impl/cpu and impl/python the twins).
+Operands of different shapes broadcast as numpy does."""
 
 from __future__ import annotations
 
-import math
 import struct
 
+from ..backends import get_device
 from ..tensor import Tensor
-from . import pure
-from ._common import WG, contiguous_strides, operands, pad8, require_float, vec4_count
+from ._common import contiguous_strides, operands, require_float
 
-try:
-    import numpy as np
-except ImportError:  # pragma: no cover - Pyodide core
-    np = None
-
-# name -> (WGSL expression in x: V and p.alpha / p.beta, numpy twin)
-UNARY = {
-    "neg": ("-x", lambda x, a, b: -x),
-    "relu": ("max(x, V(0.0))", lambda x, a, b: np.maximum(x, 0)),
-    "exp": ("exp(x)", lambda x, a, b: np.exp(x)),
-    "log": ("log(x)", lambda x, a, b: np.log(x)),
-    "sqrt": ("sqrt(x)", lambda x, a, b: np.sqrt(x)),
-    "abs": ("abs(x)", lambda x, a, b: np.abs(x)),
-    "square": ("x * x", lambda x, a, b: x * x),
-    # tanh(x) = sign * (1 - e) / (1 + e) with e = exp(-2|x|): no overflow, unlike the exp(2x) formula
-    # some WGSL compilers use (it returns NaN for x > ~44 there).
-    "tanh": ("sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x)))", lambda x, a, b: np.tanh(x)),
-    "sigmoid": ("1.0 / (1.0 + exp(-x))", lambda x, a, b: 1.0 / (1.0 + np.exp(-x))),
-    "scale": ("x * p.alpha", lambda x, a, b: x * a),
-    "add_scalar": ("x + p.alpha", lambda x, a, b: x + a),
-    "rsub_scalar": ("p.alpha - x", lambda x, a, b: a - x),
-    "rdiv_scalar": ("p.alpha / x", lambda x, a, b: a / x),
-    "clip": ("clamp(x, V(p.alpha), V(p.beta))", lambda x, a, b: np.clip(x, a, b)),
-    "leaky_relu": ("select(x * p.alpha, x, x > V(0.0))", lambda x, a, b: np.where(x > 0, x, x * a)),
-    "rsqrt_eps": ("inverseSqrt(x + V(p.alpha))", lambda x, a, b: 1.0 / np.sqrt(x + a)),
-}
-
-# name -> (WGSL expression in a, b: V and p.alpha, numpy twin)
-BINARY = {
-    "add": ("a + b", lambda a, b, al: a + b),
-    "sub": ("a - b", lambda a, b, al: a - b),
-    "mul": ("a * b", lambda a, b, al: a * b),
-    "div": ("a / b", lambda a, b, al: a / b),
-    "maximum": ("max(a, b)", lambda a, b, al: np.maximum(a, b)),
-    "minimum": ("min(a, b)", lambda a, b, al: np.minimum(a, b)),
-    "axpy": ("p.alpha * a + b", lambda a, b, al: al * a + b),
-    "add_relu": ("max(a + b, V(0.0))", lambda a, b, al: np.maximum(a + b, 0)),  # a layer's bias and ReLU at once
+# The op names; each backend implements every one (gpuml/impl/*/elementwise.py), tests/cases.py checks them all.
+UNARY_OPS = (
+    "neg", "relu", "exp", "log", "sqrt", "abs", "square", "tanh", "sigmoid",
+    "scale", "add_scalar", "rsub_scalar", "rdiv_scalar", "clip", "leaky_relu", "rsqrt_eps",
+)  # fmt: skip
+BINARY_OPS = (
+    "add", "sub", "mul", "div", "maximum", "minimum", "axpy",
+    "add_relu",  # a layer's bias and ReLU at once
     # backward of activations, in terms of the incoming gradient a and the activation's output b
-    "relu_grad": ("select(V(0.0), a, b > V(0.0))", lambda a, b, al: np.where(b > 0, a, 0)),
-    "guided_relu_grad": (
-        "select(V(0.0), a, (b > V(0.0)) & (a > V(0.0)))",
-        lambda a, b, al: np.where((b > 0) & (a > 0), a, 0),
-    ),
-    "tanh_grad": ("a * (1.0 - b * b)", lambda a, b, al: a * (1 - b * b)),
-    "sigmoid_grad": ("a * b * (1.0 - b)", lambda a, b, al: a * b * (1 - b)),
-}
+    "relu_grad", "guided_relu_grad", "tanh_grad", "sigmoid_grad",
+)  # fmt: skip
+# ops whose float16 form would need an f32 scalar parameter: float32 only
+_NO_HALF = frozenset({"scale", "add_scalar", "rsub_scalar", "rdiv_scalar", "clip", "leaky_relu", "rsqrt_eps", "axpy"})
 
 
 def _f32(value: float) -> float:
@@ -67,25 +31,17 @@ def _f32(value: float) -> float:
 
 
 def unary(op: str, x, alpha: float = 0.0, beta: float = 0.0) -> Tensor:
-    """Apply the elementwise op ``op`` (a key of :data:`UNARY`) to ``x``."""
-    expr, twin = UNARY[op]
+    """Apply the elementwise op ``op`` (one of :data:`UNARY_OPS`) to ``x``."""
+    if op not in UNARY_OPS:
+        raise ValueError(f"unknown unary op {op!r}; choose one of {', '.join(UNARY_OPS)}")
     device, (x,) = operands(x)
-    T = require_float(op, x, half=True)
-    if T == "f16" and "p." in expr:
+    _check_half(op, require_float(op, x, half=True))
+    return device.impl.unary(op, x, _f32(alpha), _f32(beta))
+
+
+def _check_half(op: str, T: str) -> None:
+    if T == "f16" and op in _NO_HALF:
         raise TypeError(f"{op} has no float16 variant (its scalar parameter is f32); use float32 tensors")
-    alpha, beta = _f32(alpha), _f32(beta)
-    if device.pure:
-        return pure.unary(op, x, alpha, beta)
-    if not device.is_gpu:
-        with np.errstate(all="ignore"):
-            out = twin(x.host(), np.float32(alpha), np.float32(beta)).astype(np.float32, copy=False)
-        return Tensor.wrap_numpy(out, device)
-    out = Tensor.empty(x.shape, x.dtype_name, device)
-    n16 = -(-x.size // 16)
-    if n16:
-        kernel = device.kernel("elementwise/unary.wgsl", OP=expr, WG=WG, T=T)
-        kernel(device.grid_1d(-(-n16 // WG)), {"n16": n16, "alpha": alpha, "beta": beta}, x_in=x, out=out)
-    return out
 
 
 def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str = "broadcast") -> tuple[int, ...]:
@@ -106,43 +62,17 @@ def _broadcast_strides(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> li
 
 
 def binary(op: str, a, b, alpha: float = 0.0) -> Tensor:
-    """Apply the elementwise op ``op`` (a key of :data:`BINARY`) with numpy broadcasting."""
-    expr, twin = BINARY[op]
+    """Apply the elementwise op ``op`` (one of :data:`BINARY_OPS`) with numpy broadcasting."""
+    if op not in BINARY_OPS:
+        raise ValueError(f"unknown binary op {op!r}; choose one of {', '.join(BINARY_OPS)}")
     # A Python scalar operand becomes a one-element tensor and broadcasts.
     device, (a, b) = operands(a, b)
-    T = require_float(op, a, b, half=True)
-    if T == "f16" and "p." in expr:
-        raise TypeError(f"{op} has no float16 variant (its scalar parameter is f32); use float32 tensors")
-    alpha = _f32(alpha)
+    _check_half(op, require_float(op, a, b, half=True))
     shape = broadcast_shape(a.shape, b.shape, op)
-    if device.pure:
-        strides = _broadcast_strides(a.shape, shape), _broadcast_strides(b.shape, shape)
-        return pure.binary(op, a, b, alpha, shape, *strides)
-    if not device.is_gpu:
-        with np.errstate(all="ignore"):
-            out = twin(a.host(), b.host(), np.float32(alpha))
-        return Tensor.wrap_numpy(np.asarray(out, np.float32), device)
-    out = Tensor.empty(shape, a.dtype_name, device)
-    n = math.prod(shape)
-    if n == 0:
-        return out
-    if a.shape == b.shape and T == "f32":  # float16 operands take the broadcasting kernel (templated on T)
-        n16 = -(-n // 16)
-        kernel = device.kernel("elementwise/binary.wgsl", OP=expr, WG=WG)
-        kernel(device.grid_1d(-(-n16 // WG)), {"n16": n16, "alpha": alpha}, a_in=a, b_in=b, out=out)
-        return out
     if len(shape) > 8:
         raise ValueError(f"{op}: broadcasting supports at most 8 dimensions, got {len(shape)}")
-    params = {
-        "n": n,
-        "alpha": alpha,
-        "shape": pad8(shape, 1),
-        "stride_a": pad8(_broadcast_strides(a.shape, shape), 0),
-        "stride_b": pad8(_broadcast_strides(b.shape, shape), 0),
-    }
-    kernel = device.kernel("elementwise/binary_broadcast.wgsl", OP=expr, WG=WG, T=T)
-    kernel(device.grid_1d(-(-n // WG)), params, a_in=a, b_in=b, out=out)
-    return out
+    strides = _broadcast_strides(a.shape, shape), _broadcast_strides(b.shape, shape)
+    return device.impl.binary(op, a, b, _f32(alpha), shape, *strides)
 
 
 def _scalar(x) -> bool:
@@ -246,22 +176,10 @@ def clip(x, lo: float, hi: float) -> Tensor:
 
 def full(shape, value: float | int, dtype: str = "float32", device=None) -> Tensor:
     """A new tensor filled with ``value`` (computed on the device: nothing is uploaded)."""
-    from ..backends import get_device
-
     device = get_device(device) if isinstance(device, str) or device is None else device
-    out = Tensor.empty(shape, dtype, device)
-    if device.pure:
-        return pure.fill(out, value)
-    if not device.is_gpu:
-        out.host().fill(value)
-        return out
-    code = {"float32": "<f", "int32": "<i", "uint32": "<I"}[dtype]
-    bits = struct.unpack("<I", struct.pack(code, value))[0]
-    n4 = vec4_count(out.size)
-    if n4:
-        kernel = device.kernel("elementwise/fill.wgsl", WG=WG)
-        kernel(device.grid_1d(-(-n4 // WG)), {"n4": n4, "bits": bits}, out=out)
-    return out
+    if dtype not in ("float32", "int32", "uint32"):
+        raise TypeError(f"full: dtype must be float32, int32 or uint32, got {dtype}")
+    return device.impl.fill(Tensor.empty(shape, dtype, device), value)
 
 
 def zeros(shape, dtype: str = "float32", device=None) -> Tensor:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import os
 
+from ..impl.python import ops as pure
 from ..tensor import Tensor
-from . import pure
 from ._common import WG, operands, require_float
 
 try:

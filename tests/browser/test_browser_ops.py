@@ -262,7 +262,7 @@ def test_without_jspi_sync_calls_explain_the_async_api(browser):
         textwrap.dedent(
             """
             import json, gpuml
-            from gpuml.backends.browser import init_async
+            from gpuml.backends import init_async
             dev = await init_async()
             try:
                 await _t.tolist_async()

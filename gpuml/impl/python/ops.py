@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import operator
 
-from ..tensor import Tensor
+from ...tensor import Tensor
 
 try:
     dot = math.sumprod  # Python >= 3.12
@@ -150,6 +150,10 @@ def transpose(x: Tensor, axes: tuple[int, ...], shape: tuple[int, ...], strides:
 def copy_into(src: Tensor, dst: Tensor) -> Tensor:
     dst.words()[:] = src.words()
     return dst
+
+
+def copy(x: Tensor) -> Tensor:
+    return copy_into(x, Tensor.empty(x.shape, x.dtype_name, x.device))
 
 
 # --- reductions -----------------------------------------------------------------------------------------------------

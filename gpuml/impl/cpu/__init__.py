@@ -1,0 +1,7 @@
+"""numpy twins of the ops, for the ``cpu`` backend (tensors hold contiguous numpy arrays)."""
+
+from .elementwise import binary, fill, unary
+from .layout import copy, copy_into, transpose
+from .reduce import reduce
+
+__all__ = ["binary", "copy", "copy_into", "fill", "reduce", "transpose", "unary"]

@@ -1,0 +1,7 @@
+"""WebGPU implementations of the ops: host code that records WGSL kernels (``native`` and ``browser`` devices)."""
+
+from .elementwise import binary, fill, unary
+from .layout import copy, copy_into, transpose
+from .reduce import reduce
+
+__all__ = ["binary", "copy", "copy_into", "fill", "reduce", "transpose", "unary"]
