@@ -4,10 +4,14 @@ the reason, unless GPUML_EXPECT_GPU=1 (CI), where a missing adapter fails the ru
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+# Kernel variants by the static order (reproducible); tests of the tuner turn it on. Its cache stays out of ~.
+os.environ.setdefault("GPUML_TUNE", "0")
+os.environ.setdefault("GPUML_TUNE_CACHE", os.path.join(tempfile.mkdtemp(prefix="gpuml-tune-"), "tune.json"))
 
 import gpuml
 from gpuml.backends import open_device

@@ -15,7 +15,6 @@ This module must not import numpy or wgpu: it also runs inside Pyodide.
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
 import time
@@ -24,7 +23,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from ..config import flag
 from ..wgsl import ComposedShader, compose
+from .variants import DeviceCaps, TuneCache
 
 STORAGE, UNIFORM, READBACK, QUERY = "storage", "uniform", "readback", "query"
 
@@ -76,6 +77,25 @@ class Device:
         info = self.adapter_info
         kind = ", ".join(str(v) for v in (info.get("backend_type"), info.get("adapter_type")) if v)
         return f"{info.get('device') or info.get('description') or info.get('vendor') or self.name} [{kind}]"
+
+    @cached_property
+    def caps(self) -> DeviceCaps:
+        """What this device can do (software adapter, subgroup size, f16, limits), probed once."""
+        kind = str(self.adapter_info.get("adapter_type", ""))
+        return DeviceCaps(
+            backend=self.name,
+            software=not self.is_gpu or kind not in ("DiscreteGPU", "IntegratedGPU", "GPU"),
+            subgroup_size=self.subgroup_size(),
+            f16="shader-f16" in self.features,
+            timestamps="timestamp-query" in self.features,
+            max_workgroup_size=int(self.limits.get("max_compute_invocations_per_workgroup", 256)),
+            max_workgroup_storage=int(self.limits.get("max_compute_workgroup_storage_size", 16384)),
+        )
+
+    @cached_property
+    def tune_cache(self) -> TuneCache:
+        """Variant choices measured on this adapter (gpuml.backends.variants)."""
+        return TuneCache(self.adapter)
 
     @cached_property
     def op_state(self) -> dict[str, Any]:
@@ -524,5 +544,5 @@ class Profile:
 
 def notice(message: str) -> None:
     """One clear line on stderr (used for backend fallback)."""
-    if os.environ.get("GPUML_QUIET") != "1":
+    if not flag("GPUML_QUIET"):
         print(f"gpuml: {message}", file=sys.stderr)

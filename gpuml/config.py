@@ -1,0 +1,36 @@
+"""Every ``GPUML_*`` environment setting, read here and nowhere else (README "Settings" lists the same table).
+
+``setting(name)`` returns the value (or the default) of a known setting; an unknown name is a programming error.
+This module imports nothing of gpuml: every layer may read settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+VERSION = "0.1.0"
+
+# name -> (default, what it does)
+SETTINGS: dict[str, tuple[str, str]] = {
+    "GPUML_BACKEND": ("", "force a backend: native | browser | cpu | python (default: the best available)"),
+    "GPUML_ADAPTER": ("", "pick the native adapter whose description contains this substring"),
+    "GPUML_EXPECT_GPU": ("0", "1: a missing WebGPU adapter is an error instead of a fallback to numpy (CI sets it)"),
+    "GPUML_QUIET": ("0", "1: no notices on stderr (backend fallback)"),
+    "GPUML_GEMM": ("", "force a GEMM kernel: subgroup | register | tiled"),
+    "GPUML_TUNE": ("1", "0: kernel variants by the static default order, no timing (see gpuml info --kernels)"),
+    "GPUML_TUNE_CACHE": ("", "file of measured variant choices (default ~/.cache/gpuml/tune.json; 'off': memory)"),
+    "GPUML_CONV_AUTOTUNE": ("0", "1: time every convolution algorithm per shape (also conv_autotune())"),
+    "GPUML_CPU_MALLOPT": ("1", "0: leave glibc malloc's settings alone on the cpu backend"),
+    "GPUML_DATA": ("", "where datasets are cached (default ~/.cache/gpuml)"),
+}
+
+
+def setting(name: str) -> str:
+    """The value of setting ``name`` from the environment, else its default."""
+    default, _ = SETTINGS[name]
+    return os.environ.get(name, default).strip()
+
+
+def flag(name: str) -> bool:
+    """A 0/1 setting as a bool."""
+    return setting(name) == "1"
