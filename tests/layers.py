@@ -21,7 +21,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ops", ("gpuml.ops",)),
     (
         "libraries",
-        ("gpuml.nn", "gpuml.optim", "gpuml.cluster", "gpuml.augment", "gpuml.explain", "gpuml.models", "gpuml.datasets"),
+        (
+            "gpuml.nn",
+            "gpuml.optim",
+            "gpuml.cluster",
+            "gpuml.augment",
+            "gpuml.explain",
+            "gpuml.models",
+            "gpuml.datasets",
+        ),
     ),
     ("package", ("gpuml",)),  # gpuml/__init__.py, the public facade over ops and the runtime
     (

@@ -4,7 +4,6 @@ backend implementing the ops the public API dispatches to."""
 from __future__ import annotations
 
 import re
-
 import subprocess
 import sys
 from pathlib import Path
