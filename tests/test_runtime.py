@@ -311,12 +311,17 @@ def test_linear_on_every_gemm_kernel(native_device, variant, monkeypatch):
 
 
 def test_gemm_selection_by_adapter(native_device, monkeypatch):
-    from gpuml.ops.linalg import gemm_kernel_for
+    """The gemm variant table's static order: subgroup on CPU adapters with subgroups, tiled on GPUs, register
+    without subgroups; GPUML_GEMM forces one and names the choices when wrong."""
+    import dataclasses
 
-    if native_device.adapter_info.get("adapter_type") == "CPU" and "subgroup" in native_device.features:
+    from gpuml.ops.linalg import GEMM, gemm_kernel_for
+
+    caps = native_device.caps
+    if caps.software and caps.subgroup_size:
         assert gemm_kernel_for(native_device) == "subgroup"
-    monkeypatch.setitem(native_device.adapter_info, "adapter_type", "DiscreteGPU")
-    assert gemm_kernel_for(native_device) == "tiled"
+    assert GEMM.applicable(dataclasses.replace(caps, software=False), None)[0].name == "tiled"
+    assert GEMM.applicable(dataclasses.replace(caps, software=True, subgroup_size=0), None)[0].name == "register"
     monkeypatch.setenv("GPUML_GEMM", "register")
     assert gemm_kernel_for(native_device) == "register"
     monkeypatch.setenv("GPUML_GEMM", "fast")

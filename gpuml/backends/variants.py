@@ -70,9 +70,11 @@ class VariantTable:
         variants: list[Variant],
         shape_class: Callable[[Any], tuple] = lambda g: (),
         force_setting: str | None = None,
+        order: Callable[[DeviceCaps], list[str]] | None = None,
     ):
         self.family, self.variants = family, list(variants)
         self.shape_class, self.force_setting = shape_class, force_setting
+        self.order = order  # the static default order per device kind (default: table order)
         self.by_name = {v.name: v for v in self.variants}
         TABLES[family] = self
 
@@ -85,7 +87,12 @@ class VariantTable:
             ) from None
 
     def applicable(self, caps: DeviceCaps, geometry: Any) -> list[Variant]:
-        return [v for v in self.variants if v.applies(caps, geometry)]
+        """The variants that can run ``geometry`` on a device with ``caps``, in static default order."""
+        ranked = self.variants
+        if self.order is not None:
+            names = self.order(caps)
+            ranked = sorted(ranked, key=lambda v: names.index(v.name) if v.name in names else len(names))
+        return [v for v in ranked if v.applies(caps, geometry)]
 
     def forced(self) -> Variant | None:
         name = setting(self.force_setting) if self.force_setting else ""

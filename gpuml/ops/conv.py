@@ -564,7 +564,7 @@ def _direct(device, g: ConvGeometry, x, w, b, relu, wstrides=None, out=None):
 
 def _implicit(device, g: ConvGeometry, x, w, b, relu):
     """Forward as an implicit GEMM (conv/implicit.wgsl); needs OH * OW % 4 == 0."""
-    from .linalg import _pad2d
+    from ..impl.webgpu.linalg import pad2d as _pad2d
 
     k4, ocg16 = _r4(g.K), -(-g.OCg // 16) * 16
     wa = _pad2d(w, g.G, g.OCg, g.K, ocg16, k4)
@@ -699,14 +699,14 @@ def _im2col(
 
 def _weights_k4(w: Tensor, g: ConvGeometry) -> Tensor:
     """w as the GEMM A operand: (OC, K4) with zero columns K..K4."""
-    from .linalg import _pad2d
+    from ..impl.webgpu.linalg import pad2d as _pad2d
 
     k4 = _r4(g.K)
     return w.reshape(g.OC, g.K) if k4 == g.K else _pad2d(w, 1, g.OC, g.K, g.OC, k4)
 
 
 def _run_im2col(device, g: ConvGeometry, x, w, b, relu):
-    from .linalg import gemm, gemm_kernel_for
+    from ..impl.webgpu.linalg import gemm, gemm_kernel_for
 
     k4 = _r4(g.K)
     wa = _weights_k4(w, g)
@@ -739,7 +739,7 @@ def _run_im2col(device, g: ConvGeometry, x, w, b, relu):
 
 
 def _run_winograd(device, g: ConvGeometry, x, w, b, relu, m: int):
-    from .linalg import gemm
+    from ..impl.webgpu.linalg import gemm
 
     alpha = m + 2
     a2 = alpha * alpha
@@ -974,10 +974,11 @@ def _backward_gpu(device, g: ConvGeometry, x, w, gy, input_grad: bool = True, ou
 
 
 def _backward_gemm(device, g: ConvGeometry, x, w, gy, input_grad: bool = True):
+    from ..impl.webgpu.linalg import gemm
+    from ..impl.webgpu.linalg import pad2d as _pad2d
     from . import reduce
     from .elementwise import add, zeros
     from .layout import transpose
-    from .linalg import _pad2d, gemm
 
     k4, ocg4 = _r4(g.K), _r4(g.OCg)
     gx = Tensor.empty((g.N, g.C, g.H, g.W), "float32", device) if input_grad else None

@@ -177,7 +177,7 @@ def _rows(vals: list, n_rows: int, length: int) -> list[list]:
     return [vals[i * length : (i + 1) * length] for i in range(n_rows)]
 
 
-def matmul(a: Tensor, b: Tensor, batch_shape, m: int, k: int, n: int, final_shape) -> Tensor:
+def matmul(a: Tensor, b: Tensor, batch_shape, m: int, k: int, n: int, final_shape, kernel=None) -> Tensor:
     """(batch..., m, k) @ (batch..., k, n); batch dimensions of size 1 (or missing) broadcast."""
     av, bv = a.values(), b.values()
     a_batch = a.shape[:-2] if a.ndim > 2 else ()
