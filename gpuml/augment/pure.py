@@ -19,7 +19,7 @@ import math
 import sys
 from operator import add, mul, sub
 
-from ..impl.python.ops import pcg_hash as _pcg
+from ..impl.python.nn import pcg_hash as _pcg
 from ..tensor import Tensor
 from .engine import CONTRAST, CUTOUT, GEO_SLOTS, LUMA, MATRIX, NOISE, Pass
 

@@ -5,7 +5,7 @@ Each runs its WGSL kernel on a GPU device and its numpy twin on the cpu device.
 
 from __future__ import annotations
 
-from ..impl.python import ops as pure
+from ..impl import python as pure
 from ..ops._common import WG, operands, require_float
 from ..tensor import Tensor
 

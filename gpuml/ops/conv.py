@@ -52,7 +52,7 @@ import os
 import statistics
 from dataclasses import astuple, dataclass
 
-from ..impl.python import ops as pure
+from ..impl import python as pure
 from ..tensor import Tensor
 from ._common import WG, operands, require_float
 

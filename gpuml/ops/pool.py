@@ -16,7 +16,7 @@ checks (pool/max_pool_tiled.wgsl). Each has a numpy twin that the cpu backend ru
 
 from __future__ import annotations
 
-from ..impl.python import ops as pure
+from ..impl import python as pure
 from ..tensor import Tensor, as_tensor
 from ._common import WG, operands, require_float
 

@@ -1,26 +1,10 @@
 """Pure-Python twins of the ops for the ``python`` backend (no numpy, no WebGPU; see gpuml/backends/python.py)."""
 
-from .ops import (
-    avg_pool2d,
-    avg_pool2d_backward,
-    batchnorm_input_grad,
-    binary,
-    channel_affine,
-    conv2d,
-    conv2d_backward,
-    copy,
-    copy_into,
-    dropout,
-    fill,
-    linear,
-    matmul,
-    max_pool2d,
-    max_pool2d_backward,
-    reduce,
-    softmax_cross_entropy,
-    transpose,
-    unary,
-)
+from .conv import conv2d, conv2d_backward
+from .elementwise import binary, copy, copy_into, fill, reduce, transpose, unary
+from .linalg import linear, matmul
+from .nn import batchnorm_input_grad, channel_affine, dropout, softmax_cross_entropy
+from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __all__ = [
     "avg_pool2d",
