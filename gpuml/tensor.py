@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from .backends import Device, get_device
-from .backends.base import Buffer
+from .backends.gpu import Buffer
 
 try:  # numpy is optional: the browser backend runs on Pyodide core without it
     import numpy as np

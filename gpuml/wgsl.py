@@ -8,7 +8,7 @@ A shader is composed in three steps, each failing loudly:
    ``DEFAULTS`` (``T``, a kernel's storage scalar type, default ``f32``) may be left out. A composed shader that
    uses ``f16`` gets ``enable f16;`` as its first line.
 3. The result is reflected: ``@group(0) @binding(i) var<...> name: type;`` declarations and the fields of the
-   uniform ``struct`` give the binding table and the uniform packing used by :class:`gpuml.backends.base.Kernel`.
+   uniform ``struct`` give the binding table and the uniform packing used by :class:`gpuml.backends.gpu.Kernel`.
 
 Every composed line remembers the file and line it came from, so a compiler error can name them.
 This module needs neither numpy nor wgpu: it runs unchanged inside Pyodide.

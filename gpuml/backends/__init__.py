@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-from .base import Device, GPUDevice, notice
+from .base import Device, notice
+from .gpu import GPUDevice
 
 __all__ = ["BACKENDS", "Device", "GPUDevice", "available", "get_device", "init_async", "set_device"]
 

@@ -18,7 +18,7 @@ import struct
 from typing import Any
 
 from ..wgsl import ComposedShader, compile_error
-from .base import QUERY, READBACK, STORAGE, UNIFORM, GPUDevice, pool_bucket
+from .gpu import QUERY, READBACK, STORAGE, UNIFORM, GPUDevice, pool_bucket
 
 try:  # only inside Pyodide; importing this module elsewhere is harmless
     import js

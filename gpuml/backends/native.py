@@ -6,7 +6,7 @@ import os
 import struct
 
 from ..wgsl import ComposedShader, compile_error
-from .base import QUERY, READBACK, STORAGE, UNIFORM, GPUDevice
+from .gpu import QUERY, READBACK, STORAGE, UNIFORM, GPUDevice
 
 # Features gpuml uses when the adapter has them; everything works without them.
 OPTIONAL_FEATURES = ("subgroup", "timestamp-query", "shader-f16")

@@ -125,7 +125,7 @@ def test_subgroup_size(browser):
                     tuple(("test/subgroup_size.wgsl", i + 1) for i in range(src.count(chr(10)) + 1)),
                     (Binding(0, "out", "read_write", "array<u32>"),), None)
                 pipeline, layout = dev._create_pipeline(shader)
-                from gpuml.backends.base import Kernel
+                from gpuml.backends.gpu import Kernel
                 k = Kernel(dev, shader, pipeline, layout, 10_000)
                 t = gpuml.Tensor.empty((64,), "uint32")
                 k(1, out=t)
@@ -384,7 +384,7 @@ def test_uncaptured_errors_and_device_loss_raise(browser):
         textwrap.dedent(
             """
             import json, gpuml
-            from gpuml.backends.base import STORAGE
+            from gpuml.backends.gpu import STORAGE
             from gpuml.backends.browser import BrowserDevice, WebGPUError
             dev = gpuml.get_device()
             r = {}
