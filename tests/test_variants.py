@@ -85,7 +85,7 @@ def test_default_keeps_its_place_within_the_margin(tmp_path, monkeypatch):
 
 
 def test_forced_variant_and_bad_name(tmp_path, monkeypatch):
-    table, run, calls = _table()
+    table, run, _ = _table()
     monkeypatch.setenv("GPUML_GEMM", "fast")
     assert table.choose(FakeDevice(tmp_path / "t.json"), 5, run).name == "fast"
     monkeypatch.setenv("GPUML_GEMM", "nope")
