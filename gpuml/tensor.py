@@ -147,6 +147,13 @@ class Tensor:
     def freed(self) -> bool:
         return self._storage.freed
 
+    def gpu_buffer(self):
+        """(GPU buffer handle, byte offset, byte size) of this tensor where it lies, for binding it in a render
+        pipeline without a copy (the demo renderers); None on devices without GPU buffers (cpu, python)."""
+        buf = self._storage.buffer
+        handle = getattr(buf, "handle", None) if isinstance(buf, Buffer) else None
+        return None if handle is None else (handle, self._offset, self.nbytes)
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
