@@ -20,8 +20,8 @@ from .wgsl import _shader_root
 __all__ = ["build_bundle", "bundle_files"]
 
 _SKIP_DIRS = {"__pycache__"}
-# Host-only modules the page never imports (gpuml bench web drives Chromium from the host): kept out of the wheel.
-_HOST_ONLY = {"gpuml/bench_web.py"}
+# Host-only code the page never imports (gpuml bench web drives Chromium from the host): kept out of the wheel.
+_HOST_ONLY = ("gpuml/bench_web/", "gpuml/bench_web.py")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -36,9 +36,9 @@ def _walk(node, prefix: str, suffixes: tuple[str, ...], skip: set[str]):
 
 def bundle_files() -> dict[str, bytes]:
     """Archive path -> contents of every file the browser needs (Python modules and WGSL kernels)."""
-    files = {
-        p: d for p, d in _walk(resources.files("gpuml"), "gpuml/", (".py",), skip={"shaders"}) if p not in _HOST_ONLY
-    }
+    # gpuml/site (an installed wheel's copy of the page sources) is served beside the wheel, not packed in it.
+    skip = {"shaders", "site"}
+    files = {p: d for p, d in _walk(resources.files("gpuml"), "gpuml/", (".py",), skip) if not p.startswith(_HOST_ONLY)}
     files.update(_walk(_shader_root(), "gpuml/shaders/", (".py", ".wgsl"), skip=set()))
     if not any(p.endswith(".wgsl") for p in files):
         raise RuntimeError("no WGSL kernels found for the gpuml bundle (is the gpuml.shaders package installed?)")
