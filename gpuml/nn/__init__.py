@@ -1,6 +1,6 @@
 """Neural-network building blocks with explicit forward and backward passes on the device."""
 
-from . import functional
+from . import functional, half  # noqa: F401 (half attaches Sequential.half)
 from .layers import (
     AvgPool2d,
     BatchNorm2d,

@@ -1,18 +1,14 @@
-"""Layer kernels that are not general ops: fused softmax cross-entropy, dropout, batch-norm pieces.
+"""Layer kernels that are not general ops: fused softmax cross-entropy, dropout, batch-norm pieces, a linear layer's
+weight gradient.
 
-Each runs its WGSL kernel on a GPU device and its numpy twin on the cpu device.
+Validated here, computed by each backend (gpuml/impl/webgpu/nn.py runs shaders/nn/, impl/cpu/nn.py and
+impl/python/nn.py are the numpy and pure-Python twins).
 """
 
 from __future__ import annotations
 
-from ..impl import python as pure
-from ..ops._common import WG, operands, require_float
+from ..ops._common import operands, require_float
 from ..tensor import Tensor
-
-try:
-    import numpy as np
-except ImportError:  # pragma: no cover - Pyodide core
-    np = None
 
 
 def softmax_cross_entropy(logits, labels, *, mean: bool = True) -> tuple[Tensor, Tensor, Tensor]:
@@ -28,48 +24,15 @@ def softmax_cross_entropy(logits, labels, *, mean: bool = True) -> tuple[Tensor,
         raise TypeError(f"softmax_cross_entropy: labels must be int32, got {labels.dtype_name}")
     if logits.ndim != 2 or labels.shape != logits.shape[:1]:
         raise ValueError(f"softmax_cross_entropy: logits (N, K) and labels (N,), got {logits.shape} and {labels.shape}")
-    n, k = logits.shape
-    scale = 1.0 / n if mean else 1.0
-    if device.pure:
-        return pure.softmax_cross_entropy(logits, labels, scale)
-    if not device.is_gpu:
-        z = logits.host().astype(np.float64)
-        y = labels.host().astype(np.int64)
-        if n and (y.min() < 0 or y.max() >= k):
-            raise ValueError(f"softmax_cross_entropy: labels must lie in [0, {k})")
-        z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        rows = np.arange(n)
-        grad = np.exp(logp)
-        grad[rows, y] -= 1.0
-        correct = (logits.host().argmax(axis=1) == y).astype(np.float32)
-        return (
-            Tensor.wrap_numpy((-logp[rows, y]).astype(np.float32), device),
-            Tensor.wrap_numpy(correct, device),
-            Tensor.wrap_numpy((grad * scale).astype(np.float32), device),
-        )
-    row_loss = Tensor.empty((n,), "float32", device)
-    row_correct = Tensor.empty((n,), "float32", device)
-    grad = Tensor.empty((n, k), "float32", device)
-    kernel = device.kernel("nn/softmax_xent.wgsl", WG=64)
-    kernel(
-        device.grid_1d(-(-n // 64)),
-        {"n": n, "k": k, "grad_scale": scale},
-        logits=logits,
-        labels=labels,
-        grad=grad,
-        row_loss=row_loss,
-        row_correct=row_correct,
-    )
-    return row_loss, row_correct, grad
+    scale = 1.0 / logits.shape[0] if mean else 1.0
+    return device.impl.softmax_cross_entropy(logits, labels, scale)
 
 
 def pcg_hash(v):
-    """numpy twin of shaders/common/hash.wgsl (uint32 arithmetic, wrapping)."""
-    v = np.asarray(v, dtype=np.uint32)
-    state = v * np.uint32(747796405) + np.uint32(2891336453)
-    word = ((state >> ((state >> np.uint32(28)) + np.uint32(4))) ^ state) * np.uint32(277803737)
-    return (word >> np.uint32(22)) ^ word
+    """numpy twin of shaders/common/hash.wgsl (uint32 arithmetic, wrapping); kept here for existing callers."""
+    from ..impl.cpu.nn import pcg_hash
+
+    return pcg_hash(v)
 
 
 def dropout(x, rate: float, seed: int) -> Tensor:
@@ -79,81 +42,31 @@ def dropout(x, rate: float, seed: int) -> Tensor:
     require_float("dropout", x)
     if not 0 <= rate < 1:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
-    seed = int(seed) & 0xFFFFFFFF
-    scale = 1.0 / (1.0 - rate)
-    if device.pure:
-        return pure.dropout(x, rate, seed, scale)
-    if not device.is_gpu:
-        with np.errstate(over="ignore"):
-            idx = np.arange(x.size, dtype=np.uint32)
-            h = pcg_hash(idx ^ pcg_hash(np.uint32(seed)))
-        keep = (h >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0) >= np.float32(rate)
-        out = np.where(keep.reshape(x.shape), x.host() * np.float32(scale), np.float32(0.0))
-        return Tensor.wrap_numpy(out.astype(np.float32), device)
-    out = Tensor.empty(x.shape, "float32", device)
-    if x.size:
-        kernel = device.kernel("nn/dropout.wgsl", WG=WG)
-        kernel(
-            device.grid_1d(-(-x.size // WG)),
-            {"n": x.size, "seed": seed, "rate": rate, "scale": scale},
-            x_in=x,
-            out=out,
-        )
-    return out
+    return device.impl.dropout(x, rate, int(seed) & 0xFFFFFFFF, 1.0 / (1.0 - rate))
 
 
 def channel_affine(x, scale, shift) -> Tensor:
     """out[n, c, ...] = x[n, c, ...] * scale[c] + shift[c] for an (N, C, ...) tensor."""
     device, (x, scale, shift) = operands(x, scale, shift)
-    c = x.shape[1]
-    hw = x.size // (x.shape[0] * c) if x.size else 1
-    if device.pure:
-        return pure.channel_affine(x, scale, shift)
-    if not device.is_gpu:
-        shape = (1, c) + (1,) * (x.ndim - 2)
-        out = x.host() * scale.host().reshape(shape) + shift.host().reshape(shape)
-        return Tensor.wrap_numpy(out.astype(np.float32), device)
-    out = Tensor.empty(x.shape, "float32", device)
-    kernel = device.kernel("nn/channel_affine.wgsl", WG=WG)
-    kernel(
-        device.grid_1d(-(-x.size // WG)),
-        {"n": x.size, "channels": c, "hw": hw},
-        x_in=x,
-        scale=scale,
-        shift=shift,
-        out=out,
-    )
-    return out
+    return device.impl.channel_affine(x, scale, shift)
 
 
 def batchnorm_input_grad(x, dy, mean, rstd, scale, dgamma, dbeta) -> Tensor:
     """dx of training-mode batch norm from per-channel statistics and reductions (see the kernel header)."""
-    device, (x, dy, mean, rstd, scale, dgamma, dbeta) = operands(x, dy, mean, rstd, scale, dgamma, dbeta)
-    c = x.shape[1]
-    m = x.size // c
-    if device.pure:
-        return pure.batchnorm_input_grad(x, dy, mean, rstd, scale, dgamma, dbeta)
-    if not device.is_gpu:
-        shape = (1, c) + (1,) * (x.ndim - 2)
+    device, ts = operands(x, dy, mean, rstd, scale, dgamma, dbeta)
+    return device.impl.batchnorm_input_grad(*ts)
 
-        def per_c(t):
-            return t.host().reshape(shape)
 
-        xhat = (x.host() - per_c(mean)) * per_c(rstd)
-        out = per_c(scale) * (dy.host() - (per_c(dbeta) + xhat * per_c(dgamma)) / m)
-        return Tensor.wrap_numpy(out.astype(np.float32), device)
-    dx = Tensor.empty(x.shape, "float32", device)
-    kernel = device.kernel("nn/batchnorm_backward.wgsl", WG=WG)
-    kernel(
-        device.grid_1d(-(-x.size // WG)),
-        {"n": x.size, "channels": c, "hw": m // x.shape[0], "inv_m": 1.0 / m},
-        x_in=x,
-        dy=dy,
-        mean=mean,
-        rstd=rstd,
-        scale=scale,
-        dgamma=dgamma,
-        dbeta=dbeta,
-        dx=dx,
-    )
-    return dx
+def linear_weight_grad(grad, x, out: Tensor) -> Tensor:
+    """``out = grad.T @ x``: the weight gradient of a linear layer (grad (M, N), x (M, K)) written into ``out``
+    (N, K), usually a view into the parameter store's gradient buffer (on WebGPU one GEMM stores there directly
+    when M and K are multiples of 4). Returns ``out``."""
+    device, (grad, x) = operands(grad, x)
+    require_float("linear_weight_grad", grad, x)
+    if grad.ndim != 2 or x.ndim != 2 or grad.shape[0] != x.shape[0]:
+        raise ValueError(f"linear_weight_grad: grad (M, N) and x (M, K) must share M, got {grad.shape} and {x.shape}")
+    shape = (grad.shape[1], x.shape[1])
+    if not isinstance(out, Tensor) or out.device is not device or out.shape != shape:
+        raise ValueError(f"linear_weight_grad: out must be a tensor of shape {shape} on the operands' device")
+    require_float("linear_weight_grad", out)
+    return device.impl.linear_weight_grad(grad, x, out)

@@ -92,3 +92,13 @@ class HalfSequential:
 
     def __repr__(self) -> str:
         return f"HalfSequential({len(self.steps)} layers, float16 on {self.device.adapter})"
+
+
+def half(model: Sequential) -> HalfSequential:
+    """An inference-only float16 copy (:class:`HalfSequential`): f16 weights and activations on the device, f16
+    kernel variants. Needs the adapter feature ``shader-f16`` (RuntimeError naming it otherwise; this float32 model
+    keeps working either way)."""
+    return HalfSequential(model)
+
+
+Sequential.half = half  # model.half(); attached here so that gpuml.nn.layers need not import this module

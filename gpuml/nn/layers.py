@@ -17,11 +17,6 @@ from ..tensor import Tensor, as_tensor
 from . import functional as F
 from .parameters import Init, Parameter, ParameterStore
 
-try:
-    import numpy as np
-except ImportError:  # pragma: no cover - Pyodide core
-    np = None
-
 
 def _pair(v) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
@@ -89,13 +84,7 @@ class Linear(Module):
 
     def backward(self, grad):
         w = self.params["weight"]
-        m, k = self.x.shape
-        if grad.device.is_gpu and m % 4 == 0 and k % 4 == 0 and grad.dtype_name == "float32":
-            from ..ops.linalg import gemm
-
-            gemm(ops.transpose(grad), self.x, w.grad, self.out_features, k, m)  # into the store: no copy
-        else:
-            copy_into(ops.matmul(ops.transpose(grad), self.x), w.grad)
+        F.linear_weight_grad(grad, self.x, w.grad)  # into the store (on WebGPU without a copy)
         if self.bias:
             copy_into(ops.sum(grad, axis=0), self.params["bias"].grad)
         return ops.matmul(grad, w.data)
@@ -450,13 +439,8 @@ class Sequential(Module):
                     raise KeyError(f"checkpoint lacks buffer {key!r}")
                 t.assign(state[key])
 
-    def half(self):
-        """An inference-only float16 copy (:class:`gpuml.nn.half.HalfSequential`): f16 weights and activations
-        on the device, f16 kernel variants. Needs the adapter feature ``shader-f16`` (RuntimeError naming it
-        otherwise; this float32 model keeps working either way)."""
-        from .half import HalfSequential
-
-        return HalfSequential(self)
+    # half(): an inference-only float16 copy, defined in gpuml.nn.half (which imports this module, not the
+    # other way round) and attached when gpuml.nn is imported.
 
     def describe(self) -> str:
         lines = []

@@ -2,8 +2,9 @@
 
 Parameters and gradients live in the flat buffers of a :class:`gpuml.nn.ParameterStore`. A step is at most two
 dispatches — a sum of squared gradients when clipping by global norm is on, then the update kernel
-(shaders/optim/{sgd,adam,rmsprop}.wgsl) — and never reads back. On the cpu backend the same rules run as numpy
-twins (``_numpy_step``).
+(shaders/optim/{sgd,adam,rmsprop}.wgsl) — and never reads back. This module keeps the API (torch.optim-like) and
+the validation; each backend implements ``optimizer_step(rule, ...)``: the kernels in gpuml/impl/webgpu/optim.py,
+numpy and pure-Python twins of the same rules in gpuml/impl/cpu/optim.py and gpuml/impl/python/optim.py.
 
 Penalties, shared by all rules: ``l2`` adds ``l2 * w`` to a weight's gradient (penalty ``l2/2 * ||w||^2``, as the
 ``weight_decay`` of torch.optim.SGD/Adam), ``l1`` adds ``l1 * sign(w)``; both apply to weights only, never to
@@ -12,26 +13,17 @@ biases or batch-norm parameters. ``AdamW``'s ``weight_decay`` is decoupled and a
 
 from __future__ import annotations
 
-import array
 import math
 
 from ..nn.parameters import ParameterStore
 from ..ops import square, zeros
 from ..ops import sum as _sum
-from ..tensor import Tensor
-
-try:
-    import numpy as np
-except ImportError:  # pragma: no cover - Pyodide core
-    np = None
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "Optimizer", "RMSprop", "StepLR"]
 
-WG = 256
-
 
 class Optimizer:
-    kernel_path = ""
+    rule = ""  # the update rule the backends implement: sgd | adam | rmsprop
     state_names: tuple[str, ...] = ()
 
     def __init__(self, params: ParameterStore, lr: float, *, l1: float = 0.0, l2: float = 0.0, max_grad_norm=None):
@@ -52,7 +44,6 @@ class Optimizer:
         self.steps = 0
         n = params.data.size
         self.state = {name: zeros((n,), "float32", self.device) for name in self.state_names}
-        self._no_norm = zeros((4,), "float32", self.device)
 
     def hyper(self) -> dict:
         """Rule-specific uniform fields for this step."""
@@ -63,7 +54,7 @@ class Optimizer:
         self.steps += 1
         store = self.params
         clip = float(self.max_grad_norm or 0.0)
-        norm_sq = _sum(square(store.grad)).reshape(1) if clip > 0 else self._no_norm
+        norm_sq = _sum(square(store.grad)).reshape(1) if clip > 0 else None
         uniform = {
             "n": store.data.size,
             "n_decay": store.n_decay,
@@ -73,54 +64,7 @@ class Optimizer:
             "clip": clip,
             **self.hyper(),
         }
-        if self.device.pure:
-            self._pure_step(uniform, norm_sq)
-            return
-        if not self.device.is_gpu:
-            self._numpy_step(uniform, norm_sq)
-            return
-        if uniform["n"] % 4 or store.n_decay % 4:  # the kernels update one vec4 per invocation
-            raise ValueError(
-                f"{type(self).__name__}: the parameter buffer holds {uniform['n']} floats with {store.n_decay} "
-                "weights; both must be multiples of 4 (ParameterStore.build pads every parameter to 64 floats)"
-            )
-        kernel = self.device.kernel(self.kernel_path, WG=WG)
-        bindings = {"params": store.data, "grads": store.grad, "norm_sq": norm_sq, **self.state}
-        kernel(self.device.grid_1d(-(-uniform["n"] // (4 * WG))), uniform, **bindings)
-
-    # --- numpy twin -----------------------------------------------------------------------------------
-    def _numpy_step(self, u: dict, norm_sq: Tensor) -> None:
-        w = self.params.data.host()
-        g = self.params.grad.host().astype(np.float32)
-        if u["clip"] > 0:
-            g = g * np.float32(min(1.0, u["clip"] / (math.sqrt(float(norm_sq.host()[0])) + 1e-6)))
-        d = u["n_decay"]
-        g[:d] += np.float32(u["l2"]) * w[:d] + np.float32(u["l1"]) * np.sign(w[:d])
-        self._numpy_rule(w, g, {k: t.host() for k, t in self.state.items()}, u)
-
-    def _numpy_rule(self, w, g, state: dict, u: dict) -> None:
-        raise NotImplementedError
-
-    # --- pure-Python twin (python backend): the same rules on lists -----------------------------------------------
-    def _pure_step(self, u: dict, norm_sq: Tensor) -> None:
-        w, g = self.params.data.values(), self.params.grad.values()
-        if u["clip"] > 0:
-            f = min(1.0, u["clip"] / (math.sqrt(norm_sq.values()[0]) + 1e-6))
-            g = [v * f for v in g]
-        d = u["n_decay"]
-        if u["l1"] or u["l2"]:
-            l1, l2 = u["l1"], u["l2"]
-            sign = [(wi > 0) - (wi < 0) for wi in w[:d]]
-            g[:d] = [gi + l2 * wi + l1 * s for gi, wi, s in zip(g, w[:d], sign, strict=False)]
-        state = {k: t.values() for k, t in self.state.items()}
-        self._pure_rule(w, g, state, u)
-        self.params.data.words()[:] = array.array("f", w)
-        for k, t in self.state.items():
-            t.words()[:] = array.array("f", state[k])
-
-    def _pure_rule(self, w: list, g: list, state: dict, u: dict) -> None:
-        """Update the lists ``w`` and ``state[...]`` in place."""
-        raise NotImplementedError
+        self.device.impl.optimizer_step(self.rule, store.data, store.grad, self.state, norm_sq, uniform)
 
     # --- checkpoints --------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -144,7 +88,7 @@ class Optimizer:
 class SGD(Optimizer):
     """SGD with optional momentum / Nesterov momentum (torch.optim.SGD semantics)."""
 
-    kernel_path = "optim/sgd.wgsl"
+    rule = "sgd"
     state_names = ("velocity",)
 
     def __init__(self, params, lr=0.01, *, momentum=0.0, dampening=0.0, nesterov=False, **penalties):
@@ -161,28 +105,11 @@ class SGD(Optimizer):
             "first": int(self.steps == 1),
         }
 
-    def _numpy_rule(self, w, g, state, u):
-        if u["momentum"] != 0:
-            buf = state["velocity"]
-            buf[...] = g if u["first"] else u["momentum"] * buf + (1 - u["dampening"]) * g
-            g = g + u["momentum"] * buf if u["nesterov"] else buf.copy()
-        w -= np.float32(u["lr"]) * g
-
-    def _pure_rule(self, w, g, state, u):
-        mom = u["momentum"]
-        if mom != 0:
-            buf = state["velocity"]
-            damp = 1 - u["dampening"]
-            buf[:] = g if u["first"] else [mom * b + damp * gi for b, gi in zip(buf, g, strict=True)]
-            g = [gi + mom * b for gi, b in zip(g, buf, strict=True)] if u["nesterov"] else buf
-        lr = u["lr"]
-        w[:] = [wi - lr * gi for wi, gi in zip(w, g, strict=True)]
-
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba). ``weight_decay`` here is torch.optim.Adam's: a coupled L2 penalty (added to ``l2``)."""
 
-    kernel_path = "optim/adam.wgsl"
+    rule = "adam"
     state_names = ("exp_avg", "exp_avg_sq")
     decoupled = False
 
@@ -206,27 +133,6 @@ class Adam(Optimizer):
             "weight_decay": self.weight_decay,
         }
 
-    def _numpy_rule(self, w, g, state, u):
-        d = u["n_decay"]
-        w[:d] *= np.float32(1.0 - u["lr"] * u["weight_decay"])
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m[...] = u["beta1"] * m + (1 - u["beta1"]) * g
-        v[...] = u["beta2"] * v + (1 - u["beta2"]) * g * g
-        w -= (np.float32(u["lr"]) * (m / np.float32(u["bc1"])) / (np.sqrt(v / np.float32(u["bc2"])) + u["eps"])).astype(
-            np.float32
-        )
-
-    def _pure_rule(self, w, g, state, u):
-        d, lr, b1, b2, eps = u["n_decay"], u["lr"], u["beta1"], u["beta2"], u["eps"]
-        if u["weight_decay"]:
-            f = 1.0 - lr * u["weight_decay"]
-            w[:d] = [wi * f for wi in w[:d]]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m[:] = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g, strict=True)]
-        v[:] = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g, strict=True)]
-        c1, c2 = lr / u["bc1"], 1.0 / u["bc2"]
-        w[:] = [wi - c1 * mi / (math.sqrt(vi * c2) + eps) for wi, mi, vi in zip(w, m, v, strict=True)]
-
 
 class AdamW(Adam):
     """AdamW (Loshchilov & Hutter): Adam with decoupled weight decay on weights (not biases / batch norm)."""
@@ -240,7 +146,7 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     """RMSprop (torch.optim.RMSprop semantics, not centered)."""
 
-    kernel_path = "optim/rmsprop.wgsl"
+    rule = "rmsprop"
     state_names = ("square_avg", "velocity")
 
     def __init__(self, params, lr=1e-2, *, alpha=0.99, eps=1e-8, momentum=0.0, **penalties):
@@ -249,27 +155,6 @@ class RMSprop(Optimizer):
 
     def hyper(self):
         return {"alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}
-
-    def _numpy_rule(self, w, g, state, u):
-        v = state["square_avg"]
-        v[...] = u["alpha"] * v + (1 - u["alpha"]) * g * g
-        step = g / (np.sqrt(v) + np.float32(u["eps"]))
-        if u["momentum"] != 0:
-            buf = state["velocity"]
-            buf[...] = u["momentum"] * buf + step
-            step = buf
-        w -= np.float32(u["lr"]) * step
-
-    def _pure_rule(self, w, g, state, u):
-        a, eps, mom, lr = u["alpha"], u["eps"], u["momentum"], u["lr"]
-        v = state["square_avg"]
-        v[:] = [a * vi + (1 - a) * gi * gi for vi, gi in zip(v, g, strict=True)]
-        step = [gi / (math.sqrt(vi) + eps) for gi, vi in zip(g, v, strict=True)]
-        if mom != 0:
-            buf = state["velocity"]
-            buf[:] = [mom * b + s for b, s in zip(buf, step, strict=True)]
-            step = buf
-        w[:] = [wi - lr * s for wi, s in zip(w, step, strict=True)]
 
 
 class StepLR:

@@ -3,7 +3,8 @@
 from .conv import conv2d, conv2d_backward
 from .elementwise import binary, copy, copy_into, fill, reduce, transpose, unary
 from .linalg import linear, matmul
-from .nn import batchnorm_input_grad, channel_affine, dropout, softmax_cross_entropy
+from .nn import batchnorm_input_grad, channel_affine, dropout, linear_weight_grad, softmax_cross_entropy
+from .optim import optimizer_step
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __all__ = [
@@ -19,9 +20,11 @@ __all__ = [
     "dropout",
     "fill",
     "linear",
+    "linear_weight_grad",
     "matmul",
     "max_pool2d",
     "max_pool2d_backward",
+    "optimizer_step",
     "reduce",
     "softmax_cross_entropy",
     "transpose",

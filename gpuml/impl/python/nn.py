@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import struct
 
 from ...tensor import Tensor
 from ._base import _out, _rows
+from .elementwise import copy_into, transpose
+from .linalg import matmul
 
 
 # --- layer kernels (gpuml.nn.functional) ----------------------------------------------------------------------------
@@ -37,8 +40,6 @@ def pcg_hash(v: int) -> int:
 
 
 def dropout(x: Tensor, rate: float, seed: int, scale: float) -> Tensor:
-    import struct
-
     rate32, scale = (struct.unpack("<f", struct.pack("<f", v))[0] for v in (rate, scale))  # the kernel's f32s
     s = pcg_hash(seed)
     out = []
@@ -73,3 +74,11 @@ def batchnorm_input_grad(x, dy, mean, rstd, scale, dgamma, dbeta) -> Tensor:
         a, r, s, gg, bb = mu[ch], rs[ch], sc[ch], dg[ch], db[ch]
         out.extend([s * (d - (bb + (v - a) * r * gg) / m) for v, d in zip(xv[i : i + hw], dv[i : i + hw], strict=True)])
     return _out(out, x.shape, x.device)
+
+
+def linear_weight_grad(grad: Tensor, x: Tensor, out: Tensor) -> Tensor:
+    """``out = grad.T @ x`` for grad (M, N), x (M, K), out (N, K)."""
+    m, n = grad.shape
+    k = x.shape[1]
+    gt = transpose(grad, (1, 0), (n, m), [n, 1])
+    return copy_into(matmul(gt, x, (), n, m, k, (n, k)), out)

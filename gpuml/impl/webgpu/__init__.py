@@ -3,22 +3,30 @@
 from .elementwise import binary, fill, unary
 from .layout import copy, copy_into, transpose
 from .linalg import gemm, linear, matmul
+from .nn import batchnorm_input_grad, channel_affine, dropout, linear_weight_grad, softmax_cross_entropy
+from .optim import optimizer_step
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .reduce import reduce
 
 __all__ = [
     "avg_pool2d",
     "avg_pool2d_backward",
+    "batchnorm_input_grad",
     "binary",
+    "channel_affine",
     "copy",
     "copy_into",
+    "dropout",
     "fill",
     "gemm",
     "linear",
+    "linear_weight_grad",
     "matmul",
     "max_pool2d",
     "max_pool2d_backward",
+    "optimizer_step",
     "reduce",
+    "softmax_cross_entropy",
     "transpose",
     "unary",
 ]

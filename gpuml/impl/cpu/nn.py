@@ -1,0 +1,66 @@
+"""numpy twins of the layer kernels of gpuml.nn (shaders/nn/)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...tensor import Tensor
+
+
+def softmax_cross_entropy(logits: Tensor, labels: Tensor, scale: float) -> tuple[Tensor, Tensor, Tensor]:
+    device = logits.device
+    n, k = logits.shape
+    z = logits.host().astype(np.float64)
+    y = labels.host().astype(np.int64)
+    if n and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"softmax_cross_entropy: labels must lie in [0, {k})")
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    rows = np.arange(n)
+    grad = np.exp(logp)
+    grad[rows, y] -= 1.0
+    correct = (logits.host().argmax(axis=1) == y).astype(np.float32)
+    return (
+        Tensor.wrap_numpy((-logp[rows, y]).astype(np.float32), device),
+        Tensor.wrap_numpy(correct, device),
+        Tensor.wrap_numpy((grad * scale).astype(np.float32), device),
+    )
+
+
+def pcg_hash(v):
+    """numpy twin of shaders/common/hash.wgsl (uint32 arithmetic, wrapping)."""
+    v = np.asarray(v, dtype=np.uint32)
+    state = v * np.uint32(747796405) + np.uint32(2891336453)
+    word = ((state >> ((state >> np.uint32(28)) + np.uint32(4))) ^ state) * np.uint32(277803737)
+    return (word >> np.uint32(22)) ^ word
+
+
+def dropout(x: Tensor, rate: float, seed: int, scale: float) -> Tensor:
+    with np.errstate(over="ignore"):
+        idx = np.arange(x.size, dtype=np.uint32)
+        h = pcg_hash(idx ^ pcg_hash(np.uint32(seed)))
+    keep = (h >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0) >= np.float32(rate)
+    out = np.where(keep.reshape(x.shape), x.host() * np.float32(scale), np.float32(0.0))
+    return Tensor.wrap_numpy(out.astype(np.float32), x.device)
+
+
+def _per_channel(t: Tensor, x: Tensor):
+    return t.host().reshape((1, x.shape[1]) + (1,) * (x.ndim - 2))
+
+
+def channel_affine(x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+    out = x.host() * _per_channel(scale, x) + _per_channel(shift, x)
+    return Tensor.wrap_numpy(out.astype(np.float32), x.device)
+
+
+def batchnorm_input_grad(x, dy, mean, rstd, scale, dgamma, dbeta) -> Tensor:
+    m = x.size // x.shape[1]
+    xhat = (x.host() - _per_channel(mean, x)) * _per_channel(rstd, x)
+    out = _per_channel(scale, x) * (dy.host() - (_per_channel(dbeta, x) + xhat * _per_channel(dgamma, x)) / m)
+    return Tensor.wrap_numpy(out.astype(np.float32), x.device)
+
+
+def linear_weight_grad(grad: Tensor, x: Tensor, out: Tensor) -> Tensor:
+    """``out = grad.T @ x`` (the transpose made contiguous first, as the transpose op does)."""
+    out.host()[...] = np.matmul(np.ascontiguousarray(grad.host().T), x.host())
+    return out
