@@ -3,7 +3,7 @@ PyTorch CPU when installed) in the same run.
 
 GPU time comes from timestamp queries where the adapter has them (``gpu_ms``), wall time always (``wall_ms``,
 submit and wait included). Warm-up runs are excluded; medians and min/max over the repeats are reported;
-inputs are random. Used by ``gpuml bench`` and benchmarks/run_foundation.py.
+inputs are random. Used by ``gpuml bench`` (the CLI) and by the benchmark scripts in benchmarks/.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ host reads them only when it reports (every ``report_every`` steps and at the en
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 import time
@@ -289,14 +288,6 @@ def load_npz(path) -> tuple[dict, dict]:
     return arrays, meta
 
 
-def export_model(checkpoint, out) -> None:
-    """Write the model part of a training checkpoint (weights, buffers, spec, config, history; no optimizer
-    state) as a smaller npz that ``load_model`` reads — the form a model ships in."""
-    arrays, meta = load_npz(checkpoint)
-    meta = {k: v for k, v in meta.items() if k not in ("optimizer", "schedule_count", "dropout_calls")}
-    save_npz_atomic(out, {k: v for k, v in arrays.items() if k.startswith("model/")}, meta)
-
-
 def load_model(path, device=None) -> tuple[Sequential, dict]:
     """A trained model (eval mode) and its metadata from a checkpoint written by ``gpuml train``."""
     arrays, meta = load_npz(path)
@@ -343,7 +334,3 @@ def image_for_model(image, input_shape) -> np.ndarray:
         small = Image.fromarray((x[0] * 255).astype(np.uint8)).resize((shape[2], shape[1]), Image.BILINEAR)
         x = (np.asarray(small, np.float32) / 255.0)[None]
     return x
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size)

@@ -14,7 +14,8 @@ from gpuml.train import TrainConfig
 
 def test_study_writes_curves_histograms_and_sweep(tmp_path, device, monkeypatch):
     # a short grid keeps the test fast; the CLI uses the full grids
-    monkeypatch.setitem(regularization.PENALTIES, "l1", ("l1", "adam", 1e-4, (1e-5, 3e-3)))
+    # L1's grid stays at lambda >= 1e-3, where it measurably prunes (the CV pick between the two varies)
+    monkeypatch.setitem(regularization.PENALTIES, "l1", ("l1", "adam", 1e-4, (1e-3, 3e-3)))
     monkeypatch.setitem(regularization.PENALTIES, "l2", ("l2", "adam", 1e-3, (1e-4, 1e-1)))
     monkeypatch.setitem(regularization.PENALTIES, "weight_decay", ("weight_decay", "adamw", 0.1, (1e-2, 1.0)))
     train, test = digits("train").subset(200), digits("test").subset(200)
@@ -28,9 +29,10 @@ def test_study_writes_curves_histograms_and_sweep(tmp_path, device, monkeypatch)
         if name != "none":
             assert run["lambda"] == result["sweep"][name]["best_lambda"]
             assert run["lambda"] in result["sweep"][name]["lambdas"]
-    # a penalty shrinks the weights; L1 drives more of them to (near) zero than no penalty does
-    if runs["l1"]["lambda"] >= 1e-3:
-        assert runs["l1"]["near_zero_fraction"] > runs["none"]["near_zero_fraction"]
+    # a penalty shrinks the weights; L1 drives many of them to (near) zero, where without a penalty almost none
+    # are (15% vs 0.7% here on native and cpu)
+    assert runs["l1"]["lambda"] >= 1e-3
+    assert runs["l1"]["near_zero_fraction"] > 0.1 > 10 * runs["none"]["near_zero_fraction"]
     assert min(runs[n]["weight_l2"] for n in ("l1", "l2", "weight_decay")) < runs["none"]["weight_l2"]
     paths = regularization.write_outputs(result, tmp_path)
     assert json.loads((tmp_path / "study.json").read_text())["train_size"] == 200

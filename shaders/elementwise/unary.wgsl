@@ -1,12 +1,14 @@
-// out = OP(x), elementwise over vec4 lanes.
+// out = OP(x), elementwise: each invocation maps 16 values, one mat4x4 read as four vec4s.
 //
-// Bindings: 0 params (uniform Params), 1 x: array<mat4x4<f32>> (read), 2 out: array<mat4x4<f32>> (read_write).
-//   x and out hold n float32 values padded to whole vec4s (device buffers are 16-byte multiples); the padded
-//   lanes are computed and ignored.
-// Dispatch: ceil(n4 / WG) workgroups, split over (x, y) by Device.grid_1d; n4 = ceil(n / 4).
+// Bindings: 0 params (uniform Params: n16, alpha, beta), 1 x_in: array<mat4x4<T>> (read),
+//   2 out: array<mat4x4<T>> (read_write). x_in and out hold n values; bindings cover whole 64-byte blocks
+//   (GPUDevice.record_dispatch rounds them up; pooled buffers are 256-byte multiples), so the padded lanes of
+//   the last mat4x4 are computed and ignored.
+// Dispatch: ceil(n16 / WG) workgroups, split over (x, y) by Device.grid_1d; n16 = ceil(n / 16)
+//   (gpuml/impl/webgpu/elementwise.py, unary()).
 // Template: T, the scalar type (f32 by default, f16 for half-precision inference); OP is a WGSL expression in
-//   `x: V` (V = vec4<T>) and `p: Params` (alpha, beta), from the
-//   table in gpuml/ops/elementwise.py; WG is the workgroup size.
+//   `x: V` (V = vec4<T>) and `p: Params` (alpha, beta), from the UNARY table in gpuml/impl/webgpu/elementwise.py;
+//   WG is the workgroup size.
 // Why 16 per invocation: lavapipe pays per access (bounds check, address), so one 64-byte access beats four vec4
 // ones: axpy on 16M floats measured 0.89 G elem/s this way vs 0.79 with vec4 accesses (numpy 1.10).
 
