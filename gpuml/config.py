@@ -19,7 +19,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "GPUML_GEMM": ("", "force a GEMM kernel: subgroup | register | tiled"),
     "GPUML_TUNE": ("1", "0: kernel variants by the static default order, no timing (see gpuml info --kernels)"),
     "GPUML_TUNE_CACHE": ("", "file of measured variant choices (default ~/.cache/gpuml/tune.json; 'off': memory)"),
-    "GPUML_CONV_AUTOTUNE": ("0", "1: time every convolution algorithm per shape (also conv_autotune())"),
+    "GPUML_CONV_AUTOTUNE": ("", "1 / 0: conv2d's 'auto' tuned / static, whatever GPUML_TUNE says (conv_autotune())"),
     "GPUML_CPU_MALLOPT": ("1", "0: leave glibc malloc's settings alone on the cpu backend"),
     "GPUML_DATA": ("", "where datasets are cached (default ~/.cache/gpuml)"),
 }

@@ -4,11 +4,16 @@ gradient checks on tiny cases, algorithm choice, autotune and errors."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import gpuml
 import gpuml.ops.conv as conv_mod
+from gpuml.impl.webgpu.conv import _common as conv_common
+from gpuml.impl.webgpu.conv import backward as conv_bwd
+from gpuml.impl.webgpu.conv.variants import ALGO_OF, FAMILY
 from gpuml.testing import assert_close, max_relative_error
 
 # Winograd F(4,3) rounds ~10x more than direct; the issue bounds it at 2e-5 of max|ref| in f32.
@@ -112,7 +117,10 @@ def test_forward_every_algorithm_matches_float64(any_device, cfg):
             ref = np.maximum(ref, 0)
         for algo in _algos(ws, kw):
             out = gpuml.ops.conv2d(x, w, b, algo=algo, relu=relu, **kw)
-            assert out.device is device and gpuml.ops.last_conv_algo() == ("direct" if device.pure else algo)
+            # the report names the kernel that ran: on WebGPU a member of the algorithm's family
+            last = gpuml.ops.last_conv_algo()
+            assert out.device is device and ALGO_OF[last] == ("direct" if device.pure else algo)
+            assert last in (FAMILY[algo] if device.is_gpu else ("direct",) if device.pure else (algo,)), last
             got = out.numpy()
             assert got.dtype == np.float32
             if algo == "winograd4":
@@ -145,7 +153,7 @@ def test_no_bias_and_single_image_paths(any_device):
 
 def test_chunked_batches(native_device, monkeypatch):
     """Temporaries above CHUNK_BYTES split the batch into chunks of images (forward and backward)."""
-    monkeypatch.setattr(conv_mod, "CHUNK_BYTES", 20_000)
+    monkeypatch.setattr(conv_common, "CHUNK_BYTES", 20_000)
     x, w, b = _data((5, 6, 13, 11), (7, 6, 3, 3))
     for algo in ("im2col", "winograd2", "winograd4"):
         got = gpuml.ops.conv2d(gpuml.tensor(x, device=native_device), w, b, padding=1, algo=algo).numpy()
@@ -166,14 +174,16 @@ def test_backward_paths_agree(native_device, cfg):
     gy = np.random.default_rng(12).standard_normal(g.out_shape).astype(np.float32)
     refs = ref_backward(x, w, gy, **kw)
     xt, wt, gyt = (gpuml.tensor(a, device=native_device) for a in (x, w, gy))
-    got = [conv_mod._backward_gemm(native_device, g, xt, wt, gyt)]
+    got = [conv_bwd.backward_gemm(native_device, g, xt, wt, gyt)]
     if g.P % 4 == 0:
-        got.append((None, *conv_mod._grad_w_implicit(native_device, g, xt, gyt)))
-    if conv_mod._grad_w_rows_ok(g):
-        got.append((None, *conv_mod._grad_w_rows(native_device, g, xt, gyt)))
-    if conv_mod._direct_grad_x_ok(g):
+        got.append((None, *conv_bwd.grad_w_implicit(native_device, g, xt, gyt)))
+    if conv_bwd.grad_w_rows_fits(g):
+        got.append((None, *conv_bwd.grad_w_rows(native_device, g, xt, gyt)))
+    if conv_bwd.grad_w_sg_fits(native_device.caps, g):
+        got.append((None, *conv_bwd.grad_w_sg(native_device, g, xt, gyt)))
+    if conv_bwd.direct_grad_x_fits(g):
         gx = gpuml.Tensor.empty(xs, "float32", native_device)
-        got.append((conv_mod._direct_grad_x(native_device, g, wt, gyt, gx), None, None))
+        got.append((conv_bwd.direct_grad_x(native_device, g, wt, gyt, gx), None, None))
     for grads in got:
         for t, ref in zip(grads, refs, strict=True):
             if t is not None:
@@ -183,10 +193,11 @@ def test_backward_paths_agree(native_device, cfg):
 def test_gpu_adapter_kernel_choice(native_device, monkeypatch):
     """On a non-CPU adapter the direct kernel keeps 4 channels per invocation and the backward pass takes the new
     kernels only for few channels; results are the same."""
-    monkeypatch.setattr(conv_mod, "_cpu_adapter", lambda device: False)
+    monkeypatch.setattr(native_device, "caps", dataclasses.replace(native_device.caps, software=False))
     for xs, ws, kw in [((2, 3, 9, 8), (7, 3, 3, 3), {"padding": 1}), ((2, 6, 14, 14), (16, 6, 5, 5), {})]:
         x, w, b = _data(xs, ws, seed=15)
         got = gpuml.ops.conv2d(gpuml.tensor(x, device=native_device), w, b, algo="direct", relu=True, **kw).numpy()
+        assert gpuml.ops.last_conv_algo(native_device) == "direct"
         assert_close(got, np.maximum(ref_conv(x, w, b, **kw), 0), "matmul")
         gy = np.random.default_rng(16).standard_normal(ref_conv(x, w, b, **kw).shape).astype(np.float32)
         grads = gpuml.ops.conv2d_backward(gpuml.tensor(x, device=native_device), w, gy, **kw)
@@ -200,7 +211,7 @@ def test_implicit_grad_w_chunks_and_row_blocks(native_device):
     kw = {"padding": 1, "groups": 2}
     g = conv_mod.conv_geometry(x.shape, w.shape, **kw)
     gy = np.random.default_rng(14).standard_normal(g.out_shape).astype(np.float32)
-    gw, gb = conv_mod._grad_w_implicit(native_device, g, *(gpuml.tensor(a, device=native_device) for a in (x, gy)))
+    gw, gb = conv_bwd.grad_w_implicit(native_device, g, *(gpuml.tensor(a, device=native_device) for a in (x, gy)))
     _, rw, rb = ref_backward(x, w, gy, **kw)
     assert_close(gw.numpy(), rw, "matmul")
     assert_close(gb.numpy(), rb, "matmul")
@@ -209,7 +220,7 @@ def test_implicit_grad_w_chunks_and_row_blocks(native_device):
 def test_split_k_weight_gradient(native_device):
     """Few output channels and many image columns: the weight-gradient GEMM splits K (S > 1)."""
     x, w, _ = _data((16, 1, 28, 28), (6, 1, 5, 5))
-    assert conv_mod._split_k(conv_mod.conv_geometry(x.shape, w.shape, padding=2), 16 * 784, 28) > 1
+    assert conv_bwd.split_k(conv_mod.conv_geometry(x.shape, w.shape, padding=2), 16 * 784, 28) > 1
     gy = np.random.default_rng(4).standard_normal((16, 6, 28, 28)).astype(np.float32)
     grads = gpuml.ops.conv2d_backward(gpuml.tensor(x, device=native_device), w, gy, padding=2)
     for got, ref in zip(grads, ref_backward(x, w, gy, padding=2), strict=True):
@@ -281,7 +292,7 @@ def test_auto_rule_and_reporting(device):
         g = conv_mod.conv_geometry(xs, ws, **kw)
         # the adapter-free rule; on a device the device's rule (numpy: always im2col, its fastest twin)
         assert conv_mod.choose_conv_algo(g) == want
-        assert gpuml.ops.last_conv_algo() == conv_mod.choose_conv_algo(g, device)
+        assert ALGO_OF[gpuml.ops.last_conv_algo()] == conv_mod.choose_conv_algo(g, device)
         if not device.is_gpu:
             assert gpuml.ops.last_conv_algo() == "im2col"
     # F(4,3) is only chosen where it is applicable
@@ -308,20 +319,25 @@ def test_auto_rule_cpu_adapter(native_device):
 
 
 def test_autotune_caches_choice(native_device):
-    cache = gpuml.ops.conv_autotune(True, clear=True)
+    """conv_autotune(True) tunes ``auto`` even with GPUML_TUNE=0: one measured choice per shape class, reused."""
+    cache = native_device.tune_cache
+    gpuml.ops.conv_autotune(True, clear=True, device=native_device)
     try:
         x, w, b = _data((1, 8, 10, 10), (8, 8, 3, 3))
         tx = gpuml.tensor(x, device=native_device)
         out = gpuml.ops.conv2d(tx, w, b, padding=1)
-        assert len(cache) == 1
-        ((key, algo),) = cache.items()
-        assert key[0] == native_device.adapter and algo in conv_mod.ALGOS
-        assert gpuml.ops.last_conv_algo() == algo
+        chosen = gpuml.ops.conv_autotune(True, device=native_device)
+        assert len(chosen) == 1
+        ((key, algo),) = chosen.items()
+        assert algo in ALGO_OF and gpuml.ops.last_conv_algo(native_device) == algo
+        assert cache.choices[("conv2d", *key)] == algo
         assert max_relative_error(out.numpy(), ref_conv(x, w, b, padding=1)) <= WINOGRAD4_BOUND
         gpuml.ops.conv2d(tx, w, b, padding=1)
-        assert len(cache) == 1 and gpuml.ops.last_conv_algo() == algo
+        assert len(gpuml.ops.conv_autotune(True, device=native_device)) == 1
+        assert gpuml.ops.last_conv_algo(native_device) == algo
     finally:
-        gpuml.ops.conv_autotune(False, clear=True)
+        gpuml.ops.conv_autotune(None, clear=True, device=native_device)
+    assert gpuml.ops.conv_autotune(None, device=native_device) == {}
 
 
 def test_errors(any_device):

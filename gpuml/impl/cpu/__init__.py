@@ -1,5 +1,6 @@
 """numpy twins of the ops, for the ``cpu`` backend (tensors hold contiguous numpy arrays)."""
 
+from .conv import conv2d, conv2d_algo, conv2d_backward
 from .elementwise import binary, fill, unary
 from .layout import copy, copy_into, transpose
 from .linalg import linear, matmul
@@ -14,6 +15,9 @@ __all__ = [
     "batchnorm_input_grad",
     "binary",
     "channel_affine",
+    "conv2d",
+    "conv2d_algo",
+    "conv2d_backward",
     "copy",
     "copy_into",
     "dropout",

@@ -1,6 +1,6 @@
 """Pure-Python twins of the ops for the ``python`` backend (no numpy, no WebGPU; see gpuml/backends/python.py)."""
 
-from .conv import conv2d, conv2d_backward
+from .conv import conv2d, conv2d_algo, conv2d_backward
 from .elementwise import binary, copy, copy_into, fill, reduce, transpose, unary
 from .linalg import linear, matmul
 from .nn import batchnorm_input_grad, channel_affine, dropout, linear_weight_grad, softmax_cross_entropy
@@ -14,6 +14,7 @@ __all__ = [
     "binary",
     "channel_affine",
     "conv2d",
+    "conv2d_algo",
     "conv2d_backward",
     "copy",
     "copy_into",

@@ -48,8 +48,10 @@ def _patches(planes: list, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int,
     return out
 
 
-def conv2d(x: Tensor, w: Tensor, b: Tensor | None, g, relu: bool) -> Tensor:
-    """Direct convolution as patches x weight rows (g: ops.conv.ConvGeometry)."""
+def conv2d(x: Tensor, w: Tensor, b: Tensor | None, g, algo: str, relu: bool) -> Tensor:
+    """Direct convolution as patches x weight rows (g: gpuml.ops.conv.ConvGeometry), whatever ``algo`` asks: the
+    one algorithm of this backend."""
+    x.device.op_state["conv2d.last"] = "direct"
     xv, wv = x.values(), w.values()
     bias = b.values() if b is not None else [0.0] * g.OC
     w_rows = _rows(wv, g.OC, g.K)
@@ -67,7 +69,11 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None, g, relu: bool) -> Tensor:
     return _out(out, g.out_shape, x.device)
 
 
-def conv2d_backward(x: Tensor, w: Tensor, gy: Tensor, g, input_grad: bool):
+def conv2d_algo(device, g) -> str:
+    return "direct"
+
+
+def conv2d_backward(x: Tensor, w: Tensor, gy: Tensor, g, input_grad: bool = True, out=None):
     """(grad_x or None, grad_w, grad_b). grad_w: patch columns dotted with grad_out rows; grad_x: a stride-1
     convolution of grad_out (zero-inserted for stride, padded by dilation*(k-1) - padding) with the flipped,
     channel-swapped weights."""
