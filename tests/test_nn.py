@@ -148,6 +148,41 @@ def test_dropout_masks_agree_across_backends(native_device, cpu_device, python_d
     np.testing.assert_array_equal(c, b)
 
 
+@pytest.mark.parametrize("m, n, k", [(8, 5, 12), (6, 3, 7), (4, 10, 4)])
+def test_linear_weight_grad_lands_in_the_store(any_device, m, n, k):
+    """grad.T @ x written into a view of the parameter store's gradient buffer (one GEMM there on WebGPU when M and
+    K are multiples of 4, a matmul and a copy otherwise); the rest of the buffer is untouched."""
+    rng = np.random.default_rng(8)
+    grad, x = rng.standard_normal((m, n)).astype(np.float32), rng.standard_normal((m, k)).astype(np.float32)
+    store = nn.ParameterStore(any_device)
+    store.add("a", np.zeros(3, np.float32), decay=False)
+    store.add("w", np.zeros((n, k), np.float32), decay=True)
+    store.build()
+    store.grad.assign(np.full(store.grad.size, 7.0, np.float32))
+    w = store["w"]
+    out = F.linear_weight_grad(grad, x, w.grad)
+    assert out is w.grad
+    np.testing.assert_allclose(w.grad.numpy(), grad.T.astype(np.float64) @ x, rtol=1e-5, atol=1e-5)
+    flat = store.grad.numpy()
+    outside = np.ones(flat.size, bool)
+    outside[w.offset : w.offset + w.size] = False
+    assert np.all(flat[outside] == 7.0)
+    with pytest.raises(ValueError, match="share M"):
+        F.linear_weight_grad(grad, x[1:], w.grad)
+    with pytest.raises(ValueError, match=rf"shape \({n}, {k}\)"):
+        F.linear_weight_grad(grad, x, store["a"].grad)
+
+
+def test_half_is_attached_without_an_import_cycle(cpu_device):
+    """Sequential.half comes from gpuml.nn.half (gpuml.nn.layers does not import it); off WebGPU it names the
+    missing feature."""
+    import gpuml.nn.layers as layers
+
+    assert layers.Sequential.half.__module__ == "gpuml.nn.half"
+    with pytest.raises(RuntimeError, match="shader-f16"):
+        nn.lenet5(device=cpu_device).half()
+
+
 def test_spec_errors_name_the_problem():
     with pytest.raises(nn.SpecError, match="bad token 'pooling'"):
         nn.from_spec("conv 6 5 | pooling 2", device=gpuml.get_device("cpu"))

@@ -191,6 +191,10 @@ def test_one_dispatch_per_step(native_device):
     before = native_device.stats["dispatches"]
     clipped.step()  # square, sum of squares (1-2 reduction passes), update
     assert native_device.stats["dispatches"] - before <= 4
+    # the norm binding of unclipped steps is one placeholder per device (device.op_state), not one per optimizer
+    placeholder = native_device.op_state["optim.no_norm"]
+    SGD(store, lr=0.1).step()
+    assert native_device.op_state["optim.no_norm"] is placeholder
 
 
 def test_schedules_and_state_roundtrip(any_device):

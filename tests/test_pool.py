@@ -172,3 +172,158 @@ def test_max_pool_ties_pick_the_first_maximum(any_device, kernel):
     oy, ox = np.meshgrid(np.arange(h // kernel), np.arange(w // kernel), indexing="ij")
     np.testing.assert_array_equal(idx.numpy(), (oy * kernel + dy) * w + ox * kernel + dx)
     np.testing.assert_array_equal(out.numpy(), windows.max(axis=(4, 5)))
+
+
+# --- the pooling variant table (gpuml/impl/webgpu/pool.py) ----------------------------------------------------------
+
+
+def _previous_choice(op, g):
+    """The kernel gpuml.ops.pool picked before the variant table, written out as it was: the 2x2 vec4 kernels for
+    2x2 windows tiling rows of a multiple of 4, the tiled kernels for any tiling window, else the general ones."""
+    tiles = (g["sh"], g["sw"], g["ph"], g["pw"]) == (g["KH"], g["KW"], 0, 0)
+    tiles = tiles and g["H"] == g["OH"] * g["KH"] and g["W"] == g["OW"] * g["KW"]
+    pairs = tiles and (g["KH"], g["KW"]) == (2, 2) and g["W"] % 4 == 0
+    if op == "max_pool2d":
+        return "pool/max_pool_2x2_vec4.wgsl" if pairs else "pool/max_pool_tiled.wgsl" if tiles else "pool/max_pool.wgsl"
+    if op == "max_pool2d_backward":
+        if tiles:
+            return "pool/max_pool_2x2_vec4_backward.wgsl" if pairs else "pool/max_pool_backward_tiled.wgsl"
+        return "pool/max_pool_backward.wgsl"
+    return {"avg_pool2d": "pool/avg_pool.wgsl", "avg_pool2d_backward": "pool/avg_pool_backward.wgsl"}[op]
+
+
+POOL_OPS = ("max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward")
+
+
+def _grid_of_geometries():
+    from gpuml.ops.pool import _geometry
+
+    for n, c in ((1, 1), (2, 3)):
+        for h in range(1, 14):
+            for w in range(1, 14):
+                for kernel in (1, 2, 3, (2, 3), (3, 2), 4):
+                    for stride in (None, 1, 2, 3, (2, 1)):
+                        for padding in (0, 1, (0, 1)):
+                            try:
+                                yield _geometry((n, c, h, w), kernel, stride, padding, "grid")
+                            except ValueError:
+                                continue
+
+
+def test_pool_static_order_is_the_previous_choice():
+    """With GPUML_TUNE=0 the table picks, on every device kind, the kernel the hand-written rule picked."""
+    from types import SimpleNamespace
+
+    from gpuml.backends.variants import DeviceCaps
+    from gpuml.impl.webgpu.pool import POOL, PoolCase
+
+    kinds = [
+        DeviceCaps("native", software=True, subgroup_size=8, f16=True, timestamps=True),
+        DeviceCaps("browser", software=False, subgroup_size=32, f16=False, timestamps=False),
+        DeviceCaps("native", software=False, subgroup_size=0, f16=False, timestamps=False),
+    ]
+    checked = set()
+    for g in _grid_of_geometries():
+        for op in POOL_OPS:
+            want = _previous_choice(op, g)
+            for caps in kinds:
+                case = PoolCase.of(op, g)
+                assert POOL.applicable(caps, case)[0].shader == want, (op, g, caps)
+                assert POOL.choose(SimpleNamespace(caps=caps), case, lambda v: None).shader == want
+            checked.add(want)
+    assert len(checked) == 8  # the grid reaches every kernel
+
+
+def test_pool_runs_the_static_choice(native_device):
+    """The kernel that ran (device.op_state) is the table's static choice: LeNet's pools take the vec4 kernels."""
+    from gpuml.impl.webgpu.pool import last_pool_kernel
+
+    x = np.random.default_rng(5).standard_normal((2, 6, 28, 28)).astype(np.float32)
+    out, idx = gpuml.ops.max_pool2d(gpuml.tensor(x, device=native_device), 2, return_indices=True)
+    gpuml.ops.max_pool2d_backward(out, idx, x.shape, 2)
+    assert last_pool_kernel(native_device) == "max_2x2_vec4"
+    assert last_pool_kernel(native_device, "max_pool2d_backward") == "max_backward_2x2_vec4"
+    gpuml.ops.max_pool2d(gpuml.tensor(x[:, :, :, :26], device=native_device), 2)
+    assert last_pool_kernel(native_device) == "max_tiled"
+    gpuml.ops.max_pool2d(gpuml.tensor(x, device=native_device), 3, 2, 1)
+    assert last_pool_kernel(native_device) == "max_window"
+
+
+# awkward shapes: a single window, windows across workgroups, odd planes, non-square windows, padding, ties
+AWKWARD = [
+    ((1, 1, 2, 4), 2, None, 0),
+    ((5, 67, 4, 8), 2, None, 0),  # 2680 windows: many workgroups
+    ((3, 1, 6, 12), 2, None, 0),
+    ((2, 3, 8, 6), 2, None, 0),  # tiling, rows of 6: no vec4
+    ((1, 2, 9, 12), 3, None, 0),
+    ((2, 1, 4, 8), (2, 4), None, 0),
+    ((3, 2, 7, 5), 3, 2, 1),
+    ((1, 3, 5, 7), (3, 1), (1, 2), (1, 0)),
+    ((2, 2, 1, 9), 1, None, 0),  # 1x1 windows tile everything
+]
+
+
+@pytest.mark.parametrize("cfg", AWKWARD, ids=[str(c) for c in AWKWARD])
+def test_every_pool_variant_matches_the_reference(native_device, cfg):
+    """Each variant that applies (not only the static choice) gives the float64 reference, on awkward shapes."""
+    from gpuml.impl.webgpu import pool as impl
+    from gpuml.ops.pool import _geometry
+
+    shape, kernel, stride, padding = cfg
+    g = _geometry(shape, kernel, stride, padding, "test")
+    rng = np.random.default_rng(6)
+    x = rng.integers(-3, 4, shape).astype(np.float32)  # many ties: the first maximum must win everywhere
+    xt = gpuml.tensor(x, device=native_device)
+    ref, ref_idx, max_grad = ref_pool(x.astype(np.float64), kernel, stride, padding, "max")
+    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    gyt = gpuml.tensor(gy, device=native_device)
+    relu_out = gpuml.tensor(np.maximum(ref, 0).astype(np.float32), device=native_device)
+    names = {op: [v.name for v in impl.POOL.applicable(native_device.caps, impl.PoolCase.of(op, g))] for op in POOL_OPS}
+    assert all(names.values())
+    for name in names["max_pool2d"]:
+        out, idx = impl.max_pool2d(xt, g, kernel=name)
+        assert_close(out.numpy(), ref, "exact")
+        np.testing.assert_array_equal(idx.numpy(), ref_idx, err_msg=name)
+    idx = gpuml.tensor(ref_idx, device=native_device)
+    want = max_grad(gy.astype(np.float64))
+    # the gate passes a window's gradient where its max is positive: the winner pixel's input is > 0
+    gated = np.where(x > 0, max_grad(np.where(ref > 0, gy, 0.0)), 0.0)
+    for name in names["max_pool2d_backward"]:
+        assert_close(impl.max_pool2d_backward(gyt, idx, g, None, kernel=name).numpy(), want, "reduction")
+        assert_close(impl.max_pool2d_backward(gyt, idx, g, relu_out, kernel=name).numpy(), gated, "reduction")
+    for include in (True, False):
+        ref_avg, _, avg_grad = ref_pool(x.astype(np.float64), kernel, stride, padding, "avg", include)
+        for name in names["avg_pool2d"]:
+            assert_close(impl.avg_pool2d(xt, g, include, kernel=name).numpy(), ref_avg, "reduction")
+        for name in names["avg_pool2d_backward"]:
+            got = impl.avg_pool2d_backward(gyt, g, include, kernel=name).numpy()
+            assert_close(got, avg_grad(gy.astype(np.float64)), "reduction")
+
+
+def test_pool_variant_that_does_not_apply_is_refused(native_device):
+    from gpuml.impl.webgpu import pool as impl
+    from gpuml.ops.pool import _geometry
+
+    g = _geometry((1, 1, 6, 6), 3, 2, 1, "test")
+    with pytest.raises(ValueError, match="does not apply"):
+        impl.max_pool2d(gpuml.tensor(np.zeros((1, 1, 6, 6), np.float32), device=native_device), g, kernel="max_tiled")
+    with pytest.raises(ValueError, match="unknown variant"):
+        impl.max_pool2d(gpuml.tensor(np.zeros((1, 1, 6, 6), np.float32), device=native_device), g, kernel="nope")
+
+
+def test_pool_tuning_measures_and_remembers(native_device, monkeypatch):
+    """GPUML_TUNE=1: the first pooling of a shape class times the applicable variants and stores the winner; the
+    result is the same whichever wins."""
+    from gpuml.impl.webgpu.pool import POOL, PoolCase, last_pool_kernel
+    from gpuml.ops.pool import _geometry
+
+    monkeypatch.setenv("GPUML_TUNE", "1")
+    shape = (3, 4, 12, 16)
+    x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    key = ("pool", *POOL.shape_class(PoolCase.of("max_pool2d", _geometry(shape, 2, None, 0, "test"))))
+    native_device.tune_cache.choices.pop(key, None)
+    out = gpuml.ops.max_pool2d(gpuml.tensor(x, device=native_device), 2)
+    chosen = native_device.tune_cache.get(key)
+    assert chosen in ("max_2x2_vec4", "max_tiled", "max_window") and last_pool_kernel(native_device) == chosen
+    assert_close(out.numpy(), ref_pool(x.astype(np.float64), 2, None, 0, "max")[0], "exact")
+    native_device.tune_cache.choices.pop(key, None)

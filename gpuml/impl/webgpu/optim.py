@@ -10,10 +10,10 @@ KERNELS = {"sgd": "optim/sgd.wgsl", "adam": "optim/adam.wgsl", "rmsprop": "optim
 
 
 def _no_norm(device) -> Tensor:
-    """The norm_sq binding when clipping is off (the kernels do not read it): 4 zero words kept per device."""
+    """The norm_sq binding when clipping is off (the kernels only read it when clipping): 4 words kept per device."""
     t = device.op_state.get("optim.no_norm")
     if t is None:
-        t = device.op_state["optim.no_norm"] = device.impl.fill(Tensor.empty((4,), "float32", device), 0)
+        t = device.op_state["optim.no_norm"] = Tensor.empty((4,), "float32", device)
     return t
 
 
