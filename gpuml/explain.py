@@ -285,26 +285,7 @@ def occlusion(
 
 def occlude(x: Tensor, positions: list[tuple[int, int]], patch: int, fill: float) -> Tensor:
     """(P, C, H, W): copies of the single image ``x`` with a ``patch`` square set to ``fill`` at each position."""
-    device = x.device
-    _, c, h, w = x.shape
-    n = len(positions)
-    if not device.is_gpu:
-        out = np.repeat(x.host(), n, axis=0)
-        for k, (py, px) in enumerate(positions):
-            out[k, :, py : py + patch, px : px + patch] = fill
-        return Tensor.wrap_numpy(out, device)
-    corners = as_tensor(np.asarray(positions, np.int32).reshape(-1), device)
-    out = Tensor.empty((n, c, h, w), "float32", device)
-    total = n * c * h * w
-    kernel = device.kernel("explain/occlude.wgsl", WG=256)
-    kernel(
-        device.grid_1d(-(-total // 256)),
-        {"n": total, "channels": c, "height": h, "width": w, "patch_size": patch, "fill": fill},
-        image=x,
-        corners=corners,
-        out=out,
-    )
-    return out
+    return x.device.impl.occlude(x, [(int(py), int(px)) for py, px in positions], int(patch), float(fill))
 
 
 def filters(model: Sequential, layer=0) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""gpuml.augment on the python backend (gpuml.augment.pure, no numpy) against the numpy twin of the cpu backend.
+"""gpuml.augment on the python backend (gpuml/impl/python/augment.py, no numpy) against the cpu backend's numpy twin.
 
 Both read the same packed parameters (same seed), and the pure twin rounds to float32 after every step, so the
 outputs agree bit for bit in practice; the tests allow 1e-5 (float32) and no difference for uint8 pixels, on odd
@@ -19,9 +19,9 @@ import pytest
 
 import gpuml
 import gpuml.augment as A
-from gpuml.augment import pure
 from gpuml.augment.io import U8Batch
 from gpuml.backends import open_device
+from gpuml.impl.python import augment as pure
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOL = 1e-5

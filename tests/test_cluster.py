@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -12,7 +13,6 @@ from gpuml.cluster import (
     KMeans,
     MiniBatchKMeans,
     NotFittedError,
-    _engine,
     elbow,
     knee,
     make_dataset,
@@ -20,6 +20,8 @@ from gpuml.cluster import (
     silhouette_score,
 )
 from gpuml.cluster._data import as_host
+from gpuml.cluster.kmeans import make_engine
+from gpuml.impl.webgpu import kmeans as webgpu_kmeans
 
 sk_cluster = pytest.importorskip("sklearn.cluster")
 sk_metrics = pytest.importorskip("sklearn.metrics")
@@ -90,7 +92,9 @@ def test_chunked_data_equals_one_binding(native_device):
 def test_portable_kernel_without_subgroups(native_device, monkeypatch):
     X = _blobs(3001, k=6, seed=6, d=7)
     init = X[:6]
-    monkeypatch.setattr(native_device, "_subgroup_size", 0)  # as on an adapter without subgroups
+    # as on an adapter without subgroups
+    monkeypatch.setattr(native_device, "caps", dataclasses.replace(native_device.caps, subgroup_size=0))
+    assert make_engine(native_device, as_host(X), 6).kind == "portable"
     ours = KMeans(6, init=init, device=native_device).fit(X)
     ref = sk_cluster.KMeans(6, init=init, n_init=1).fit(X)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
@@ -103,8 +107,8 @@ def test_tile_kernel_matches_sklearn(native_device, n, k, d):
     X = _blobs(n, k=k, seed=9, d=d)
     init = X[np.random.default_rng(1).choice(n, k, replace=False)]
     ours = KMeans(k, init=init, max_iter=20, device=native_device).fit(X)
-    if _engine.subgroup_size(native_device) in (4, 8):
-        assert _engine.make_engine(native_device, as_host(X), k).kind == "tile"
+    if native_device.caps.subgroup_size in (4, 8):
+        assert make_engine(native_device, as_host(X), k).kind == "tile"
     ref = sk_cluster.KMeans(k, init=init, n_init=1, max_iter=20, algorithm="lloyd").fit(X)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
     assert abs(ours.inertia_ / ref.inertia_ - 1) < 1e-5
@@ -115,7 +119,9 @@ def test_subgroup_kernel_fallback(native_device, monkeypatch):
     """assign_subgroup.wgsl: the subgroup kernel for centers too many for assign_tile.wgsl's registers."""
     X = _blobs(3001, k=6, seed=6, d=7)
     init = X[:6]
-    monkeypatch.setattr(_engine, "TILE_MAX_C4D4", 0)
+    monkeypatch.setattr(webgpu_kmeans, "TILE_MAX_C4D4", 0)
+    if native_device.caps.subgroup_size:
+        assert make_engine(native_device, as_host(X), 6).kind == "subgroup"
     ours = KMeans(6, init=init, device=native_device).fit(X)
     ref = sk_cluster.KMeans(6, init=init, n_init=1).fit(X)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)

@@ -1,4 +1,4 @@
-"""k-means on the python backend (pure Python, no numpy; gpuml.cluster._pure.PythonEngine): the same fits as the
+"""k-means on the python backend (pure Python, no numpy; gpuml/impl/python/kmeans.py PythonEngine): the same fits as the
 cpu (numpy) backend and scikit-learn, and a run in a subprocess where numpy cannot be imported."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from gpuml.backends import open_device
 from gpuml.cluster import KMeans, MiniBatchKMeans, make_dataset, silhouette_samples, silhouette_score
 from gpuml.cluster._data import as_host
-from gpuml.cluster._engine import make_engine
-from gpuml.cluster._pure import PythonEngine
+from gpuml.cluster.kmeans import make_engine
+from gpuml.impl.python.kmeans import PythonEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [(300, 5, 2, 1), (257, 7, 3, 2)]  # sizes not multiples of 8
@@ -123,8 +123,7 @@ sys.modules["numpy"] = None  # any "import numpy" now raises ImportError
 import gpuml
 from gpuml.cluster import KMeans, MiniBatchKMeans, silhouette_score
 from gpuml.cluster._data import as_host
-from gpuml.cluster._engine import make_engine
-from gpuml.cluster.kmeans import _relocate_empty, _rng
+from gpuml.cluster.kmeans import _relocate_empty, _rng, make_engine
 
 rows, k, seed, init = json.load(sys.stdin)
 device = gpuml.get_device()

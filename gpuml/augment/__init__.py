@@ -12,8 +12,8 @@ round trip; ``out="uint8"`` gives an ``io.U8Batch`` of uint8 pixels instead of f
 
 Split as in kornia: ``generate(n, shape, rng)`` draws per-image parameters with ``random.Random`` (seeded with
 (seed, step); identical in CPython and Pyodide, no numpy needed); the apply is a deterministic function of
-(image, parameters), so the native, browser, cpu and python (pure-Python, gpuml.augment.pure) backends give
-the same result for the same seed.
+(image, parameters), so the native, browser, cpu and python (pure-Python) backends give the same result for the
+same seed; each backend's passes are in gpuml/impl/{webgpu,cpu,python}/augment.py.
 
 Conventions (Pillow's): matrices map output pixel centres (x + 0.5, y + 0.5) to input coordinates; nearest takes
 pixel floor(q); bilinear interpolates at q - 0.5 with edge clamping; points outside the source get ``fill``.

@@ -42,6 +42,13 @@ class HostData:
                 self._var = total / d
         return self._var
 
+    def output(self, values, kind: str):
+        """Results of an engine computed as lists (the python backend's): numpy arrays where numpy is importable
+        (int32 for ``kind`` "labels", float32 otherwise), else the lists themselves."""
+        if np is None:
+            return values
+        return np.asarray(values, np.int32 if kind == "labels" else np.float32)
+
     def row(self, i: int) -> list[float]:
         if self.x32 is not None:
             return [float(v) for v in self.x32[i]]

@@ -1,14 +1,14 @@
 """k-means on the GPU: :class:`KMeans` (Lloyd) and :class:`MiniBatchKMeans`, scikit-learn conventions.
 
-The host driver here owns every decision (RNG, convergence, empty clusters); the device engine (_engine.py)
-owns the data and the arithmetic. One RNG on every backend: Python's ``random.Random(seed)`` draws the
+The host driver here owns every decision (RNG, convergence, empty clusters); the device's engine
+(:func:`make_engine`: ``device.impl.kmeans_engine``, in gpuml/impl/{webgpu,cpu,python}/kmeans.py) owns the data and
+the arithmetic. One RNG on every backend: Python's ``random.Random(seed)`` draws the
 k-means++ D^2 samples and the random init, so a seed picks the same centers natively, in the browser and on
 the cpu backend.
 """
 
 from __future__ import annotations
 
-import array
 import bisect
 import collections
 import math
@@ -18,14 +18,20 @@ from typing import Any
 
 from ..backends import get_device
 from ._data import HostData, as_host, as_rows
-from ._engine import make_engine
 
 try:
     import numpy as np
 except ImportError:  # pragma: no cover - Pyodide core
     np = None
 
-__all__ = ["KMeans", "KMeansStep", "MiniBatchKMeans", "NotFittedError"]
+__all__ = ["KMeans", "KMeansStep", "MiniBatchKMeans", "NotFittedError", "make_engine"]
+
+
+def make_engine(device, data: HostData, k: int, chunk_rows: int | None = None):
+    """The k-means engine of ``device`` for the centered data ``data`` (:func:`gpuml.cluster._data.as_host`) and
+    ``k`` clusters: the object the host driver steps (set_centers, iterate, assign, labels, ...; see
+    gpuml/impl/webgpu/kmeans.py). ``chunk_rows`` caps the rows per device chunk (tests)."""
+    return device.impl.kmeans_engine(device, data, k, chunk_rows)
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -319,18 +325,7 @@ def _relocate_empty(engine, data: HostData) -> float:
     """scikit-learn's fix for empty clusters: each takes one of the points farthest from their center (in the
     assignment just made), which leaves its old cluster. Host-side (a rare path); returns the new shift."""
     sums, counts = engine.sums_counts()
-    old_cur = engine.cur if hasattr(engine, "cur") else None
-    if old_cur is not None:  # distances to the OLD centers, under the labels just computed
-        engine.cur = 1 - engine.cur
-        old = engine.get_centers()
-        _, dist = engine.assign(dists=True)
-        engine.cur = old_cur
-    else:
-        old = [[float(v) for v in r] for r in engine.old]  # NumpyEngine (numpy rows) or PythonEngine (lists)
-        c = engine.centers
-        engine.centers = engine.old
-        _, dist = engine.assign(dists=True)
-        engine.centers = c
+    old, dist = engine.previous_distances()  # distances to the OLD centers, under the labels just computed
     labels = engine.labels()
     dist = [float(v) for v in dist]
     labels = [int(v) for v in labels]
@@ -422,16 +417,10 @@ class MiniBatchKMeans(_Base):
     def _batch_step(self, batch: HostData) -> tuple[float, float]:
         engine = make_engine(self._device(), batch, self.n_clusters)
         engine.set_centers(self._centers_c)
-        if engine.device.is_gpu:
-            engine.weights.assign(array.array("f", self._weights))
-        elif engine.device.pure:
-            engine.weights = array.array("f", self._weights).tolist()
-        else:
-            engine.weights = np.asarray(self._weights, np.float32)
+        engine.set_weights(self._weights)
         shift, inertia, _, _ = engine.minibatch_step()
         self._centers_c = engine.get_centers()
-        w = engine.weights
-        self._weights = w.to_array().tolist() if hasattr(w, "to_array") else list(map(float, w))
+        self._weights = engine.get_weights()
         self.n_steps_ += 1
         return shift, inertia
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..backends import get_device
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor
 from ._data import as_host
 
 try:
@@ -14,9 +14,6 @@ except ImportError:  # pragma: no cover - Pyodide core
     np = None
 
 __all__ = ["elbow", "silhouette_samples", "silhouette_score"]
-
-SIL_WG = 64
-MAX_SIL_K = 1024
 
 
 def _labels_list(labels, n: int) -> list[int]:
@@ -34,8 +31,9 @@ def _labels_list(labels, n: int) -> list[int]:
 def silhouette_samples(X, labels, *, device=None):
     """Silhouette coefficient of every sample (Euclidean), as ``sklearn.metrics.silhouette_samples``.
 
-    On a GPU device the pairwise distances are computed in tiles of 64 points staged in workgroup memory; no
-    n x n matrix is ever stored. float32 arithmetic (agrees with scikit-learn's float64 to ~1e-6)."""
+    On a GPU device the pairwise distances are computed in tiles of 64 points staged in workgroup memory (at most
+    1024 clusters); no n x n matrix is ever stored. float32 arithmetic (agrees with scikit-learn's float64 to
+    ~1e-6). The python backend computes O(n^2) distances in pure Python (small data)."""
     data = as_host(X)
     n = data.n
     raw = _labels_list(labels, n)
@@ -45,49 +43,9 @@ def silhouette_samples(X, labels, *, device=None):
     remap = {v: i for i, v in enumerate(uniq)}
     lab = [remap[v] for v in raw]
     k = len(uniq)
-    sizes = [0.0] * k
-    for v in lab:
-        sizes[v] += 1.0
     device = get_device(device) if isinstance(device, str) or device is None else device
-    if device.pure:  # python backend: O(n^2) math.dist on lists (small data)
-        from ._pure import silhouette
-
-        rows = data.x32.tolist() if data.x32 is not None else [data.row(i) for i in range(n)]
-        s = silhouette(rows, lab, k)
-        return np.asarray(s, np.float32) if np is not None else s
-    if not device.is_gpu:
-        return _silhouette_numpy(data.x32 if data.x32 is not None else np.asarray(data.flat).reshape(n, -1), lab, k)
-    if k > MAX_SIL_K:
-        raise ValueError(f"silhouette on the GPU supports at most {MAX_SIL_K} clusters, got {k}")
-    d4 = -(-data.d // 4)
-    rows = data.padded_rows(0, n, d4)
-    x = tensor(rows.reshape(-1) if np is not None else rows, dtype="float32", device=device)
-    lt = tensor(np.asarray(lab, np.uint32) if np is not None else lab, dtype="uint32", device=device)
-    st = tensor(np.asarray(sizes, np.float32) if np is not None else sizes, dtype="float32", device=device)
-    out = Tensor.empty((n,), "float32", device)
-    kb = 1 << max(0, (k - 1).bit_length())  # bucket K to powers of two: fewer pipeline variants
-    kernel = device.kernel("cluster/silhouette.wgsl", WG=SIL_WG, D4=d4, K=kb)
-    kernel(device.grid_1d(-(-n // SIL_WG)), {"n": n, "k": k}, x=x, labels=lt, sizes=st, out=out)
-    return out.numpy() if np is not None else out.tolist()
-
-
-def _silhouette_numpy(x, lab, k):
-    x = np.asarray(x, np.float32)
-    lab = np.asarray(lab)
-    n = len(x)
-    sums = np.zeros((n, k), np.float64)
-    for s in range(0, n, 2048):
-        d = np.sqrt(np.maximum(((x[s : s + 2048, None, :] - x[None, :, :]) ** 2).sum(-1), 0))
-        for c in range(k):
-            sums[s : s + 2048, c] = d[:, lab == c].sum(1)
-    sizes = np.bincount(lab, minlength=k).astype(np.float64)
-    own = sizes[lab]
-    a = sums[np.arange(n), lab] / np.maximum(own - 1, 1)
-    mean_other = sums / sizes
-    mean_other[np.arange(n), lab] = np.inf
-    b = mean_other.min(1)
-    s = np.where(own > 1, (b - a) / np.maximum(a, b), 0.0)
-    return np.nan_to_num(s).astype(np.float32)
+    s = device.impl.silhouette(device, data, lab, k)
+    return np.asarray(s, np.float32) if np is not None else s
 
 
 def silhouette_score(X, labels, *, device=None) -> float:

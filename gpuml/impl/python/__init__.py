@@ -1,13 +1,17 @@
 """Pure-Python twins of the ops for the ``python`` backend (no numpy, no WebGPU; see gpuml/backends/python.py)."""
 
+from .augment import augment_passes
 from .conv import conv2d, conv2d_algo, conv2d_backward
 from .elementwise import binary, copy, copy_into, fill, reduce, transpose, unary
+from .explain import occlude
+from .kmeans import kmeans_engine, silhouette
 from .linalg import linear, matmul
 from .nn import batchnorm_input_grad, channel_affine, dropout, linear_weight_grad, softmax_cross_entropy
 from .optim import optimizer_step
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __all__ = [
+    "augment_passes",
     "avg_pool2d",
     "avg_pool2d_backward",
     "batchnorm_input_grad",
@@ -20,13 +24,16 @@ __all__ = [
     "copy_into",
     "dropout",
     "fill",
+    "kmeans_engine",
     "linear",
     "linear_weight_grad",
     "matmul",
     "max_pool2d",
     "max_pool2d_backward",
+    "occlude",
     "optimizer_step",
     "reduce",
+    "silhouette",
     "softmax_cross_entropy",
     "transpose",
     "unary",

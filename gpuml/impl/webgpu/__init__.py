@@ -1,7 +1,10 @@
 """WebGPU implementations of the ops: host code that records WGSL kernels (``native`` and ``browser`` devices)."""
 
+from .augment import augment_passes
 from .conv import conv2d, conv2d_algo, conv2d_backward
 from .elementwise import binary, fill, unary
+from .explain import occlude
+from .kmeans import kmeans_engine, silhouette
 from .layout import copy, copy_into, transpose
 from .linalg import gemm, linear, matmul
 from .nn import batchnorm_input_grad, channel_affine, dropout, linear_weight_grad, softmax_cross_entropy
@@ -10,6 +13,7 @@ from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backwa
 from .reduce import reduce
 
 __all__ = [
+    "augment_passes",
     "avg_pool2d",
     "avg_pool2d_backward",
     "batchnorm_input_grad",
@@ -23,13 +27,16 @@ __all__ = [
     "dropout",
     "fill",
     "gemm",
+    "kmeans_engine",
     "linear",
     "linear_weight_grad",
     "matmul",
     "max_pool2d",
     "max_pool2d_backward",
+    "occlude",
     "optimizer_step",
     "reduce",
+    "silhouette",
     "softmax_cross_entropy",
     "transpose",
     "unary",

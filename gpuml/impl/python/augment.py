@@ -1,6 +1,6 @@
-"""Pure-Python twin of the augmentation kernels, for the ``python`` backend (no numpy, no WebGPU).
+"""Augmentation passes as pure-Python twins of the kernels, for the ``python`` backend (no numpy, no WebGPU).
 
-Same semantics as the numpy twin (:func:`gpuml.augment.engine.twin`), reading the same packed parameters. numpy
+Same semantics as the numpy twin (gpuml/impl/cpu/augment.py), reading the same packed parameters. numpy
 computes in float32; this module computes in float64 and rounds to float32 after every arithmetic step, a whole
 list at a time (``array('f')`` round trips). For +, -, * and / that double rounding equals float32 rounding
 (53 >= 2 * 24 + 2 bits), so coordinates, floor / bounds decisions, bilinear weights, the elastic field and the
@@ -19,9 +19,9 @@ import math
 import sys
 from operator import add, mul, sub
 
-from ..impl.python.nn import pcg_hash as _pcg
-from ..tensor import Tensor
-from .engine import CONTRAST, CUTOUT, GEO_SLOTS, LUMA, MATRIX, NOISE, Pass
+from ...tensor import Tensor
+from ..augment_params import CONTRAST, CUTOUT, GEO_SLOTS, LUMA, MATRIX, NOISE
+from .nn import pcg_hash as _pcg
 
 M32 = 0xFFFFFFFF
 INV24 = 1.0 / 16777216.0
@@ -102,7 +102,7 @@ def _grid(m0, m1, ho: int, wo: int) -> tuple[list[float], list[float]]:
 
 
 def sample(planes: list[list[float]], h: int, w: int, qx, qy, mode: str, fill: float) -> list[list[float]]:
-    """Resample (H * W) planes at source points (qx, qy) (as engine._sample; fill: float32)."""
+    """Resample (H * W) planes at source points (qx, qy) (as the numpy twin's _sample; fill: float32)."""
     hw = h * w
     if mode == "nearest":
         floor = math.floor
@@ -172,8 +172,8 @@ def image_mean(img: list[list[float]]) -> float:
 
 
 def run_ops(img, opf, opu, codes, first, count, mean, clip, lo, hi, ho, wo) -> None:
-    """Pixel ops [first, first + count) on one image's planes in place (as engine._run_ops_twin); opf / opu: this
-    image's op parameters as float32 / uint32 words, 12 per op."""
+    """Pixel ops [first, first + count) on one image's planes in place (as the numpy twin's _run_ops_twin);
+    opf / opu: this image's op parameters as float32 / uint32 words, 12 per op."""
     c = len(img)
     ncol = 3 if c >= 3 else 1
     plane = ho * wo
@@ -241,10 +241,10 @@ def _source_planes(x: Tensor, shape, layout: str | None) -> list[list[list[float
     return [[list(map(get, raw[(i * c + ch) * hw : (i * c + ch + 1) * hw])) for ch in range(c)] for i in range(n)]
 
 
-def execute(x: Tensor, passes: list[Pass], raw: bytes, bases: list[int], clip: bool, lo: float, hi: float, shape,
+def augment_passes(x: Tensor, passes: list, raw: bytes, bases: list[int], clip: bool, lo: float, hi: float, shape,
             u8_layout: str | None = None, out_u8: bool = False) -> Tensor:  # fmt: skip
-    """The pure-Python path of :func:`gpuml.augment.engine.execute` (same arguments as the numpy twin, plus the
-    source layout: None for float32 (N, C, H, W), "u8" / "u8px" for packed uint8): a new tensor on x's device."""
+    """gpuml/impl/webgpu/augment.py's ``augment_passes`` on a python-backend tensor (source layout: None for float32
+    (N, C, H, W), "u8" / "u8px" for packed uint8): a new tensor on x's device."""
     n, c, h, w = shape
     slots_f, slots_u = _words(raw, "f"), _words(raw, "I")
     lo, hi = _r1(lo), _r1(hi)

@@ -1,13 +1,13 @@
-"""The pure-Python twin of the k-means engines (python backend: no numpy, no WebGPU; Pyodide core offline).
+"""k-means on the python backend: the pure-Python twin of the engines (no numpy, no WebGPU; Pyodide core offline).
 
-:class:`PythonEngine` has the interface of ``NumpyEngine`` (see _engine.py) and its semantics: float32 data and
-centers, labels by the nearest center with the lowest index on equal distances (``numpy.argmin``), cluster sums
+:class:`PythonEngine` has the interface of ``NumpyEngine`` (gpuml/impl/cpu/kmeans.py) and its semantics: float32
+data and centers, labels by the nearest center with the lowest index on equal distances (``numpy.argmin``), cluster sums
 in float64 rounded to float32, float32 center updates (Lloyd and mini-batch), the same stats tuple, the k-means++
 helpers over ``PP_BLOCK`` blocks. Distances are ``math.dist`` (C speed, float64; no ``math.sumprod``, which
 Python < 3.12 lacks) and the distance and argmin loops are ``map``/``zip`` over lists (C loops, no bytecode per
 pair). It is meant for small data (the page's canvas: a few thousand points); this module never imports numpy.
 
-Results are Python lists; make_engine (_engine.py) boxes them as numpy arrays where numpy is importable.
+Results are Python lists, boxed as numpy arrays by ``data.output`` where the caller's data came with numpy.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 import operator
 from itertools import repeat
 
-PP_BLOCK = 1024  # points per D^2 block of every engine (host samples a block, then a point inside it)
+PP_BLOCK = 1024  # points per D^2 block of every backend's engine (host samples a block, then a point inside it)
 ROWS = 4096  # points per assignment block (bounds the k x ROWS distance lists)
 
 
@@ -41,6 +41,10 @@ def nearest(rows: list, centers: list) -> tuple[list[int], list[float]]:
     return labels, d2
 
 
+def kmeans_engine(device, data, k: int, chunk_rows: int | None = None) -> PythonEngine:
+    return PythonEngine(device, data, k, chunk_rows)
+
+
 class PythonEngine:
     """The k-means engine of the python backend: NumpyEngine's interface and arithmetic on Python lists."""
 
@@ -61,10 +65,10 @@ class PythonEngine:
         self.counts = [0.0] * k
         self.chunk_rows = self.n
 
-    # --- output (lists here; make_engine's subclass makes numpy arrays where numpy exists) ------------------
+    # --- output (lists, or numpy arrays where the data came as numpy: HostData.output) --------------------
     def _out(self, values: list, kind: str):
         """``kind``: "labels" (ints), "dists" (floats) or "rows" (list of float lists)."""
-        return values
+        return self.data.output(values, kind)
 
     # --- centers ----------------------------------------------------------------------------------------
     def set_centers(self, rows, reset_labels: bool = True) -> None:
@@ -117,6 +121,13 @@ class PythonEngine:
     def minibatch_step(self) -> tuple[float, float, int, int]:
         return self._update(True)
 
+    def set_weights(self, weights) -> None:
+        """The per-center counts of points seen so far (mini-batch learning rates), as float32."""
+        self.weights = _f32(weights)
+
+    def get_weights(self) -> list[float]:
+        return list(self.weights)
+
     def reset_weights(self) -> None:
         self.weights = [0.0] * self.k
 
@@ -125,6 +136,16 @@ class PythonEngine:
         labels, dist = nearest(self.rows, self.centers)
         self.labels_ = labels
         return math.fsum(dist), (self._out(dist, "dists") if dists else None)
+
+    def previous_distances(self):
+        """(the centers before the last iteration, each point's squared distance to its nearest one)."""
+        current = self.centers
+        self.centers = self.old
+        try:
+            _, dist = self.assign(dists=True)
+        finally:
+            self.centers = current
+        return [[float(v) for v in r] for r in self.old], dist
 
     def labels(self):
         return self._out(list(self.labels_), "labels")
@@ -161,10 +182,11 @@ class PythonEngine:
         return self._out([list(r) for r in zip(*per_center, strict=True)], "rows")
 
 
-def silhouette(rows: list, lab: list[int], k: int) -> list[float]:
+def silhouette(device, data, lab: list[int], k: int) -> list[float]:
     """Silhouette coefficient of every row (Euclidean; ``lab`` in 0..k-1), as sklearn.metrics.silhouette_samples:
     O(n^2) ``math.dist`` calls, for small data."""
-    n = len(rows)
+    n = data.n
+    rows = data.x32.tolist() if data.x32 is not None else [data.row(i) for i in range(n)]
     members = [[] for _ in range(k)]
     for i, c in enumerate(lab):
         members[c].append(rows[i])
