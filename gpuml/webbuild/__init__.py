@@ -1,10 +1,12 @@
 """Build and serve the gpuml web page (``gpuml web build``, ``gpuml serve``).
 
-The page (``web/site/``) runs gpuml's own Python package and WGSL kernels in Pyodide inside a Web Worker and
-dispatches them to ``navigator.gpu``. ``build_site(out)`` makes a self-contained static site in ``out``:
+The page (``web/site/`` in the repo, package data ``gpuml/site`` once installed) runs gpuml's own Python package
+and WGSL kernels in Pyodide inside a Web Worker and dispatches them to ``navigator.gpu``. ``build_site(out)`` makes
+a self-contained static site in ``out`` (default: ``web/dist`` in a checkout, else ``~/.cache/gpuml/web-dist``):
 
-- the page files of ``web/site/`` (``sw.js`` gets the build's version so a new build replaces the cache),
-- ``pyodide/``: Pyodide core copied from the npm package (``web/node_modules/pyodide``; run ``npm ci`` in web/),
+- the page files (``sw.js`` gets the build's version so a new build replaces the cache),
+- ``pyodide/``: Pyodide core, from ``web/node_modules/pyodide`` in a checkout (``npm ci`` in web/), else from the
+  user cache, fetched there with npm on first use (``sources.pyodide_dir``),
 - ``gpuml-<version>-py3-none-any.whl``: gpuml's Python modules and shaders (``gpuml.bundle``),
 - ``model/lenet5_mnist.json`` + ``.bin``: the default model as JSON metadata and raw little-endian float32
   (Pyodide core has no numpy to read an npz), converted from the shipped ``gpuml/models/lenet5_mnist.npz``
@@ -27,11 +29,8 @@ import zlib
 from pathlib import Path
 from typing import ClassVar
 
-ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "web" / "site"
-PYODIDE_NPM = ROOT / "web" / "node_modules" / "pyodide"
-DEFAULT_OUT = ROOT / "web" / "dist"
-PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+from .sources import PYODIDE_FILES, BuildError, checkout_root, pyodide_dir, site_files
+
 PAYLOAD_BUDGET = 2_000_000  # gpuml package + shaders + model, bytes
 KMEANS_DATASETS = ("blobs", "moons", "circles", "anisotropic", "varied", "uniform")
 KMEANS_POINTS = 1000
@@ -48,7 +47,18 @@ CHROMIUM_ARGS = [
 ]
 MNIST_TRAIN, MNIST_TEST = 2048, 512
 
-__all__ = ["build_site", "convert_model", "serve"]
+__all__ = ["BuildError", "build_site", "convert_model", "default_out", "serve"]
+
+
+def default_out() -> Path:
+    """Where the site is built unless told: ``web/dist`` in a source checkout, else ``web-dist`` in gpuml's data
+    folder (``$GPUML_DATA``, default ``~/.cache/gpuml``)."""
+    root = checkout_root()
+    if root is not None:
+        return root / "web" / "dist"
+    from ..datasets import data_dir
+
+    return data_dir() / "web-dist"
 
 
 def convert_model(npz_path, out_dir: Path, name: str = "lenet5_mnist") -> dict:
@@ -153,15 +163,15 @@ def _png(size: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
-def build_site(out=DEFAULT_OUT, model=None, log=print) -> dict:
-    """Build the static site into ``out``; returns build-info (also written to ``out/build-info.json``)."""
+def build_site(out=None, model=None, log=print) -> dict:
+    """Build the static site into ``out`` (default ``default_out()``); returns build-info (also written to
+    ``out/build-info.json``). Raises BuildError or FileNotFoundError, before touching ``out``, when an input is
+    missing."""
     from ..bundle import build_bundle
 
-    out = Path(out)
-    if not (PYODIDE_NPM / "pyodide.mjs").is_file():
-        raise FileNotFoundError(f"{PYODIDE_NPM} is missing: run `npm ci` in {PYODIDE_NPM.parents[1]}")
-    if not SITE.is_dir():
-        raise FileNotFoundError(f"{SITE} is missing (the page sources live in a gpuml checkout)")
+    out = Path(out) if out else default_out()
+    site = site_files()
+    pyodide = pyodide_dir(log)
     model = Path(model) if model else default_model()
     if model is None or not model.is_file():
         raise FileNotFoundError(
@@ -171,14 +181,13 @@ def build_site(out=DEFAULT_OUT, model=None, log=print) -> dict:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for src in sorted(SITE.rglob("*")):
-        if src.is_file():
-            dst = out / src.relative_to(SITE)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
+    for name, data in site.items():
+        dst = out / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
     (out / "pyodide").mkdir()
     for name in PYODIDE_FILES:
-        shutil.copyfile(PYODIDE_NPM / name, out / "pyodide" / name)
+        shutil.copyfile(pyodide / name, out / "pyodide" / name)
     wheel = build_bundle(out)
     model_info = convert_model(model, out / "model")
     (out / "data").mkdir()
@@ -242,14 +251,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def make_server(directory=DEFAULT_OUT, host: str = "127.0.0.1", port: int = 8000) -> http.server.ThreadingHTTPServer:
-    handler = functools.partial(_Handler, directory=str(directory))
+def make_server(directory=None, host: str = "127.0.0.1", port: int = 8000) -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(_Handler, directory=str(directory or default_out()))
     return http.server.ThreadingHTTPServer((host, port), handler)
 
 
-def serve(directory=DEFAULT_OUT, host: str = "127.0.0.1", port: int = 8000, build: bool = True, model=None) -> int:
+def serve(directory=None, host: str = "127.0.0.1", port: int = 8000, build: bool = True, model=None) -> int:
     """Serve the built site (building it first when ``out/build-info.json`` is missing); prints the URL."""
-    directory = Path(directory)
+    directory = Path(directory) if directory else default_out()
     if build and not (directory / "build-info.json").is_file():
         build_site(directory, model)
     server = make_server(directory, host, port)
