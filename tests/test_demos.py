@@ -102,18 +102,18 @@ def _kmeans_expected(app, img):
     from gpuml.demos.kmeans import PLOT
     from gpuml.demos.render import PANEL
 
-    demo = app.demo
+    demo, model = app.demo, app.demo.model
     h, w = img.shape[:2]
     sx, sy = w / 1280, h / 800
     pal = np.array([[round(v * 255) for v in rgba(c)[:3]] for c in PALETTE])
     a, b, c, d = demo.xform
-    xy = np.asarray(demo.data.x32, np.float64)[:, :2]
+    xy = np.asarray(model.run.points(), np.float64)[:, :2]
     px, py = (xy[:, 0] * a + c) * sx, (xy[:, 1] * b + d) * sy
-    centres = np.asarray(demo.engine.get_centers(), np.float64)[: demo.revealed, :2]
+    centres = np.asarray(model.centers(), np.float64)[: model.revealed, :2]
     cx, cy = (centres[:, 0] * a + c) * sx, (centres[:, 1] * b + d) * sy
     # points: skip those under a centroid marker (radius 10 design px)
     near_marker = np.hypot(px[:, None] - cx, py[:, None] - cy).min(1) < 14 * sx
-    labels = np.asarray(demo.engine.labels())
+    labels = np.asarray(model.labels())
     points = (np.floor(px).astype(int)[~near_marker], np.floor(py).astype(int)[~near_marker])
     point_colors = pal[np.minimum(labels[~near_marker], 11)]
     # background: pixels at least 5 design px from every point and 14 from every centroid, not on a cell border
@@ -136,7 +136,7 @@ def _kmeans_expected(app, img):
     marker = np.hypot(gx[:, None] + 0.5 - cx, gy[:, None] + 0.5 - cy).min(1) < 14 * sx
     keep = ~busy[gy, gx] & ~border & ~marker
     panel = np.array([round(v * 255) for v in rgba(PANEL)[:3]], np.float64)
-    tint = 0.22 if demo.voronoi else 0.0
+    tint = 0.22 if model.get("voronoi") else 0.0
     expected = np.round(panel * (1 - tint) + pal[dist.argmin(1)] * tint)
     return points, point_colors, (gy[keep], gx[keep]), expected[keep]
 
@@ -161,7 +161,7 @@ def test_kmeans_points_and_cells_match_numpy(app_for, physical):
     app = app_for("kmeans", points=2000, k=5, paused=True)
     if physical:
         app.canvas.set_physical_size(*physical)
-    demo = app.demo
+    demo = app.demo.model
     for _ in range(demo.k - 1 + 3):  # reveal the k-means++ centroids, then 3 Lloyd iterations
         demo.step()
     img = frame(app, 1)

@@ -12,27 +12,13 @@ without a window and saves a PNG.
 
 from __future__ import annotations
 
-import importlib
-
-DEMOS = {
-    "digits": "gpuml.demos.digits:DigitsDemo",
-    "kmeans": "gpuml.demos.kmeans:KMeansDemo",
-    "augment": "gpuml.demos.augment:AugmentDemo",
-    "train": "gpuml.demos.training:TrainDemo",
-    "regularization": "gpuml.demos.regularization:RegularizationDemo",
-    "optimizers": "gpuml.demos.optimizers:OptimizersDemo",
-}
+from .registry import DEMOS, load_demo
 
 __all__ = ["DEMOS", "load_demo", "run_demo"]
 
 
-def load_demo(name: str):
-    """The Demo class for ``name`` (imported on demand)."""
-    module, _, cls = DEMOS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
-
-
 def run_demo(name: str, **kwargs) -> dict:
+    """Open demo ``name`` in a window (or offscreen); see :func:`gpuml.demos.app.run_demo`."""
     from .app import run_demo as _run
 
     return _run(name, **kwargs)

@@ -2,9 +2,11 @@
 frame timing and screenshots. Rendering runs on the same wgpu device as gpuml's compute
 (``gpuml.get_device().wgpu_device``), so demos bind compute tensors in render pipelines without a host copy.
 
-A demo subclasses :class:`Demo` and implements ``update`` (advance the computation, once per frame), ``draw``
-(issue draw calls on a :class:`~gpuml.demos.render.Renderer`), and optionally ``on_key`` / ``on_pointer``
-and ``state`` (a JSON-able summary that tests compare before and after input).
+A demo is a thin front end over a model of :mod:`gpuml.playground` (its state, ``step``, controls and what to
+draw as plain data; the web page drives the same models): it subclasses :class:`Demo`, keeps the model in
+``self.model``, and implements ``update`` (advance the model, once per frame), ``draw`` (lay the model's view out
+on a :class:`~gpuml.demos.render.Renderer`) and ``on_key`` / ``on_pointer`` (input -> the model's controls).
+``state`` (a JSON-able summary that tests compare before and after input) is the model's.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class Demo:
         pass
 
     def state(self) -> dict:
-        return {}
+        model = getattr(self, "model", None)
+        return model.state() if model is not None else {}
 
     def draw_help(self, r: Renderer, x: float, y: float, width: float | None = None) -> None:
         """Key help as one line (or wrapped lines) of "key: action" pairs."""
@@ -238,10 +241,8 @@ def run_demo(
     quiet: bool = False,
 ) -> dict:
     """Open demo ``name`` (see :data:`gpuml.demos.DEMOS`), run it, print and return frame statistics."""
-    from . import DEMOS, load_demo
+    from .registry import load_demo
 
-    if name not in DEMOS:
-        raise ValueError(f"unknown demo {name!r}: {', '.join(DEMOS)}")
     app = App(load_demo(name), options, offscreen=offscreen)
     if not quiet and not offscreen:
         print(f"gpuml demo {name}: window open on {app.device.adapter} (Esc closes)", flush=True)

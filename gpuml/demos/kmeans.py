@@ -1,33 +1,25 @@
-"""k-means step by step: k-means++ initialisation (one centroid per step), then Lloyd iterations, on 2-D toy
-datasets. The points, their labels and the centroids are the k-means engine's own device buffers, read on the
-device by the drawing shaders (shaders/render/): a compute pass splats the points into one word per pixel (coverage
-and point index) and flags the 32 x 32 tiles they touch, once per dataset and plot size (points_splat.wgsl);
-scatter.wgsl builds the Voronoi cells as polygons in its vertex stage and fills them; points.wgsl draws the flagged
-tiles' words in the colors of the current labels; markers.wgsl draws the centroids.
-Per iteration only the 16-byte statistics (shift, inertia, changed, empty) come back to the host. Elbow and
-silhouette panels for k = 1..10 fill in one k per frame, on a 2,000-point subsample (silhouette costs O(n^2)).
+"""k-means step by step, in a window: a thin front end over :class:`gpuml.playground.kmeans.KMeansModel`.
+
+The points, their labels and the centroids are the k-means run's own device buffers, read on the device by the
+drawing shaders (shaders/render/): a compute pass splats the points into one word per pixel (coverage and point
+index) and flags the 32 x 32 tiles they touch, once per dataset and plot size (points_splat.wgsl); scatter.wgsl
+builds the Voronoi cells as polygons in its vertex stage and fills them; points.wgsl draws the flagged tiles' words
+in the colors of the current labels; markers.wgsl draws the centroids. Per iteration only the 16-byte statistics
+(shift, inertia, changed, empty) come back to the host.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import struct
 import time
 
-import numpy as np
-
-from ..cluster import KMeans, make_dataset, silhouette_score
-from ..cluster._data import as_host
-from ..cluster._engine import make_engine
-from ..cluster.kmeans import _relocate_empty, kmeans_plusplus
 from ..ops import full
+from ..playground.kmeans import DATASETS, KMeansModel
 from .app import Demo
 from .render import DIM, PALETTE, PANEL, TEXT, palette_floats, rgba
 
-DATASET_KEYS = {"1": "blobs", "2": "moons", "3": "circles", "4": "anisotropic"}
-SPEEDS = (0.5, 1, 2, 5, 10, 30, 60)  # Lloyd iterations (or init steps) per second
-PANEL_SAMPLE = 2000
+DATASET_KEYS = {str(i + 1): name for i, name in enumerate(DATASETS)}
 PLOT = (20, 44, 820, 690)  # x, y, w, h of the scatter plot
 SPLAT_TILE = 32  # pixels per side of a tile flag (SPLAT_TILE in shaders/render/disc.wgsl)
 
@@ -48,150 +40,63 @@ class KMeansDemo(Demo):
 
     def __init__(self, app, options):
         super().__init__(app, options)
-        self.n = int(options.get("points") or 10_000)
-        self.k = int(options.get("k") or 4)
-        self.dataset = options.get("dataset") or "blobs"
-        self.seed = int(options.get("seed") or 0)
-        self.playing = not options.get("paused", False)
-        self.speed_index = SPEEDS.index(options.get("speed", 10)) if options.get("speed", 10) in SPEEDS else 4
-        self.max_per_frame = int(options.get("steps_per_frame") or 1)
         # benchmark mode: one Lloyd iteration every frame whatever the speed; on convergence a new k-means++ init
         # starts with all its centroids shown, so every frame iterates (benchmarks/bench_demos.py)
-        self.bench = bool(options.get("bench", False))
-        self.iterations = 0  # Lloyd iterations since start, over resets
-        self.panel_frames = 0  # frames that fitted a panel k (the slow first frames)
-        self.voronoi = True
-        self.resets = 0
-        self._groups: dict = {}
-        self.load_dataset(self.dataset)
-
-    # --- model state ----------------------------------------------------------------------------------------
-    def load_dataset(self, name: str) -> None:
-        self.dataset = name
-        X, _ = make_dataset(name, self.n, random_state=self.seed, centers=4)
-        self.X = np.asarray(X, np.float64)
-        self.data = as_host(self.X)
-        xc = self.data.x32
-        lo, hi = xc.min(0), xc.max(0)
-        span = float(max(hi[0] - lo[0], hi[1] - lo[1])) * 1.08 or 1.0
-        x, y, w, h = PLOT
-        s = min(w, h) / span
-        mid = (lo + hi) / 2
-        # design pixel = data * (s, -s) + offset (y up on screen)
-        self.xform = (s, -s, x + w / 2 - mid[0] * s, y + h / 2 + mid[1] * s)
-        rng = np.random.default_rng(self.seed)
-        self.sample = self.X[rng.choice(len(self.X), min(PANEL_SAMPLE, len(self.X)), replace=False)]
-        self.panel_k: list[int] = []
-        self.panel_inertia: list[float] = []
-        self.panel_sil: list[float] = []
-        self.new_engine()
-
-    def new_engine(self) -> None:
-        self.engine = make_engine(self.device, self.data, self.k)
-        self.points_version = getattr(self, "points_version", 0) + 1  # the splat words are redone
-        if len(self.engine.chunks) != 1:
+        self.model = KMeansModel(
+            points=int(options.get("points") or 10_000),
+            k=int(options.get("k") or 4),
+            dataset=options.get("dataset") or "blobs",
+            seed=int(options.get("seed") or 0),
+            speed=options.get("speed", 10),
+            playing=not options.get("paused", False),
+            steps_per_frame=int(options.get("steps_per_frame") or 1),
+            bench=bool(options.get("bench", False)),
+            device=self.device,
+        )
+        if self.model.run.buffers() is None:
             raise RuntimeError("the k-means demo draws one chunk of points; use fewer points")
-        self._groups.clear()
-        self.reset()
-
-    def reset(self) -> None:
-        """New k-means++ initialisation (seeded by the reset count), revealed one centroid per step."""
-        self.resets += 1
-        rng = random.Random(self.seed * 1000 + self.resets)
-        self.init_centers = kmeans_plusplus(self.engine, self.data, self.k, rng)
-        self.engine.set_centers(self.init_centers)
-        self.revealed = self.k if self.bench else 1
-        self.n_iter = 0
-        self.inertia = float("nan")
-        self.shift = float("nan")
-        self.converged = False
-        self.inertia_history: list[float] = []
-        self._accum = 0.0
+        self._groups: dict = {}
+        self._xform_key = None
         self._last = time.perf_counter()
 
-    def step(self) -> None:
-        """One step: reveal the next k-means++ centroid, or one Lloyd iteration."""
-        if self.converged:
-            return
-        if self.revealed < self.k:
-            self.revealed += 1
-            return
-        shift, inertia, changed, empty = self.engine.iterate()
-        if empty:
-            shift = _relocate_empty(self.engine, self.data)
-        self.n_iter += 1
-        self.iterations += 1
-        self.inertia, self.shift = inertia, shift
-        self.inertia_history.append(inertia)
-        if changed == 0 or shift <= self.data.variance_mean * 1e-4:
-            self.converged = True
-
-    def _panel_step(self) -> None:
-        """Fit one more k of the elbow/silhouette panels (k = 1..10) on the subsample."""
-        k = len(self.panel_k) + 1
-        if k > 10:
-            return
-        self.panel_frames += 1
-        model = KMeans(k, random_state=self.seed, n_init=1, device=self.device).fit(self.sample)
-        self.panel_k.append(k)
-        self.panel_inertia.append(float(model.inertia_))
-        self.panel_sil.append(silhouette_score(self.sample, model.labels_, device=self.device) if k > 1 else math.nan)
+    @property
+    def xform(self) -> tuple[float, float, float, float]:
+        """design pixel = centered data * (a, b) + (c, d) (y up on screen), for the current dataset."""
+        m = self.model
+        if self._xform_key != m.points_version:
+            lo_x, lo_y, hi_x, hi_y = m.bounds
+            mean = m.run.mean
+            lo, hi = (lo_x - mean[0], lo_y - mean[1]), (hi_x - mean[0], hi_y - mean[1])
+            span = float(max(hi[0] - lo[0], hi[1] - lo[1])) * 1.08 or 1.0
+            x, y, w, h = PLOT
+            s = min(w, h) / span
+            mid = ((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2)
+            self._xform = (s, -s, x + w / 2 - mid[0] * s, y + h / 2 + mid[1] * s)
+            self._xform_key = m.points_version
+        return self._xform
 
     def update(self) -> None:
         now = time.perf_counter()
         dt, self._last = now - self._last, now
-        if self.bench:
-            if self.converged:
-                self.reset()
-            self.step()
-        elif self.playing and not self.converged:
-            self._accum += dt * SPEEDS[self.speed_index]
-            steps = min(int(self._accum), self.max_per_frame)
-            self._accum = min(self._accum - steps, 1.0)
-            for _ in range(steps):
-                self.step()
-        self._panel_step()
+        self.model.advance(dt)
 
     # --- input --------------------------------------------------------------------------------------------------
     def on_key(self, key, modifiers):
+        m = self.model
         if key == " ":
-            self.playing = not self.playing
+            m.set("playing", not m.get("playing"))
         elif key == "s":
-            self.playing = False
-            self.step()
+            m.press("step")
         elif key == "r":
-            self.reset()
+            m.press("reset")
         elif key in ("ArrowUp", "ArrowDown"):
-            k = max(2, min(10, self.k + (1 if key == "ArrowUp" else -1)))
-            if k != self.k:
-                self.k = k
-                self.new_engine()
-        elif key in ("+", "=", "WheelUp"):
-            self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
-        elif key in ("-", "WheelDown"):
-            self.speed_index = max(0, self.speed_index - 1)
+            m.nudge("k", key == "ArrowUp")
+        elif key in ("+", "=", "WheelUp", "-", "WheelDown"):
+            m.nudge("speed", key in ("+", "=", "WheelUp"))
         elif key in DATASET_KEYS:
-            self.load_dataset(DATASET_KEYS[key])
+            m.set("dataset", DATASET_KEYS[key])
         elif key == "v":
-            self.voronoi = not self.voronoi
-
-    def state(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "k": self.k,
-            "n_points": self.n,
-            "n_iter": self.n_iter,
-            "revealed": self.revealed,
-            "inertia": self.inertia,
-            "converged": self.converged,
-            "playing": self.playing,
-            "speed": SPEEDS[self.speed_index],
-            "voronoi": self.voronoi,
-            "resets": self.resets,
-            "iterations": self.iterations,
-            "panel_k": list(self.panel_k),
-            "panel_frames": self.panel_frames,
-        }
+            m.set("voronoi", not m.get("voronoi"))
 
     # --- drawing --------------------------------------------------------------------------------------------------
     def setup(self, r) -> None:
@@ -206,32 +111,33 @@ class KMeansDemo(Demo):
     def _splat_grid(self, r, x_t):
         """The splat words and tile flags of the points for this physical plot rectangle (shaders/render/disc.wgsl):
         they depend on the positions only, so they are splatted again only for new points or a new plot size."""
+        n = self.model.n
         sx, sy = r.physical[0] / r.size[0], r.physical[1] / r.size[1]
         x, y, w, h = PLOT
         x0, y0 = math.floor(x * sx), math.floor(y * sy)
         grid = (x0, y0, math.ceil((x + w) * sx) - x0, math.ceil((y + h) * sy) - y0)
         tw, th = -(-grid[2] // SPLAT_TILE), -(-grid[3] // SPLAT_TILE)
-        key = (grid, self.points_version, self.n)
+        key = (grid, self.model.points_version, n)
         if self._splat is not None and self._splat[0] == key:
             return self._splat[1:]
         if self._splat is not None:
             for t in self._splat[2:4]:
                 t.free()
             self._groups.clear()  # bind groups of the old buffers
-        if self.n >= 1 << 24:
+        if n >= 1 << 24:
             raise ValueError("the k-means demo splats at most 2^24 - 1 points")
         words = full((grid[2] * grid[3],), 0, "uint32", self.device)
         flags = full((tw * th,), 0, "uint32", self.device)
         a, b, c, d = self.xform
-        radius = 2.2 if self.n > 3000 else 3.5
+        radius = 2.2 if n > 3000 else 3.5
         self.device.kernel("render/points_splat.wgsl", WG=64)(
-            self.device.grid_1d(-(-self.n // 64)),
+            self.device.grid_1d(-(-n // 64)),
             {
                 "xform": (a * sx, b * sy, c * sx - grid[0], d * sy - grid[1]),
                 "radius": radius * min(sx, sy),
                 "w": grid[2],
                 "h": grid[3],
-                "n": self.n,
+                "n": n,
                 "tw": tw,
             },
             pts=x_t,
@@ -243,7 +149,7 @@ class KMeansDemo(Demo):
 
     def _group(self, r, pipeline, params, *tensors):
         """A cached bind group: binding 0 = the uniform buffer, then the tensors (keyed by where they live)."""
-        key = (id(pipeline), *((id(t._storage.buffer), t.byte_offset) for t in tensors))
+        key = (id(pipeline), *((id(t.gpu_buffer()[0]), t.byte_offset) for t in tensors))
         group = self._groups.get(key)
         if group is None:
             entries = {0: params, **{i + 1: t for i, t in enumerate(tensors)}}
@@ -251,26 +157,25 @@ class KMeansDemo(Demo):
         return group
 
     def draw(self, r) -> None:
-        eng = self.engine
-        _, _, x_t, labels_t = eng.chunks[0]
-        centers_t = eng.centers[eng.cur]
+        v = self.model.view()
+        x_t, labels_t, centers_t = v["buffers"]
         view = (*r.size, *r.physical)
         pal = palette_floats(PALETTE)
         q = r.device.queue
-        a, b, c, d = self.xform
+        a, b, c, d = xform = self.xform
         grid, splat, flags, (tw, th) = self._splat_grid(r, x_t)  # recorded on gpuml's queue when the points move
         x, y, w, h = PLOT
         xs, ys = ((x - c) / a, (x + w - c) / a), ((y - d) / b, (y + h - d) / b)
         box = (min(xs), min(ys), max(xs), max(ys))  # the plot rectangle in data coordinates
-        cells, tint = (self.revealed, 0.22) if self.voronoi else (1, 0.0)  # no tint: one cell, the whole box
-        scatter_params = struct.pack("68f", *view, *self.xform, *box, cells, tint, 0, 0, *rgba(PANEL), *pal)
+        cells, tint = (v["revealed"], 0.22) if v["voronoi"] else (1, 0.0)  # no tint: one cell, the whole box
+        scatter_params = struct.pack("68f", *view, *xform, *box, cells, tint, 0, 0, *rgba(PANEL), *pal)
         q.write_buffer(self.scatter_params, 0, scatter_params)
         q.write_buffer(self.points_params, 0, struct.pack("4f8I48f", *view, *grid, tw, th, 0, 0, *pal))
-        q.write_buffer(self.markers_params, 0, struct.pack("60f", *view, *self.xform, 10.0, 3.0, 0.0, 0.0, *pal))
+        q.write_buffer(self.markers_params, 0, struct.pack("60f", *view, *xform, 10.0, 3.0, 0.0, 0.0, *pal))
         scatter_group = self._group(r, self.scatter_pipeline, self.scatter_params, centers_t)
         points_group = self._group(r, self.points_pipeline, self.points_params, splat, flags, labels_t)
         markers_group = self._group(r, self.markers_pipeline, self.markers_params, centers_t)
-        markers = self.revealed
+        markers = v["revealed"]
 
         def scatter(rp):
             rp.set_scissor_rect(*grid)  # the cells never leave the plot; this makes sure
@@ -286,45 +191,32 @@ class KMeansDemo(Demo):
             rp.draw(4, markers)
 
         r.custom(scatter)  # paints the whole plot rectangle (no panel under it)
-        r.text(f"k-means · {self.dataset} · {self.n:,} points", 20, 12, 20, TEXT)
-        self._draw_side(r)
+        r.text(v["title"], 20, 12, 20, TEXT)
+        self._draw_side(r, v)
         self.draw_help(r, 20, 748, 1240)
 
-    def _draw_side(self, r) -> None:
+    def _draw_side(self, r, v) -> None:
         x, w = 860, 400
         r.panel(x, 44, w, 188, "state")
-        if self.revealed < self.k:
-            phase = f"k-means++ init: centroid {self.revealed} of {self.k}"
-        elif self.converged:
-            phase = f"converged after {self.n_iter} iterations"
-        else:
-            phase = "Lloyd iterations" + ("" if self.playing else " (paused)")
-        rows = [
-            ("k", f"{self.k}"),
-            ("iteration", f"{self.n_iter}"),
-            ("inertia", f"{self.inertia:,.1f}" if self.n_iter else "-"),
-            ("center shift", f"{self.shift:.3g}" if self.n_iter else "-"),
-            ("speed", f"{SPEEDS[self.speed_index]:g} steps/s" + ("" if self.playing else ", paused")),
-        ]
-        r.text(phase, x + 12, 72, 15, "#edc948" if self.converged else TEXT)
-        for i, (label, value) in enumerate(rows):
+        r.text(v["phase"], x + 12, 72, 15, "#edc948" if v["converged"] else TEXT)
+        for i, (label, value) in enumerate(v["rows"]):
             yy = 98 + i * 20
             r.text(label, x + 12, yy, 14, DIM)
             r.text(value, x + w - 12, yy, 14, TEXT, "right")
-        for j in range(self.k):
-            r.rect(x + 12 + j * 24, 206, 18, 14, PALETTE[j] if j < self.revealed else "#33363f")
-        ks = self.panel_k
+        for j in range(v["k"]):
+            r.rect(x + 12 + j * 24, 206, 18, 14, PALETTE[j] if j < v["revealed"] else "#33363f")
+        ks, inertia = v["elbow"]
+        sil = v["silhouette"]
         r.plot(
             x,
             246,
             w,
             240,
-            [("inertia (2,000-point sample)", ks, self.panel_inertia, "#4e79a7")],
+            [("inertia (2,000-point sample)", ks, inertia, "#4e79a7")],
             title="elbow: inertia vs k",
             xlim=(1, 10),
-            marker_x=self.k,
+            marker_x=v["k"],
         )
-        sil = [(k, s) for k, s in zip(ks, self.panel_sil, strict=True) if k > 1]
         r.plot(
             x,
             496,
@@ -333,7 +225,7 @@ class KMeansDemo(Demo):
             [("mean silhouette", [k for k, _ in sil], [s for _, s in sil], "#59a14f")],
             title="silhouette vs k",
             xlim=(1, 10),
-            marker_x=self.k,
+            marker_x=v["k"],
         )
-        if len(ks) < 10:
+        if not v["panels_done"]:
             r.text(f"computing k = {len(ks) + 1} ...", x + w - 12, 252, 12, DIM, "right")

@@ -220,9 +220,9 @@ class Renderer:
         no copy), a texture view or a sampler."""
         out = []
         for binding, res in entries.items():
-            storage = getattr(res, "_storage", None)
-            if storage is not None:  # a gpuml tensor: bind its device buffer where it lies
-                res = {"buffer": storage.buffer.handle, "offset": res.byte_offset, "size": max(res.nbytes, 4)}
+            where = res.gpu_buffer() if hasattr(res, "gpu_buffer") else None
+            if where is not None:  # a gpuml tensor: bind its device buffer where it lies
+                res = {"buffer": where[0], "offset": where[1], "size": max(where[2], 4)}
             elif isinstance(res, self.wgpu.GPUBuffer):
                 res = {"buffer": res, "offset": 0, "size": res.size}
             out.append({"binding": binding, "resource": res})

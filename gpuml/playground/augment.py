@@ -1,0 +1,131 @@
+"""Data augmentation, live: a batch of images through a ``gpuml.augment`` pipeline on the device, with new random
+parameters per seed. The pipeline is built from per-transform switches and strengths (its text spec works with
+``gpuml train --augment`` and ``gpuml augment --pipeline``), or given as a text spec. Numpy-free.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..augment import parse_pipeline
+from .controls import DemoModel, button, slider, toggle
+
+# name, spec template, default strength, (min, max), what the number means
+TRANSFORMS = [
+    ("rotate", "rotate {v}", 25.0, (1.0, 180.0), "max degrees"),
+    ("translate", "translate {v}", 0.12, (0.01, 0.5), "fraction of the size"),
+    ("zoom", "zoom {v}", 0.2, (0.02, 0.6), "max scale change"),
+    ("elastic", "elastic {v}", 0.06, (0.01, 0.3), "displacement / size"),
+    ("hflip", "hflip {v}", 0.5, (0.0, 1.0), "probability"),
+    ("brightness", "brightness {v}", 0.3, (0.02, 0.9), "max change"),
+    ("contrast", "contrast {v}", 0.4, (0.02, 0.9), "max change"),
+    ("noise", "noise {v}", 0.08, (0.005, 0.5), "sigma"),
+    ("cutout", "cutout {v}", 0.25, (0.05, 0.6), "square / size"),
+]
+DEFAULT_ON = {"rotate", "translate", "zoom", "brightness", "noise"}
+
+
+def _controls():
+    out = []
+    for name, _, default, (lo, hi), meaning in TRANSFORMS:
+        out.append(toggle(name, name in DEFAULT_ON))
+        step = 0.1 if name == "hflip" else None  # probabilities move linearly, strengths by x1.25
+        out.append(slider(f"{name}_strength", default, lo, hi, log=step is None, step=step, label=meaning))
+    out.append(slider("seed", 0, 0, 2**31 - 1, integer=True, step=1))
+    out.append(button("new", label="new variants (next seed)"))
+    return tuple(out)
+
+
+class AugmentModel(DemoModel):
+    """``images``: an (N, C, H, W) or (N, H, W) float32 tensor in [0, 1] (N variants are made: pass one image N
+    times for variants of one image); ``source`` describes it."""
+
+    name = "augment"
+    title = "data augmentation"
+    controls = _controls()
+
+    def __init__(self, images, *, source: str = "", seed: int = 0):
+        super().__init__()
+        self.images, self.source = images, source
+        self.size = images.shape[-1]
+        self.values["seed"] = int(seed)
+        self.custom_spec: str | None = None
+        self.presses = 0
+        self.dirty = True
+        self.variants = images
+        self.params = []
+        self.ms = 0.0
+
+    def use_spec(self, spec: str | None) -> None:
+        """Run a text spec instead of the switches (None: back to the switches); a bad spec raises ValueError."""
+        if spec is not None:
+            parse_pipeline(spec)
+        self.custom_spec = spec
+        self.dirty = True
+
+    def spec(self) -> str:
+        """The pipeline's text spec (sizes in pixels of this batch)."""
+        if self.custom_spec is not None:
+            return self.custom_spec
+        items = []
+        for name, template, *_ in TRANSFORMS:
+            if not self.values[name]:
+                continue
+            v = self.values[f"{name}_strength"]
+            if name in ("translate", "cutout"):
+                v = max(1, round(v * self.size))
+            elif name == "elastic":
+                v = round(v * self.size, 2)
+            items.append(template.format(v=f"{v:g}"))
+        return ", ".join(items)
+
+    def step(self) -> None:
+        """Augment the batch (when something changed): ``variants`` (float32 tensor, same device)."""
+        if not self.dirty:
+            return
+        t0 = time.perf_counter()
+        spec = self.spec()
+        if spec:
+            pipe = parse_pipeline(spec)
+            self.variants = pipe.apply_batch(self.images, seed=self.values["seed"], step=0)
+            self.params = pipe.params_
+        else:
+            self.variants, self.params = self.images, []
+        self.ms = (time.perf_counter() - t0) * 1e3
+        self.dirty = False
+
+    def _changed(self, name, value) -> None:
+        if name.endswith("_strength"):
+            self.values[name.removesuffix("_strength")] = True  # changing a strength switches it on
+        self.dirty = True
+
+    def _pressed(self, name) -> None:
+        if name == "new":
+            self.values["seed"] += 1
+            self.presses += 1
+            self.dirty = True
+
+    def view(self) -> dict:
+        """What to draw: ``images`` and ``variants`` (device tensors in [0, 1]; clip before display), the
+        per-transform rows (name, on, strength, its range, meaning) and the spec text."""
+        return {
+            "title": "data augmentation",
+            "source": self.source,
+            "images": self.images,
+            "variants": self.variants,
+            "seed": self.values["seed"],
+            "transforms": [
+                (name, self.values[name], self.values[f"{name}_strength"], rng, meaning)
+                for name, _, _, rng, meaning in TRANSFORMS
+            ],
+            "spec": self.spec(),
+        }
+
+    def state(self) -> dict:
+        return {
+            "seed": self.values["seed"],
+            "presses": self.presses,
+            "spec": self.spec(),
+            "enabled": [t[0] for t in TRANSFORMS if self.values[t[0]]],
+            "source": self.source,
+        }

@@ -1,0 +1,231 @@
+"""k-means step by step: k-means++ initialisation revealed one centroid per step, then Lloyd iterations (a
+:class:`gpuml.cluster.stepper.KMeansRun`), with elbow and silhouette panels for k = 1..10 filled in one k per
+frame on a 2,000-point subsample (silhouette costs O(n^2)). Numpy-free (the web page runs it in Pyodide core).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from ..cluster import KMeans, silhouette_score
+from ..cluster.stepper import KMeansRun
+from .controls import DemoModel, button, choice, slider, toggle
+
+DATASETS = ("blobs", "moons", "circles", "anisotropic")
+SPEEDS = (0.5, 1, 2, 5, 10, 30, 60)  # Lloyd iterations (or init steps) per second
+PANEL_SAMPLE = 2000
+PANEL_KS = 10
+
+
+def default_loader(name: str, n: int, seed: int):
+    """The native demo's datasets: ``gpuml.cluster.make_dataset`` (scikit-learn; 4 blobs)."""
+    from ..cluster import make_dataset
+
+    X, _ = make_dataset(name, n, random_state=seed, centers=4)
+    return X
+
+
+class KMeansModel(DemoModel):
+    """``loader(name, n, seed)`` gives the (n, 2) points of a dataset (default :func:`default_loader`); ``reveal``
+    shows the k-means++ centroids one per step (else all at once); ``panels`` computes the elbow/silhouette
+    panels; ``bench`` iterates on every :meth:`advance` and starts a new init on convergence."""
+
+    name = "kmeans"
+    title = "k-means step by step"
+    controls = (
+        choice("dataset", "blobs", DATASETS),
+        slider("k", 4, 2, 10, integer=True, step=1),
+        choice("speed", 10, SPEEDS, label="steps per second"),
+        toggle("playing", True),
+        toggle("voronoi", True, label="Voronoi cells"),
+        button("step"),
+        button("reset", label="reset (new k-means++ init)"),
+    )
+
+    def __init__(self, *, points: int = 10_000, k: int = 4, dataset: str = "blobs", seed: int = 0, speed=10,
+                 playing: bool = True, steps_per_frame: int = 1, bench: bool = False, reveal: bool = True,
+                 panels: bool = True, max_iter: int = 300, loader=None, X=None, device=None):  # fmt: skip
+        super().__init__()
+        self.n = int(points)
+        self.seed = int(seed)
+        self.device = device
+        self.loader = loader or default_loader
+        self.max_per_frame = int(steps_per_frame)
+        self.bench, self.reveal, self.panels, self.max_iter = bool(bench), bool(reveal) and not bench, panels, max_iter
+        self.iterations = 0  # Lloyd iterations since start, over resets
+        self.panel_frames = 0  # advances that fitted a panel k (the slow first frames)
+        self.resets = 0
+        self.points_version = 0  # bumped when the points change (renderers cache what depends on positions)
+        self.values["speed"] = self.control("speed").validate(speed if speed in SPEEDS else 10)
+        self.values["playing"] = bool(playing)
+        self.values["k"] = self.control("k").validate(k)
+        self.values["dataset"] = dataset
+        self._accum = 0.0
+        self.load(dataset, X)
+
+    # --- model state ----------------------------------------------------------------------------------------
+    @property
+    def k(self) -> int:
+        return self.values["k"]
+
+    @property
+    def dataset(self) -> str:
+        return self.values["dataset"]
+
+    def load(self, dataset: str, X=None) -> None:
+        """Points of ``dataset`` (from the loader unless ``X`` is given); new run, panels restart."""
+        self.values["dataset"] = dataset
+        self.X = self.loader(dataset, self.n, self.seed) if X is None else X
+        self.n = len(self.X)
+        self.bounds = _bounds(self.X)
+        picks = random.Random(self.seed).sample(range(self.n), min(PANEL_SAMPLE, self.n))
+        self.sample = [list(map(float, self.X[i])) for i in picks]
+        self.panel_k: list[int] = []
+        self.panel_inertia: list[float] = []
+        self.panel_sil: list[float] = []
+        self.new_run()
+
+    def new_run(self) -> None:
+        self.run = None
+        self.points_version += 1
+        self.reset()
+
+    def reset(self) -> None:
+        """A new k-means++ initialisation (seeded by the reset count on the native demo's scheme)."""
+        self.resets += 1
+        state = self.seed * 1000 + self.resets if self.reveal or self.bench else self.seed
+        if self.run is None:
+            self.run = KMeansRun(self.X, self.k, random_state=state, max_iter=self.max_iter, device=self.device)
+        else:
+            self.run.reinit(state)
+        self.revealed = 1 if self.reveal else self.k
+        self.inertia_history: list[float] = []
+        self._accum = 0.0
+
+    @property
+    def converged(self) -> bool:
+        return self.run.converged
+
+    @property
+    def n_iter(self) -> int:
+        return self.run.n_iter
+
+    def step(self) -> None:
+        """One step: reveal the next k-means++ centroid, or one Lloyd iteration."""
+        if self.run.converged:
+            return
+        if self.revealed < self.k:
+            self.revealed += 1
+            return
+        _, inertia, _, _ = self.run.step()
+        self.iterations += 1
+        self.inertia_history.append(inertia)
+
+    def panel_step(self) -> None:
+        """Fit one more k of the elbow/silhouette panels (k = 1..10) on the subsample."""
+        k = len(self.panel_k) + 1
+        if not self.panels or k > PANEL_KS:
+            return
+        self.panel_frames += 1
+        model = KMeans(k, random_state=self.seed, n_init=1, device=self.device).fit(self.sample)
+        self.panel_k.append(k)
+        self.panel_inertia.append(float(model.inertia_))
+        self.panel_sil.append(silhouette_score(self.sample, model.labels_, device=self.device) if k > 1 else math.nan)
+
+    def advance(self, dt: float) -> None:
+        """``dt`` seconds of the animation: steps at ``speed`` per second (at most ``steps_per_frame``), or one
+        iteration in bench mode; then one panel k."""
+        if self.bench:
+            if self.run.converged:
+                self.reset()
+            self.step()
+        elif self.values["playing"] and not self.run.converged:
+            self._accum += dt * self.values["speed"]
+            steps = min(int(self._accum), self.max_per_frame)
+            self._accum = min(self._accum - steps, 1.0)
+            for _ in range(steps):
+                self.step()
+        self.panel_step()
+
+    # --- input ----------------------------------------------------------------------------------------------
+    def _changed(self, name, value) -> None:
+        if name == "k":
+            self.new_run()
+        elif name == "dataset":
+            self.load(value)
+
+    def _pressed(self, name) -> None:
+        if name == "step":
+            self.values["playing"] = False
+            self.step()
+        elif name == "reset":
+            self.reset()
+
+    # --- output ---------------------------------------------------------------------------------------------
+    def phase(self) -> str:
+        if self.revealed < self.k:
+            return f"k-means++ init: centroid {self.revealed} of {self.k}"
+        if self.run.converged:
+            return f"converged after {self.run.n_iter} iterations"
+        return "Lloyd iterations" + ("" if self.values["playing"] else " (paused)")
+
+    def view(self) -> dict:
+        """What to draw: the points' device buffers (``buffers``: points, labels, centers; or None: then
+        ``labels()`` / ``centers()`` on the host) and ``mean`` (they are centered), the data ``bounds``, how many
+        centroids and cells show (``revealed``), the state panel's rows and the elbow/silhouette series."""
+        run, it = self.run, self.run.n_iter
+        speed = self.values["speed"]
+        playing = self.values["playing"]
+        return {
+            "title": f"k-means · {self.dataset} · {self.n:,} points",
+            "buffers": run.buffers(),
+            "mean": run.mean,
+            "bounds": self.bounds,
+            "revealed": self.revealed,
+            "k": self.k,
+            "voronoi": self.values["voronoi"],
+            "phase": self.phase(),
+            "converged": run.converged,
+            "rows": [
+                ("k", f"{self.k}"),
+                ("iteration", f"{it}"),
+                ("inertia", f"{run.inertia:,.1f}" if it else "-"),
+                ("center shift", f"{run.shift:.3g}" if it else "-"),
+                ("speed", f"{speed:g} steps/s" + ("" if playing else ", paused")),
+            ],
+            "elbow": (list(self.panel_k), list(self.panel_inertia)),
+            "silhouette": [(k, s) for k, s in zip(self.panel_k, self.panel_sil, strict=True) if k > 1],
+            "panels_done": len(self.panel_k) >= PANEL_KS or not self.panels,
+        }
+
+    def labels(self):
+        return self.run.labels()
+
+    def centers(self) -> list[list[float]]:
+        """The current centers (centered coordinates, like the points)."""
+        return self.run.centers()
+
+    def state(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "k": self.k,
+            "n_points": self.n,
+            "n_iter": self.run.n_iter,
+            "revealed": self.revealed,
+            "inertia": self.run.inertia,
+            "converged": self.run.converged,
+            "playing": self.values["playing"],
+            "speed": self.values["speed"],
+            "voronoi": self.values["voronoi"],
+            "resets": self.resets,
+            "iterations": self.iterations,
+            "panel_k": list(self.panel_k),
+            "panel_frames": self.panel_frames,
+        }
+
+
+def _bounds(X) -> tuple[float, float, float, float]:
+    xs = [float(r[0]) for r in X]
+    ys = [float(r[1]) for r in X]
+    return min(xs), min(ys), max(xs), max(ys)
