@@ -5,6 +5,7 @@ gradient checks on tiny cases, algorithm choice, autotune and errors."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -366,3 +367,153 @@ def test_errors(any_device):
         gpuml.ops.conv2d(gpuml.tensor(np.zeros((1, 4, 8, 8), np.int32)), w)
     with pytest.raises(ValueError, match="grad_out"):
         gpuml.ops.conv2d_backward(x, w, np.zeros((1, 4, 5, 5), np.float32))
+
+
+# --- the variant table ---------------------------------------------------------------------------------------------
+
+
+def _old_rule(g, cpu: bool) -> str:
+    """The hand-written ``auto`` rule the conv2d table's static order replaced (gpuml/ops/conv.py until 2026-12)."""
+    if cpu and g.winograd_ok and g.Cg >= 16 and g.OCg >= 16:
+        return "winograd4" if g.OH >= 8 and g.OW >= 8 else "winograd2"
+    if g.Cg * g.OCg < 64 or (cpu and g.Cg * g.OCg <= 256):
+        return "direct"
+    if g.winograd_ok and g.Cg >= 64 and g.OCg >= 64 and g.Cg * g.N * g.P >= 400_000:
+        if g.Cg >= 128 and (g.N * g.P >= 16384 or g.P >= 3136):
+            return "winograd4"
+        return "winograd2"
+    return "im2col"
+
+
+def _old_direct_kernel(g, cpu: bool, lanes: int, grid_limit: int = 65535) -> str:
+    """The kernel the old ``algo="direct"`` ran (its _run_direct / _rows_ok), f32."""
+    groups = -(-g.N * g.OH * -(-g.OW // 4) // 8)
+    rows_ok = g.G == 1 and g.sw == 1 and g.dw == 1 and g.KW <= 5 and lanes >= 4 and groups <= grid_limit
+    if cpu and rows_ok:
+        return "implicit_rows"
+    if cpu and g.P % 4 == 0 and g.OCg > 4:
+        return "implicit"
+    return "direct"
+
+
+def _grid_of_shapes():
+    for n, c, oc, hw, k, s, d, p, grp in itertools.product(
+        (1, 8, 64),
+        (1, 3, 6, 16, 32, 64, 128),
+        (1, 6, 16, 64, 128),
+        (6, 14, 28, 56),
+        (1, 3, 5),
+        (1, 2),
+        (1, 2),
+        (0, 1, 2),
+        (1, 2, "dw"),
+    ):
+        groups = c if grp == "dw" else grp
+        if grp == "dw" and oc != c:
+            continue
+        try:
+            yield conv_mod.conv_geometry((n, c, hw, hw + 3), (oc, c // groups, k, k), s, p, d, groups)
+        except ValueError:
+            continue
+
+
+def test_static_order_reproduces_the_old_rule():
+    """With GPUML_TUNE=0 the table picks exactly what the old rule (and its direct-kernel choice) picked, on
+    software adapters and GPUs, with and without subgroups, over a grid of shapes."""
+    from gpuml.backends.variants import DeviceCaps
+    from gpuml.impl.webgpu.conv.variants import CONV2D, ConvCase
+
+    checked, shapes = 0, list(_grid_of_shapes())
+    for software in (True, False):
+        for lanes in (0, 4, 32):
+            caps = DeviceCaps("test", software, lanes, False, False)
+            for g in shapes:
+                case = ConvCase(g)
+                old = _old_rule(g, software)
+                direct = _old_direct_kernel(g, software, lanes)
+                want = direct if old == "direct" else old
+                assert CONV2D.applicable(caps, case)[0].name == want, (g, software, lanes)
+                assert CONV2D.static_in(caps, case, FAMILY["direct"]).name == direct, (g, software, lanes)
+                checked += 1
+    assert checked > 10_000
+    # without a device: the GPU rule
+    for g in shapes[::97]:
+        assert conv_mod.choose_conv_algo(g) == _old_rule(g, False)
+
+
+def test_last_conv_algo_names_the_kernel(native_device):
+    """LeNet conv1: the direct family's row kernel on CPU adapters with subgroups (lavapipe), direct.wgsl on GPUs."""
+    x, w, b = _data((4, 1, 28, 28), (6, 1, 5, 5))
+    caps = native_device.caps
+    want = "implicit_rows" if caps.software and caps.subgroup_size >= 4 else "direct"
+    for algo in ("auto", "direct"):
+        out = gpuml.ops.conv2d(gpuml.tensor(x, device=native_device), w, b, padding=2, algo=algo)
+        assert gpuml.ops.last_conv_algo(native_device) == want
+        assert_close(out.numpy(), ref_conv(x, w, b, padding=2), "matmul", algo)
+    g = conv_mod.conv_geometry(x.shape, w.shape, padding=2)
+    assert conv_mod.choose_conv_algo(g, native_device) == "direct"  # the public algorithm of that kernel
+
+
+def test_tuning_records_a_choice(native_device, tmp_path, monkeypatch):
+    """GPUML_TUNE=1: the first ``auto`` convolution of a shape class times the applicable variants and records the
+    winner (in memory and in GPUML_TUNE_CACHE); a second shape of the same class reuses it."""
+    import json
+
+    from gpuml.backends.variants import TuneCache
+    from gpuml.impl.webgpu.conv.variants import CONV2D, ConvCase, shape_class
+
+    path = tmp_path / "tune.json"
+    monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_CACHE", str(path))
+    monkeypatch.delenv("GPUML_CONV_AUTOTUNE", raising=False)
+    monkeypatch.setitem(native_device.op_state, "conv2d.autotune", None)
+    monkeypatch.setattr(native_device, "tune_cache", TuneCache(native_device.adapter))
+    x, w, b = _data((2, 8, 12, 12), (8, 8, 3, 3))
+    g = conv_mod.conv_geometry(x.shape, w.shape, padding=1)
+    options = [v.name for v in CONV2D.applicable(native_device.caps, ConvCase(g))]
+    assert len(options) >= 4  # implicit_rows / implicit / direct / im2col / winograd: a real choice
+    out = gpuml.ops.conv2d(gpuml.tensor(x, device=native_device), w, b, padding=1, relu=True)
+    key = ("conv2d", *shape_class(ConvCase(g)))
+    chosen = native_device.tune_cache.choices[key]
+    assert chosen in options and gpuml.ops.last_conv_algo(native_device) == chosen
+    assert json.loads(path.read_text())[native_device.tune_cache.scope][json.dumps(list(key))] == chosen
+    assert_close(out.numpy(), np.maximum(ref_conv(x, w, b, padding=1), 0), "matmul", chosen)
+    # same class (N * P in the same octave): no new entry, same kernel
+    x2 = _data((2, 8, 12, 11), (8, 8, 3, 3))[0]
+    out2 = gpuml.ops.conv2d(gpuml.tensor(x2, device=native_device), w, b, padding=1)
+    conv_keys = [k for k in native_device.tune_cache.choices if k[0] == "conv2d"]
+    assert conv_keys == [key] and gpuml.ops.last_conv_algo(native_device) == chosen
+    assert max_relative_error(out2.numpy(), ref_conv(x2, w, b, padding=1)) <= WINOGRAD4_BOUND
+
+
+AWKWARD = [
+    ((1, 3, 7, 5), (5, 3, 3, 3), {"padding": 1}),  # OW % 4 != 0, P % 4 != 0, OC not a multiple of 4
+    ((2, 5, 9, 13), (17, 5, 3, 3), {"padding": 1}),  # two 16-channel rows blocks, odd width
+    ((3, 2, 12, 8), (9, 2, 5, 5), {"padding": 2}),  # 5x5, P % 4 == 0, OC > 8 (16-row tiles)
+    ((1, 4, 10, 10), (4, 4, 3, 2), {"padding": (0, 1), "dilation": (2, 1)}),  # vertical dilation
+    ((2, 6, 11, 9), (12, 3, 3, 3), {"padding": 1, "groups": 2}),  # groups
+    ((1, 16, 9, 9), (16, 16, 3, 3), {"padding": 1}),  # Winograd with ragged tiles
+]
+
+
+@pytest.mark.parametrize("cfg", AWKWARD, ids=[_cid(c) for c in AWKWARD])
+def test_every_applicable_variant_matches_float64(native_device, cfg):
+    """Each kernel of the conv2d table that applies, run directly, against float64 numpy (bias and ReLU fused)."""
+    from gpuml.impl.webgpu.conv.forward import RUN, conv_case
+    from gpuml.impl.webgpu.conv.variants import CONV2D
+
+    xs, ws, kw = cfg
+    x, w, b = _data(xs, ws, seed=21)
+    g = conv_mod.conv_geometry(xs, ws, **kw)
+    ref = np.maximum(ref_conv(x, w, b, **kw), 0)
+    tx, tw, tb = (gpuml.tensor(a, device=native_device) for a in (x, w, b))
+    ran = []
+    for v in CONV2D.applicable(native_device.caps, conv_case(native_device, g)):
+        got = RUN[v.name](native_device, g, tx, tw, tb, True).numpy()
+        assert got.shape == ref.shape
+        if v.name == "winograd4":
+            assert max_relative_error(got, ref) <= WINOGRAD4_BOUND, v.name
+        else:
+            assert_close(got, ref, "matmul", v.name)
+        ran.append(v.name)
+    assert {"direct", "im2col"} <= set(ran)

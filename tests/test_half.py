@@ -64,7 +64,7 @@ def test_half_conv2d(f16_device):
     w, w64 = h(rng.standard_normal((16, 6, 5, 5)) * 0.2, f16_device)
     b, b64 = h(rng.standard_normal(16), f16_device)
     y = ops.conv2d(x, w, b)
-    assert y.dtype_name == "float16" and last_conv_algo() == "implicit"
+    assert y.dtype_name == "float16" and last_conv_algo(f16_device) == "implicit"
     g = conv_geometry(x.shape, w.shape)
     ref = np.einsum("nchwij,ocij->nohw", np.lib.stride_tricks.sliding_window_view(x64, (5, 5), axis=(2, 3)), w64)
     assert g.out_shape == ref.shape

@@ -65,8 +65,8 @@ def _np_planes(x, g):
 def _np_row_width(g) -> int:
     """Columns per output row in the numpy twins' column layout: with stride 1 along W every output row spans the
     full padded width Wp (its last Wp - OW columns are garbage, never read back), so a tap's columns are one
-    contiguous run of OH * Wp input floats per image: memcpy-speed copies, 2-4x faster than row-by-row ones of OW
-    floats (LeNet conv1/conv2 at batch 64: 0.10/0.12 ms vs 0.23/0.38). Strided rows use the exact OW."""
+    contiguous run of OH * Wp input floats per image: memcpy-speed copies, much faster than row-by-row ones of OW
+    floats (benchmarks/RESULTS.md, "conv auto rule"). Strided rows use the exact OW."""
     return g.W + 2 * g.pw if g.sw == 1 else g.OW
 
 
