@@ -45,7 +45,7 @@ from gpuml.demos import load_demo
 from gpuml.demos.app import App
 app = App(load_demo("kmeans"), json.loads(sys.argv[1]))
 app.run(int(sys.argv[2]))
-d = app.demo
+d = app.demo.model
 out = {"frame_times": app.frame_times, "panel_frames": d.panel_frames, "iterations": d.state()["iterations"],
        "frames": app.frames, "resets": d.resets}
 json.dump(out, open(sys.argv[3], "w"))
@@ -71,11 +71,11 @@ def kmeans_offscreen(frames: int) -> list[dict]:
 
     app = App(load_demo("kmeans"), KMEANS, offscreen=True)
     times = []
-    while len(times) < frames + app.demo.panel_frames or len(app.demo.panel_k) < 10:
+    while len(times) < frames + app.demo.model.panel_frames or len(app.demo.model.panel_k) < 10:
         t0 = time.perf_counter()
         app.canvas.draw()  # update + draw + render + rendercanvas's readback of the 1280x800 frame
         times.append(time.perf_counter() - t0)
-    d = app.demo
+    d = app.demo.model
     iterations = d.state()["iterations"]
     app.close()
     return kmeans_rows("offscreen", times, d.panel_frames, iterations, d.resets)
@@ -109,12 +109,12 @@ def digits_latency(updates: int) -> dict:
     from gpuml.demos.app import App
 
     app = App(load_demo("digits"), {"sample": True}, offscreen=True)
-    demo = app.demo
+    demo = app.demo.model
     demo.predict()  # warm-up: pipelines compiled
     demo.latencies.clear()
     rng = np.random.default_rng(0)
     for _ in range(updates):
-        demo.stamp(*rng.uniform(60, 220, 2))  # the drawing changes, as while the mouse moves
+        demo.stroke([tuple(rng.uniform(60, 220, 2))])  # the drawing changes, as while the mouse moves
         demo.predict()
     app.close()
     return {"what": "digit pad update: prediction + activations + Grad-CAM", **pct(demo.latencies)}

@@ -126,8 +126,9 @@ class DigitsModel(DemoModel):
         return max(range(10), key=lambda i: probs[i]), probs
 
     def predict(self) -> None:
-        """Preprocess the ink, classify it, Grad-CAM for the predicted class and the activation maps (timed in
-        ``timings``: readback, preprocess, predict, gradcam ms)."""
+        """Preprocess the ink, classify it, Grad-CAM for the predicted class and the activation maps, from one
+        forward and one backward pass (timed in ``timings``: ink readback, preprocess, predict (forward, backward,
+        class and logits read back), gradcam (the maps read back and upsampled) ms)."""
         t0 = time.perf_counter()
         flat = self.ink_flat = self.ink_values()
         t1 = time.perf_counter()
@@ -137,11 +138,12 @@ class DigitsModel(DemoModel):
         if pixels is not None:
             self.pixels = pixels
             self.x = tensor(array.array("f", pixels), device=self.device).reshape(1, 1, 28, 28)
-            self.probs = softmax(self.net.forward(self.x).tolist()[0])
-            self.label = max(range(10), key=lambda i: self.probs[i])
-            t3 = time.perf_counter()
-            cam = grad_cam_device(self.net, self.x, target_class=self.label)
+            # one forward pass: Grad-CAM's, for the class it predicts; then the logits of that pass
+            cam = grad_cam_device(self.net, self.x)
             self.outputs, self.cam, self.cam_layer = cam["outputs"], cam["cam"], cam["layer"]
+            self.label = cam["classes"][0]
+            self.probs = softmax(self.outputs[-1].tolist()[0])
+            t3 = time.perf_counter()
             _, h, w = self.cam.shape
             self.cam_image = upsample_map(self.cam.to_array(), h, w, 28, 28)
             first = self.outputs[self.first]
