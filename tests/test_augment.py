@@ -399,3 +399,60 @@ def test_cli_augment(tmp_path, images):
         assert (out / r["file"]).is_file()
     sheet = Image.open(out / "contact_sheet.png")
     assert sheet.width > sheet.height  # rows = inputs, columns = original + 4 variants
+
+
+# --- the resampling variant table (gpuml/impl/webgpu/augment.py RESAMPLE) ----------------------------------------
+def test_resample_static_order_reproduces_the_previous_choice():
+    """Before the table a pass ran 8 quads per invocation from 32 quads per image on, else 1 (on every adapter)."""
+    from gpuml.backends.variants import DeviceCaps
+    from gpuml.impl.webgpu import augment as webgpu_augment
+
+    table = webgpu_augment.RESAMPLE
+    for sg, software in ((8, True), (0, True), (32, False), (0, False)):
+        caps = DeviceCaps("native", software, sg, False, False)
+        for h, w in ((1, 1), (3, 5), (7, 17), (8, 15), (8, 16), (11, 12), (28, 28), (224, 224), (1, 129)):
+            for source, mode, elastic, u8 in (("f32", "nearest", False, False), ("u8px", "bilinear", True, True)):
+                quads = -(-(h * w) // 4)
+                shape = webgpu_augment.ResampleShape(4, 3, quads, source, mode, elastic, u8)
+                before = 8 if quads >= 32 else 1
+                assert table.applicable(caps, shape)[0].template["QUADS"] == before, (h, w)
+
+
+@pytest.mark.parametrize("variant", ["quads8", "quads1"])
+def test_every_resample_variant_equals_the_numpy_twin(native_device, cpu_device, monkeypatch, variant):
+    """Each variant (forced) on passes where it applies: float32 and uint8 in and out, a contrast segment, two
+    passes, elastic and nearest sampling; the result is the numpy twin's."""
+    from gpuml.augment.io import U8Batch
+    from gpuml.impl.webgpu import augment as webgpu_augment
+
+    table = webgpu_augment.RESAMPLE
+    monkeypatch.setattr(table, "forced", lambda: table[variant])
+    pipe = A.Compose([A.Rotate(20), A.Brightness(0.3), A.Contrast(0.4), A.ElasticTransform(2, 4, "nearest"),
+                      A.GaussianNoise(0.05), A.Crop((20, 23))])  # fmt: skip
+    x = np.random.default_rng(21).random((3, 3, 26, 29), dtype=np.float32)
+    params = pipe.generate(3, x.shape[1:], A.make_rng(5))
+    assert [p.out_hw for p in A.plan(pipe.stages(params, x.shape[1:]), 3, (26, 29))] == [(26, 29)] * 2 + [(20, 23)]
+    ref = pipe.apply_batch(gpuml.tensor(x, device=cpu_device), params=params).numpy()
+    got = pipe.apply_batch(gpuml.tensor(x, device=native_device), params=params).numpy()
+    check(got, ref, "float32", "bilinear", variant)
+    u8 = (x * 255).astype(np.uint8)
+    ref = pipe.apply_batch(U8Batch.from_numpy(u8, cpu_device), params=params, out="uint8").words.numpy()
+    got = pipe.apply_batch(U8Batch.from_numpy(u8, native_device), params=params, out="uint8").words.numpy()
+    check(got.view(np.uint8), ref.view(np.uint8), "uint8", "bilinear", f"{variant} uint8")
+
+
+def test_resample_variant_is_measured_with_tuning_on(native_device, cpu_device, tmp_path, monkeypatch):
+    monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setattr(native_device.tune_cache, "path", tmp_path / "tune.json")
+    native_device.tune_cache.clear()
+    try:
+        pipe = A.Compose([A.Rotate(15), A.Contrast(0.4)])
+        x = np.random.default_rng(22).random((4, 1, 24, 28), dtype=np.float32)
+        params = pipe.generate(4, x.shape[1:], A.make_rng(1))
+        got = pipe.apply_batch(gpuml.tensor(x, device=native_device), params=params).numpy()
+        ref = pipe.apply_batch(gpuml.tensor(x, device=cpu_device), params=params).numpy()
+        check(got, ref, "float32", "bilinear", "tuned")
+        key = ("augment_resample", "f32", 1, "bilinear", False, False, 256, 4)
+        assert native_device.tune_cache.choices[key] in ("quads8", "quads1")
+    finally:
+        native_device.tune_cache.clear()

@@ -193,3 +193,80 @@ def test_input_validation(cpu_device):
     fitted = KMeans(2, random_state=0, device=cpu_device).fit(np.random.rand(10, 3))
     with pytest.raises(ValueError, match="3 features"):
         fitted.predict(np.zeros((2, 4)))
+
+
+# --- the assignment variant table (gpuml/impl/webgpu/kmeans.py KMEANS_ASSIGN) -------------------------------------
+def _kind_before_the_table(sg: int, k: int, d4: int, wg_bytes: int) -> str:
+    """The engine's choice before KMEANS_ASSIGN (GPUEngine._kind), written out as the reference."""
+    if not sg:
+        return "portable"
+    c4 = -(-k // (4 * sg))
+    fits = d4 <= 4 and c4 <= 8 and c4 * d4 <= 16
+    if sg in (4, 8) and fits and 16 * k * d4 <= wg_bytes:
+        return "tile"
+    return "subgroup"
+
+
+def test_assign_static_order_reproduces_the_previous_choice():
+    from gpuml.backends.variants import DeviceCaps
+
+    table = webgpu_kmeans.KMEANS_ASSIGN
+    checked = 0
+    for sg, software, wg_bytes in itertools.product((0, 4, 8, 16, 32, 64), (True, False), (4096, 16384, 32768)):
+        caps = DeviceCaps("native", software, sg, False, False, max_workgroup_storage=wg_bytes)
+        for k, d in itertools.product((1, 2, 3, 7, 8, 16, 31, 32, 33, 64, 65, 100, 128, 256, 300, 1024), range(1, 40)):
+            d4 = -(-d // 4)
+            geometry = webgpu_kmeans.AssignShape(1000, k, d4)
+            assert table.applicable(caps, geometry)[0].name == _kind_before_the_table(sg, k, d4, wg_bytes), (sg, k, d)
+            checked += 1
+    assert checked == 6 * 2 * 3 * 16 * 39
+
+
+@pytest.mark.parametrize(("n", "k", "d"), [(1003, 5, 2), (2001, 40, 7), (999, 3, 1), (1501, 6, 17), (700, 64, 16)])
+def test_every_applicable_assign_variant_equals_the_numpy_engine(native_device, cpu_device, n, k, d):
+    """Five Lloyd iterations from the same centers with each variant that applies on this adapter: the same labels,
+    changed counts and empty clusters as the cpu engine, centers and inertia to float32 rounding."""
+    X = _blobs(n, k=k, seed=11, d=d)
+    data = as_host(X)
+    init = [data.row(i) for i in np.random.default_rng(2).choice(n, k, replace=False)]
+    shape = webgpu_kmeans.AssignShape(n, k, -(-d // 4))
+    names = [v.name for v in webgpu_kmeans.KMEANS_ASSIGN.applicable(native_device.caps, shape)]
+    assert "portable" in names
+    ref = make_engine(cpu_device, data, k)
+    ref.set_centers(init)
+    ref_steps = [(ref.iterate(), ref.labels().copy(), np.asarray(ref.get_centers())) for _ in range(5)]
+    for name in names:
+        engine = webgpu_kmeans.GPUEngine(native_device, data, k, kernel=name)
+        assert engine.kind == name
+        engine.set_centers(init)
+        for it, (stats, labels, centers) in enumerate(ref_steps):
+            got = engine.iterate()
+            np.testing.assert_array_equal(engine.labels(), labels, err_msg=f"{name}, iteration {it}")
+            assert got[2:] == stats[2:], (name, it)
+            assert abs(got[1] / stats[1] - 1) < 1e-5, (name, it)
+            np.testing.assert_allclose(engine.get_centers(), centers, rtol=1e-5, atol=1e-5)
+        inertia, dist = engine.assign(dists=True)
+        assert abs(inertia / float(dist.astype(np.float64).sum()) - 1) < 1e-5
+
+
+def test_assign_variant_is_measured_with_tuning_on(native_device, tmp_path, monkeypatch):
+    """GPUML_TUNE=1: the first engine of a shape class times the applicable variants and remembers the winner for
+    this adapter; the fit is sklearn's whichever wins."""
+    monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setattr(native_device.tune_cache, "path", tmp_path / "tune.json")
+    native_device.tune_cache.clear()
+    X = _blobs(1003, k=5, seed=1, d=3)
+    init = X[np.random.default_rng(0).choice(len(X), 5, replace=False)]
+    try:
+        engine = make_engine(native_device, as_host(X), 5)
+        key = ("kmeans_assign", 1024, 8, 1)
+        shape = webgpu_kmeans.AssignShape(1003, 5, 1)
+        applicable = [v.name for v in webgpu_kmeans.KMEANS_ASSIGN.applicable(native_device.caps, shape)]
+        if len(applicable) > 1:
+            assert native_device.tune_cache.choices[key] == engine.kind in applicable
+        ours = KMeans(5, init=init, device=native_device).fit(X)
+        ref = sk_cluster.KMeans(5, init=init, n_init=1, algorithm="lloyd").fit(X)
+        np.testing.assert_array_equal(ours.labels_, ref.labels_)
+        assert ours.n_iter_ == ref.n_iter_
+    finally:
+        native_device.tune_cache.clear()

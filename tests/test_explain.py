@@ -13,8 +13,8 @@ SPEC = "conv 4 3 pad1 relu | conv 6 3 relu | maxpool 2 | flatten | fc 10"
 
 
 @pytest.fixture
-def model(device):
-    return nn.from_spec(SPEC, input_shape=(1, 8, 8), device=device, seed=4)
+def model(any_device):
+    return nn.from_spec(SPEC, input_shape=(1, 8, 8), device=any_device, seed=4)
 
 
 @pytest.fixture
