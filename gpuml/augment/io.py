@@ -24,7 +24,7 @@ def _is_pil(x) -> bool:
 
 class U8Batch:
     """uint8 images (N, C, H, W) on the device, packed into uint32 words (``words``) as ``layout`` says
-    (gpuml.augment.engine.SOURCES): "u8px", one word per pixel with channel c in byte c (the default for 2-4
+    (SOURCES in gpuml/impl/webgpu/augment.py): "u8px", one word per pixel with channel c in byte c (the default for 2-4
     channels: one load gives a pixel's colour), or "u8", the flat (N, C, H, W) bytes 4 per word, little-endian
     (the default for one channel)."""
 

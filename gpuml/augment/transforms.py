@@ -70,7 +70,7 @@ __all__ = [
 # --- pipelines ------------------------------------------------------------------------------------------------
 class Compose(Transform):
     """Apply transforms in order. Consecutive geometric transforms fuse into one resampling pass; pixel ops run in
-    the same kernel; the whole pipeline is a few dispatches over the batch (see gpuml.augment.engine).
+    the same kernel; the whole pipeline is a few dispatches over the batch (see gpuml.augment.stages).
 
     value_range: images are floats in this range (uint8 input is scaled to [0, 1]); clip: clamp after each
     colour op (as Pillow's 8-bit enhancers do)."""
