@@ -48,14 +48,8 @@ class DigitsModel(DemoModel):
 
     def __init__(self, net, *, name: str = "model", accuracy: float | None = None):
         super().__init__()
-        if tuple(net.input_shape) != (1, 28, 28):
-            raise ValueError(f"the digit pad needs a 28x28 model, {name} takes {tuple(net.input_shape)}")
-        self.net, self.model_name, self.accuracy = net, name, accuracy
+        self.set_net(net, name, accuracy)
         self.device = net.device
-        layers = net.layers
-        convs = [i for i, m in enumerate(layers) if type(m).__name__ == "Conv2d"]
-        nxt = convs[0] + 1
-        self.first = nxt if nxt < len(layers) and type(layers[nxt]).__name__ == "ReLU" else convs[0]
         self.ink = ops.zeros((INK, INK), device=self.device)
         self.strokes = 0
         self.updates = 0
@@ -64,6 +58,16 @@ class DigitsModel(DemoModel):
         self.timings: dict = {}
         self.ink_flat = [0.0] * (INK * INK)  # the ink the last prediction saw
         self._reset_outputs()
+
+    def set_net(self, net, name: str = "model", accuracy: float | None = None) -> None:
+        """Classify with ``net`` from now on (a (1, 28, 28) -> 10 classifier on the same device)."""
+        if tuple(net.input_shape) != (1, 28, 28):
+            raise ValueError(f"the digit pad needs a 28x28 model, {name} takes {tuple(net.input_shape)}")
+        self.net, self.model_name, self.accuracy = net, name, accuracy
+        layers = net.layers
+        convs = [i for i, m in enumerate(layers) if type(m).__name__ == "Conv2d"]
+        nxt = convs[0] + 1
+        self.first = nxt if nxt < len(layers) and type(layers[nxt]).__name__ == "ReLU" else convs[0]
 
     def _reset_outputs(self) -> None:
         self.pixels = None  # the model input, flat 784 list (None: empty pad)
@@ -119,13 +123,16 @@ class DigitsModel(DemoModel):
         return array.array("f", self.ink.to_bytes()).tolist()
 
     # --- model ----------------------------------------------------------------------------------------------
-    def classify(self, pixels) -> tuple[int, list[float]]:
-        """(label, probabilities) of one flat 784 image: forward pass + one readback of the 10 logits."""
-        x = tensor(array.array("f", pixels), device=self.device).reshape(1, 1, 28, 28)
+    def image(self, pixels):
+        """A flat 784 list -> the (1, 1, 28, 28) input tensor."""
+        return tensor(array.array("f", pixels), device=self.device).reshape(1, 1, 28, 28)
+
+    def classify(self, x) -> tuple[int, list[float]]:
+        """(label, probabilities) of one image tensor (:meth:`image`): forward pass + one readback of the logits."""
         probs = softmax(self.net.forward(x).tolist()[0])
         return max(range(10), key=lambda i: probs[i]), probs
 
-    def predict(self) -> None:
+    def predict(self, host_maps: bool = True) -> None:
         """Preprocess the ink, classify it, Grad-CAM for the predicted class and the activation maps, from one
         forward and one backward pass (timed in ``timings``: ink readback, preprocess, predict (forward, backward,
         class and logits read back), gradcam (the maps read back and upsampled) ms)."""
@@ -137,19 +144,20 @@ class DigitsModel(DemoModel):
         self._reset_outputs()
         if pixels is not None:
             self.pixels = pixels
-            self.x = tensor(array.array("f", pixels), device=self.device).reshape(1, 1, 28, 28)
+            self.x = self.image(pixels)
             # one forward pass: Grad-CAM's, for the class it predicts; then the logits of that pass
             cam = grad_cam_device(self.net, self.x)
             self.outputs, self.cam, self.cam_layer = cam["outputs"], cam["cam"], cam["layer"]
             self.label = cam["classes"][0]
             self.probs = softmax(self.outputs[-1].tolist()[0])
             t3 = time.perf_counter()
-            _, h, w = self.cam.shape
-            self.cam_image = upsample_map(self.cam.to_array(), h, w, 28, 28)
-            first = self.outputs[self.first]
-            _, c, fh, fw = first.shape
-            vals = first.to_array()
-            self.activations = [(fh, fw, vals[i * fh * fw : (i + 1) * fh * fw].tolist()) for i in range(c)]
+            if host_maps:  # renderers that draw from the device tensors skip these readbacks
+                _, h, w = self.cam.shape
+                self.cam_image = upsample_map(self.cam.to_array(), h, w, 28, 28)
+                first = self.outputs[self.first]
+                _, c, fh, fw = first.shape
+                vals = first.to_array()
+                self.activations = [(fh, fw, vals[i * fh * fw : (i + 1) * fh * fw].tolist()) for i in range(c)]
         else:
             t3 = t2
         t4 = time.perf_counter()

@@ -79,7 +79,7 @@ class KMeansModel(DemoModel):
         self.X = self.loader(dataset, self.n, self.seed) if X is None else X
         self.n = len(self.X)
         self.bounds = _bounds(self.X)
-        picks = random.Random(self.seed).sample(range(self.n), min(PANEL_SAMPLE, self.n))
+        picks = random.Random(self.seed).sample(range(self.n), min(PANEL_SAMPLE, self.n)) if self.panels else []
         self.sample = [list(map(float, self.X[i])) for i in picks]
         self.panel_k: list[int] = []
         self.panel_inertia: list[float] = []

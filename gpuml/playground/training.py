@@ -48,7 +48,7 @@ class TrainModel(DemoModel):
         super().__init__()
         self.batches, self.per_epoch, self.test = batches, per_epoch, test
         self.batch, self.lr, self.seed, self.eval_every = int(batch), float(lr), int(seed), eval_every
-        self.data_name, self.n_train, self.device = data_name, n_train, device
+        self.data_name, self.n_train, self.device = data_name, n_train, device or test[0].device
         self.eval_at_start = eval_at_start
         self.values["steps_per_frame"] = self.control("steps_per_frame").validate(steps_per_frame)
         self.restart()
