@@ -17,6 +17,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "GPUML_EXPECT_GPU": ("0", "1: a missing WebGPU adapter is an error instead of a fallback to numpy (CI sets it)"),
     "GPUML_QUIET": ("0", "1: no notices on stderr (backend fallback)"),
     "GPUML_GEMM": ("", "force a GEMM kernel: subgroup | register | tiled"),
+    "GPUML_KMEANS": ("", "force a k-means assignment kernel: tile | subgroup | portable"),
+    "GPUML_RESAMPLE": ("", "force the augmentation passes' quads per invocation: quads8 | quads1"),
     "GPUML_TUNE": ("1", "0: kernel variants by the static default order, no timing (see gpuml info --kernels)"),
     "GPUML_TUNE_CACHE": ("", "file of measured variant choices (default ~/.cache/gpuml/tune.json; 'off': memory)"),
     "GPUML_CONV_AUTOTUNE": ("", "1 / 0: conv2d's 'auto' tuned / static, whatever GPUML_TUNE says (conv_autotune())"),

@@ -420,13 +420,11 @@ def test_resample_static_order_reproduces_the_previous_choice():
 
 @pytest.mark.parametrize("variant", ["quads8", "quads1"])
 def test_every_resample_variant_equals_the_numpy_twin(native_device, cpu_device, monkeypatch, variant):
-    """Each variant (forced) on passes where it applies: float32 and uint8 in and out, a contrast segment, two
-    passes, elastic and nearest sampling; the result is the numpy twin's."""
+    """Each variant (forced with GPUML_RESAMPLE; both apply to these passes): float32 and uint8 in and out, a
+    contrast segment, three passes, elastic and nearest sampling; the result is the numpy twin's."""
     from gpuml.augment.io import U8Batch
-    from gpuml.impl.webgpu import augment as webgpu_augment
 
-    table = webgpu_augment.RESAMPLE
-    monkeypatch.setattr(table, "forced", lambda: table[variant])
+    monkeypatch.setenv("GPUML_RESAMPLE", variant)
     pipe = A.Compose([A.Rotate(20), A.Brightness(0.3), A.Contrast(0.4), A.ElasticTransform(2, 4, "nearest"),
                       A.GaussianNoise(0.05), A.Crop((20, 23))])  # fmt: skip
     x = np.random.default_rng(21).random((3, 3, 26, 29), dtype=np.float32)

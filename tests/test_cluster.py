@@ -249,6 +249,20 @@ def test_every_applicable_assign_variant_equals_the_numpy_engine(native_device, 
         assert abs(inertia / float(dist.astype(np.float64).sum()) - 1) < 1e-5
 
 
+def test_forced_assign_variant(native_device, monkeypatch):
+    """GPUML_KMEANS forces a variant; one that cannot run on the adapter is a clear error, not a wrong kernel."""
+    X = _blobs(500, k=4, seed=3, d=3)
+    monkeypatch.setenv("GPUML_KMEANS", "portable")
+    assert make_engine(native_device, as_host(X), 4).kind == "portable"
+    monkeypatch.setattr(native_device, "caps", dataclasses.replace(native_device.caps, subgroup_size=0))
+    monkeypatch.setenv("GPUML_KMEANS", "tile")
+    with pytest.raises(ValueError, match="k-means kernel 'tile' does not apply to 4 clusters of 3 features"):
+        make_engine(native_device, as_host(X), 4)
+    monkeypatch.setenv("GPUML_KMEANS", "fast")
+    with pytest.raises(ValueError, match="GPUML_KMEANS='fast': choose one of tile, subgroup, portable"):
+        make_engine(native_device, as_host(X), 4)
+
+
 def test_assign_variant_is_measured_with_tuning_on(native_device, tmp_path, monkeypatch):
     """GPUML_TUNE=1: the first engine of a shape class times the applicable variants and remembers the winner for
     this adapter; the fit is sklearn's whichever wins."""

@@ -6,7 +6,8 @@ The resampling kernel is one WGSL file whose template is fixed by the case: the 
 packed uint8, one uint8 pixel per word), nearest or bilinear, with or without an elastic field, the output store
 (OUTPUTS: vec4 rows when Ho * Wo % 4 == 0, else per element; uint8 pixels from the last kernel) and the generated
 op sequence. Those are cases, not options. What is an option is how many quads of 4 output pixels one invocation
-handles (QUADS): the :data:`RESAMPLE` variant table, chosen per pass (resample and colour kernels alike).
+handles (QUADS): the :data:`RESAMPLE` variant table, chosen per pass (resample and colour kernels alike;
+GPUML_RESAMPLE forces one; either is correct at any size).
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ RESAMPLE = VariantTable(
     "augment_resample",
     [
         Variant("quads8", "augment/resample.wgsl", {"QUADS": QUADS}, lambda caps, g: g.quads >= 4 * QUADS,
-                "per-image parameters loaded once per 8 quads; CPU adapters (a storage load costs ~50 FMAs)"),
+                "parameters loaded once per 8 quads (a storage load costs ~50 FMAs on CPU adapters); "
+                "from 32 quads per image"),
         Variant("quads1", "augment/resample.wgsl", {"QUADS": 1},
                 note="one quad per invocation: the most invocations; small images"),
     ],
     shape_class=lambda g: (g.source, g.c, g.mode, g.elastic, g.u8_out, _bucket(g.quads), _bucket(g.n)),
+    force_setting="GPUML_RESAMPLE",
 )  # fmt: skip
 
 

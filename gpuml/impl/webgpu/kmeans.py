@@ -17,7 +17,7 @@ sums of all chunks go into one buffer (``lane0`` offsets), so an iteration is st
 The assignment kernel is a variant table (:data:`KMEANS_ASSIGN`): ``tile`` (assign_tile.wgsl: 4- or 8-lane
 subgroups, a lane's centers in registers), ``subgroup`` (assign_subgroup.wgsl) and ``portable`` (assign.wgsl,
 no subgroups). The static order takes the first that applies, in that order; with tuning on (GPUML_TUNE) the
-engine times the applicable ones the first time a shape class meets the adapter.
+engine times the applicable ones the first time a shape class meets the adapter; GPUML_KMEANS forces one.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ KMEANS_ASSIGN = VariantTable(
         Variant("portable", "cluster/assign.wgsl", {"WG": 64}, note="one point per invocation; no subgroups"),
     ],
     shape_class=lambda g: (_bucket(g.n), _bucket(g.k), g.d4),
+    force_setting="GPUML_KMEANS",
 )  # fmt: skip
 
 
@@ -93,7 +94,8 @@ def kmeans_engine(device, data, k: int, chunk_rows: int | None = None) -> GPUEng
 
 
 class GPUEngine:
-    """See the module docstring. ``kernel`` forces an assignment variant (tests); otherwise KMEANS_ASSIGN.choose."""
+    """See the module docstring. ``kernel`` forces an assignment variant (tests); otherwise KMEANS_ASSIGN.choose.
+    ``kind`` is the variant in use."""
 
     def __init__(self, device, data, k: int, chunk_rows: int | None = None, kernel: str | None = None):
         self.device, self.data, self.k = device, data, k
@@ -123,13 +125,14 @@ class GPUEngine:
         self.stats = Tensor.empty((4,), "float32", device)
         self._dummy = Tensor.empty((4,), "float32", device)
         self.cur = 0  # index of the current centers
-        if kernel is not None:
-            KMEANS_ASSIGN[kernel]  # a clear error for an unknown name
-            if kernel != "portable" and not self.sg:
-                raise ValueError(f"k-means kernel {kernel!r} needs subgroups, which {device.adapter} lacks")
-            self._use(kernel)
-        else:
-            self._use(KMEANS_ASSIGN.choose(device, AssignShape(self.n, k, d4), self._tuning_run).name)
+        shape = AssignShape(self.n, k, d4)
+        variant = KMEANS_ASSIGN[kernel] if kernel else KMEANS_ASSIGN.choose(device, shape, self._tuning_run)
+        if not variant.applies(device.caps, shape):  # a forced variant (GPUML_KMEANS, kernel=) that cannot run
+            raise ValueError(
+                f"k-means kernel {variant.name!r} does not apply to {k} clusters of {self.d} features on "
+                f"{device.adapter} (subgroup size {self.sg}): {variant.note}"
+            )
+        self._use(variant.name)
         self.cur = 0  # tuning runs write the other centers; set_centers starts from these
 
     def _use(self, kind: str) -> None:
