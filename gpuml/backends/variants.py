@@ -158,7 +158,9 @@ class TuneCache:
         self.path = _cache_path()
         self._loaded = False
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Read the choices stored for this adapter (done lazily on the first lookup; describe() calls it).
+        Choices made in this process win over stored ones."""
         self._loaded = True
         if self.path is None or not self.path.exists():
             return
@@ -171,7 +173,7 @@ class TuneCache:
 
     def get(self, key: tuple) -> str | None:
         if not self._loaded:
-            self._load()
+            self.load()
         return self.choices.get(key)
 
     def put(self, key: tuple, name: str) -> None:
@@ -208,6 +210,7 @@ def _cache_path() -> Path | None:
 def describe(device) -> str:
     """Every variant table with the variants that apply on ``device`` and the choices measured so far."""
     caps = device.caps
+    device.tune_cache.load()
     lines = [f"kernel variants on {device.adapter} ({caps})"]
     for family, table in sorted(TABLES.items()):
         lines.append(f"\n{family}" + (f"  (force with {table.force_setting})" if table.force_setting else ""))

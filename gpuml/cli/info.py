@@ -43,7 +43,7 @@ def kernel_tables(device) -> dict:
     from gpuml.backends.variants import TABLES
 
     cache = device.tune_cache
-    cache.get(())  # loads the choices stored on disk by earlier processes
+    cache.load()  # the choices stored on disk by earlier processes
     return {
         family: {
             "variants": [v.name for v in table.variants],

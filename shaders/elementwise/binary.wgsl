@@ -1,9 +1,13 @@
-// out = OP(a, b) for two tensors of the same shape, elementwise over vec4 lanes.
+// out = OP(a, b) for two tensors of the same shape: each invocation maps 16 values, one mat4x4 of each operand
+// read as four vec4s.
 //
-// Bindings: 0 params (uniform Params), 1 a, 2 b: array<mat4x4<f32>> (read), 3 out: array<mat4x4<f32>> (read_write).
-// Dispatch: ceil(n4 / WG) workgroups, split over (x, y) by Device.grid_1d; n4 = ceil(n / 4).
-// Template: OP is a WGSL expression in `a: V`, `b: V` (V = vec4<f32>) and `p: Params` (alpha), from the
-//   table in gpuml/ops/elementwise.py; WG is the workgroup size.
+// Bindings: 0 params (uniform Params: n16, alpha), 1 a_in, 2 b_in: array<mat4x4<f32>> (read),
+//   3 out: array<mat4x4<f32>> (read_write); bindings cover whole 64-byte blocks (GPUDevice.record_dispatch), so the
+//   padded lanes of the last mat4x4 are computed and ignored.
+// Dispatch: ceil(n16 / WG) workgroups, split over (x, y) by Device.grid_1d; n16 = ceil(n / 16)
+//   (gpuml/impl/webgpu/elementwise.py, binary()).
+// Template: OP is a WGSL expression in `a: V`, `b: V` (V = vec4<f32>) and `p: Params` (alpha), from the BINARY
+//   table in gpuml/impl/webgpu/elementwise.py; WG is the workgroup size.
 // Broadcasting shapes go to binary_broadcast.wgsl, which shares the OP table with V = f32.
 
 #include "common/index.wgsl"
