@@ -108,11 +108,14 @@ def _launch(device, variant: Variant, g: dict, n: int, bindings: dict, count_inc
     kernel(device.grid_1d(-(-n // WG)), _params(g, n, count_include_pad), **bindings)
 
 
+TRIAL_DISPATCHES = 8  # a pooling kernel takes microseconds: time several per sync so the sync does not dominate
+
+
 def _choose(device, op: str, g: dict, run, kernel: str | None) -> None:
     """Run the variant ``kernel`` names, else the one POOL.choose picks (timing them first when tuning)."""
     case = PoolCase.of(op, g)
     if kernel is None:
-        variant = POOL.choose(device, case, run)
+        variant = POOL.choose(device, case, lambda v: [run(v) for _ in range(TRIAL_DISPATCHES)])
     else:
         variant = POOL[kernel]
         if not variant.applies(device.caps, case):
