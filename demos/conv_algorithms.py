@@ -2,7 +2,7 @@
 
 ``direct`` (register-blocked kernels), ``im2col`` (column matrix + GEMM), ``winograd2`` / ``winograd4``
 (F(2x2,3x3) / F(4x4,3x3) transforms + batched GEMM); ``auto`` picks one for the shape and adapter, and
-``gpuml.ops.last_conv_algo()`` says which one ran.
+``gpuml.ops.last_conv_algo(device)`` names the kernel that ran there.
 
     python demos/conv_algorithms.py [--backend native|cpu|python]
 """
@@ -36,7 +36,7 @@ tx, tw, tb = (gpuml.tensor(a, device=device) for a in (x, w, b))
 errors = {}
 for algo in ("direct", "im2col", "winograd2", "winograd4", "auto"):
     y = gpuml.ops.conv2d(tx, tw, tb, padding=1, algo=algo, relu=True).numpy()  # warm-up: compiles pipelines
-    ran = gpuml.ops.last_conv_algo()
+    ran = gpuml.ops.last_conv_algo(device)
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -44,9 +44,10 @@ for algo in ("direct", "im2col", "winograd2", "winograd4", "auto"):
         times.append(time.perf_counter() - t0)
     errors[algo] = np.abs(y - ref).max()
     ms, gflops = min(times) * 1e3, 2 * N * OC * H * W * C * 9 / min(times) / 1e9
-    print(f"{algo:>9}: ran {ran:<9} {ms:7.2f} ms ({gflops:5.1f} GFLOP/s)  max |y - ref| {errors[algo]:.1e}")
+    print(f"{algo:>9}: ran {ran:<13} {ms:7.2f} ms ({gflops:5.1f} GFLOP/s)  max |y - ref| {errors[algo]:.1e}")
 
 for algo, err in errors.items():
     assert err < 1e-4, (algo, err)  # Winograd's transforms cost a little precision; still float32-accurate
-assert gpuml.ops.last_conv_algo() in ("direct", "im2col", "winograd2", "winograd4"), gpuml.ops.last_conv_algo()
+kernels = ("implicit_rows", "implicit", "direct", "im2col", "winograd2", "winograd4")  # "direct" is a family
+assert gpuml.ops.last_conv_algo(device) in kernels, gpuml.ops.last_conv_algo(device)
 print("ok: every algorithm matches the float64 reference")
