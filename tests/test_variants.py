@@ -26,6 +26,9 @@ class FakeDevice:
     def sync(self):
         pass
 
+    def can_block(self):
+        return True
+
 
 def _table(family="test-family", seconds=None):
     seconds = seconds or {}
@@ -114,3 +117,14 @@ def test_matmul_tunes_on_first_use(native_device, tmp_path, monkeypatch):
     text = describe(native_device)
     assert "gemm" in text and "chosen for (128, 128, 64, False, False)" in text
     native_device.tune_cache.clear()
+
+
+def test_no_timing_where_the_device_cannot_wait(tmp_path, monkeypatch):
+    """A browser page without JSPI cannot wait for the GPU: the static order applies, nothing is timed."""
+    monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.delenv("GPUML_GEMM", raising=False)
+    table, run, calls = _table(seconds={"slow": 0.02})
+    dev = FakeDevice(tmp_path / "t.json")
+    dev.can_block = lambda: False
+    assert table.choose(dev, 5, run).name == "slow"
+    assert calls == []

@@ -98,6 +98,10 @@ class Device:
             "limits": dict(sorted(self.limits.items())),
         }
 
+    def can_block(self) -> bool:
+        """Whether ``sync()`` and reads may wait here (False in a browser page without JSPI)."""
+        return True
+
     def flush(self) -> None:  # pragma: no cover - overridden by GPU devices
         pass
 

@@ -406,6 +406,9 @@ class BrowserDevice(GPUDevice):
             staging.unmap()
             self._release_staging(staging)
 
+    def can_block(self) -> bool:
+        return bool(can_run_sync())
+
     def sync(self) -> None:
         """Flush and wait until the device has finished all submitted work (raises on errors in it)."""
         self.flush()

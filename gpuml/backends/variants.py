@@ -112,8 +112,8 @@ class VariantTable:
         options = self.applicable(caps, geometry)
         if not options:
             raise ValueError(f"{self.family}: no variant applies to {geometry} on {device.adapter}")
-        if len(options) == 1 or run is None or not flag("GPUML_TUNE"):
-            return options[0]
+        if len(options) == 1 or run is None or not flag("GPUML_TUNE") or not device.can_block():
+            return options[0]  # (timing needs to wait for the device: not in a page without JSPI)
         key = (self.family, *self.shape_class(geometry))
         cache = device.tune_cache
         name = cache.get(key)
