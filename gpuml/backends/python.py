@@ -3,7 +3,7 @@
 Pyodide core ships without numpy, so a page offline on a browser without WebGPU has neither the ``browser`` nor
 the ``cpu`` backend. This one keeps the page's demos running there (digit pad, Grad-CAM, k-means, augmentation,
 training on a subset): tensors live in ``bytearray`` storage viewed as float32/int32 words, and the ops the demos
-use have pure-Python twins (:mod:`gpuml.ops.pure`, :mod:`gpuml.augment.pure`, the k-means ``PythonEngine``).
+use have pure-Python twins (:mod:`gpuml.impl.python`).
 Their inner loops are ``math.sumprod`` dot products (C speed on Python >= 3.12) over lists; they are orders of
 magnitude slower than the other backends and are meant for small work. Ops without a pure-Python twin raise
 ``NotImplementedError`` naming the op.

@@ -8,7 +8,7 @@
 //   when in place), 5 out: array<OUT_T> (read_write, float32 N x C x ho x wo, or uint8 pixels with PIXEL_OUT).
 // Template: WG, C, OUT_T / PUT / PUT_PX / PIXEL_OUT, OPS_LOAD / OPS, QUADS, PARTIALS as in resample.wgsl; IN_T /
 //   GET the input element type and the body of load4, which reads `out` (in place) or `inp` (INPUTS in
-//   gpuml/augment/engine.py).
+//   gpuml/impl/webgpu/augment.py).
 // Dispatch: as resample.wgsl: ceil(n * qpi / WG) workgroups over Device.grid_1d, one invocation per QUADS quads
 //   of one image (all channels).
 // Why in place for float32 output: each invocation reads and rewrites only its own pixels (one vec4 per channel

@@ -1,5 +1,5 @@
 // Shared by the augment kernels (resample.wgsl, color.wgsl): the uniform layout, the quad layout, per-image
-// parameter access, the pixel ops and the quad store. Written by gpuml/augment/engine.py, which carries the
+// parameter access, the pixel ops and the quad store. Written by gpuml/impl/webgpu/augment.py, which carries the
 // numpy twin and generates the op sequence (template OPS).
 //
 // Images are (N, C, H, W) float32. The unit of work is a *quad*: 4 consecutive pixels of one image's plane (flat
@@ -206,7 +206,7 @@ fn op_cutout(q: mat4x4<f32>, r: vec4<f32>, fill: f32, xs: vec4<u32>, ys: vec4<u3
 const PIXEL_OUT: bool = {{PIXEL_OUT}};  // out holds uint8 pixels, one u32 word each (store_pixels), not float rows
 
 // Row store: channel values v of a quad's m valid pixels at element i of a float32 (N, C, ho, wo) `out`. Body
-// from OUTPUTS in gpuml/augment/engine.py (empty when PIXEL_OUT).
+// from OUTPUTS in gpuml/impl/webgpu/augment.py (empty when PIXEL_OUT).
 fn store4(i: u32, v: vec4<f32>, m: u32) {
     {{PUT}}
 }

@@ -12,7 +12,7 @@
 //   per quad, written when PARTIALS), 5 out: array<OUT_T> (read_write, N x C x ho x wo float32, or with
 //   PIXEL_OUT N x ho x wo uint8 pixels, one u32 word each).
 // Template: WG workgroup size; C channels; MODE 0 nearest / 1 bilinear; ELASTIC; SRC_T / LAYOUT the source
-//   element type and layout (SOURCES in gpuml/augment/engine.py); OUT_T /
+//   element type and layout (SOURCES in gpuml/impl/webgpu/augment.py); OUT_T /
 //   PUT / PUT_PX / PIXEL_OUT the output element type and store bodies (OUTPUTS); OPS_LOAD / OPS the generated op
 //   sequence; QUADS quads per invocation; PARTIALS.
 // Dispatch: ceil(n * qpi / WG) workgroups over Device.grid_1d, qpi = ceil(quads / QUADS) invocations per image,

@@ -1,5 +1,5 @@
 // The bindings every k-means assignment kernel shares (assign.wgsl, assign_subgroup.wgsl, assign_tile.wgsl; included,
-// not a kernel): the same inputs and outputs, so gpuml/cluster/_engine.py binds them the same way. The including file
+// not a kernel): the same inputs and outputs, so gpuml/impl/webgpu/kmeans.py binds them the same way. The including file
 // defines its own `struct Params` first.
 
 @group(0) @binding(0) var<uniform> p: Params;
