@@ -113,7 +113,7 @@ async function init(msg) {
   if (backend === "browser") {
     // the renderer needs the device gpuml creates: set it up lazily through a proxy object
     setup = JSON.parse(await setupFn.callPromising(null, "{}"));
-    const jsDevice = pyodide.runPython("import gpuml_web_app as a; a.DEV.js_device");
+    const jsDevice = pyodide.runPython("import gpuml_web_app as a; a.js_device()");
     renderer = new Renderer(jsDevice, shaders, reportError);
     jsDevice.addEventListener("uncapturederror", (e) => reportError(`WebGPU error: ${e.error.message}`));
     jsDevice.lost.then((i) => reportError(`WebGPU device lost (${i.reason}): ${i.message}`));
