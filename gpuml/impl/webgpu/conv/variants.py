@@ -150,12 +150,14 @@ class ConvTable(VariantTable):
         return [self.by_name[n] for n in names if self.by_name[n].applies(caps, geometry)]
 
     def choose(self, device, geometry: ConvCase, run=None) -> Variant:
-        """As VariantTable.choose, with conv's own switch (:func:`tuning`) in place of GPUML_TUNE alone."""
+        """As VariantTable.choose, with conv's own switch (:func:`tuning`) in place of GPUML_TUNE."""
+        tune = run is not None and tuning(device)
+        if not tune or flag("GPUML_TUNE"):
+            return super().choose(device, geometry, run if tune else None)
+        # tuned by conv's switch alone (GPUML_TUNE=0): the same measurement for convolutions only
         options = self.applicable(device.caps, geometry)
-        if not options:
-            raise ValueError(f"{self.family}: no variant applies to {geometry} on {device.adapter}")
-        if len(options) == 1 or run is None or not tuning(device):
-            return options[0]
+        if len(options) <= 1 or not device.can_block():
+            return super().choose(device, geometry, None)
         key = (self.family, *self.shape_class(geometry))
         name = device.tune_cache.get(key)
         if name in self.by_name and self.by_name[name] in options:
