@@ -208,7 +208,7 @@ def add_train(sub) -> None:
         "small training subset long enough to overfit; write curves, weight histograms and a k-fold lambda sweep.",
     )
     r.add_argument("dataset", nargs="?", default="mnist", choices=["mnist", "digits"])
-    r.add_argument("--model", default=None, help="as for gpuml train (default: lenet5 for mnist, digits-cnn for digits)")
+    r.add_argument("--model", default=None, help="as for gpuml train (default: lenet5, digits-cnn for digits)")
     r.add_argument("--subset", type=int, default=1000, help="training images (default 1000)")
     r.add_argument("--epochs", type=int, default=40, help="epochs per curve run")
     r.add_argument("--sweep-epochs", type=int, default=15, help="epochs per cross-validation fit")
