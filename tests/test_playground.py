@@ -165,8 +165,12 @@ def test_digits_model_classifies_drawn_and_known_digits(lenet):
     m.step()
     assert m.label == 2 and max(m.probs) > 0.9 and not m.dirty
     assert len(m.activations) == 6 and max(m.cam_image) == pytest.approx(1.0)
+    cam = m.cam.numpy()
     s = m.state()
     assert s["prediction"] == 2 and s["strokes"] == 1 and 0.02 < s["ink"] < 0.2
+    m.predict(host_maps=False)  # the page's path: class first, then Grad-CAM's own passes, maps left on the device
+    assert m.label == 2 and m.activations == [] and len(m.map_layers()) == 2
+    np.testing.assert_allclose(m.cam.numpy(), cam, rtol=1e-5, atol=1e-6)
     m.press("clear")
     m.stroke([(PAD * 0.5, PAD * 0.15), (PAD * 0.52, PAD * 0.85)])  # a vertical bar: a 1
     m.step()

@@ -133,9 +133,11 @@ class DigitsModel(DemoModel):
         return max(range(10), key=lambda i: probs[i]), probs
 
     def predict(self, host_maps: bool = True) -> None:
-        """Preprocess the ink, classify it, Grad-CAM for the predicted class and the activation maps, from one
-        forward and one backward pass (timed in ``timings``: ink readback, preprocess, predict (forward, backward,
-        class and logits read back), gradcam (the maps read back and upsampled) ms)."""
+        """Preprocess the ink, classify it, Grad-CAM for the predicted class and the activation maps (timed in
+        ``timings``: ink readback, preprocess, predict, gradcam ms). ``host_maps``: read the Grad-CAM map and the
+        first layer's activations back (``cam_image``, ``activations``) from one forward and one backward pass;
+        without it (renderers that draw the device tensors) ``predict_ms`` is the classification alone (forward +
+        readback of the logits) and Grad-CAM's passes are recorded after it, not waited for."""
         t0 = time.perf_counter()
         flat = self.ink_flat = self.ink_values()
         t1 = time.perf_counter()
@@ -145,12 +147,16 @@ class DigitsModel(DemoModel):
         if pixels is not None:
             self.pixels = pixels
             self.x = self.image(pixels)
-            # one forward pass: Grad-CAM's, for the class it predicts; then the logits of that pass
-            cam = grad_cam_device(self.net, self.x)
+            if host_maps:  # one forward pass (Grad-CAM's, for the class it predicts), then that pass's logits
+                cam = grad_cam_device(self.net, self.x)
+                self.label = cam["classes"][0]
+                self.probs = softmax(cam["outputs"][-1].tolist()[0])
+                t3 = time.perf_counter()
+            else:  # the class first (forward + readback); Grad-CAM's passes then run while the caller draws
+                self.label, self.probs = self.classify(self.x)
+                t3 = time.perf_counter()
+                cam = grad_cam_device(self.net, self.x, target_class=self.label)
             self.outputs, self.cam, self.cam_layer = cam["outputs"], cam["cam"], cam["layer"]
-            self.label = cam["classes"][0]
-            self.probs = softmax(self.outputs[-1].tolist()[0])
-            t3 = time.perf_counter()
             if host_maps:  # renderers that draw from the device tensors skip these readbacks
                 _, h, w = self.cam.shape
                 self.cam_image = upsample_map(self.cam.to_array(), h, w, 28, 28)

@@ -199,8 +199,8 @@ function showPrediction(out) {
     row.innerHTML = `<span>${i}</span><i style="width:${(100 * p).toFixed(1)}%"></i>`;
     bars.appendChild(row);
   });
-  $("pad-timing").textContent = `prediction ${out.predict_ms.toFixed(2)} ms (forward + Grad-CAM backward + ` +
-    `readback), preprocess ${out.preprocess_ms.toFixed(1)} ms, maps + draw ${out.gradcam_and_draw_ms.toFixed(1)} ms`;
+  $("pad-timing").textContent = `prediction ${out.predict_ms.toFixed(2)} ms (forward + readback), ` +
+    `preprocess ${out.preprocess_ms.toFixed(1)} ms, Grad-CAM + activations ${out.gradcam_and_draw_ms.toFixed(1)} ms`;
 }
 pad.addEventListener("pointerdown", (e) => {
   if (!state.ready) return;

@@ -190,7 +190,7 @@ def pad_stroke(segments, radius_css):
 def pad_predict(model_name="default"):
     """Classify the pad: preprocess (host), forward + Grad-CAM (device), draw input/Grad-CAM/activations."""
     d = _digits(model_name)
-    d.predict(host_maps=False)  # one forward + backward pass; the canvases draw the maps from the device tensors
+    d.predict(host_maps=False)  # the canvases draw the maps from the device tensors
     t = d.timings
     if d.pixels is None:
         return json.dumps({"empty": True})
