@@ -25,7 +25,7 @@ from gpuml.backends import open_device
 from gpuml.bench import Row, environment, format_table, write_json
 from gpuml.cluster import make_dataset, silhouette_score
 from gpuml.cluster._data import as_host
-from gpuml.cluster._engine import make_engine
+from gpuml.cluster.kmeans import make_engine
 
 
 def _row(bench, case, impl, samples, extra=None) -> Row:

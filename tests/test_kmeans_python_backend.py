@@ -46,7 +46,8 @@ def _same_fit(a, b):
 def test_make_engine_picks_python_engine(py):
     engine = make_engine(py, as_host(_blobs(50, 3, 0)), 3)
     assert isinstance(engine, PythonEngine)
-    assert not hasattr(engine, "_record_update")  # the page's kmeans_step takes its synchronous branch
+    assert engine.record_iteration() is None  # a host engine: the page's kmeans_step takes its synchronous branch
+    assert len(engine.last_stats) == 4 and engine.device_buffers() is None
 
 
 @pytest.mark.parametrize(("n", "k", "d", "seed"), CASES)
@@ -115,15 +116,13 @@ def test_silhouette_equal_cpu_backend(py, cpu):
 
 
 # Runs with numpy unimportable and GPUML_BACKEND=python: KMeans (fit, predict on a Tensor, transform, score),
-# MiniBatchKMeans, silhouette and the web page's synchronous k-means loop (web/site/app.py kmeans_start/kmeans_step
-# with no renderer); prints the results as JSON.
+# MiniBatchKMeans, silhouette and the web page's k-means loop (KMeansRun, stepped synchronously on a host engine);
+# prints the results as JSON.
 NO_NUMPY = r"""
 import json, sys
 sys.modules["numpy"] = None  # any "import numpy" now raises ImportError
 import gpuml
-from gpuml.cluster import KMeans, MiniBatchKMeans, silhouette_score
-from gpuml.cluster._data import as_host
-from gpuml.cluster.kmeans import _relocate_empty, _rng, make_engine
+from gpuml.cluster import KMeans, KMeansRun, MiniBatchKMeans, silhouette_score
 
 rows, k, seed, init = json.load(sys.stdin)
 device = gpuml.get_device()
@@ -135,22 +134,12 @@ out = {
     "score": km.score(rows), "silhouette": silhouette_score(rows, km.labels_),
     "minibatch": MiniBatchKMeans(k, batch_size=64, random_state=seed).fit(rows).labels_,
 }
-# the page: kmeans_start + kmeans_step's branch for an engine without _record_update, until it finishes
-page = KMeans(k, random_state=seed, max_iter=100)
-data = as_host(rows, min_samples=1)
-engine = make_engine(page._device(), data, page.n_clusters)
-engine.set_centers(page._init_centers(engine, data, _rng(page.random_state)))
-tol, n_iter = data.variance_mean * page.tol, 0
-assert getattr(engine, "_record_update", None) is None
-while True:
-    stats = engine.iterate()
-    n_iter += 1
-    if stats[3]:
-        stats = (_relocate_empty(engine, data), *stats[1:])
-    if stats[2] == 0 or stats[0] <= tol or n_iter >= page.max_iter:
-        break
-inertia, _ = engine.assign()
-out["page"] = {"labels": [int(v) for v in engine.labels()], "inertia": inertia, "n_iter": n_iter}
+# the page's loop: KMeansRun stepped until it converges; a host engine runs each step synchronously
+run = KMeansRun(rows, k, random_state=seed, max_iter=100)
+while not run.converged:
+    assert run.record_step() is None
+inertia = run.assign()
+out["page"] = {"labels": [int(v) for v in run.labels()], "inertia": inertia, "n_iter": run.n_iter}
 assert sys.modules["numpy"] is None
 json.dump(out, sys.stdout)
 """

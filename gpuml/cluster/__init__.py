@@ -10,10 +10,12 @@ True
 from .datasets import DATASETS, make_dataset
 from .kmeans import KMeans, KMeansStep, MiniBatchKMeans, NotFittedError, kmeans_plusplus
 from .metrics import elbow, knee, silhouette_samples, silhouette_score
+from .stepper import KMeansRun
 
 __all__ = [
     "DATASETS",
     "KMeans",
+    "KMeansRun",
     "KMeansStep",
     "MiniBatchKMeans",
     "NotFittedError",

@@ -13,8 +13,7 @@ import math
 
 from ..ops import copy
 from ._data import as_host
-from ._engine import make_engine
-from .kmeans import KMeans, _relocate_empty, _rng
+from .kmeans import KMeans, _relocate_empty, _rng, make_engine
 
 __all__ = ["KMeansRun"]
 
@@ -63,13 +62,11 @@ class KMeansRun:
         """Record one Lloyd iteration without waiting for the device and return a tensor of its 4 statistics
         (a copy, queue-ordered), to read asynchronously and pass to :meth:`finish_step`; None where the engine
         runs synchronously (cpu, python backends): the iteration is then done and finished already."""
-        eng = self._engine
-        if not hasattr(eng, "_record_update"):
-            self.step()
+        pending = self._engine.record_iteration()
+        if pending is None:  # a host engine ran the iteration already
+            self.finish_step(self._engine.last_stats)
             return None
-        eng._record_assign(True)
-        eng._record_update(0)
-        return copy(eng.stats)  # the next iteration may overwrite engine.stats
+        return copy(pending)  # the next iteration overwrites the engine's statistics
 
     def finish_step(self, stats) -> tuple[float, float, int, int]:
         """The host's decisions after an iteration with statistics ``stats`` (4 numbers, see :meth:`step`)."""
@@ -108,9 +105,4 @@ class KMeansRun:
         """The device tensors a renderer binds in place: (points (n, 4 * ceil(d / 4)) float32 rows, labels (n,)
         uint32, centers (k * 4 * ceil(d / 4),) float32), or None on engines without device buffers or whose
         points span more than one storage binding."""
-        eng = self._engine
-        chunks = getattr(eng, "chunks", None)
-        if chunks is None or len(chunks) != 1:
-            return None
-        _, _, x, labels = chunks[0]
-        return x, labels, eng.centers[eng.cur]
+        return self._engine.device_buffers()

@@ -18,7 +18,7 @@ def profile_workload(device, model, batch: int = 64) -> dict:
         return {"adapter": device.adapter, "error": "no timestamp-query on this adapter"}
     from ..augment import parse_pipeline
     from ..cluster._data import as_host
-    from ..cluster._engine import make_engine
+    from ..cluster.kmeans import make_engine
 
     x1 = tensor(array.array("f", [((i * 37) % 101) / 100.0 for i in range(784)]), device=device).reshape(1, 1, 28, 28)
     xb = tensor(array.array("f", [((i * 37) % 101) / 100.0 for i in range(784 * batch)]), device=device)

@@ -26,7 +26,7 @@ def test_kmeans_fit_matches_native(browser):
             km = KMeans(4, random_state=7).fit(rows)
             import time
             from gpuml.cluster._data import as_host
-            from gpuml.cluster._engine import make_engine
+            from gpuml.cluster.kmeans import make_engine
             big = [[(i * 7919 % 1000) / 100.0, (i * 104729 % 997) / 100.0] for i in range(1000)]
             eng = make_engine(gpuml.get_device(), as_host(big), 10)
             eng.set_centers([as_host(big).row(i) for i in range(10)])

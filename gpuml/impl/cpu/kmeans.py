@@ -64,6 +64,14 @@ class NumpyEngine:
     def iterate(self):
         return self._update(False)
 
+    def record_iteration(self) -> None:
+        """Host engines run the iteration now: its statistics are in ``last_stats``; None says so."""
+        self.last_stats = self.iterate()
+        return None
+
+    def device_buffers(self) -> None:
+        return None  # no device buffers to bind
+
     def minibatch_step(self):
         return self._update(True)
 

@@ -118,6 +118,14 @@ class PythonEngine:
     def iterate(self) -> tuple[float, float, int, int]:
         return self._update(False)
 
+    def record_iteration(self) -> None:
+        """Host engines run the iteration now: its statistics are in ``last_stats``; None says so."""
+        self.last_stats = self.iterate()
+        return None
+
+    def device_buffers(self) -> None:
+        return None  # no device buffers to bind
+
     def minibatch_step(self) -> tuple[float, float, int, int]:
         return self._update(True)
 

@@ -271,6 +271,20 @@ class GPUEngine:
         shift, inertia, changed, empty = self.stats.to_array().tolist()
         return shift, inertia, int(changed), int(empty)
 
+    def record_iteration(self) -> Tensor:
+        """Record one Lloyd iteration without waiting; returns the tensor its 4 statistics (shift, inertia, changed,
+        empty) land in, to read when convenient (the next iteration overwrites it: copy it first)."""
+        self._record_assign(True)
+        self._record_update(0)
+        return self.stats
+
+    def device_buffers(self):
+        """(points, labels, centers) tensors a renderer can bind in place, or None when the points span chunks."""
+        if len(self.chunks) != 1:
+            return None
+        _, _, x, labels = self.chunks[0]
+        return x, labels, self.centers[self.cur]
+
     def assign(self, dists: bool = False):
         """Labels for the current centers; returns (inertia, per-point distances or None)."""
         buffers = [Tensor.empty((stop - start,), "float32", self.device) for start, stop, _, _ in self.chunks]
