@@ -129,3 +129,18 @@ class AugmentModel(DemoModel):
             "enabled": [t[0] for t in TRANSFORMS if self.values[t[0]]],
             "source": self.source,
         }
+
+
+def color_card(size: int = 48) -> list[float]:
+    """A small RGB test card (gradients, a disc, stripes) as flat C x H x W floats, built in Python: the page's
+    colour gallery source."""
+    r, g, b = [], [], []
+    for y in range(size):
+        for x in range(size):
+            u, v = x / (size - 1), y / (size - 1)
+            disc = (u - 0.62) ** 2 + (v - 0.38) ** 2 < 0.05
+            stripe = (x // 6) % 2 == 0 and v > 0.72
+            r.append(1.0 if disc else (0.95 if stripe else 0.2 + 0.6 * u))
+            g.append(0.85 if disc else (0.95 if stripe else 0.25 + 0.5 * v))
+            b.append(0.15 if disc else (0.95 if stripe else 0.7 - 0.4 * u))
+    return r + g + b

@@ -20,7 +20,7 @@ from pyodide.ffi import to_js
 import gpuml
 from gpuml import ops
 from gpuml.nn import from_spec
-from gpuml.playground.augment import AugmentModel
+from gpuml.playground.augment import AugmentModel, color_card
 from gpuml.playground.digits import INK, DigitsModel
 from gpuml.playground.kmeans import KMeansModel
 from gpuml.playground.training import TrainModel, device_batches
@@ -54,6 +54,7 @@ class Page:
         self.km_pending = None  # the last k-means iteration's statistics, being read back while the frame waits
         self.km_result = None
         self.augment = {}  # source -> AugmentModel
+        self.augment_last = None  # the model of the gallery on show
         self.train = None
         self.ones = None
         self.keep = []  # tensors the renderer reads after the call returns
@@ -345,20 +346,6 @@ def kmeans_step():
 
 
 # --- augmentation gallery ----------------------------------------------------------------------------------------
-def _color_card(size=48):
-    """A small RGB test card (gradients, a disc, stripes) as C x H x W floats, built in Python."""
-    r, g, b = [], [], []
-    for y in range(size):
-        for x in range(size):
-            u, v = x / (size - 1), y / (size - 1)
-            disc = (u - 0.62) ** 2 + (v - 0.38) ** 2 < 0.05
-            stripe = (x // 6) % 2 == 0 and v > 0.72
-            r.append(1.0 if disc else (0.95 if stripe else 0.2 + 0.6 * u))
-            g.append(0.85 if disc else (0.95 if stripe else 0.25 + 0.5 * v))
-            b.append(0.15 if disc else (0.95 if stripe else 0.7 - 0.4 * u))
-    return r + g + b
-
-
 def augment_run(spec, seed, source, digits_blob=None, count=16):
     """The gallery: ``count`` images (MNIST test digits or the colour card) through the text spec ``spec``."""
     t0 = time.perf_counter()
@@ -370,16 +357,23 @@ def augment_run(spec, seed, source, digits_blob=None, count=16):
             vals = array.array("f", [v / 255.0 for v in raw[: count * 784]])
             x = gpuml.tensor(vals, device=PAGE.device).reshape(count, 1, 28, 28)
         else:
-            x = gpuml.tensor(array.array("f", _color_card()) * count, device=PAGE.device).reshape(count, 3, 48, 48)
+            x = gpuml.tensor(array.array("f", color_card()) * count, device=PAGE.device).reshape(count, 3, 48, 48)
         model = PAGE.augment[(source, count)] = AugmentModel(x, source=source)
     model.set("seed", int(seed))
     model.use_spec(spec)
     model.step()
+    PAGE.augment_last = model
     y = model.variants
     PAGE.device.flush()
     _, c, h, w = y.shape
     _draw_image("gallery", y, PAGE.ones, n=count, c=c, h=h, w=w, cols=4, mode=1 if c == 3 else 0, gap=6)
     return json.dumps({"ms": _ms(t0), "shape": list(y.shape), "params": model.params[:2]})
+
+
+def augment_means():
+    """Per-image means of the last gallery, read back (the tests compare them with native gpuml's)."""
+    y = PAGE.augment_last.variants
+    return json.dumps(ops.mean(y.reshape(y.shape[0], -1), axis=1).tolist())
 
 
 # --- live training -------------------------------------------------------------------------------------------------
