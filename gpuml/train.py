@@ -299,28 +299,26 @@ def load_model(path, device=None) -> tuple[Sequential, dict]:
 
 def image_to_mnist(image) -> np.ndarray:
     """Any image (path or PIL) -> a (1, 28, 28) float32 array the way MNIST digits look: grayscale, light digit
-    on black (inverted when the background is light), the digit's box scaled to 20x20 and centred by mass."""
+    on black (inverted when the background is light), then the digit pad's preprocessing
+    (:func:`gpuml.playground.mnist.ink_to_mnist`: the digit's box scaled to 20x20 and centred by mass), so files and
+    drawn digits reach the model alike. Large images are first reduced to at most 112 px a side (the pad's size)."""
     from PIL import Image
 
+    from .playground.mnist import ink_to_mnist
+
     img = Image.open(image) if isinstance(image, str | os.PathLike) else image
-    a = np.asarray(img.convert("L"), np.float32) / 255.0
+    img = img.convert("L")
+    if max(img.size) > 112:
+        scale = 112 / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BOX)
+    a = np.asarray(img, np.float32) / 255.0
     if np.median(a) > 0.5:  # dark ink on light paper
         a = 1.0 - a
-    mask = a > 0.2 * a.max() if a.max() > 0 else np.ones_like(a, bool)
-    rows, cols = np.where(mask)
-    a = a[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    h, w = a.shape
-    scale = 20.0 / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = np.asarray(Image.fromarray((a * 255).astype(np.uint8)).resize(size, Image.BILINEAR), np.float32) / 255
-    out = np.zeros((28, 28), np.float32)
-    total = small.sum() or 1.0
-    cy = (small.sum(1) * np.arange(small.shape[0])).sum() / total
-    cx = (small.sum(0) * np.arange(small.shape[1])).sum() / total
-    top = int(np.clip(round(14 - cy), 0, 28 - small.shape[0]))
-    left = int(np.clip(round(14 - cx), 0, 28 - small.shape[1]))
-    out[top : top + small.shape[0], left : left + small.shape[1]] = small
-    return out[None]
+    side = max(a.shape)
+    square = np.zeros((side, side), np.float32)  # ink_to_mnist takes a square pad
+    square[: a.shape[0], : a.shape[1]] = a
+    flat = ink_to_mnist(square.ravel().tolist(), side)
+    return np.zeros((1, 28, 28), np.float32) if flat is None else np.asarray(flat, np.float32).reshape(1, 28, 28)
 
 
 def image_for_model(image, input_shape) -> np.ndarray:
