@@ -30,7 +30,9 @@ from ..config import VERSION, flag, setting
 
 MARGIN = 0.9  # a variant replaces the static default only when it takes under 90% of its time
 BUDGET_S = 2.0  # most seconds spent timing one shape class (compiles excluded)
-REPEAT = 3
+REPEAT = 3  # timed batches per option
+BATCH_S = 0.005  # aim for batches of at least this many seconds of work per wait
+MAX_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -125,24 +127,30 @@ class VariantTable:
 
 
 def _measure(device, options: list[Variant], run: Callable[[Variant], Any]) -> Variant:
-    """Time each option (after one untimed run that compiles it); the static default (options[0]) keeps its place
-    unless another is faster by MARGIN."""
-    times: dict[str, float] = {}
-    deadline = None
+    """Time each option after one untimed run that compiles it. A small op is timed in batches of runs per wait
+    (about BATCH_S each), so the submit-and-wait cost does not drown it, and the options take turns, so a machine
+    whose speed drifts (shared VMs move 2x between minutes) slows them alike. The static default (options[0])
+    keeps its place unless another is faster by MARGIN."""
     for variant in options:
         run(variant)
         device.sync()
-        if deadline is None:
-            deadline = time.perf_counter() + BUDGET_S
-        best = float("inf")
-        for _ in range(REPEAT):
-            t0 = time.perf_counter()
+
+    def per_run(variant: Variant, n: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
             run(variant)
-            device.sync()
-            best = min(best, time.perf_counter() - t0)
-            if time.perf_counter() > deadline:
-                break
-        times[variant.name] = best
+        device.sync()
+        return (time.perf_counter() - t0) / n
+
+    once = per_run(options[0], 1)
+    batch = 1 if once >= BATCH_S else min(MAX_BATCH, -(-BATCH_S // max(once, 1e-6)))
+    times = dict.fromkeys((v.name for v in options), float("inf"))
+    deadline = time.perf_counter() + BUDGET_S
+    for _ in range(REPEAT):
+        for variant in options:
+            times[variant.name] = min(times[variant.name], per_run(variant, int(batch)))
+        if time.perf_counter() > deadline:
+            break
     default = options[0]
     fastest = min(options, key=lambda v: times[v.name])
     return fastest if times[fastest.name] < MARGIN * times[default.name] else default
