@@ -121,12 +121,12 @@ class VariantTable:
         name = cache.get(key)
         if name in self.by_name and self.by_name[name] in options:
             return self.by_name[name]
-        best = _measure(device, options, run)
+        best = measure(device, options, run)
         cache.put(key, best.name)
         return best
 
 
-def _measure(device, options: list[Variant], run: Callable[[Variant], Any]) -> Variant:
+def measure(device, options: list[Variant], run: Callable[[Variant], Any]) -> Variant:
     """Time each option after one untimed run that compiles it. A small op is timed in batches of runs per wait
     (about BATCH_S each), so the submit-and-wait cost does not drown it, and the options take turns, so a machine
     whose speed drifts (shared VMs move 2x between minutes) slows them alike. The static default (options[0])

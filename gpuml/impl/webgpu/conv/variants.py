@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ....backends.variants import DeviceCaps, Variant, VariantTable, _measure
+from ....backends.variants import DeviceCaps, Variant, VariantTable, measure
 from ....config import flag, setting
 
 
@@ -162,7 +162,7 @@ class ConvTable(VariantTable):
         name = device.tune_cache.get(key)
         if name in self.by_name and self.by_name[name] in options:
             return self.by_name[name]
-        best = _measure(device, options, run)
+        best = measure(device, options, run)
         device.tune_cache.put(key, best.name)
         return best
 
