@@ -328,6 +328,15 @@ def _contiguous(arr):
     return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
+def contiguous_strides(shape) -> list[int]:
+    """Row-major element strides of ``shape`` (a Tensor's layout)."""
+    strides, acc = [], 1
+    for s in reversed(shape):
+        strides.append(acc)
+        acc *= s
+    return strides[::-1]
+
+
 def _shape(shape) -> tuple[int, ...]:
     if isinstance(shape, int):
         shape = (shape,)

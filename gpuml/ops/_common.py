@@ -5,8 +5,6 @@ from __future__ import annotations
 from ..backends import Device, get_device
 from ..tensor import Tensor, as_tensor
 
-WG = 256  # default workgroup size of the 1-D kernels
-
 
 def operands(*xs) -> tuple[Device, list[Tensor]]:
     """The device of the first tensor operand (else the current device) and every operand as a Tensor on it."""
@@ -24,26 +22,6 @@ def require_float(op: str, *ts: Tensor, half: bool = False) -> str:
             also = " (float16 works when every operand is float16)" if half else ""
             raise TypeError(f"{op} needs float32 tensors, got {t.dtype_name} (shape {t.shape}){also}")
     return "f32"
-
-
-def vec4_count(n: int) -> int:
-    return (n + 3) // 4
-
-
-def pad8(values, fill: int) -> list[int]:
-    """Right-align up to 8 per-axis values in 8 slots (the layout of the kernels' shape/stride uniforms)."""
-    values = list(values)
-    if len(values) > 8:
-        raise ValueError(f"at most 8 dimensions are supported, got {len(values)}")
-    return [fill] * (8 - len(values)) + values
-
-
-def contiguous_strides(shape) -> list[int]:
-    strides, acc = [], 1
-    for s in reversed(shape):
-        strides.append(acc)
-        acc *= s
-    return strides[::-1]
 
 
 def normalize_axis(axis: int, ndim: int, op: str) -> int:

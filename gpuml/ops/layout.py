@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..tensor import Tensor
-from ._common import contiguous_strides, operands
+from ..tensor import Tensor, contiguous_strides
+from ._common import operands
 
 
 def transpose(x, axes: tuple[int, ...] | list[int] | None = None) -> Tensor:

@@ -15,11 +15,3 @@ def pad8(values, fill: int) -> list[int]:
     if len(values) > 8:
         raise ValueError(f"at most 8 dimensions are supported, got {len(values)}")
     return [fill] * (8 - len(values)) + values
-
-
-def contiguous_strides(shape) -> list[int]:
-    strides, acc = [], 1
-    for s in reversed(shape):
-        strides.append(acc)
-        acc *= s
-    return strides[::-1]

@@ -3,8 +3,8 @@ and the weight gradient of a linear layer written straight into the parameter st
 
 from __future__ import annotations
 
-from ...tensor import Tensor
-from ._common import WG, contiguous_strides
+from ...tensor import Tensor, contiguous_strides
+from ._common import WG
 from .layout import copy_into, transpose
 from .linalg import gemm, matmul
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...backends.variants import Variant, VariantTable
-from ...tensor import Tensor
-from ._common import WG, contiguous_strides
+from ...tensor import Tensor, contiguous_strides
+from ._common import WG
 
 MAX, MAX_BACKWARD, AVG, AVG_BACKWARD = "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"
 
