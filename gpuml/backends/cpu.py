@@ -25,8 +25,8 @@ def keep_freed_memory() -> bool:
 
     A training step allocates and frees the same 0.1-6 MB arrays every step (column matrices, col2im planes,
     activations). With glibc's defaults those land on fresh mmaps or on heap top that gets trimmed, so every step
-    page-faults them in again: LeNet-5's conv2 backward at batch 64 took 3.3-4.2 ms instead of 1.2-1.3, the whole
-    step 8.8 ms instead of 6.6 (2026-11-30). The same as running with ``MALLOC_MMAP_THRESHOLD_`` /
+    page-faults them in again (measured in docs/ENGINEERING.md, "The numpy backend's costs": about 30% of a LeNet-5
+    step). The same as running with ``MALLOC_MMAP_THRESHOLD_`` /
     ``MALLOC_TRIM_THRESHOLD_`` set; skipped when either is set already, off glibc, or with ``GPUML_CPU_MALLOPT=0``.
     Returns whether the settings were applied."""
     if setting("GPUML_CPU_MALLOPT") == "0" or not sys.platform.startswith("linux"):

@@ -7,7 +7,7 @@ impl/python/nn.py are the numpy and pure-Python twins).
 
 from __future__ import annotations
 
-from ..ops._common import operands, require_float
+from ..ops.validate import operands, require_float
 from ..tensor import Tensor
 
 

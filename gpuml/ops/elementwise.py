@@ -8,7 +8,7 @@ import struct
 
 from ..backends import get_device
 from ..tensor import Tensor, contiguous_strides
-from ._common import operands, require_float
+from .validate import operands, require_float
 
 # The op names; each backend implements every one (gpuml/impl/*/elementwise.py), tests/cases.py checks them all.
 UNARY_OPS = (

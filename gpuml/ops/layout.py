@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..tensor import Tensor, contiguous_strides
-from ._common import operands
+from .validate import operands
 
 
 def transpose(x, axes: tuple[int, ...] | list[int] | None = None) -> Tensor:

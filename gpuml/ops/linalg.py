@@ -7,8 +7,8 @@ import math
 
 from ..impl.webgpu.linalg import FUSED_GEMMS, GEMM, GEMM_KERNELS, LINEAR_ROWS_MAX, gemm_kernel_for
 from ..tensor import Tensor
-from ._common import operands, require_float
 from .elementwise import broadcast_shape
+from .validate import operands, require_float
 
 __all__ = ["FUSED_GEMMS", "GEMM", "GEMM_KERNELS", "LINEAR_ROWS_MAX", "gemm", "gemm_kernel_for", "linear", "matmul"]
 

@@ -15,7 +15,7 @@ pure-Python twins in gpuml/impl/python/pool.py.
 from __future__ import annotations
 
 from ..tensor import as_tensor
-from ._common import operands, require_float
+from .validate import operands, require_float
 
 
 def _pair(value, name: str, minimum: int, op: str) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ..tensor import Tensor
-from ._common import normalize_axis, operands, require_float
+from .validate import normalize_axis, operands, require_float
 
 
 def _plan(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, int]:

@@ -17,16 +17,14 @@ def profile_workload(device, model, batch: int = 64) -> dict:
     if "timestamp-query" not in device.features:
         return {"adapter": device.adapter, "error": "no timestamp-query on this adapter"}
     from ..augment import parse_pipeline
-    from ..cluster._data import as_host
-    from ..cluster.kmeans import make_engine
+    from ..cluster import KMeansRun
 
     x1 = tensor(array.array("f", [((i * 37) % 101) / 100.0 for i in range(784)]), device=device).reshape(1, 1, 28, 28)
     xb = tensor(array.array("f", [((i * 37) % 101) / 100.0 for i in range(784 * batch)]), device=device)
     xb = xb.reshape(batch, 1, 28, 28)
     yb = tensor(array.array("i", [i % 10 for i in range(batch)]), device=device)
     pts = [[(i * 7919 % 1000) / 100.0, (i * 104729 % 997) / 100.0] for i in range(1000)]
-    engine = make_engine(device, as_host(pts), 5)
-    engine.set_centers([pts[i] for i in range(5)])
+    run = KMeansRun(pts, 5, init=[pts[i] for i in range(5)], device=device)
     pipe = parse_pipeline("rotate 15, crop 24 24, brightness 0.2, noise 0.05")
 
     def forward1():
@@ -43,7 +41,7 @@ def profile_workload(device, model, batch: int = 64) -> dict:
         model.eval()
 
     def kmeans_iter():
-        engine.iterate()
+        run.step()
 
     def augment():
         pipe.apply_batch(xb.view(0, (16, 1, 28, 28)), seed=1, step=0).tolist()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from ...backends import get_device
 from ...impl.webgpu.conv.variants import GENERIC_GPU, static_algo
-from .._common import operands, require_float
 from ..layout import copy_into
+from ..validate import operands, require_float
 from .geometry import ConvGeometry, conv_geometry
 
 ALGOS = ("direct", "im2col", "winograd2", "winograd4")

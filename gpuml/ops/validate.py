@@ -1,4 +1,5 @@
-"""Helpers shared by the op modules: operand conversion and checks with errors that name the problem."""
+"""Argument checks shared by the public ops and the libraries above them (nn.functional): operand conversion and
+checks with errors that name the problem."""
 
 from __future__ import annotations
 
