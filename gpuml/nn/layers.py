@@ -8,6 +8,7 @@ mismatch is reported with the layer that caused it before anything runs.
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 
@@ -53,6 +54,22 @@ class Module:
 
     def __repr__(self) -> str:
         return self.describe()
+
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this layer (``gpuml.save`` stores them as JSON). By default the
+        attribute of each ``__init__`` parameter's name; a layer that stores an argument otherwise overrides this."""
+        out = {}
+        for name, p in inspect.signature(type(self).__init__).parameters.items():
+            if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if not hasattr(self, name):
+                raise TypeError(f"{type(self).__name__} keeps no attribute {name!r}: it must override config()")
+            out[name] = getattr(self, name)
+        return out
+
+    @classmethod
+    def from_config(cls, config: dict) -> Module:
+        return cls(**config)
 
 
 class Linear(Module):
@@ -207,6 +224,18 @@ class Conv2d(Module):
         copy_into(gw, w.grad)
         return gx
 
+    def config(self):
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel,
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+            "groups": self.groups,
+            "bias": self.bias,
+        }
+
     def describe(self):
         return (
             f"Conv2d({self.in_channels}, {self.out_channels}, kernel={self.kernel}, stride={self.stride}, "
@@ -233,6 +262,9 @@ class _Pool2d(Module):
         if min(out) < 1:
             raise ValueError(f"{type(self).__name__} window {self.kernel} does not fit input {h}x{w}")
         return (c, *out)
+
+    def config(self):
+        return {"kernel_size": self.kernel, "stride": self.stride, "padding": self.padding}
 
     def describe(self):
         return f"{type(self).__name__}({self.kernel[0]}, stride={self.stride[0]})"

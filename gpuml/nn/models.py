@@ -109,8 +109,8 @@ def _layers_of(part: str) -> list[Module]:
     return layers + extra
 
 
-def from_spec(spec: str, input_shape=(1, 28, 28), device=None, seed: int = 0) -> Sequential:
-    """Build a model from a text spec (see the module docstring); shape errors name the layer."""
+def parse_spec(spec: str) -> list[Module]:
+    """The layers of a spec (or a name in MODELS), not yet built."""
     spec = MODELS.get(spec, spec)
     layers: list[Module] = []
     for part in spec.split("|"):
@@ -118,7 +118,13 @@ def from_spec(spec: str, input_shape=(1, 28, 28), device=None, seed: int = 0) ->
         if isinstance(new[0], Linear) and not any(isinstance(m, Flatten) for m in layers):
             layers.append(Flatten())
         layers.extend(new)
-    model = Sequential(*layers)
+    return layers
+
+
+def from_spec(spec: str, input_shape=(1, 28, 28), device=None, seed: int = 0) -> Sequential:
+    """Build a model from a text spec (see the module docstring); shape errors name the layer."""
+    spec = MODELS.get(spec, spec)
+    model = Sequential(*parse_spec(spec))
     model.spec = spec
     try:
         return model.build(input_shape, device, seed)
@@ -136,3 +142,50 @@ def lenet5(kind: str = "modern", batch_norm: bool = False, device=None, seed: in
     else:
         raise ValueError(f"LeNet-5 kind must be 'modern' or 'classic', got {kind!r}")
     return from_spec(spec, (1, 28, 28), device, seed)
+
+
+def _spec_part(layer: Module) -> str | None:
+    kind = type(layer)
+    if kind in (ReLU, Tanh, Flatten):
+        return kind.__name__.lower()
+    if kind is Linear and layer.bias:
+        return f"fc {layer.out_features}"
+    if kind is Conv2d and layer.bias and layer.dilation == (1, 1):
+        (k, k2), (s, s2), (p, p2) = layer.kernel, layer.stride, layer.padding
+        if k == k2 and s == s2 and p == p2:
+            g = layer.groups
+            return f"conv {layer.out_channels} {k}" + f" s{s}" * (s != 1) + f" pad{p}" * (p != 0) + f" g{g}" * (g != 1)
+    if kind in (MaxPool2d, AvgPool2d) and layer.padding == (0, 0):
+        (k, k2), (s, s2) = layer.kernel, layer.stride
+        if k == k2 and s == s2:
+            return f"{kind.__name__[:3].lower()}pool {k}" + f" s{s}" * (s != k)
+    if kind is BatchNorm2d and (layer.eps, layer.momentum) == (1e-5, 0.1):
+        return "bn"
+    if kind is Dropout and layer.seed == 0:
+        return f"dropout {layer.rate!r}"
+    return None
+
+
+def _same_layers(spec_layers: list[Module], layers: list[Module]) -> bool:
+    """Same classes and constructor arguments (a spec leaves input sizes open: None there matches anything)."""
+    if [type(m) for m in spec_layers] != [type(m) for m in layers]:
+        return False
+    for a, b in zip(spec_layers, layers, strict=True):
+        cb = b.config()
+        if any(v is not None and cb.get(k) != v for k, v in a.config().items()):
+            return False
+    return True
+
+
+def spec_of(model: Sequential) -> str | None:
+    """A spec that rebuilds ``model``'s exact layer list (its own ``spec`` while that still matches), or None when
+    a layer or an argument has no spec form (the model is then described by its layer list alone)."""
+    parts = [_spec_part(m) for m in model.layers]
+    candidates = [getattr(model, "spec", None), None if None in parts else " | ".join(parts)]
+    for spec in filter(None, candidates):
+        try:
+            if _same_layers(parse_spec(spec), model.layers):
+                return spec
+        except SpecError:
+            continue
+    return None
