@@ -7,16 +7,13 @@ host reads them only when it reports (every ``report_every`` steps and at the en
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from . import ops
+from . import ops, serialize
 from .backends import get_device
 from .datasets import Dataset, batches
 from .nn import Dropout, Sequential, from_spec
@@ -24,7 +21,7 @@ from .nn.functional import softmax_cross_entropy
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, Optimizer, RMSprop, StepLR
 from .tensor import Tensor
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = serialize.FORMAT_VERSION
 
 
 @dataclass
@@ -212,14 +209,11 @@ class Trainer:
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Model, optimizer state, schedule position, history and config in one .npz, written atomically."""
-        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        """Model (layer list, parameters, buffers: :func:`gpuml.serialize.save`), optimizer state, schedule position,
+        history and config in one .npz, written atomically."""
         opt_state = self.optimizer.state_dict()
-        arrays.update({f"optim/{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
         meta = {
-            "format": FORMAT_VERSION,
             "config": asdict(self.cfg),
-            "spec": getattr(self.model, "spec", self.cfg.model),
             "epoch": self.epoch,
             "step_count": self.step_count,
             "history": self.history,
@@ -229,18 +223,21 @@ class Trainer:
             "backend": self.device.name,
             "adapter": self.device.adapter,
         }
-        save_npz_atomic(path, arrays, meta)
+        arrays = {f"optim/{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)}
+        serialize.save(self.model, path, arrays=arrays, meta=meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device=None, **overrides) -> Trainer:
-        """Restore a trainer from a checkpoint (``--resume``); ``overrides`` may raise ``epochs``."""
-        arrays, meta = load_npz(path)
+        """Restore a trainer from a checkpoint (``--resume``); ``overrides`` may raise ``epochs``. The model is
+        rebuilt from the checkpoint's layer list, so a model built in Python resumes too."""
+        arrays, meta = serialize.read(path)
+        if "config" not in meta:
+            raise serialize.ModelFormatError(path, "a model file without training state (load it with gpuml.load)")
         cfg_dict = dict(meta["config"])
         cfg_dict["input_shape"] = tuple(cfg_dict["input_shape"])
         cfg_dict.update({k: v for k, v in overrides.items() if v is not None})
         cfg = TrainConfig(**cfg_dict)
-        trainer = cls(cfg, device)
-        trainer.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
+        trainer = cls(cfg, device, model=serialize.build(arrays, meta, path, device or get_device()))
         opt_state = dict(meta["optimizer"])
         opt_state.update({k[6:]: v for k, v in arrays.items() if k.startswith("optim/")})
         trainer.optimizer.load_state_dict(opt_state)
@@ -259,42 +256,21 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def save_npz_atomic(path, arrays: dict, meta: dict) -> None:
-    """Write ``arrays`` plus a JSON ``meta`` entry to ``path`` via a temporary file and a rename, so a crash
-    never leaves a half-written checkpoint under the final name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``arrays`` plus a JSON ``meta`` entry to ``path`` atomically (:func:`gpuml.serialize.write_atomic`)."""
+    serialize.write_atomic(path, arrays, meta)
 
 
 def load_npz(path) -> tuple[dict, dict]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files if k != "__meta__"}
-            meta = json.loads(bytes(data["__meta__"]).decode())
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path}: not a gpuml model/checkpoint file ({exc})") from None
-    if meta.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path}: checkpoint format {meta.get('format')}, this gpuml reads {FORMAT_VERSION}")
-    return arrays, meta
+    """``(arrays, meta)`` of a model file or checkpoint; :class:`gpuml.serialize.ModelFormatError` (a ValueError)
+    names the file and the reason when it is not one, is damaged or is of a newer format."""
+    return serialize.read(path)
 
 
 def load_model(path, device=None) -> tuple[Sequential, dict]:
-    """A trained model (eval mode) and its metadata from a checkpoint written by ``gpuml train``."""
-    arrays, meta = load_npz(path)
-    cfg = meta["config"]
-    model = from_spec(meta["spec"], tuple(cfg["input_shape"]), device, cfg.get("seed", 0))
-    model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
-    return model.eval(), meta
+    """A trained model (eval mode) and its metadata from a file of :func:`gpuml.save`, ``Trainer.save`` or
+    ``gpuml train`` (the model is rebuilt from the file's layer list, or the spec of a format-1 file)."""
+    arrays, meta = serialize.read(path)
+    return serialize.build(arrays, meta, path, device).eval(), meta
 
 
 def image_to_mnist(image) -> np.ndarray:

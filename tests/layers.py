@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gpuml.explain",
             "gpuml.models",
             "gpuml.datasets",
+            "gpuml.serialize",
         ),
     ),
     ("package", ("gpuml",)),  # gpuml/__init__.py, the public facade over ops and the runtime
