@@ -1,5 +1,6 @@
-"""Layer kernels that are not general ops: fused softmax cross-entropy, dropout, batch-norm pieces, a linear layer's
-weight gradient.
+"""Layer kernels that are not general ops: losses (softmax cross-entropy, MSE, BCE with logits: value and gradient
+from one kernel), activations with their backward (GELU, leaky ReLU; sigmoid and tanh on the elementwise ops),
+dropout, batch-norm pieces, a linear layer's weight gradient.
 
 Validated here, computed by each backend (gpuml/impl/webgpu/nn.py runs shaders/nn/, impl/cpu/nn.py and
 impl/python/nn.py are the numpy and pure-Python twins).
@@ -7,6 +8,7 @@ impl/python/nn.py are the numpy and pure-Python twins).
 
 from __future__ import annotations
 
+from .. import ops
 from ..ops.validate import operands, require_float
 from ..tensor import Tensor
 
@@ -70,3 +72,115 @@ def linear_weight_grad(grad, x, out: Tensor) -> Tensor:
         raise ValueError(f"linear_weight_grad: out must be a tensor of shape {shape} on the operands' device")
     require_float("linear_weight_grad", out)
     return device.impl.linear_weight_grad(grad, x, out)
+
+
+# --- activations (forward and backward as functions; the layers in gpuml.nn.activations use these) ------------------
+GELU_APPROXIMATIONS = ("none", "tanh")
+
+
+def relu(x) -> Tensor:
+    return ops.relu(x)
+
+
+def sigmoid(x) -> Tensor:
+    return ops.sigmoid(x)
+
+
+def tanh(x) -> Tensor:
+    return ops.tanh(x)
+
+
+def sigmoid_backward(grad, y) -> Tensor:
+    """dx = grad * y * (1 - y) from the sigmoid's output ``y``."""
+    return ops.binary("sigmoid_grad", grad, y)
+
+
+def tanh_backward(grad, y) -> Tensor:
+    """dx = grad * (1 - y^2) from the tanh's output ``y``."""
+    return ops.binary("tanh_grad", grad, y)
+
+
+def _approximate(approximate: str) -> str:
+    if approximate not in GELU_APPROXIMATIONS:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return approximate
+
+
+def gelu(x, approximate: str = "none") -> Tensor:
+    """GELU as torch.nn.functional.gelu: ``x * Phi(x)`` with the exact normal CDF (``approximate="none"``, through
+    erfc; accurate in the left tail too) or ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``
+    (``approximate="tanh"``). shaders/nn/gelu.wgsl."""
+    device, (x,) = operands(x)
+    require_float("gelu", x)
+    return device.impl.gelu(x, _approximate(approximate))
+
+
+def gelu_backward(grad, x, approximate: str = "none") -> Tensor:
+    """dx = grad * GELU'(x), from the GELU's input ``x``."""
+    device, (grad, x) = operands(grad, x)
+    require_float("gelu_backward", grad, x)
+    _same_shape("gelu_backward", grad, x)
+    return device.impl.gelu_backward(grad, x, _approximate(approximate))
+
+
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where x > 0, ``negative_slope * x`` elsewhere (torch.nn.functional.leaky_relu)."""
+    return ops.leaky_relu(x, negative_slope)
+
+
+def leaky_relu_backward(grad, x, negative_slope: float = 0.01) -> Tensor:
+    """dx = grad where x > 0, ``negative_slope * grad`` elsewhere, from the input ``x`` (so any slope works)."""
+    device, (grad, x) = operands(grad, x)
+    require_float("leaky_relu_backward", grad, x)
+    _same_shape("leaky_relu_backward", grad, x)
+    return device.impl.leaky_relu_backward(grad, x, float(negative_slope))
+
+
+# --- losses: the value and its gradient with respect to the input from one kernel ------------------------------------
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _same_shape(op: str, a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{op}: shapes must match (no broadcasting), got {a.shape} and {b.shape}")
+
+
+def _loss(op: str, input, target, reduction: str, return_grad: bool):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    device, (input, target) = operands(input, target)
+    require_float(op, input, target)
+    _same_shape(op, input, target)
+    scale = 1.0 / max(input.size, 1) if reduction == "mean" else 1.0
+    terms, grad = getattr(device.impl, op)(input, target, scale)
+    if reduction == "none":
+        loss = terms
+    else:
+        loss = ops.mean(terms) if reduction == "mean" else ops.sum(terms)
+    return (loss, grad) if return_grad else loss
+
+
+def mse_loss(input, target, reduction: str = "mean", *, return_grad: bool = False):
+    """Mean squared error ``(input - target)^2``, reduced as torch.nn.functional.mse_loss (``"mean"`` over every
+    element, ``"sum"``, or ``"none"``: per element). With ``return_grad=True`` returns ``(loss, grad)``: the
+    gradient of the (reduced; for "none", summed) loss with respect to ``input``, from the same kernel
+    (shaders/nn/mse_loss.wgsl). The loss stays on the device: ``loss.item()`` reads it."""
+    return _loss("mse_loss", input, target, reduction, return_grad)
+
+
+def mse_loss_backward(input, target, reduction: str = "mean") -> Tensor:
+    """The gradient of :func:`mse_loss` with respect to ``input``."""
+    return _loss("mse_loss", input, target, reduction, True)[1]
+
+
+def binary_cross_entropy_with_logits(input, target, reduction: str = "mean", *, return_grad: bool = False):
+    """Binary cross-entropy on logits, as torch.nn.functional.binary_cross_entropy_with_logits, in the stable form
+    ``max(x, 0) - x t + log1p(exp(-|x|))`` (no overflow for any finite logit); targets are floats in [0, 1].
+    Reductions and ``return_grad`` as :func:`mse_loss`; the gradient is ``(sigmoid(x) - t)`` scaled by the
+    reduction (shaders/nn/bce_with_logits.wgsl)."""
+    return _loss("bce_with_logits", input, target, reduction, return_grad)
+
+
+def binary_cross_entropy_with_logits_backward(input, target, reduction: str = "mean") -> Tensor:
+    """The gradient of :func:`binary_cross_entropy_with_logits` with respect to ``input``."""
+    return _loss("bce_with_logits", input, target, reduction, True)[1]

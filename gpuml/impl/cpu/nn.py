@@ -64,3 +64,65 @@ def linear_weight_grad(grad: Tensor, x: Tensor, out: Tensor) -> Tensor:
     """``out = grad.T @ x`` (the transpose made contiguous first, as the transpose op does)."""
     out.host()[...] = np.matmul(np.ascontiguousarray(grad.host().T), x.host())
     return out
+
+
+# --- activations and losses with a backward of their own (twins of shaders/nn/gelu*.wgsl, leaky_relu_backward,
+# mse_loss, bce_with_logits): float64 arithmetic, float32 results
+try:
+    from scipy.special import erfc as _erfc  # scikit-learn's dependency; vectorised
+except ImportError:  # pragma: no cover - numpy alone
+    import math
+
+    _erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+_SQRT_2_PI = np.sqrt(2.0 / np.pi)
+_GELU_C = 0.044715
+
+
+def _f32(values, device) -> Tensor:
+    return Tensor.wrap_numpy(np.asarray(values).astype(np.float32), device)
+
+
+def _tanh_gate(x):
+    """sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): the tanh form's 0.5 (1 + tanh u) without cancellation."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-2.0 * _SQRT_2_PI * (x + _GELU_C * x**3)))
+
+
+def gelu(x: Tensor, approximate: str) -> Tensor:
+    v = x.host().astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        out = v * (_tanh_gate(v) if approximate == "tanh" else 0.5 * _erfc(-v / np.sqrt(2.0)))
+    return _f32(out, x.device)
+
+
+def gelu_backward(grad: Tensor, x: Tensor, approximate: str) -> Tensor:
+    v = x.host().astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if approximate == "tanh":
+            s = _tanh_gate(v)
+            d = s + v * s * (1.0 - s) * 2.0 * _SQRT_2_PI * (1.0 + 3.0 * _GELU_C * v * v)
+        else:
+            d = 0.5 * _erfc(-v / np.sqrt(2.0)) + v * np.exp(-0.5 * v * v) / np.sqrt(2.0 * np.pi)
+        d = np.where(np.abs(v) > 20.0, (v > 0).astype(np.float64), d)  # the kernel's cut-off (avoids inf * 0)
+        return _f32(grad.host() * d, x.device)
+
+
+def leaky_relu_backward(grad: Tensor, x: Tensor, slope: float) -> Tensor:
+    v = x.host()
+    out = grad.host().astype(np.float64) * np.where(v > 0, 1.0, slope)
+    return _f32(np.where(np.isnan(v), np.nan, out), x.device)  # a NaN input gives NaN, as in the kernel
+
+
+def mse_loss(x: Tensor, target: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    d = x.host().astype(np.float64) - target.host()
+    return _f32(d * d, x.device), _f32(2.0 * d * scale, x.device)
+
+
+def bce_with_logits(x: Tensor, target: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    v, t = x.host().astype(np.float64), target.host().astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(-np.abs(v))
+        loss = np.maximum(v, 0.0) - v * t + np.log1p(e)
+        s = np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return _f32(loss, x.device), _f32((s - t) * scale, x.device)

@@ -82,3 +82,69 @@ def linear_weight_grad(grad: Tensor, x: Tensor, out: Tensor) -> Tensor:
     k = x.shape[1]
     gt = transpose(grad, (1, 0), (n, m), [n, 1])
     return copy_into(matmul(gt, x, (), n, m, k, (n, k)), out)
+
+
+# --- activations and losses with a backward of their own (twins of shaders/nn/gelu*.wgsl, leaky_relu_backward,
+# mse_loss, bce_with_logits)
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_C = 0.044715
+
+
+def _tanh_gate(x: float) -> float:
+    """sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) (the tanh form without the cancellation of 1 + tanh u)."""
+    try:
+        u2 = 2.0 * _SQRT_2_PI * (x + _GELU_C * x**3)
+    except OverflowError:
+        u2 = math.copysign(math.inf, x)
+    if u2 != u2:
+        return math.nan
+    return 1.0 / (1.0 + math.exp(-u2)) if u2 >= 0 else math.exp(u2) / (1.0 + math.exp(u2))
+
+
+def _gelu(x: float, tanh: bool) -> float:
+    return x * (_tanh_gate(x) if tanh else 0.5 * math.erfc(-x / math.sqrt(2.0)))
+
+
+def _gelu_grad(x: float, tanh: bool) -> float:
+    if x != x:
+        return math.nan
+    if abs(x) > 20.0:  # the kernel's cut-off (avoids inf * 0)
+        return 1.0 if x > 0 else 0.0
+    if tanh:
+        s = _tanh_gate(x)
+        return s + x * s * (1.0 - s) * 2.0 * _SQRT_2_PI * (1.0 + 3.0 * _GELU_C * x * x)
+    return 0.5 * math.erfc(-x / math.sqrt(2.0)) + x * math.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+
+def gelu(x: Tensor, approximate: str) -> Tensor:
+    tanh = approximate == "tanh"
+    return _out([_gelu(v, tanh) for v in x.values()], x.shape, x.device)
+
+
+def gelu_backward(grad: Tensor, x: Tensor, approximate: str) -> Tensor:
+    tanh = approximate == "tanh"
+    out = [g * _gelu_grad(v, tanh) for g, v in zip(grad.values(), x.values(), strict=True)]
+    return _out(out, x.shape, x.device)
+
+
+def leaky_relu_backward(grad: Tensor, x: Tensor, slope: float) -> Tensor:
+    out = [math.nan if v != v else (g if v > 0 else g * slope) for g, v in zip(grad.values(), x.values(), strict=True)]
+    return _out(out, x.shape, x.device)
+
+
+def mse_loss(x: Tensor, target: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    d = [a - b for a, b in zip(x.values(), target.values(), strict=True)]
+    return _out([v * v for v in d], x.shape, x.device), _out([2.0 * v * scale for v in d], x.shape, x.device)
+
+
+def _bce(v: float, t: float) -> tuple[float, float]:
+    e = math.exp(-abs(v)) if v == v else math.nan
+    s = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+    return max(v, 0.0) - v * t + math.log1p(e), s - t
+
+
+def bce_with_logits(x: Tensor, target: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    pairs = [_bce(v, t) for v, t in zip(x.values(), target.values(), strict=True)]
+    loss = _out([a for a, _ in pairs], x.shape, x.device)
+    return loss, _out([b * scale for _, b in pairs], x.shape, x.device)

@@ -7,7 +7,18 @@ from .explain import occlude
 from .kmeans import kmeans_engine, silhouette
 from .layout import copy, copy_into, transpose
 from .linalg import gemm, linear, matmul
-from .nn import batchnorm_input_grad, channel_affine, dropout, linear_weight_grad, softmax_cross_entropy
+from .nn import (
+    batchnorm_input_grad,
+    bce_with_logits,
+    channel_affine,
+    dropout,
+    gelu,
+    gelu_backward,
+    leaky_relu_backward,
+    linear_weight_grad,
+    mse_loss,
+    softmax_cross_entropy,
+)
 from .optim import optimizer_step
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .reduce import reduce
@@ -17,6 +28,7 @@ __all__ = [
     "avg_pool2d",
     "avg_pool2d_backward",
     "batchnorm_input_grad",
+    "bce_with_logits",
     "binary",
     "channel_affine",
     "conv2d",
@@ -26,13 +38,17 @@ __all__ = [
     "copy_into",
     "dropout",
     "fill",
+    "gelu",
+    "gelu_backward",
     "gemm",
     "kmeans_engine",
+    "leaky_relu_backward",
     "linear",
     "linear_weight_grad",
     "matmul",
     "max_pool2d",
     "max_pool2d_backward",
+    "mse_loss",
     "occlude",
     "optimizer_step",
     "reduce",

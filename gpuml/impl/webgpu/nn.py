@@ -80,3 +80,41 @@ def linear_weight_grad(grad: Tensor, x: Tensor, out: Tensor) -> Tensor:
         gemm(gt, x, out, n, k, m)
         return out
     return copy_into(matmul(gt, x, (), n, m, k, (n, k)), out)
+
+
+# --- activations and losses with a backward of their own (shaders/nn/gelu*.wgsl, leaky_relu_backward.wgsl,
+# mse_loss.wgsl, bce_with_logits.wgsl); one invocation per element
+
+
+def _elementwise(path: str, inputs: dict, outputs: tuple[str, ...], params: dict | None = None, **template):
+    first = next(iter(inputs.values()))
+    device = first.device
+    outs = {name: Tensor.empty(first.shape, "float32", device) for name in outputs}
+    if first.size:
+        kernel = device.kernel(path, WG=WG, **template)
+        kernel(device.grid_1d(-(-first.size // WG)), {"n": first.size, **(params or {})}, **inputs, **outs)
+    return tuple(outs.values())
+
+
+def gelu(x: Tensor, approximate: str) -> Tensor:
+    return _elementwise("nn/gelu.wgsl", {"x_in": x}, ("out",), TANH=str(approximate == "tanh").lower())[0]
+
+
+def gelu_backward(grad: Tensor, x: Tensor, approximate: str) -> Tensor:
+    tanh = str(approximate == "tanh").lower()
+    return _elementwise("nn/gelu_backward.wgsl", {"dy": grad, "x_in": x}, ("dx",), TANH=tanh)[0]
+
+
+def leaky_relu_backward(grad: Tensor, x: Tensor, slope: float) -> Tensor:
+    inputs = {"dy": grad, "x_in": x}
+    return _elementwise("nn/leaky_relu_backward.wgsl", inputs, ("dx",), {"slope": slope})[0]
+
+
+def mse_loss(x: Tensor, target: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    inputs = {"x_in": x, "tgt": target}
+    return _elementwise("nn/mse_loss.wgsl", inputs, ("loss", "grad"), {"grad_scale": scale})
+
+
+def bce_with_logits(x: Tensor, target: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    inputs = {"x_in": x, "tgt": target}
+    return _elementwise("nn/bce_with_logits.wgsl", inputs, ("loss", "grad"), {"grad_scale": scale})
