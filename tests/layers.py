@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "gpuml.augment.cli",
             "gpuml.cli",
+            "gpuml.export",
             "gpuml.train",
             "gpuml.report",
             "gpuml.regularization",

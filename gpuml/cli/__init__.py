@@ -12,6 +12,7 @@ import sys
 
 from .bench import add_bench
 from .common import BACKEND_CHOICES, use_backend
+from .export import add_export
 from .info import add_info
 from .models import add_explain, add_train
 from .tools import add_demo, add_kmeans
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (add_info, add_bench, add_train, add_kmeans, add_explain, add_web, add_demo):
+    for add in (add_info, add_bench, add_train, add_kmeans, add_explain, add_web, add_demo, add_export):
         add(sub)
     return parser
 
