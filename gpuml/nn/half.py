@@ -6,13 +6,14 @@ conv/implicit.wgsl, the GEMMs, pooling, unary/broadcast elementwise, layout/pad2
 convolution, GEMM and average-pool kernels are computed in f32; only storage is f16. Inference only: no backward,
 no training mode. Needs an adapter with the ``shader-f16`` feature; elsewhere ``half()`` raises and the float32
 model keeps working. Covered layers: Conv2d (implicit GEMM, needs OH * OW % 4 == 0), Linear, ReLU, Tanh,
-MaxPool2d, AvgPool2d, Flatten, Dropout (identity at inference).
+Sigmoid, MaxPool2d, AvgPool2d, Flatten, Dropout (identity at inference).
 """
 
 from __future__ import annotations
 
 from .. import ops
 from ..tensor import Tensor, require_f16, tensor
+from .activations import Sigmoid
 from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Tanh
 
 try:
@@ -50,8 +51,8 @@ class HalfSequential:
             wt = tensor(params["weight"].data.numpy().T.astype(np.float16), dtype="float16", device=device)
             b = _f16(params["bias"].data, device) if layer.bias else None
             return ("linear", wt, b)
-        if isinstance(layer, ReLU | Tanh):
-            return ("unary", "relu" if isinstance(layer, ReLU) else "tanh")
+        if isinstance(layer, ReLU | Tanh | Sigmoid):
+            return ("unary", type(layer).__name__.lower())
         if isinstance(layer, MaxPool2d | AvgPool2d):
             return ("maxpool" if isinstance(layer, MaxPool2d) else "avgpool", layer.kernel, layer.stride, layer.padding)
         if isinstance(layer, Flatten):

@@ -398,9 +398,35 @@ class Sequential(Module):
         return self
 
     def parameters(self) -> ParameterStore:
+        """Every trainable parameter, in one flat store (iterate it for the :class:`Parameter` objects; hand it to an
+        optimizer)."""
         if self.store is None:
             raise RuntimeError("call build(input_shape) first")
         return self.store
+
+    def named_parameters(self):
+        """(name, Parameter) pairs in layer order, with PyTorch's dotted names (``"0.weight"``, ``"3.bias"``: the
+        layer's index in this Sequential), the keys of ``state_dict()``. ``p.data`` and ``p.grad`` are tensors."""
+        store = self.parameters()
+        for i, layer in enumerate(self.layers):
+            for name in getattr(layer, "params", {}):
+                yield f"{i}.{name}", store[f"{i}.{name}"]
+
+    def num_parameters(self) -> int:
+        """The number of parameter values (all trainable; alignment gaps of the flat buffer not counted)."""
+        return self.parameters().size
+
+    def zero_grad(self) -> None:
+        """Set every parameter gradient to zero. Not needed between steps: ``backward`` overwrites the gradients
+        (see :meth:`backward`); for code written for PyTorch, or to clear them before inspecting."""
+        self.parameters().zero_grad()
+
+    def summary(self):
+        """A table of the layers, their output shapes (batch axis ``N``) and parameter counts, with the totals
+        (a :class:`gpuml.nn.summary.Summary`; ``print(model.summary())``)."""
+        from .summary import summarize
+
+        return summarize(self)
 
     @property
     def device(self):
@@ -441,7 +467,13 @@ class Sequential(Module):
     __call__ = forward
 
     def backward(self, grad):
-        """Layer by layer, last first; a ReLU (not guided) before a MaxPool2d runs inside the pool's backward."""
+        """Layer by layer, last first; a ReLU (not guided) before a MaxPool2d runs inside the pool's backward.
+        Returns the gradient with respect to the input.
+
+        Gradients are OVERWRITTEN, not accumulated: each call writes every parameter's gradient for this ``grad``
+        alone (into ``parameters().grad``), so no ``zero_grad()`` is needed between steps. To accumulate over
+        micro-batches, scale each micro-batch's loss gradient and add the gradients yourself, or use a larger batch.
+        (BatchNorm2d in eval mode passes gradients through without writing its parameters' gradients.)"""
         layers = self.layers
         i = len(layers) - 1
         while i >= 0:

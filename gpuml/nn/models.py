@@ -2,16 +2,21 @@
 
 Spec grammar: layers separated by ``|``; each layer is a keyword and arguments:
 
-    conv OUT K [s<stride>] [pad<p>] [g<groups>] [relu|tanh] [bn]
-    fc OUT [relu|tanh]          maxpool K [s<stride>]     avgpool K [s<stride>]
-    flatten    relu    tanh    bn    dropout RATE
+    conv OUT K [s<stride>] [pad<p>] [g<groups>] [ACTIVATION] [bn]
+    fc OUT [ACTIVATION]         maxpool K [s<stride>]     avgpool K [s<stride>]
+    flatten    ACTIVATION    bn    dropout RATE
 
-A trailing activation or ``bn`` on a conv/fc line adds that layer after it (``bn`` before the activation).
+    ACTIVATION: relu | tanh | sigmoid | gelu | gelu_tanh | leakyrelu [SLOPE]
+    (gelu is the exact form, gelu_tanh the tanh approximation; leakyrelu's slope defaults to 0.01)
+
+A trailing activation or ``bn`` on a conv/fc line adds that layer after it (``bn`` before the activation),
+e.g. ``fc 64 gelu``, ``conv 16 3 pad1 bn leakyrelu 0.1``.
 A ``flatten`` is inserted before the first ``fc`` when missing.
 """
 
 from __future__ import annotations
 
+from .activations import GELU, LeakyReLU, Sigmoid
 from .layers import AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Tanh
 
 LENET5_MODERN = (
@@ -50,6 +55,33 @@ def _int(token: str, what: str, layer: str) -> int:
     return value
 
 
+ACTIVATIONS = {
+    "relu": ReLU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "gelu": GELU,
+    "gelu_tanh": lambda: GELU("tanh"),
+    "leakyrelu": LeakyReLU,
+}
+
+
+def _slope(token: str) -> float | None:
+    try:
+        return float(token)
+    except ValueError:
+        return None
+
+
+def _activation(args: list[str], i: int) -> tuple[Module, int] | None:
+    """The activation named by ``args[i]`` (leakyrelu takes an optional slope after it) and the next index."""
+    low = args[i].lower()
+    if low not in ACTIVATIONS:
+        return None
+    if low == "leakyrelu" and i + 1 < len(args) and _slope(args[i + 1]) is not None:
+        return LeakyReLU(_slope(args[i + 1])), i + 2
+    return ACTIVATIONS[low](), i + 1
+
+
 def _layers_of(part: str) -> list[Module]:
     tokens = part.split()
     if not tokens:
@@ -62,27 +94,40 @@ def _layers_of(part: str) -> list[Module]:
             raise SpecError(f"in layer '{part}': conv needs OUT_CHANNELS and KERNEL")
         out, k = _int(args[0], "output channels", part), _int(args[1], "kernel size", part)
         stride, pad, groups = 1, 0, 1
-        for t in args[2:]:
-            low = t.lower()
-            if low.startswith("pad"):
+        i = 2
+        while i < len(args):
+            t, low = args[i], args[i].lower()
+            act = _activation(args, i)
+            i = act[1] if act else i + 1
+            if act:
+                extra.append(act[0])
+            elif low.startswith("pad"):
                 pad = int(low[3:]) if low[3:].isdigit() else _int(low[3:], "padding", part)
             elif low.startswith("s") and low[1:].isdigit():
                 stride = _int(low[1:], "stride", part)
             elif low.startswith("g") and low[1:].isdigit():
                 groups = _int(low[1:], "groups", part)
-            elif low in ("relu", "tanh", "bn"):
-                extra.append({"relu": ReLU, "tanh": Tanh, "bn": BatchNorm2d}[low]())
+            elif low == "bn":
+                extra.append(BatchNorm2d())
             else:
-                raise SpecError(f"in layer '{part}': bad token '{t}' (expected pad<N>, s<N>, g<N>, relu, tanh or bn)")
+                raise SpecError(
+                    f"in layer '{part}': bad token '{t}' (expected pad<N>, s<N>, g<N>, bn or an activation: "
+                    f"{', '.join(ACTIVATIONS)})"
+                )
         layers.append(Conv2d(None, out, k, stride=stride, padding=pad, groups=groups))
     elif kind == "fc":
         if not args:
             raise SpecError(f"in layer '{part}': fc needs OUT_FEATURES")
         layers.append(Linear(None, _int(args[0], "output features", part)))
-        for t in args[1:]:
-            if t.lower() not in ("relu", "tanh"):
-                raise SpecError(f"in layer '{part}': bad token '{t}' (expected relu or tanh)")
-            extra.append(ReLU() if t.lower() == "relu" else Tanh())
+        i = 1
+        while i < len(args):
+            act = _activation(args, i)
+            if act is None:
+                raise SpecError(
+                    f"in layer '{part}': bad token '{args[i]}' (expected an activation: {', '.join(ACTIVATIONS)})"
+                )
+            extra.append(act[0])
+            i = act[1]
     elif kind in ("maxpool", "avgpool"):
         if not args:
             raise SpecError(f"in layer '{part}': {kind} needs a window size")
@@ -94,15 +139,17 @@ def _layers_of(part: str) -> list[Module]:
             else:
                 raise SpecError(f"in layer '{part}': bad token '{t}' (expected s<N>)")
         layers.append((MaxPool2d if kind == "maxpool" else AvgPool2d)(k, stride))
-    elif kind in ("flatten", "relu", "tanh", "bn") and not args:
-        layers.append({"flatten": Flatten, "relu": ReLU, "tanh": Tanh, "bn": BatchNorm2d}[kind]())
+    elif kind in ("flatten", "bn") and not args:
+        layers.append(Flatten() if kind == "flatten" else BatchNorm2d())
+    elif kind in ACTIVATIONS and ((act := _activation(tokens, 0)) is not None) and act[1] == len(tokens):
+        layers.append(act[0])
     elif kind == "dropout":
         rate = float(args[0]) if args else 0.5
         layers.append(Dropout(rate))
     else:
         raise SpecError(
-            f"bad token '{tokens[0]}' in layer '{part}' (expected conv, fc, maxpool, avgpool, flatten, relu, "
-            "tanh, bn or dropout)"
+            f"bad token '{tokens[0]}' in layer '{part}' (expected conv, fc, maxpool, avgpool, flatten, bn, dropout "
+            f"or an activation: {', '.join(ACTIVATIONS)})"
         )
     # bn goes right after the conv, before the activation
     extra.sort(key=lambda m: not isinstance(m, BatchNorm2d))
@@ -146,8 +193,12 @@ def lenet5(kind: str = "modern", batch_norm: bool = False, device=None, seed: in
 
 def _spec_part(layer: Module) -> str | None:
     kind = type(layer)
-    if kind in (ReLU, Tanh, Flatten):
+    if kind in (ReLU, Tanh, Flatten, Sigmoid):
         return kind.__name__.lower()
+    if kind is GELU:
+        return "gelu" if layer.approximate == "none" else "gelu_tanh"
+    if kind is LeakyReLU:
+        return f"leakyrelu {layer.negative_slope!r}"
     if kind is Linear and layer.bias:
         return f"fc {layer.out_features}"
     if kind is Conv2d and layer.bias and layer.dilation == (1, 1):

@@ -112,6 +112,12 @@ class ParameterStore:
                 return p
         raise KeyError(f"no parameter {name!r}; have {[p.name for p in self.params]}")
 
+    def zero_grad(self) -> None:
+        """Zero the whole gradient buffer on the device."""
+        from ..ops import copy_into, zeros
+
+        copy_into(zeros((self.grad.size,), "float32", self.device), self.grad)
+
     def state_dict(self) -> dict:
         """name -> numpy array (one readback of the flat buffer)."""
         flat = self.data.numpy()
