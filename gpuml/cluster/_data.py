@@ -75,22 +75,33 @@ def _shape_error(what: str, shape) -> ValueError:
     )
 
 
-def as_host(X, what: str = "X", mean: list[float] | None = None, min_samples: int = 1) -> HostData:
+def as_host(
+    X, what: str = "X", mean: list[float] | None = None, min_samples: int = 1, owner: str = "the estimator"
+) -> HostData:
     """Validate X (2-D, numeric, finite, at least ``min_samples`` rows) and center it (on ``mean`` when given,
-    else on its own column means)."""
+    else on its own column means). ``owner`` names the estimator in a feature-count mismatch."""
     if isinstance(X, Tensor):
         X = X.numpy() if np is not None else X.tolist()
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{what}: sparse input is not supported by gpuml.cluster; pass a dense array (X.toarray())")
     if np is not None:
         try:
             arr = np.asarray(X)
         except ValueError as exc:  # ragged lists
             raise ValueError(f"{what} is not a rectangular 2-D array: {exc}") from None
-        if arr.dtype == object or arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {what} has dtype {arr.dtype}")
+        if arr.dtype == object:  # numbers boxed as objects (e.g. from a DataFrame) are fine
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{what} must hold numbers (float or int), got dtype object: {exc}") from None
+        if arr.dtype.kind not in "biuf":
             raise TypeError(f"{what} must hold numbers (float or int), got dtype {arr.dtype}")
         if arr.ndim != 2:
             raise _shape_error(what, arr.shape)
         n, d = arr.shape
-        _check_size(what, n, d, min_samples, mean)
+        _check_size(what, n, d, min_samples, mean, owner)
         arr64 = arr.astype(np.float64, copy=False)
         if not np.isfinite(arr64).all():
             raise ValueError(f"{what} contains NaN or infinity; gpuml.cluster needs finite values")
@@ -104,7 +115,7 @@ def as_host(X, what: str = "X", mean: list[float] | None = None, min_samples: in
         raise _shape_error(what, "1-D" if isinstance(rows, list | tuple) else type(rows).__name__)
     n = len(rows)
     d = len(rows[0]) if n else 0
-    _check_size(what, n, d, min_samples, mean)
+    _check_size(what, n, d, min_samples, mean, owner)
     flat = []
     for r in rows:
         if len(r) != d:
@@ -123,13 +134,17 @@ def as_host(X, what: str = "X", mean: list[float] | None = None, min_samples: in
     return HostData(n, d, list(mean), flat=centered, dtype="float64")
 
 
-def _check_size(what: str, n: int, d: int, min_samples: int, mean=None) -> None:
+def _check_size(what: str, n: int, d: int, min_samples: int, mean=None, owner: str = "the estimator") -> None:
+    """Shape checks, worded as scikit-learn's check_array (its estimator checks match these messages)."""
     if mean is not None and len(mean) != d:
-        raise ValueError(f"{what} has {d} features, but the estimator is expecting {len(mean)} features as input")
+        raise ValueError(f"{what} has {d} features, but {owner} is expecting {len(mean)} features as input")
     if d == 0:
-        raise ValueError(f"{what} has 0 features; at least 1 is required")
+        raise ValueError(f"Found array with 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is required.")
     if n < min_samples:
-        raise ValueError(f"{what} has n_samples={n}, which must be >= {min_samples}")
+        raise ValueError(
+            f"Found array with {n} sample(s) (shape=({n}, {d})) while a minimum of {min_samples} is required "
+            f"({what} has n_samples={n})."
+        )
 
 
 def as_rows(a) -> list[list[float]]:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import bisect
 import collections
 import math
+import numbers
 import random
 from dataclasses import dataclass
 from typing import Any
 
 from ..backends import get_device
+from ._base import ClusterEstimator, NotFittedError, check_sample_weight
 from ._data import HostData, as_host, as_rows
+from ._weights import WeightedLloyd, kmeans_plusplus_weighted, minibatch_step, weighted_inertia
 
 try:
     import numpy as np
@@ -32,10 +35,6 @@ def make_engine(device, data: HostData, k: int, chunk_rows: int | None = None):
     ``k`` clusters: the object the host driver steps (set_centers, iterate, assign, labels, ...; see
     gpuml/impl/webgpu/kmeans.py). ``chunk_rows`` caps the rows per device chunk (tests)."""
     return device.impl.kmeans_engine(device, data, k, chunk_rows)
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when predict/transform/score is called before fit (as scikit-learn's NotFittedError)."""
 
 
 @dataclass
@@ -73,14 +72,21 @@ def _out_rows(rows: list[list[float]], mean: list[float], dtype):
     return [[v + m for v, m in zip(r, mean, strict=True)] for r in rows]
 
 
-class _Base:
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+class _Base(ClusterEstimator):
+    """What KMeans and MiniBatchKMeans share: validation, init, predict/transform/score (scikit-learn's API; the
+    estimator protocol comes from :class:`gpuml.cluster._base.ClusterEstimator`)."""
+
     def _check_params(self) -> None:
         k = self.n_clusters
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        if not _is_int(k) or k < 1:
             raise ValueError(f"n_clusters must be a positive int, got {k!r}")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
+        if not _is_int(self.max_iter) or self.max_iter < 1:
             raise ValueError(f"max_iter must be a positive int, got {self.max_iter!r}")
-        if not isinstance(self.tol, int | float) or self.tol < 0:
+        if not isinstance(self.tol, numbers.Real) or isinstance(self.tol, bool) or self.tol < 0:
             raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
         init = self.init
         if isinstance(init, str):
@@ -96,19 +102,14 @@ class _Base:
             return get_device()
         return get_device(self.device) if isinstance(self.device, str) else self.device
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "cluster_centers_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
-                "before using this estimator."
-            )
-
-    def _init_centers(self, engine, data: HostData, rng: random.Random) -> list[list[float]]:
-        k, init = self.n_clusters, self.init
-        if isinstance(init, str) and init == "random":
+    def _init_centers(self, engine, data: HostData, rng: random.Random, w=None) -> list[list[float]]:
+        k, init = int(self.n_clusters), self.init
+        if isinstance(init, str) and init == "random":  # uniform, as scikit-learn even with sample_weight
             return [data.row(i) for i in rng.sample(range(data.n), k)]
         if isinstance(init, str):
-            return kmeans_plusplus(engine, data, k, rng)
+            if w is None:
+                return kmeans_plusplus(engine, data, k, rng)
+            return kmeans_plusplus_weighted(engine, data, k, rng, w)
         rows = as_rows(init)
         if len(rows) != k or any(len(r) != data.d for r in rows):
             raise ValueError(
@@ -122,13 +123,8 @@ class _Base:
 
     def _validate_new(self, X) -> HostData:
         self._check_fitted()
-        data = as_host(X, mean=self._mean)
-        if data.d != self.n_features_in_:
-            raise ValueError(
-                f"X has {data.d} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
-                "as input"
-            )
-        return data
+        self._check_feature_names(X)
+        return as_host(X, mean=self._mean, owner=type(self).__name__)
 
     def _engine_for(self, X):
         data = self._validate_new(X)
@@ -142,22 +138,29 @@ class _Base:
         engine.assign()
         return engine.labels()
 
-    def fit_predict(self, X, y=None):
-        return self.fit(X).labels_
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return the labels of X (``labels_``)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
 
     def transform(self, X):
         """Euclidean distances of each sample to every center, shape (n_samples, n_clusters)."""
         _, engine = self._engine_for(X)
         return engine.transform()
 
-    def fit_transform(self, X, y=None):
-        return self.fit(X).transform(X)
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit and return the distances of X to the centers (:meth:`transform`)."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
 
-    def score(self, X, y=None) -> float:
-        """Opposite of the inertia of X on the fitted centers (higher is better)."""
-        _, engine = self._engine_for(X)
-        inertia, _ = engine.assign()
-        return -inertia
+    def score(self, X, y=None, sample_weight=None) -> float:
+        """Opposite of the (weighted) inertia of X on the fitted centers (higher is better)."""
+        data, engine = self._engine_for(X)
+        w = check_sample_weight(sample_weight, data.n)
+        return -(engine.assign()[0] if w is None else weighted_inertia(engine, w))
+
+    def _fitted(self, X, data: HostData) -> None:
+        self._mean = data.mean
+        self.n_features_in_ = data.d
+        self._set_feature_names(X)
 
 
 def kmeans_plusplus(engine, data: HostData, k: int, rng: random.Random) -> list[list[float]]:
@@ -206,7 +209,8 @@ class KMeans(_Base):
     """K-means clustering (Lloyd's algorithm) on a gpuml device.
 
     Parameters follow ``sklearn.cluster.KMeans``: ``n_clusters``, ``init`` ("k-means++", "random" or an array
-    of shape (n_clusters, n_features)), ``n_init`` ("auto": 1 for k-means++ or an array, 10 for random),
+    of shape (n_clusters, n_features)), ``n_init`` ("auto": 1 for k-means++ or an array, 10 for random; the run of
+    lowest inertia is kept),
     ``max_iter``, ``tol`` (relative to the mean variance of the features, as scikit-learn), ``random_state``
     (None, an int or a ``random.Random``), ``algorithm`` ("lloyd" only). ``device`` picks the gpuml device
     (default: the current one); ``history`` bounds :attr:`history_` (per-iteration inertia, shift and centers
@@ -217,7 +221,12 @@ class KMeans(_Base):
     scikit-learn's float64 Lloyd to about 1e-6 relative, not bit for bit). Without numpy (Pyodide core),
     inputs are lists of rows and results are lists.
 
-    Attributes: ``cluster_centers_``, ``labels_``, ``inertia_``, ``n_iter_``, ``n_features_in_``, ``history_``.
+    ``fit(X, sample_weight=...)`` weights the samples as scikit-learn does (weighted centroids and inertia,
+    weighted k-means++ seeding; see gpuml/cluster/_weights.py). A scikit-learn estimator: ``get_params``,
+    ``set_params``, ``clone``, Pipeline, GridSearchCV (``score`` is minus the inertia).
+
+    Attributes: ``cluster_centers_``, ``labels_``, ``inertia_``, ``n_iter_``, ``n_features_in_``,
+    ``feature_names_in_`` (DataFrames with string column names), ``history_``.
 
     Examples
     --------
@@ -258,14 +267,14 @@ class KMeans(_Base):
     _chunk_rows: int | None = None
 
     def _n_init(self) -> int:
-        if self.n_init == "auto":
+        if isinstance(self.n_init, str) and self.n_init == "auto":
             return 1 if not (isinstance(self.init, str) and self.init == "random") else 10
-        if isinstance(self.n_init, bool) or not isinstance(self.n_init, int) or self.n_init < 1:
+        if not _is_int(self.n_init) or self.n_init < 1:
             raise ValueError(f"n_init must be 'auto' or a positive int, got {self.n_init!r}")
-        return self.n_init if isinstance(self.init, str) else 1
+        return int(self.n_init) if isinstance(self.init, str) else 1
 
     def fit(self, X, y=None, sample_weight=None):
-        """Compute k-means clustering; returns self."""
+        """Compute k-means clustering (``sample_weight``: one non-negative weight per sample); returns self."""
         for _ in self.fit_steps(X, sample_weight=sample_weight, _yield=False):
             pass
         return self
@@ -279,10 +288,9 @@ class KMeans(_Base):
         self._check_params()
         if self.algorithm != "lloyd":
             raise ValueError(f"algorithm={self.algorithm!r} is not supported; gpuml implements 'lloyd'")
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by gpuml.cluster.KMeans")
-        k = self.n_clusters
+        k = int(self.n_clusters)
         data = as_host(X, min_samples=1)
+        w = check_sample_weight(sample_weight, data.n)
         if data.n < k:
             raise ValueError(f"n_samples={data.n} should be >= n_clusters={k}.")
         n_init = self._n_init()
@@ -293,10 +301,11 @@ class KMeans(_Base):
         best = None
         for _run in range(n_init):
             history = collections.deque(maxlen=max(0, int(self.history)))
-            engine.set_centers(self._init_centers(engine, data, rng))
+            engine.set_centers(self._init_centers(engine, data, rng, w))
+            step = engine.iterate if w is None else WeightedLloyd(engine, data, w).iterate
             n_iter = 0
             for it in range(self.max_iter):
-                shift, inertia, changed, empty = engine.iterate()
+                shift, inertia, changed, empty = step()
                 n_iter = it + 1
                 if empty:
                     shift = _relocate_empty(engine, data)
@@ -307,13 +316,12 @@ class KMeans(_Base):
                     yield KMeansStep(n_iter, _out_rows(centers, data.mean, data.dtype), lab, inertia, shift)
                 if changed == 0 or shift <= tol:
                     break
-            inertia, _ = engine.assign()
+            inertia = engine.assign()[0] if w is None else weighted_inertia(engine, w)
             if best is None or inertia < best[0]:
                 best = (inertia, engine.get_centers(), engine.labels(), n_iter, list(history))
         inertia, centers, lab, n_iter, history = best
-        self._mean = data.mean
+        self._fitted(X, data)
         self._centers_c = centers
-        self.n_features_in_ = data.d
         self.cluster_centers_ = _out_rows(centers, data.mean, data.dtype)
         self.labels_ = lab
         self.inertia_ = inertia
@@ -350,8 +358,9 @@ class MiniBatchKMeans(_Base):
 
     Each batch runs the same fused assignment + reduction kernels as :class:`KMeans` (MODE 1 of update.wgsl).
     Stops early when the squared center shift of a batch falls to ``tol`` (relative to the data variance)
-    or when the batch inertia has not improved for ``max_no_improvement`` batches. Not implemented:
-    scikit-learn's random reassignment of small clusters (``reassignment_ratio``).
+    or when the batch inertia has not improved for ``max_no_improvement`` batches. ``sample_weight`` (fit,
+    partial_fit) weights each point's pull on its center as scikit-learn does (host-side update). Not implemented:
+    scikit-learn's random reassignment of small clusters (``reassignment_ratio``) and ``n_init``.
     """
 
     def __init__(
@@ -379,65 +388,67 @@ class MiniBatchKMeans(_Base):
 
     _chunk_rows: int | None = None
 
-    def _start(self, data: HostData, rng: random.Random) -> None:
-        k = self.n_clusters
+    def _start(self, X, data: HostData, rng: random.Random, w=None) -> None:
+        k = int(self.n_clusters)
         size = min(data.n, self.init_size or max(3 * self.batch_size, 3 * k))
         idx = sorted(rng.sample(range(data.n), size)) if size < data.n else list(range(data.n))
         sub = as_host([data.row(i) for i in idx], mean=[0.0] * data.d) if np is None else None
         if sub is None:
             sub = HostData(size, data.d, [0.0] * data.d, x32=data.x32[idx])
         engine = make_engine(self._device(), sub, k)
-        self._centers_c = self._init_centers(engine, sub, rng)
+        w_sub = None if w is None else [w[i] for i in idx]
+        if w_sub is not None and not any(w_sub):
+            w_sub = None  # every sampled point weighs 0: seed unweighted
+        self._centers_c = self._init_centers(engine, sub, rng, w_sub)
         self._weights = [0.0] * k
-        self._mean = data.mean
-        self.n_features_in_ = data.d
+        self._fitted(X, data)
         self._rng = rng
         self._tol_abs = data.variance_mean * self.tol
         self.n_steps_ = 0
 
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centers with one batch X (the first call also initialises them from X)."""
         self._check_params()
         if not hasattr(self, "_centers_c"):
             data = as_host(X)
+            w = check_sample_weight(sample_weight, data.n)
             if data.n < self.n_clusters:
                 raise ValueError(f"n_samples={data.n} should be >= n_clusters={self.n_clusters}.")
-            self._start(data, _rng(self.random_state))
-        data = self._validate_new_unfitted(X)
-        self._batch_step(data)
+            self._start(X, data, _rng(self.random_state), w)
+        self._check_feature_names(X)
+        data = as_host(X, mean=self._mean, owner=type(self).__name__)
+        self._batch_step(data, check_sample_weight(sample_weight, data.n))
         self._finish_attrs()
         return self
 
-    def _validate_new_unfitted(self, X) -> HostData:
-        data = as_host(X, mean=self._mean)
-        if data.d != self.n_features_in_:
-            raise ValueError(f"X has {data.d} features, but MiniBatchKMeans is expecting {self.n_features_in_}")
-        return data
-
-    def _batch_step(self, batch: HostData) -> tuple[float, float]:
-        engine = make_engine(self._device(), batch, self.n_clusters)
+    def _batch_step(self, batch: HostData, w=None) -> tuple[float, float]:
+        engine = make_engine(self._device(), batch, int(self.n_clusters))
         engine.set_centers(self._centers_c)
-        engine.set_weights(self._weights)
-        shift, inertia, _, _ = engine.minibatch_step()
-        self._centers_c = engine.get_centers()
-        self._weights = engine.get_weights()
+        if w is None:
+            engine.set_weights(self._weights)
+            shift, inertia, _, _ = engine.minibatch_step()
+            self._centers_c = engine.get_centers()
+            self._weights = engine.get_weights()
+        else:
+            self._centers_c, self._weights, shift, inertia = minibatch_step(engine, batch, w, self._weights)
         self.n_steps_ += 1
         return shift, inertia
 
     def _finish_attrs(self) -> None:
         self.cluster_centers_ = _out_rows(self._centers_c, self._mean, "float64")
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Stream X in shuffled batches of ``batch_size`` for up to ``max_iter`` epochs; returns self."""
         self._check_params()
         data = as_host(X)
+        w = check_sample_weight(sample_weight, data.n)
         if data.n < self.n_clusters:
             raise ValueError(f"n_samples={data.n} should be >= n_clusters={self.n_clusters}.")
         rng = _rng(self.random_state)
         for attr in ("_centers_c",):
             if hasattr(self, attr):
                 delattr(self, attr)
-        self._start(data, rng)
+        self._start(X, data, rng, w)
         bs = max(1, min(self.batch_size, data.n))
         steps = self.max_iter * max(1, data.n // bs)
         ewa, best, no_improve = None, math.inf, 0
@@ -447,7 +458,7 @@ class MiniBatchKMeans(_Base):
                 batch = HostData(bs, data.d, data.mean, x32=data.x32[np.asarray(idx)])
             else:
                 batch = HostData(bs, data.d, data.mean, flat=[v for i in idx for v in data.row(i)])
-            shift, inertia = self._batch_step(batch)
+            shift, inertia = self._batch_step(batch, None if w is None else [w[i] for i in idx])
             if self._tol_abs > 0 and shift <= self._tol_abs:
                 break
             ewa = (
@@ -464,7 +475,7 @@ class MiniBatchKMeans(_Base):
         self._finish_attrs()
         engine = make_engine(self._device(), data, self.n_clusters, self._chunk_rows)
         engine.set_centers(self._centers_c)
-        self.inertia_, _ = engine.assign()
+        self.inertia_ = engine.assign()[0] if w is None else weighted_inertia(engine, w)
         self.labels_ = engine.labels()
         self.n_iter_ = -(-self.n_steps_ * bs // data.n)
         return self
