@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-from ..impl.augment_params import CONTRAST, CUTOUT, LUMA, MATRIX, NOISE
-from .base import Shape, Transform, _range, _size
+from ..impl.augment_params import CONTRAST, CUTOUT, LUMA, MATRIX, NOISE, NORMALIZE
+from .base import Shape, Transform, _finite, _prob, _range, _size
 from .stages import Pixel
 
 
@@ -33,7 +33,7 @@ def _blend_gray(f: float) -> list[list[float]]:
 
 class _Factor(Transform):
     def __init__(self, factor=0.2):
-        self.factor = _range(factor, "factor", 1.0) if isinstance(factor, int | float) else tuple(factor)
+        self.factor = _range(factor, "factor", 1.0, type(self).__name__)
 
     def generate(self, n, shape, rng):
         return [{"factor": rng.uniform(*self.factor)} for _ in range(n)]
@@ -93,7 +93,7 @@ class Hue(Transform):
     """Hue rotation in YIQ space by h turns drawn from [-h, h] (0.5 = 180°); identity on one channel."""
 
     def __init__(self, hue=0.05):
-        self.hue = _range(hue, "hue")
+        self.hue = _range(hue, "hue", owner="Hue")
 
     def generate(self, n, shape, rng):
         return [{"hue": rng.uniform(*self.hue)} for _ in range(n)]
@@ -106,7 +106,7 @@ class Grayscale(Transform):
     """Replace R, G, B by the luma 0.299 R + 0.587 G + 0.114 B (channels kept); per image with probability p."""
 
     def __init__(self, p: float = 1.0):
-        self.p = float(p)
+        self.p = _prob(p, "Grayscale")
 
     def generate(self, n, shape, rng):
         return [{"gray": rng.random() < self.p} for _ in range(n)]
@@ -121,7 +121,10 @@ class GaussianNoise(Transform):
     comes from the device PCG hash of (per-image seed, channel, y, x) via Box-Muller."""
 
     def __init__(self, sigma=0.05):
-        self.sigma = (float(sigma), float(sigma)) if isinstance(sigma, int | float) else tuple(sigma)
+        lo, hi = _range(sigma, "sigma", owner="GaussianNoise")
+        self.sigma = (hi, hi) if isinstance(sigma, int | float) else (lo, hi)
+        if self.sigma[0] < 0:
+            raise ValueError(f"GaussianNoise: sigma must be >= 0, got {sigma!r}")
 
     def generate(self, n, shape, rng):
         return [{"sigma": rng.uniform(*self.sigma), "seed": rng.getrandbits(32)} for _ in range(n)]
@@ -139,9 +142,11 @@ class Cutout(Transform):
     clipped at the border, set to ``fill``."""
 
     def __init__(self, size=8, n_holes: int = 1, fill: float = 0.0):
-        self.size = _size(size)
+        self.size = _size(size, "Cutout")
+        if _finite(n_holes, "n_holes", "Cutout") < 0 or n_holes != int(n_holes):
+            raise ValueError(f"Cutout: n_holes must be a whole number >= 0, got {n_holes!r}")
         self.n_holes = int(n_holes)
-        self.fill = float(fill)
+        self.fill = _finite(fill, "fill", "Cutout")
 
     def generate(self, n, shape, rng):
         _, h, w = shape
@@ -164,7 +169,12 @@ class RandomErasing(Transform):
     ``ratio`` set to ``fill`` (10 tries; none erased when no rectangle fits)."""
 
     def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), fill=0.0):
-        self.p, self.scale, self.ratio, self.fill = float(p), tuple(scale), tuple(ratio), float(fill)
+        owner = "RandomErasing"
+        self.p, self.fill = _prob(p, owner), _finite(fill, "fill", owner)
+        self.scale = _range(scale, "scale", owner=owner, low=0.0)
+        self.ratio = _range(ratio, "ratio", owner=owner, low=0.0)
+        if self.scale[1] > 1:
+            raise ValueError(f"{owner}: scale is a fraction of the area in (0, 1], got {scale!r}")
 
     def generate(self, n, shape, rng):
         _, h, w = shape
@@ -185,3 +195,42 @@ class RandomErasing(Transform):
 
     def stages(self, params, shape):
         return [_cutout_op([p["rect"] for p in params], self.fill)]
+
+
+class Normalize(Transform):
+    """Per-channel standardisation (x - mean[c]) / std[c], as torchvision's Normalize; ``mean`` and ``std`` are
+    in the units of the pipeline's ``value_range`` (the ImageNet (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    for [0, 1]); one value applies to every channel. A pixel op in the fused kernels; it never clips, and the
+    colour ops that clip to ``value_range`` may not follow it (unless ``Compose(clip=False)``); geometric
+    transforms may (their ``fill`` is then in normalised units). The result is float32 even for uint8 input."""
+
+    normalizes = True
+
+    def __init__(self, mean, std):
+        owner = "Normalize"
+        self.mean = tuple(_finite(v, "mean", owner) for v in ((mean,) if isinstance(mean, int | float) else mean))
+        self.std = tuple(_finite(v, "std", owner) for v in ((std,) if isinstance(std, int | float) else std))
+        if not self.mean or len(self.mean) != len(self.std):
+            raise ValueError(f"Normalize: mean and std need the same number of values, got {mean!r} and {std!r}")
+        if any(v <= 0 for v in self.std):
+            raise ValueError(f"Normalize: std must be > 0, got {std!r}")
+
+    def _per_channel(self, c: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        if len(self.mean) == 1:
+            return self.mean * c, self.std * c
+        if len(self.mean) != c:
+            raise ValueError(f"Normalize: {len(self.mean)} means and stds for images of {c} channels")
+        return self.mean, self.std
+
+    def generate(self, n, shape, rng):
+        self._per_channel(shape[0])
+        return [{} for _ in range(n)]
+
+    def stages(self, params, shape):
+        mean, std = self._per_channel(shape[0])
+        out = []
+        for g in range(0, shape[0], 4):  # one op per group of 4 channels (a quad's register rows)
+            m, s = mean[g : g + 4], std[g : g + 4]
+            per = (*m, *(0.0,) * (4 - len(m)), *s, *(1.0,) * (4 - len(s)), float(g // 4), 0.0, 0.0, 0.0)
+            out.append(Pixel(NORMALIZE, [per] * len(params)))
+        return out

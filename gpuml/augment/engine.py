@@ -9,11 +9,27 @@ This module imports without numpy (Pyodide core).
 
 from __future__ import annotations
 
-from ..impl.augment_params import CONTRAST, MATRIX
+from ..impl.augment_params import CONTRAST, MATRIX, NORMALIZE
 from ..tensor import Tensor
-from .stages import Pass, Stage, pack, plan
+from .stages import Pass, Pixel, Stage, pack, plan
 
-__all__ = ["Pass", "execute", "plan"]
+__all__ = ["Pass", "check_order", "execute", "plan"]
+
+
+def check_order(stages: list[Stage], clip: bool, normalized: bool = False, out_u8: bool = False) -> bool:
+    """Whether the images are normalised after ``stages`` (``normalized``: before them). A pixel op that clips to
+    value_range may not follow Normalize (its output is not in that range), nor may uint8 output."""
+    for st in stages:
+        if isinstance(st, Pixel) and st.code == NORMALIZE:
+            normalized = True
+        elif isinstance(st, Pixel) and normalized and clip:
+            raise ValueError(
+                "a colour or pixel transform after Normalize would clip normalised values to value_range; "
+                "put Normalize after it, or pass Compose(..., clip=False)"
+            )
+    if normalized and out_u8:
+        raise ValueError("Normalize gives values outside value_range: uint8 output cannot hold them (out='float32')")
+    return normalized
 
 
 def execute(
@@ -44,6 +60,7 @@ def execute(
         n, c, h, w = x.shape
     if out_u8 and c > 4:
         raise ValueError(f"uint8 output holds at most 4 channels, got {c}")
+    check_order(stages, clip, out_u8=out_u8)
     passes = plan(stages, n, (h, w))
     for ps in passes:
         if any(op.code in (MATRIX, CONTRAST) for op in ps.ops) and c not in (1, 3, 4):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from .base import Transform, _interp, _range, _size
+from .base import Transform, _finite, _interp, _prob, _range, _size
 from .stages import IDENTITY, Elastic, Geo, Mat, compose, invert
 
 
@@ -15,7 +15,7 @@ class _Flip(Transform):
     axis = 0
 
     def __init__(self, p: float = 0.5):
-        self.p = float(p)
+        self.p = _prob(p, type(self).__name__)
 
     def generate(self, n, shape, rng):
         return [{"flip": rng.random() < self.p} for _ in range(n)]
@@ -55,9 +55,9 @@ class Rotate(Transform):
     geometric = True
 
     def __init__(self, degrees=15.0, interpolation: str = "bilinear", fill: float = 0.0):
-        self.degrees = _range(degrees, "degrees")
-        self.interpolation = _interp(interpolation)
-        self.fill = float(fill)
+        self.degrees = _range(degrees, "degrees", owner="Rotate")
+        self.interpolation = _interp(interpolation, "Rotate")
+        self.fill = _finite(fill, "fill", "Rotate")
 
     def generate(self, n, shape, rng):
         lo, hi = self.degrees
@@ -74,7 +74,11 @@ class Crop(Transform):
     geometric = True
 
     def __init__(self, size, top: int | None = None, left: int | None = None):
-        self.size = _size(size)
+        owner = type(self).__name__
+        self.size = _size(size, owner)
+        for name, v in (("top", top), ("left", left)):
+            if v is not None and (_finite(v, name, owner) < 0 or v != int(v)):
+                raise ValueError(f"{owner}: {name} must be a whole pixel offset >= 0, got {v!r}")
         self.top, self.left = top, left
 
     def output_shape(self, shape):
@@ -83,7 +87,7 @@ class Crop(Transform):
     def _check(self, shape):
         ch, cw = self.size
         if ch > shape[1] or cw > shape[2] or ch < 1 or cw < 1:
-            raise ValueError(f"crop size {self.size} does not fit images of {shape[1:]}")
+            raise ValueError(f"{type(self).__name__}: crop size {self.size} does not fit images of {shape[1:]}")
 
     def generate(self, n, shape, rng):
         self._check(shape)
@@ -115,8 +119,8 @@ class Resize(Transform):
     geometric = True
 
     def __init__(self, size, interpolation: str = "bilinear"):
-        self.size = _size(size)
-        self.interpolation = _interp(interpolation)
+        self.size = _size(size, "Resize")
+        self.interpolation = _interp(interpolation, "Resize")
 
     def output_shape(self, shape):
         return (shape[0], *self.size)
@@ -137,9 +141,12 @@ class RandomResizedCrop(Transform):
     geometric = True
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation: str = "bilinear"):
-        self.size = _size(size)
-        self.scale, self.ratio = tuple(scale), tuple(ratio)
-        self.interpolation = _interp(interpolation)
+        self.size = _size(size, "RandomResizedCrop")
+        self.scale = _range(scale, "scale", owner="RandomResizedCrop", low=0.0)
+        self.ratio = _range(ratio, "ratio", owner="RandomResizedCrop", low=0.0)
+        if self.scale[1] > 1:
+            raise ValueError(f"RandomResizedCrop: scale is a fraction of the area in (0, 1], got {scale!r}")
+        self.interpolation = _interp(interpolation, "RandomResizedCrop")
 
     def output_shape(self, shape):
         return (shape[0], *self.size)
@@ -200,13 +207,14 @@ class Affine(Transform):
     geometric = True
 
     def __init__(self, degrees=0.0, translate=0.0, scale=(1.0, 1.0), shear=0.0, interpolation="bilinear", fill=0.0):
-        self.degrees = _range(degrees, "degrees")
+        owner = type(self).__name__
+        self.degrees = _range(degrees, "degrees", owner=owner)
         tx, ty = (translate, translate) if isinstance(translate, int | float) else translate
-        self.translate = (float(tx), float(ty))
-        self.scale = _range(scale, "scale", 1.0) if isinstance(scale, int | float) else tuple(scale)
-        self.shear = _range(shear, "shear")
-        self.interpolation = _interp(interpolation)
-        self.fill = float(fill)
+        self.translate = tuple(_range(t, "translate", owner=owner)[1] for t in (tx, ty))
+        self.scale = _range(scale, "zoom" if owner == "Zoom" else "scale", 1.0, owner, low=0.0)
+        self.shear = _range(shear, "shear", owner=owner)
+        self.interpolation = _interp(interpolation, owner)
+        self.fill = _finite(fill, "fill", owner)
 
     def generate(self, n, shape, rng):
         out = []
@@ -241,7 +249,7 @@ class Zoom(Affine):
     """Scale about the centre by a factor drawn per image from [1 - z, 1 + z] (or (lo, hi)); > 1 magnifies."""
 
     def __init__(self, zoom=0.1, interpolation="bilinear", fill=0.0):
-        super().__init__(scale=_range(zoom, "zoom", 1.0), interpolation=interpolation, fill=fill)
+        super().__init__(scale=_range(zoom, "zoom", 1.0, "Zoom", low=0.0), interpolation=interpolation, fill=fill)
 
 
 class ElasticTransform(Transform):
@@ -253,12 +261,16 @@ class ElasticTransform(Transform):
     geometric = True
 
     def __init__(self, alpha=2.0, spacing=4.0, interpolation="bilinear", fill=0.0):
-        self.alpha = _range(alpha, "alpha", 0.0) if not isinstance(alpha, int | float) else (float(alpha),) * 2
-        if spacing <= 0:
-            raise ValueError(f"spacing must be > 0, got {spacing}")
+        owner = "ElasticTransform"
+        a = _range(alpha, "alpha", 0.0, owner)
+        self.alpha = a if not isinstance(alpha, int | float) else (a[1], a[1])
+        if self.alpha[0] < 0:
+            raise ValueError(f"{owner}: alpha (pixels) must be >= 0, got {alpha!r}")
+        if _finite(spacing, "spacing", owner) <= 0:
+            raise ValueError(f"{owner}: spacing (pixels) must be > 0, got {spacing!r}")
         self.spacing = float(spacing)
-        self.interpolation = _interp(interpolation)
-        self.fill = float(fill)
+        self.interpolation = _interp(interpolation, owner)
+        self.fill = _finite(fill, "fill", owner)
 
     def generate(self, n, shape, rng):
         return [{"alpha": rng.uniform(*self.alpha), "seed": rng.getrandbits(32)} for _ in range(n)]

@@ -67,11 +67,10 @@ def _pil_to_array(img):
     return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)), mode
 
 
-def from_host(x, device=None):
-    """(batch tensor, meta) for a Tensor, numpy array ((H, W), (N, H, W) or (N, C, H, W)), PIL image or list of
-    PIL images; ``meta`` tells :func:`to_host` how to give the result back in the same form."""
-    from ..tensor import tensor
-
+def host_batch(x):
+    """(batch, meta): a Tensor as it is, or a host image (numpy (H, W), (N, H, W) or (N, C, H, W), PIL image or
+    list of PIL images) as a (N, C, H, W) uint8 or float numpy array; ``meta`` tells :func:`finish` how to give
+    the result back in the same form."""
     if isinstance(x, Tensor):
         return x, {"kind": "tensor"}
     if np is None:
@@ -81,9 +80,7 @@ def from_host(x, device=None):
         arrays, modes = zip(*(_pil_to_array(i) for i in imgs), strict=True)
         if len({a.shape for a in arrays}) != 1:
             raise ValueError(f"PIL images of one batch must have the same size and bands: {[a.shape for a in arrays]}")
-        batch = np.stack(arrays)
-        meta = {"kind": "pil", "mode": modes[0], "single": _is_pil(x)}
-        return (tensor(batch, device=device) if modes[0] == "F" else U8Batch.from_numpy(batch, device)), meta
+        return np.stack(arrays), {"kind": "pil", "mode": modes[0], "single": _is_pil(x)}
     arr = np.asarray(x)
     if arr.ndim not in (2, 3, 4):
         raise ValueError(f"images must be (H, W), (N, H, W) or (N, C, H, W), got shape {arr.shape}")
@@ -94,15 +91,28 @@ def from_host(x, device=None):
         arr = arr[None, None]
     elif arr.ndim == 3:
         arr = arr[:, None]
+    return arr, meta
+
+
+def upload(arr, device=None):
+    """A (N, C, H, W) host batch on the device: uint8 packed (:class:`U8Batch`), floats as float32."""
+    from ..tensor import tensor
+
     if arr.dtype == np.uint8:
-        return U8Batch.from_numpy(arr, device), meta
-    return tensor(np.ascontiguousarray(arr, np.float32), device=device), meta
+        return U8Batch.from_numpy(arr, device)
+    return tensor(np.ascontiguousarray(arr, np.float32), device=device)
 
 
-def wants_uint8(meta: dict, batch) -> bool:
-    """Whether :func:`to_host` gives uint8 back for ``meta`` and the kernels can write it (at most 4 channels)."""
+def from_host(x, device=None):
+    """(batch on the device, meta) for what :func:`host_batch` takes; :func:`to_host` gives results back."""
+    batch, meta = host_batch(x)
+    return (batch if meta["kind"] == "tensor" else upload(batch, device)), meta
+
+
+def wants_uint8(meta: dict, channels: int) -> bool:
+    """Whether :func:`finish` gives uint8 back for ``meta`` and the kernels can write it (at most 4 channels)."""
     uint8 = (meta["kind"] == "numpy" and meta["dtype"] == np.uint8) or (meta["kind"] == "pil" and meta["mode"] != "F")
-    return uint8 and batch.ndim == 4 and batch.shape[1] <= 4
+    return uint8 and channels <= 4
 
 
 def to_uint8(a):
@@ -115,22 +125,21 @@ def _u8_pixels(out: U8Batch):
     return out.words.numpy().reshape(-1)[: n * h * w].view(np.uint8).reshape(n, h, w, 4)[..., :c]
 
 
-def to_host(out, meta: dict):
-    if meta["kind"] == "tensor":
-        return out
+def to_numpy(out):
+    """A result on the device as a (N, C, Ho, Wo) numpy array: uint8 (from a U8Batch) or float32."""
     if isinstance(out, U8Batch):  # uint8 straight from the kernels: no float32 download, no rounding on the host
-        px = _u8_pixels(out)
-        if meta["kind"] == "pil":
-            from PIL import Image
-
-            imgs = [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a, meta["mode"]) for a in px]
-            return imgs[0] if meta["single"] else imgs
-        arr = np.ascontiguousarray(px.transpose(0, 3, 1, 2))
-        return arr[0, 0] if meta["ndim"] == 2 else arr[:, 0] if meta["ndim"] == 3 else arr
+        return np.ascontiguousarray(_u8_pixels(out).transpose(0, 3, 1, 2))
     arr = out.numpy()
-    if arr.ndim == 3:
-        arr = arr[:, None]
-    if meta["kind"] == "pil":
+    return arr[:, None] if arr.ndim == 3 else arr
+
+
+def finish(parts, meta: dict):
+    """The (N, C, Ho, Wo) results (a list of chunks, concatenated) in the form ``meta`` describes: PIL image(s) of
+    the input's mode, or a numpy array of its dtype and dimensions; float32 numpy when the result is float32 but
+    ``meta["float_out"]`` (after Normalize: values no uint8 or PIL image holds) gives float32 numpy instead."""
+    arr = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    normalized = meta.get("float_out", False)  # Normalize ran: keep float32
+    if meta["kind"] == "pil" and not normalized:
         from PIL import Image
 
         imgs = []
@@ -138,18 +147,27 @@ def to_host(out, meta: dict):
             if meta["mode"] == "F":
                 imgs.append(Image.fromarray(a[0].astype(np.float32), "F"))
             else:
-                u = to_uint8(a)
+                u = a if a.dtype == np.uint8 else to_uint8(a)
                 imgs.append(Image.fromarray(u[0] if u.shape[0] == 1 else u.transpose(1, 2, 0), meta["mode"]))
         return imgs[0] if meta["single"] else imgs
-    if meta["dtype"] == np.uint8:
+    if meta["kind"] == "pil":
+        return arr[0] if meta["single"] else arr
+    if not normalized and meta["dtype"] == np.uint8 and arr.dtype != np.uint8:
         arr = to_uint8(arr)
-    else:
+    elif meta["dtype"].kind == "f":
         arr = arr.astype(meta["dtype"], copy=False)
     if meta["ndim"] == 2:
         return arr[0, 0]
     if meta["ndim"] == 3:
         return arr[:, 0]
     return arr
+
+
+def to_host(out, meta: dict):
+    """A result on the device back in the form ``meta`` describes (see :func:`finish`)."""
+    if meta["kind"] == "tensor":
+        return out
+    return finish([to_numpy(out)], meta)
 
 
 def contact_sheet(rows, pad: int = 2, min_cell: int = 64, background=(255, 255, 255)):

@@ -13,6 +13,12 @@ Items are separated by commas (or semicolons): a name, then positional numbers, 
   grayscale [P]       Grayscale(P=1)             noise SIGMA          GaussianNoise(SIGMA)
   cutout SIZE [N]     Cutout(SIZE, N)            erase [P]            RandomErasing(P)
   elastic A [SPACING] ElasticTransform(A, SPACING)
+  normalize M.. S..   Normalize(means, stds): one mean and one std, or one of each per channel (M1 M2 M3 S1 S2 S3)
+
+Units (see gpuml.augment): sizes, translate, cutout and elastic in pixels; rotate, affine and shear in degrees;
+zoom, brightness, contrast, saturation and affine's S as a fraction (factor 1 +- v); hue in turns; noise sigma,
+normalize and fill= in value_range units; p= and flip / grayscale / erase probabilities in [0, 1].
+A bad value is a one-line ValueError naming the item.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ _SIMPLE = {
     "erase": T.RandomErasing,
     "elastic": T.ElasticTransform,
 }
-NAMES = sorted([*_SIZED, *_SIMPLE, "affine"])
+NAMES = sorted([*_SIZED, *_SIMPLE, "affine", "normalize"])
 
 
 def _number(tok: str):
@@ -70,18 +76,30 @@ def parse_transform(item: str) -> T.Transform:
     if name in _SIZED:
         if not 1 <= len(nums) <= 2:
             raise ValueError(f"{name} takes a size H [W], got {item!r}")
-        t = _SIZED[name](tuple(nums) if len(nums) == 2 else nums[0], **kwargs)
+        t = _build(item, _SIZED[name], tuple(nums) if len(nums) == 2 else nums[0], **kwargs)
+    elif name == "normalize":
+        if not nums or len(nums) % 2:
+            raise ValueError(f"normalize takes means then stds (as many of each), got {item!r}")
+        t = _build(item, T.Normalize, tuple(nums[: len(nums) // 2]), tuple(nums[len(nums) // 2 :]), **kwargs)
     elif name == "affine":
         d, tr, s, sh = ([*nums, 0, 0, 0, 0])[:4]
-        t = T.Affine(d, tr, (1 - s, 1 + s), sh, **kwargs)
+        t = _build(item, T.Affine, d, tr, (1 - s, 1 + s), sh, **kwargs)
     elif name in _SIMPLE:
         cls = _SIMPLE[name]
         if p is not None and cls in (T.HorizontalFlip, T.VerticalFlip, T.Grayscale, T.RandomErasing):
             kwargs["p"], p = p, None
-        t = cls(*nums, **kwargs)
+        t = _build(item, cls, *nums, **kwargs)
     else:
         raise ValueError(f"unknown augmentation {name!r}; known: {', '.join(NAMES)}")
-    return T.RandomApply(t, p) if p is not None else t
+    return _build(item, T.RandomApply, t, p) if p is not None else t
+
+
+def _build(item: str, cls, *args, **kwargs):
+    """cls(*args, **kwargs), with the spec item in the message of a ValueError / TypeError."""
+    try:
+        return cls(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"augmentation spec item {item!r}: {exc}") from None
 
 
 def parse_pipeline(spec: str, **compose_kwargs) -> T.Compose:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Shape, Transform, make_rng
+from .base import Shape, Transform, _finite, _prob, make_rng
 from .color import (
     YIQ,
     Brightness,
@@ -14,6 +14,7 @@ from .color import (
     GaussianNoise,
     Grayscale,
     Hue,
+    Normalize,
     RandomErasing,
     Saturation,
     hue_matrix,
@@ -47,6 +48,7 @@ __all__ = [
     "Grayscale",
     "HorizontalFlip",
     "Hue",
+    "Normalize",
     "OneOf",
     "RandomApply",
     "RandomCrop",
@@ -72,20 +74,55 @@ class Compose(Transform):
     """Apply transforms in order. Consecutive geometric transforms fuse into one resampling pass; pixel ops run in
     the same kernel; the whole pipeline is a few dispatches over the batch (see gpuml.augment.stages).
 
-    value_range: images are floats in this range (uint8 input is scaled to [0, 1]); clip: clamp after each
-    colour op (as Pillow's 8-bit enhancers do)."""
+    Plain Python callables (tensor -> tensor) may sit between the transforms: each gets the float32 (N, C, H, W)
+    device tensor the transforms before it produced and returns the next input (same device, same N). A callable
+    splits the pipeline into separately fused segments (each one or more passes), so it costs a pass boundary;
+    it cannot be nested in RandomApply / OneOf or planned ahead (``stages``), only run.
+
+    value_range: float images lie in this range (a float host batch outside it is a ValueError; uint8 input is read
+    as byte / 255, so it needs (0, 1)); the colour transforms' clip, Normalize's mean and std, ``fill`` and noise
+    sigma are in its units. clip: clamp after each colour op (as Pillow's 8-bit enhancers do)."""
 
     def __init__(self, transforms: Sequence[Transform], *, value_range=(0.0, 1.0), clip: bool = True):
         self.transforms = list(transforms)
-        self.value_range = (float(value_range[0]), float(value_range[1]))
+        for t in self.transforms:
+            if not isinstance(t, Transform) and not callable(t):
+                raise TypeError(f"Compose takes gpuml.augment transforms and callables, got {t!r}")
+        lo, hi = (_finite(v, "value_range", "Compose") for v in value_range)
+        if not lo < hi:
+            raise ValueError(f"Compose: value_range must be (lo, hi) with lo < hi, got {tuple(value_range)!r}")
+        self.value_range = (lo, hi)
         self.clip = bool(clip)
 
+    @property
+    def callables(self) -> bool:
+        return any(not isinstance(t, Transform) for t in self.transforms)
+
+    @property
+    def normalizes(self) -> bool:
+        return any(isinstance(t, Transform) and t.normalizes for t in self.transforms)
+
+    def _items(self):
+        return self.transforms if self.callables else [self]
+
+    def _param_list(self, params):
+        return list(params) if self.callables else [params]
+
+    def _param_value(self, plist):
+        return plist if self.callables else plist[0]
+
+    def _planned(self):
+        if self.callables:
+            raise TypeError("a Compose with Python callables runs only as a whole (call it or apply_batch)")
+
     def output_shape(self, shape):
+        self._planned()
         for t in self.transforms:
             shape = t.output_shape(shape)
         return shape
 
     def generate(self, n, shape, rng):
+        self._planned()
         params = []
         for t in self.transforms:
             params.append(t.generate(n, shape, rng))
@@ -93,11 +130,18 @@ class Compose(Transform):
         return params
 
     def stages(self, params, shape):
+        self._planned()
         out = []
         for t, p in zip(self.transforms, params, strict=True):
             out += t.stages(p, shape)
             shape = t.output_shape(shape)
         return out
+
+    def select(self, params, first, last):
+        return [
+            t.select(p, first, last) if isinstance(t, Transform) and p is not None else p
+            for t, p in zip(self.transforms, params, strict=True)
+        ]
 
     def __repr__(self) -> str:
         return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
@@ -112,7 +156,16 @@ class RandomApply(Transform):
     The transform must keep the image size."""
 
     def __init__(self, transform: Transform, p: float = 0.5):
-        self.transform, self.p = transform, float(p)
+        if not isinstance(transform, Transform) or getattr(transform, "callables", False):
+            raise TypeError(f"RandomApply takes one gpuml.augment transform, got {transform!r}")
+        self.transform, self.p = transform, _prob(p, f"RandomApply({type(transform).__name__})")
+
+    @property
+    def normalizes(self) -> bool:
+        return self.transform.normalizes
+
+    def select(self, params, first, last):
+        return {"apply": params["apply"][first:last], "params": self.transform.select(params["params"], first, last)}
 
     def generate(self, n, shape, rng):
         apply = [rng.random() < self.p for _ in range(n)]
@@ -136,7 +189,21 @@ class OneOf(Transform):
         self.transforms = list(transforms)
         if not self.transforms:
             raise ValueError("OneOf needs at least one transform")
-        self.weights = list(weights) if weights is not None else [1.0] * len(self.transforms)
+        if not all(isinstance(t, Transform) and not getattr(t, "callables", False) for t in self.transforms):
+            raise TypeError(f"OneOf takes gpuml.augment transforms, got {self.transforms!r}")
+        self.weights = (
+            [_finite(v, "weights", "OneOf") for v in weights] if weights is not None else [1.0] * len(self.transforms)
+        )
+        if len(self.weights) != len(self.transforms) or min(self.weights) < 0 or sum(self.weights) <= 0:
+            raise ValueError(f"OneOf: weights must be one per transform, >= 0 and not all 0, got {weights!r}")
+
+    @property
+    def normalizes(self) -> bool:
+        return any(t.normalizes for t in self.transforms)
+
+    def select(self, params, first, last):
+        sel = [t.select(p, first, last) for t, p in zip(self.transforms, params["params"], strict=True)]
+        return {"choice": params["choice"][first:last], "params": sel}
 
     def output_shape(self, shape):
         outs = {t.output_shape(shape) for t in self.transforms}

@@ -22,6 +22,7 @@
 //   op_contrast: v' = mean + f (v - mean), mean = stats[n] (grey mean of the image before the op)
 //   op_noise: v' = v + sigma * N(0, 1), N from a PCG hash of (seed, channel, y, x) (Box-Muller)
 //   op_cutout: v' = fill where x0 <= x < x1 and y0 <= y < y1 (slot 0: x0 y0 x1 y1, slot 1.x: fill)
+//   op_normalize: v' = (v - mean) / std on channel group g (slot 0: mean, slot 1: std, slot 2.x: g); no clamp
 // Template values are compile-time constants (C channels, the op sequence, the output element type) so that
 // lavapipe keeps every index constant: a dynamically indexed private array or vector goes to per-lane scratch
 // memory (docs/ENGINEERING.md, "Measuring"), which made the previous generic kernels 3-5x slower.
@@ -200,6 +201,15 @@ fn op_cutout(q: mat4x4<f32>, r: vec4<f32>, fill: f32, xs: vec4<u32>, ys: vec4<u3
     let f = vec4<f32>(fill);
     return mat4x4<f32>(select(q[0], f, inside.x), select(q[1], f, inside.y), select(q[2], f, inside.z),
                        select(q[3], f, inside.w));
+}
+
+// Per-channel standardisation of channel group g (c0 = 4 g): v' = (v - mean) / std (Normalize; absent channels
+// have mean 0, std 1).
+fn op_normalize(q: mat4x4<f32>, c0: u32, m: vec4<f32>, s: vec4<f32>, g: f32) -> mat4x4<f32> {
+    if (c0 != 4u * u32(g)) {
+        return q;
+    }
+    return mat4x4<f32>((q[0] - m) / s, (q[1] - m) / s, (q[2] - m) / s, (q[3] - m) / s);
 }
 
 // --- quad store ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ...tensor import Tensor
-from ..augment_params import CONTRAST, CUTOUT, GEO_SLOTS, MATRIX, NOISE
+from ..augment_params import CONTRAST, CUTOUT, GEO_SLOTS, MATRIX, NOISE, NORMALIZE
 
 
 def augment_passes(x: Tensor, passes: list, raw: bytes, bases: list[int], clip: bool, lo: float, hi: float, shape,
@@ -132,6 +132,11 @@ def _run_ops_twin(img, ops_f, ops_u, codes, first, count, mean, clip, lo, hi):
             xs = np.arange(wo, dtype=np.float32)[None, :]
             inside = (xs >= q[0]) & (xs < q[2]) & (ys >= q[1]) & (ys < q[3])
             img[:, inside] = q[4]
+        elif code == NORMALIZE:
+            c0 = 4 * int(q[8])
+            k = min(4, c - c0)
+            img[c0 : c0 + k] = (img[c0 : c0 + k] - q[:k, None, None]) / q[4 : 4 + k, None, None]
+            continue  # never clipped
         if clip:
             np.clip(img, f32(lo), f32(hi), out=img)
 

@@ -20,7 +20,7 @@ import sys
 from operator import add, mul, sub
 
 from ...tensor import Tensor
-from ..augment_params import CONTRAST, CUTOUT, GEO_SLOTS, LUMA, MATRIX, NOISE
+from ..augment_params import CONTRAST, CUTOUT, GEO_SLOTS, LUMA, MATRIX, NOISE, NORMALIZE
 from .nn import pcg_hash as _pcg
 
 M32 = 0xFFFFFFFF
@@ -209,6 +209,12 @@ def run_ops(img, opf, opu, codes, first, count, mean, clip, lo, hi, ho, wo) -> N
                         s = y * wo + cols[0]
                         for pl in img:
                             pl[s : s + len(cols)] = span
+        elif code == NORMALIZE:
+            c0 = 4 * int(q[8])
+            for ch in range(c0, min(c, c0 + 4)):
+                m, sd = q[ch - c0], q[4 + ch - c0]
+                img[ch] = _r([v / sd for v in _r([v - m for v in img[ch]])])
+            continue  # never clipped
         if clip:
             for ch in range(c):
                 img[ch] = [lo if v < lo else (hi if v > hi else v) for v in img[ch]]

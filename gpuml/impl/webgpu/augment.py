@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ...backends.variants import Variant, VariantTable
 from ...tensor import Tensor, tensor
-from ..augment_params import CONTRAST, CUTOUT, GEO_SLOTS, MATRIX, NOISE, OP_SLOTS
+from ..augment_params import CONTRAST, CUTOUT, GEO_SLOTS, MATRIX, NOISE, NORMALIZE, OP_SLOTS
 
 WG = 64
 PX = 4  # pixels per quad (shaders/augment/common.wgsl)
@@ -101,7 +101,7 @@ def ops_wgsl(ops: list, first: int, count: int, c: int, clip: bool) -> tuple[str
     loads, lines = [], []
     for j in range(first, first + count):
         code, s = ops[j].code, GEO_SLOTS + OP_SLOTS * j
-        nslots = {MATRIX: 3 if c >= 3 else 1, CONTRAST: 1, NOISE: 1, CUTOUT: 2}.get(code)
+        nslots = {MATRIX: 3 if c >= 3 else 1, CONTRAST: 1, NOISE: 1, CUTOUT: 2, NORMALIZE: 3}.get(code)
         if nslots is None:
             raise ValueError(f"unknown pixel op code {code}")
         o = [f"o{j}_{k}" for k in range(nslots)]
@@ -115,9 +115,11 @@ def ops_wgsl(ops: list, first: int, count: int, c: int, clip: bool) -> tuple[str
             call = f"op_contrast(q, c0, {o[0]}.x, o{j}_mean)"
         elif code == NOISE:
             call = f"op_noise(q, c0, {o[0]}, r.xs, r.ys)"
+        elif code == NORMALIZE:
+            call = f"op_normalize(q, c0, {o[0]}, {o[1]}, {o[2]}.x)"
         else:
             call = f"op_cutout(q, {o[0]}, {o[1]}.x, r.xs, r.ys)"
-        lines.append(f"q = {call};" + (" q = clip_quad(q);" if clip else ""))
+        lines.append(f"q = {call};" + (" q = clip_quad(q);" if clip and code != NORMALIZE else ""))
     return "\n    ".join(loads) or "// no ops", "\n            ".join(lines) or "// no ops"
 
 
