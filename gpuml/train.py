@@ -8,6 +8,7 @@ host reads them only when it reports (every ``report_every`` steps and at the en
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -15,9 +16,9 @@ import numpy as np
 
 from . import ops, serialize
 from .backends import get_device
-from .datasets import Dataset, batches
-from .nn import Dropout, Sequential, from_spec
-from .nn.functional import softmax_cross_entropy
+from .datasets import Dataset, as_images, batches, channel_stats, check_labels, to_dataset
+from .nn import MODELS, Dropout, Sequential, from_spec
+from .nn.functional import channel_affine, softmax_cross_entropy
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, Optimizer, RMSprop, StepLR
 from .tensor import Tensor
 
@@ -41,7 +42,11 @@ class TrainConfig:
     seed: int = 0
     subset: int | None = None  # train on this many images (seeded)
     augment: str | None = None
-    input_shape: tuple[int, ...] = (1, 28, 28)
+    input_shape: tuple[int, ...] | None = None  # (C, H, W); None: the first data's (see Trainer)
+    num_classes: int | None = None  # None: a named model's output count is inferred from the labels
+    standardize: bool = False  # per-channel mean/std of the training data, stored in mean/std
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -75,14 +80,28 @@ def make_schedule(cfg: TrainConfig, opt: Optimizer):
 
 
 class Trainer:
-    """Owns a model, its optimizer and schedule, and the running history."""
+    """Owns a model, its optimizer and schedule, and the running history.
 
-    def __init__(self, cfg: TrainConfig, device=None, model: Sequential | None = None):
-        self.cfg = cfg
+    The model is ``model`` (a :class:`Sequential`, built or not) or ``cfg.model`` built from its spec. While
+    ``cfg.input_shape`` is None it is built for the first data it is given (``fit``, ``train_step``; looked at
+    before any data, it is built for 28x28 MNIST); a named model (``gpuml.nn.MODELS``) gets a last layer of
+    ``cfg.num_classes`` outputs, by default inferred by ``fit`` as the largest label + 1. Images given as arrays
+    follow :func:`gpuml.datasets.as_images` (uint8 / 255, ...); with ``cfg.standardize`` (or a stored
+    ``cfg.mean``/``cfg.std``) every input is standardised per channel after augmentation.
+    """
+
+    def __init__(self, cfg: TrainConfig | None = None, device=None, model: Sequential | None = None):
+        self.cfg = cfg = cfg if cfg is not None else TrainConfig()
         self.device = device or get_device()
-        self.model = model or from_spec(cfg.model, cfg.input_shape, self.device, cfg.seed)
-        self.optimizer = make_optimizer(cfg, self.model)
-        self.schedule = make_schedule(cfg, self.optimizer)
+        self._model = model
+        self._optimizer = self._schedule = None
+        self._named = model is None and cfg.model in MODELS
+        # open: the model may still be (re)built for the data fit first sees
+        self._open = (model is None or model.store is None) and (
+            cfg.input_shape is None or (self._named and cfg.num_classes is None)
+        )
+        if not self._open:
+            self.optimizer  # noqa: B018 - build now, so a spec that does not fit fails at construction
         self.epoch = 0
         self.history: list[dict] = []
         self.augment = None
@@ -91,6 +110,59 @@ class Trainer:
 
             self.augment = parse_pipeline(cfg.augment)
         self.step_count = 0
+        self._affine = None
+        self.best_epoch: int | None = None
+
+    @property
+    def model(self) -> Sequential:
+        cfg = self.cfg
+        if self._model is None:
+            spec = MODELS.get(cfg.model, cfg.model)
+            if self._named and cfg.num_classes:  # named models end in "fc 10": size it to the classes
+                spec = re.sub(r"fc \d+\s*$", f"fc {cfg.num_classes}", spec)
+            self._model = from_spec(spec, cfg.input_shape or (1, 28, 28), self.device, cfg.seed)
+        elif self._model.store is None and cfg.input_shape is not None:
+            self._model.build(cfg.input_shape, self.device, cfg.seed)
+        return self._model
+
+    @property
+    def optimizer(self) -> Optimizer:
+        if self._optimizer is None:
+            self._optimizer = make_optimizer(self.cfg, self.model)
+            self._schedule = make_schedule(self.cfg, self._optimizer)
+        return self._optimizer
+
+    @property
+    def schedule(self):
+        self.optimizer  # noqa: B018 - made with the optimizer
+        return self._schedule
+
+    def _fit_to(self, shape, labels: np.ndarray | None = None, infer_classes: bool = False) -> None:
+        """Build the model for (C, H, W) inputs and these labels while it is open, then check that they fit it:
+        a ValueError names the data's and the model's shapes, or the labels beyond its outputs."""
+        cfg, shape = self.cfg, tuple(int(s) for s in shape)
+        if self._open and self.step_count == 0:
+            self._open = False
+            if cfg.input_shape is None:
+                cfg.input_shape = shape
+            if infer_classes and self._named and cfg.num_classes is None and labels is not None and len(labels):
+                cfg.num_classes = int(labels.max()) + 1
+            built = self._model is not None and self._model.store is not None
+            if built and self._named and (self._model.input_shape != shape or self._outputs() != cfg.num_classes):
+                self._model = None  # built for MNIST before any data: rebuild (same seed) for this data
+                self._optimizer = self._schedule = None
+        expected = tuple(self.model.input_shape)
+        if expected != shape:
+            raise ValueError(
+                f"the images are {shape} (C, H, W) but the model takes {expected}: give images of that shape or "
+                "a model built for these (TrainConfig(input_shape=None) builds it for the data)"
+            )
+        if labels is not None and self._outputs() is not None:
+            check_labels(labels, num_classes=self._outputs(), what=f"labels (the model has {self._outputs()} outputs)")
+
+    def _outputs(self) -> int | None:
+        out = self.model.shapes[-1] if self.model.shapes else None
+        return out[0] if out is not None and len(out) == 1 else None
 
     # --- steps -------------------------------------------------------------------------------------------
     def _upload(self, images: np.ndarray, labels: np.ndarray) -> tuple[Tensor, Tensor]:
@@ -98,47 +170,85 @@ class Trainer:
 
         return tensor(images, device=self.device), tensor(labels, device=self.device)
 
+    def _standardized(self, x: Tensor) -> Tensor:
+        if self.cfg.mean is None:
+            return x
+        if self._affine is None:
+            from .tensor import tensor
+
+            mean, std = np.asarray(self.cfg.mean, np.float64), np.asarray(self.cfg.std, np.float64)
+            self._affine = (tensor(1.0 / std, device=self.device), tensor(-mean / std, device=self.device))
+        return channel_affine(x, *self._affine)
+
     def train_step(self, images, labels) -> tuple[Tensor, Tensor]:
-        """One optimisation step; returns the batch's summed loss and number correct as device scalars."""
+        """One optimisation step; returns the batch's summed loss and number correct as device scalars. Host
+        arrays are converted and checked (:func:`gpuml.datasets.as_images`, :func:`~gpuml.datasets.check_labels`)."""
+        if not isinstance(images, Tensor):
+            images = as_images(images)
+            labels = check_labels(labels, len(images))
+            self._fit_to(images.shape[1:], labels)
+        return self._step(images, labels)
+
+    def _step(self, images, labels) -> tuple[Tensor, Tensor]:
         x, y = self._upload(images, labels) if not isinstance(images, Tensor) else (images, labels)
         if self.augment is not None:
             x = self.augment.apply_batch(x, seed=self.cfg.seed, step=self.step_count)
-        logits = self.model.forward(x)
+        logits = self.model.forward(self._standardized(x))
         row_loss, row_correct, grad = softmax_cross_entropy(logits, y)
         self.model.backward(grad)
         self.optimizer.step()
         self.step_count += 1
         return ops.sum(row_loss), ops.sum(row_correct)
 
-    def evaluate(self, data: Dataset, batch_size: int = 1000) -> dict:
-        """Accuracy and mean loss on ``data`` (eval mode; one readback at the end)."""
+    def evaluate(self, data, batch_size: int = 1000) -> dict:
+        """Accuracy and mean loss on ``data`` (a Dataset or ``(images, labels)``; eval mode, one readback)."""
+        data = to_dataset(data, what="evaluation data")
+        self._fit_to(data.images.shape[1:], data.labels)
         self.model.eval()
         loss_total = correct_total = None
-        for xb, yb in batches(data, batch_size, shuffle=False):
-            x, y = self._upload(xb, yb)
-            row_loss, row_correct, _ = softmax_cross_entropy(self.model.forward(x), y)
-            s, c = ops.sum(row_loss), ops.sum(row_correct)
-            loss_total = s if loss_total is None else ops.add(loss_total, s)
-            correct_total = c if correct_total is None else ops.add(correct_total, c)
-        self.model.train()
+        try:
+            for xb, yb in batches(data, batch_size, shuffle=False):
+                x, y = self._upload(xb, yb)
+                row_loss, row_correct, _ = softmax_cross_entropy(self.model.forward(self._standardized(x)), y)
+                s, c = ops.sum(row_loss), ops.sum(row_correct)
+                loss_total = s if loss_total is None else ops.add(loss_total, s)
+                correct_total = c if correct_total is None else ops.add(correct_total, c)
+        finally:
+            self.model.train()
         n = len(data)
+        if n == 0:
+            return {"loss": float("nan"), "accuracy": float("nan")}
         return {"loss": float(loss_total.numpy()) / n, "accuracy": float(correct_total.numpy()) / n}
 
-    def predict_proba(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    def predict_proba(self, images, batch_size: int = 1000) -> np.ndarray:
+        """Class probabilities (N, K) for images (N, H, W) or (N, C, H, W) (or a Dataset), in eval mode."""
+        images = as_images(images.images if isinstance(images, Dataset) else images)
+        self._fit_to(images.shape[1:])
         self.model.eval()
         out = []
-        for start in range(0, len(images), batch_size):
-            logits = self.model.forward(images[start : start + batch_size])
-            out.append(softmax(logits.numpy()))
-        self.model.train()
-        return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+        try:
+            for start in range(0, len(images), batch_size):
+                x = self._upload(images[start : start + batch_size], np.zeros(0, np.int32))[0]
+                out.append(softmax(self.model.forward(self._standardized(x)).numpy()))
+        finally:
+            self.model.train()
+        return np.concatenate(out) if out else np.zeros((0, self._outputs() or 10), np.float32)
+
+    def predict(self, images, batch_size: int = 1000) -> np.ndarray:
+        """The most probable class (N,) int64 for each image."""
+        return self.predict_proba(images, batch_size).argmax(axis=1)
+
+    def score(self, images, labels=None, batch_size: int = 1000) -> float:
+        """Accuracy on ``images, labels`` (or a Dataset), as scikit-learn's ``score``."""
+        data = images if labels is None else (images, labels)
+        return self.evaluate(data, batch_size)["accuracy"]
 
     def train_epoch(self, data: Dataset, progress=None, report_every: int = 50) -> dict:
         self.model.train()
         loss_total = correct_total = None
         seen, t0 = 0, time.perf_counter()
         for step, (xb, yb) in enumerate(batches(data, self.cfg.batch_size, seed=self.cfg.seed, epoch=self.epoch)):
-            s, c = self.train_step(xb, yb)
+            s, c = self._step(xb, yb)
             loss_total = s if loss_total is None else ops.add(loss_total, s)
             correct_total = c if correct_total is None else ops.add(correct_total, c)
             seen += len(yb)
@@ -160,51 +270,99 @@ class Trainer:
 
     def fit(
         self,
-        train: Dataset,
-        test: Dataset | None = None,
+        x,
+        y=None,
+        test=None,
+        *,
+        validation_split: float = 0.0,
+        validation_data=None,
+        patience: int | None = None,
+        monitor: str = "val_loss",
         progress: bool = True,
         checkpoint: str | None = None,
         log=print,
     ) -> list[dict]:
-        """Train until ``cfg.epochs`` (continuing from ``self.epoch`` after a resume)."""
+        """Train until ``cfg.epochs`` (continuing from ``self.epoch`` after a resume); returns the history, one
+        dict per epoch (train_loss, train_accuracy, val_*/test_* when there is such data, lr, seconds, ...).
+
+        ``x, y``: images (N, H, W) or (N, C, H, W), uint8 or float (:func:`gpuml.datasets.as_images`), and integer
+        labels (N,); or ``x`` a :class:`Dataset` (``fit(train, test)`` still works). Labels are checked before
+        training starts. ``test``: a Dataset or ``(images, labels)`` evaluated after each epoch.
+        ``validation_split``: hold out this fraction of the training data (seeded by ``cfg.seed``), or pass
+        ``validation_data``. ``patience``: stop after that many epochs without a better ``monitor`` ("val_loss"
+        or "val_accuracy") and restore the best epoch's weights (``self.best_epoch``).
+        """
+        if isinstance(x, Dataset) and test is None and (y is None or isinstance(y, Dataset | tuple)):
+            test, y = y, None  # fit(train, test)
+        train = to_dataset(x, y, "training data")
+        test = None if test is None else to_dataset(test, what="test data")
+        val = None if validation_data is None else to_dataset(validation_data, what="validation data")
+        if val is None and validation_split:
+            train, val = train.split(validation_split, self.cfg.seed)
+        if monitor not in ("val_loss", "val_accuracy"):
+            raise ValueError(f"monitor must be 'val_loss' or 'val_accuracy', got {monitor!r}")
+        if patience is not None and val is None:
+            raise ValueError(
+                "early stopping (patience=) needs validation data: pass validation_split= or validation_data="
+            )
+        if len(train) == 0:
+            raise ValueError("no training data")
+        labels = np.concatenate([d.labels for d in (train, val, test) if d is not None])
+        self._fit_to(train.images.shape[1:], labels, infer_classes=True)
+        for d in (val, test):
+            if d is not None:
+                self._fit_to(d.images.shape[1:])
+        if self.cfg.standardize and self.cfg.mean is None:
+            self.cfg.mean, self.cfg.std = channel_stats(train.images)
+            self._affine = None
         tqdm = None
         if progress:
             from tqdm import tqdm
 
             if log is print:
                 log = tqdm.write  # keep the bar intact
+        best, waited = None, 0
         while self.epoch < self.cfg.epochs:
-            bar = (
-                tqdm(
-                    total=len(train),
-                    unit="img",
-                    desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
-                    leave=False,
-                    dynamic_ncols=True,
-                )
-                if tqdm
-                else None
-            )
             record = {"epoch": self.epoch + 1, "lr": self.optimizer.lr}
-            record.update(self.train_epoch(train, bar))
-            if bar is not None:
-                bar.close()
-            if test is not None:
-                result = self.evaluate(test)
-                record.update(test_loss=result["loss"], test_accuracy=result["accuracy"])
+            bar = None
+            try:
+                if tqdm:
+                    desc = f"epoch {self.epoch + 1}/{self.cfg.epochs}"
+                    bar = tqdm(total=len(train), unit="img", desc=desc, leave=False, dynamic_ncols=True)
+                record.update(self.train_epoch(train, bar))
+            finally:
+                if bar is not None:
+                    bar.close()  # also when a step fails: no bar left behind
+            for prefix, data in (("val", val), ("test", test)):
+                if data is not None:
+                    result = self.evaluate(data)
+                    record.update({f"{prefix}_loss": result["loss"], f"{prefix}_accuracy": result["accuracy"]})
             self.epoch += 1
             if self.schedule is not None:
                 self.schedule.step()
             self.history.append(record)
             if log:
-                test_part = f", test acc {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
-                log(
-                    f"epoch {record['epoch']:>2}: loss {record['train_loss']:.4f}, train acc "
-                    f"{record['train_accuracy']:.4f}{test_part} ({record['images_per_s']:,.0f} img/s, "
-                    f"{record['seconds']:.1f} s)"
-                )
+                log(_epoch_line(record))
             if checkpoint:
                 self.save(checkpoint)
+            if patience is not None:
+                value = record[monitor] if monitor == "val_accuracy" else -record[monitor]
+                if best is None or value > best[0]:
+                    best, waited = (value, record["epoch"], _copy_state(self.model.state_dict())), 0
+                else:
+                    waited += 1
+                    if waited >= patience:
+                        if log:
+                            log(f"early stop: no better {monitor} for {patience} epoch(s)")
+                        break
+        if best is not None:
+            self.best_epoch = best[1]
+            if best[1] != self.history[-1]["epoch"]:
+                self.model.load_state_dict(best[2])
+                if log:
+                    log(f"restored the weights of epoch {best[1]} (best {monitor})")
+                if checkpoint:
+                    self.save(checkpoint)
         return self.history
 
     # --- checkpoints ------------------------------------------------------------------------------------
@@ -247,6 +405,18 @@ class Trainer:
         for i, calls in meta["dropout_calls"].items():
             trainer.model.layers[int(i)].calls = calls
         return trainer
+
+
+def _epoch_line(record: dict) -> str:
+    parts = "".join(f", {p} acc {record[f'{p}_accuracy']:.4f}" for p in ("val", "test") if f"{p}_accuracy" in record)
+    return (
+        f"epoch {record['epoch']:>2}: loss {record['train_loss']:.4f}, train acc {record['train_accuracy']:.4f}"
+        f"{parts} ({record['images_per_s']:,.0f} img/s, {record['seconds']:.1f} s)"
+    )
+
+
+def _copy_state(state: dict) -> dict:
+    return {k: np.array(v, copy=True) for k, v in state.items()}  # the numpy backend hands out live arrays
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
