@@ -454,3 +454,205 @@ def test_resample_variant_is_measured_with_tuning_on(native_device, cpu_device, 
         assert native_device.tune_cache.choices[key] in ("quads8", "quads1")
     finally:
         native_device.tune_cache.clear()
+
+
+# --- real inputs: Normalize, callables, value ranges, chunking, parameter checks (issue #18 point 6) -------------
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def _on(dev, pipe, x, **kw):
+    """pipe.apply_batch on ``dev`` as a numpy array (python-backend tensors via values())."""
+    y = pipe.apply_batch(gpuml.tensor(x, device=dev), **kw)
+    return np.asarray(y.values() if dev.pure else y.numpy(), np.float32).reshape(y.shape)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 5])  # 5: two channel groups of the kernels' quads
+def test_normalize_matches_numpy(any_device, channels):
+    rng = np.random.default_rng(30)
+    x = rng.random((3, channels, 9, 11), dtype=np.float32)
+    mean = rng.uniform(0.2, 0.6, channels).astype(np.float32)
+    std = rng.uniform(0.1, 0.4, channels).astype(np.float32)
+    got = _on(any_device, A.Normalize(mean.tolist(), std.tolist()), x)
+    ref = (x - mean[None, :, None, None]) / std[None, :, None, None]
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+    # one value for every channel; the text spec builds the same transform
+    got = _on(any_device, A.parse_pipeline("normalize 0.1307 0.3081"), x)
+    np.testing.assert_allclose(got, (x - np.float32(0.1307)) / np.float32(0.3081), rtol=1e-6, atol=1e-6)
+
+
+def test_normalize_fuses_after_colour_ops_and_takes_uint8(any_device):
+    """Normalize runs in the same kernel after the colour ops (which clip first): the result equals the pipeline
+    without it, normalised by numpy. uint8 input gives float32 output."""
+    rng = np.random.default_rng(31)
+    x = rng.random((4, 3, 10, 12), dtype=np.float32)
+    head = [A.Rotate(20), A.Brightness(0.5), A.Contrast(0.4)]
+    params = A.Compose(head).generate(4, (3, 10, 12), A.make_rng(2))
+    base = _on(any_device, A.Compose(head), x, params=params)
+    got = _on(any_device, A.Compose([*head, A.Normalize(*IMAGENET)]), x, params=[*params, [{}] * 4])
+    m, s = (np.array(v, np.float32)[None, :, None, None] for v in IMAGENET)
+    np.testing.assert_allclose(got, (base - m) / s, rtol=1e-5, atol=1e-5)
+    assert base.max() <= 1 and got.max() > 1  # the colour ops clipped; Normalize did not
+    if not any_device.pure:
+        gpuml.set_device(any_device)
+        u8 = (x * 255).astype(np.uint8)
+        out = A.Normalize(*IMAGENET)(u8)
+        assert out.dtype == np.float32 and out.shape == u8.shape
+        np.testing.assert_allclose(out, (u8.astype(np.float32) / 255 - m) / s, rtol=1e-5, atol=1e-5)
+        out = A.Normalize(0.5, 0.25)(Image.fromarray(u8[0, 0]))  # a PIL image comes back as float32 numpy
+        assert out.dtype == np.float32 and out.shape == (1, 10, 12)
+
+
+def test_normalize_order_errors(device):
+    x = np.random.default_rng(32).random((2, 3, 8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match="after Normalize would clip"):
+        A.Compose([A.Normalize(*IMAGENET), A.Brightness(0.2)])(x, seed=0)
+    out = A.Compose([A.Normalize(*IMAGENET), A.Brightness((2.0, 2.0))], clip=False)(x, seed=0)
+    m, s = (np.array(v, np.float32)[None, :, None, None] for v in IMAGENET)
+    np.testing.assert_allclose(out, 2 * (x - m) / s, rtol=1e-5, atol=1e-5)
+    A.Compose([A.Normalize(*IMAGENET), A.HorizontalFlip(1.0)])(x, seed=0)  # geometric after it: fine
+    with pytest.raises(ValueError, match="uint8 output"):
+        A.Normalize(*IMAGENET).apply_batch(gpuml.tensor(x, device=device), out="uint8")
+    with pytest.raises(ValueError, match="Normalize: 2 means and stds for images of 3 channels"):
+        A.Normalize((0.5, 0.5), (0.2, 0.2))(x)
+
+
+def test_callables_split_the_pipeline_into_fused_segments(any_device):
+    from gpuml.ops import elementwise as E
+
+    x = np.random.default_rng(33).random((4, 3, 11, 13), dtype=np.float32)
+    seen = []
+
+    def half(t):
+        seen.append((t.shape, t.device is any_device, t.dtype_name))
+        return E.scale(t, 0.5)
+
+    pipe = A.Compose([A.Rotate(30), half, A.Brightness(0.4), A.Crop(7)])
+    got = _on(any_device, pipe, x, seed=3)
+    params = pipe.params_
+    assert params[1] is None and len(params) == 4 and seen == [((4, 3, 11, 13), True, "float32")]
+    # the same as the segments one after the other, with the same per-image parameters
+    first = _on(any_device, A.Compose([A.Rotate(30)]), x, params=params[:1])
+    second = _on(any_device, A.Compose([A.Brightness(0.4), A.Crop(7)]), first * np.float32(0.5), params=params[2:])
+    np.testing.assert_allclose(got, second, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(_on(any_device, pipe, x, params=params), got)  # replay
+    assert got.shape == (4, 3, 7, 7)
+    with pytest.raises(ValueError, match="the callable <lambda> must return"):
+        _on(any_device, A.Compose([A.Rotate(5), lambda t: t.reshape(2, 6, 11, 13)]), x, seed=0)
+    with pytest.raises(TypeError, match="runs only as a whole"):
+        pipe.generate(4, (3, 11, 13), A.make_rng(0))
+    with pytest.raises(TypeError, match="RandomApply takes one"):
+        A.RandomApply(pipe)
+
+
+def test_callable_with_uint8_host_images(device):
+    u8 = (np.random.default_rng(34).random((3, 3, 9, 10)) * 255).astype(np.uint8)
+    out = A.Compose([A.HorizontalFlip(1.0), lambda t: t])(u8)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, u8[..., ::-1])
+    out = A.Compose([lambda t: t, A.VerticalFlip(1.0)])(u8)  # a callable first gets float32 too
+    np.testing.assert_array_equal(out, u8[:, :, ::-1])
+
+
+def test_float_range_is_checked_not_clipped(any_device):
+    gpuml.set_device(any_device)
+    x = np.random.default_rng(35).random((2, 3, 8, 9)).astype(np.float32)
+    big = x * 255
+    with pytest.raises(ValueError, match=r"value_range \[0, 1\], found \[0\.\d+, 25\d\.\d+\]"):
+        A.Rotate(10)(big, seed=0)
+    pipe = A.Compose([A.Rotate(10), A.Brightness(0.3)], value_range=(0, 255))
+    out = pipe(big, seed=1)
+    ref = A.Compose([A.Rotate(10), A.Brightness(0.3)])(x, seed=1)
+    np.testing.assert_allclose(out, ref * 255, rtol=1e-5, atol=2e-4)
+    with pytest.raises(ValueError, match="NaN"):
+        A.Rotate(10)(np.full((1, 4, 4), np.nan, np.float32))
+    with pytest.raises(ValueError, match="uint8 images are read as byte / 255"):
+        pipe(big.astype(np.uint8))
+    t = gpuml.tensor(big, device=any_device)
+    A.Rotate(10).apply_batch(t, seed=0)  # device values are trusted by default (no readback) ...
+    with pytest.raises(ValueError, match=r"found \[0\.\d+, 25\d"):
+        A.Rotate(10).apply_batch(t, seed=0, check_range=True)  # ... or checked on request
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+def test_batches_over_the_binding_limit_run_in_chunks(any_device, monkeypatch, uint8):
+    """With the binding limit forced to 3 images' buffers, 7 images run as 3 chunks and give the result of one
+    batch, and of two halves with their slices of the parameters, bit for bit."""
+    from gpuml.augment import run
+
+    gpuml.set_device(any_device)
+    rng = np.random.default_rng(36)
+    x = rng.random((7, 3, 12, 13), dtype=np.float32)
+    if uint8:
+        x = (x * 255).astype(np.uint8)
+    pipe = A.Compose([A.Rotate(20), A.Contrast(0.5), A.GaussianNoise(0.05), A.Crop((9, 10)), A.Brightness(0.2)])
+    whole = pipe(x, seed=4)
+    params = pipe.params_
+    per = run.bytes_per_image(pipe, (3, 12, 13), "u8px" if uint8 else None, uint8)
+    t = gpuml.tensor(x[:4], device=any_device) if not uint8 else None  # made before the limit drops
+    monkeypatch.setitem(any_device.limits, "max_storage_buffer_binding_size", 3 * per + per // 2)
+    calls = []
+    real = run.run_chunk
+    monkeypatch.setattr(run, "run_chunk", lambda *a: calls.append(a[1].shape[0]) or real(*a))
+    chunked = pipe(x, seed=4)
+    assert calls == [3, 3, 1]
+    np.testing.assert_array_equal(chunked, whole)
+    assert chunked.dtype == (np.uint8 if uint8 else np.float32)
+    halves = [pipe(x[:4], params=pipe.select(params, 0, 4)), pipe(x[4:], params=pipe.select(params, 4, 7))]
+    np.testing.assert_array_equal(np.concatenate(halves), whole)
+    if t is not None:  # a device batch cannot be split into device tensors that fit: a clear error instead
+        with pytest.raises(ValueError, match="at most 3 images"):
+            pipe.apply_batch(t, seed=0)
+
+
+BAD_PARAMETERS = [
+    (lambda: A.HorizontalFlip(1.5), "HorizontalFlip: p is a probability in [0, 1], got 1.5"),
+    (lambda: A.Grayscale(-0.1), "Grayscale: p is a probability"),
+    (lambda: A.RandomErasing(p=2), "RandomErasing: p is a probability"),
+    (lambda: A.RandomApply(A.Rotate(), p=float("nan")), "RandomApply(Rotate): p must be finite, got nan"),
+    (lambda: A.Rotate(float("inf")), "Rotate: degrees must be finite, got inf"),
+    (lambda: A.Rotate(10, fill=float("nan")), "Rotate: fill must be finite"),
+    (lambda: A.Resize(0), "Resize: size must be whole pixels >= 1, got 0"),
+    (lambda: A.RandomCrop((8, 0)), "RandomCrop: size must be whole pixels >= 1"),
+    (lambda: A.Crop(4, top=-1), "Crop: top must be a whole pixel offset >= 0"),
+    (lambda: A.Translate(-2), "Translate: translate must be >= 0, got -2"),
+    (lambda: A.Zoom(1.5), "Zoom: zoom must stay above 0"),
+    (lambda: A.ElasticTransform(2, spacing=0), "ElasticTransform: spacing (pixels) must be > 0"),
+    (lambda: A.GaussianNoise(float("nan")), "GaussianNoise: sigma must be finite"),
+    (lambda: A.Cutout(0), "Cutout: size must be whole pixels >= 1"),
+    (lambda: A.Brightness(-0.2), "Brightness: factor must be >= 0"),
+    (lambda: A.RandomResizedCrop(8, scale=(0.5, 2.0)), "RandomResizedCrop: scale is a fraction of the area"),
+    (lambda: A.Normalize(0.5, 0), "Normalize: std must be > 0"),
+    (lambda: A.Normalize(float("nan"), 1), "Normalize: mean must be finite"),
+    (lambda: A.OneOf([A.Rotate()], weights=[-1]), "OneOf: weights must be"),
+    (lambda: A.Compose([], value_range=(1, 0)), "Compose: value_range must be (lo, hi) with lo < hi"),
+    (lambda: A.parse_pipeline("resize 0"), "spec item 'resize 0': Resize: size must be whole pixels >= 1, got 0"),
+    (lambda: A.parse_pipeline("rotate 10 p=1.2"), "'rotate 10 p=1.2': RandomApply(Rotate): p is a probability"),
+    (lambda: A.parse_pipeline("hflip nan"), "'hflip nan': HorizontalFlip: p must be finite, got nan"),
+    (lambda: A.parse_pipeline("normalize 0.5"), "normalize takes means then stds"),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), BAD_PARAMETERS, ids=[m.split(":")[0] for _, m in BAD_PARAMETERS])
+def test_bad_parameters_are_one_line_value_errors(make, message):
+    with pytest.raises(ValueError) as info:
+        make()
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_units_agree_between_spec_classes_and_demo(cpu_device):
+    """The spec's numbers are the classes' (pixels, degrees, fractions, probabilities), and the demo's relative
+    sliders become pixels of the image in the spec it runs."""
+    from gpuml.playground.augment import TRANSFORMS, AugmentModel
+
+    p = A.parse_pipeline("translate 3, cutout 5, elastic 2 4, rotate 15, zoom 0.1, hue 0.25, hflip 0.3")
+    tr, cut, el, rot, zoom, hue, flip = p.transforms
+    assert tr.translate == (3.0, 3.0) and cut.size == (5, 5) and (el.alpha, el.spacing) == ((2.0, 2.0), 4.0)
+    assert rot.degrees == (-15.0, 15.0) and zoom.scale == (0.9, 1.1) and hue.hue == (-0.25, 0.25) and flip.p == 0.3
+    units = {name: meaning for name, _, _, _, meaning in TRANSFORMS}
+    assert units["translate"] == "fraction of the size" and units["rotate"] == "max degrees"
+    model = AugmentModel(gpuml.tensor(np.zeros((2, 1, 28, 28), np.float32), device=cpu_device))
+    for name in ("translate", "cutout", "rotate"):
+        model.values[name] = True
+    spec = model.spec()
+    assert f"translate {round(0.12 * 28)}" in spec and f"cutout {round(0.25 * 28)}" in spec and "rotate 25" in spec
+    A.parse_pipeline(spec)

@@ -5,10 +5,43 @@
     >>> out = pipe(images_uint8, seed=0)            # numpy / PIL in, same kind out
     >>> again = pipe(images_uint8, params=pipe.params_)   # exact replay
     >>> x_aug = A.parse_pipeline("rotate 15, translate 2, zoom 0.1").apply_batch(x_device, seed=0, step=k)
+    >>> norm = A.Compose([A.RandomResizedCrop(224), A.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
 
-Inputs: (N, H, W) or (N, C, H, W) float32 (values in [0, 1]) or uint8 (packed into u32 words on upload, returned
-as uint8 written by the kernels), PIL images, or gpuml Tensors (``apply_batch``: device in, device out, no host
-round trip; ``out="uint8"`` gives an ``io.U8Batch`` of uint8 pixels instead of float32).
+Inputs: (N, H, W) or (N, C, H, W) float (values in the pipeline's ``value_range``, [0, 1] by default; a float host
+batch outside it is a ValueError naming the range found — scale it, pass uint8, or declare
+``Compose(..., value_range=(0, 255))``) or uint8 (packed into u32 words on upload, read as byte / 255, returned as
+uint8 written by the kernels), PIL images, or gpuml Tensors (``apply_batch``: device in, device out, no host round
+trip, values trusted unless ``check_range=True``; ``out="uint8"`` gives an ``io.U8Batch`` of uint8 pixels instead
+of float32). After ``Normalize`` the result is float32 whatever the input. Host batches larger than the adapter's
+largest storage binding run in chunks of images, with the same result (gpuml.augment.run). ``Compose`` also takes
+plain callables (tensor -> tensor) between transforms; each splits the fused pipeline into segments.
+
+Units of every parameter (the same in the classes and the text spec, gpuml.augment.spec):
+
+    ====================================  ===============================================================
+    parameter                             unit
+    ====================================  ===============================================================
+    Rotate degrees, Affine degrees/shear  degrees, counter-clockwise; ``v`` draws from [-v, v]
+    Translate max_dx/max_dy, Affine       pixels (of the image the transform sees); ``v``: [-v, v]
+    translate, ElasticTransform alpha
+    and spacing, Cutout size
+    Crop / RandomCrop / Resize /          pixels of the output (H, W)
+    RandomResizedCrop size
+    RandomResizedCrop / RandomErasing     fraction of the image area (scale); aspect ratio: width / height
+    scale, ratio                          for RandomResizedCrop, height / width for RandomErasing (torchvision)
+    Zoom, Affine scale, Brightness,       fraction: factor drawn from [1 - v, 1 + v] (or a (lo, hi) factor range)
+    Contrast, Saturation
+    Hue                                   turns of the colour circle (0.5 = 180 degrees); [-v, v]
+    GaussianNoise sigma, Normalize mean   value_range units (for [0, 1] images, 0.05 = 5 % of full scale)
+    and std, fill (every transform)
+    p (flips, Grayscale, RandomErasing,   probability in [0, 1], per image
+    RandomApply, spec ``p=``)
+    ====================================  ===============================================================
+
+The demos' sliders (gpuml/playground/augment.py TRANSFORMS) give translate, cutout and elastic as a fraction of
+the image size and convert them to pixels in the spec they run. A value outside its domain (a probability
+outside [0, 1], NaN or infinity, a size below one pixel, a non-positive std) is a one-line ValueError naming the
+transform and the value.
 
 Split as in kornia: ``generate(n, shape, rng)`` draws per-image parameters with ``random.Random`` (seeded with
 (seed, step); identical in CPython and Pyodide, no numpy needed); the apply is a deterministic function of
@@ -20,7 +53,8 @@ pixel floor(q); bilinear interpolates at q - 0.5 with edge clamping; points outs
 Rotation angles are counter-clockwise degrees. Consecutive geometric transforms are composed into one matrix per
 image and resampled once (sharper than resampling at each step); bounds are checked against the source only, so a
 corner an intermediate rotation would have filled may show source pixels instead. Colour ops clip to
-``value_range`` after each step, as Pillow's 8-bit enhancers do.
+``value_range`` after each step, as Pillow's 8-bit enhancers do; Normalize never clips, and a clipping op may
+not follow it (unless ``clip=False``).
 """
 
 from __future__ import annotations
