@@ -61,6 +61,8 @@ SPECS = [
     "vflip 1, elastic 2 3, rotate 10, zoom 0.2, noise 0.05, contrast 0.5",
     "rrc 9 8 nearest, hflip, saturation 0.5, cutout 3",
     "translate 3, noise 0.2, rotate 20, hue 0.2, resize 6 5",
+    "rotate 10, brightness 0.3, normalize 0.45 0.22",
+    "contrast 0.5, normalize 0.45 0.22, hflip 1",
 ]
 SHAPES = [(2, 1, 13, 17), (3, 3, 11, 9), (2, 4, 10, 12)]
 
@@ -85,7 +87,7 @@ def _check(a, b):
 
 
 def _uses_colour(spec):
-    return any(k in spec for k in ("brightness", "contrast", "saturation", "hue", "grayscale"))
+    return any(k in spec for k in ("brightness", "contrast", "saturation", "hue", "grayscale", "normalize"))
 
 
 # Every spec on 1 and 3 channels; on 4 channels (RGBA: colour ops leave alpha alone) the colour ones and two more.
