@@ -160,6 +160,11 @@ SPECS = {
         (2, 16, 16),
     ),
     "mlp": ("flatten | fc 32 relu | dropout 0.2 | fc 16 tanh | fc 3", (1, 6, 6)),
+    "activations": (
+        "conv 6 3 pad1 bn gelu | maxpool 2 | conv 8 3 g2 gelu_tanh | avgpool 2 s1 | leakyrelu 0.2 | fc 12 sigmoid "
+        "| dropout 0.1 | fc 10 leakyrelu",
+        (3, 12, 12),
+    ),
 }
 
 
@@ -202,6 +207,16 @@ def test_geometry_model_matches(device):
     assert attrs == {"kernel_shape": [3, 2], "strides": [2, 1], "pads": [2, 1, 2, 1], "dilations": [2, 1], "group": 2}
     assert proto.graph.node[-1].output[0] == "logits"  # the trailing Dropout adds no node
     assert_same_logits(model, proto, batches=(1, 7, 2))
+
+
+def test_flat_input_model(device):
+    """A model whose input is a feature vector: the ONNX input is (N, F)."""
+    model = nn.Sequential(nn.Linear(None, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(None, 4), nn.Tanh())
+    model.build((11,), device, seed=3)
+    proto = export.onnx(model, None)
+    dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["N", 11]
+    assert_same_logits(model, proto)
 
 
 def test_python_backend(python_device):
