@@ -1,11 +1,13 @@
-"""The op checks, defined once: run on the native and cpu backends (test_ops.py) and in headless Chromium
-(browser/test_browser_ops.py). Each case names a ``gpuml.ops`` function, its arguments (float32 arrays
+"""The op checks, defined once: run on the native, cpu and python backends (test_ops.py) and in headless Chromium
+(browser/test_browser_ops.py). Each case names a ``gpuml.ops`` function (or, dotted, a function below ``gpuml``:
+``nn.functional.gelu``), its arguments (float32 arrays
 with sizes that are not multiples of the workgroup size, or Python scalars), a float64 numpy reference and a
 tolerance kind from :data:`gpuml.testing.TOLERANCES`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,9 +24,22 @@ class Case:
     tol: str
     kwargs: dict = field(default_factory=dict)
 
+    def function(self) -> Callable:
+        """The function under test: ``gpuml.ops.<op>``, or ``gpuml.<module>.<name>`` for a dotted ``op``."""
+        return resolve_op(self.op)
+
     def expected(self) -> np.ndarray:
         args64 = [a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in self.args]
         return np.asarray(self.reference(*args64, **self.kwargs))
+
+
+def resolve_op(op: str) -> Callable:
+    """``"relu"`` -> gpuml.ops.relu, ``"nn.functional.gelu"`` -> gpuml.nn.functional.gelu (the page harness does the
+    same)."""
+    import importlib
+
+    module, _, name = ("ops." + op if "." not in op else op).rpartition(".")
+    return getattr(importlib.import_module("gpuml." + module), name)
 
 
 def _sigmoid(x):
@@ -171,6 +186,7 @@ def make_cases(seed: int = 0, small: bool = False) -> list[Case]:
         args = [rand(m, k), rand(nn, k)] + ([rand(nn)] if bias else [])
         cases.append(Case(f"linear-transb-{m}x{k}x{nn}", "linear", args, ref_linear, "matmul", {"relu": relu}))
     cases += conv_cases(rand)
+    cases += nn_cases(rand, n)
     return cases
 
 
@@ -246,4 +262,84 @@ def conv_cases(rand) -> list[Case]:
     cases.append(Case("max_pool2d-3s2p1", "max_pool2d", [x, 3, 2, 1], _ref_pool, "exact"))
     avg = partial(_ref_pool, kind="avg")
     cases.append(Case("avg_pool2d-3s2p1", "avg_pool2d", [x, 3, 2, 1], avg, "reduction"))
+    return cases
+
+
+# --- layer kernels of gpuml.nn.functional (activations with their backward, losses) ----------------------------------
+_F = "nn.functional."
+
+
+def _normal_cdf(x):
+    return 0.5 * np.vectorize(math.erfc)(-x / math.sqrt(2.0))
+
+
+def ref_gelu(x, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+    return x * _normal_cdf(x)
+
+
+def ref_gelu_backward(g, x, approximate="none"):
+    if approximate == "tanh":
+        u = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
+        th = np.tanh(u)
+        d = 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th**2) * math.sqrt(2.0 / math.pi) * (1.0 + 3 * 0.044715 * x**2)
+    else:
+        d = _normal_cdf(x) + x * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return g * d
+
+
+def _reduce(v, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](v)
+
+
+def ref_mse(x, t, reduction="mean"):
+    return _reduce((x - t) ** 2, reduction)
+
+
+def ref_mse_backward(x, t, reduction="mean"):
+    return 2.0 * (x - t) / (x.size if reduction == "mean" else 1.0)
+
+
+def ref_bce(x, t, reduction="mean"):
+    # -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], written with logaddexp (float64, no overflow)
+    return _reduce(t * np.logaddexp(0.0, -x) + (1.0 - t) * np.logaddexp(0.0, x), reduction)
+
+
+def ref_bce_backward(x, t, reduction="mean"):
+    return (np.exp(-np.logaddexp(0.0, -x)) - t) / (x.size if reduction == "mean" else 1.0)  # sigmoid, no overflow
+
+
+def nn_cases(rand, n: int) -> list[Case]:
+    """GELU (both forms), leaky ReLU backward, MSE and BCE-with-logits values and gradients (gpuml.nn.functional)."""
+    cases = []
+    x, g = rand(n) * np.float32(3.0), rand(n)
+    for approx in ("none", "tanh"):
+        kw = {"approximate": approx}
+        cases.append(Case(f"gelu-{approx}-{n}", _F + "gelu", [x], ref_gelu, "transcendental", kw))
+        ref = ref_gelu_backward
+        cases.append(Case(f"gelu_backward-{approx}", _F + "gelu_backward", [g, x], ref, "transcendental", kw))
+    leaky_ref = lambda g, x, a: np.where(x > 0, g, a * g)  # noqa: E731
+    cases.append(Case("leaky_relu_backward", _F + "leaky_relu_backward", [g, x, 0.1], leaky_ref, "elementwise"))
+    cases.append(Case("leaky_relu_backward-neg", _F + "leaky_relu_backward", [g, x, -0.5], leaky_ref, "elementwise"))
+    pred, target = rand(37, 29), rand(37, 29)
+    logits, probs = rand(37, 29) * np.float32(8.0), np.abs(rand(37, 29)) % np.float32(1.0)
+    for reduction in ("mean", "sum", "none"):
+        kw = {"reduction": reduction}
+        tol = "reduction" if reduction != "none" else "elementwise"
+        cases.append(Case(f"mse_loss-{reduction}", _F + "mse_loss", [pred, target], ref_mse, tol, kw))
+        cases.append(
+            Case(f"bce_logits-{reduction}", _F + "binary_cross_entropy_with_logits", [logits, probs], ref_bce,
+                 "transcendental" if reduction == "none" else "reduction", kw)
+        )  # fmt: skip
+    for reduction in ("mean", "sum"):
+        kw = {"reduction": reduction}
+        cases.append(
+            Case(f"mse_loss_backward-{reduction}", _F + "mse_loss_backward", [pred, target], ref_mse_backward,
+                 "elementwise", kw)
+        )  # fmt: skip
+        cases.append(
+            Case(f"bce_logits_backward-{reduction}", _F + "binary_cross_entropy_with_logits_backward",
+                 [logits, probs], ref_bce_backward, "transcendental", kw)
+        )  # fmt: skip
     return cases

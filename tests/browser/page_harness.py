@@ -6,6 +6,7 @@ runs ``gpuml.ops`` on the browser device and returns outputs as base64 + shape +
 
 import array as _pyarray  # private name: test snippets run in the same globals and may rebind `array`
 import base64
+import importlib
 import json
 import time
 
@@ -38,7 +39,8 @@ async def run_cases(payload: str) -> str:
     for case in json.loads(payload):
         t = time.perf_counter()
         try:
-            fn = getattr(gpuml.ops, case["op"])
+            module, _, name = ("ops." + case["op"] if "." not in case["op"] else case["op"]).rpartition(".")
+            fn = getattr(importlib.import_module("gpuml." + module), name)  # "relu" or "nn.functional.gelu"
             out = fn(*[decode_arg(a) for a in case["args"]], **decode_kwargs(case["kwargs"]))
             result = await encode_out(out)
         except Exception as exc:  # reported per case on the host
