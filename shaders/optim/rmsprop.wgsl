@@ -1,5 +1,6 @@
 // One RMSprop step over every parameter of a model (flat buffers), torch.optim.RMSprop semantics:
 // v = alpha * v + (1 - alpha) * g^2; step = g / (sqrt(v) + eps); with momentum: buf = momentum * buf + step.
+// 1 - alpha comes from the host, computed in double precision (1.0 - alpha in f32 loses digits for alpha near 1).
 //
 // Bindings: 0 p (uniform Params); 1 params, 2 grads, 3 norm_sq as in optim/gradient.wgsl;
 //   4 square_avg, 5 velocity: array<vec4<f32>> (read_write) (velocity unused when momentum == 0).
@@ -13,6 +14,7 @@ struct Params {
     l2: f32,
     clip: f32,
     alpha: f32,
+    one_minus_alpha: f32,
     eps: f32,
     momentum: f32,
 }
@@ -32,7 +34,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let w = params[i];
     let g = effective_grad(i, w, clip_scale());
-    let v = p.alpha * square_avg[i] + (1.0 - p.alpha) * g * g;
+    let v = p.alpha * square_avg[i] + p.one_minus_alpha * g * g;
     square_avg[i] = v;
     var step = g / (sqrt(v) + p.eps);
     if (p.momentum != 0.0) {

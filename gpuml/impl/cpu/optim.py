@@ -18,18 +18,20 @@ def _sgd(w, g, state, u) -> None:
 
 
 def _adam(w, g, state, u) -> None:
+    # every coefficient (1 - beta, step size, sqrt of the bias correction, AdamW's decay) comes from the host in
+    # double precision; the arithmetic here is float32, in torch.optim.Adam's order, as in shaders/optim/adam.wgsl
     d = u["n_decay"]
-    w[:d] *= np.float32(1.0 - u["lr"] * u["weight_decay"])
+    w[:d] *= np.float32(u["decay"])
     m, v = state["exp_avg"], state["exp_avg_sq"]
-    m[...] = u["beta1"] * m + (1 - u["beta1"]) * g
-    v[...] = u["beta2"] * v + (1 - u["beta2"]) * g * g
-    step = np.float32(u["lr"]) * (m / np.float32(u["bc1"])) / (np.sqrt(v / np.float32(u["bc2"])) + u["eps"])
-    w -= step.astype(np.float32)
+    m += np.float32(u["one_minus_beta1"]) * (g - m)  # torch's lerp
+    v[...] = np.float32(u["beta2"]) * v + np.float32(u["one_minus_beta2"]) * g * g
+    denom = np.sqrt(v) / np.float32(u["sqrt_bc2"]) + np.float32(u["eps"])
+    w -= np.float32(u["step_size"]) * (m / denom)
 
 
 def _rmsprop(w, g, state, u) -> None:
     v = state["square_avg"]
-    v[...] = u["alpha"] * v + (1 - u["alpha"]) * g * g
+    v[...] = np.float32(u["alpha"]) * v + np.float32(u["one_minus_alpha"]) * g * g
     step = g / (np.sqrt(v) + np.float32(u["eps"]))
     if u["momentum"] != 0:
         buf = state["velocity"]

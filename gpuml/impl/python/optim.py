@@ -20,21 +20,22 @@ def _sgd(w: list, g: list, state: dict, u: dict) -> None:
 
 
 def _adam(w: list, g: list, state: dict, u: dict) -> None:
-    d, lr, b1, b2, eps = u["n_decay"], u["lr"], u["beta1"], u["beta2"], u["eps"]
-    if u["weight_decay"]:
-        f = 1.0 - lr * u["weight_decay"]
+    d, b2, eps = u["n_decay"], u["beta2"], u["eps"]
+    c1, c2 = u["one_minus_beta1"], u["one_minus_beta2"]  # from the host, as the kernel's
+    if u["decay"] != 1.0:
+        f = u["decay"]
         w[:d] = [wi * f for wi in w[:d]]
     m, v = state["exp_avg"], state["exp_avg_sq"]
-    m[:] = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g, strict=True)]
-    v[:] = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g, strict=True)]
-    c1, c2 = lr / u["bc1"], 1.0 / u["bc2"]
-    w[:] = [wi - c1 * mi / (math.sqrt(vi * c2) + eps) for wi, mi, vi in zip(w, m, v, strict=True)]
+    m[:] = [mi + c1 * (gi - mi) for mi, gi in zip(m, g, strict=True)]  # torch's lerp
+    v[:] = [b2 * vi + c2 * gi * gi for vi, gi in zip(v, g, strict=True)]
+    s, r = u["step_size"], u["sqrt_bc2"]
+    w[:] = [wi - s * (mi / (math.sqrt(vi) / r + eps)) for wi, mi, vi in zip(w, m, v, strict=True)]
 
 
 def _rmsprop(w: list, g: list, state: dict, u: dict) -> None:
-    a, eps, mom, lr = u["alpha"], u["eps"], u["momentum"], u["lr"]
+    a, c, eps, mom, lr = u["alpha"], u["one_minus_alpha"], u["eps"], u["momentum"], u["lr"]
     v = state["square_avg"]
-    v[:] = [a * vi + (1 - a) * gi * gi for vi, gi in zip(v, g, strict=True)]
+    v[:] = [a * vi + c * gi * gi for vi, gi in zip(v, g, strict=True)]
     step = [gi / (math.sqrt(vi) + eps) for gi, vi in zip(g, v, strict=True)]
     if mom != 0:
         buf = state["velocity"]
