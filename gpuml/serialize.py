@@ -134,8 +134,8 @@ def save(model: Sequential, path, *, arrays: dict | None = None, meta: dict | No
     """Write a built ``model`` (layers, parameters, batch-norm statistics) to ``path`` atomically; ``load`` gives
     back a model with bit-identical predictions. ``arrays``/``meta`` add entries (``Trainer.save`` stores its
     optimizer state and history there)."""
-    entries = {f"model/{k}": np.asarray(v, np.float32) for k, v in model.state_dict().items()}
     info = {"format": FORMAT_VERSION, "model": describe_model(model), "spec": spec_of(model), **(meta or {})}
+    entries = {f"model/{k}": np.asarray(v, np.float32) for k, v in model.state_dict().items()}
     write_atomic(path, {**entries, **(arrays or {})}, info)
 
 
@@ -189,25 +189,28 @@ def read(path) -> tuple[dict, dict]:
 def build(arrays: dict, meta: dict, path, device=None) -> Sequential:
     """The model a file describes, built on ``device`` with its saved parameters and buffers (training mode)."""
     section = meta.get("model")
+    # gpuml 0.1 stored a model built in Python under the config's model name: say so when it does not fit
+    hint = "" if section else f"; a format-1 file records only the spec {meta.get('spec')!r}, maybe not this model's"
     try:
         if section is not None:
             model = Sequential(*[layer_from_entry(e) for e in section["layers"]])
             model.build(tuple(section["input_shape"]), device)
             if meta.get("spec"):
                 model.spec = meta["spec"]
-        else:  # format 1: a spec and the training config
+        else:
             cfg = meta.get("config", {})
             model = from_spec(meta["spec"], tuple(cfg.get("input_shape", (1, 28, 28))), device, cfg.get("seed", 0))
     except (SpecError, ValueError, TypeError, KeyError) as exc:
-        raise ModelFormatError(path, f"cannot rebuild the model ({exc})") from None
+        raise ModelFormatError(path, f"cannot rebuild the model ({_text(exc)}){hint}") from None
     try:
         model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
     except (KeyError, ValueError) as exc:
-        hint = ""
-        if section is None:
-            hint = f"; a format-1 file records only the spec {meta.get('spec')!r}, which does not describe this model"
-        raise ModelFormatError(path, f"parameters do not fit the model ({str(exc).strip(chr(39))}){hint}") from None
+        raise ModelFormatError(path, f"parameters do not fit the model ({_text(exc)}){hint}") from None
     return model
+
+
+def _text(exc: Exception) -> str:
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
 def load(path, device=None) -> Sequential:

@@ -69,6 +69,8 @@ def convert_model(npz_path, out_dir: Path, name: str = "lenet5_mnist") -> dict:
     from ..train import load_npz
 
     arrays, meta = load_npz(npz_path)
+    if not meta.get("spec"):  # the page rebuilds a model from its text spec
+        raise BuildError(f"{npz_path}: the page builds models from a text spec; this model's layers have no spec form")
     tensors, chunks, offset = [], [], 0
     for key in sorted(arrays, key=_state_order):
         if not key.startswith("model/"):
@@ -83,7 +85,7 @@ def convert_model(npz_path, out_dir: Path, name: str = "lenet5_mnist") -> dict:
         "format": "gpuml-web-model-1",
         "name": name,
         "spec": meta["spec"],
-        "input_shape": list(cfg.get("input_shape", (1, 28, 28))),
+        "input_shape": list(meta.get("model", {}).get("input_shape") or cfg.get("input_shape", (1, 28, 28))),
         "seed": cfg.get("seed", 0),
         "tensors": tensors,
         "trained": {
