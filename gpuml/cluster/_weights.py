@@ -21,8 +21,8 @@ except ImportError:  # pragma: no cover - Pyodide core
 
 def weighted_dot(w, values) -> float:
     """sum_i w_i * values_i in float64."""
-    if np is not None:
-        return float(np.dot(np.asarray(w, np.float64), np.asarray(values, np.float64)))
+    if np is not None:  # numpy's pairwise sum: no BLAS threads for a dot product
+        return float((np.asarray(w, np.float64) * np.asarray(values, np.float64)).sum())
     return math.fsum(map(operator.mul, w, values))
 
 
@@ -109,16 +109,11 @@ def minibatch_step(engine, batch, w, counts: list[float]) -> tuple[list[list[flo
     return new, seen, shift, weighted_dot(w, dist)
 
 
-def _all_values(engine, closest, blocks: int) -> list[float]:
-    got = engine.pp_read_blocks(closest, list(range(blocks)))
-    return [float(v) for b in range(blocks) for v in got[b]]
-
-
-def _cumsum(w, values=None) -> list[float]:
-    """Running sums of w (times values) in float64, in order (as numpy.cumsum)."""
+def _cumsum(w, values=None):
+    """Running sums of w (times values) in float64, in order (as numpy.cumsum): a numpy array or a list."""
     if np is not None:
         terms = np.asarray(w, np.float64) * (1.0 if values is None else np.asarray(values, np.float64))
-        return np.cumsum(terms).tolist()
+        return np.cumsum(terms)
     return list(itertools.accumulate(w if values is None else map(operator.mul, w, values)))
 
 
@@ -129,12 +124,11 @@ def kmeans_plusplus_weighted(engine, data, k: int, rng, w) -> list[list[float]]:
     n = data.n
     trials = 2 + int(math.log(k))
     cw = _cumsum(w)
-    first = min(bisect.bisect_right(cw, rng.random() * cw[-1]), n - 1)
+    first = min(bisect.bisect_right(cw, rng.random() * float(cw[-1])), n - 1)
     centers = [data.row(first)]
-    outs, block_sums = engine.pp_distances([centers[0]], None)
-    blocks = len(block_sums[0])
+    outs, _ = engine.pp_distances([centers[0]], None)
     closest = engine.pp_select(outs, 0)
-    values = _all_values(engine, closest, blocks)
+    values = engine.pp_values(closest)
     pot = weighted_dot(w, values)
     for _ in range(1, k):
         cum = _cumsum(w, values)
@@ -143,7 +137,7 @@ def kmeans_plusplus_weighted(engine, data, k: int, rng, w) -> list[list[float]]:
         cands = [data.row(i) for i in ids]
         outs, _ = engine.pp_distances(cands, closest)
         chosen = [engine.pp_select(outs, j) for j in range(trials)]
-        per_cand = [_all_values(engine, c, blocks) for c in chosen]
+        per_cand = [engine.pp_values(c) for c in chosen]
         pots = [weighted_dot(w, v) for v in per_cand]
         best = min(range(trials), key=lambda j: (pots[j], j))
         closest, values, pot = chosen[best], per_cand[best], pots[best]

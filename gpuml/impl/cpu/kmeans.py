@@ -121,6 +121,9 @@ class NumpyEngine:
     def pp_select(self, outs, j: int):
         return [outs[j]]
 
+    def pp_values(self, closest):
+        return closest[0]
+
     def pp_read_blocks(self, closest, blocks):
         return {b: closest[0][b * PP_BLOCK : (b + 1) * PP_BLOCK].tolist() for b in set(blocks)}
 

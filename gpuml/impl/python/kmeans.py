@@ -177,6 +177,10 @@ class PythonEngine:
     def pp_select(self, outs, j: int):
         return [outs[j]]
 
+    def pp_values(self, closest) -> list[float]:
+        """All n values of ``closest`` (the weighted seeding samples from them)."""
+        return closest[0]
+
     def pp_read_blocks(self, closest, blocks) -> dict[int, list[float]]:
         return {b: closest[0][b * PP_BLOCK : (b + 1) * PP_BLOCK] for b in set(blocks)}
 

@@ -386,6 +386,10 @@ class GPUEngine:
             sel.append(outs[c].view(j * m, (m,)) if L > 1 else outs[c])
         return [_own(self.device, t) for t in sel]
 
+    def pp_values(self, closest):
+        """All n values of ``closest`` (one readback per chunk): the weighted seeding samples from them."""
+        return self._concat(closest)
+
     def pp_read_blocks(self, closest, blocks: list[int]) -> dict[int, list[float]]:
         """Values of global D^2 blocks ``blocks`` of ``closest``."""
         result = {}
