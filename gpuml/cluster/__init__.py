@@ -1,5 +1,8 @@
 """Clustering on the GPU: k-means (Lloyd and mini-batch), silhouette, the elbow method, toy datasets.
 
+KMeans and MiniBatchKMeans are scikit-learn estimators (get_params/set_params, clone, Pipeline, GridSearchCV,
+``sample_weight``; gpuml/cluster/_base.py); without scikit-learn (the page) they keep the same parameters API.
+
 >>> import numpy as np
 >>> from gpuml.cluster import KMeans
 >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
