@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -391,8 +391,10 @@ class Trainer:
         arrays, meta = serialize.read(path)
         if "config" not in meta:
             raise serialize.ModelFormatError(path, "a model file without training state (load it with gpuml.load)")
-        cfg_dict = dict(meta["config"])
-        cfg_dict["input_shape"] = tuple(cfg_dict["input_shape"])
+        known = {f.name for f in fields(TrainConfig)}  # keys of a later gpuml are dropped
+        cfg_dict = {k: v for k, v in meta["config"].items() if k in known}
+        if cfg_dict.get("input_shape") is not None:
+            cfg_dict["input_shape"] = tuple(cfg_dict["input_shape"])
         cfg_dict.update({k: v for k, v in overrides.items() if v is not None})
         cfg = TrainConfig(**cfg_dict)
         trainer = cls(cfg, device, model=serialize.build(arrays, meta, path, device or get_device()))

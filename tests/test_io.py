@@ -292,7 +292,7 @@ def test_trainer_checkpoint_of_a_python_built_model(cpu_device, tmp_path):
     """The bug of issue 18: Trainer.save stored the config's model name and load_model rebuilt LeNet-5."""
     from gpuml.train import TrainConfig, Trainer, load_model
 
-    cfg = TrainConfig(optimizer="adam", lr=1e-2, input_shape=(1, 8, 8), seed=2)  # model="lenet5" by default
+    cfg = TrainConfig(optimizer="adam", lr=1e-2, seed=2)  # model="lenet5", input_shape=None by default
     trainer = Trainer(cfg, cpu_device, model=cnn().build((1, 8, 8), cpu_device, seed=2))
     rng = np.random.default_rng(1)
     x, y = rng.random((8, 1, 8, 8), np.float32), rng.integers(0, 3, 8).astype(np.int32)
