@@ -7,7 +7,8 @@ known sizes and label counts; a truncated or corrupt file raises ``DatasetError`
 
 Images become float32 (N, C, H, W) by one rule (:func:`as_images`): (N, H, W) gains a channel axis; uint8 is
 divided by 255 and uint16 by 65535 (full scale maps to [0, 1]); bool becomes 0/1; float and signed integer arrays
-keep their values. Labels are integer class indices 0..K-1 (:func:`check_labels`).
+keep their values (as float32: float64, int64 and uint64 warn once, as uploads do). Labels are integer class
+indices 0..K-1 (:func:`check_labels`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tarfile
 import tempfile
+import warnings
 import zipfile
 import zlib
 from collections import Counter
@@ -197,6 +200,18 @@ def batches(
 
 
 # --- the user's own data -----------------------------------------------------------------------------------------
+_WARNED: set[str] = set()
+
+
+def _outside_caller() -> int:
+    """The stack level of the first caller outside gpuml, so a warning names the user's line."""
+    package = str(Path(__file__).parent) + os.sep
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def as_images(x, what: str = "images") -> np.ndarray:
     """``x`` as float32 (N, C, H, W) by the module's rule: (N, H, W) gains a channel axis; uint8 / 255, uint16 /
     65535, bool 0/1, other dtypes keep their values. Float32 (N, C, H, W) input is returned as it is (no copy)."""
@@ -212,6 +227,16 @@ def as_images(x, what: str = "images") -> np.ndarray:
         return a.astype(np.float32) / np.float32(255.0)
     if a.dtype == np.uint16:
         return a.astype(np.float32) / np.float32(65535.0)
+    if a.dtype.name in ("float64", "int64", "uint64") and a.dtype.name not in _WARNED:
+        _WARNED.add(a.dtype.name)  # once per process, as gpuml.tensor does for uploads
+        from .tensor import DtypeWarning
+
+        warnings.warn(
+            f"gpuml converted {a.dtype.name} images to float32 (gpuml trains in 32 bits); convert them yourself "
+            "(x.astype(np.float32)) to silence this (it is shown once per process)",
+            DtypeWarning,
+            stacklevel=_outside_caller(),
+        )
     a = a.astype(np.float32, copy=False)
     if a.size and not np.isfinite(a.min() + a.max()):
         raise ValueError(f"{what} contain {int((~np.isfinite(a)).sum())} NaN or infinite value(s)")
@@ -234,7 +259,7 @@ def check_labels(labels, n: int | None = None, num_classes: int | None = None, w
     if y.ndim != 1:
         raise ValueError(f"{what} must be (N,) class indices, got shape {y.shape} (one-hot? use y.argmax(1))")
     if n is not None and len(y) != n:
-        raise ValueError(f"{n} images but {len(y)} {what}")
+        raise ValueError(f"{what}: got {len(y)} for {n} images")
     if y.dtype.kind == "b":
         y = y.astype(np.int32)
     if y.dtype.kind not in "iuf":
@@ -378,6 +403,8 @@ def npz_dataset(path: str | os.PathLike) -> tuple[Dataset, Dataset | None]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise DatasetError(f"{path}: not an .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k.lower(): k for k in data.files}

@@ -49,6 +49,11 @@ class TrainConfig:
     std: tuple[float, ...] | None = None
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self):  # JSON (a checkpoint's config) gives lists
+        for name in ("input_shape", "mean", "std"):
+            if getattr(self, name) is not None:
+                setattr(self, name, tuple(getattr(self, name)))
+
 
 def make_optimizer(cfg: TrainConfig, model: Sequential) -> Optimizer:
     params = model.parameters()
@@ -177,7 +182,8 @@ class Trainer:
             from .tensor import tensor
 
             mean, std = np.asarray(self.cfg.mean, np.float64), np.asarray(self.cfg.std, np.float64)
-            self._affine = (tensor(1.0 / std, device=self.device), tensor(-mean / std, device=self.device))
+            scale, shift = (1.0 / std).astype(np.float32), (-mean / std).astype(np.float32)
+            self._affine = (tensor(scale, device=self.device), tensor(shift, device=self.device))
         return channel_affine(x, *self._affine)
 
     def train_step(self, images, labels) -> tuple[Tensor, Tensor]:

