@@ -79,3 +79,68 @@ def test_digits_split():
     train, test = datasets.digits("train"), datasets.digits("test")
     assert len(train) + len(test) == 1797 and train.images.shape[1:] == (1, 8, 8)
     assert train.images.max() <= 1.0
+
+
+def test_check_labels_and_split():
+    assert datasets.check_labels(np.array([[0], [2], [1]], np.int64)).tolist() == [0, 2, 1]  # (N, 1) is flattened
+    assert datasets.check_labels([True, False]).dtype == np.int32
+    with pytest.raises(ValueError, match=r"got shape \(2, 3\) \(one-hot\? use y.argmax\(1\)\)"):
+        datasets.check_labels(np.eye(2, 3))
+    with pytest.raises(ValueError, match=r"non-integer values 0.5, nan \(2 label\(s\), first at index 0\)"):
+        datasets.check_labels([np.nan, 1.0, 0.5])
+    with pytest.raises(ValueError, match=r"must be in \[0, 3\) for 3 classes, got 3, 4, 5, 6, 7, \.\.\. \(6 label"):
+        datasets.check_labels(np.arange(9), num_classes=3)
+    ds = datasets.Dataset(np.zeros((10, 1, 2, 2), np.float32), np.arange(10, dtype=np.int32), "d", ("a", "b"))
+    rest, held = ds.split(0.3, seed=4)
+    assert len(rest) == 7 and len(held) == 3 and sorted(rest.labels.tolist() + held.labels.tolist()) == list(range(10))
+    assert held.labels.tolist() == sorted(held.labels.tolist()) and rest.classes == ("a", "b")
+    assert ds.split(0.3, seed=4)[1].labels.tolist() == held.labels.tolist() != ds.split(0.3, seed=5)[1].labels.tolist()
+
+
+def test_image_folder_rules(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "data"
+    for name in ("b_cats", "a_dogs"):
+        (root / name / "nested").mkdir(parents=True)
+    Image.new("L", (6, 4), 200).save(root / "a_dogs" / "1.png")
+    Image.new("RGB", (6, 4), (10, 10, 10)).save(root / "a_dogs" / "2.jpg")  # gray content in an RGB file
+    Image.new("RGBA", (3, 3), (255, 255, 255, 0)).save(root / "b_cats" / "nested" / "3.png")  # resized to 4x6
+    (root / "b_cats" / "notes.txt").write_text("not an image")
+    (root / "b_cats" / ".hidden.png").write_bytes(b"skipped silently")
+    data, bad = datasets.image_folder(root)
+    assert data.classes == ("a_dogs", "b_cats") and data.labels.tolist() == [0, 0, 1]
+    assert data.images.shape == (3, 1, 4, 6) and data.images.dtype == np.float32  # all gray: one channel
+    assert data.images[0].max() == pytest.approx(200 / 255) and data.images[2].min() == 1.0
+    assert [(p.endswith("notes.txt"), "cannot identify image file" in r) for p, r in bad] == [(True, True)]
+    Image.new("RGB", (6, 4), (255, 0, 0)).save(root / "b_cats" / "red.png")  # one colour image: all RGB
+    data, _ = datasets.image_folder(root)
+    assert data.images.shape == (4, 3, 4, 6)
+    np.testing.assert_allclose(data.images[3, :, 0, 0], [1.0, 0.0, 0.0])
+    data, _ = datasets.image_folder(root, channels=1, size=(8, 8))
+    assert data.images.shape == (4, 1, 8, 8)
+    with pytest.raises(DatasetError, match="no class subfolders"):
+        datasets.image_folder(root / "a_dogs" / "nested")
+    with pytest.raises(DatasetError, match="missing: no such folder"):
+        datasets.image_folder(tmp_path / "missing")
+
+
+def test_npz_and_idx_datasets(tmp_path):
+    x = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    np.savez(tmp_path / "keras.npz", x_train=x, y_train=[0, 1], x_test=x[:1], y_test=[1])
+    train, test = datasets.npz_dataset(tmp_path / "keras.npz")
+    assert train.images.shape == (2, 1, 3, 3) and train.images.max() == pytest.approx(17 / 255)
+    assert test.labels.tolist() == [1] and train.name == "keras"
+    np.savez(tmp_path / "upper.npz", X=x.astype(np.float32), Y=np.array([1.0, 0.0]))
+    train, test = datasets.npz_dataset(tmp_path / "upper.npz")
+    assert test is None and train.labels.tolist() == [1, 0] and train.images.max() == 17.0  # floats kept
+    np.savez(tmp_path / "pickled.npz", images=np.array([None, 1], object), labels=[0, 1])
+    with pytest.raises(DatasetError, match=r"pickled.npz: not a readable .npz file \(.*pickle"):
+        datasets.npz_dataset(tmp_path / "pickled.npz")
+    write_idx(tmp_path / "images.gz", np.zeros((3, 4, 4), np.uint8), compress=True)
+    write_idx(tmp_path / "labels", np.array([0, 1, 2], np.uint8))
+    write_idx(tmp_path / "two", np.array([0, 1], np.uint8))
+    data = datasets.idx_dataset(tmp_path / "images.gz", tmp_path / "labels")
+    assert data.images.shape == (3, 1, 4, 4) and data.labels.tolist() == [0, 1, 2]
+    with pytest.raises(DatasetError, match=r"two: labels of shape \(2,\) for 3 images in .*images.gz"):
+        datasets.idx_dataset(tmp_path / "images.gz", tmp_path / "two")

@@ -124,12 +124,11 @@ def test_validation_split_and_early_stopping_restore_the_best_weights(device, di
     history = trainer.fit(
         X[:200], y[:200], validation_split=0.25, patience=3, monitor=monitor, progress=False, log=None
     )
-    # measured: val_loss is lowest at epoch 6 (1.7752 ... 0.2447, 0.2535, 0.2987, 0.3114), val_accuracy highest
-    # at epoch 7 (0.96); each stops 3 epochs later
-    best = 6 if monitor == "val_loss" else 7
-    assert trainer.best_epoch == best and len(history) == best + 3
+    # measured on lavapipe and cpu alike: val_loss lowest at epoch 6 (1.7752 ... 0.2447, 0.2535, 0.2987, 0.3114),
+    # val_accuracy highest at epoch 7 (0.96); each run stops 3 epochs later, at 9 and 10 of 30
     values = [h[monitor] for h in history]
-    assert values.index(min(values) if monitor == "val_loss" else max(values)) == best - 1
+    best = 1 + values.index(min(values) if monitor == "val_loss" else max(values))
+    assert trainer.best_epoch == best and len(history) == best + 3 < 30
     _, val = to_dataset(X[:200], y[:200]).split(0.25, seed=0)  # fit's split: the same seeded permutation
     assert len(val) == 50
     final = trainer.evaluate(val)
