@@ -10,8 +10,9 @@ running statistics included) and a ``__meta__`` entry, UTF-8 JSON::
      ...}                                           # checkpoints add config, optimizer state, history
 
 ``load`` rebuilds the exact layer list from the layer types and their constructor arguments (``Module.config``),
-never from a model name. Format 1 (gpuml 0.1's checkpoints, the shipped LeNet-5) recorded only a spec and is
-still read. Writing is atomic: a temporary file beside the target, then ``os.replace``.
+never from a model name; ``save`` refuses a layer that is not a gpuml.nn class or whose arguments do not rebuild
+it. Format 1 (gpuml 0.1's checkpoints, the shipped LeNet-5) recorded only a spec and is still read. Writing is
+atomic: a temporary file beside the target, then ``os.replace``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class ModelFormatError(ValueError):
 def _json_value(value, where: str):
     if isinstance(value, tuple | list):
         return [_json_value(v, where) for v in value]
+    if isinstance(value, np.generic):  # a numpy scalar passed to a constructor
+        value = value.item()
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise TypeError(f"{where}: argument value {value!r} cannot be saved (not a number, string, bool or None)")

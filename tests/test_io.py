@@ -33,7 +33,7 @@ def cnn():
         nn.AvgPool2d(2, stride=1, padding=1),
         nn.Dropout(0.25, seed=7),
         nn.Flatten(),
-        nn.Linear(None, 12, bias=False),
+        nn.Linear(None, 12, bias=np.bool_(False)),  # a numpy scalar argument is stored as a number
         nn.ReLU(),
         nn.Linear(None, 3),
     )
