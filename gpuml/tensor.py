@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import array as _array
 import math
+import os
 import sys
+import warnings
 from typing import Any
 
 from .backends import Device, get_device
@@ -25,20 +27,60 @@ except ImportError:  # pragma: no cover - exercised in Pyodide
 # made only on request (``dtype="float16"``; a float16 numpy array still uploads as float32), numpy() returns
 # float16 for them, and they need numpy on the host (array.array has no half type).
 DTYPES = {"float32": ("f", 4), "int32": ("i", 4), "uint32": ("I", 4), "float16": ("e", 2)}
-# Host dtypes converted on upload, and how: gpuml computes in float32.
+# Host dtypes converted on upload, and how: gpuml computes in float32 (the rule: ``tensor``'s docstring).
 _CONVERT = {
     "float64": "float32",
     "float16": "float32",
     "int64": "int32",
     "int16": "int32",
     "int8": "int32",
+    "uint64": "uint32",
     "uint16": "uint32",
     "uint8": "uint32",
     "bool": "uint32",
 }
+# conversions that can lose something (precision, or a 64-bit dtype narrowed after a range check): they warn once
+_LOSSY = {"float64", "int64", "uint64"}
+_WARNED: set[str] = set()  # source dtypes warned about in this process
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-# numpy dtype -> the device dtype it is stored as (the hot path of Tensor.wrap_numpy)
+class DtypeWarning(UserWarning):
+    """Host data of a dtype gpuml does not compute in (float64, int64, uint64) was converted on upload; issued once
+    per process per source dtype. Convert explicitly (``x.astype(np.float32)``) or pass ``dtype=`` to silence it."""
+
+
+def _warn_lossy(source: str, target: str, note: str) -> None:
+    """Warn once per process per source dtype, attributed to the first caller outside the gpuml package."""
+    if source in _WARNED:
+        return
+    _WARNED.add(source)
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(
+        f"gpuml converted {source} data to {target} ({note}); gpuml computes in 32 bits. Convert explicitly or pass "
+        f"dtype= to silence this (it is shown once per process for {source}).",
+        DtypeWarning,
+        stacklevel=level,
+    )
+
+
+# array.array type code -> device dtype (the numpy-free path)
+_ARRAY_TYPECODES = {
+    **dict.fromkeys("fd", "float32"),
+    **dict.fromkeys("bhilq", "int32"),
+    **dict.fromkeys("BHILQ", "uint32"),
+}
+_NOTES = {
+    "float64": "values rounded to float32 precision",
+    "int64": "values checked to fit",
+    "uint64": "values checked to fit",
+}
+
+
+# numpy dtype -> the device dtype it is stored as (the hot path of Tensor.wrap_numpy, which converts what gpuml's
+# own numpy code produced, silently)
 _DEVICE_DTYPE = {} if np is None else {np.dtype(k): _CONVERT.get(k, k) for k in (*DTYPES, *_CONVERT)}
 
 
@@ -371,8 +413,17 @@ def _infer_list(data) -> tuple[tuple[int, ...], list]:
 def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
     """Upload ``data`` (numpy array, nested lists, scalar, ``array.array`` or Tensor) to ``device``.
 
-    float64/float16 become float32 and int64 becomes int32 (gpuml computes in 32-bit), unless ``dtype``
-    names another device dtype. int64 values outside the int32 range raise ``ValueError``.
+    Device tensors hold float32, int32 or uint32 (float16 only on request, on adapters with shader-f16). Host data
+    of another dtype is converted by one rule, the same for every op, model and estimator given host data:
+
+    - float16 → float32; int8, int16 → int32; uint8, uint16 → uint32; bool → uint32 (0/1): exact, silent.
+    - float64 → float32 rounds to float32 precision; int64 → int32 and uint64 → uint32 raise ``ValueError`` when
+      a value is outside the 32-bit range, and convert exactly otherwise. Each of these warns with a
+      :class:`DtypeWarning` once per process per source dtype (never silent, never a warning per call).
+    - Python floats, ints and lists of them carry no dtype: float32 / int32, silently (as torch.tensor's default
+      dtype); ints out of the int32 range raise.
+    - ``dtype=`` asks for the conversion: silent (integer ranges are still checked).
+    - complex, string and object data raise ``TypeError``.
     """
     device = get_device(device) if isinstance(device, str) or device is None else device
     if _dtype_name(dtype) == "float16":
@@ -383,15 +434,20 @@ def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
         data = data.numpy() if np is not None else data.tolist()
     want = _dtype_name(dtype)
     if np is not None:
+        # numpy arrays and scalars, array-likes with a dtype and array.array carry a dtype of their own
+        typed = hasattr(data, "dtype") or isinstance(data, _array.array)
         arr = np.asarray(data)
         if arr.dtype == object or arr.dtype.kind in "USVcm":
             raise TypeError(f"cannot make a tensor from dtype {arr.dtype}")
-        name = _check_dtype(want or _CONVERT.get(arr.dtype.name, arr.dtype.name))
-        if arr.dtype.kind in "iu" and name in ("int32", "uint32") and arr.size:
+        source = arr.dtype.name
+        name = _check_dtype(want or _CONVERT.get(source, source))
+        if arr.dtype.kind in "iu" and name in ("int32", "uint32") and arr.size and arr.dtype.itemsize >= 4:
             info = np.iinfo(name)
             lo, hi = arr.min(), arr.max()
             if lo < info.min or hi > info.max:
                 raise ValueError(f"values in [{lo}, {hi}] do not fit {name}")
+        if typed and not want and source in _LOSSY:
+            _warn_lossy(source, name, _NOTES[source])
         arr = _contiguous(arr.astype(name, copy=False))
         if device.numpy_host:
             return Tensor(Storage(device, arr.copy() if arr is data else arr, arr.nbytes), arr.shape, name)
@@ -402,18 +458,25 @@ def tensor(data, dtype=None, device: Device | str | None = None) -> Tensor:
     # numpy-free path (Pyodide core)
     if isinstance(data, _array.array):
         shape, flat = (len(data),), data
-        name = want or {"f": "float32", "d": "float32", "i": "int32", "I": "uint32", "l": "int32"}.get(
-            data.typecode, ""
-        )
+        source = {"d": "float64", "l": "int64", "q": "int64", "L": "uint64", "Q": "uint64"}.get(data.typecode, "")
+        if data.itemsize < 8:
+            source = ""
+        name = want or _ARRAY_TYPECODES.get(data.typecode, "")
     elif isinstance(data, list | tuple):
-        shape, flat = _infer_list(data)
+        shape, flat, source = *_infer_list(data), ""
         name = want or ("float32" if any(isinstance(v, float) for v in flat) or not flat else "int32")
     elif isinstance(data, int | float):
-        shape, flat = (), [data]
+        shape, flat, source = (), [data], ""
         name = want or ("float32" if isinstance(data, float) else "int32")
     else:
         raise TypeError(f"cannot make a tensor from {type(data).__name__} without numpy")
     _check_dtype(name)
+    if name in ("int32", "uint32") and flat:
+        lo, hi = (-(2**31), 2**31 - 1) if name == "int32" else (0, 2**32 - 1)
+        if min(flat) < lo or max(flat) > hi:
+            raise ValueError(f"values in [{min(flat)}, {max(flat)}] do not fit {name}")
+    if source and not want:
+        _warn_lossy(source, name, _NOTES[source])
     host = _array.array(DTYPES[name][0], flat)
     out = Tensor.empty(shape, name, device)
     if len(host):
