@@ -153,7 +153,8 @@ class Trainer:
             if infer_classes and self._named and cfg.num_classes is None and labels is not None and len(labels):
                 cfg.num_classes = int(labels.max()) + 1
             built = self._model is not None and self._model.store is not None
-            if built and self._named and (self._model.input_shape != shape or self._outputs() != cfg.num_classes):
+            classes_differ = cfg.num_classes is not None and self._outputs() != cfg.num_classes
+            if built and self._named and (self._model.input_shape != cfg.input_shape or classes_differ):
                 self._model = None  # built for MNIST before any data: rebuild (same seed) for this data
                 self._optimizer = self._schedule = None
         expected = tuple(self.model.input_shape)
