@@ -37,7 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "backend", None) and not use_backend(args.command, args.backend):
         return 2
-    return args.func(args)
+    from gpuml.nn.models import SpecError
+    from gpuml.serialize import ModelFormatError
+
+    try:
+        return args.func(args)
+    except (ModelFormatError, SpecError) as exc:  # a user's file or model spec: one line, no traceback
+        print(f"gpuml {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -68,12 +68,17 @@ def linear_weight_grad(grad: Tensor, x: Tensor, out: Tensor) -> Tensor:
 
 # --- activations and losses with a backward of their own (twins of shaders/nn/gelu*.wgsl, leaky_relu_backward,
 # mse_loss, bce_with_logits): float64 arithmetic, float32 results
-try:
-    from scipy.special import erfc as _erfc  # scikit-learn's dependency; vectorised
-except ImportError:  # pragma: no cover - numpy alone
-    import math
+def _erfc(v):
+    """erfc on an array: scipy's (scikit-learn's dependency), imported on first use — importing scipy.special
+    costs ~0.2 s, too much for ``import gpuml``; math.erfc per element where scipy is missing."""
+    try:
+        from scipy.special import erfc
+    except ImportError:  # pragma: no cover - numpy alone
+        import math
 
-    _erfc = np.vectorize(math.erfc, otypes=[np.float64])
+        erfc = np.vectorize(math.erfc, otypes=[np.float64])
+    return erfc(v)
+
 
 _SQRT_2_PI = np.sqrt(2.0 / np.pi)
 _GELU_C = 0.044715
