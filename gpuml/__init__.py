@@ -17,10 +17,9 @@ from importlib import import_module
 
 from . import ops
 from .backends import available, get_device, set_device
-from .tensor import Tensor, tensor
+from .config import VERSION as __version__
+from .tensor import DtypeWarning, Tensor, tensor
 from .wgsl import ShaderCompileError, ShaderTemplateError
-
-__version__ = "0.1.0"
 
 # submodules that `gpuml.<name>` imports on first access
 _SUBMODULES = ("nn", "optim", "cluster", "augment", "explain", "datasets", "models", "serialize", "export")
@@ -37,6 +36,7 @@ _LAZY = {
 
 __all__ = [
     "Dataset",
+    "DtypeWarning",
     "ModelFormatError",
     "ShaderCompileError",
     "ShaderTemplateError",
