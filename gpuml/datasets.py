@@ -426,3 +426,62 @@ def npz_dataset(path: str | os.PathLike) -> tuple[Dataset, Dataset | None]:
         raise DatasetError(f"{path}: {exc}") from None
     train.name = path.stem
     return train, test
+
+
+def _open_data(path, channels, size, like: Dataset | None = None):
+    """(train, test or None, bad files) from a folder of class subfolders or an .npz; ``like``: a dataset whose
+    image size, channels and classes the data must share (a test folder)."""
+    p = Path(path)
+    if p.is_dir():
+        if like is not None:
+            channels, size = like.images.shape[1], like.images.shape[2:]
+        data, bad = image_folder(p, channels, size and tuple(size))
+        if like is not None and like.classes and data.classes != like.classes:
+            raise DatasetError(
+                f"{p}: classes {list(data.classes)} differ from the training data's {list(like.classes)}"
+            )
+        return data, None, bad
+    if not p.exists():
+        raise DatasetError(f"{p}: no such file or folder")
+    with open(p, "rb") as f:
+        head = f.read(4)
+    if len(head) == 4 and head[:2] == b"\0\0" and head[2] in _IDX_TYPES:
+        raise DatasetError(f"{p}: an IDX file; pass it as --images (and its labels as --labels)")
+    if p.suffix.lower() == ".npz" or zipfile.is_zipfile(p):
+        return (*npz_dataset(p), [])
+    raise DatasetError(f"{p}: expected mnist, digits, a folder of class subfolders or an .npz file")
+
+
+def load_data(
+    dataset: str | os.PathLike | None = None,
+    *,
+    images=None,
+    labels=None,
+    test=None,
+    test_images=None,
+    test_labels=None,
+    test_fraction: float = 0.0,
+    size: tuple[int, int] | None = None,
+    channels: int | None = None,
+    seed: int = 0,
+) -> tuple[Dataset, Dataset | None, list[tuple[str, str]]]:
+    """``(train, test or None, bad files)`` the way ``gpuml train`` reads its data: ``dataset`` "mnist", "digits",
+    a folder of class subfolders (:func:`image_folder`) or an .npz (:func:`npz_dataset`), or IDX files
+    ``images``/``labels`` (:func:`idx_dataset`); test data from ``test_images``/``test_labels``, ``test`` (a folder
+    or .npz), the .npz's own test arrays, or else ``test_fraction`` of the data held out (seeded)."""
+    source = str(dataset) if dataset is not None else "mnist"
+    if not images and source in ("mnist", "digits"):
+        load = digits if source == "digits" else mnist
+        return load("train"), load("test"), []
+    if images:
+        train, held, bad = idx_dataset(images, labels), None, []
+    else:
+        train, held, bad = _open_data(source, channels, size)
+    if test_images:
+        held = idx_dataset(test_images, test_labels)
+    elif test:
+        held, _, more = _open_data(test, channels, size, like=train)
+        bad = bad + more
+    if held is None and test_fraction:
+        train, held = train.split(test_fraction, seed)
+    return train, held, bad

@@ -298,7 +298,8 @@ def test_cli_trains_on_an_npz_with_standardization(tmp_path, digits_uint8):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda p: None, r"missing\.npz: no such file$"),
+        (lambda p: None, r"missing\.npz: no such file or folder$"),
+        (lambda p: write_idx(p, np.zeros((2, 4, 4))), r"data\.npz: an IDX file; pass it as --images"),
         (lambda p: p.write_text("garbage"), r"data\.npz: not an \.npz file \(not a zip archive\)$"),
         (lambda p: np.savez(p, a=np.zeros(3)), r"data\.npz: expected arrays 'images' and 'labels'.*found a$"),
         (

@@ -27,54 +27,6 @@ def _data_options(args) -> dict:
     return {k: getattr(args, k) for k in keys}
 
 
-def _open_data(path, opts, like=None):
-    """(train, test or None, bad files) from a folder of class subfolders or an .npz; ``like``: a dataset whose
-    image size, channels and classes the data must share (a test folder)."""
-    from pathlib import Path
-
-    from gpuml.datasets import DatasetError, image_folder, npz_dataset
-
-    p = Path(path)
-    if p.is_dir():
-        channels = like.images.shape[1] if like is not None else opts["channels"]
-        size = tuple(like.images.shape[2:]) if like is not None else opts["size"]
-        data, bad = image_folder(p, channels, size and tuple(size))
-        if like is not None and like.classes and data.classes != like.classes:
-            raise DatasetError(
-                f"{p}: classes {list(data.classes)} differ from the training data's {list(like.classes)}"
-            )
-        return data, None, bad
-    if p.suffix.lower() == ".npz" or (p.is_file() and not p.suffix):
-        return (*npz_dataset(p), [])
-    if not p.exists():
-        raise DatasetError(f"{p}: no such file or folder")
-    raise DatasetError(
-        f"{p}: expected mnist, digits, a folder of class subfolders or an .npz file (IDX files: --images/--labels)"
-    )
-
-
-def load_training_data(opts: dict, seed: int = 0):
-    """``(train, test or None, bad files)`` for ``gpuml train``'s data options (see ``gpuml train --help``)."""
-    from gpuml.datasets import digits, idx_dataset, mnist
-
-    source = opts.get("dataset") or "mnist"
-    if not opts.get("images") and source in BUILTIN:
-        load = digits if source == "digits" else mnist
-        return load("train"), load("test"), []
-    if opts.get("images"):
-        train, test, bad = idx_dataset(opts["images"], opts["labels"]), None, []
-    else:
-        train, test, bad = _open_data(source, opts)
-    if opts.get("test_images"):
-        test = idx_dataset(opts["test_images"], opts["test_labels"])
-    elif opts.get("test"):
-        test, _, more = _open_data(opts["test"], opts, like=train)
-        bad = bad + more
-    if test is None and opts.get("test_fraction"):
-        train, test = train.split(opts["test_fraction"], seed)
-    return train, test, bad
-
-
 def _data_problem(args) -> str | None:
     if args.dataset is None and not args.images and not args.resume:
         return "give the training data: mnist, digits, a folder, an .npz file, or --images/--labels"
@@ -91,7 +43,7 @@ def cmd_train(args) -> int:
     from pathlib import Path
 
     import gpuml
-    from gpuml.datasets import DatasetError
+    from gpuml.datasets import DatasetError, load_data
     from gpuml.nn.models import SpecError
     from gpuml.train import TrainConfig, Trainer
 
@@ -110,10 +62,10 @@ def cmd_train(args) -> int:
             print(f"resuming {source} at epoch {trainer.epoch} of {trainer.cfg.epochs}")
             cfg = trainer.cfg
             opts = cfg.extra.get("data") or {"dataset": cfg.dataset}
-            train, test, bad = load_training_data(opts, cfg.seed)
+            train, test, bad = load_data(**opts, seed=cfg.seed)
         else:
             opts = _data_options(args)
-            train, test, bad = load_training_data(opts, args.seed)
+            train, test, bad = load_data(**opts, seed=args.seed)
     except (DatasetError, ValueError, OSError) as exc:
         print(f"gpuml train: {_one_line(exc)}", file=sys.stderr)
         return 2
