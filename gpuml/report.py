@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import explain, plots
-from .datasets import digits, mnist
+from .datasets import digits, load_data, mnist
 from .nn import Conv2d
 from .train import load_model, softmax
 
@@ -21,14 +21,31 @@ def _predict(model, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _test_split(model_path: Path, cfg: dict):
+    """The test images of the data the model was trained on: MNIST, digits, or the user's own data as
+    ``gpuml train`` read it (stored in the checkpoint)."""
+    data = (cfg.get("extra") or {}).get("data")
+    if not data:
+        return (digits if cfg.get("dataset") == "digits" else mnist)("test")
+    _, test, _ = load_data(**data, seed=cfg.get("seed", 0))
+    if test is None or not len(test.labels):
+        raise ValueError(f"{model_path}: the model was trained without a test split; nothing to report on")
+    return test
+
+
 def write_report(model_path: str | Path, out_dir: str | Path, n_gradcam: int = 8, n_tsne: int = 1500) -> Path:
     model_path, out = Path(model_path), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model, meta = load_model(model_path)
     cfg = meta["config"]
-    test = (digits if cfg.get("dataset") == "digits" else mnist)("test")
+    test = _test_split(model_path, cfg)
+    images = test.images
+    if cfg.get("mean") is not None:  # trained with --standardize: the model takes standardised inputs
+        mean = np.asarray(cfg["mean"], np.float32).reshape(1, -1, 1, 1)
+        std = np.asarray(cfg["std"], np.float32).reshape(1, -1, 1, 1)
+        images = ((images - mean) / std).astype(np.float32)
     t0 = time.perf_counter()
-    probs = _predict(model, test.images)
+    probs = _predict(model, images)
     pred = probs.argmax(1)
     accuracy = float((pred == test.labels).mean())
     k = probs.shape[1]
@@ -50,11 +67,11 @@ def write_report(model_path: str | Path, out_dir: str | Path, n_gradcam: int = 8
         )
         sections.append(("First-layer filters", "filters.png", "each filter scaled to [0, 1]"))
         idx = np.random.default_rng(0).permutation(len(test))[:n_gradcam]
-        cams = explain.grad_cam(model, test.images[idx])
+        cams = explain.grad_cam(model, images[idx])
         titles = [f"label {test.labels[i]}, pred {pred[i]}" for i in idx]
         plots.heatmap_overlays([test.images[i, 0] for i in idx], cams, out / "gradcam.png", titles, "Grad-CAM")
         sections.append(("Grad-CAM (last convolution block, predicted class)", "gradcam.png", ""))
-    xy, used = explain.embed(model, test.images, layer=len(model.layers) - 2, n=n_tsne)
+    xy, used = explain.embed(model, images, layer=len(model.layers) - 2, n=n_tsne)
     plots.scatter_labels(xy, test.labels[used], out / "tsne.png", "t-SNE of penultimate-layer features")
     sections.append(("Feature embedding", "tsne.png", f"{len(used)} test images, colored by true label"))
     wrong = np.flatnonzero(pred != test.labels)[:16]

@@ -55,3 +55,23 @@ def test_report_writes_html_with_figures(trained):
     for name in ("confusion.png", "curves.png", "filters.png", "gradcam.png", "tsne.png"):
         assert name in page
         not_blank(trained / "report" / name)
+
+
+def test_report_on_own_standardised_data(tmp_path):
+    """A model trained on the user's own .npz with --standardize: the report reads the same test split and applies
+    the stored standardisation, so its accuracy is the one training printed."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    np.savez(tmp_path / "data.npz", images=(d.images * 16).clip(0, 255).astype(np.uint8), labels=d.target)
+    run = tmp_path / "run"
+    result = run_cli(
+        "train", str(tmp_path / "data.npz"), "--model", CNN, "--epochs", "2", "--standardize", "--out", str(run),
+        "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    trained_acc = result.stdout.split("test accuracy")[1].split(";")[0].strip()
+    report = run_cli("report", str(run / "model.npz"))
+    assert report.returncode == 0, report.stderr
+    page = (run / "report" / "report.html").read_text()
+    assert trained_acc in page and float(trained_acc) > 0.5, (trained_acc, report.stdout)
