@@ -17,7 +17,7 @@ except ImportError:  # Pyodide core: grad_cam_device and resolve_layer work with
     np = None
 
 from . import ops
-from .nn import BatchNorm2d, Conv2d, ReLU, Sequential, Tanh
+from .nn import AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d, ReLU, Sequential, Tanh
 from .tensor import Tensor, as_tensor
 
 __all__ = [
@@ -107,11 +107,9 @@ def receptive_centres(model: Sequential, layer: int) -> tuple[tuple[float, float
     on input pixel (a_y * i + b_y, a_x * j + b_x) — composed from each convolution's and pooling's kernel, stride,
     padding and dilation. A valid 5x5 convolution, for instance, shifts its map by 2 pixels; stretching the map
     over the whole image instead would misplace the heatmap."""
-    from .nn.layers import _Pool2d
-
     axes = [[1.0, 0.0], [1.0, 0.0]]  # input coordinate = a * (coordinate at this depth) + b
     for m in model.layers[: layer + 1]:
-        if isinstance(m, Conv2d | _Pool2d):
+        if isinstance(m, Conv2d | MaxPool2d | AvgPool2d):
             dilation = getattr(m, "dilation", (1, 1))
             for d in range(2):
                 centre = (m.kernel[d] - 1) / 2 * dilation[d] - m.padding[d]  # output o -> input o*s + centre

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .nn.layers import Sequential
+from .nn.sequential import Sequential
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Gemm, Relu, Tanh, Sigmoid, Flatten, Erf in their current forms

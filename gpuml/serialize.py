@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from . import nn
-from .nn.layers import Module, Sequential
+from .nn.layers import Module
 from .nn.models import SpecError, from_spec, spec_of
+from .nn.sequential import Sequential
 
 FORMAT_VERSION = 2  # 2: the layer list; 1: a spec string only
 READS = (1, 2)

@@ -67,7 +67,7 @@ def read_shader(path: str) -> str:
 
 _INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$')
 # Template names with a default: a kernel templated on its storage scalar type writes ``{{T}}`` and runs in f32
-# unless the op passes T="f16" (half-precision inference, gpuml.nn.layers.Sequential.half).
+# unless the op passes T="f16" (half-precision inference, gpuml.nn.sequential.Sequential.half).
 DEFAULTS = {"T": "f32"}
 _F16 = re.compile(r"\bf16\b")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")

@@ -12,12 +12,12 @@ from .layers import (
     MaxPool2d,
     Module,
     ReLU,
-    Sequential,
     Tanh,
 )
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .models import MODELS, SpecError, from_spec, lenet5
 from .parameters import Parameter, ParameterStore
+from .sequential import Sequential
 from .summary import Summary
 
 __all__ = [

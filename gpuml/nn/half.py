@@ -1,4 +1,4 @@
-"""Half-precision (float16) inference: ``model.half()`` on a built :class:`~gpuml.nn.layers.Sequential`.
+"""Half-precision (float16) inference: ``model.half()`` on a built :class:`~gpuml.nn.sequential.Sequential`.
 
 The returned :class:`HalfSequential` holds every weight as a float16 tensor on the device and runs the forward
 pass on float16 activations with the f16 variants of the kernels (WGSL ``enable f16;``, template value ``T=f16``:
@@ -14,7 +14,8 @@ from __future__ import annotations
 from .. import ops
 from ..tensor import Tensor, require_f16, tensor
 from .activations import Sigmoid
-from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Tanh
+from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Tanh
+from .sequential import Sequential
 
 try:
     import numpy as np

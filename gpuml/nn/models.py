@@ -17,7 +17,8 @@ A ``flatten`` is inserted before the first ``fc`` when missing.
 from __future__ import annotations
 
 from .activations import GELU, LeakyReLU, Sigmoid
-from .layers import AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Tanh
+from .layers import AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Module, ReLU, Tanh
+from .sequential import Sequential
 
 LENET5_MODERN = (
     "conv 6 5 pad2 relu | maxpool 2 | conv 16 5 relu | maxpool 2 | flatten | fc 120 relu | fc 84 relu | fc 10"
