@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import __version__
-from .wgsl import _shader_root
+from .wgsl import shader_root
 
 __all__ = ["build_bundle", "bundle_files"]
 
@@ -39,7 +39,7 @@ def bundle_files() -> dict[str, bytes]:
     # gpuml/site (an installed wheel's copy of the page sources) is served beside the wheel, not packed in it.
     skip = {"shaders", "site"}
     files = {p: d for p, d in _walk(resources.files("gpuml"), "gpuml/", (".py",), skip) if not p.startswith(_HOST_ONLY)}
-    files.update(_walk(_shader_root(), "gpuml/shaders/", (".py", ".wgsl"), skip=set()))
+    files.update(_walk(shader_root(), "gpuml/shaders/", (".py", ".wgsl"), skip=set()))
     if not any(p.endswith(".wgsl") for p in files):
         raise RuntimeError("no WGSL kernels found for the gpuml bundle (is the gpuml.shaders package installed?)")
     return files

@@ -49,7 +49,7 @@ class ShaderCompileError(RuntimeError):
         super().__init__(f"WGSL compile error in shaders/{where}{extra}: {message}")
 
 
-def _shader_root():
+def shader_root():
     try:
         return resources.files("gpuml.shaders")
     except ModuleNotFoundError:  # running from a source checkout that was never installed
@@ -59,7 +59,7 @@ def _shader_root():
 @cache
 def read_shader(path: str) -> str:
     """Text of ``shaders/<path>`` (works from a wheel, an editable install and inside Pyodide)."""
-    node = _shader_root().joinpath(*path.split("/"))
+    node = shader_root().joinpath(*path.split("/"))
     if not node.is_file():
         raise ShaderTemplateError(f"no shader file shaders/{path}")
     return node.read_text(encoding="utf-8")

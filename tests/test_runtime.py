@@ -27,7 +27,7 @@ from gpuml.testing import assert_close
 @pytest.fixture
 def shader_dir(tmp_path, monkeypatch):
     """A private shaders/ folder for composition tests."""
-    monkeypatch.setattr(wgsl, "_shader_root", lambda: tmp_path)
+    monkeypatch.setattr(wgsl, "shader_root", lambda: tmp_path)
     wgsl.read_shader.cache_clear()
     wgsl._compose_cached.cache_clear()
     yield tmp_path

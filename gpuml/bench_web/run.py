@@ -46,12 +46,12 @@ class _Server:
     """web/ at /, the gpuml wheel at /dist/, input files at /data/, and POST /result/<name> (stored in memory)."""
 
     def __init__(self, dist: Path, data: Path):
-        from gpuml.webbuild import _Handler
+        from gpuml.webbuild import SiteHandler
 
         results: dict[str, bytes] = {}
         self.results = results
 
-        class Handler(_Handler):
+        class Handler(SiteHandler):
             def translate_path(self, path):
                 clean = path.split("?", 1)[0].split("#", 1)[0]
                 for prefix, folder in (("/dist/", dist), ("/data/", data)):

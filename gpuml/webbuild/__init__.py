@@ -233,7 +233,7 @@ def build_site(out=None, model=None, log=print) -> dict:
     return info
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
     extensions_map: ClassVar[dict[str, str]] = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
         ".mjs": "text/javascript",
@@ -254,7 +254,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 def make_server(directory=None, host: str = "127.0.0.1", port: int = 8000) -> http.server.ThreadingHTTPServer:
-    handler = functools.partial(_Handler, directory=str(directory or default_out()))
+    handler = functools.partial(SiteHandler, directory=str(directory or default_out()))
     return http.server.ThreadingHTTPServer((host, port), handler)
 
 

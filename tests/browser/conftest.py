@@ -56,7 +56,7 @@ def unavailable_reason() -> str | None:
     return None
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
     """Serves web/ at / and the built wheel at /dist/."""
 
     dist: Path
@@ -131,7 +131,7 @@ def browser(playwright_session):
     t0 = time.perf_counter()
     wheel = build_bundle(dist)
     bundle_s = time.perf_counter() - t0
-    handler = type("Handler", (_Handler,), {"dist": dist})
+    handler = type("Handler", (SiteHandler,), {"dist": dist})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(WEB)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
