@@ -9,6 +9,7 @@ work). ``GPUML_EXPECT_GPU=1`` (set by CI) turns that fallback into an error so G
 from __future__ import annotations
 
 import sys
+import threading
 
 from ..config import flag, setting
 from .base import Device, notice
@@ -20,6 +21,8 @@ BACKENDS = ("native", "browser", "cpu", "python")
 _devices: dict[str, Device] = {}
 _current: Device | None = None
 _failures: dict[str, str] = {}
+# One device per backend per process, even when several threads ask first (re-entrant: _auto opens several).
+_lock = threading.RLock()
 
 
 def in_pyodide() -> bool:
@@ -50,6 +53,14 @@ def open_device(name: str) -> Device:
     """The (cached) device of backend ``name``; raises RuntimeError naming why it is unavailable."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    device = _devices.get(name)
+    if device is not None:
+        return device
+    with _lock:
+        return _open_locked(name)
+
+
+def _open_locked(name: str) -> Device:
     if name not in _devices:
         if name in _failures:
             raise RuntimeError(f"gpuml backend '{name}' is unavailable: {_failures[name]}")
@@ -104,16 +115,22 @@ def get_device(name: str | None = None) -> Device:
     global _current
     if name is not None:
         return open_device(name)
-    if _current is None:
-        _current = _auto()
-    return _current
+    current = _current
+    if current is None:
+        with _lock:
+            if _current is None:
+                _current = _auto()
+            current = _current
+    return current
 
 
 def set_device(device: str | Device) -> Device:
     """Make ``device`` (a backend name or a Device) the default for new tensors and ops."""
     global _current
-    _current = open_device(device) if isinstance(device, str) else device
-    return _current
+    device = open_device(device) if isinstance(device, str) else device
+    with _lock:
+        _current = device
+    return device
 
 
 async def init_async(power_preference: str = "high-performance") -> Device:

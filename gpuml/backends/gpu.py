@@ -9,14 +9,20 @@ command encoder (one compute pass per run of dispatches) and submits once; a rea
 ops costs one submit and no host round trip. Per-dispatch parameters go to a slot of one uniform ring buffer
 bound with a dynamic offset, written with a single ``writeBuffer`` at flush time.
 
+Threads: one re-entrant lock per device serializes recording, flushing, readback and the buffer pool, so several
+threads may run ops on one device (their commands interleave in one stream, each in its own program order). A
+tensor finalizer never waits for it: ``release`` from a thread that cannot take the lock at once queues the buffer,
+and the next pool operation takes it back.
+
 This module must not import numpy or wgpu: it also runs inside Pyodide.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +89,10 @@ class GPUDevice(Device):
     impl_family = "webgpu"
 
     def __init__(self):
+        # Held by every method that touches the command list, the ring, the caches or the pool (see module doc).
+        self._lock = threading.RLock()
+        # Buffers released by finalizers on threads that could not take the lock at once (deque.append is atomic).
+        self._deferred: deque[Buffer] = deque()
         self._free: dict[int, list[Buffer]] = {}
         # Every live Buffer, so its wgpu handle stays reachable: a tensor that dies inside a garbage cycle would
         # otherwise have its handle finalized (released) in the same collection that returns the Buffer to the
@@ -147,31 +157,54 @@ class GPUDevice(Device):
                 f"a tensor of {nbytes:,} bytes exceeds this adapter's max_storage_buffer_binding_size "
                 f"({self.max_binding_bytes:,} bytes, {self.adapter}); split it into smaller tensors"
             )
-        size = pool_bucket(nbytes)
-        free = self._free.get(size)
-        if free:
-            self.stats["pool_hits"] += 1
-            self.stats["bytes_pooled"] -= size
-            buf = free.pop()
-        else:
-            buf = Buffer(self._create_buffer(size, STORAGE), size)
-            self._owned[buf.serial] = buf
-            self.stats["buffers_created"] += 1
-        self.stats["bytes_live"] += size
-        return buf
+        size = pool_bucket(nbytes)  # never zero bytes: an empty tensor gets the 256-byte minimum
+        with self._lock:
+            if self._deferred:
+                self._take_deferred()
+            free = self._free.get(size)
+            if free:
+                self.stats["pool_hits"] += 1
+                self.stats["bytes_pooled"] -= size
+                buf = free.pop()
+            else:
+                buf = Buffer(self._create_buffer(size, STORAGE), size)
+                self._owned[buf.serial] = buf
+                self.stats["buffers_created"] += 1
+            self.stats["bytes_live"] += size
+            return buf
 
     def release(self, buf: Buffer) -> None:
         """Return ``buf`` to the pool for immediate reuse. Safe while recorded commands still use it: later
-        dispatches run after them in stream order, and a host upload into it flushes first (see ``write``)."""
+        dispatches run after them in stream order, and a host upload into it flushes first (see ``write``).
+        Called from tensor finalizers on any thread: it never blocks (a busy lock queues the buffer instead)."""
+        if not self._lock.acquire(blocking=False):
+            self._deferred.append(buf)
+            return
+        try:
+            self._pool(buf)
+        finally:
+            self._lock.release()
+
+    def _pool(self, buf: Buffer) -> None:
         if not buf.alive:
             return
         self.stats["bytes_live"] -= buf.size
         self._free.setdefault(buf.size, []).append(buf)
         self.stats["bytes_pooled"] += buf.size
 
+    def _take_deferred(self) -> None:
+        """Pool the buffers finalizers queued (caller holds the lock)."""
+        while self._deferred:
+            self._pool(self._deferred.popleft())
+
     def empty_cache(self) -> None:
         """Destroy every pooled (unused) buffer, like ``torch.cuda.empty_cache``."""
-        self.flush()
+        with self._lock:
+            self.flush()
+            self._take_deferred()
+            self._destroy_pooled()
+
+    def _destroy_pooled(self) -> None:
         dead = set()
         for bufs in self._free.values():
             for buf in bufs:
@@ -190,13 +223,17 @@ class GPUDevice(Device):
         """Copy host bytes into ``buf`` (``data``: a bytes-like object, or a typed array in the browser)."""
         if not buf.alive:
             raise RuntimeError("write to a destroyed buffer")
-        if buf.serial in self._pending_serials:
-            self.flush()  # queue writes run before recorded commands: keep program order
-        self._write_buffer(buf.handle, offset, data)
+        with self._lock:
+            if buf.serial in self._pending_serials:
+                self.flush()  # queue writes run before recorded commands: keep program order
+            self._write_buffer(buf.handle, offset, data)
 
     def copy(self, src: Buffer, dst: Buffer, nbytes: int, src_offset: int = 0, dst_offset: int = 0) -> None:
-        self._commands.append(("copy", src.handle, src_offset, dst.handle, dst_offset, round_up(nbytes, 4)))
-        self._pending_serials.update((src.serial, dst.serial))
+        if nbytes <= 0:
+            return  # an empty tensor: nothing to copy (WebGPU copies need a size > 0 to be useful)
+        with self._lock:
+            self._commands.append(("copy", src.handle, src_offset, dst.handle, dst_offset, round_up(nbytes, 4)))
+            self._pending_serials.update((src.serial, dst.serial))
 
     def _readback_buffer(self, nbytes: int) -> Any:
         size = pool_bucket(nbytes)
@@ -207,22 +244,35 @@ class GPUDevice(Device):
 
     def read(self, buf: Buffer, nbytes: int, offset: int = 0) -> bytes:
         """Flush recorded work and return ``nbytes`` of ``buf`` (blocking)."""
-        staging = self._prepare_read(buf, nbytes, offset)
-        data = self._map_read(staging, round_up(nbytes, 4))
+        if nbytes <= 0:  # an empty tensor: no zero-size copy or mapping (WebGPU rejects them)
+            return self._read_nothing(buf)
+        with self._lock:  # the staging buffer is shared: copy, map and unmap as one step
+            staging = self._prepare_read(buf, nbytes, offset)
+            data = self._map_read(staging, round_up(nbytes, 4))
         return data if len(data) == nbytes else data[:nbytes]
 
     async def read_async(self, buf: Buffer, nbytes: int, offset: int = 0) -> bytes:
-        staging = self._prepare_read(buf, nbytes, offset)
+        if nbytes <= 0:
+            return self._read_nothing(buf)
+        with self._lock:  # no lock across the await: the browser backend maps a staging buffer per read
+            staging = self._prepare_read(buf, nbytes, offset)
         return (await self._map_read_async(staging, round_up(nbytes, 4)))[:nbytes]
+
+    @staticmethod
+    def _read_nothing(buf: Buffer) -> bytearray:
+        if not buf.alive:
+            raise RuntimeError("read from a destroyed buffer")
+        return bytearray()
 
     def _prepare_read(self, buf: Buffer, nbytes: int, offset: int) -> Any:
         if not buf.alive:
             raise RuntimeError("read from a destroyed buffer")
-        staging = self._readback_buffer(nbytes)
-        self._commands.append(("copy", buf.handle, offset, staging, 0, round_up(nbytes, 4)))
-        self.stats["readbacks"] += 1
-        self.flush()
-        return staging
+        with self._lock:
+            staging = self._readback_buffer(nbytes)
+            self._commands.append(("copy", buf.handle, offset, staging, 0, round_up(nbytes, 4)))
+            self.stats["readbacks"] += 1
+            self.flush()
+            return staging
 
     # --- kernels ------------------------------------------------------------------------------------
     def kernel(self, path: str, **variant) -> Kernel:
@@ -230,10 +280,13 @@ class GPUDevice(Device):
         key = (path, tuple(sorted(variant.items())))
         k = self._kernels.get(key)
         if k is None:
-            shader = compose(path, **variant)
-            pipeline, layout = self._create_pipeline(shader)
-            self.stats["pipelines_created"] += 1
-            k = self._kernels[key] = Kernel(self, shader, pipeline, layout, len(self._kernels) + 1)
+            with self._lock:  # compile once, and keep kernel ids (bind-group keys) unique
+                k = self._kernels.get(key)
+                if k is None:
+                    shader = compose(path, **variant)
+                    pipeline, layout = self._create_pipeline(shader)
+                    self.stats["pipelines_created"] += 1
+                    k = self._kernels[key] = Kernel(self, shader, pipeline, layout, len(self._kernels) + 1)
         return k
 
     def grid_1d(self, n_workgroups: int) -> tuple[int, int, int]:
@@ -256,87 +309,100 @@ class GPUDevice(Device):
             missing = [n for n in kernel.storage_names if n not in buffers]
             extra = [n for n in buffers if n not in kernel.storage_names]
             raise TypeError(f"{kernel}: bindings are {list(kernel.storage_names)}; missing {missing}, unknown {extra}")
-        entries, key = [], [kernel.id]
-        align = int(self.limits.get("min_storage_buffer_offset_alignment", 256))
-        pending = self._pending_serials
-        for index, name in kernel.storage:
-            buf, start, nbytes = _as_binding(buffers[name])
-            if not buf.alive:
-                raise RuntimeError(f"{kernel}: binding '{name}' refers to a destroyed buffer")
-            if start % align:
-                raise ValueError(
-                    f"{kernel}: binding '{name}' starts at byte {start}, not a multiple of the adapter's "
-                    f"min_storage_buffer_offset_alignment ({align})"
-                )
-            # whole 64-byte blocks: kernels may read/write padded vec4 or mat4x4 elements past the tensor's end
-            size = min(buf.size - start, round_up(max(nbytes, 4), 64))
-            entries.append((index, buf.handle, start, size))
-            key += (buf.serial, start, size)
-            pending.add(buf.serial)
-        offset = None
-        if shader.uniform is not None:
-            data = shader.uniform.pack(params)
-            offset = round_up(self._ring_used, self._uniform_align)
-            if offset + len(data) > RING_BYTES:
-                self.flush()
-                offset = 0
-            self._ring_data[offset : offset + len(data)] = data
-            self._ring_used = offset + len(data)
-            entries.append((kernel.uniform_index, self._ring, 0, shader.uniform.size))
-        elif params:
-            raise TypeError(f"{kernel} takes no uniform parameters, got {sorted(params)}")
-        key = tuple(key)
-        group = self._bind_groups.get(key)
-        if group is None:
-            group = self._create_bind_group(kernel.layout, entries)
-            self.stats["bind_groups_created"] += 1
-            self._bind_groups[key] = group
-            if len(self._bind_groups) > BIND_GROUP_CACHE:
-                self._bind_groups.popitem(last=False)
-        else:
-            self._bind_groups.move_to_end(key)
-        self._commands.append(("dispatch", kernel.pipeline, group, offset, grid))
-        self.stats["dispatches"] += 1
-        if self._profile is not None:
-            self._profile_dispatch(kernel, grid)
+        with self._lock:
+            entries, key = [], [kernel.id]
+            align = int(self.limits.get("min_storage_buffer_offset_alignment", 256))
+            pending = self._pending_serials
+            for index, name in kernel.storage:
+                buf, start, nbytes = _as_binding(buffers[name])
+                if not buf.alive:
+                    raise RuntimeError(f"{kernel}: binding '{name}' refers to a destroyed buffer")
+                if start % align:
+                    raise ValueError(
+                        f"{kernel}: binding '{name}' starts at byte {start}, not a multiple of the adapter's "
+                        f"min_storage_buffer_offset_alignment ({align})"
+                    )
+                # whole 64-byte blocks: kernels may read/write padded vec4 or mat4x4 elements past the tensor's end
+                size = min(buf.size - start, round_up(max(nbytes, 4), 64))
+                entries.append((index, buf.handle, start, size))
+                key += (buf.serial, start, size)
+                pending.add(buf.serial)
+            offset = None
+            if shader.uniform is not None:
+                data = shader.uniform.pack(params)
+                offset = round_up(self._ring_used, self._uniform_align)
+                if offset + len(data) > RING_BYTES:
+                    self.flush()
+                    offset = 0
+                self._ring_data[offset : offset + len(data)] = data
+                self._ring_used = offset + len(data)
+                entries.append((kernel.uniform_index, self._ring, 0, shader.uniform.size))
+            elif params:
+                raise TypeError(f"{kernel} takes no uniform parameters, got {sorted(params)}")
+            key = tuple(key)
+            group = self._bind_groups.get(key)
+            if group is None:
+                group = self._create_bind_group(kernel.layout, entries)
+                self.stats["bind_groups_created"] += 1
+                self._bind_groups[key] = group
+                if len(self._bind_groups) > BIND_GROUP_CACHE:
+                    self._bind_groups.popitem(last=False)
+            else:
+                self._bind_groups.move_to_end(key)
+            self._commands.append(("dispatch", kernel.pipeline, group, offset, grid))
+            self.stats["dispatches"] += 1
+            if self._profile is not None:
+                self._profile_dispatch(kernel, grid)
 
     # --- submission -----------------------------------------------------------------------------------
     def flush(self, timestamps: bool = False) -> None:
         """Encode and submit everything recorded since the last flush (one encoder, one submit)."""
         if not self._commands:
             return
-        ring = (self._ring, bytes(self._ring_data[: self._ring_used])) if self._ring_used else None
-        commands, self._commands = self._commands, []
-        self._ring_used = 0
-        self._pending_serials.clear()
-        self._submit(commands, ring, timestamps)
-        self.stats["submits"] += 1
+        with self._lock:
+            if not self._commands:
+                return
+            ring = (self._ring, bytes(self._ring_data[: self._ring_used])) if self._ring_used else None
+            commands, self._commands = self._commands, []
+            self._ring_used = 0
+            self._pending_serials.clear()
+            self._submit(commands, ring, timestamps)
+            self.stats["submits"] += 1
 
     def sync(self) -> None:
         """Flush and wait until the device has finished all submitted work."""
-        self.flush()
-        self._map_read(self._readback_buffer(4), 4)  # a buffer map is the portable fence
+        with self._lock:
+            self.flush()
+            self._map_read(self._readback_buffer(4), 4)  # a buffer map is the portable fence
 
     def memory_stats(self) -> dict[str, int]:
-        return dict(self.stats, pooled_buffers=sum(len(v) for v in self._free.values()))
+        with self._lock:
+            self._take_deferred()
+            return dict(self.stats, pooled_buffers=sum(len(v) for v in self._free.values()))
 
     def subgroup_size(self) -> int:
         """The subgroup size of a workgroup of 8 invocations, probed once by running common/subgroup_size.wgsl
         (0 without the subgroup feature or where the compiler lacks the builtins). Kernels written for 8- or 4-lane
         subgroups (linalg, conv, cluster) pick their variant from it."""
         if self._subgroup_size is None:
-            size = 0
-            if "subgroup" in self.features:
-                out = self.alloc(16)
-                try:
-                    self.kernel("common/subgroup_size.wgsl", WG=8)(1, None, out=out)
-                    size = struct.unpack_from("<I", self.read(out, 4))[0]
-                except Exception:  # a compiler without subgroup builtins: callers use their portable kernels
-                    size = 0
-                finally:
-                    self.release(out)
-            self._subgroup_size = size if size in (4, 8, 16, 32, 64, 128) else 0
+            with self._lock:
+                self._subgroup_size = self._probe_subgroup_size()
         return self._subgroup_size
+
+    def _probe_subgroup_size(self) -> int:
+        if self._subgroup_size is not None:  # another thread probed it while this one waited for the lock
+            return self._subgroup_size
+        size = 0
+        if "subgroup" in self.features:
+            out = self.alloc(16)
+            try:
+                self.kernel("common/subgroup_size.wgsl", WG=8)(1, None, out=out)
+                size = struct.unpack_from("<I", self.read(out, 4))[0]
+            except Exception:  # a compiler without subgroup builtins: callers use their portable kernels
+                size = 0
+            finally:
+                self.release(out)
+        return size if size in (4, 8, 16, 32, 64, 128) else 0
 
     def _read_timestamps(self) -> float | None:
         raise NotImplementedError
