@@ -44,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (p.has_bias == 1u) {
         v += bias[oc];
     }
-    if (p.relu == 1u) {
+    if (p.relu == 1u && v == v) {         // NaN stays NaN (numpy's maximum)
         v = max(v, 0.0);
     }
     out[p.out_offset + i] = v;

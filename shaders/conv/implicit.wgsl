@@ -42,7 +42,7 @@ fn wload(t: u32) -> vec4<f32> {
 fn finish(v: vec4<f32>, oc: u32) -> vec4<{{T}}> {
     var r = v;
     if (p.has_bias == 1u) { r += vec4<f32>(f32(bias[oc])); }
-    if (p.relu == 1u) { r = max(r, vec4<f32>(0.0)); }
+    if (p.relu == 1u) { r = select(r, max(r, vec4<f32>(0.0)), r == r); }  // NaN stays NaN (numpy's maximum)
     return vec4<{{T}}>(r);
 }
 

@@ -8,7 +8,7 @@
 //   (read) OC (ignored unless has_bias = 1), 4 out: array<f32> (read_write) N x OC x OH x OW.
 // Dispatch: (ceil(npx / 8), RB, 1) workgroups of 8; npx = N * OH * OWq pixel quads (OWq = ceil(OW / 4)), RB =
 //   ceil(OC / ROWS) blocks of output channels. Needs KW <= 5 (the 8-value window) and stride 1, dilation 1 across.
-// Template: ROWS (8 or 16): output channels per workgroup; LANES (8: subgroups of >= 8 lanes numbered like the
+// Template: ROWS (8 or 16): output channels per workgroup; KW (1..5): the kernel width; LANES (8: subgroups of >= 8 lanes numbered like the
 //   local index; 4: any subgroup of >= 4 lanes, SwiftShader).
 // Why (lavapipe, where a per-lane storage load costs ~50 FMAs): per (c, kh) a lane loads 8 input values and
 // ROWS / 4 weight vec4s (lane q holds the rows of channels q and q + 8), not the 4 * KW gathered inputs and
@@ -37,10 +37,18 @@ const ROWS: u32 = {{ROWS}}u;
 
 const LANES: u32 = {{LANES}}u;
 
-// the 5 taps of the window (lo = x[0..3], hi = x[4..7]) times one channel's kernel row (w0 = taps 0..3, w4 = tap 4)
+const KW: u32 = {{KW}}u;
+
+// the KW taps of the window (lo = x[0..3], hi = x[4..7]) times one channel's kernel row (w0 = taps 0..3, w4 = tap
+// 4). Only the kernel's own taps are multiplied: the zero weights past KW would turn a NaN/Inf input just outside
+// the receptive field into NaN (0 * Inf), and the constant KW folds them away.
 fn taps(lo: vec4<f32>, hi: vec4<f32>, w0: vec4<f32>, w4: f32) -> vec4<f32> {
-    return lo * w0.x + vec4<f32>(lo.yzw, hi.x) * w0.y + vec4<f32>(lo.zw, hi.xy) * w0.z
-        + vec4<f32>(lo.w, hi.xyz) * w0.w + hi * w4;
+    var s = lo * w0.x;
+    if (KW >= 2u) { s += vec4<f32>(lo.yzw, hi.x) * w0.y; }
+    if (KW >= 3u) { s += vec4<f32>(lo.zw, hi.xy) * w0.z; }
+    if (KW >= 4u) { s += vec4<f32>(lo.w, hi.xyz) * w0.w; }
+    if (KW == 5u) { s += hi * w4; }
+    return s;
 }
 
 // Accumulators are named variables passed by pointer, not a private array: lavapipe kept an array that the (not
@@ -74,7 +82,7 @@ fn store(v0: vec4<f32>, r: u32, oc0: u32, plane: u32, ow0: u32) {
     }
     var v = v0;
     if (p.has_bias == 1u) { v += vec4<f32>(bias[oc]); }
-    if (p.relu == 1u) { v = max(v, vec4<f32>(0.0)); }
+    if (p.relu == 1u) { v = select(v, max(v, vec4<f32>(0.0)), v == v); }  // NaN stays NaN (numpy's maximum)
     let o = plane + oc * p.OH * p.OW;
     out[o] = v.x;
     if (ow0 + 1u < p.OW) { out[o + 1u] = v.y; }

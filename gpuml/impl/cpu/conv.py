@@ -152,6 +152,9 @@ def np_conv2d_backward(x, w, gy, g, input_grad: bool = True):
     grad_w, and col2im adds exact zeros where a garbage column's window wraps into the next row or plane."""
     cols = np_cols(x, g)  # (G, K, N * OH * RW)
     rw = _np_row_width(g)
+    if rw != g.OW and not np.isfinite(x).all():
+        # the garbage columns read inputs outside each row's receptive field: 0 * NaN/Inf there would reach grad_w
+        cols.reshape(g.G, g.K, g.N, g.OH, rw)[..., g.OW :] = 0
     gyr = np.zeros((g.G, g.OCg, g.N, g.OH, rw), gy.dtype)
     gyr[..., : g.OW] = gy.reshape(g.N, g.G, g.OCg, g.OH, g.OW).transpose(1, 2, 0, 3, 4)
     gyr = gyr.reshape(g.G, g.OCg, -1)

@@ -65,7 +65,7 @@ def conv2d(x: Tensor, w: Tensor, b: Tensor | None, g, algo: str, relu: bool) -> 
                 wr, bb = w_rows[oc], bias[oc]
                 y = [dot(wr, p) + bb for p in patches]
                 start = (n * g.OC + oc) * g.P
-                out[start : start + g.P] = [v if v > 0 else 0.0 for v in y] if relu else y
+                out[start : start + g.P] = [0.0 if v <= 0 else v for v in y] if relu else y  # NaN stays NaN
     return _out(out, g.out_shape, x.device)
 
 

@@ -96,7 +96,7 @@ def implicit_rows(device, g, x, w, b, relu, wstrides=None, out=None):
     bias, fl = flags(device, b, relu)
     params = {"npx": npx, **g.pick("C", "H", "W", "OC", "KH", "OH", "OW"), "OWq": owq, **fl}
     params.update(sh=g.sh, ph=g.ph, pw=g.pw, dh=g.dh)
-    kernel = device.kernel("conv/implicit_rows.wgsl", ROWS=tile, LANES=8 if lanes(device) >= 8 else 4)
+    kernel = device.kernel("conv/implicit_rows.wgsl", ROWS=tile, KW=g.KW, LANES=8 if lanes(device) >= 8 else 4)
     kernel((-(-npx // 8), -(-g.OC // tile), 1), params, x_in=x, wp=wp, bias=bias, out=out)
     wp.free()
     return out

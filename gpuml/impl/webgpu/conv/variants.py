@@ -65,7 +65,7 @@ def _f32(caps: DeviceCaps, case: ConvCase) -> bool:
 
 
 CONV2D_VARIANTS = [
-    Variant("implicit_rows", "conv/implicit_rows.wgsl", {"ROWS": "8|16", "LANES": "4|8"}, rows_fit,
+    Variant("implicit_rows", "conv/implicit_rows.wgsl", {"ROWS": "8|16", "KW": "1..5", "LANES": "4|8"}, rows_fit,
             "row-sliding implicit GEMM, weights by subgroupBroadcast; CPU adapters"),
     Variant("implicit", "conv/implicit.wgsl", {"T": "f32|f16"}, lambda caps, c: c.g.P % 4 == 0,
             "implicit GEMM, 16 channels x 4 pixels; the f16 kernel"),
