@@ -20,16 +20,28 @@ TOLERANCES: dict[str, tuple[float, float]] = {
 
 
 def assert_close(actual, reference, kind: str, name: str = "") -> None:
-    """Check shape, dtype family and values of ``actual`` against a float64 ``reference``."""
+    """Check shape, dtype family and values of ``actual`` against a float64 ``reference``. NaN and +-Inf must appear
+    exactly where the reference has them (numpy semantics); the tolerance applies to the finite elements."""
     actual = np.asarray(actual)
     reference = np.asarray(reference)
     label = f"{name}: " if name else ""
     assert actual.shape == reference.shape, f"{label}shape {actual.shape} != reference {reference.shape}"
     if kind == "exact":
-        if not np.array_equal(actual, reference.astype(actual.dtype)):
-            bad = np.argwhere(actual != reference)
+        floats = actual.dtype.kind == "f"
+        if not np.array_equal(actual, reference.astype(actual.dtype), equal_nan=floats):
+            same = (actual == reference) | (np.isnan(actual) & np.isnan(reference)) if floats else actual == reference
+            bad = np.argwhere(~same)
             raise AssertionError(f"{label}{len(bad)} elements differ, first at {tuple(bad[0])}")
         return
+    finite = np.isfinite(reference)
+    if not finite.all():
+        special = ~finite
+        same = np.isnan(actual[special]) == np.isnan(reference[special])
+        same &= (actual[special] == reference[special]) | np.isnan(reference[special])
+        if not same.all():
+            at = tuple(int(i) for i in np.argwhere(special)[np.argmin(same)])
+            raise AssertionError(f"{label}got {actual[at]!r} at {at}, expected {reference[at]!r} (NaN/Inf as numpy)")
+        actual, reference = actual[finite], reference[finite]
     rel, floor = TOLERANCES[kind]
     scale = float(np.max(np.abs(reference))) if reference.size else 0.0
     limit = rel * scale + floor

@@ -30,7 +30,8 @@ class Case:
 
     def expected(self) -> np.ndarray:
         args64 = [a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in self.args]
-        return np.asarray(self.reference(*args64, **self.kwargs))
+        with np.errstate(all="ignore"):  # NaN / Inf cases: numpy's results are the reference, its warnings noise
+            return np.asarray(self.reference(*args64, **self.kwargs))
 
 
 def resolve_op(op: str) -> Callable:
@@ -187,6 +188,7 @@ def make_cases(seed: int = 0, small: bool = False) -> list[Case]:
         cases.append(Case(f"linear-transb-{m}x{k}x{nn}", "linear", args, ref_linear, "matmul", {"relu": relu}))
     cases += conv_cases(rand)
     cases += nn_cases(rand, n)
+    cases += nonfinite_cases(rand, small)
     return cases
 
 
@@ -262,6 +264,88 @@ def conv_cases(rand) -> list[Case]:
     cases.append(Case("max_pool2d-3s2p1", "max_pool2d", [x, 3, 2, 1], _ref_pool, "exact"))
     avg = partial(_ref_pool, kind="avg")
     cases.append(Case("avg_pool2d-3s2p1", "avg_pool2d", [x, 3, 2, 1], avg, "reduction"))
+    return cases
+
+
+# --- NaN and +-Inf: numpy's semantics on every backend (issue 19) -----------------------------------------------------
+NAN, INF = np.float32(np.nan), np.float32(np.inf)
+
+
+def with_specials(x: np.ndarray, nan=(), pinf=(), ninf=(), zero=()) -> np.ndarray:
+    """A copy of ``x`` with NaN, +Inf, -Inf and 0 at the given flat positions (negative ones count from the end)."""
+    x = x.copy()
+    flat = x.reshape(-1)
+    for positions, value in ((nan, NAN), (pinf, INF), (ninf, -INF), (zero, np.float32(0.0))):
+        for at in positions:
+            flat[at] = value
+    return x
+
+
+def nonfinite_cases(rand, small: bool) -> list[Case]:
+    """NaN, +Inf and -Inf at awkward positions for every elementwise op and reduction: first, last, inside a vec4
+    and a mat4x4 block (lanes 1, 6, 9, 14 of the 16 the elementwise kernels map per invocation), and in the later
+    chunks a chunked reduction combines in its second pass. References are numpy's (float64): relu(NaN) = NaN,
+    max is NaN when any value is, argmax gives the first NaN, Inf - Inf = NaN, log(0) = -Inf, log(-1) = NaN."""
+    n = 1003 if small else 20_003
+    spots = {"nan": (0, 6, 14, n // 2 + 1, -1), "pinf": (1, 9, n // 3), "ninf": (-2, 17, 2 * n // 3)}
+    x = with_specials(rand(n), **spots, zero=(3, 40))
+    cases: list[Case] = []
+    for name, (ref, tol, _) in UNARY_REFS.items():
+        cases.append(Case(f"nan-{name}", name, [x], ref, tol))  # log / sqrt get negatives and zeros too
+    cases.append(Case("nan-scale", "scale", [x, 2.5], lambda a, s: a * s, "elementwise"))
+    cases.append(Case("nan-clip", "clip", [x, -0.5, 0.25], np.clip, "exact"))
+    cases.append(Case("nan-leaky_relu", "leaky_relu", [x, 0.1], lambda a, s: np.where(a > 0, a, s * a), "elementwise"))
+    # binary: NaN / Inf in a, in b, in both at the same spot; b has zeros (x / 0 = Inf, 0 / 0 = NaN)
+    a = with_specials(rand(37, 29), nan=(0, 5, 500), pinf=(14, 700), ninf=(-1, 9))
+    b = with_specials(rand(37, 29), nan=(5, 6, 900), pinf=(700, 1), ninf=(14, -3), zero=(2, 3, 10, 11))
+    a_row = with_specials(rand(3, 1), nan=(1,))
+    b_bc = with_specials(rand(5, 1, 7), nan=(0, 20), pinf=(3,), ninf=(-1,))
+    for name, (ref, tol) in BINARY_REFS.items():
+        cases.append(Case(f"nan-{name}-same", name, [a, b], ref, tol))
+        cases.append(Case(f"nan-{name}-bcast", name, [b_bc, a_row], ref, tol))
+    cases.append(Case("nan-add-scalar", "add", [x, 3.0], np.add, "elementwise"))
+    cases.append(Case("nan-axpy", "axpy", [0.75, x, x[::-1].copy()], lambda s, p, q: s * p + q, "elementwise"))
+
+    # reductions: every row holds one kind of special value somewhere else; long rows are reduced in chunks
+    long = 9_001 if small else 70_001  # chunks of 4096 in reduce_rows: the specials of later chunks meet in pass 2
+    shapes = {
+        "rows": (6, 37),
+        "long": (4, long),
+        "cols": (2, 300, 3),  # axis 1: too few outputs, R split into chunks of 60 (second pass)
+    }
+    for tag, shape in shapes.items():
+        r = shape[-1] if tag != "cols" else shape[1]
+        v = rand(*shape)
+        if tag == "cols":
+            v[0, 250, 0] = NAN  # second chunk onwards
+            v[0, 260, 0] = NAN
+            v[1, 299, 1] = INF
+            v[1, 70, 1] = -INF
+            v[0, 130, 2] = INF
+            v[0, 131, 2] = -INF  # Inf - Inf = NaN
+            v[1, 0, 2] = NAN
+            v[1, 1, 2] = INF
+        else:
+            v[0, 0] = NAN  # first
+            v[1, r - 1] = NAN  # last
+            v[2, r // 2] = INF  # in a later chunk
+            v[2, r - 3] = NAN
+            v[3, 5] = -INF
+            v[3, r - 2] = INF  # Inf - Inf
+        for axis in [None, *range(len(shape))]:
+            for op in ("sum", "mean", "max", "min", "argmax", "argmin"):
+                tol = "reduction" if op in ("sum", "mean") else "exact"
+                cases.append(Case(f"nan-{op}-{tag}-axis{axis}", op, [v], getattr(np, op), tol, {"axis": axis}))
+    # only +-Inf (no NaN): max / argmax pick the infinity, sums are +-Inf
+    v = with_specials(rand(5, 33), pinf=(7, 40, 41), ninf=(0, 100, 164))
+    for op in ("sum", "max", "min", "argmax", "argmin"):
+        tol = "reduction" if op == "sum" else "exact"
+        cases.append(Case(f"inf-{op}-rows", op, [v], getattr(np, op), tol, {"axis": 1}))
+    # max pooling keeps a NaN inside its window (PyTorch's max_pool2d does), Inf wins over numbers
+    p = with_specials(rand(2, 3, 8, 12), nan=(0, 13, 30, 31, 100, -1), pinf=(50, 51), ninf=(60, 200, 201, 212, 213))
+    cases.append(Case("nan-max_pool2d-2", "max_pool2d", [p, 2], _ref_pool, "exact"))  # the 2x2 vec4 kernel
+    cases.append(Case("nan-max_pool2d-3", "max_pool2d", [p[..., :9, :], 3], _ref_pool, "exact"))  # tiled
+    cases.append(Case("nan-max_pool2d-3s2p1", "max_pool2d", [p, 3, 2, 1], _ref_pool, "exact"))  # general
     return cases
 
 

@@ -6,13 +6,19 @@
 //   padded lanes of the last mat4x4 are computed and ignored.
 // Dispatch: ceil(n16 / WG) workgroups, split over (x, y) by Device.grid_1d; n16 = ceil(n / 16)
 //   (gpuml/impl/webgpu/elementwise.py, binary()).
-// Template: OP is a WGSL expression in `a: V`, `b: V` (V = vec4<f32>) and `p: Params` (alpha), from the BINARY
+// Template: OP is a WGSL expression in `a: V`, `b: V` (V = vec4<f32>), `p: Params` (alpha) and
+//   nan_of(x) (its NaN lanes, common/nan.wgsl), from the BINARY
 //   table in gpuml/impl/webgpu/elementwise.py; WG is the workgroup size.
 // Broadcasting shapes go to binary_broadcast.wgsl, which shares the OP table with V = f32.
 
 #include "common/index.wgsl"
+#include "common/nan.wgsl"
 
 alias V = vec4<f32>;
+
+fn nan_of(x: V) -> vec4<bool> {
+    return is_nan4(x);
+}
 
 struct Params {
     n16: u32,

@@ -7,8 +7,13 @@
 // Template: OP and WG as in binary.wgsl, with V = T (the scalar type: f32 by default, f16 for half inference).
 
 #include "common/index.wgsl"
+#include "common/nan.wgsl"
 
 alias V = {{T}};
+
+fn nan_of(x: V) -> bool {
+    return is_nan(f32(x));
+}
 
 struct Params {
     n: u32,

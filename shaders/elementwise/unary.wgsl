@@ -7,14 +7,20 @@
 // Dispatch: ceil(n16 / WG) workgroups, split over (x, y) by Device.grid_1d; n16 = ceil(n / 16)
 //   (gpuml/impl/webgpu/elementwise.py, unary()).
 // Template: T, the scalar type (f32 by default, f16 for half-precision inference); OP is a WGSL expression in
-//   `x: V` (V = vec4<T>) and `p: Params` (alpha, beta), from the UNARY table in gpuml/impl/webgpu/elementwise.py;
+//   `x: V` (V = vec4<T>), `p: Params` (alpha, beta) and nan_of(x), from the UNARY table in gpuml/impl/webgpu/elementwise.py;
 //   WG is the workgroup size.
 // Why 16 per invocation: lavapipe pays per access (bounds check, address), so one 64-byte access beats four vec4
 // ones: axpy on 16M floats measured 0.89 G elem/s this way vs 0.79 with vec4 accesses (numpy 1.10).
 
 #include "common/index.wgsl"
+#include "common/nan.wgsl"
 
 alias V = vec4<{{T}}>;
+
+// the NaN lanes of x (numpy semantics: relu, clip and maximum keep NaN; see common/nan.wgsl)
+fn nan_of(x: V) -> vec4<bool> {
+    return is_nan4(vec4<f32>(x));
+}
 
 struct Params {
     n16: u32,

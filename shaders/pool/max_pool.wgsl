@@ -1,6 +1,7 @@
 // 2-D max pooling over NCHW planes: out[nc, oh, ow] = max of the KH x KW window at (oh*sh - ph, ow*sw - pw)
 // (padding never wins: it is -inf), idx = flat index ih * W + iw of the winner in its plane (first maximum in
-// row-major window order, like PyTorch), kept for the backward pass.
+// row-major window order, like PyTorch), kept for the backward pass. A NaN wins over any number and over an
+// earlier NaN, as in PyTorch's max_pool2d (its CPU kernel takes `val > max || isnan(val)`).
 //
 // Bindings: 0 p (uniform Params, pool/pool_common.wgsl), 1 x_in: array<f32> (read) NC x H x W,
 //   2 out: array<f32> (read_write) NC x OH x OW, 3 idx: array<i32> (read_write) NC x OH x OW.
@@ -8,6 +9,7 @@
 // Template: WG; T, the scalar type of x_in and out (f32 by default, f16 for half inference).
 
 #include "pool/pool_common.wgsl"
+#include "common/nan.wgsl"
 
 @group(0) @binding(1) var<storage, read> x_in: array<{{T}}>;
 @group(0) @binding(2) var<storage, read_write> out: array<{{T}}>;
@@ -34,7 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let x = x0 + i32(kw);
             if (!inside_w(x)) { continue; }
             let v = x_in[plane + u32(y) * p.W + u32(x)];
-            if (v > best || best_i < 0) {
+            if (v > best || is_nan(f32(v)) || best_i < 0) {
                 best = v;
                 best_i = y * i32(p.W) + x;
             }

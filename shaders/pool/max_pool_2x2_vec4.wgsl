@@ -1,7 +1,8 @@
 // 2x2 / stride 2 max pooling over rows whose width is a multiple of 4 (LeNet's first pool, 28 wide): each
 // invocation takes two adjacent windows from one vec4 of each of its two input rows. Same results as
 // pool/max_pool_tiled.wgsl: out = window max, idx = flat in-plane index ih * W + iw of the first maximum in
-// row-major window order (strict >).
+// row-major window order (strict >), or of its
+// last NaN as in PyTorch.
 //
 // Bindings: 0 p (uniform Params, pool/pool_common.wgsl; n = NC * OH * OW / 2 window pairs),
 //   1 x_in: array<vec4<T>> (read) NC x H x W, 2 out: array<vec2<T>> (read_write) NC x OH x OW,
@@ -13,6 +14,7 @@
 // loads and 4 stores (LeNet pool1 at batch 64, alone under timestamps: see benchmarks/RESULTS.md, training).
 
 #include "pool/pool_common.wgsl"
+#include "common/nan.wgsl"
 
 @group(0) @binding(1) var<storage, read> x_in: array<vec4<{{T}}>>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec2<{{T}}>>;
@@ -23,9 +25,9 @@ struct Best { v: {{T}}, i: i32 }
 // the first maximum of a window (a = top-left, b = top-right, c = bottom-left, d = bottom-right) at flat index at
 fn window_max(a: {{T}}, b: {{T}}, c: {{T}}, d: {{T}}, at: i32, w: i32) -> Best {
     var best = Best(a, at);
-    if (b > best.v) { best = Best(b, at + 1); }
-    if (c > best.v) { best = Best(c, at + w); }
-    if (d > best.v) { best = Best(d, at + w + 1); }
+    if (b > best.v || is_nan(f32(b))) { best = Best(b, at + 1); }
+    if (c > best.v || is_nan(f32(c))) { best = Best(c, at + w); }
+    if (d > best.v || is_nan(f32(d))) { best = Best(d, at + w + 1); }
     return best;
 }
 

@@ -1,6 +1,7 @@
 // 2-D max pooling when the windows tile the input exactly (stride = kernel, no padding, H = OH*KH, W = OW*KW):
 // out[nc, oh, ow] = max of the window, idx = flat index ih * W + iw of the winner in its plane (first maximum in
-// row-major window order, like max_pool.wgsl and PyTorch). No bounds checks: every tap is inside the plane.
+// row-major window order, like max_pool.wgsl and PyTorch; the last NaN if any). No bounds checks: every tap is
+// inside the plane.
 //
 // Bindings: 0 p (uniform Params, pool/pool_common.wgsl), 1 x_in: array<f32> (read) NC x H x W,
 //   2 out: array<f32> (read_write) NC x OH x OW, 3 idx: array<i32> (read_write) NC x OH x OW.
@@ -9,6 +10,7 @@
 // Why: LeNet's 2x2 pools; the general kernel's per-tap bounds checks and branches cost ~2x on lavapipe.
 
 #include "pool/pool_common.wgsl"
+#include "common/nan.wgsl"
 
 // the window size as constants: NIR unrolls the loops once at compile time (with uniform bounds lavapipe
 // re-specialised the shader at every dispatch: 0.8 ms per LeNet pool at batch 64)
@@ -34,7 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var kh = 0u; kh < WIN_H; kh++) {
         for (var kw = 0u; kw < WIN_W; kw++) {
             let v = x_in[plane + at + kw];
-            if (v > best) {
+            if (v > best || is_nan(f32(v))) {
                 best = v;
                 best_i = at + kw;
             }

@@ -39,19 +39,30 @@ def _counts(g: dict, count_include_pad: bool):
 
 def _max_pool_2x2(x, g: dict):
     """2x2 windows that tile the input (LeNet's pools): the maximum of each row pair of columns, then of the
-    two rows, each with a strict `>` so the first maximum in window order wins (as the kernels and argmax).
+    two rows, each with a strict `>` so the first maximum in window order wins (as the kernels and argmax), and a
+    NaN over anything before it (PyTorch: the last NaN of a window wins).
     Elementwise passes over strided views: several times faster than an argmax over a transposed copy."""
     w = g["W"]
     left, right = x[..., 0::2], x[..., 1::2]
-    dx = right > left  # per row: the right column holds the row's maximum
+    dx = (right > left) | np.isnan(right)  # per row: the right column holds the row's maximum (or a NaN)
     rows = np.maximum(left, right)
     top, bottom = rows[:, :, 0::2], rows[:, :, 1::2]
-    dy = bottom > top
+    dy = (bottom > top) | np.isnan(bottom)
     out = np.maximum(top, bottom)
     top_dx, bottom_dx = dx[:, :, 0::2], dx[:, :, 1::2]
     col = top_dx ^ (dy & (top_dx ^ bottom_dx))  # np.where(dy, bottom_dx, top_dx), 5x faster on these bool views
     base = np.arange(g["OH"], dtype=np.int32)[:, None] * (2 * w) + np.arange(g["OW"], dtype=np.int32) * 2
     return out, base + dy * np.int32(w) + col
+
+
+def _last_nan(win, arg):
+    """argmax over the last axis as PyTorch's max_pool2d takes it: the last NaN of a window wins (np.argmax takes the
+    first); windows without NaN keep ``arg``."""
+    nan = np.isnan(win)
+    if not nan.any():
+        return arg
+    last = win.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
+    return np.where(nan.any(axis=-1), last, arg)
 
 
 def _max_pool(x, g: dict):
@@ -60,13 +71,13 @@ def _max_pool(x, g: dict):
     if _tiles(g):  # windows tile the input: a reshape instead of a gather
         n, c, oh, ow, kh, kw = g["N"], g["C"], g["OH"], g["OW"], g["KH"], g["KW"]
         win = x.reshape(n, c, oh, kh, ow, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
-        arg = np.argmax(win, axis=-1)
+        arg = _last_nan(win, np.argmax(win, axis=-1))
         out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
         a, b = np.divmod(arg, kw)
         idx = (np.arange(oh)[:, None] * kh + a) * g["W"] + np.arange(ow) * kw + b
         return out.astype(x.dtype), idx.astype(np.int32)
     win, flat = _windows(x, g, -np.inf)
-    arg = np.argmax(win, axis=-1)
+    arg = _last_nan(win, np.argmax(win, axis=-1))
     out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
     idx = np.take_along_axis(np.broadcast_to(flat, win.shape), arg[..., None], axis=-1)[..., 0]
     return out.astype(x.dtype), idx.astype(np.int32)

@@ -49,6 +49,26 @@ def _div(a, b):
     return math.copysign(INF, a) * math.copysign(1.0, b)
 
 
+def _relu(x):
+    return x if x > 0 or x != x else 0.0  # NaN stays NaN, as np.maximum(x, 0)
+
+
+def _fsum(values) -> float:
+    """Exactly rounded sum; Inf - Inf is NaN as in numpy (math.fsum raises there)."""
+    try:
+        return math.fsum(values)
+    except (ValueError, OverflowError):
+        return sum(values)
+
+
+def extreme_index(row: list, kind: str) -> int:
+    """np.argmax / np.argmin of a list: the first NaN if any, else the first extreme value."""
+    for i, v in enumerate(row):
+        if v != v:
+            return i
+    return row.index(max(row) if kind == "max" else min(row))
+
+
 def _tanh(x):
     return math.tanh(x)
 
@@ -60,7 +80,7 @@ def _sigmoid(x):
 # op name -> f(x, alpha, beta), the same table of ops as elementwise.UNARY
 UNARY = {
     "neg": lambda x, a, b: -x,
-    "relu": lambda x, a, b: x if x > 0 else 0.0,
+    "relu": lambda x, a, b: _relu(x),
     "exp": lambda x, a, b: _exp(x),
     "log": lambda x, a, b: _log(x),
     "sqrt": lambda x, a, b: _sqrt(x),
@@ -72,7 +92,7 @@ UNARY = {
     "add_scalar": lambda x, a, b: x + a,
     "rsub_scalar": lambda x, a, b: a - x,
     "rdiv_scalar": lambda x, a, b: _div(a, x),
-    "clip": lambda x, a, b: min(max(x, a), b),
+    "clip": lambda x, a, b: x if x != x else min(max(x, a), b),
     "leaky_relu": lambda x, a, b: x if x > 0 else x * a,
     "rsqrt_eps": lambda x, a, b: _div(1.0, _sqrt(x + a)),
 }
@@ -83,10 +103,10 @@ BINARY = {
     "sub": lambda a, b, al: a - b,
     "mul": lambda a, b, al: a * b,
     "div": lambda a, b, al: _div(a, b),
-    "maximum": lambda a, b, al: a if a >= b else b,
-    "minimum": lambda a, b, al: a if a <= b else b,
+    "maximum": lambda a, b, al: a if a >= b or a != a else b,  # NaN wins, as numpy
+    "minimum": lambda a, b, al: a if a <= b or a != a else b,
     "axpy": lambda a, b, al: al * a + b,
-    "add_relu": lambda a, b, al: max(a + b, 0.0),
+    "add_relu": lambda a, b, al: _relu(a + b),
     "relu_grad": lambda a, b, al: a if b > 0 else 0.0,
     "guided_relu_grad": lambda a, b, al: a if (b > 0 and a > 0) else 0.0,
     "tanh_grad": lambda a, b, al: a * (1.0 - b * b),

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import operator
 
 from ...tensor import Tensor
-from ._base import BINARY, UNARY, _out, gather_index
+from ._base import BINARY, UNARY, _fsum, _out, extreme_index, gather_index
 
 
 # --- elementwise ----------------------------------------------------------------------------------------------------
 def unary(op: str, x: Tensor, alpha: float, beta: float) -> Tensor:
     f = UNARY[op]
     if op == "relu":
-        return _out([v if v > 0 else 0.0 for v in x.values()], x.shape, x.device)
+        return _out([v if v > 0 or v != v else 0.0 for v in x.values()], x.shape, x.device)  # NaN stays NaN
     if op == "scale":
         return _out([v * alpha for v in x.values()], x.shape, x.device)
     return _out([f(v, alpha, beta) for v in x.values()], x.shape, x.device)
@@ -63,12 +62,11 @@ def reduce(kind: str, index: bool, x: Tensor, outer: int, r: int, inner: int, ou
     vals = x.values()
     rows = [vals[o * r * inner + i : (o + 1) * r * inner : inner] for o in range(outer) for i in range(inner)]
     if index:
-        pick = max if kind == "max" else min
-        return _out([row.index(pick(row)) for row in rows], out_shape, x.device, "int32")
+        return _out([extreme_index(row, kind) for row in rows], out_shape, x.device, "int32")
     if kind in ("sum", "mean"):
-        out = [math.fsum(row) for row in rows]
+        out = [_fsum(row) for row in rows]
         if kind == "mean":
             out = [v / r for v in out]
     else:
-        out = [(max if kind == "max" else min)(row) for row in rows]
+        out = [row[extreme_index(row, kind)] for row in rows]  # NaN if any, as np.max
     return _out(out, out_shape, x.device)

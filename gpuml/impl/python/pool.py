@@ -38,7 +38,7 @@ def max_pool2d(x: Tensor, g: dict):
             bv = vals[base + best]
             for i in flat[1:]:
                 v = vals[base + i]
-                if v > bv:
+                if v > bv or v != v:  # a NaN wins, the last one as in PyTorch
                     best, bv = i, v
             out.append(bv)
             idx.append(best)

@@ -15,7 +15,7 @@ from ._common import WG, pad8, vec4_count
 # name -> WGSL expression in x: V and p.alpha / p.beta (the names of gpuml.ops.elementwise.UNARY_OPS)
 UNARY = {
     "neg": "-x",
-    "relu": "max(x, V(0.0))",
+    "relu": "select(max(x, V(0.0)), x, nan_of(x))",  # max() may drop NaN: numpy keeps it
     "exp": "exp(x)",
     "log": "log(x)",
     "sqrt": "sqrt(x)",
@@ -29,7 +29,7 @@ UNARY = {
     "add_scalar": "x + p.alpha",
     "rsub_scalar": "p.alpha - x",
     "rdiv_scalar": "p.alpha / x",
-    "clip": "clamp(x, V(p.alpha), V(p.beta))",
+    "clip": "select(clamp(x, V(p.alpha), V(p.beta)), x, nan_of(x))",
     "leaky_relu": "select(x * p.alpha, x, x > V(0.0))",
     "rsqrt_eps": "inverseSqrt(x + V(p.alpha))",
 }
@@ -40,10 +40,10 @@ BINARY = {
     "sub": "a - b",
     "mul": "a * b",
     "div": "a / b",
-    "maximum": "max(a, b)",
-    "minimum": "min(a, b)",
+    "maximum": "select(select(max(a, b), b, nan_of(b)), a, nan_of(a))",
+    "minimum": "select(select(min(a, b), b, nan_of(b)), a, nan_of(a))",
     "axpy": "p.alpha * a + b",
-    "add_relu": "max(a + b, V(0.0))",
+    "add_relu": "select(max(a + b, V(0.0)), a + b, nan_of(a + b))",
     "relu_grad": "select(V(0.0), a, b > V(0.0))",
     "guided_relu_grad": "select(V(0.0), a, (b > V(0.0)) & (a > V(0.0)))",
     "tanh_grad": "a * (1.0 - b * b)",

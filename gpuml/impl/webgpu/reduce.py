@@ -12,9 +12,15 @@ from ...tensor import Tensor
 from ._common import WG
 
 _NONE = "0xffffffffu"  # index of the identity element: "no value yet"
+# max/min as numpy: the first NaN wins (np.max is NaN, np.argmax its index), else the extreme value, ties to the
+# lower index. NaN is tested on the bits (common/nan.wgsl): float compares may be folded as if NaN never occurs.
 _PICK = (
     "if (a.i == {none}) {{ return b; }}\n"
     "    if (b.i == {none}) {{ return a; }}\n"
+    "    let na = is_nan(a.v);\n"
+    "    let nb = is_nan(b.v);\n"
+    "    if (nb && (!na || b.i < a.i)) {{ return b; }}\n"
+    "    if (na) {{ return a; }}\n"
     "    if (b.v {cmp} a.v || (b.v == a.v && b.i < a.i)) {{ return b; }}\n"
     "    return a;"
 )
