@@ -174,6 +174,62 @@ def test_max_pool_ties_pick_the_first_maximum(any_device, kernel):
     np.testing.assert_array_equal(out.numpy(), windows.max(axis=(4, 5)))
 
 
+def _with_nan(shape, seed):
+    """Normal values with NaN (several per window, first and last pixel), +Inf and -Inf sprinkled in."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    flat = x.reshape(-1)
+    kind = rng.random(flat.size)
+    flat[kind < 0.08] = np.nan
+    flat[(kind >= 0.08) & (kind < 0.11)] = np.inf
+    flat[(kind >= 0.11) & (kind < 0.14)] = -np.inf
+    flat[[0, 1, -1]] = np.nan
+    return x
+
+
+def _torch_max_pool(x, kernel, stride, padding, gy=None):
+    torch = pytest.importorskip("torch")
+    tx = torch.from_numpy(x).requires_grad_()
+    ty, tidx = torch.nn.functional.max_pool2d(tx, kernel, stride, padding, return_indices=True)
+    if gy is not None:
+        ty.backward(torch.from_numpy(gy))
+    return ty.detach().numpy(), tidx.numpy(), None if gy is None else tx.grad.numpy()
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
+def test_max_pool_propagates_nan_as_torch(any_device, cfg):
+    """A NaN in a window is the window's max (numpy's np.max, PyTorch's max_pool2d); its index is the last NaN of the
+    window in row-major order, as PyTorch's kernel takes it, so the backward routes the gradient to that NaN."""
+    shape, kernel, stride, padding = cfg
+    x = _with_nan(shape, 7)
+    gy = np.random.default_rng(8).standard_normal(gpuml.ops.max_pool2d(x, kernel, stride, padding).shape)
+    gy = gy.astype(np.float32)
+    ref, ref_idx, ref_gx = _torch_max_pool(x, kernel, stride, padding, gy)
+    assert np.isnan(ref).any()
+    out, idx = gpuml.ops.max_pool2d(x, kernel, stride, padding, return_indices=True)
+    assert_close(out.numpy(), ref, "exact", "max_pool2d")
+    np.testing.assert_array_equal(idx.numpy(), ref_idx)
+    gx = gpuml.ops.max_pool2d_backward(gy, idx, shape, kernel, stride, padding)
+    assert_close(gx.numpy(), ref_gx, "reduction", "max_pool2d_backward")
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
+def test_every_max_pool_variant_propagates_nan(native_device, cfg):
+    """Each forward variant that applies (2x2 vec4, tiled, general window) keeps NaN and Inf as PyTorch does."""
+    from gpuml.impl.webgpu import pool as impl
+    from gpuml.ops.pool import _geometry
+
+    shape, kernel, stride, padding = cfg
+    x = _with_nan(shape, 9)
+    ref, ref_idx, _ = _torch_max_pool(x, kernel, stride, padding)
+    g = _geometry(shape, kernel, stride, padding, "test")
+    names = [v.name for v in impl.POOL.applicable(native_device.caps, impl.PoolCase.of("max_pool2d", g))]
+    for name in names:
+        out, idx = impl.max_pool2d(gpuml.tensor(x, device=native_device), g, kernel=name)
+        assert_close(out.numpy(), ref, "exact", name)
+        np.testing.assert_array_equal(idx.numpy(), ref_idx, err_msg=name)
+
+
 # --- the pooling variant table (gpuml/impl/webgpu/pool.py) ----------------------------------------------------------
 
 
