@@ -356,7 +356,7 @@ class Tensor:
 
 def _words(arr) -> memoryview:
     """Bytes of ``arr`` for a buffer write, zero-padded to whole 4-byte words (float16 tensors of odd size)."""
-    raw = memoryview(arr).cast("B")
+    raw = memoryview(arr.reshape(-1)).cast("B")  # 1-d: memoryview cannot cast a shape with a zero in it
     return raw if len(raw) % 4 == 0 else memoryview(bytes(raw) + bytes(4 - len(raw) % 4))
 
 
@@ -391,6 +391,9 @@ def _shape(shape) -> tuple[int, ...]:
 def _nest(flat: list, shape: tuple[int, ...]):
     if not shape:
         return flat[0]
+    if 0 in shape:  # no elements: nest empty lists as numpy's tolist() does, down to the first zero
+        zero = shape.index(0)
+        return _nest([[] for _ in range(math.prod(shape[:zero]))], shape[:zero]) if zero else []
     for dim in reversed(shape[1:]):
         flat = [flat[i : i + dim] for i in range(0, len(flat), dim)]
     return flat

@@ -135,7 +135,7 @@ class Flatten(Module):
 
     def forward(self, x):
         self.shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # not -1: a batch of 0 leaves it ambiguous
 
     def backward(self, grad):
         return grad.reshape(self.shape)

@@ -110,6 +110,8 @@ def np_conv2d_direct(x, w, g):
 
 
 def np_conv2d_im2col(x, w, g):
+    if not g.N or not g.OC:  # no images or filters: the reshape below cannot infer its last axis from 0 elements
+        return np.zeros(g.out_shape, np.result_type(x, w))
     y = np.matmul(w.reshape(g.G, g.OCg, g.K), np_cols(x, g))  # (G, OCg, N * OH * RW)
     return y.reshape(g.OC, g.N, g.OH, -1)[..., : g.OW].transpose(1, 0, 2, 3)
 
