@@ -140,3 +140,16 @@ def test_ops_from_threads_with_frequent_gc_do_not_deadlock(native_device):
 
     errors = _run_threads(work, 4)
     assert not errors, errors[0][1]
+
+
+def test_first_use_of_per_device_state_from_threads_shares_one_object():
+    from gpuml.backends.cpu import CPUDevice
+
+    dev = CPUDevice()  # fresh: op_state and tune_cache not created yet
+    states, caches = [None] * 8, [None] * 8
+
+    def body(i):
+        states[i], caches[i] = dev.op_state, dev.tune_cache
+
+    assert not _run_threads(body, 8)
+    assert all(s is states[0] for s in states) and all(c is caches[0] for c in caches)

@@ -7,6 +7,7 @@ This module must not import numpy or wgpu: it also runs inside Pyodide.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from functools import cached_property
 from typing import Any
@@ -17,6 +18,8 @@ from .variants import DeviceCaps, TuneCache
 # Op implementations per backend family ("webgpu", "cpu", "python"), registered by gpuml.impl when it is imported.
 # The runtime never imports the implementations: they sit above it (they make tensors), it only looks them up.
 _IMPLEMENTATIONS: dict[str, Any] = {}
+# cached_property has no lock since Python 3.12: two threads' first accesses must still share one object.
+_FIRST_USE = threading.Lock()
 
 
 def register_implementation(family: str, namespace: Any) -> None:
@@ -63,12 +66,16 @@ class Device:
     @cached_property
     def tune_cache(self) -> TuneCache:
         """Variant choices measured on this adapter (gpuml.backends.variants)."""
-        return TuneCache(self.adapter)
+        with _FIRST_USE:  # stored here, so a second thread's first access finds it (cached_property stores it again)
+            if "tune_cache" not in self.__dict__:
+                self.__dict__["tune_cache"] = TuneCache(self.adapter)
+            return self.__dict__["tune_cache"]
 
     @cached_property
     def op_state(self) -> dict[str, Any]:
         """State the op implementations keep per device (placeholder bindings, tuned choices, last algorithm)."""
-        return {}
+        with _FIRST_USE:
+            return self.__dict__.setdefault("op_state", {})
 
     @property
     def impl(self) -> Any:
