@@ -24,6 +24,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "GPUML_CONV_AUTOTUNE": ("", "1 / 0: conv2d's 'auto' tuned / static, whatever GPUML_TUNE says (conv_autotune())"),
     "GPUML_CPU_MALLOPT": ("1", "0: leave glibc malloc's settings alone on the cpu backend"),
     "GPUML_DATA": ("", "where datasets are cached (default ~/.cache/gpuml)"),
+    "GPUML_DEBUG": ("0", "1: the gpuml command shows the traceback of an error instead of one line"),
 }
 
 

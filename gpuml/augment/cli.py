@@ -1,4 +1,9 @@
-"""``gpuml augment INPUT_DIR --pipeline ... --n 9 --out DIR``: augmented PNGs, labels CSV, contact sheet."""
+"""``gpuml augment INPUT_DIR --pipeline ... --n 9 --out DIR``: augmented PNGs, labels CSV, contact sheet.
+
+Images are read by :func:`gpuml.augment.io.read_image`'s rule: 8-bit L or RGB; an alpha channel is composited on
+black; 16-bit grayscale is scaled by 65535. A file that cannot be read is listed on stderr (file and reason) and
+skipped; the others are augmented. Only a folder without one readable image is an error.
+"""
 
 from __future__ import annotations
 
@@ -21,28 +26,41 @@ def find_images(root: Path) -> list[tuple[Path, str]]:
 
 
 def run_augment(input_dir: str, spec: str, n: int, out_dir: str, seed: int = 0) -> int:
-    from PIL import Image
+    import sys
 
     import gpuml
 
-    from .io import contact_sheet
+    from .io import contact_sheet, read_image
     from .spec import parse_pipeline
 
     root, out = Path(input_dir), Path(out_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(2, "no such folder" if not root.exists() else "not a folder", str(root))
+    if n < 1:
+        raise ValueError(f"--n must be at least 1, got {n}")
     files = find_images(root)
     if not files:
-        raise SystemExit(f"gpuml augment: no images ({', '.join(IMAGE_SUFFIXES)}) under {root}")
-    if n < 1:
-        raise SystemExit("gpuml augment: --n must be at least 1")
+        raise ValueError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in it or its sub-folders")
     pipe = parse_pipeline(spec)
+    good, bad = [], []
+    for path, label in files:  # read all first: bad files are listed, the good ones still augmented
+        try:
+            good.append((path, label, read_image(path)))
+        except (OSError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, OSError) and exc.strerror:
+                reason = exc.strerror
+            bad.append((path, reason.removeprefix(f"{path}: ")))
+    for path, reason in bad:
+        print(f"gpuml augment: skipped {path}: {reason}", file=sys.stderr)
+    if not good:
+        raise ValueError(f"{root}: none of its {len(files)} image files could be read")
     out.mkdir(parents=True, exist_ok=True)
     device = gpuml.get_device()
     print(f"backend {device.name}: {device.adapter}")
     print(f"pipeline: {pipe!r}")
     rows, sheet_rows = [], []
-    for index, (path, label) in enumerate(files):
-        img = Image.open(path)
-        img = img.convert("L" if img.mode in ("L", "1", "I", "I;16", "F", "P") and img.mode != "P" else "RGB")
+    for index, (path, label, img) in enumerate(good):
         variants = pipe([img] * n, seed=seed, step=index)  # one batch: n different per-image draws
         params = _per_image(pipe.params_, n)
         stem = path.relative_to(root).with_suffix("").as_posix().replace("/", "_")
@@ -56,7 +74,8 @@ def run_augment(input_dir: str, spec: str, n: int, out_dir: str, seed: int = 0) 
         writer.writeheader()
         writer.writerows(rows)
     contact_sheet(sheet_rows).save(out / "contact_sheet.png")
-    print(f"wrote {len(rows)} images, {out / 'labels.csv'} and {out / 'contact_sheet.png'}")
+    skipped = f"; skipped {len(bad)} unreadable file(s) listed above" if bad else ""
+    print(f"wrote {len(rows)} images, {out / 'labels.csv'} and {out / 'contact_sheet.png'}{skipped}")
     return 0
 
 

@@ -6,6 +6,12 @@ pixel holding its 2-4 channels, or 4 pixels per word for one channel; a third of
 quarter for L and RGBA, and a 256 x 3 x 224 x 224 batch fits one 128 MiB binding), read by the resampling kernel
 as byte / 255; the float32 result is converted back (round half to even, clip to 0..255), so an augmented uint8
 batch comes back as uint8. Inside Pyodide without numpy only gpuml Tensors are accepted.
+
+Image files (:func:`read_image`, what ``gpuml augment`` reads) become 8-bit grayscale ("L") or RGB by one rule:
+L and RGB stay; 1-bit becomes L; 16-bit grayscale (PIL modes I;16*, and I) is scaled to [0, 1] by 65535 and then to
+8 bits (not clipped at 255); float images (F) are clipped to [0, 1]; an alpha channel (RGBA, LA, palette images with
+transparency) is composited on black, the fill colour of the geometric transforms, so transparent pixels become
+black rather than keeping whatever colour they hide; other modes (CMYK, YCbCr, palette) are converted to RGB.
 """
 
 from __future__ import annotations
@@ -168,6 +174,54 @@ def to_host(out, meta: dict):
     if meta["kind"] == "tensor":
         return out
     return finish([to_numpy(out)], meta)
+
+
+def read_image(path):
+    """An image file as an 8-bit L or RGB PIL image by the rule in the module docstring (alpha composited on black,
+    16-bit scaled by 65535). Errors (missing, unreadable or corrupt files) name the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()  # decode now: a truncated file fails here, naming the file, not later in a kernel
+            return normalize_mode(img)
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not an image file PIL can read (corrupt, or not PNG/JPEG/...)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, OSError) and exc.filename is not None:
+            raise
+        raise ValueError(f"{path}: damaged or unreadable image ({str(exc).strip() or type(exc).__name__})") from None
+
+
+def normalize_mode(img):
+    """A PIL image of any mode as 8-bit L or RGB (the rule in the module docstring)."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode in ("L", "RGB"):
+        return img.copy()
+    if mode == "1":
+        return img.convert("L")
+    if mode == "I" or mode.startswith("I;16"):  # 16-bit PNGs: 0..65535 is 0..1
+        a = np.asarray(img, np.float64) / 65535.0
+        return Image.fromarray(to_uint8(np.clip(a, 0.0, 1.0)), "L")
+    if mode == "F":
+        return Image.fromarray(to_uint8(np.clip(np.nan_to_num(np.asarray(img, np.float32)), 0.0, 1.0)), "L")
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+        if mode == "RGB":
+            return img
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):  # composite on black: colour x alpha
+        gray = mode in ("LA", "La")
+        a = np.asarray(img.convert("LA" if gray else "RGBA"), np.float32)
+        if mode in ("La", "RGBa"):  # already premultiplied
+            colour = a[..., :-1]
+        else:
+            colour = a[..., :-1] * (a[..., -1:] / 255.0)
+        out = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+        return Image.fromarray(out[..., 0] if gray else out, "L" if gray else "RGB")
+    return img.convert("RGB")
 
 
 def contact_sheet(rows, pad: int = 2, min_cell: int = 64, background=(255, 255, 255)):

@@ -5,15 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .common import BACKEND_CHOICES, positive_int
+
 
 def _size(text: str) -> tuple[int, int, int]:
     """ "1024" -> (1024, 1024, 1024); "64x150x16" -> (64, 150, 16) as M x K x N."""
-    parts = [int(p) for p in text.lower().split("x")]
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if parts and min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"size {text!r}: every dimension must be at least 1")
     if len(parts) == 1:
         return parts[0], parts[0], parts[0]
     if len(parts) == 3:
         return parts[0], parts[1], parts[2]
     raise argparse.ArgumentTypeError(f"size {text!r}: use N or MxKxN")
+
+
+def _backends(text: str) -> str:
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    bad = [b for b in names if b not in BACKEND_CHOICES]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated backends of {', '.join(BACKEND_CHOICES)}")
+    return text
 
 
 def cmd_bench(args) -> int:
@@ -84,12 +99,17 @@ def add_bench(sub) -> None:
         help="what to measure ('all': every area, train/k-means/augmentation included, in one process; "
         "'web': gpuml in Pyodide vs TensorFlow.js WebGPU in headless Chromium, see below)",
     )
-    b.add_argument("--backends", default="native,cpu", help="comma-separated backends (default: native,cpu)")
-    b.add_argument("--size", type=_size, action="append", help="GEMM size N or MxKxN (repeatable; default 1024)")
-    b.add_argument("--n", type=int, default=16 * 1024 * 1024, help="axpy length (default 16M)")
-    b.add_argument("--dispatches", type=int, default=1000, help="dispatches per submit for 'dispatch'")
     b.add_argument(
-        "--repeat", type=int, default=None, help="timed repeats after warm-up (median reported; default 5, web 10)"
+        "--backends", type=_backends, default="native,cpu", help="comma-separated backends (default: native,cpu)"
+    )
+    b.add_argument("--size", type=_size, action="append", help="GEMM size N or MxKxN (repeatable; default 1024)")
+    b.add_argument("--n", type=positive_int, default=16 * 1024 * 1024, help="axpy length (default 16M)")
+    b.add_argument("--dispatches", type=positive_int, default=1000, help="dispatches per submit for 'dispatch'")
+    b.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=None,
+        help="timed repeats after warm-up (median reported; default 5, web 10)",
     )
     b.add_argument("--json", metavar="PATH", help="also write results as JSON")
     b.add_argument(
@@ -97,7 +117,7 @@ def add_bench(sub) -> None:
         action="store_true",
         help="conv: smaller batches only (batch <= 8; LeNet <= 64); all, web: small sizes",
     )
-    b.add_argument("--steps", type=int, default=50, help="all: LeNet-5 training steps timed (default 50)")
+    b.add_argument("--steps", type=positive_int, default=50, help="all: LeNet-5 training steps timed (default 50)")
     b.add_argument("--charts", metavar="DIR", help="all: write one PNG bar chart per area into DIR")
     b.add_argument(
         "--case",

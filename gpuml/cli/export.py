@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .common import positive_int
+
 
 def _fail(message: str) -> int:
     print(f"gpuml export: {message}", file=sys.stderr)
@@ -46,5 +48,5 @@ def add_export(sub) -> None:
     )
     p.add_argument("model", help="model file written by gpuml train or Trainer.save (.npz)")
     p.add_argument("out", help="ONNX file to write (.onnx)")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    p.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     p.set_defaults(func=cmd_export)

@@ -6,7 +6,16 @@ import argparse
 import json
 import sys
 
-from .common import add_backend_option
+from .common import (
+    add_backend_option,
+    fraction,
+    nonnegative_float,
+    nonnegative_int,
+    pipeline_spec,
+    positive_float,
+    positive_int,
+    ranged,
+)
 
 BUILTIN = ("mnist", "digits")
 
@@ -53,14 +62,20 @@ def cmd_train(args) -> int:
         return 2
     device = gpuml.get_device()
     builtin = not args.images and (args.dataset in BUILTIN or args.resume)
+    if args.out is None and args.resume not in (None, True):  # the resumed run's own folder
+        args.out = str(Path(args.resume).parent)
     out = Path(args.out or ("runs/mnist" if builtin else f"runs/{Path(args.images or args.dataset).stem}"))
     checkpoint = out / "model.npz"
     try:
         if args.resume:
             source = Path(args.resume) if args.resume is not True else checkpoint
             trainer = Trainer.load(source, device, epochs=args.epochs)
-            print(f"resuming {source} at epoch {trainer.epoch} of {trainer.cfg.epochs}")
             cfg = trainer.cfg
+            clash = _resume_clash(args, cfg, source)
+            if clash:
+                print(f"gpuml train: {clash}", file=sys.stderr)
+                return 2
+            print(f"resuming {source} at epoch {trainer.epoch} of {trainer.cfg.epochs}")
             opts = cfg.extra.get("data") or {"dataset": cfg.dataset}
             train, test, bad = load_data(**opts, seed=cfg.seed)
         else:
@@ -74,6 +89,9 @@ def cmd_train(args) -> int:
     if len(bad) > 20:
         print(f"gpuml train: ... and {len(bad) - 20} more unreadable files skipped", file=sys.stderr)
     if not args.resume:
+        for key, default in _TRAIN_DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, default)
         shape = tuple(int(s) for s in train.images.shape[1:])
         if builtin:
             classes = 10
@@ -133,10 +151,29 @@ def cmd_train(args) -> int:
         print(f"gpuml train: {_one_line(exc)}", file=sys.stderr)
         return 2
     history = out / "history.json"
+    out.mkdir(parents=True, exist_ok=True)
     history.write_text(json.dumps({"config": trainer.cfg.__dict__, "history": trainer.history}, indent=1, default=str))
     final = trainer.history[-1] if trainer.history else {}
     print(f"test accuracy {final.get('test_accuracy', float('nan')):.4f}; wrote {checkpoint} and {history}")
     return 0
+
+
+# options whose default is applied after parsing, so that with --resume an option given differs from one left out
+_TRAIN_DEFAULTS = {"batch_size": 64, "optimizer": "adamw", "lr": 1e-3}
+_RESUME_FIXED = ("model", "optimizer", "lr", "batch_size")
+
+
+def _resume_clash(args, cfg, source) -> str | None:
+    """Options given with --resume that contradict the checkpoint: a resumed run continues as it was saved."""
+    for key in _RESUME_FIXED:
+        given, saved = getattr(args, key), getattr(cfg, key)
+        if given is not None and given != saved:
+            option = "--" + key.replace("_", "-")
+            return (
+                f"{option} {given} contradicts the checkpoint {source} ({key} {saved}): --resume continues the run "
+                f"as it was saved; leave {option} out, or start a new run (another --out)"
+            )
+    return None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -224,7 +261,10 @@ def cmd_explain(args) -> int:
 
     model, meta = load_model(args.model, gpuml.get_device())
     x, image = _model_input(args.image, model, meta)
-    predicted = int(np.argmax(model.forward(x).numpy()[0]))
+    logits = model.forward(x).numpy()[0]
+    predicted = int(np.argmax(logits))
+    if args.target is not None and args.target >= len(logits):
+        raise ValueError(f"--target {args.target}: the model has {len(logits)} classes (0..{len(logits) - 1})")
     target = predicted if args.target is None else args.target
     if args.method == "gradcam":
         result = explain.grad_cam(model, x, target, args.layer if args.layer is not None else "last_conv")
@@ -238,7 +278,7 @@ def cmd_explain(args) -> int:
         layer = args.layer if args.layer is not None else 1
         maps = explain.activations(model, x, layer)[0]
         if maps.ndim != 3:
-            raise SystemExit(f"layer {layer} has no feature maps (shape {maps.shape}); pick a convolution layer")
+            raise ValueError(f"--layer {layer} has no feature maps (shape {maps.shape}); pick a convolution layer")
         plots.image_grid(list(maps), args.out, titles=[f"channel {c}" for c in range(len(maps))], cmap="viridis")
     elif args.method == "filters":
         f = explain.filters(model, args.layer if args.layer is not None else 0)
@@ -284,7 +324,7 @@ def add_train(sub) -> None:
     d.add_argument("--test", default=None, metavar="DATA", help="test data: a folder of class subfolders or an .npz")
     d.add_argument(
         "--test-fraction",
-        type=float,
+        type=fraction,
         default=0.2,
         help="without test data, hold out this fraction of your data for testing (seeded; default 0.2; 0: none)",
     )
@@ -301,25 +341,42 @@ def add_train(sub) -> None:
         help="lenet5 | lenet5-bn | lenet5-classic | digits-cnn | a spec string (default: lenet5 for images of at "
         "least 28x28, digits-cnn for smaller; a named model's last layer gets one output per class)",
     )
-    t.add_argument("--epochs", type=int, default=None, help="epochs (default 10; with --resume: the new total)")
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--optimizer", default="adamw", choices=["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--momentum", type=float, default=0.9, help="for momentum / nesterov")
-    t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled weight decay (weights only)")
-    t.add_argument("--l1", type=float, default=0.0, help="L1 penalty on weights")
-    t.add_argument("--l2", type=float, default=0.0, help="L2 penalty on weights")
-    t.add_argument("--max-grad-norm", type=float, default=None, help="clip gradients by global norm")
+    t.add_argument(
+        "--epochs", type=positive_int, default=None, help="epochs (default 10; with --resume: the new total)"
+    )
+    t.add_argument("--batch-size", type=positive_int, default=None, help="default 64")
+    t.add_argument(
+        "--optimizer",
+        default=None,
+        help="default adamw",
+        choices=["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"],
+    )
+    t.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.001)")
+    t.add_argument("--momentum", type=fraction, default=0.9, help="for momentum / nesterov")
+    t.add_argument(
+        "--weight-decay", type=nonnegative_float, default=0.0, help="AdamW decoupled weight decay (weights only)"
+    )
+    t.add_argument("--l1", type=nonnegative_float, default=0.0, help="L1 penalty on weights")
+    t.add_argument("--l2", type=nonnegative_float, default=0.0, help="L2 penalty on weights")
+    t.add_argument("--max-grad-norm", type=positive_float, default=None, help="clip gradients by global norm")
     t.add_argument("--schedule", default="cosine", choices=["cosine", "step", "none"])
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--subset", type=int, default=None, help="train on this many images")
-    t.add_argument("--augment", default=None, help='on-the-fly augmentation, e.g. "rotate 15, translate 2"')
+    t.add_argument("--seed", type=nonnegative_int, default=0)
+    t.add_argument("--subset", type=positive_int, default=None, help="train on this many images")
+    t.add_argument(
+        "--augment", type=pipeline_spec, default=None, help='on-the-fly augmentation, e.g. "rotate 15, translate 2"'
+    )
     add_backend_option(t)
     t.add_argument(
-        "--validation-split", type=float, default=0.0, help="hold out this fraction of the training data to validate"
+        "--validation-split", type=fraction, default=0.0, help="hold out this fraction of the training data to validate"
     )
-    t.add_argument("--patience", type=int, default=None, help="early stopping: epochs without a better val_loss")
-    t.add_argument("--out", default=None, help="output folder (default: runs/mnist, runs/<DATA name> for your data)")
+    t.add_argument(
+        "--patience", type=positive_int, default=None, help="early stopping: epochs without a better val_loss"
+    )
+    t.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: runs/mnist, runs/<DATA name> for your data; --resume CHECKPOINT: its folder)",
+    )
     t.add_argument(
         "--resume",
         nargs="?",
@@ -345,13 +402,13 @@ def add_train(sub) -> None:
     )
     r.add_argument("dataset", nargs="?", default="mnist", choices=["mnist", "digits"])
     r.add_argument("--model", default=None, help="as for gpuml train (default: lenet5, digits-cnn for digits)")
-    r.add_argument("--subset", type=int, default=1000, help="training images (default 1000)")
-    r.add_argument("--epochs", type=int, default=40, help="epochs per curve run")
-    r.add_argument("--sweep-epochs", type=int, default=15, help="epochs per cross-validation fit")
-    r.add_argument("--folds", type=int, default=3)
-    r.add_argument("--batch-size", type=int, default=64)
-    r.add_argument("--lr", type=float, default=1e-3)
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--subset", type=positive_int, default=1000, help="training images (default 1000)")
+    r.add_argument("--epochs", type=positive_int, default=40, help="epochs per curve run")
+    r.add_argument("--sweep-epochs", type=positive_int, default=15, help="epochs per cross-validation fit")
+    r.add_argument("--folds", type=ranged(int, 2), default=3)
+    r.add_argument("--batch-size", type=positive_int, default=64)
+    r.add_argument("--lr", type=positive_float, default=1e-3)
+    r.add_argument("--seed", type=nonnegative_int, default=0)
     r.add_argument("--no-sweep", action="store_true", help="only the four curve runs")
     add_backend_option(r)
     r.add_argument("--out", default="runs/regularization")
@@ -365,10 +422,10 @@ def add_explain(sub) -> None:
     e.add_argument(
         "--method", default="gradcam", choices=["gradcam", "saliency", "occlusion", "activations", "filters"]
     )
-    e.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
-    e.add_argument("--layer", type=int, default=None, help="layer index (default depends on the method)")
-    e.add_argument("--patch", type=int, default=4, help="occlusion patch size")
-    e.add_argument("--stride", type=int, default=2, help="occlusion stride")
+    e.add_argument("--target", type=nonnegative_int, default=None, help="class to explain (default: the predicted one)")
+    e.add_argument("--layer", type=nonnegative_int, default=None, help="layer index (default depends on the method)")
+    e.add_argument("--patch", type=positive_int, default=4, help="occlusion patch size")
+    e.add_argument("--stride", type=positive_int, default=2, help="occlusion stride")
     e.add_argument("--out", default="explain.png", help="output PNG")
     add_backend_option(e)
     e.set_defaults(func=cmd_explain)

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from .common import add_backend_option
+from .common import add_backend_option, nonnegative_int, pipeline_spec, positive_int, ranged
 
 
 def _k_range(text: str) -> list[int]:
@@ -14,10 +14,14 @@ def _k_range(text: str) -> list[int]:
     try:
         if ".." in text:
             lo, hi = (int(v) for v in text.split(".."))
-            return list(range(lo, hi + 1))
-        return [int(v) for v in text.split(",")]
+            ks = list(range(lo, hi + 1))
+        else:
+            ks = [int(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"k range {text!r}: use LO..HI or a comma-separated list") from None
+    if not ks or min(ks) < 2:
+        raise argparse.ArgumentTypeError(f"k range {text!r}: every k must be at least 2 (and below --n)")
+    return ks
 
 
 def cmd_kmeans(args) -> int:
@@ -25,12 +29,12 @@ def cmd_kmeans(args) -> int:
     from gpuml.cluster import elbow, make_dataset, silhouette_samples
     from gpuml.cluster.plots import plot_clusters, plot_curve
 
+    ks = args.k
+    if max(ks) >= args.n:
+        print(f"gpuml kmeans: --k {max(ks)} needs more points than --n {args.n} (k must be below n)", file=sys.stderr)
+        return 2
     device = gpuml.get_device()
     X, _ = make_dataset(args.dataset, args.n, random_state=args.seed)
-    ks = [k for k in args.k if 2 <= k < len(X)]
-    if not ks:
-        print("gpuml kmeans: --k needs values between 2 and n_samples - 1", file=sys.stderr)
-        return 2
     print(f"gpuml kmeans: {args.dataset}, {len(X)} points, k in {ks[0]}..{ks[-1]} on {device.adapter}")
     result = elbow(X, ks, silhouette=True, random_state=args.seed, n_init=args.n_init)
     print(f"{'k':>4} {'inertia':>14} {'silhouette':>11} {'n_iter':>7}")
@@ -100,9 +104,9 @@ def add_kmeans(sub) -> None:
 
     km.add_argument("--dataset", choices=DATASETS, default="blobs", help="toy dataset (default: blobs)")
     km.add_argument("--k", type=_k_range, default=list(range(2, 11)), help="k range, LO..HI or a list (default 2..10)")
-    km.add_argument("--n", type=int, default=1000, help="number of points (default 1000)")
-    km.add_argument("--seed", type=int, default=0, help="dataset and k-means seed (default 0)")
-    km.add_argument("--n-init", type=int, default=3, help="k-means restarts per k (default 3)")
+    km.add_argument("--n", type=ranged(int, 3), default=1000, help="number of points (default 1000)")
+    km.add_argument("--seed", type=nonnegative_int, default=0, help="dataset and k-means seed (default 0)")
+    km.add_argument("--n-init", type=positive_int, default=3, help="k-means restarts per k (default 3)")
     add_backend_option(km)
     km.add_argument("--out", default="kmeans-plots", help="folder for the PNG plots (default: kmeans-plots)")
     km.set_defaults(func=cmd_kmeans)
@@ -112,13 +116,20 @@ def add_kmeans(sub) -> None:
         help="write augmented PNGs, a labels CSV and a contact sheet for a folder of images",
         description="Augment every image of INPUT_DIR (PNG/JPEG; sub-folder names are labels) N times on the device. "
         "Writes OUT/<name>_<k>.png, OUT/labels.csv (file, source, label, variant, params) and OUT/contact_sheet.png "
-        "(one row per input: original + N variants).",
+        "(one row per input: original + N variants). Images become 8-bit grayscale or RGB: an alpha channel (RGBA, LA, "
+        "transparent palettes) is composited on black; 16-bit grayscale is scaled to [0, 1] by 65535. Unreadable "
+        "files are listed on stderr and skipped; the rest are augmented.",
     )
     au.add_argument("input_dir", help="folder of images (or of class sub-folders)")
-    au.add_argument("--pipeline", default="rotate 15, translate 2, zoom 0.1", help='e.g. "rotate 15, brightness 0.2"')
-    au.add_argument("--n", type=int, default=9, help="variants per image (default 9)")
+    au.add_argument(
+        "--pipeline",
+        type=pipeline_spec,
+        default="rotate 15, translate 2, zoom 0.1",
+        help='e.g. "rotate 15, brightness 0.2"',
+    )
+    au.add_argument("--n", type=positive_int, default=9, help="variants per image (default 9)")
     au.add_argument("--out", default="augmented", help="output folder (default augmented)")
-    au.add_argument("--seed", type=int, default=0)
+    au.add_argument("--seed", type=nonnegative_int, default=0)
     add_backend_option(au)
     au.set_defaults(func=cmd_augment)
 
@@ -135,15 +146,15 @@ def add_demo(sub) -> None:
     )
     dm.add_argument("name", choices=list(DEMOS), help="which demo")
     dm.add_argument("--offscreen", action="store_true", help="render without a window (rendercanvas offscreen)")
-    dm.add_argument("--frames", type=int, default=None, help="stop after N frames (offscreen default: 1)")
+    dm.add_argument("--frames", type=positive_int, default=None, help="stop after N frames (offscreen default: 1)")
     dm.add_argument("--screenshot", metavar="PNG", help="offscreen: save the last frame as a PNG")
     dm.add_argument("--state", metavar="JSON", help="write frame statistics and the demo's final state as JSON")
     dm.add_argument("--model", help="digits: model.npz written by gpuml train (default: the packaged LeNet-5)")
     dm.add_argument("--image", help="augment: an image file instead of an MNIST digit")
-    dm.add_argument("--points", type=int, default=None, help="kmeans: number of points (default 10,000)")
-    dm.add_argument("--k", type=int, default=None, help="kmeans: initial k (2..10, default 4)")
+    dm.add_argument("--points", type=positive_int, default=None, help="kmeans: number of points (default 10,000)")
+    dm.add_argument("--k", type=ranged(int, 2, 10), default=None, help="kmeans: initial k (2..10, default 4)")
     dm.add_argument("--dataset", default=None, help="kmeans: blobs | moons | circles | anisotropic")
     dm.add_argument("--surface", default=None, help="optimizers: rosenbrock | beale | saddle | ill-conditioned bowl")
-    dm.add_argument("--seed", type=int, default=None)
+    dm.add_argument("--seed", type=nonnegative_int, default=None)
     add_backend_option(dm, ["native"])
     dm.set_defaults(func=cmd_demo)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import sys
+
+from .common import port
 
 _DEFAULT = "web/dist in a checkout, else ~/.cache/gpuml/web-dist"
 
@@ -31,7 +34,14 @@ def cmd_serve(args) -> int:
     out = Path(args.dir) if args.dir else default_out()
     if (args.build or not (out / "build-info.json").is_file()) and _build(args, out, "serve"):
         return 2
-    return serve(out, args.host, args.port, build=False)
+    try:
+        return serve(out, args.host, args.port, build=False)
+    except OSError as exc:  # the address, not a file: name the host and port
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(
+                f"port {args.port} on {args.host} is already in use: pick another --port (0: any free one)"
+            ) from None
+        raise OSError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
 def add_web(sub) -> None:
@@ -44,7 +54,7 @@ def add_web(sub) -> None:
     sv = sub.add_parser("serve", help="serve the web page locally (builds it first when missing) and print the URL")
     sv.add_argument("--dir", default=None, help=f"built site (default {_DEFAULT})")
     sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000, help="port (0: any free port; the URL printed says which)")
+    sv.add_argument("--port", type=port, default=8000, help="port (0: any free port; the URL printed says which)")
     sv.add_argument("--build", action="store_true", help="rebuild before serving")
     sv.add_argument("--model", default=None, help="model npz when building")
     sv.set_defaults(func=cmd_serve)
