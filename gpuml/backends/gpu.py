@@ -206,15 +206,17 @@ class GPUDevice(Device):
 
     def _destroy_pooled(self) -> None:
         dead = set()
-        for bufs in self._free.values():
+        # swap the pool out first: a finalizer run by gc in this loop (same thread, so it takes the lock) pools into
+        # the new dict instead of changing the one being iterated
+        pooled, self._free = self._free, {}
+        for bufs in pooled.values():
             for buf in bufs:
                 buf.alive = False
                 dead.add(buf.serial)
                 self._owned.pop(buf.serial, None)
                 self._destroy_buffer(buf.handle)
                 self.stats["buffers_destroyed"] += 1
-        self._free.clear()
-        self.stats["bytes_pooled"] = 0
+                self.stats["bytes_pooled"] -= buf.size
         # a bind group key is (kernel id, then serial, offset, size of each storage binding)
         for key in [k for k in self._bind_groups if any(s in dead for s in k[1::3])]:
             del self._bind_groups[key]
