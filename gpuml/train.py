@@ -25,6 +25,17 @@ from .tensor import Tensor
 FORMAT_VERSION = serialize.FORMAT_VERSION
 
 
+class NonFiniteError(ValueError):
+    """Training stopped because the loss or a parameter became NaN or infinite. ``epoch`` and ``step`` (1-based,
+    the step within the epoch; 0: before its first step) say where, ``what`` what became non-finite ("loss",
+    "parameter <name>", ...); nothing was saved after it, so the last checkpoint on disk holds the last good
+    weights."""
+
+    def __init__(self, message: str, epoch: int, step: int, what: str):
+        super().__init__(message)
+        self.epoch, self.step, self.what = epoch, step, what
+
+
 @dataclass
 class TrainConfig:
     model: str = "lenet5"  # a name in gpuml.nn.MODELS or a spec string
@@ -251,22 +262,32 @@ class Trainer:
         return self.evaluate(data, batch_size)["accuracy"]
 
     def train_epoch(self, data: Dataset, progress=None, report_every: int = 50) -> dict:
+        """One pass over ``data``. Every ``report_every`` steps and at the end the running loss is read (one 4-byte
+        readback, also the progress bar's figure) together with a checksum of the parameters: a NaN or infinite
+        loss or parameter raises :class:`NonFiniteError` naming the first such step, before anything is saved."""
         self.model.train()
+        self._check_parameters()
         loss_total = correct_total = None
         seen, t0 = 0, time.perf_counter()
+        pending: list[Tensor] = []  # the step losses since the last check (read only to name a bad step)
+        step = -1
         for step, (xb, yb) in enumerate(batches(data, self.cfg.batch_size, seed=self.cfg.seed, epoch=self.epoch)):
             s, c = self._step(xb, yb)
             loss_total = s if loss_total is None else ops.add(loss_total, s)
             correct_total = c if correct_total is None else ops.add(correct_total, c)
+            pending.append(s)
             seen += len(yb)
             if progress is not None:
                 progress.update(len(yb))
-                if step % report_every == report_every - 1:
-                    progress.set_postfix(
-                        loss=f"{float(loss_total.numpy()) / seen:.4f}",
-                        img_s=f"{seen / (time.perf_counter() - t0):,.0f}",
-                    )
-        loss, correct = float(loss_total.numpy()), float(correct_total.numpy())
+            if step % report_every == report_every - 1:
+                total = self._checked_loss(loss_total, pending, step, data)
+                pending = []
+                if progress is not None:
+                    progress.set_postfix(loss=f"{total / seen:.4f}", img_s=f"{seen / (time.perf_counter() - t0):,.0f}")
+        if loss_total is None:
+            raise ValueError("no training data")
+        loss = self._checked_loss(loss_total, pending, step, data) if pending else float(loss_total.numpy())
+        correct = float(correct_total.numpy())
         seconds = time.perf_counter() - t0
         return {
             "train_loss": loss / seen,
@@ -274,6 +295,51 @@ class Trainer:
             "seconds": seconds,
             "images_per_s": seen / seconds,
         }
+
+    def _check_parameters(self) -> None:
+        """Before an epoch (one 4-byte readback): parameters set or loaded non-finite raise :class:`NonFiniteError`."""
+        store = self.model.parameters()
+        if np.isfinite(float(ops.sum(store.data).numpy())):
+            return
+        bad = [name for name, v in store.state_dict().items() if not np.isfinite(v).all()]
+        if bad:
+            what = f"parameter {bad[0]}" if len(bad) == 1 else f"parameters {', '.join(bad)}"
+            msg = f"training stopped before epoch {self.epoch + 1}: {what} non-finite"
+            raise NonFiniteError(msg, self.epoch + 1, 0, what)
+
+    def _checked_loss(self, loss_total: Tensor, pending: list[Tensor], step: int, data: Dataset) -> float:
+        """The running loss sum, read in the same 4-byte readback as a parameter checksum (``loss + 0 * sum(params)``
+        equals the loss while every parameter is finite); when it is not finite, find what and where (reads only
+        on that path) and raise :class:`NonFiniteError`."""
+        store = self.model.parameters()
+        health = float(ops.add(loss_total, ops.scale(ops.sum(store.data), 0.0)).numpy())
+        if np.isfinite(health):
+            return health
+        first = step - len(pending) + 1  # 0-based step of pending[0]
+        losses = [float(s.numpy()) for s in pending]
+        bad_params = [name for name, v in store.state_dict().items() if not np.isfinite(v).all()]
+        bad_loss = next((first + i for i, v in enumerate(losses) if not np.isfinite(v)), None)
+        if bad_loss is None and not bad_params:
+            return float(loss_total.numpy())  # finite losses and parameters: only a sum overflowed float32
+        last = step if bad_loss is None else bad_loss
+        data_step, cause = _bad_batch(data, self.cfg, self.epoch, first, last)
+        at = data_step if data_step is not None else last
+        if not bad_params and at != bad_loss:  # the bad inputs did no harm before the loss went non-finite
+            at, cause = bad_loss, None
+        params = ", ".join(bad_params[:6]) + (f" and {len(bad_params) - 6} more" if len(bad_params) > 6 else "")
+        if at == bad_loss:
+            what, event = "loss", f"the loss became {losses[at - first]}"
+        else:  # finite loss, non-finite parameters: that step's update (or one since the last check) made them so
+            what = f"parameter {bad_params[0]}" if len(bad_params) == 1 else f"parameters {params}"
+            when = "that step's update" if data_step is not None or first == step else f"steps {first + 1}-{step + 1}"
+            event = f"{what} became non-finite in {when}"
+        msg = f"training stopped at epoch {self.epoch + 1}, step {at + 1}: {event}"
+        if cause:
+            msg += f" ({cause})"
+        if bad_params and what == "loss":
+            msg += f"; parameters non-finite now: {params}"
+        msg += f" (optimizer {self.cfg.optimizer}, lr {self.optimizer.lr:g}); no checkpoint is written for this epoch"
+        raise NonFiniteError(msg, self.epoch + 1, at + 1, what)
 
     def fit(
         self,
@@ -414,6 +480,19 @@ class Trainer:
         for i, calls in meta["dropout_calls"].items():
             trainer.model.layers[int(i)].calls = calls
         return trainer
+
+
+def _bad_batch(data: Dataset, cfg: TrainConfig, epoch: int, first: int, last: int) -> tuple[int | None, str | None]:
+    """The first of batches ``first..last`` (0-based) of ``epoch`` holding NaN/Inf inputs, and which training
+    images do; (None, None) when none does."""
+    for i, (xb, _) in enumerate(batches(data, cfg.batch_size, seed=cfg.seed, epoch=epoch)):
+        if i > last:
+            break
+        if i >= first and not np.isfinite(xb).all():
+            bad = np.flatnonzero(~np.isfinite(data.images.reshape(len(data), -1)).all(axis=1))
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            return i, f"its batch holds NaN/Inf inputs: training images {', '.join(map(str, bad[:5]))}{more}"
+    return None, None
 
 
 def _epoch_line(record: dict) -> str:

@@ -126,3 +126,77 @@ def test_on_the_fly_augmentation_trains(device):
     a, p = augmented.history, plain.history
     assert a[-1]["train_loss"] < a[0]["train_loss"]  # it learns
     assert a[-1]["train_loss"] != p[-1]["train_loss"]  # and really saw different (augmented) images
+
+
+def _trained_one_epoch(device, tmp_path, **kw):
+    """A trainer after one clean epoch whose checkpoint is on disk; returns (trainer, data, path, bytes)."""
+    train = digits("train").subset(512)
+    trainer = Trainer(config(epochs=1, schedule="none", **kw), device)
+    path = tmp_path / "ckpt.npz"
+    trainer.fit(train, progress=False, log=None, checkpoint=str(path))
+    return trainer, train, path, path.read_bytes()
+
+
+def _checkpoint_is_the_good_one(path, before: bytes, trainer_params: np.ndarray, device):
+    assert path.read_bytes() == before  # not overwritten by the failed epoch
+    restored = Trainer.load(path, device)
+    params = restored.model.parameters().data.numpy()
+    assert np.isfinite(params).all() and restored.epoch == 1
+    np.testing.assert_array_equal(params, trainer_params)
+
+
+def test_nan_image_stops_training_with_a_clear_error(device, tmp_path):
+    from gpuml.datasets import Dataset
+    from gpuml.train import NonFiniteError
+
+    trainer, train, path, before = _trained_one_epoch(device, tmp_path)
+    good = trainer.model.parameters().data.numpy().copy()
+    images = train.images.copy()
+    images[300, 0, 4, 4] = np.nan
+    bad = Dataset(images, train.labels)
+    # a NaN in arrays handed to fit is refused before training starts
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        trainer.fit(images, train.labels, progress=False, log=None)
+    # one that reaches the training loop stops it at the step of its batch (epoch 2: batches of 64, seeded order)
+    order = np.random.default_rng([trainer.cfg.seed, 1]).permutation(len(train))
+    step = int(np.flatnonzero(order == 300)[0]) // 64 + 1
+    trainer.cfg.epochs = 2
+    with pytest.raises(NonFiniteError, match=rf"epoch 2, step {step}: ") as err:
+        trainer.train_epoch(bad)
+    assert isinstance(err.value, ValueError) and (err.value.epoch, err.value.step) == (2, step)
+    # the NaN reaches the loss, or (where a ReLU drops it) the first layer's weights through their gradient
+    assert err.value.what in ("loss", "parameter 1.weight"), err.value
+    assert "training images 300" in str(err.value)
+    assert trainer.epoch == 1 and len(trainer.history) == 1
+    _checkpoint_is_the_good_one(path, before, good, device)
+
+
+def test_absurd_learning_rate_stops_training_and_keeps_the_checkpoint(device, tmp_path):
+    from gpuml.train import NonFiniteError
+
+    trainer, train, path, before = _trained_one_epoch(device, tmp_path, optimizer="sgd")
+    good = trainer.model.parameters().data.numpy().copy()
+    trainer.cfg.epochs = 3
+    trainer.optimizer.lr = 1e30
+    with pytest.raises(NonFiniteError, match=r"training stopped at epoch 2, step \d+: .*lr 1e\+30") as err:
+        trainer.fit(train, progress=False, log=None, checkpoint=str(path))
+    e = err.value
+    assert e.epoch == 2 and 1 <= e.step <= 8 and (e.what == "loss" or e.what.startswith("parameter"))
+    assert "non-finite" in str(e) or "nan" in str(e) or "inf" in str(e)
+    assert trainer.epoch == 1 and len(trainer.history) == 1  # the failed epoch is not recorded
+    _checkpoint_is_the_good_one(path, before, good, device)
+
+
+def test_a_parameter_made_non_finite_is_named(device):
+    from gpuml.train import NonFiniteError
+
+    train = digits("train").subset(128)
+    trainer = Trainer(config(epochs=1, schedule="none"), device)
+    store = trainer.model.parameters()
+    state = store.state_dict()
+    name = next(iter(state))
+    state[name] = np.full_like(state[name], np.inf)
+    store.load_state_dict(state)
+    with pytest.raises(NonFiniteError, match=rf"before epoch 1: parameter {name} non-finite") as err:
+        trainer.fit(train, progress=False, log=None)
+    assert (err.value.epoch, err.value.step, err.value.what) == (1, 0, f"parameter {name}")
