@@ -517,3 +517,112 @@ def test_every_applicable_variant_matches_float64(native_device, cfg):
             assert_close(got, ref, "matmul", v.name)
         ran.append(v.name)
     assert {"direct", "im2col"} <= set(ran)
+
+
+# --- NaN / Inf inputs: they stay inside the receptive fields they touch ----------------------------------------
+# (x shape, w shape, kwargs, bad pixels (n, c, h, w): a corner, an interior pixel, one next to the padding)
+NONFINITE = [
+    ((2, 3, 11, 9), (5, 3, 3, 3), {"padding": 1}, [(0, 0, 0, 0), (1, 2, 5, 4), (0, 1, 10, 3)]),
+    ((2, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}, [(0, 0, 0, 27), (1, 0, 13, 14), (1, 0, 27, 1)]),  # LeNet conv1
+    ((3, 6, 14, 14), (16, 6, 5, 5), {}, [(0, 5, 0, 0), (2, 0, 7, 6), (1, 3, 13, 12)]),  # LeNet conv2
+    ((1, 16, 10, 10), (16, 16, 3, 3), {"padding": 1}, [(0, 0, 9, 9), (0, 7, 4, 5), (0, 15, 0, 6)]),  # Winograd's
+    ((3, 5, 9, 12), (7, 5, 3, 3), {"stride": 2, "padding": (1, 2)}, [(0, 0, 0, 1), (2, 4, 4, 6), (1, 2, 8, 11)]),
+    ((2, 6, 10, 9), (9, 2, 3, 3), {"padding": 1, "groups": 3}, [(0, 0, 0, 0), (1, 3, 5, 4), (1, 5, 9, 8)]),
+    ((1, 4, 9, 13), (8, 4, 3, 3), {"padding": (0, 1)}, [(0, 1, 4, 3), (0, 3, 8, 12)]),
+]
+BAD_VALUES = {"nan": [np.nan] * 3, "inf": [np.inf, -np.inf, np.inf]}
+
+
+def _bad_data(xs, ws, bad, kind):
+    x, w, b = _data(xs, ws, seed=5)
+    for pos, v in zip(bad, BAD_VALUES[kind], strict=False):
+        x[pos] = v
+    return x, w, b
+
+
+def _winograd_reach(ref_shape, bad, groups, c_per_group, m, ph, pw):
+    """Outputs whose Winograd tile (m x m outputs, input patch (m+2) x (m+2) from (tile * m - p)) holds a bad
+    pixel: the documented reach of a NaN/Inf in conv2d's Winograd algorithms."""
+    _, oc, oh, ow = ref_shape
+    reach = np.zeros(ref_shape, bool)
+    rows, cols = (np.arange(oh) // m) * m - ph, (np.arange(ow) // m) * m - pw
+    ocg = oc // groups
+    for n, c, ih, iw in bad:
+        g = c // c_per_group
+        inside = ((rows <= ih) & (ih <= rows + m + 1))[:, None] & ((cols <= iw) & (iw <= cols + m + 1))[None, :]
+        reach[n, g * ocg : (g + 1) * ocg] |= inside
+    return reach
+
+
+def _check_winograd(got, ref_pre, ref, reach, name):
+    """Winograd's rule: non-finite wherever the float64 reference is (±Inf may come out NaN), and perhaps at other
+    outputs within the reach of a bad pixel's tile; every other output equals the reference."""
+    bad_ref = ~np.isfinite(ref_pre)
+    allowed = bad_ref | reach
+    nonfinite = ~np.isfinite(got)
+    assert not (nonfinite & ~allowed).any(), f"{name}: non-finite outside the documented reach"
+    assert nonfinite[~np.isfinite(ref)].all(), f"{name}: a non-finite output of the reference came out finite"
+    assert np.isnan(got[np.isnan(ref)]).all(), f"{name}: NaN expected"
+    keep = ~allowed
+    assert max_relative_error(got[keep], ref[keep]) <= WINOGRAD4_BOUND, name
+    close = allowed & ~nonfinite  # where a tile's other outputs stayed finite they are right
+    assert max_relative_error(got[close], ref[close]) <= WINOGRAD4_BOUND if close.any() else True, name
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf"])
+@pytest.mark.parametrize("cfg", NONFINITE, ids=[_cid(c[:3]) for c in NONFINITE])
+def test_nonfinite_input_stays_in_its_receptive_field(any_device, cfg, kind):
+    """Every algorithm (on native: every kernel of the conv2d table that applies) against float64 numpy with NaN or
+    ±Inf pixels: non-finite outputs exactly where the reference has them (same NaN / +Inf / -Inf), the rest within
+    the usual tolerance; Winograd by its documented rule (_check_winograd)."""
+    from gpuml.impl.webgpu.conv.forward import RUN, conv_case
+    from gpuml.impl.webgpu.conv.variants import CONV2D
+
+    xs, ws, kw, bad = cfg
+    if any_device.pure and xs[0] * ws[0] * xs[2] * xs[3] > 2000:
+        pytest.skip("pure Python: the small cases suffice")
+    x, w, b = _bad_data(xs, ws, bad, kind)
+    g = conv_mod.conv_geometry(xs, ws, **kw)
+    ref_pre = ref_conv(x, w, b, **kw)
+    tx, tw, tb = (gpuml.tensor(a, device=any_device) for a in (x, w, b))
+    for relu in (False, True):
+        ref = np.maximum(ref_pre, 0) if relu else ref_pre
+        if any_device.is_gpu:
+            runs = {v.name: v.name for v in CONV2D.applicable(any_device.caps, conv_case(any_device, g))}
+        else:
+            runs = {a: a for a in _algos(ws, kw)}
+        for name, algo in runs.items():
+            if any_device.is_gpu:
+                got = RUN[name](any_device, g, tx, tw, tb, relu).numpy()
+            else:
+                got = gpuml.ops.conv2d(tx, tw, tb, algo=algo, relu=relu, **kw).numpy()
+            label = f"{name} {kind} relu={relu}"
+            if name.startswith("winograd") and not any_device.pure:
+                reach = _winograd_reach(ref.shape, bad, g.G, g.Cg, int(name[-1]), g.ph, g.pw)
+                _check_winograd(got, ref_pre, ref, reach, label)
+            else:
+                assert_close(got, ref, "matmul", label)
+
+
+@pytest.mark.parametrize("where", ["x", "grad_out"])
+@pytest.mark.parametrize("kind", ["nan", "inf"])
+@pytest.mark.parametrize("cfg", NONFINITE, ids=[_cid(c[:3]) for c in NONFINITE])
+def test_nonfinite_backward_matches_float64(any_device, cfg, kind, where):
+    """conv2d_backward with NaN/Inf pixels in x (they reach grad_w only) or in grad_out (grad_x within their
+    footprint, grad_w of their channel): the float64 reference's NaN/Inf pattern, the rest within tolerance."""
+    xs, ws, kw, bad = cfg
+    if any_device.pure and xs[0] * ws[0] * xs[2] * xs[3] > 2000:
+        pytest.skip("pure Python: the small cases suffice")
+    x, w, _ = _data(xs, ws, seed=7)
+    g = conv_mod.conv_geometry(xs, ws, **kw)
+    gy = np.random.default_rng(8).standard_normal(g.out_shape).astype(np.float32)
+    if where == "x":
+        x, w, _ = _bad_data(xs, ws, bad, kind)
+    else:
+        for (n, c, ih, iw), v in zip(bad, BAD_VALUES[kind], strict=False):
+            gy[n, c % g.OC, min(ih, g.OH - 1), min(iw, g.OW - 1)] = v
+    rgx, rgw, rgb = ref_backward(x, w, gy, **kw)
+    gx, gw, gb = gpuml.ops.conv2d_backward(*(gpuml.tensor(a, device=any_device) for a in (x, w, gy)), **kw)
+    assert_close(gx.numpy(), rgx, "matmul", f"grad_x {kind} in {where}")
+    assert_close(gw.numpy(), rgw, "matmul", f"grad_w {kind} in {where}")
+    assert_close(gb.numpy(), rgb, "matmul", f"grad_b {kind} in {where}")

@@ -42,22 +42,36 @@ var<workgroup> bound_q: u32;
 const LANES: u32 = {{LANES}}u;
 const ALIGNED: bool = {{ALIGNED}};
 
-// 4 pixels (dY d) times the window's taps 0..3 (a = x[0..3], b = x[4..7]; pixel i, tap j reads x[i + j]); tap 4 is
-// dot(d, b)
-fn tap(a: vec4<f32>, b: vec4<f32>, d: vec4<f32>) -> vec4<f32> {
-    return d.x * a + d.y * vec4<f32>(a.yzw, b.x) + d.z * vec4<f32>(a.zw, b.xy) + d.w * vec4<f32>(a.w, b.xyz);
+// The 8-value input window x[0..7] of a quad as the rows the 4 pixels read: w.i = x[i..i+3] (taps 0..3 of pixel
+// i), t4 = x[4..7] (tap 4 of each pixel). Rows of pixels past OW are zero: their dY is 0, and 0 * a NaN/Inf input
+// outside every receptive field of the tap would reach the gradient.
+struct Win { s0: vec4<f32>, s1: vec4<f32>, s2: vec4<f32>, s3: vec4<f32>, t4: vec4<f32> }
+
+fn window(a: vec4<f32>, b: vec4<f32>, ow0: u32) -> Win {
+    let live = vec4<u32>(ow0) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.OW);
+    if (all(live)) {
+        return Win(a, vec4<f32>(a.yzw, b.x), vec4<f32>(a.zw, b.xy), vec4<f32>(a.w, b.xyz), b);
+    }
+    let z = vec4<f32>();
+    return Win(a, select(z, vec4<f32>(a.yzw, b.x), live.y), select(z, vec4<f32>(a.zw, b.xy), live.z),
+               select(z, vec4<f32>(a.w, b.xyz), live.w), select(z, b, live));
+}
+
+// 4 pixels (dY d) times the window's taps 0..3 (pixel i, tap j reads x[i + j]); tap 4 is dot(d, w.t4)
+fn tap(w: Win, d: vec4<f32>) -> vec4<f32> {
+    return d.x * w.s0 + d.y * w.s1 + d.z * w.s2 + d.w * w.s3;
 }
 
 // Accumulators are separate variables passed by pointer, not an array (see the header).
 // Channels r..r+3 take the dY quads of lanes k0..k0+3 (constant): taps 0..3 into l0..l3, tap 4 into h.
 fn bc4(l0: ptr<function, vec4<f32>>, l1: ptr<function, vec4<f32>>, l2: ptr<function, vec4<f32>>,
-       l3: ptr<function, vec4<f32>>, h: ptr<function, vec4<f32>>, a: vec4<f32>, b: vec4<f32>,
+       l3: ptr<function, vec4<f32>>, h: ptr<function, vec4<f32>>, w: Win,
        d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>) {
-    *l0 += tap(a, b, d0);
-    *l1 += tap(a, b, d1);
-    *l2 += tap(a, b, d2);
-    *l3 += tap(a, b, d3);
-    *h += vec4<f32>(dot(d0, b), dot(d1, b), dot(d2, b), dot(d3, b));
+    *l0 += tap(w, d0);
+    *l1 += tap(w, d1);
+    *l2 += tap(w, d2);
+    *l3 += tap(w, d3);
+    *h += vec4<f32>(dot(d0, w.t4), dot(d1, w.t4), dot(d2, w.t4), dot(d3, w.t4));
 }
 
 // dY[n, oc, oh, ow0..ow0+3] (zero past OW and for oc >= OC); o = the element index of ow0
@@ -135,33 +149,34 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 + vec4<f32>(one);
             let b = vec4<f32>(ld(xrow, ix + 4, ok), ld(xrow, ix + 5, ok), ld(xrow, ix + 6, ok), ld(xrow, ix + 7, ok))
                 + vec4<f32>(one);
+            let win = window(a, b, ow0);
             let o = drow + ow0;
             if (fast) {
                 let d = dquad(q, o + q * plane_d, ow0);
-                bc4(&l0, &l1, &l2, &l3, &h0, a, b, subgroupBroadcast(d, 0u), subgroupBroadcast(d, 1u),
+                bc4(&l0, &l1, &l2, &l3, &h0, win, subgroupBroadcast(d, 0u), subgroupBroadcast(d, 1u),
                     subgroupBroadcast(d, 2u), subgroupBroadcast(d, 3u));
-                bc4(&l4, &l5, &l6, &l7, &h1, a, b, subgroupBroadcast(d, 4u), subgroupBroadcast(d, 5u),
+                bc4(&l4, &l5, &l6, &l7, &h1, win, subgroupBroadcast(d, 4u), subgroupBroadcast(d, 5u),
                     subgroupBroadcast(d, 6u), subgroupBroadcast(d, 7u));
                 if (p.OC > 8u) {
                     let e = dquad(q + 8u, o + (q + 8u) * plane_d, ow0);
-                    bc4(&l8, &l9, &l10, &l11, &h2, a, b, subgroupBroadcast(e, 0u), subgroupBroadcast(e, 1u),
+                    bc4(&l8, &l9, &l10, &l11, &h2, win, subgroupBroadcast(e, 0u), subgroupBroadcast(e, 1u),
                         subgroupBroadcast(e, 2u), subgroupBroadcast(e, 3u));
-                    bc4(&l12, &l13, &l14, &l15, &h3, a, b, subgroupBroadcast(e, 4u), subgroupBroadcast(e, 5u),
+                    bc4(&l12, &l13, &l14, &l15, &h3, win, subgroupBroadcast(e, 4u), subgroupBroadcast(e, 5u),
                         subgroupBroadcast(e, 6u), subgroupBroadcast(e, 7u));
                 }
             } else {
                 let d = dquad(q, o + q * plane_d, ow0);
-                bc4(&l0, &l1, &l2, &l3, &h0, a, b, subgroupBroadcast(d, 0u), subgroupBroadcast(d, 1u),
+                bc4(&l0, &l1, &l2, &l3, &h0, win, subgroupBroadcast(d, 0u), subgroupBroadcast(d, 1u),
                     subgroupBroadcast(d, 2u), subgroupBroadcast(d, 3u));
                 let e = dquad(q + 4u, o + (q + 4u) * plane_d, ow0);
-                bc4(&l4, &l5, &l6, &l7, &h1, a, b, subgroupBroadcast(e, 0u), subgroupBroadcast(e, 1u),
+                bc4(&l4, &l5, &l6, &l7, &h1, win, subgroupBroadcast(e, 0u), subgroupBroadcast(e, 1u),
                     subgroupBroadcast(e, 2u), subgroupBroadcast(e, 3u));
                 if (p.OC > 8u) {
                     let f = dquad(q + 8u, o + (q + 8u) * plane_d, ow0);
-                    bc4(&l8, &l9, &l10, &l11, &h2, a, b, subgroupBroadcast(f, 0u), subgroupBroadcast(f, 1u),
+                    bc4(&l8, &l9, &l10, &l11, &h2, win, subgroupBroadcast(f, 0u), subgroupBroadcast(f, 1u),
                         subgroupBroadcast(f, 2u), subgroupBroadcast(f, 3u));
                     let g = dquad(q + 12u, o + (q + 12u) * plane_d, ow0);
-                    bc4(&l12, &l13, &l14, &l15, &h3, a, b, subgroupBroadcast(g, 0u), subgroupBroadcast(g, 1u),
+                    bc4(&l12, &l13, &l14, &l15, &h3, win, subgroupBroadcast(g, 0u), subgroupBroadcast(g, 1u),
                         subgroupBroadcast(g, 2u), subgroupBroadcast(g, 3u));
                 }
             }

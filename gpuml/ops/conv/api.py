@@ -61,6 +61,14 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, algo: str = 
     Winograd algorithms need a 3x3 kernel, stride 1 and dilation 1 (else ValueError). ``"direct"`` runs the best
     kernel of the direct family for the device (implicit_rows, implicit or direct). float16 tensors run the
     implicit-GEMM kernel (``"auto"`` or ``"implicit"``). :func:`last_conv_algo` reports the kernel that ran.
+
+    NaN and ±Inf inputs stay inside the receptive fields they touch, on every backend: ``"direct"`` and
+    ``"im2col"`` give NaN / +Inf / -Inf exactly where a float64 direct convolution does (``relu=True`` keeps NaN,
+    as numpy's maximum). The Winograd algorithms mix the neighbours of each m x m output tile (m = 2, 4) in their
+    transforms: a NaN/Inf input may also reach the other outputs of a tile whose (m+2) x (m+2) input patch holds it
+    (at most m - 1 pixels beyond its receptive field, in its group's channels), and ±Inf may come out as NaN.
+    ``"auto"`` may pick Winograd (3x3 kernels with many channels): name ``"direct"`` or ``"im2col"`` where
+    non-finite inputs must map exactly.
     """
     tensors = (x, w) if b is None else (x, w, b)
     device, ts = operands(*tensors)

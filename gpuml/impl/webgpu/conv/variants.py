@@ -13,6 +13,12 @@ Variants (WGSL in shaders/conv/; ``applies`` says where each can run):
 - ``winograd2`` / ``winograd4``: F(2x2,3x3) / F(4x4,3x3) for 3x3, stride 1, dilation 1 (input transform, batched
   GEMM over the transform positions, output transform).
 
+NaN/Inf inputs: every kernel but Winograd multiplies only the taps of each output's receptive field (padding lanes,
+junk pixels and zero-padded weight taps never meet an input outside it: 0 * NaN = NaN), so non-finite outputs are
+exactly the float64 reference's; the fused ReLU keeps NaN. Winograd's transforms mix a tile's neighbours: a NaN/Inf
+input may reach every output of an m x m tile whose (m+2) x (m+2) input patch holds it, and ±Inf may become NaN
+(documented on gpuml.ops.conv2d; tests/test_conv.py, test_nonfinite_*).
+
 ``conv2d(algo="direct")`` runs the direct family (implicit_rows, implicit, direct) in static order; the report
 (``last_conv_algo``) names the kernel. The static order encodes the rule measured on lavapipe (the crossovers of
 ``gpuml bench conv``; the numbers are in benchmarks/RESULTS.md, "conv auto rule"):
