@@ -39,8 +39,11 @@ def assert_close(actual, reference, kind: str, name: str = "") -> None:
         same = np.isnan(actual[special]) == np.isnan(reference[special])
         same &= (actual[special] == reference[special]) | np.isnan(reference[special])
         if not same.all():
-            at = tuple(int(i) for i in np.argwhere(special)[np.argmin(same)])
-            raise AssertionError(f"{label}got {actual[at]!r} at {at}, expected {reference[at]!r} (NaN/Inf as numpy)")
+            bad = np.argwhere(special)[~same]
+            shown = ", ".join(
+                f"{actual[tuple(b)]} at {tuple(int(i) for i in b)} (expected {reference[tuple(b)]})" for b in bad[:6]
+            )
+            raise AssertionError(f"{label}{len(bad)} NaN/Inf elements differ from numpy's: got {shown}")
         actual, reference = actual[finite], reference[finite]
     rel, floor = TOLERANCES[kind]
     scale = float(np.max(np.abs(reference))) if reference.size else 0.0

@@ -22,6 +22,19 @@ fn nan_of(x: V) -> vec4<bool> {
     return is_nan4(vec4<f32>(x));
 }
 
+// log with numpy's domain: NaN below 0 and for NaN, -Inf at +-0, Inf at Inf. SwiftShader's log returns finite
+// values there (log(0) = -88, log(-x) = log(x)). NaN and -Inf are built from the bits at run time: a WGSL constant
+// expression may not evaluate to them.
+fn log_np(x: V) -> V {
+    let bits = bitcast<vec4<u32>>(vec4<f32>(x));
+    let zero = (bits & vec4<u32>(0x7fffffffu)) == vec4<u32>(0u);
+    let undefined = (bits > vec4<u32>(0x80000000u)) | nan_of(x);  // below -0, or NaN
+    let neg_inf = V(bitcast<vec4<f32>>(bits | vec4<u32>(0xff800000u)));
+    let nan = V(bitcast<vec4<f32>>(bits | vec4<u32>(0x7fc00000u)));
+    let inf = bits == vec4<u32>(0x7f800000u);
+    return select(select(select(log(x), x, inf), neg_inf, zero), nan, undefined);
+}
+
 struct Params {
     n16: u32,
     alpha: f32,

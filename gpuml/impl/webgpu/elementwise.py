@@ -16,15 +16,15 @@ from ._common import WG, pad8, vec4_count
 UNARY = {
     "neg": "-x",
     "relu": "select(max(x, V(0.0)), x, nan_of(x))",  # max() may drop NaN: numpy keeps it
-    "exp": "exp(x)",
-    "log": "log(x)",
+    "exp": "select(exp(x), x, nan_of(x))",  # SwiftShader: exp(NaN) = Inf
+    "log": "log_np(x)",
     "sqrt": "sqrt(x)",
     "abs": "abs(x)",
     "square": "x * x",
     # tanh(x) = sign * (1 - e) / (1 + e) with e = exp(-2|x|): no overflow, unlike the exp(2x) formula
     # some WGSL compilers use (it returns NaN for x > ~44 there).
-    "tanh": "sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x)))",
-    "sigmoid": "1.0 / (1.0 + exp(-x))",
+    "tanh": "select(sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x))), x, nan_of(x))",
+    "sigmoid": "select(1.0 / (1.0 + exp(-x)), x, nan_of(x))",
     "scale": "x * p.alpha",
     "add_scalar": "x + p.alpha",
     "rsub_scalar": "p.alpha - x",
