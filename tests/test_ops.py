@@ -52,3 +52,27 @@ def test_fill_and_views(any_device):
     r = z.reshape(5, -1)
     assert r.shape == (5, 3) and r.numpy().sum() == 37.5
     assert gpuml.ops.ones(4).tolist() == [1.0] * 4
+
+
+def test_nan_and_inf_follow_numpy(any_device):
+    """The examples of issue 19 on every backend: relu(NaN) is NaN, max/min are NaN wherever the NaN sits, argmax
+    and argmin give the first NaN, Inf - Inf is NaN, log(0) = -Inf, log(-1) = sqrt(-1) = NaN."""
+    nan, inf = np.nan, np.inf
+    for values in ([1, nan, 3], [nan, 1, 3], [1, 3, nan]):
+        x = np.array(values, np.float32)
+        assert np.isnan(gpuml.ops.max(x).item()) and np.isnan(gpuml.ops.min(x).item())
+        assert gpuml.ops.argmax(x).item() == gpuml.ops.argmin(x).item() == int(np.argmax(np.isnan(x)))
+    two = np.array([2, nan, 5, nan], np.float32)
+    assert gpuml.ops.argmax(two).item() == 1 and gpuml.ops.argmin(two).item() == 1
+    got = gpuml.ops.relu(np.array([nan, -1, 2, -inf, inf], np.float32)).numpy()
+    np.testing.assert_array_equal(got, [nan, 0, 2, 0, inf])
+    got = gpuml.ops.maximum(np.array([nan, 0, 1], np.float32), np.array([0, nan, -inf], np.float32)).numpy()
+    np.testing.assert_array_equal(got, [nan, nan, 1])
+    np.testing.assert_array_equal(gpuml.ops.clip(np.array([nan, 5], np.float32), 0, 1).numpy(), [nan, 1])
+    assert np.isnan(gpuml.ops.sum(np.array([inf, 1, -inf], np.float32)).item())
+    assert gpuml.ops.mean(np.array([inf, 1, 2], np.float32)).item() == inf
+    np.testing.assert_array_equal(gpuml.ops.log(np.array([0, -1, inf, 1], np.float32)).numpy(), [-inf, nan, inf, 0])
+    np.testing.assert_array_equal(gpuml.ops.sqrt(np.array([-1, inf, 4], np.float32)).numpy(), [nan, inf, 2])
+    np.testing.assert_array_equal(gpuml.ops.exp(np.array([nan, -inf, inf], np.float32)).numpy(), [nan, 0, inf])
+    np.testing.assert_array_equal(gpuml.ops.tanh(np.array([nan, -inf, inf], np.float32)).numpy(), [nan, -1, 1])
+    np.testing.assert_array_equal(gpuml.ops.sigmoid(np.array([nan, -inf, inf], np.float32)).numpy(), [nan, 0, 1])
