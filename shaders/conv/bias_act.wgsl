@@ -11,6 +11,8 @@
 // Coordinates come from the 3-D grid: integer division is scalarised on lavapipe and a 1-D version that decoded
 // (n, oc, q) per element ran ~4x slower than this.
 
+#include "common/nan.wgsl"
+
 struct Params { OC: u32, P: u32, OW: u32, OWc: u32, Pc: u32, NPc: u32, has_bias: u32, relu: u32, out_offset: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -44,8 +46,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (p.has_bias == 1u) {
         v += bias[oc];
     }
-    if (p.relu == 1u && v == v) {         // NaN stays NaN (numpy's maximum)
-        v = max(v, 0.0);
+    if (p.relu == 1u) {
+        v = max_nan(v, 0.0);               // NaN stays NaN (numpy's maximum)
     }
     out[p.out_offset + i] = v;
 }

@@ -10,6 +10,7 @@
 //   per invocation, so lanes run along output pixels (adjacent lanes read adjacent inputs).
 
 #include "common/index.wgsl"
+#include "common/nan.wgsl"
 
 struct Params {
     n: u32, C: u32, H: u32, W: u32, Cg: u32, OCg: u32, OC: u32, KH: u32,
@@ -92,10 +93,9 @@ fn chans4(g: u32, o0: u32) -> vec4<u32> {
     return vec4<u32>(g * p.OCg) + vec4<u32>(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last));
 }
 
-// bias, then ReLU if asked; a NaN stays NaN (numpy's maximum), whatever the adapter's max does with it
+// bias, then ReLU if asked; a NaN stays NaN (numpy's maximum; common/nan.wgsl)
 fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
-    let s = v + b;
-    return select(s, max(s, vec4<f32>(0.0)), vec4<bool>(p.relu == 1u) & (s == s));
+    return select(v + b, max_nan4(v + b, vec4<f32>(0.0)), p.relu == 1u);
 }
 
 // bias of 4 channels, loaded once per invocation (0 without bias)

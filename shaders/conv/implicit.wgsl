@@ -14,6 +14,7 @@
 // direct kernels on LeNet's convolutions.
 
 #include "common/index.wgsl"
+#include "common/nan.wgsl"
 
 struct Params {
     n: u32, C: u32, H: u32, W: u32, Cg: u32, OCg: u32, OC: u32, KH: u32,
@@ -42,7 +43,7 @@ fn wload(t: u32) -> vec4<f32> {
 fn finish(v: vec4<f32>, oc: u32) -> vec4<{{T}}> {
     var r = v;
     if (p.has_bias == 1u) { r += vec4<f32>(f32(bias[oc])); }
-    if (p.relu == 1u) { r = select(r, max(r, vec4<f32>(0.0)), r == r); }  // NaN stays NaN (numpy's maximum)
+    if (p.relu == 1u) { r = max_nan4(r, vec4<f32>(0.0)); }  // NaN stays NaN (numpy's maximum)
     return vec4<{{T}}>(r);
 }
 

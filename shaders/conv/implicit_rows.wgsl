@@ -22,6 +22,8 @@ enable subgroups;
 // the broadcasts follow a clamped, per-lane pixel index that Tint cannot prove subgroup-uniform
 diagnostic(off, subgroup_uniformity);
 
+#include "common/nan.wgsl"
+
 struct Params {
     npx: u32, C: u32, H: u32, W: u32, OC: u32, KH: u32, OH: u32, OW: u32,
     OWq: u32, sh: u32, ph: u32, pw: u32, dh: u32, has_bias: u32, relu: u32,
@@ -82,7 +84,7 @@ fn store(v0: vec4<f32>, r: u32, oc0: u32, plane: u32, ow0: u32) {
     }
     var v = v0;
     if (p.has_bias == 1u) { v += vec4<f32>(bias[oc]); }
-    if (p.relu == 1u) { v = select(v, max(v, vec4<f32>(0.0)), v == v); }  // NaN stays NaN (numpy's maximum)
+    if (p.relu == 1u) { v = max_nan4(v, vec4<f32>(0.0)); }  // NaN stays NaN (numpy's maximum)
     let o = plane + oc * p.OH * p.OW;
     out[o] = v.x;
     if (ow0 + 1u < p.OW) { out[o + 1u] = v.y; }

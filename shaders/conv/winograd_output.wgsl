@@ -8,6 +8,7 @@
 
 #include "common/index.wgsl"
 #include "conv/winograd_mats.wgsl"
+#include "common/nan.wgsl"
 
 const ALPHA: u32 = {{ALPHA}}u;
 const MT: u32 = {{M}}u;
@@ -50,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if (x0 + b < p.OW) {
             for (var a = 0u; a < MT; a++) {
                 var s = o[a] + bv;
-                if (p.relu == 1u && s == s) { s = max(s, 0.0); }  // NaN stays NaN (numpy's maximum)
+                if (p.relu == 1u) { s = max_nan(s, 0.0); }  // NaN stays NaN (numpy's maximum)
                 if (y0 + a < p.OH) { out[(plane + y0 + a) * p.OW + x0 + b] = s; }
             }
         }
