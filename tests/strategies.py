@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 # --- profiles --------------------------------------------------------------------------------------------------
 _COMMON = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("ci", max_examples=6, derandomize=True, **_COMMON)
-settings.register_profile("thorough", max_examples=150, derandomize=False, **_COMMON)
+settings.register_profile("thorough", max_examples=100, derandomize=False, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # --- shapes ----------------------------------------------------------------------------------------------------

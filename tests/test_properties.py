@@ -364,7 +364,11 @@ def check_nonfinite_pixel(backend, p, seed, value, where):
     dtype=st.sampled_from(FLOAT_DTYPES),
 )
 def test_kmeans_matches_sklearn_lloyd(backend, seed, n, d, k, spread, dtype):
-    """Same explicit initial centers: the labels equal scikit-learn's, the inertia within 1e-5 relative."""
+    """Same explicit initial centers: the labels equal scikit-learn's, the inertia within 1e-5 relative.
+
+    gpuml computes distances in float32 (gpuml.cluster.KMeans: "about 1e-6 relative, not bit for bit"), so the
+    problem is kept well-conditioned (initial centers 0.1 apart) and a label may differ only for a point whose two
+    nearest centers are a float32 tie (squared distances within 1e-5 of |x|^2 + |c|^2)."""
     from sklearn.cluster import KMeans as SkKMeans
 
     from gpuml.cluster import KMeans
@@ -375,12 +379,22 @@ def test_kmeans_matches_sklearn_lloyd(backend, seed, n, d, k, spread, dtype):
     rng = np.random.default_rng(seed)
     centers = rng.uniform(-10, 10, (max(k, 2), d))
     X = (centers[rng.integers(0, len(centers), n)] + spread * rng.standard_normal((n, d))).astype(dtype)
-    assume(len(np.unique(X, axis=0)) >= k)
-    init = np.unique(X, axis=0)[rng.choice(len(np.unique(X, axis=0)), k, replace=False)]
+    unique = np.unique(X, axis=0)
+    assume(len(unique) >= k)
+    init = unique[rng.choice(len(unique), k, replace=False)].astype(np.float64)
+    gaps = np.linalg.norm(init[:, None] - init[None], axis=-1) + np.eye(k) * 1e9
+    assume(gaps.min() > 0.1)
     ours = KMeans(k, init=init, device=device(backend)).fit(X)
-    ref = SkKMeans(k, init=init.astype(np.float64), n_init=1, algorithm="lloyd").fit(X.astype(np.float64))
-    np.testing.assert_array_equal(ours.labels_, ref.labels_)
-    scale = max(ref.inertia_, 1e-12 * float(np.sum(X.astype(np.float64) ** 2)) + 1e-30)
+    X64 = X.astype(np.float64)
+    ref = SkKMeans(k, init=init, n_init=1, algorithm="lloyd").fit(X64)
+    differ = np.flatnonzero(ours.labels_ != ref.labels_)
+    if differ.size:
+        c = ref.cluster_centers_
+        d2 = np.sort(((X64[differ, None] - c[None]) ** 2).sum(-1), axis=1)
+        size = (X64[differ] ** 2).sum(-1) + (c**2).sum(-1).max()
+        ties = d2[:, 1] - d2[:, 0] <= 1e-5 * size
+        assert ties.all(), f"labels differ at {differ[~ties][:5].tolist()} (not float32 ties) of {n}"
+    scale = max(ref.inertia_, 1e-12 * float(np.sum(X64**2)) + 1e-30)
     assert abs(ours.inertia_ - ref.inertia_) <= 1e-5 * scale, (ours.inertia_, ref.inertia_)
 
 
@@ -389,7 +403,7 @@ def test_kmeans_matches_sklearn_lloyd(backend, seed, n, d, k, spread, dtype):
 def _spec_items(h: int, w: int):
     num = functools.partial(st.floats, allow_nan=False, allow_infinity=False)
     fmt = lambda v: f"{v:.4g}"  # noqa: E731
-    size = st.tuples(st.integers(1, h), st.integers(1, w))  # h, w: the smallest size any item leaves
+    size = st.tuples(st.integers(1, h), st.integers(1, w))  # (h, w): the size this item sees
     return st.one_of(
         num(0, 180).map(lambda v: f"rotate {fmt(v)}"),
         st.tuples(num(0, 5), num(0, 5)).map(lambda t: f"translate {fmt(t[0])} {fmt(t[1])}"),
@@ -399,8 +413,8 @@ def _spec_items(h: int, w: int):
         num(0, 1).map(lambda v: f"vflip {fmt(v)}"),
         size.map(lambda s: f"crop {s[0]} {s[1]}"),
         size.map(lambda s: f"centercrop {s[0]} {s[1]}"),
-        st.tuples(st.integers(h, 40), st.integers(w, 40)).map(lambda s: f"resize {s[0]} {s[1]}"),
-        st.tuples(st.integers(h, 40), st.integers(w, 40)).map(lambda s: f"rrc {s[0]} {s[1]}"),
+        st.tuples(st.integers(1, 40), st.integers(1, 40)).map(lambda s: f"resize {s[0]} {s[1]}"),
+        st.tuples(st.integers(1, 40), st.integers(1, 40)).map(lambda s: f"rrc {s[0]} {s[1]}"),
         num(0, 0.9).map(lambda v: f"brightness {fmt(v)}"),
         num(0, 0.9).map(lambda v: f"contrast {fmt(v)}"),
         num(0, 0.9).map(lambda v: f"saturation {fmt(v)}"),
@@ -417,10 +431,15 @@ def _spec_items(h: int, w: int):
 
 @st.composite
 def pipelines(draw):
+    """A spec of 1-4 items; each size-taking item is drawn for the size the items before it leave."""
     c = draw(st.sampled_from((1, 3)))
     h, w = draw(st.integers(6, 40)), draw(st.integers(6, 40))
-    # crops draw at most (6, 6) and resizes at least that, so every item fits what the items before it leave
-    items = draw(st.lists(_spec_items(6, 6), min_size=1, max_size=4))
+    items, size = [], (h, w)
+    for _ in range(draw(st.integers(1, 4))):
+        item = draw(_spec_items(*size))
+        if item.split()[0] in ("crop", "centercrop", "resize", "rrc"):
+            size = tuple(int(v) for v in item.split()[1:3])
+        items.append(item)
     text = ", ".join(items)
     if draw(st.booleans()):
         text += ", normalize 0.5 0.25" if c == 1 else ", normalize 0.4 0.5 0.6 0.2 0.25 0.3"
