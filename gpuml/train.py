@@ -10,17 +10,19 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 
 import numpy as np
 
 from . import ops, serialize
 from .backends import get_device
 from .datasets import Dataset, as_images, batches, channel_stats, check_labels, to_dataset
+from .images import image_for_model, image_to_mnist, softmax  # noqa: F401 (gpuml.train names them)
 from .nn import MODELS, Dropout, Sequential, from_spec
 from .nn.functional import channel_affine, softmax_cross_entropy
-from .optim import SGD, Adam, AdamW, CosineAnnealingLR, Optimizer, RMSprop, StepLR
+from .optim import Optimizer
 from .tensor import Tensor
+from .train_config import TrainConfig, make_optimizer, make_schedule
 
 FORMAT_VERSION = serialize.FORMAT_VERSION
 
@@ -34,65 +36,6 @@ class NonFiniteError(ValueError):
     def __init__(self, message: str, epoch: int, step: int, what: str):
         super().__init__(message)
         self.epoch, self.step, self.what = epoch, step, what
-
-
-@dataclass
-class TrainConfig:
-    model: str = "lenet5"  # a name in gpuml.nn.MODELS or a spec string
-    dataset: str = "mnist"
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    l1: float = 0.0
-    l2: float = 0.0
-    max_grad_norm: float | None = None
-    schedule: str = "cosine"  # "cosine" | "step" | "none"
-    seed: int = 0
-    subset: int | None = None  # train on this many images (seeded)
-    augment: str | None = None
-    input_shape: tuple[int, ...] | None = None  # (C, H, W); None: the first data's (see Trainer)
-    num_classes: int | None = None  # None: a named model's output count is inferred from the labels
-    standardize: bool = False  # per-channel mean/std of the training data, stored in mean/std
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self):  # JSON (a checkpoint's config) gives lists
-        for name in ("input_shape", "mean", "std"):
-            if getattr(self, name) is not None:
-                setattr(self, name, tuple(getattr(self, name)))
-
-
-def make_optimizer(cfg: TrainConfig, model: Sequential) -> Optimizer:
-    params = model.parameters()
-    penalties = {"l1": cfg.l1, "l2": cfg.l2, "max_grad_norm": cfg.max_grad_norm}
-    name = cfg.optimizer.lower()
-    if name == "sgd":
-        return SGD(params, cfg.lr, momentum=0.0, **penalties)
-    if name == "momentum":
-        return SGD(params, cfg.lr, momentum=cfg.momentum, **penalties)
-    if name == "nesterov":
-        return SGD(params, cfg.lr, momentum=cfg.momentum, nesterov=True, **penalties)
-    if name == "adam":
-        return Adam(params, cfg.lr, **penalties)
-    if name == "adamw":
-        return AdamW(params, cfg.lr, weight_decay=cfg.weight_decay, **penalties)
-    if name == "rmsprop":
-        return RMSprop(params, cfg.lr, momentum=0.0, **penalties)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r}: sgd, momentum, nesterov, adam, adamw, rmsprop")
-
-
-def make_schedule(cfg: TrainConfig, opt: Optimizer):
-    if cfg.schedule == "cosine":
-        return CosineAnnealingLR(opt, t_max=max(cfg.epochs, 1))
-    if cfg.schedule == "step":
-        return StepLR(opt, step_size=max(cfg.epochs // 3, 1), gamma=0.1)
-    if cfg.schedule in ("none", None, ""):
-        return None
-    raise ValueError(f"unknown schedule {cfg.schedule!r}: cosine, step, none")
 
 
 class Trainer:
@@ -507,12 +450,6 @@ def _copy_state(state: dict) -> dict:
     return {k: np.array(v, copy=True) for k, v in state.items()}  # the numpy backend hands out live arrays
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def save_npz_atomic(path, arrays: dict, meta: dict) -> None:
     """Write ``arrays`` plus a JSON ``meta`` entry to ``path`` atomically (:func:`gpuml.serialize.write_atomic`)."""
     serialize.write_atomic(path, arrays, meta)
@@ -529,40 +466,3 @@ def load_model(path, device=None) -> tuple[Sequential, dict]:
     ``gpuml train`` (the model is rebuilt from the file's layer list, or the spec of a format-1 file)."""
     arrays, meta = serialize.read(path)
     return serialize.build(arrays, meta, path, device).eval(), meta
-
-
-def image_to_mnist(image) -> np.ndarray:
-    """Any image (path or PIL) -> a (1, 28, 28) float32 array the way MNIST digits look: grayscale, light digit
-    on black (inverted when the background is light), then the digit pad's preprocessing
-    (:func:`gpuml.playground.mnist.ink_to_mnist`: the digit's box scaled to 20x20 and centred by mass), so files and
-    drawn digits reach the model alike. Large images are first reduced to at most 112 px a side (the pad's size)."""
-    from PIL import Image
-
-    from .playground.mnist import ink_to_mnist
-
-    img = Image.open(image) if isinstance(image, str | os.PathLike) else image
-    img = img.convert("L")
-    if max(img.size) > 112:
-        scale = 112 / max(img.size)
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BOX)
-    a = np.asarray(img, np.float32) / 255.0
-    if np.median(a) > 0.5:  # dark ink on light paper
-        a = 1.0 - a
-    side = max(a.shape)
-    square = np.zeros((side, side), np.float32)  # ink_to_mnist takes a square pad
-    square[: a.shape[0], : a.shape[1]] = a
-    flat = ink_to_mnist(square.ravel().tolist(), side)
-    return np.zeros((1, 28, 28), np.float32) if flat is None else np.asarray(flat, np.float32).reshape(1, 28, 28)
-
-
-def image_for_model(image, input_shape) -> np.ndarray:
-    """An image file (or PIL image) as a (C, H, W) input for a model trained on MNIST-like digits:
-    :func:`image_to_mnist`, then resized to the model's input size when that is not 28x28."""
-    from PIL import Image
-
-    x = image_to_mnist(image)
-    shape = tuple(input_shape)
-    if x.shape != shape:
-        small = Image.fromarray((x[0] * 255).astype(np.uint8)).resize((shape[2], shape[1]), Image.BILINEAR)
-        x = (np.asarray(small, np.float32) / 255.0)[None]
-    return x

@@ -38,8 +38,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "gpuml.augment.cli",
             "gpuml.cli",
+            "gpuml.images",
             "gpuml.export",
             "gpuml.train",
+            "gpuml.train_config",
             "gpuml.report",
             "gpuml.regularization",
             "gpuml.demos",
