@@ -182,12 +182,17 @@ def test_resume_with_a_changed_model_optimizer_or_lr_is_an_error(capsys, tmp_pat
         ("--lr", "0.01", "0.001"),
         ("--model", "lenet5", "digits-cnn"),
         ("--optimizer", "sgd", "adamw"),
+        ("--l2", "0.001", "0.0"),
+        ("--schedule", "step", "cosine"),
     ):
         code, _, err = run(capsys, "train", "--resume", ckpt, option, value, "--out", out)
         assert_one_line(code, err, f"{option} {value}", saved, str(ckpt))
     assert ckpt.read_bytes() == before  # nothing trained
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--epochs", "1")  # no more than the epochs done
+    assert_one_line(code, err, "--epochs 1", "trained 1 epochs already", str(ckpt))
+    assert ckpt.read_bytes() == before
     # the checkpoint's own values are no contradiction
-    code, _, err = run(capsys, "train", "--resume", ckpt, "--lr", "0.001", "--epochs", "1", "--no-progress")
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--lr", "0.001", "--epochs", "2", "--no-progress")
     assert code == 0, err
 
 

@@ -66,12 +66,16 @@ def cmd_train(args) -> int:
         args.out = str(Path(args.resume).parent)
     out = Path(args.out or ("runs/mnist" if builtin else f"runs/{Path(args.images or args.dataset).stem}"))
     checkpoint = out / "model.npz"
+    if not args.resume:
+        for key, default in _TRAIN_DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, default)
     try:
         if args.resume:
             source = Path(args.resume) if args.resume is not True else checkpoint
             trainer = Trainer.load(source, device, epochs=args.epochs)
             cfg = trainer.cfg
-            clash = _resume_clash(args, cfg, source)
+            clash = _resume_clash(args, cfg, source, trainer.epoch)
             if clash:
                 print(f"gpuml train: {clash}", file=sys.stderr)
                 return 2
@@ -89,9 +93,6 @@ def cmd_train(args) -> int:
     if len(bad) > 20:
         print(f"gpuml train: ... and {len(bad) - 20} more unreadable files skipped", file=sys.stderr)
     if not args.resume:
-        for key, default in _TRAIN_DEFAULTS.items():
-            if getattr(args, key) is None:
-                setattr(args, key, default)
         shape = tuple(int(s) for s in train.images.shape[1:])
         if builtin:
             classes = 10
@@ -159,12 +160,28 @@ def cmd_train(args) -> int:
 
 
 # options whose default is applied after parsing, so that with --resume an option given differs from one left out
-_TRAIN_DEFAULTS = {"batch_size": 64, "optimizer": "adamw", "lr": 1e-3}
-_RESUME_FIXED = ("model", "optimizer", "lr", "batch_size")
+_TRAIN_DEFAULTS = {
+    "batch_size": 64,
+    "optimizer": "adamw",
+    "lr": 1e-3,
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "l1": 0.0,
+    "l2": 0.0,
+    "schedule": "cosine",
+    "seed": 0,
+}
+_RESUME_FIXED = (*_TRAIN_DEFAULTS, "model", "max_grad_norm", "subset", "augment")
 
 
-def _resume_clash(args, cfg, source) -> str | None:
-    """Options given with --resume that contradict the checkpoint: a resumed run continues as it was saved."""
+def _resume_clash(args, cfg, source, done: int) -> str | None:
+    """Options given with --resume that contradict the checkpoint: a resumed run continues as it was saved (only
+    --epochs, the new total, may change, and it must be more than the epochs done)."""
+    if args.epochs is not None and args.epochs <= done:
+        return (
+            f"--epochs {args.epochs}: the checkpoint {source} has trained {done} epochs already; give a larger total "
+            "to continue"
+        )
     for key in _RESUME_FIXED:
         given, saved = getattr(args, key), getattr(cfg, key)
         if given is not None and given != saved:
@@ -352,15 +369,15 @@ def add_train(sub) -> None:
         choices=["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"],
     )
     t.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.001)")
-    t.add_argument("--momentum", type=fraction, default=0.9, help="for momentum / nesterov")
+    t.add_argument("--momentum", type=fraction, default=None, help="for momentum / nesterov (default 0.9)")
     t.add_argument(
-        "--weight-decay", type=nonnegative_float, default=0.0, help="AdamW decoupled weight decay (weights only)"
+        "--weight-decay", type=nonnegative_float, default=None, help="AdamW decoupled weight decay (default 0)"
     )
-    t.add_argument("--l1", type=nonnegative_float, default=0.0, help="L1 penalty on weights")
-    t.add_argument("--l2", type=nonnegative_float, default=0.0, help="L2 penalty on weights")
+    t.add_argument("--l1", type=nonnegative_float, default=None, help="L1 penalty on weights (default 0)")
+    t.add_argument("--l2", type=nonnegative_float, default=None, help="L2 penalty on weights (default 0)")
     t.add_argument("--max-grad-norm", type=positive_float, default=None, help="clip gradients by global norm")
-    t.add_argument("--schedule", default="cosine", choices=["cosine", "step", "none"])
-    t.add_argument("--seed", type=nonnegative_int, default=0)
+    t.add_argument("--schedule", default=None, choices=["cosine", "step", "none"], help="default cosine")
+    t.add_argument("--seed", type=nonnegative_int, default=None, help="default 0")
     t.add_argument("--subset", type=positive_int, default=None, help="train on this many images")
     t.add_argument(
         "--augment", type=pipeline_spec, default=None, help='on-the-fly augmentation, e.g. "rotate 15, translate 2"'
