@@ -133,3 +133,14 @@ def test_conv2d_every_algo_with_batch_zero(any_device, algo):
     x0 = gpuml.tensor(np.zeros((0, 2, 6, 6), np.float32), device=any_device)
     w = gpuml.tensor(np.ones((4, 2, 3, 3), np.float32), device=any_device)
     _same(ops.conv2d(x0, w, padding=1, algo=algo).numpy(), np.zeros((0, 4, 6, 6)))
+
+
+def test_mean_of_empty_is_nan_with_a_warning(any_device):
+    """numpy: the mean of nothing is NaN with a RuntimeWarning ("Mean of empty slice"); the sum is 0."""
+    x = gpuml.tensor(np.zeros((3, 0), np.float32), device=any_device)
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        got = gpuml.ops.mean(x, axis=1).numpy()
+    assert got.shape == (3,) and np.isnan(got).all()
+    with pytest.warns(RuntimeWarning):
+        assert np.isnan(gpuml.ops.mean(x).numpy())
+    assert gpuml.ops.sum(x, axis=1).numpy().tolist() == [0.0, 0.0, 0.0]

@@ -6,8 +6,10 @@ The tensor is viewed as (outer, R, inner) around the reduced axis and each backe
 from __future__ import annotations
 
 import math
+import warnings
 
 from ..tensor import Tensor
+from .elementwise import full
 from .validate import normalize_axis, operands, require_float
 
 
@@ -27,7 +29,10 @@ def _reduce(kind: str, x, axis: int | None, keepdims: bool, index: bool, name: s
         out_shape = (1,) * x.ndim if keepdims else ()
     else:
         out_shape = x.shape[:axis] + ((1,) if keepdims else ()) + x.shape[axis + 1 :]
-    if r == 0 and (kind != "sum" or index):
+    if r == 0 and kind == "mean" and not index:  # numpy: NaN, with a RuntimeWarning
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=3)
+        return full(out_shape, math.nan, "float32", device)
+    if r == 0 and (kind != "sum" or index):  # numpy raises for max/min/argmax/argmin of nothing
         raise ValueError(f"{name}: cannot reduce an empty axis (shape {x.shape}, axis {axis})")
     return device.impl.reduce(kind, index, x, outer, r, inner, out_shape)
 
