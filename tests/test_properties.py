@@ -2,8 +2,9 @@
 NaN/Inf positions and parameters for ops, conv2d, KMeans and augmentation, against float64 numpy references, on the
 native, cpu and python backends (python: smaller sizes).
 
-Profiles (tests/strategies.py): ``ci`` (default; derandomized, a few examples per property, the file in about a
-minute on two cores) and ``thorough`` (``HYPOTHESIS_PROFILE=thorough``: many random examples, for local runs).
+Profiles (tests/strategies.py): ``ci`` (default; derandomized, 15 examples per property, no example database: the
+file well under 90 s on two cores, the same examples on every run) and ``thorough`` (``HYPOTHESIS_PROFILE=thorough``:
+300 random examples per property, for local runs).
 A property that finds a bug others are fixing is marked ``xfail(strict=False)`` with the issue point and a minimal
 example, so the gap stays documented and the mark can be dropped once it passes.
 """
@@ -363,15 +364,16 @@ def check_nonfinite_pixel(backend, p, seed, value, where):
     n=st.integers(2, 400) | st.sampled_from((2, 17, 257, 1025)),
     d=st.integers(1, 9),
     k=st.integers(1, 9),
-    spread=st.sampled_from((0.05, 0.3, 1.0)),
+    spread=st.sampled_from((0.3, 1.0, 2.0)),
     dtype=st.sampled_from(FLOAT_DTYPES),
 )
 def test_kmeans_matches_sklearn_lloyd(backend, seed, n, d, k, spread, dtype):
     """Same explicit initial centers: the labels equal scikit-learn's, the inertia within 1e-5 relative.
 
     gpuml computes distances in float32 (gpuml.cluster.KMeans: "about 1e-6 relative, not bit for bit"), so the
-    problem is kept well-conditioned (initial centers 0.1 apart) and a label may differ only for a point whose two
-    nearest centers are a float32 tie (squared distances within 1e-5 of |x|^2 + |c|^2)."""
+    problem is kept well-conditioned (initial centers 0.1 apart, blobs of spread >= 0.3 on a +-10 range; tighter
+    blobs split between two centers are float32 ties) and a label may differ only for a point whose two nearest
+    centers are a float32 tie (squared distances within 1e-5 of |x|^2 + |c|^2)."""
     from sklearn.cluster import KMeans as SkKMeans
 
     from gpuml.cluster import KMeans
