@@ -137,14 +137,18 @@ def _cutout_op(rects, fill) -> Pixel:
     return Pixel(CUTOUT, [(float(x0), float(y0), float(x1), float(y1), fill) + (0.0,) * 7 for x0, y0, x1, y1 in rects])
 
 
+MAX_HOLES = 64
+
+
 class Cutout(Transform):
     """Cutout (DeVries & Taylor 2017): ``n_holes`` squares of ``size`` px (or (h, w)) centred at random pixels,
     clipped at the border, set to ``fill``."""
 
     def __init__(self, size=8, n_holes: int = 1, fill: float = 0.0):
         self.size = _size(size, "Cutout")
-        if _finite(n_holes, "n_holes", "Cutout") < 0 or n_holes != int(n_holes):
-            raise ValueError(f"Cutout: n_holes must be a whole number >= 0, got {n_holes!r}")
+        # each hole is one masked pass of the fused kernel: a bound keeps a typo (1e30) from building forever
+        if not 0 <= _finite(n_holes, "n_holes", "Cutout") <= MAX_HOLES or n_holes != int(n_holes):
+            raise ValueError(f"Cutout: n_holes must be a whole number in [0, {MAX_HOLES}], got {n_holes!r}")
         self.n_holes = int(n_holes)
         self.fill = _finite(fill, "fill", "Cutout")
 
