@@ -58,7 +58,7 @@ def _chain_worker(device, index: int, chains: int, small: bool):
             np.testing.assert_allclose(got_y, want_y, rtol=1e-4, atol=1e-4, err_msg=f"thread {index} step {step}")
             np.testing.assert_allclose(float(total.numpy()), float(want_y.sum()), rtol=1e-3, atol=1e-3)
             if step % 97 == 0:
-                gc.collect()  # finalizers of other threads' tensors run here, on this thread
+                gc.collect(0)  # finalizers of other threads' tensors run here, on this thread (young generation: cheap)
 
     return work
 
@@ -135,7 +135,7 @@ def test_ops_from_threads_with_frequent_gc_do_not_deadlock(native_device):
         for _ in range(200):
             Cycle(ops.add(x, 1.0))
             y = ops.mul(x, 2.0)
-            gc.collect()
+            gc.collect(0)  # the fresh cycle is young: a full collection in a big test session takes ~0.5 s each
             assert float(y.numpy()[0]) == 2.0 * i
 
     errors = _run_threads(work, 4)
