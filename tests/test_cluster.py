@@ -284,3 +284,16 @@ def test_assign_variant_is_measured_with_tuning_on(native_device, tmp_path, monk
         assert ours.n_iter_ == ref.n_iter_
     finally:
         native_device.tune_cache.clear()
+
+
+def test_values_that_overflow_float32_distances_are_refused(any_device):
+    """±1e20 (issue 19): squared distances overflow float32; a clear ValueError instead of inf inertia and
+    arbitrary labels (it used to be an IndexError from inside the code)."""
+    from gpuml.cluster import KMeans
+
+    X = np.random.default_rng(0).random((60, 2))
+    X[:30] *= 1e20
+    with pytest.raises(ValueError, match=r"overflow beyond .* for 2 features: rescale"):
+        KMeans(3, random_state=0, device=any_device).fit(X if any_device.name != "python" else X.tolist())
+    ok = KMeans(3, random_state=0, device=any_device).fit(np.random.default_rng(0).random((60, 2)) * 1e15)
+    assert np.isfinite(ok.inertia_)

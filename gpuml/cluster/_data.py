@@ -106,7 +106,9 @@ def as_host(
         if not np.isfinite(arr64).all():
             raise ValueError(f"{what} contains NaN or infinity; gpuml.cluster needs finite values")
         mu = arr64.mean(axis=0) if mean is None else np.asarray(mean, np.float64)
-        x32 = (arr64 - mu).astype(np.float32)
+        centered = arr64 - mu
+        _check_range(what, float(np.abs(centered).max()) if centered.size else 0.0, d)
+        x32 = centered.astype(np.float32)
         return HostData(n, d, [float(v) for v in mu], x32=x32, dtype=arr.dtype)
     rows = X
     if isinstance(rows, array.array):
@@ -129,9 +131,21 @@ def as_host(
     if mean is None:
         mean = [math.fsum(flat[j::d]) / n for j in range(d)]
     centered = [flat[i] - mean[i % d] for i in range(n * d)]
+    _check_range(what, max(map(abs, centered), default=0.0), d)
     # round to float32 like the device copy, so host-side rows equal device rows
     centered = array.array("f", centered).tolist()
     return HostData(n, d, list(mean), flat=centered, dtype="float64")
+
+
+def _check_range(what: str, largest: float, d: int) -> None:
+    """gpuml computes squared distances in float32: centered values whose squares overflow it would give infinite
+    inertia and arbitrary labels, so they are refused (scikit-learn, in float64, would go on)."""
+    limit = math.sqrt(3.4028234663852886e38 / (4 * max(d, 1)))
+    if largest > limit:
+        raise ValueError(
+            f"{what} has values {largest:.3g} away from the column means; gpuml.cluster computes squared distances "
+            f"in float32, which overflow beyond {limit:.3g} for {d} features: rescale the data (e.g. StandardScaler)"
+        )
 
 
 def _check_size(what: str, n: int, d: int, min_samples: int, mean=None, owner: str = "the estimator") -> None:
