@@ -136,7 +136,7 @@ def test_wheel_holds_every_module_kernel_and_page_file(env):
     assert len(kernels) > 50 and any("/" in k[len("gpuml/shaders/") :] for k in kernels)
     assert kernels - names == set()
     page = {f"gpuml/site/{p}" for p in _repo_files("web/site", (".py", ".js", ".html", ".css", ".webmanifest"))}
-    assert {"gpuml/site/index.html", "gpuml/site/app.py", "gpuml/site/worker.js"} <= page
+    assert {"gpuml/site/index.html", "gpuml/site/py/gpuml_web/__init__.py", "gpuml/site/worker.js"} <= page
     assert page - names == set()
     assert {"gpuml/models/lenet5_mnist.npz", "gpuml/models/lenet5_mnist.json"} <= names
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
@@ -175,7 +175,8 @@ def test_web_build_fetches_pyodide_and_serve_serves_it(env):
     assert f"fetching Pyodide {_pyodide_pin()}" in result.stdout and "with npm into" in result.stdout, result.stdout
     assert env.npm_log.read_text().split("\n")[0] == f"pack pyodide@{_pyodide_pin()} --silent"
     assert (env.data / f"pyodide-{_pyodide_pin()}" / "pyodide.asm.wasm").is_file()
-    for name in ("index.html", "app.py", "worker.js", "sw.js", "pyodide/pyodide.mjs", "pyodide/pyodide.asm.wasm"):
+    page_files = ("index.html", "py/gpuml_web/__init__.py", "worker.js", "sw.js", "pyodide/pyodide.mjs")
+    for name in (*page_files, "pyodide/pyodide.asm.wasm"):
         assert (site / name).is_file(), name
     assert (site / "pyodide" / "pyodide.asm.wasm").read_bytes() == (PYODIDE_NPM / "pyodide.asm.wasm").read_bytes()
     assert (site / "index.html").read_bytes() == (ROOT / "web" / "site" / "index.html").read_bytes()

@@ -1,6 +1,6 @@
 """Demo models: each demo's state, ``step()``, controls (name, kind, range, default; a bad value raises a one-line
 ValueError) and what to draw as plain data, with no drawing or windowing code. The native windows
-(``gpuml.demos``) and the web page (web/site/app.py) are thin front ends over these models.
+(``gpuml.demos``) and the web page (web/site/py/gpuml_web) are thin front ends over these models.
 
     digits          DigitsModel: a pad of ink, MNIST preprocessing, LeNet-5 probabilities, Grad-CAM, activations
     kmeans          KMeansModel: k-means++ then Lloyd iterations step by step, elbow and silhouette panels

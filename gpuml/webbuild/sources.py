@@ -59,7 +59,7 @@ def _walk(node, prefix: str = ""):
 
 
 def site_files() -> dict[str, bytes]:
-    """Relative path -> contents of every page source file (index.html, app.js, app.py, worker.js, ...)."""
+    """Relative path -> contents of every page source file (index.html, app.js, worker.js, demos/, py/, ...)."""
     return dict(_walk(_site_root()))
 
 

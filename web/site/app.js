@@ -1,5 +1,17 @@
-// Main thread of the gpuml page: DOM, input and messages only. Pyodide, gpuml and WebGPU live in worker.js,
-// so no main-thread task gets long while training or animating (measured below with a PerformanceObserver).
+// Main thread of the gpuml page: the shell (worker, messages, errors, facts) and one module per demo
+// (demos/<name>.js: its controls and panels). Pyodide, gpuml and WebGPU live in worker.js, so no main-thread task
+// gets long while training or animating (measured below with a PerformanceObserver).
+//
+// A demo module exports `canvases` ({worker canvas name: element id}: drawn by the worker's WebGPU renderer),
+// `init(ctx)` (wire the controls; called once the page is ready) and optionally `progress` ({message name:
+// handler}) for the worker's progress messages. A new demo is one module, one line in DEMOS and one <section>.
+import * as pad from "./demos/pad.js";
+import * as kmeans from "./demos/kmeans.js";
+import * as augment from "./demos/augment.js";
+import * as train from "./demos/train.js";
+
+const DEMOS = [pad, kmeans, augment, train];
+
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const state = {
@@ -8,13 +20,50 @@ const state = {
 };
 window.gpumlPage = state; // read by tests and by curious people in the console
 
-function showError(text) {
+// An error in words: Python tracebacks and "Error:" prefixes are cut to the last line's message.
+function words(err) {
+  let text = String((err && err.message) || err || "unknown error").trim();
+  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  if (lines.length > 1 && lines.some((l) => l.startsWith("Traceback") || l.startsWith("File \""))) {
+    text = lines[lines.length - 1];
+  }
+  return text.replace(/^(PythonError|Error|ValueError|TypeError|KeyError|RuntimeError|[A-Za-z]+Error):\s*/, "");
+}
+
+// Unexpected errors (not tied to a control) go to the page's error area, in words.
+function showError(err) {
+  const text = words(err);
   state.errors.push(text);
   const div = document.createElement("div");
   div.textContent = text;
   $("errors").appendChild(div);
   $("errors").classList.add("visible");
 }
+
+// An error caused by a control: shown next to it (and cleared by the next success), never as a traceback.
+function errorAt(control, err) {
+  const el = typeof control === "string" ? $(control) : control;
+  const text = words(err);
+  state.errors.push(text);
+  let box = el.parentElement.querySelector(`.field-error[data-for="${el.id}"]`);
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "field-error";
+    box.dataset.for = el.id;
+    box.setAttribute("role", "alert");
+    el.insertAdjacentElement("afterend", box);
+  }
+  box.textContent = text;
+  el.setAttribute("aria-invalid", "true");
+  return text;
+}
+function clearError(control) {
+  const el = typeof control === "string" ? $(control) : control;
+  const box = el.parentElement.querySelector(`.field-error[data-for="${el.id}"]`);
+  if (box) box.remove();
+  el.removeAttribute("aria-invalid");
+}
+
 function notice(text, level = "warn") {
   state.notices.push({ text, level });
   const div = document.createElement("div");
@@ -23,7 +72,7 @@ function notice(text, level = "warn") {
   $("notices").appendChild(div);
 }
 window.addEventListener("error", (e) => showError(`page error: ${e.message}`));
-window.addEventListener("unhandledrejection", (e) => showError(`page error: ${e.reason && (e.reason.message || e.reason)}`));
+window.addEventListener("unhandledrejection", (e) => showError(`page error: ${words(e.reason)}`));
 
 // --- long tasks on the main thread --------------------------------------------------------------------------
 try {
@@ -51,7 +100,8 @@ function call(fn, ...args) {
 }
 window.gpumlCall = call;
 
-const listeners = { progress: [] };
+const progress = {};
+for (const m of DEMOS) Object.assign(progress, m.progress || {});
 worker.onmessage = (e) => {
   const m = e.data;
   if (m.type === "result") {
@@ -63,19 +113,20 @@ worker.onmessage = (e) => {
   } else if (m.type === "notice") {
     notice(m.text, m.level);
   } else if (m.type === "error") {
-    showError(m.text);
+    // errors of a call are the caller's to show (next to its control); others land here
+    if (!m.call) showError(m.text);
   } else if (m.type === "ready") {
     onReady(m);
   } else if (m.type === "progress") {
-    onProgress(m.name, m.data);
+    const h = progress[m.name];
+    if (h) h(m.data, ctx); else showError(`no handler for progress message ${m.name}`);
   }
 };
 worker.onerror = (e) => showError(`worker error: ${e.message}`);
 
 const canvases = {};
-for (const [name, id] of [["pad", "pad-canvas"], ["input", "input-canvas"], ["acts", "acts-canvas"],
-  ["kmeans", "kmeans-canvas"], ["gallery", "gallery-canvas"], ["curves", "curves-canvas"]]) {
-  canvases[name] = $(id).transferControlToOffscreen();
+for (const m of DEMOS) {
+  for (const [name, id] of Object.entries(m.canvases || {})) canvases[name] = $(id).transferControlToOffscreen();
 }
 worker.postMessage({ type: "init", canvases, opts: { gpu: params.get("gpu") || "auto", present: params.get("present") || "copy" } },
   Object.values(canvases));
@@ -87,6 +138,9 @@ function fact(label, value) {
   dd.textContent = value;
   $("facts").append(dt, dd);
 }
+
+// What every demo module gets.
+const ctx = { $, state, call, showError, errorAt, clearError, notice, words, fact };
 
 function onReady(m) {
   state.tti_ms = performance.now(); // since navigation start
@@ -114,188 +168,14 @@ function onReady(m) {
   fact("gpuml payload", `${(p.total / 1e6).toFixed(3)} MB (wheel ${(p.wheel / 1e3).toFixed(0)} kB + model ${(p.model / 1e3).toFixed(0)} kB)`);
   if (m.model) fact("model", `LeNet-5, test accuracy ${m.model.test_accuracy ? (100 * m.model.test_accuracy).toFixed(2) + "%" : "?"} (${m.model.source})`);
   $("build-version").textContent = `build ${m.build.version}`;
-  const sel = $("km-dataset");
-  for (const name of m.build.kmeans_datasets) sel.add(new Option(name, name));
-  kmeansReset();
-  augmentRun();
-  trainReset();
-}
-
-function onProgress(name, d) {
-  if (name === "kmeans") {
-    state.kmeans.steps.push(d);
-    if (d.done) {
-      state.kmeans.done = true;
-      state.kmeans.labels = d.labels;
-      $("km-play").textContent = "Play";
+  for (const d of DEMOS) {
+    try {
+      d.init(ctx, m);
+    } catch (e) {
+      showError(e);
     }
-    const frames = state.kmeans.steps.filter((s) => !s.done && s.step_ms);
-    const stepMs = frames.reduce((a, s) => a + s.step_ms + s.draw_ms, 0) / Math.max(frames.length, 1);
-    $("km-info").textContent = d.done
-      ? `converged after ${d.n_iter} iterations, inertia ${d.inertia.toFixed(2)}; ${stepMs.toFixed(2)} ms per iteration + frame`
-      : `iteration ${d.iteration}` + (d.inertia === null ? "" : ` (before: inertia ${d.inertia.toFixed(2)}, shift ` +
-        `${d.shift.toExponential(2)})`) + ` — step ${d.step_ms.toFixed(2)} ms, draw ${d.draw_ms.toFixed(2)} ms`;
-  } else if (name === "kmeans-state") {
-    $("km-play").textContent = "Play";
-  } else if (name === "train") {
-    state.train.steps.push(d);
-    const last = state.train.steps.slice(-10);
-    const ms = last.reduce((a, s) => a + s.ms_per_step, 0) / last.length;
-    const tests = state.train.steps.filter((s) => s.test_acc !== null);
-    const acc = tests.length ? `, test accuracy ${(100 * tests[tests.length - 1].test_acc).toFixed(1)}%` : "";
-    $("train-info").textContent = `step ${d.step} (epoch ${d.epoch.toFixed(2)}): loss ${d.loss.toFixed(3)}${acc} — ${ms.toFixed(1)} ms/step`;
-    const lt = state.trainLongTasks;
-    $("longtask-info").textContent = `main-thread long tasks (> 50 ms) while training: ${lt.length}` +
-      (lt.length ? `, longest ${Math.max(...lt.map((t) => t.ms)).toFixed(0)} ms` : "");
-  } else if (name === "train-state") {
-    state.training = false;
-    $("train-start").textContent = "Start";
   }
 }
-
-// --- digit pad ------------------------------------------------------------------------------------------------
-const pad = $("pad-canvas");
-let drawing = false, last = null, segs = [], flushTimer = null;
-function flushSegs() {
-  flushTimer = null;
-  if (!segs.length) return;
-  const batch = segs;
-  segs = [];
-  call("pad_stroke", batch, Number($("pad-brush").value)).catch((e) => showError(e.message));
-}
-function queueSeg(a, b) {
-  segs.push(a[0], a[1], b[0], b[1]);
-  if (!flushTimer) flushTimer = setTimeout(flushSegs, 16);
-}
-function pos(e) {
-  const r = pad.getBoundingClientRect();
-  return [(e.clientX - r.left) * (280 / r.width), (e.clientY - r.top) * (280 / r.height)];
-}
-// Predictions run one after another; while one runs, later requests share the one queued behind it.
-let predictChain = Promise.resolve(), queuedPredict = null;
-function predict() {
-  if (!state.ready) return Promise.resolve(null);
-  flushSegs();
-  if (queuedPredict) return queuedPredict;
-  const p = predictChain.then(async () => {
-    queuedPredict = null;
-    const out = await call("pad_predict", $("pad-model").value);
-    if (!out.empty) showPrediction(out);
-    return out;
-  }).catch((e) => { showError(`prediction failed: ${e.message}`); return null; });
-  queuedPredict = p;
-  predictChain = p;
-  return p;
-}
-function showPrediction(out) {
-  state.lastPrediction = out;
-  state.predictions = (state.predictions || 0) + 1;
-  $("pad-prediction").textContent = `${out.label}  (${(100 * out.probs[out.label]).toFixed(1)}%)`;
-  const bars = $("pad-probs");
-  bars.textContent = "";
-  out.probs.forEach((p, i) => {
-    const row = document.createElement("div");
-    row.className = "bar" + (i === out.label ? " top" : "");
-    row.innerHTML = `<span>${i}</span><i style="width:${(100 * p).toFixed(1)}%"></i>`;
-    bars.appendChild(row);
-  });
-  $("pad-timing").textContent = `prediction ${out.predict_ms.toFixed(2)} ms (forward + readback), ` +
-    `preprocess ${out.preprocess_ms.toFixed(1)} ms, Grad-CAM + activations ${out.gradcam_and_draw_ms.toFixed(1)} ms`;
-}
-pad.addEventListener("pointerdown", (e) => {
-  if (!state.ready) return;
-  pad.setPointerCapture(e.pointerId);
-  drawing = true;
-  last = pos(e);
-  queueSeg(last, last);
-});
-pad.addEventListener("pointermove", (e) => {
-  if (!drawing) return;
-  const p = pos(e);
-  queueSeg(last, p);
-  last = p;
-});
-const stop = () => {
-  if (!drawing) return;
-  drawing = false;
-  flushSegs();
-  if ($("pad-live").checked) predict();
-};
-pad.addEventListener("pointerup", stop);
-pad.addEventListener("pointercancel", stop);
-$("pad-clear").onclick = () => {
-  segs = [];
-  call("pad_clear");
-  state.lastPrediction = null;
-  $("pad-prediction").textContent = "—";
-  $("pad-probs").textContent = "";
-};
-window.gpumlPredict = predict;
-
-// --- k-means ------------------------------------------------------------------------------------------------
-async function kmeansReset() {
-  await call("kmeans_pause");
-  const ds = $("km-dataset").value, k = Number($("km-k").value), seed = Number($("km-seed").value);
-  state.kmeans = { dataset: ds, k, seed, steps: [], done: false, labels: null };
-  await call("kmeans_start", ds, k, seed);
-  $("km-info").textContent = `${ds}: 1,000 points, k = ${k}, seed ${seed}`;
-  $("km-play").textContent = "Play";
-}
-$("km-reset").onclick = kmeansReset;
-$("km-dataset").onchange = kmeansReset;
-$("km-k").onchange = kmeansReset;
-$("km-seed").onchange = kmeansReset;
-$("km-play").onclick = async () => {
-  if ($("km-play").textContent === "Pause") {
-    await call("kmeans_pause");
-    $("km-play").textContent = "Play";
-  } else {
-    if (state.kmeans.done) await kmeansReset();
-    $("km-play").textContent = "Pause";
-    await call("kmeans_play");
-  }
-};
-$("km-step").onclick = async () => {
-  await call("kmeans_pause");
-  const d = await call("kmeans_step");
-  onProgress("kmeans", d);
-};
-window.gpumlKmeansReset = kmeansReset;
-
-// --- augmentation -------------------------------------------------------------------------------------------
-async function augmentRun() {
-  try {
-    const out = await call("augment_run", $("aug-spec").value, Number($("aug-seed").value), $("aug-source").value);
-    state.augment = out;
-    $("aug-info").textContent = `${out.shape.join(" × ")} in ${out.ms.toFixed(1)} ms (upload, parameters, kernels, draw)`;
-  } catch (e) {
-    showError(`augmentation: ${e.message}`);
-  }
-}
-$("aug-run").onclick = augmentRun;
-for (const b of document.querySelectorAll(".presets button")) {
-  b.onclick = () => { $("aug-spec").value = b.dataset.spec; $("aug-source").value = b.dataset.src; augmentRun(); };
-}
-
-// --- training -----------------------------------------------------------------------------------------------
-async function trainReset() {
-  await call("train_pause");
-  state.training = false;
-  const info = await call("train_setup");
-  state.train = { steps: [], setup: info };
-  $("train-batch").textContent = info.batch;
-  $("train-info").textContent = `${info.n_train} training images, ${info.n_test} test images, ${info.parameters.toLocaleString()} parameters`;
-  $("train-start").textContent = "Start";
-}
-$("train-reset").onclick = trainReset;
-$("train-start").onclick = async () => {
-  state.training = true;
-  $("train-start").textContent = "Running…";
-  await call("train_start");
-};
-$("train-pause").onclick = async () => {
-  await call("train_pause");
-};
 
 // --- offline + installable ----------------------------------------------------------------------------------
 if ("serviceWorker" in navigator) {

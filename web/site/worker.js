@@ -1,10 +1,17 @@
 // The page's Web Worker: Pyodide + gpuml + WebGPU. All Python and all GPU work run here, so the page's main
 // thread only handles input and the DOM (no long tasks while training or animating).
 //
-// Messages in:  {type: "init", canvases, opts} | {type: "call", id, fn, args} | {type: "loop", name, action}
+// Messages in:  {type: "init", canvases, opts} | {type: "call", id, fn, args}
 // Messages out: {type: "status"|"ready"|"error"|"result"|"progress"|"notice", ...}
 import { Renderer } from "./render.js";
 import { Renderer2D } from "./render2d.js";
+import * as kmeansWorker from "./demos/kmeans.worker.js";
+import * as trainWorker from "./demos/train.worker.js";
+import * as augmentWorker from "./demos/augment.worker.js";
+import * as padWorker from "./demos/pad.worker.js";
+
+// one line per demo with worker-side code
+const DEMO_WORKERS = [kmeansWorker, trainWorker, augmentWorker, padWorker];
 
 const post = (m, transfer) => self.postMessage(m, transfer || []);
 const t0 = performance.now();
@@ -12,7 +19,6 @@ let pyodide = null, app = null, renderer = null, backend = null;
 const timings = {};
 let queue = Promise.resolve();
 const data = {};
-const loops = { kmeans: { running: false }, train: { running: false } };
 
 function reportError(text) {
   post({ type: "error", text: String(text) });
@@ -82,8 +88,14 @@ async function init(msg) {
   post({ type: "status", text: "installing gpuml…" });
   const site = pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
   pyodide.unpackArchive(wheel.buffer, "zip", { extractDir: site });
-  const appSource = await (await fetch("./app.py")).text();
-  pyodide.FS.writeFile(`${site}/gpuml_web_app.py`, appSource);
+  // the page's Python package (py/gpuml_web/*.py in the site) goes next to gpuml in site-packages
+  const pyFiles = info.build.files.filter((f) => f.startsWith("py/") && f.endsWith(".py"));
+  await Promise.all(pyFiles.map(async (f) => {
+    const text = await (await fetch(`./${f}`)).text();
+    const dest = `${site}/${f.slice(3)}`;
+    pyodide.FS.mkdirTree(dest.slice(0, dest.lastIndexOf("/")));
+    pyodide.FS.writeFile(dest, text);
+  }));
   timings.install_ms = performance.now() - t0 - timings.pyodide_ms;
   // No WebGPU: gpuml's numpy backend where numpy can be loaded (online), else its pure-Python backend (Pyodide
   // core, offline). Both run every demo, much slower; the canvases are drawn with Canvas 2D (render2d.js).
@@ -100,8 +112,8 @@ async function init(msg) {
           "every demo works, but far slower than WebGPU; live training uses batches of 16.",
     });
   }
-  await pyodide.runPythonAsync("import gpuml_web_app");
-  app = pyodide.pyimport("gpuml_web_app");
+  await pyodide.runPythonAsync("import gpuml_web");
+  app = pyodide.pyimport("gpuml_web");
   // shaders for the canvases come from the installed wheel
   const shaders = {};
   for (const name of ["web_image", "web_points", "web_lines"]) {
@@ -113,7 +125,7 @@ async function init(msg) {
   if (backend === "browser") {
     // the renderer needs the device gpuml creates: set it up lazily through a proxy object
     setup = JSON.parse(await setupFn.callPromising(null, "{}"));
-    const jsDevice = pyodide.runPython("import gpuml_web_app as a; a.js_device()");
+    const jsDevice = pyodide.runPython("import gpuml_web as a; a.js_device()");
     renderer = new Renderer(jsDevice, shaders, reportError);
     jsDevice.addEventListener("uncapturederror", (e) => reportError(`WebGPU error: ${e.error.message}`));
     jsDevice.lost.then((i) => reportError(`WebGPU device lost (${i.reason}): ${i.message}`));
@@ -145,116 +157,22 @@ async function init(msg) {
   });
 }
 
-async function kmeansLoop() {
-  const loop = loops.kmeans;
-  const frame = () => new Promise((r) => (self.requestAnimationFrame ? self.requestAnimationFrame(r) : setTimeout(r, 16)));
-  let last = performance.now(), waited = 0;
-  while (loop.running) {
-    const t0 = performance.now();
-    const out = await py("kmeans_step");
-    const now = performance.now();
-    // frame_ms: between consecutive iterations shown; call_ms: the Python call (step + draw + JSPI/JSON);
-    // wait_ms: the wait for this animation frame before it
-    Object.assign(out, { frame_ms: now - last, call_ms: now - t0, wait_ms: waited });
-    last = now;
-    post({ type: "progress", name: "kmeans", data: out });
-    if (out.done) { loop.running = false; break; }
-    const t1 = performance.now();
-    await frame();
-    waited = performance.now() - t1;
-  }
-  post({ type: "progress", name: "kmeans-state", data: { running: false } });
-}
-
-// The animation's sustained rate: `frames` k-means frames paced by requestAnimationFrame exactly as kmeansLoop
-// paces them, on one dataset, restarting with the next seed whenever a fit converges (intervals that include a
-// restart are left out). Returns the intervals between frames and the Python call time of each.
-async function kmeansAnimBench(dataset, k, frames) {
-  if (!data.kmeans) data.kmeans = await (await fetch("./data/kmeans.json")).json();
-  loops.kmeans.running = false;
-  const rows = JSON.stringify(data.kmeans[dataset]);
-  const frame = () => new Promise((r) => (self.requestAnimationFrame ? self.requestAnimationFrame(r) : setTimeout(r, 16)));
-  let seed = 0, restarts = 0, last = null;
-  await py("kmeans_start", rows, k, seed);
-  await py("kmeans_step"); // compiles the pipelines
-  const frameMs = [], callMs = [];
-  const t0 = performance.now();
-  while (frameMs.length < frames) {
-    await frame();
-    const t1 = performance.now();
-    let out = await py("kmeans_step");
-    if (out.done) {
-      restarts += 1;
-      await py("kmeans_start", rows, k, ++seed);
-      out = await py("kmeans_step");
-      last = null;
-    }
-    const now = performance.now();
-    if (last !== null) { frameMs.push(now - last); callMs.push(now - t1); }
-    last = now;
-  }
-  return { dataset, k, frames, restarts, wall_ms: performance.now() - t0, frame_ms: frameMs, call_ms: callMs };
-}
-
-async function trainLoop() {
-  const loop = loops.train;
-  while (loop.running && loop.stepsLeft > 0) {
-    const out = await py("train_steps", 1);
-    loop.stepsLeft -= 1;
-    post({ type: "progress", name: "train", data: out });
-    await new Promise((r) => setTimeout(r, 0)); // let messages (pause, pad strokes) in between steps
-  }
-  loop.running = false;
-  post({ type: "progress", name: "train-state", data: { running: false } });
-}
-
 async function getData(name) {
   if (!data[name]) data[name] = await fetchBytes(`./data/${name}`);
   return data[name];
 }
+async function getJSON(name) {
+  if (!data[name]) data[name] = await (await fetch(`./data/${name}`)).json();
+  return data[name];
+}
+
+// Worker-side handlers of each demo (loops, data fetching); any other call goes straight to Python.
+const env = { py, post, getData, getJSON, backend: () => backend, renderer: () => renderer };
+const handlers = Object.assign({}, ...DEMO_WORKERS.map((m) => m.handlers(env)));
 
 async function call(fn, args) {
-  switch (fn) {
-    case "kmeans_start": {
-      if (!data.kmeans) data.kmeans = await (await fetch("./data/kmeans.json")).json();
-      loops.kmeans.running = false;
-      return py("kmeans_start", JSON.stringify(data.kmeans[args[0]]), args[1], args[2]);
-    }
-    case "kmeans_play":
-      if (!loops.kmeans.running) { loops.kmeans.running = true; kmeansLoop(); }
-      return { running: true };
-    case "kmeans_pause":
-      loops.kmeans.running = false;
-      return { running: false };
-    case "kmeans_bench":
-      return renderer.benchPoints("kmeans", args[0] || 60);
-    case "kmeans_anim_bench":
-      return kmeansAnimBench(args[0] || "blobs", args[1] || 5, args[2] || 120);
-    case "augment_run":
-      return py("augment_run", args[0], args[1], args[2], await getData("mnist_test_images.u8"), 16);
-    case "train_setup": {
-      const [xi, yi, xt, yt] = await Promise.all(["mnist_train_images.u8", "mnist_train_labels.u8",
-        "mnist_test_images.u8", "mnist_test_labels.u8"].map(getData));
-      loops.train.running = false;
-      return py("train_setup", xi, yi, xt, yt, backend === "python" ? 16 : 64, 2e-3, 0);
-    }
-    case "train_start":
-      loops.train.stepsLeft = args[0] || 1e9;
-      if (!loops.train.running) { loops.train.running = true; trainLoop(); }
-      return { running: true };
-    case "train_pause":
-      loops.train.running = false;
-      return { running: false };
-    case "mnist_test_pixels": {
-      // test digits (uint8) as flat float lists, for the page's predict benchmark
-      const [xi, yi] = await Promise.all(["mnist_test_images.u8", "mnist_test_labels.u8"].map(getData));
-      const n = args[0] || 10, px = [];
-      for (let i = 0; i < n; i++) px.push(Array.from(xi.subarray(i * 784, (i + 1) * 784), (v) => v / 255));
-      return { pixels: px, labels: Array.from(yi.subarray(0, n)) };
-    }
-    default:
-      return py(fn, ...args);
-  }
+  const h = handlers[fn];
+  return h ? h(args) : py(fn, ...args);
 }
 
 self.onmessage = async (e) => {
@@ -267,7 +185,8 @@ self.onmessage = async (e) => {
     }
   } catch (err) {
     const text = String((err && err.message) || err);
+    // a call's error goes back to its caller, which shows it next to the control that caused it
     if (msg.type === "call") post({ type: "result", id: msg.id, error: text });
-    reportError(text);
+    else reportError(text);
   }
 };

@@ -1,0 +1,149 @@
+"""The web page's Python side, shared core: runs in Pyodide inside the page's Web Worker, on gpuml's browser device.
+
+The page is a thin front end over the demo models of :mod:`gpuml.playground` (the native demo windows drive the
+same models). One module per demo (pad, kmeans, augment, train, ...) holds that demo's calls; this module holds
+the page state, the device setup, model loading and the drawing helpers they share. No numpy (Pyodide core).
+
+Every public function (each module's ``__all__``, re-exported by the package) is called from worker.js with
+``callPromising`` (so gpuml's synchronous reads may block on WebGPU promises through JSPI) and returns a JSON
+string. Canvases are drawn by the worker's WebGPU renderer (render.js) straight from the storage buffers of gpuml
+tensors (``Tensor.gpu_buffer()``), after ``device.flush()`` has submitted the compute work that fills them (queue
+order does the rest); without WebGPU by the Canvas 2D renderer (render2d.js) from the tensors' bytes.
+"""
+
+import array
+import json
+import sys
+import time
+
+from pyodide.ffi import to_js
+
+import gpuml
+from gpuml import ops
+from gpuml.nn import from_spec
+
+__all__ = ["js_device", "load_model", "profile_kernels", "set_renderer", "setup"]
+
+
+class Page:
+    """The page's state: the device, the renderer (None until set), the loaded networks and the demo models."""
+
+    def __init__(self):
+        self.device = None
+        self.renderer = None
+        self.nets = {}  # name -> nn model ("default": shipped, "trained": the live-trained one)
+        self.digits = None
+        self.kmeans = None
+        self.km_pending = None  # the last k-means iteration's statistics, being read back while the frame waits
+        self.km_result = None
+        self.augment = {}  # (source, count) -> AugmentModel
+        self.augment_last = None  # the model of the gallery on show
+        self.train = None
+        self.ones = None
+        self.keep = []  # tensors the renderer reads after the call returns
+
+
+PAGE = Page()
+
+
+def _ms(t0):
+    return (time.perf_counter() - t0) * 1e3
+
+
+def _bytes_js(arr):
+    return to_js(memoryview(arr).cast("B"))
+
+
+def _buf(t):
+    """(GPUBuffer, element offset) of a float32/uint32 tensor, for the renderer; on the CPU path (Canvas 2D
+    renderer) the tensor's bytes instead."""
+    where = t.gpu_buffer()
+    if where is None:
+        return _bytes_js(t.to_bytes()), 0
+    return where[0], where[1] // 4
+
+
+def _binding(t):
+    """(GPUBuffer, byte offset) of a tensor, for a renderer bind group."""
+    handle, offset, _ = t.gpu_buffer()
+    return handle, offset
+
+
+def _draw_image(
+    canvas, t, norm, *, n, c, h, w, cols=1, mode=0, sampling=0, box=None, gap=2.0, scale=1.0, clear=True, present=True
+):
+    if PAGE.renderer is None:  # no renderer: nothing to draw with
+        return
+    buf, off = _buf(t)
+    nbuf, noff = _buf(norm)
+    opts = {
+        "n": n,
+        "cols": cols,
+        "c": c,
+        "h": h,
+        "w": w,
+        "offset": off,
+        "normOffset": noff,
+        "mode": mode,
+        "sampling": sampling,
+        "gap": gap,
+        "scale": scale,
+        "box": box,
+        "clear": clear,
+        "present": present,
+    }
+    PAGE.renderer.image(canvas, buf, nbuf, json.dumps(opts))
+
+
+def setup(renderer, info_json):
+    """Create the device (gpuml's own selection picks the browser backend) and remember the renderer."""
+    PAGE.renderer = renderer
+    PAGE.device = gpuml.get_device()
+    PAGE.ones = ops.full((64,), 1.0, device=PAGE.device)
+    return json.dumps(
+        {
+            "device": PAGE.device.summary(),
+            "numpy": "numpy" in sys.modules,
+            "python": sys.version.split()[0],
+            "gpuml": gpuml.__version__,
+        }
+    )
+
+
+def set_renderer(renderer):
+    PAGE.renderer = renderer
+
+
+def js_device():
+    """The browser device's GPUDevice (the WebGPU renderer draws on it)."""
+    return PAGE.device.js_device
+
+
+# --- model loading (numpy-free: JSON + raw float32) ------------------------------------------------------------
+def load_model(name, meta_json, blob):
+    """Build the model from its spec and fill parameters and buffers from the raw float32 ``blob``."""
+    meta = json.loads(meta_json)
+    t0 = time.perf_counter()
+    values = array.array("f")
+    values.frombytes(blob.to_bytes() if hasattr(blob, "to_bytes") else bytes(blob))
+    if sys.byteorder != "little":
+        values.byteswap()
+    model = from_spec(meta["spec"], tuple(meta["input_shape"]), PAGE.device, meta.get("seed", 0))
+    store = model.parameters()
+    params = {p.name: p for p in store}
+    buffers = {f"{i}.{k}": t for i, layer in enumerate(model.layers) for k, t in layer.buffers().items()}
+    for entry in meta["tensors"]:
+        chunk = values[entry["offset"] : entry["offset"] + entry["size"]]
+        target = params[entry["name"]].data if entry["name"] in params else buffers[entry["name"]]
+        target.assign(chunk)
+    model.eval()
+    PAGE.nets[name] = model
+    return json.dumps({"ms": _ms(t0), "parameters": store.size, "describe": model.describe()})
+
+
+# --- timings: GPU time per kernel (timestamp queries) ------------------------------------------------------------
+def profile_kernels():
+    """GPU time per kernel of the page's workloads (gpuml.webbuild.workload), with timestamp queries."""
+    from gpuml.webbuild.workload import profile_workload
+
+    return json.dumps(profile_workload(PAGE.device, PAGE.nets["default"]))
