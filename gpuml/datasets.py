@@ -57,16 +57,30 @@ def data_dir() -> Path:
     return Path(cache) / "gpuml"
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (raw or .gz) into a numpy array, checking the header against the file size."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when they start with gzip's magic: the content decides, not the name (browsers
+    often keep ``.gz`` on a file they decompressed, or drop it from one they did not)."""
     try:
-        with opener(path, "rb") as f:
+        with open(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as exc:
+        return gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw
+    except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"{path}: cannot read ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+
+
+def _is_idx(head: bytes) -> bool:
+    return len(head) >= 4 and head[:2] == b"\0\0" and head[2] in _IDX_TYPES
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (raw or gzipped, whatever its name) into a numpy array, checking the header against the
+    file size."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    if not _is_idx(raw):
         raise DatasetError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
     dtype, ndim = np.dtype(_IDX_TYPES[raw[2]]), raw[3]
     header = 4 + 4 * ndim
@@ -445,7 +459,13 @@ def _open_data(path, channels, size, like: Dataset | None = None):
         raise DatasetError(f"{p}: no such file or folder")
     with open(p, "rb") as f:
         head = f.read(4)
-    if len(head) == 4 and head[:2] == b"\0\0" and head[2] in _IDX_TYPES:
+    if head[:2] == _GZIP_MAGIC:
+        try:
+            with gzip.open(p, "rb") as f:
+                head = f.read(4)
+        except (OSError, EOFError, zlib.error):
+            pass
+    if _is_idx(head):
         raise DatasetError(f"{p}: an IDX file; pass it as --images (and its labels as --labels)")
     if p.suffix.lower() == ".npz" or zipfile.is_zipfile(p):
         return (*npz_dataset(p), [])
