@@ -20,6 +20,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "GPUML_KMEANS": ("", "force a k-means assignment kernel: tile | subgroup | portable"),
     "GPUML_RESAMPLE": ("", "force the augmentation passes' quads per invocation: quads8 | quads1"),
     "GPUML_TUNE": ("1", "0: kernel variants by the static default order, no timing (see gpuml info --kernels)"),
+    "GPUML_TUNE_AFTER": ("2", "time a shape class's kernel variants at its Nth use in a process (1: the first)"),
     "GPUML_TUNE_CACHE": ("", "file of measured variant choices (default ~/.cache/gpuml/tune.json; 'off': memory)"),
     "GPUML_CONV_AUTOTUNE": ("", "1 / 0: conv2d's 'auto' tuned / static, whatever GPUML_TUNE says (conv_autotune())"),
     "GPUML_CPU_MALLOPT": ("1", "0: leave glibc malloc's settings alone on the cpu backend"),

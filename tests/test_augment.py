@@ -441,6 +441,7 @@ def test_every_resample_variant_equals_the_numpy_twin(native_device, cpu_device,
 
 def test_resample_variant_is_measured_with_tuning_on(native_device, cpu_device, tmp_path, monkeypatch):
     monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_AFTER", "1")  # tune on the first use
     monkeypatch.setattr(native_device.tune_cache, "path", tmp_path / "tune.json")
     native_device.tune_cache.clear()
     try:

@@ -267,6 +267,7 @@ def test_assign_variant_is_measured_with_tuning_on(native_device, tmp_path, monk
     """GPUML_TUNE=1: the first engine of a shape class times the applicable variants and remembers the winner for
     this adapter; the fit is sklearn's whichever wins."""
     monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_AFTER", "1")  # tune on the first use
     monkeypatch.setattr(native_device.tune_cache, "path", tmp_path / "tune.json")
     native_device.tune_cache.clear()
     X = _blobs(1003, k=5, seed=1, d=3)

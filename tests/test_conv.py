@@ -464,6 +464,7 @@ def test_tuning_records_a_choice(native_device, tmp_path, monkeypatch):
 
     path = tmp_path / "tune.json"
     monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_AFTER", "1")  # tune on the first use
     monkeypatch.setenv("GPUML_TUNE_CACHE", str(path))
     monkeypatch.delenv("GPUML_CONV_AUTOTUNE", raising=False)
     monkeypatch.setitem(native_device.op_state, "conv2d.autotune", None)

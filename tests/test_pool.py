@@ -374,6 +374,7 @@ def test_pool_tuning_measures_and_remembers(native_device, monkeypatch):
     from gpuml.ops.pool import _geometry
 
     monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_AFTER", "1")  # tune on the first use
     shape = (3, 4, 12, 16)
     x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
     key = ("pool", *POOL.shape_class(PoolCase.of("max_pool2d", _geometry(shape, 2, None, 0, "test"))))

@@ -61,6 +61,7 @@ def test_static_order_without_tuning(tmp_path, monkeypatch):
 
 def test_measured_choice_is_cached_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_AFTER", "1")  # tune on the first use
     monkeypatch.delenv("GPUML_GEMM", raising=False)
     table, run, calls = _table(seconds={"slow": 0.02, "fast": 0.0})
     path = tmp_path / "tune.json"
@@ -83,6 +84,7 @@ def describe_fake(dev):
 
 def test_default_keeps_its_place_within_the_margin(tmp_path, monkeypatch):
     monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_AFTER", "1")  # tune on the first use
     table, run, _ = _table(seconds={"slow": 0.010, "fast": 0.0095})  # 5% faster: noise, not a win
     assert table.choose(FakeDevice(tmp_path / "t.json"), 7, run).name == "slow"
 
@@ -102,6 +104,7 @@ def test_matmul_tunes_on_first_use(native_device, tmp_path, monkeypatch):
     """With tuning on, the first matmul of a shape class times the GEMM variants and records the winner for this
     adapter; the result is right whichever wins."""
     monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_AFTER", "1")  # tune on the first use
     monkeypatch.delenv("GPUML_GEMM", raising=False)
     monkeypatch.setattr(native_device.tune_cache, "path", tmp_path / "tune.json")
     native_device.tune_cache.clear()
@@ -122,6 +125,7 @@ def test_matmul_tunes_on_first_use(native_device, tmp_path, monkeypatch):
 def test_no_timing_where_the_device_cannot_wait(tmp_path, monkeypatch):
     """A browser page without JSPI cannot wait for the GPU: the static order applies, nothing is timed."""
     monkeypatch.setenv("GPUML_TUNE", "1")
+    monkeypatch.setenv("GPUML_TUNE_AFTER", "1")  # tune on the first use
     monkeypatch.delenv("GPUML_GEMM", raising=False)
     table, run, calls = _table(seconds={"slow": 0.02})
     dev = FakeDevice(tmp_path / "t.json")

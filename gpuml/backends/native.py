@@ -7,6 +7,7 @@ import struct
 
 from ..config import setting
 from ..wgsl import ComposedShader, compile_error
+from .cffi_types import prime as prime_cffi_types
 from .gpu import QUERY, READBACK, STORAGE, UNIFORM, GPUDevice
 
 # Features gpuml uses when the adapter has them; everything works without them.
@@ -29,6 +30,12 @@ def _import_wgpu():
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences a harmless wgpu-native warning when unset
     import wgpu
 
+    try:  # parse the C types wgpu-py will need in one batch (~1 s less to the first kernel on a 2-core VM)
+        from wgpu.backends.wgpu_native._ffi import ffi
+
+        prime_cffi_types(ffi)
+    except ImportError:
+        pass
     return wgpu
 
 

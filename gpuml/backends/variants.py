@@ -6,7 +6,8 @@ static default order, each naming its shader, its template values and the capabi
 
 - a forced name (the family's ``GPUML_*`` override) wins;
 - with ``GPUML_TUNE=0``, or one applicable variant, or no ``run``: the first applicable variant in table order;
-- otherwise, the first time a *shape class* (``table.shape_class(geometry)``) meets an adapter, every applicable
+- otherwise, the static default until a *shape class* (``table.shape_class(geometry)``) has been used
+  ``GPUML_TUNE_AFTER`` times (default 2) in a process on an adapter without a stored choice; then every applicable
   variant runs once to compile and then is timed (best of a few runs, a small total budget); the fastest is
   remembered in the device's :class:`TuneCache`, keyed by adapter string + gpuml version, and on disk natively so
   the next process skips the timing. The static default keeps its place unless another variant beats it by
@@ -121,6 +122,8 @@ class VariantTable:
         name = cache.get(key)
         if name in self.by_name and self.by_name[name] in options:
             return self.by_name[name]
+        if not cache.due(key):
+            return options[0]
         best = measure(device, options, run)
         cache.put(key, best.name)
         return best
@@ -163,6 +166,7 @@ class TuneCache:
     def __init__(self, adapter: str):
         self.scope = f"{adapter} | gpuml {VERSION}"
         self.choices: dict[tuple, str] = {}
+        self.uses: dict[tuple, int] = {}  # uses of shape classes not tuned yet, in this process
         self.path = _cache_path()
         self._loaded = False
 
@@ -178,6 +182,19 @@ class TuneCache:
             return
         for k, v in stored.items():
             self.choices.setdefault(tuple(json.loads(k)), v)
+
+    def due(self, key: tuple) -> bool:
+        """Count a use of shape class ``key`` with no stored choice; True once it reaches its
+        ``GPUML_TUNE_AFTER``-th use in this process. Timing compiles every applicable variant (~1 s for a
+        convolution on lavapipe), which a one-off call should not wait for; a shape that recurs (a training
+        loop, a second fit) pays it once and the choice is kept on disk (benchmarks/RESULTS.md, "Cold start")."""
+        text = setting("GPUML_TUNE_AFTER")
+        try:
+            after = int(text)
+        except ValueError:
+            raise ValueError(f"GPUML_TUNE_AFTER={text!r}: use a whole number of uses (1: tune on first use)") from None
+        n = self.uses[key] = self.uses.get(key, 0) + 1
+        return n >= after
 
     def get(self, key: tuple) -> str | None:
         if not self._loaded:
@@ -203,6 +220,7 @@ class TuneCache:
 
     def clear(self) -> None:
         self.choices.clear()
+        self.uses.clear()
 
 
 def _cache_path() -> Path | None:

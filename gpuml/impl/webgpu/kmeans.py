@@ -287,6 +287,10 @@ class GPUEngine:
 
     def assign(self, dists: bool = False):
         """Labels for the current centers; returns (inertia, per-point distances or None)."""
+        if not dists:  # the iteration's own kernel (its partial sums go unused): no second pipeline to compile
+            self._record_assign(True)
+            stats = self.part_stats.to_array()
+            return math.fsum(stats[0::2]), None
         buffers = [Tensor.empty((stop - start,), "float32", self.device) for start, stop, _, _ in self.chunks]
         self._record_assign(False, buffers)
         stats = self.part_stats.to_array()

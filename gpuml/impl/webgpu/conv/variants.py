@@ -160,7 +160,8 @@ class ConvTable(VariantTable):
         tune = run is not None and tuning(device)
         if not tune or flag("GPUML_TUNE"):
             return super().choose(device, geometry, run if tune else None)
-        # tuned by conv's switch alone (GPUML_TUNE=0): the same measurement for convolutions only
+        # tuned by conv's switch alone (GPUML_TUNE=0): the same measurement for convolutions only, on first use (asked
+        # for explicitly, so GPUML_TUNE_AFTER does not apply)
         options = self.applicable(device.caps, geometry)
         if len(options) <= 1 or not device.can_block():
             return super().choose(device, geometry, None)
