@@ -178,3 +178,19 @@ def browser(playwright_session):
     chrome.close()
     server.shutdown()
     shutil.rmtree(dist, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def site():
+    """The built page, served on 127.0.0.1 for the whole session: {url, dir, info} (see page_site.py)."""
+    require_browser()
+    from page_site import build_and_serve
+
+    yield from build_and_serve()
+
+
+@pytest.fixture(scope="session")
+def chrome(playwright_session, chromium_args):
+    b = playwright_session.chromium.launch(executable_path=shutil.which("chromium"), args=chromium_args, headless=True)
+    yield b
+    b.close()

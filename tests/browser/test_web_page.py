@@ -12,102 +12,36 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from page_site import ARTIFACTS, open_page, wait, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "web"
 RESULTS: dict = {"timings": {}}
 PAD_CSS = 280
-
-
-def _model() -> Path:
-    from gpuml.webbuild import default_model
-
-    shipped = default_model()
-    if shipped is not None:
-        return shipped
-    out = Path(tempfile.mkdtemp(prefix="gpuml-web-model-"))  # until the shipped model lands: a quick one
-    from gpuml.cli import main
-
-    main(["train", "mnist", "--epochs", "2", "--subset", "20000", "--out", str(out), "--no-progress"])
-    return out / "model.npz"
-
-
-@pytest.fixture(scope="module")
-def site():
-    from gpuml.webbuild import build_site, make_server
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix="gpuml-web-"))
-    t0 = time.perf_counter()
-    info = build_site(out / "site", _model(), log=lambda *a: None)
-    RESULTS["timings"]["build_s"] = time.perf_counter() - t0
-    RESULTS["build"] = {k: info[k] for k in ("version", "payload_bytes", "model_source", "model_test_accuracy")}
-    server = make_server(out / "site", port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield {"url": f"http://127.0.0.1:{server.server_address[1]}/", "dir": out / "site", "info": info}
-    server.shutdown()
-    (ARTIFACTS / "results.json").write_text(json.dumps(RESULTS, indent=2, default=str))
-    shutil.rmtree(out, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def chrome(playwright_session, chromium_args):
-    b = playwright_session.chromium.launch(executable_path=shutil.which("chromium"), args=chromium_args, headless=True)
-    yield b
-    b.close()
-
-
-def _open(chrome, url, console):
-    context = chrome.new_context(viewport={"width": 1300, "height": 1000})
-    page = context.new_page()
-    page.on("console", lambda m: console.append((m.type, m.text)))
-    page.on("pageerror", lambda e: console.append(("pageerror", str(e))))
-    page.console = console
-    page.goto(url)
-    return context, page
-
-
-def _wait_ready(page, timeout=60_000):
-    page.wait_for_function(
-        "window.gpumlPage && (window.gpumlPage.tti_ms !== null || !!window.gpumlPage.worker)", timeout=timeout
-    )
-    return page.evaluate(
-        "({tti: gpumlPage.tti_ms, ready: gpumlPage.ready, errors: gpumlPage.errors, "
-        "adapter: gpumlPage.adapter, worker: gpumlPage.worker})"
-    )
 
 
 @pytest.fixture(scope="module")
 def page(site, chrome):
     console: list = []
-    context, page = _open(chrome, site["url"], console)
-    state = _wait_ready(page)
+    context, page = open_page(chrome, site["url"], console)
+    state = wait_ready(page)
     assert state["ready"], state
     # the demos' first frames (k-means data, gallery, curves) are drawn right after ready
-    _wait(page, "gpumlPage.augment !== null && gpumlPage.train !== null", timeout=60_000)
+    wait(page, "gpumlPage.augment !== null && gpumlPage.train !== null", timeout=60_000)
+    RESULTS["build"] = {k: site["info"][k] for k in ("version", "payload_bytes", "model_source", "model_test_accuracy")}
     RESULTS["adapter"] = state["adapter"]
     RESULTS["timings"]["tti_ms"] = state["tti"]
     RESULTS["timings"]["worker"] = state["worker"]["timings"]
     yield page
     page.screenshot(path=str(ARTIFACTS / "page_final.png"), full_page=True)
     context.close()
+    (ARTIFACTS / "results.json").write_text(json.dumps(RESULTS, indent=2, default=str))
 
 
-def _wait(page, condition: str, timeout: float = 60_000):
-    """wait_for_function that reports the page's errors and console tail when it times out."""
-    try:
-        page.wait_for_function(condition, timeout=timeout)
-    except Exception as exc:
-        errors = page.evaluate("gpumlPage.errors")
-        tail = "\n".join(f"[{t}] {m}" for t, m in page.console[-15:])
-        raise AssertionError(f"{condition!r} not reached: {exc}\npage errors: {errors}\nconsole:\n{tail}") from None
+_open, _wait_ready, _wait = open_page, wait_ready, wait
 
 
 def _errors(console):
