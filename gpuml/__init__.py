@@ -16,6 +16,7 @@ The training API lives in ``gpuml.train``, an application module above this faca
 from importlib import import_module
 
 from . import ops
+from . import workloads as _workloads  # noqa: F401 - registers the workloads auto times per op family
 from .backends import available, get_device, set_device
 from .config import VERSION as __version__
 from .tensor import DtypeWarning, Tensor, tensor

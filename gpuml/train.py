@@ -15,7 +15,7 @@ from dataclasses import asdict, fields
 import numpy as np
 
 from . import ops, serialize
-from .backends import get_device
+from .backends import device_for, get_device
 from .datasets import Dataset, as_images, batches, channel_stats, check_labels, to_dataset
 from .images import image_for_model, image_to_mnist, softmax  # noqa: F401 (gpuml.train names them)
 from .nn import MODELS, Dropout, Sequential, from_spec
@@ -51,7 +51,11 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig | None = None, device=None, model: Sequential | None = None):
         self.cfg = cfg = cfg if cfg is not None else TrainConfig()
-        self.device = device or get_device()
+        built = model is not None and model.store is not None
+        # a model built on a device other than the default was put there on purpose; else auto's choice for training
+        self.device = device or (model.device if built and model.device is not get_device() else device_for("train"))
+        if built and model.device is not self.device:
+            _move(model, self.device)
         self._model = model
         self._optimizer = self._schedule = None
         self._named = model is None and cfg.model in MODELS
@@ -413,7 +417,8 @@ class Trainer:
             cfg_dict["input_shape"] = tuple(cfg_dict["input_shape"])
         cfg_dict.update({k: v for k, v in overrides.items() if v is not None})
         cfg = TrainConfig(**cfg_dict)
-        trainer = cls(cfg, device, model=serialize.build(arrays, meta, path, device or get_device()))
+        device = device or device_for("train")
+        trainer = cls(cfg, device, model=serialize.build(arrays, meta, path, device))
         opt_state = dict(meta["optimizer"])
         opt_state.update({k[6:]: v for k, v in arrays.items() if k.startswith("optim/")})
         trainer.optimizer.load_state_dict(opt_state)
@@ -461,8 +466,16 @@ def load_npz(path) -> tuple[dict, dict]:
     return serialize.read(path)
 
 
+def _move(model: Sequential, device) -> None:
+    """Rebuild ``model`` on ``device`` with its weights and buffers (a Trainer on another device than the model)."""
+    state = model.state_dict()
+    model.build(model.input_shape, device)
+    model.load_state_dict(state)
+
+
 def load_model(path, device=None) -> tuple[Sequential, dict]:
     """A trained model (eval mode) and its metadata from a file of :func:`gpuml.save`, ``Trainer.save`` or
-    ``gpuml train`` (the model is rebuilt from the file's layer list, or the spec of a format-1 file)."""
+    ``gpuml train`` (the model is rebuilt from the file's layer list, or the spec of a format-1 file), on ``device``,
+    by default where ``auto`` runs inference (:func:`gpuml.backends.device_for`)."""
     arrays, meta = serialize.read(path)
-    return serialize.build(arrays, meta, path, device).eval(), meta
+    return serialize.build(arrays, meta, path, device or device_for("predict")).eval(), meta

@@ -106,7 +106,7 @@ class Transform:
         """Augment ``x`` (numpy array, PIL image(s) or gpuml Tensor; see gpuml.augment) and return the same kind
         (float32 numpy after Normalize). Float host images must lie in ``value_range``; host batches larger than
         the adapter's largest storage binding run in chunks (gpuml.augment.run), with the same result."""
-        from ..backends import get_device
+        from ..backends import device_for
         from .io import finish, host_batch, to_numpy, upload, wants_uint8
         from .run import check_host_range, images_per_chunk, run_chunk
 
@@ -116,7 +116,7 @@ class Transform:
         check_host_range(self, batch)
         meta["float_out"] = self.normalizes
         n, c, h, w = batch.shape
-        device = get_device()
+        device = device_for("augment")
         out_u8 = wants_uint8(meta, c) and not self.normalizes
         layout = None if batch.dtype.kind == "f" else ("u8px" if 2 <= c <= 4 else "u8")
         chunk = images_per_chunk(self, device, (c, h, w), layout, out_u8)

@@ -28,7 +28,7 @@ def find_images(root: Path) -> list[tuple[Path, str]]:
 def run_augment(input_dir: str, spec: str, n: int, out_dir: str, seed: int = 0) -> int:
     import sys
 
-    import gpuml
+    from gpuml.backends import device_for
 
     from .io import contact_sheet, read_image
     from .spec import parse_pipeline
@@ -56,7 +56,7 @@ def run_augment(input_dir: str, spec: str, n: int, out_dir: str, seed: int = 0) 
     if not good:
         raise ValueError(f"{root}: none of its {len(files)} image files could be read")
     out.mkdir(parents=True, exist_ok=True)
-    device = gpuml.get_device()
+    device = device_for("augment")  # where pipe() runs host images
     print(f"backend {device.name}: {device.adapter}")
     print(f"pipeline: {pipe!r}")
     rows, sheet_rows = [], []

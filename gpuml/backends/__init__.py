@@ -4,6 +4,10 @@
 natively the ``native`` backend (wgpu-py) when an adapter exists, else the ``cpu`` (numpy) backend with one notice
 on stderr, and where numpy is missing too (Pyodide core offline) the ``python`` backend (pure Python, for small
 work). ``GPUML_EXPECT_GPU=1`` (set by CI) turns that fallback into an error so GPU tests cannot skip silently.
+
+``get_device()`` is where tensors go by default. Workloads that start from host data (training, k-means, ...) ask
+``device_for(family)`` instead: the same device, except on a software adapter under ``auto`` (no GPUML_BACKEND, no
+``set_device``), where each family runs on whichever of the adapter and numpy measured faster (gpuml.backends.auto).
 """
 
 from __future__ import annotations
@@ -12,15 +16,27 @@ import sys
 import threading
 
 from ..config import flag, setting
+from . import auto
 from .base import Device, notice
 from .gpu import GPUDevice
 
-__all__ = ["BACKENDS", "Device", "GPUDevice", "available", "get_device", "init_async", "set_device"]
+__all__ = [
+    "BACKENDS",
+    "Device",
+    "GPUDevice",
+    "auto_choices",
+    "available",
+    "device_for",
+    "get_device",
+    "init_async",
+    "set_device",
+]
 
 BACKENDS = ("native", "browser", "cpu", "python")
 _devices: dict[str, Device] = {}
 _current: Device | None = None
 _failures: dict[str, str] = {}
+_chosen = False  # set_device() was called: every family runs where the user said
 # One device per backend per process, even when several threads ask first (re-entrant: _auto opens several).
 _lock = threading.RLock()
 
@@ -126,11 +142,83 @@ def get_device(name: str | None = None) -> Device:
 
 def set_device(device: str | Device) -> Device:
     """Make ``device`` (a backend name or a Device) the default for new tensors and ops."""
-    global _current
+    global _current, _chosen
     device = open_device(device) if isinstance(device, str) else device
     with _lock:
-        _current = device
+        _current, _chosen = device, True
     return device
+
+
+def _family_choice(family: str, measure: bool) -> tuple[Device | None, str, dict | None]:
+    """(device or None when not measured yet and ``measure`` is False, why, the stored measurement)."""
+    if family not in auto.FAMILIES:
+        raise ValueError(f"unknown op family {family!r}; choose one of {', '.join(auto.FAMILIES)}")
+    forced = setting("GPUML_BACKEND").lower()
+    if forced:
+        return open_device(forced), f"GPUML_BACKEND={forced}", None
+    current = get_device()
+    if _chosen:
+        return current, "chosen with set_device() or --backend", None
+    if not current.is_gpu:
+        return current, "no WebGPU adapter", None
+    if not current.caps.software:
+        return current, "a GPU: always preferred to numpy (not measured)", None
+    if not current.can_block():
+        return current, "software adapter, but timing needs blocking reads (not in this page)", None
+    try:
+        cpu = open_device("cpu")
+    except RuntimeError:
+        return current, "software adapter, and numpy is unavailable", None
+    result = auto.stored(current, family)
+    if result is None:
+        if not measure:
+            return None, "software adapter: not measured yet (measured on first use, or gpuml info --measure)", None
+        result = _measure(family, current, cpu)
+    if "error" in result:
+        return current, f"software adapter; numpy's run failed ({result['error']}): adapter kept", result
+    return (cpu if result["choice"] == "cpu" else current), auto.explain(result), result
+
+
+def _measure(family: str, adapter: Device, cpu: Device) -> dict:
+    try:
+        result = auto.measure(family, adapter, cpu)
+    except Exception as exc:  # a twin or kernel that cannot run this workload: keep the adapter, say why once
+        result = {"choice": "adapter", "error": f"{type(exc).__name__}: {exc}"[:200]}
+        adapter.tune_cache.put((auto.KEY, family), result)
+        return result
+    if result["choice"] == "cpu":
+        notice(
+            f"{family} runs on numpy: {result['cpu_ms']:.1f} ms vs {result['adapter_ms']:.1f} ms per "
+            f"{result['unit']} on the software adapter {adapter.adapter} (measured once; GPUML_BACKEND=native "
+            "forces the adapter)."
+        )
+    return result
+
+
+def device_for(family: str) -> Device:
+    """The device ``auto`` runs op family ``family`` on (``gpuml.backends.auto.FAMILIES``: "train", "predict",
+    "kmeans", "augment", "explain"): GPUML_BACKEND's or set_device()'s device when one is set; else a GPU adapter;
+    else, on a software adapter, the adapter or numpy, whichever measured faster for this family (measured once
+    per adapter and gpuml version, the first time the family is used, and stored with the kernel tuning cache)."""
+    with _lock:
+        device, _, _ = _family_choice(family, measure=True)
+    return device
+
+
+def auto_choices(measure: bool = False, remeasure: bool = False) -> list[dict]:
+    """Per family: {"family", "backend" (None: not measured yet), "why", "measured" (times or None)}.
+    ``measure`` measures the families not measured yet; ``remeasure`` measures all again (gpuml info --measure)."""
+    rows = []
+    with _lock:
+        for family in auto.FAMILIES:
+            if remeasure and not _chosen and not setting("GPUML_BACKEND"):
+                current = get_device()
+                if current.is_gpu and current.caps.software and current.can_block():
+                    current.tune_cache.get((auto.KEY, family))  # loads the stored choices first
+                    current.tune_cache.choices.pop((auto.KEY, family), None)
+            device, why, result = _family_choice(family, measure or remeasure)
+            rows.append({"family": family, "backend": device.name if device else None, "why": why, "measured": result})
+    return rows
 
 
 async def init_async(power_preference: str = "high-performance") -> Device:

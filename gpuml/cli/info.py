@@ -1,4 +1,5 @@
-"""``gpuml info``: the backend, adapter, features and limits; ``--kernels``: the kernel variant tables."""
+"""``gpuml info``: the backend, adapter, features and limits, and which backend each workload runs on (``auto``;
+``--measure`` times them now); ``--kernels``: the kernel variant tables."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ def add_info(sub) -> None:
         "--kernels",
         action="store_true",
         help="print every kernel variant table, the static order on this device and the choices measured so far",
+    )
+    info.add_argument(
+        "--measure",
+        action="store_true",
+        help="on a software adapter, time each workload on the adapter and on numpy now and store the choices",
     )
     info.set_defaults(func=cmd_info)
 
@@ -73,11 +79,12 @@ def print_kernels(device) -> None:
 
 def cmd_info(args) -> int:
     import gpuml
-    from gpuml.backends import available
+    from gpuml.backends import auto_choices, available
 
     device = gpuml.get_device()
     summary = device.summary()
     summary["available"] = available()
+    summary["auto"] = auto_choices(remeasure=args.measure)
     if args.json:
         if args.kernels:
             summary["kernels"] = kernel_tables(device)
@@ -103,4 +110,12 @@ def cmd_info(args) -> int:
     print("backends:")
     for name, state in summary["available"].items():
         print(f"  {name}: {state}")
+    print_auto(summary["auto"])
     return 0
+
+
+def print_auto(rows: list[dict]) -> None:
+    """Per workload (op family): the backend it runs on and why."""
+    print("workloads (GPUML_BACKEND or --backend runs them all on one backend):")
+    for row in rows:
+        print(f"  {row['family']:<8} {row['backend'] or '-':<7} {row['why']}")

@@ -51,7 +51,7 @@ def _data_problem(args) -> str | None:
 def cmd_train(args) -> int:
     from pathlib import Path
 
-    import gpuml
+    from gpuml.backends import device_for
     from gpuml.datasets import DatasetError, load_data
     from gpuml.nn.models import SpecError
     from gpuml.train import TrainConfig, Trainer
@@ -60,7 +60,7 @@ def cmd_train(args) -> int:
     if problem:
         print(f"gpuml train: {problem}", file=sys.stderr)
         return 2
-    device = gpuml.get_device()
+    device = device_for("train")
     builtin = not args.images and (args.dataset in BUILTIN or args.resume)
     if args.out is None and args.resume not in (None, True):  # the resumed run's own folder
         args.out = str(Path(args.resume).parent)
@@ -221,10 +221,10 @@ def _model_input(path, model, meta: dict):
 
 
 def cmd_predict(args) -> int:
-    import gpuml
+    from gpuml.backends import device_for
     from gpuml.train import load_model, softmax
 
-    model, meta = load_model(args.model, gpuml.get_device())
+    model, meta = load_model(args.model, device_for("predict"))
     names = ((meta.get("config") or {}).get("extra") or {}).get("classes") or []
     for path in args.images:
         x, _ = _model_input(path, model, meta)
@@ -239,14 +239,14 @@ def cmd_predict(args) -> int:
 def cmd_regularization(args) -> int:
     from pathlib import Path
 
-    import gpuml
     from gpuml import regularization
+    from gpuml.backends import device_for
     from gpuml.datasets import digits, mnist
     from gpuml.train import TrainConfig
 
     if args.model is None:
         args.model = "digits-cnn" if args.dataset == "digits" else "lenet5"
-    device = gpuml.get_device()
+    device = device_for("train")
     load = digits if args.dataset == "digits" else mnist
     train, test = load("train").subset(args.subset, args.seed), load("test")
     shape = (1, 8, 8) if args.dataset == "digits" else (1, 28, 28)
@@ -272,11 +272,11 @@ def cmd_regularization(args) -> int:
 def cmd_explain(args) -> int:
     import numpy as np
 
-    import gpuml
     from gpuml import explain, plots
+    from gpuml.backends import device_for
     from gpuml.train import load_model
 
-    model, meta = load_model(args.model, gpuml.get_device())
+    model, meta = load_model(args.model, device_for("explain"))
     x, image = _model_input(args.image, model, meta)
     logits = model.forward(x).numpy()[0]
     predicted = int(np.argmax(logits))

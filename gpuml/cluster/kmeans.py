@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ..backends import get_device
+from ..backends import device_for, get_device
 from ._base import ClusterEstimator, NotFittedError, check_sample_weight
 from ._data import HostData, as_host, as_rows
 from ._weights import WeightedLloyd, kmeans_plusplus_weighted, minibatch_step, weighted_inertia
@@ -99,7 +99,7 @@ class _Base(ClusterEstimator):
 
     def _device(self):
         if self.device is None:
-            return get_device()
+            return device_for("kmeans")
         return get_device(self.device) if isinstance(self.device, str) else self.device
 
     def _init_centers(self, engine, data: HostData, rng: random.Random, w=None) -> list[list[float]]:

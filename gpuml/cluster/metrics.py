@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..backends import get_device
+from ..backends import device_for, get_device
 from ..tensor import Tensor
 from ._data import as_host
 
@@ -43,7 +43,7 @@ def silhouette_samples(X, labels, *, device=None):
     remap = {v: i for i, v in enumerate(uniq)}
     lab = [remap[v] for v in raw]
     k = len(uniq)
-    device = get_device(device) if isinstance(device, str) or device is None else device
+    device = device_for("kmeans") if device is None else get_device(device) if isinstance(device, str) else device
     s = device.impl.silhouette(device, data, lab, k)
     return np.asarray(s, np.float32) if np is not None else s
 
