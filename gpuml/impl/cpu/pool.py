@@ -38,21 +38,29 @@ def _counts(g: dict, count_include_pad: bool):
 
 
 def _max_pool_2x2(x, g: dict):
-    """2x2 windows that tile the input (LeNet's pools): the maximum of each row pair of columns, then of the
-    two rows, each with a strict `>` so the first maximum in window order wins (as the kernels and argmax), and a
-    NaN over anything before it (PyTorch: the last NaN of a window wins).
-    Elementwise passes over strided views: several times faster than an argmax over a transposed copy."""
-    w = g["W"]
-    left, right = x[..., 0::2], x[..., 1::2]
-    dx = (right > left) | np.isnan(right)  # per row: the right column holds the row's maximum (or a NaN)
-    rows = np.maximum(left, right)
-    top, bottom = rows[:, :, 0::2], rows[:, :, 1::2]
-    dy = (bottom > top) | np.isnan(bottom)
+    """2x2 windows that tile the input (LeNet's pools). One strided copy splits the input into its four window
+    positions as contiguous planes; then the maximum of each row's pair, then of the two rows, each with a strict
+    `>` so the first maximum in window order wins (as the kernels and argmax), and a NaN over anything before it
+    (PyTorch: the last NaN of a window wins). Every pass after the copy is contiguous and a quarter of the input:
+    1.3-2x faster than the same passes over stride-2 views."""
+    m, oh, ow, w = g["N"] * g["C"] * g["OH"], g["OH"], g["OW"], g["W"]
+    q = np.empty((2, 2, m, ow), x.dtype)  # (window row, window column, plane row pair, output column)
+    np.copyto(q, x.reshape(m, 2, ow, 2).transpose(1, 3, 0, 2))
+    (q00, q01), (q10, q11) = q
+    top, bottom = np.maximum(q00, q01), np.maximum(q10, q11)
     out = np.maximum(top, bottom)
-    top_dx, bottom_dx = dx[:, :, 0::2], dx[:, :, 1::2]
-    col = top_dx ^ (dy & (top_dx ^ bottom_dx))  # np.where(dy, bottom_dx, top_dx), 5x faster on these bool views
-    base = np.arange(g["OH"], dtype=np.int32)[:, None] * (2 * w) + np.arange(g["OW"], dtype=np.int32) * 2
-    return out, base + dy * np.int32(w) + col
+    top_dx, bottom_dx, dy = q01 > q00, q11 > q10, bottom > top  # the right column / bottom row holds the maximum
+    if np.isnan(out).any():  # NaN present (np.maximum propagates it): a NaN wins over anything before it
+        top_dx |= np.isnan(q01)
+        bottom_dx |= np.isnan(q11)
+        dy |= np.isnan(bottom)
+    col = top_dx ^ (dy & (top_dx ^ bottom_dx))  # np.where(dy, bottom_dx, top_dx), 5x faster on bool arrays
+    idx = np.multiply(dy, np.int32(w), dtype=np.int32)
+    idx += col
+    idx = idx.reshape(-1, oh, ow)
+    idx += np.arange(oh, dtype=np.int32)[:, None] * (2 * w) + np.arange(ow, dtype=np.int32) * 2
+    shape = (g["N"], g["C"], oh, ow)
+    return out.reshape(shape), idx.reshape(shape)
 
 
 def _last_nan(win, arg):
@@ -86,8 +94,9 @@ def _max_pool(x, g: dict):
 def _max_pool_backward(gy, idx, g: dict):
     gx = np.zeros((g["N"] * g["C"], g["H"] * g["W"]), gy.dtype)
     if _tiles(g):  # every input pixel wins at most one window: a scatter, no accumulation
-        plane = np.arange(0, gx.size, gx.shape[1], dtype=np.intp)[:, None]  # flat index of each (n, c) plane
-        gx.reshape(-1)[(idx.reshape(gx.shape[0], -1) + plane).reshape(-1)] = gy.reshape(-1)
+        itype = np.int32 if gx.size < 2**31 else np.intp  # int32 indices: a smaller pass (~10%)
+        plane = np.arange(0, gx.size, gx.shape[1], dtype=itype)[:, None]  # flat index of each (n, c) plane
+        gx.reshape(-1)[np.add(idx.reshape(gx.shape[0], -1), plane, dtype=itype)] = gy.reshape(gx.shape[0], -1)
         return gx.reshape(g["N"], g["C"], g["H"], g["W"])
     nc = np.arange(g["N"] * g["C"])[:, None]
     np.add.at(

@@ -1,0 +1,263 @@
+"""gpuml's numpy backend against PyTorch CPU: one LeNet-5 training step at batch 64 (issue 20, point 3).
+
+In ONE process: the same LeNet-5 (gpuml's modern one: conv 6 5 pad2, ReLU, max pool 2, conv 16 5, ReLU, max pool 2,
+fc 120, fc 84, fc 10) built on the ``cpu`` device and in torch with gpuml's initial weights, Adam (lr 1e-3),
+mean cross-entropy. First a check: the loss, every gradient and every weight update of one step agree (relative
+L2 error <= --rtol per tensor). Then rotating blocks (A B A B ..., who goes first rotates) of --steps full training
+steps (upload, forward, loss, backward, optimizer update) on the same MNIST batches; the figure is the median block
+per implementation, and the ratio gpuml / torch per block pair (median).
+
+Threads: torch.set_num_threads(T) and numpy's BLAS limited to T by threadpoolctl (else OPENBLAS/OMP/MKL_NUM_THREADS
+set before numpy is imported); both are read back and written to the JSON.
+
+``--baseline REV`` also times gpuml/impl/cpu as committed at REV (loaded beside the current one as its own
+implementation family on a second cpu device): an old/new A/B in the same rotating blocks.
+
+    python benchmarks/bench_numpy_torch.py [--threads 2] [--blocks 10] [--steps 20] [--baseline REV]
+        [--json benchmarks/numpy_torch.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = 64
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch and BLAS threads")
+    parser.add_argument("--blocks", type=int, default=10, help="blocks per implementation")
+    parser.add_argument("--steps", type=int, default=20, help="training steps per block")
+    parser.add_argument("--rtol", type=float, default=1e-4, help="relative L2 error allowed per checked tensor")
+    parser.add_argument("--baseline", default=None, help="git revision of gpuml/impl/cpu to time beside the current")
+    parser.add_argument("--profile", action="store_true", help="cProfile 50 gpuml steps after the timing")
+    parser.add_argument("--json", default=str(ROOT / "benchmarks" / "numpy_torch.json"))
+    return parser.parse_args()
+
+
+def limit_threads(n: int) -> dict:
+    """Limit numpy's BLAS to ``n`` threads (threadpoolctl, else environment variables before numpy loads)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(n)
+        return {"method": "environment variables"}
+    import numpy  # noqa: F401 - load its BLAS so that the limit reaches it
+
+    limiter = threadpool_limits(limits=n, user_api="blas")
+    return {"method": "threadpoolctl", "limiter": limiter}
+
+
+def blas_threads() -> list[dict]:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"blas": "unknown (no threadpoolctl)", "env": os.environ.get("OPENBLAS_NUM_THREADS")}]
+    return [
+        {k: d.get(k) for k in ("user_api", "internal_api", "prefix", "version", "num_threads")}
+        for d in threadpool_info()
+    ]
+
+
+def load_baseline(rev: str, family: str):
+    """gpuml/impl/cpu at ``rev`` as the package ``gpuml.impl._cpu_baseline`` (its relative imports resolve into
+    the current gpuml), registered as implementation ``family``."""
+    from gpuml.backends.base import register_implementation
+    from gpuml.impl import Implementation
+
+    folder = Path(tempfile.mkdtemp(prefix="gpuml_cpu_baseline_"))
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, "gpuml/impl/cpu/"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
+    for path in names:
+        if path.endswith(".py"):
+            text = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True, capture_output=True).stdout
+            (folder / Path(path).name).write_bytes(text)
+    name = "gpuml.impl._cpu_baseline"
+    init = folder / "__init__.py"
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    register_implementation(family, Implementation(family, module, f"numpy twin at {rev}"))
+
+
+def main() -> None:
+    args = parse_args()
+    threads = limit_threads(args.threads)
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+    from bench_train import torch_lenet5  # benchmarks/, this script's folder
+
+    from gpuml import nn
+    from gpuml.backends.cpu import CPUDevice
+    from gpuml.datasets import batches, mnist
+    from gpuml.optim import Adam
+    from gpuml.tensor import tensor
+
+    train = mnist("train")
+
+    def gpuml_model(device):
+        model = nn.lenet5(device=device, seed=0)
+        return model, Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
+
+    devices = {"gpuml-cpu": CPUDevice()}
+    if args.baseline:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", args.baseline], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        load_baseline(rev, "cpu-baseline")
+        base = CPUDevice()
+        base.impl_family = "cpu-baseline"
+        devices[f"gpuml-cpu@{rev}"] = base
+    gmodels = {name: gpuml_model(dev) for name, dev in devices.items()}
+    tmodel, topt, tloss = torch_lenet5(torch)
+    state = gmodels["gpuml-cpu"][0].state_dict()
+    with torch.no_grad():
+        for name, p in tmodel.named_parameters():
+            p.copy_(torch.from_numpy(np.asarray(state[name], np.float32)))
+
+    def gpuml_step(model, opt, lossf, device, xb, yb):
+        loss = lossf(model(tensor(xb, device=device)), tensor(yb, device=device))
+        model.backward(lossf.backward())
+        opt.step()
+        return loss
+
+    def torch_step(xb, yb):
+        topt.zero_grad()
+        loss = tloss(tmodel(torch.from_numpy(xb)), torch.from_numpy(yb.astype(np.int64)))
+        loss.backward()
+        topt.step()
+        return loss
+
+    # --- the check: one step on the same batch, loss, gradients and updated weights
+    it = batches(train, BATCH, seed=0, epoch=0)
+    xb, yb = next(it)
+    t_loss = float(torch_step(xb, yb).detach())
+    t_grads = {n: p.grad.numpy().copy() for n, p in tmodel.named_parameters()}
+    t_weights = {n: p.detach().numpy().copy() for n, p in tmodel.named_parameters()}
+    check = {}
+    for name, (model, opt, lossf) in gmodels.items():
+        loss = float(gpuml_step(model, opt, lossf, devices[name], xb, yb).numpy())
+        errors = {"loss": abs(loss - t_loss) / abs(t_loss)}
+        for pname, p in model.named_parameters():
+            g, w = p.grad.numpy().reshape(t_grads[pname].shape), p.data.numpy().reshape(t_weights[pname].shape)
+            errors[f"grad {pname}"] = float(np.linalg.norm(g - t_grads[pname]) / np.linalg.norm(t_grads[pname]))
+            w0 = np.asarray(state[pname], np.float32).reshape(w.shape)  # the update itself, not the weights
+            du, tu = w - w0, t_weights[pname] - w0
+            errors[f"update {pname}"] = float(np.linalg.norm(du - tu) / np.linalg.norm(tu))
+        worst = max(errors, key=errors.get)
+        check[name] = {"max_rel_err": errors[worst], "worst": worst, "errors": errors}
+        print(
+            f"check {name}: loss {loss:.6f} (torch {t_loss:.6f}), worst relative L2 error {errors[worst]:.2e} ({worst})"
+        )
+        if not errors[worst] <= args.rtol:
+            raise SystemExit(f"{name} disagrees with torch: {worst} relative error {errors[worst]:.2e} > {args.rtol}")
+
+    # --- rotating blocks on the same batches
+    data = [next(it) for _ in range(args.steps * 2)]
+    blocks = {
+        name: (lambda d, m=m, dev=devices[name]: [gpuml_step(*m, dev, x, y) for x, y in d])
+        for name, m in gmodels.items()
+    }
+    blocks["torch-cpu"] = lambda d: [torch_step(x, y) for x, y in d]
+    for fn in blocks.values():  # warm-up: first-call costs, allocator, BLAS threads
+        fn(data[: args.steps])
+    rows = {name: [] for name in blocks}
+    order = list(blocks.items())
+    load0 = os.getloadavg()
+    for b in range(args.blocks):
+        d = data[(b % 2) * args.steps : (b % 2 + 1) * args.steps]
+        k = b % len(order)
+        for name, fn in order[k:] + order[:k]:
+            time.sleep(0.1)  # let OpenBLAS / torch threads park
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn(d)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+            rows[name].append(
+                {"wall_ms": wall / args.steps * 1e3, "cpu_ms": cpu / args.steps * 1e3, "faults": faults / args.steps}
+            )
+    load1 = os.getloadavg()
+
+    def median(v):
+        v = sorted(v)
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+    summary = {}
+    tw = [r["wall_ms"] for r in rows["torch-cpu"]]
+    for name, rs in rows.items():
+        w = [r["wall_ms"] for r in rs]
+        summary[name] = {
+            "wall_ms_median": median(w),
+            "wall_ms_min": min(w),
+            "cpu_ms_median": median([r["cpu_ms"] for r in rs]),
+            "faults_per_step": median([r["faults"] for r in rs]),
+            "ratio_to_torch_median_of_pairs": median([a / t for a, t in zip(w, tw, strict=True)]),
+        }
+    info = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "adapter": devices["gpuml-cpu"].adapter,
+        "threads_requested": args.threads,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "thread_limit_method": threads["method"],
+        "threadpools": blas_threads(),
+        "load_before": load0,
+        "load_after": load1,
+        "blocks": args.blocks,
+        "steps_per_block": args.steps,
+        "batch": BATCH,
+    }
+    print(
+        f"LeNet-5 training step, batch {BATCH}, {args.blocks} rotating blocks x {args.steps} steps; threads: torch "
+        f"{info['torch_threads']}, BLAS {[p['num_threads'] for p in info['threadpools']]}; load {load0[0]:.2f} -> "
+        f"{load1[0]:.2f}"
+    )
+    print(f"{'impl':<24} {'wall med':>9} {'wall min':>9} {'cpu med':>9} {'faults':>7} {'/ torch':>8}  (ms/step)")
+    for name, s in summary.items():
+        print(
+            f"{name:<24} {s['wall_ms_median']:>9.3f} {s['wall_ms_min']:>9.3f} {s['cpu_ms_median']:>9.3f} "
+            f"{s['faults_per_step']:>7.1f} {s['ratio_to_torch_median_of_pairs']:>7.2f}x"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"info": info, "check": check, "summary": summary, "blocks": rows}, f, indent=1)
+        print(f"wrote {args.json}")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        model, opt, lossf = gmodels["gpuml-cpu"]
+        dev = devices["gpuml-cpu"]
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(3):
+            for x, y in data:
+                gpuml_step(model, opt, lossf, dev, x, y)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()
