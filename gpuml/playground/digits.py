@@ -1,7 +1,13 @@
-"""Draw a digit: a pad of ink on the device (brush strokes recorded by ``render/web_stroke.wgsl``, on the host
-where the device has no kernels), prepared the way MNIST digits are (:func:`~gpuml.playground.mnist.ink_to_mnist`),
-classified by a LeNet-5, explained with Grad-CAM (:func:`gpuml.explain.grad_cam_device`) and the activation maps
-of its convolutions. Numpy-free (the web page runs it in Pyodide core).
+"""Draw a digit (the CNN explorer): a pad of ink (on the device, brush strokes recorded by
+``render/web_stroke.wgsl``, or on the host), prepared the way MNIST digits are
+(:func:`~gpuml.playground.mnist.ink_to_mnist`), classified by a LeNet-5 with an honest "unsure" verdict, and
+explained: the filters of every convolution, the activation maps of any conv / activation / pooling layer, and
+Grad-CAM, saliency or occlusion for the predicted or a chosen class (:mod:`~gpuml.playground.digits_explain`).
+Numpy-free (the web page runs it in Pyodide core).
+
+Threads: a front end may run :meth:`DigitsModel.predict` on a worker thread while its own thread paints strokes
+(host ink) and draws: a prediction publishes its results in one assignment (``result``), and one started before a
+Clear is dropped.
 
 Pad coordinates: the pad is ``PAD`` x ``PAD`` units (the page's 280 CSS px, the native pad's 280 canvas pixels);
 the ink holds ``INK`` x ``INK`` values (2.5 units per ink pixel).
@@ -14,17 +20,22 @@ import itertools
 import time
 
 from .. import ops
-from ..explain import grad_cam_device
+from ..explain import _forward
 from ..tensor import tensor
-from .controls import DemoModel, button, slider, toggle
-from .mnist import ink_to_mnist, softmax, stroke_host, upsample_map
+from .controls import DemoModel, button, choice, slider, toggle
+from .digits_explain import EXPLAIN_METHODS, conv_filters, evidence_floor, explain, map_layers, verdict
+from .mnist import ink_to_mnist, stroke_host
 
 INK = 112
 PAD = 280
 BRUSH = 11.0  # brush radius in pad units
+TARGETS = ("predicted", *(str(d) for d in range(10)))
+LENET_LAYERS = ("conv 1", "relu 1", "max-pool 1", "conv 2", "relu 2", "max-pool 2")
 # A "2" for offscreen runs and tests: pad coordinates in [0, 1], one stroke.
 SAMPLE_STROKE = [(0.30, 0.30), (0.40, 0.20), (0.55, 0.18), (0.66, 0.27), (0.66, 0.40), (0.55, 0.55), (0.42, 0.68)]
 SAMPLE_STROKE += [(0.32, 0.80), (0.45, 0.79), (0.58, 0.78), (0.72, 0.79)]
+EMPTY = {"pixels": None, "probs": [0.1] * 10, "label": None, "verdict": None, "x": None, "outputs": None,
+         "cam": None, "explain": None, "target": None, "activations": []}  # fmt: skip
 
 
 def model_accuracy(meta: dict | None) -> float | None:
@@ -36,49 +47,79 @@ def model_accuracy(meta: dict | None) -> float | None:
 
 
 class DigitsModel(DemoModel):
-    """``net``: a trained ``gpuml.nn`` classifier of (1, 28, 28) images into 10 classes (its device is used)."""
+    """``net``: a trained ``gpuml.nn`` classifier of (1, 28, 28) images into 10 classes (its device is used).
+    ``host_ink``: keep the ink on the host (painted by :func:`stroke_host`), the default off the GPU."""
 
     name = "digits"
     title = "draw a digit"
     controls = (
         slider("brush", BRUSH, 4.0, 24.0, step=4.0, label="brush radius (pad units of 280)"),
-        toggle("gradcam", True, label="Grad-CAM overlay"),
+        toggle("gradcam", True, label="explanation overlay"),
+        choice("explain", "gradcam", EXPLAIN_METHODS, label="explanation"),
+        choice("target", "predicted", TARGETS, label="class explained"),
+        choice("layer", "conv 1", LENET_LAYERS, label="activation maps of layer"),
+        button("predict"),
         button("clear"),
     )
 
-    def __init__(self, net, *, name: str = "model", accuracy: float | None = None):
+    def __init__(self, net, *, name: str = "model", accuracy: float | None = None, host_ink: bool | None = None):
         super().__init__()
-        self.set_net(net, name, accuracy)
+        self.floors: dict[str, float] = {}  # model name -> evidence floor (digits_explain.evidence_floor)
         self.device = net.device
-        self.ink = ops.zeros((INK, INK), device=self.device)
+        self.set_net(net, name, accuracy)
+        self.host_ink = not getattr(self.device, "is_gpu", False) if host_ink is None else host_ink
+        self.generation = 0  # bumped by Clear: a prediction of older ink is dropped
+        self.result = dict(EMPTY)
         self.strokes = 0
         self.updates = 0
         self.dirty = False
         self.latencies: list[float] = []  # seconds per predict()
         self.timings: dict = {}
+        self._new_ink()
         self.ink_flat = [0.0] * (INK * INK)  # the ink the last prediction saw
-        self._reset_outputs()
 
     def set_net(self, net, name: str = "model", accuracy: float | None = None) -> None:
         """Classify with ``net`` from now on (a (1, 28, 28) -> 10 classifier on the same device)."""
         if tuple(net.input_shape) != (1, 28, 28):
             raise ValueError(f"the digit pad needs a 28x28 model, {name} takes {tuple(net.input_shape)}")
         self.net, self.model_name, self.accuracy = net, name, accuracy
-        layers = net.layers
-        convs = [i for i, m in enumerate(layers) if type(m).__name__ == "Conv2d"]
-        nxt = convs[0] + 1
-        self.first = nxt if nxt < len(layers) and type(layers[nxt]).__name__ == "ReLU" else convs[0]
+        self.layers = map_layers(net)
+        self.filters = None  # conv_filters(net), read on first use
+        names = tuple(entry["name"] for entry in self.layers)
+        self.controls = tuple(
+            choice("layer", names[0], names, c.label) if c.name == "layer" else c for c in self.controls
+        )
+        if self.values.get("layer") not in names:
+            self.values["layer"] = names[0]
+        self.dirty = True
 
-    def _reset_outputs(self) -> None:
-        self.pixels = None  # the model input, flat 784 list (None: empty pad)
-        self.probs = [0.1] * 10
-        self.label = None
-        self.x = self.cam = self.outputs = None  # device tensors of the last prediction
-        self.cam_layer = None
-        self.cam_image = [0.0] * 784  # Grad-CAM upsampled to 28 x 28, scaled to [0, 1]
-        self.activations: list[tuple[int, int, list[float]]] = []  # first layer's maps: (h, w, flat values)
+    def calibrate(self, pixels_list) -> float:
+        """Set this model's evidence floor from real digits (flat 784 lists in [0, 1]); returns it."""
+        self.floors[self.model_name] = evidence_floor(self.net, pixels_list)
+        self.dirty = True
+        return self.floors[self.model_name]
+
+    @property
+    def floor(self) -> float | None:
+        return self.floors.get(self.model_name)
+
+    # the last prediction's results (see ``result``)
+    label = property(lambda self: self.result["label"])
+    probs = property(lambda self: self.result["probs"])
+    pixels = property(lambda self: self.result["pixels"])
+    x = property(lambda self: self.result["x"])
+    outputs = property(lambda self: self.result["outputs"])
+    cam = property(lambda self: self.result["cam"])
+    activations = property(lambda self: self.result["activations"])
+    cam_image = property(lambda self: (self.result["explain"] or {}).get("map") or [0.0] * 784)
 
     # --- painting -------------------------------------------------------------------------------------------
+    def _new_ink(self) -> None:
+        if self.host_ink:
+            self.ink = array.array("f", bytes(4 * INK * INK))
+        else:
+            self.ink = ops.zeros((INK, INK), device=self.device)
+
     def stroke_segments(self, segments, radius: float | None = None) -> None:
         """Add pen segments (flat x0, y0, x1, y1, ... in pad units) with a brush of ``radius`` pad units."""
         s = INK / PAD
@@ -86,7 +127,9 @@ class DigitsModel(DemoModel):
         r = (self.values["brush"] if radius is None else float(radius)) * s
         if not segs:
             return
-        if getattr(self.device, "is_gpu", False):
+        if self.host_ink:
+            stroke_host(self.ink, INK, segs, r)
+        elif getattr(self.device, "is_gpu", False):
             kernel = self.device.kernel("render/web_stroke.wgsl", WG=64)
             for start in range(0, len(segs), 4 * 64):
                 part = tensor(array.array("f", segs[start : start + 4 * 64]), device=self.device)
@@ -96,7 +139,7 @@ class DigitsModel(DemoModel):
                     segs=part,
                     ink=self.ink,
                 )
-        else:  # cpu / python backends: the same coverage on the host
+        else:  # cpu / python backends with device ink: the same coverage on the host
             vals = array.array("f", self.ink.to_bytes())
             stroke_host(vals, INK, segs, r)
             self.ink.assign(vals)
@@ -115,11 +158,17 @@ class DigitsModel(DemoModel):
         self.stroke([(x * PAD, y * PAD) for x, y in SAMPLE_STROKE])
 
     def clear(self) -> None:
-        self.ink = ops.zeros((INK, INK), device=self.device)
+        """Empty the pad and every panel (a prediction under way is dropped)."""
+        self.generation += 1
+        self._new_ink()
+        self.result = dict(EMPTY)
+        self.ink_flat = [0.0] * (INK * INK)
         self.dirty = True
 
     def ink_values(self) -> list[float]:
-        """The ink, flat (INK * INK floats in [0, 1]); one readback."""
+        """The ink, flat (INK * INK floats in [0, 1]); one readback (a copy on the host)."""
+        if self.host_ink:
+            return self.ink.tolist()
         return array.array("f", self.ink.to_bytes()).tolist()
 
     # --- model ----------------------------------------------------------------------------------------------
@@ -129,43 +178,37 @@ class DigitsModel(DemoModel):
 
     def classify(self, x) -> tuple[int, list[float]]:
         """(label, probabilities) of one image tensor (:meth:`image`): forward pass + one readback of the logits."""
-        probs = softmax(self.net.forward(x).tolist()[0])
-        return max(range(10), key=lambda i: probs[i]), probs
+        v = verdict(self.net.forward(x).tolist()[0], self.floor)
+        return v["label"], v["probs"]
+
+    def layer_entry(self) -> dict:
+        return next(e for e in self.layers if e["name"] == self.values["layer"])
 
     def predict(self, host_maps: bool = True) -> None:
-        """Preprocess the ink, classify it, Grad-CAM for the predicted class and the activation maps (timed in
-        ``timings``: ink readback, preprocess, predict, gradcam ms). ``host_maps``: read the Grad-CAM map and the
-        first layer's activations back (``cam_image``, ``activations``) from one forward and one backward pass;
-        without it (renderers that draw the device tensors) ``predict_ms`` is the classification alone (forward +
-        readback of the logits) and Grad-CAM's passes are recorded after it, not waited for."""
+        """Preprocess the ink, classify it (verdict with the unsure rule), explain the predicted or chosen class
+        and keep every layer's output (timed in ``timings``: ink readback, preprocess, predict, explain ms).
+        ``host_maps``: also read the chosen layer's activation maps back (``activations``); renderers that draw
+        the device tensors skip that."""
+        gen, net = self.generation, self.net
         t0 = time.perf_counter()
-        flat = self.ink_flat = self.ink_values()
+        flat = self.ink_values()
         t1 = time.perf_counter()
         pixels = ink_to_mnist(flat, INK)
         t2 = time.perf_counter()
-        self._reset_outputs()
+        res = dict(EMPTY)
+        t3 = t2
         if pixels is not None:
-            self.pixels = pixels
-            self.x = self.image(pixels)
-            if host_maps:  # one forward pass (Grad-CAM's, for the class it predicts), then that pass's logits
-                cam = grad_cam_device(self.net, self.x)
-                self.label = cam["classes"][0]
-                self.probs = softmax(cam["outputs"][-1].tolist()[0])
-                t3 = time.perf_counter()
-            else:  # the class first (forward + readback); Grad-CAM's passes then run while the caller draws
-                self.label, self.probs = self.classify(self.x)
-                t3 = time.perf_counter()
-                cam = grad_cam_device(self.net, self.x, target_class=self.label)
-            self.outputs, self.cam, self.cam_layer = cam["outputs"], cam["cam"], cam["layer"]
-            if host_maps:  # renderers that draw from the device tensors skip these readbacks
-                _, h, w = self.cam.shape
-                self.cam_image = upsample_map(self.cam.to_array(), h, w, 28, 28)
-                first = self.outputs[self.first]
-                _, c, fh, fw = first.shape
-                vals = first.to_array()
-                self.activations = [(fh, fw, vals[i * fh * fw : (i + 1) * fh * fw].tolist()) for i in range(c)]
-        else:
-            t3 = t2
+            x = self.image(pixels)
+            outputs = _forward(net, x)
+            v = verdict(outputs[-1].tolist()[0], self.floor)
+            t3 = time.perf_counter()
+            target = v["label"] if self.values["target"] == "predicted" else int(self.values["target"])
+            ex = explain(net, x, self.values["explain"], target)
+            res.update(pixels=pixels, x=x, outputs=outputs, verdict=v, label=v["label"], probs=v["probs"])
+            res.update(target=target, cam=ex.pop("cam", None), explain=ex)
+            ex.pop("outputs", None)
+            if host_maps:
+                res["activations"] = self.maps(outputs, self.layer_entry())
         t4 = time.perf_counter()
         ms = 1e3
         self.timings = {
@@ -176,17 +219,29 @@ class DigitsModel(DemoModel):
         }
         self.latencies.append(t4 - t0)
         self.updates += 1
-        self.dirty = False
+        if gen == self.generation:  # a Clear meanwhile: this prediction is of ink no longer there
+            self.ink_flat = flat
+            self.result = res
+            self.dirty = False
+
+    @staticmethod
+    def maps(outputs, entry: dict) -> list[tuple[int, int, list[float]]]:
+        """The maps of layer ``entry`` (:func:`map_layers`) as (h, w, flat values) per channel; one readback."""
+        c, h, w = entry["shape"]
+        vals = outputs[entry["index"]].reshape(-1).tolist()
+        return [(h, w, vals[i * h * w : (i + 1) * h * w]) for i in range(c)]
 
     def map_layers(self) -> list[int]:
         """Indices of the layers whose outputs are activation maps (ReLU/Tanh of a convolution)."""
         if self.outputs is None:
             return []
-        return [
-            i
-            for i, m in enumerate(self.net.layers)
-            if self.outputs[i].ndim == 4 and type(m).__name__ in ("ReLU", "Tanh")
-        ]
+        acts = ("ReLU", "Tanh")
+        return [i for i, m in enumerate(self.net.layers) if self.outputs[i].ndim == 4 and type(m).__name__ in acts]
+
+    def conv_filters(self) -> list[dict]:
+        if self.filters is None:
+            self.filters = conv_filters(self.net)
+        return self.filters
 
     def step(self) -> None:
         if self.dirty or self.updates == 0:
@@ -195,44 +250,62 @@ class DigitsModel(DemoModel):
     def _pressed(self, name) -> None:
         if name == "clear":
             self.clear()
+        elif name == "predict":
+            self.dirty = True
+
+    def _changed(self, name, value) -> None:
+        if name in ("explain", "target", "layer"):
+            self.dirty = True
 
     # --- output ---------------------------------------------------------------------------------------------
     def view(self) -> dict:
-        """What to draw: ``ink`` (the pad, INK x INK device tensor; ``ink_flat``: as the last prediction read it),
-        ``pixels`` (the 28 x 28 model input, flat),
-        ``probs`` and ``label``, ``cam_image`` (28 x 28 flat in [0, 1]) and ``gradcam`` (overlay on or off),
-        ``activations`` of the first convolution, device tensors ``x``, ``cam``, ``outputs`` for zero-copy
-        renderers, and text."""
+        """What to draw: ``pixels`` (the 28 x 28 model input, flat), ``probs``, ``label`` and ``verdict``
+        (digits_explain.verdict: the text to show, ``unsure`` and why), ``explain`` (map, peak, units, what) and
+        ``gradcam`` (overlay on or off), ``activations`` of ``layer`` and the ``layers`` to choose from, device
+        tensors ``x``, ``cam``, ``outputs`` for zero-copy renderers, and text."""
+        r = self.result
         acc = f", test accuracy {self.accuracy * 100:.2f}%" if self.accuracy is not None else ""
         lat = self.latencies[-1] * 1e3 if self.latencies else 0.0
         return {
             "title": "draw a digit",
             "subtitle": f"model: {self.model_name}{acc}",
-            "ink": self.ink,
             "ink_flat": self.ink_flat,
             "ink_size": INK,
-            "pixels": self.pixels or [0.0] * 784,
-            "probs": list(self.probs),
-            "label": self.label,
+            "pixels": r["pixels"] or [0.0] * 784,
+            "probs": list(r["probs"]),
+            "label": r["label"],
+            "verdict": r["verdict"],
+            "target": r["target"],
             "gradcam": self.values["gradcam"],
+            "explain": r["explain"],
+            "method": self.values["explain"],
             "cam_image": self.cam_image,
-            "activations": self.activations,
+            "activations": r["activations"],
+            "layer": self.values["layer"],
+            "layers": self.layers,
             "brush": self.values["brush"],
-            "latency": f"update: {lat:.1f} ms (forward + activations + Grad-CAM)",
-            "x": self.x,
-            "cam": self.cam,
-            "outputs": self.outputs,
+            "floor": self.floor,
+            "latency": f"update: {lat:.1f} ms (forward + explanation + maps)",
+            "x": r["x"],
+            "cam": r["cam"],
+            "outputs": r["outputs"],
         }
 
     def state(self) -> dict:
         lat = sorted(self.latencies[1:] or self.latencies)
         ink = self.ink_values()
+        v = self.result["verdict"] or {}
         return {
             "ink": sum(ink) / len(ink),
             "strokes": self.strokes,
             "updates": self.updates,
             "prediction": self.label,
             "probability": max(self.probs),
+            "unsure": v.get("unsure"),
+            "verdict": v.get("text"),
+            "explain": self.values["explain"],
+            "target": self.result["target"],
+            "layer": self.values["layer"],
             "brush": self.values["brush"],
             "show_cam": self.values["gradcam"],
             "latency_ms_p50": lat[len(lat) // 2] * 1e3 if lat else None,

@@ -1,0 +1,172 @@
+"""The CNN explorer's analysis of one digit, numpy-free (the web page runs it in Pyodide core): the "unsure"
+verdict, the layers a user can look into (names, shapes), the convolution filters, and three explanations of a
+class score as a 28 x 28 map — Grad-CAM, input-gradient saliency and occlusion sensitivity — each with the range
+of its values in real units (for a colour scale).
+
+The verdict. A softmax over 10 digits always sums to 1, so a scribble can get "8 (98.7%)". Two cues together:
+the top probability (below ``MIN_PROB``: two or more classes compete) and the *evidence*, log-sum-exp of the
+logits (the negative "energy" of Liu et al. 2020, "Energy-based out-of-distribution detection"): inputs unlike
+the training digits get small logits for every class, so the softmax's confidence rests on little evidence. The
+evidence floor is the ``FLOOR_PERCENTILE``-th percentile of the model's own evidence on real MNIST test digits
+(:func:`evidence_floor`), so it holds for any model, the shipped one or one trained in the page.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+
+from .. import ops
+from ..explain import _backward, _forward, grad_cam_device, occlude, receptive_centres  # numpy-free parts
+from ..tensor import tensor
+from .mnist import softmax
+
+MIN_PROB = 0.7
+FLOOR_PERCENTILE = 5.0
+EXPLAIN_METHODS = ("gradcam", "saliency", "occlusion")
+OCCLUSION_PATCH, OCCLUSION_STRIDE = 4, 2
+_KINDS = {"Conv2d": "conv", "ReLU": "relu", "Tanh": "tanh", "MaxPool2d": "max-pool", "AvgPool2d": "avg-pool"}
+
+
+def evidence(logits) -> float:
+    """log(sum(exp(logits))): the model's total evidence for any digit."""
+    m = max(logits)
+    return m + math.log(sum(math.exp(v - m) for v in logits))
+
+
+def evidence_floor(net, pixels_list, batch: int = 256) -> float:
+    """The ``FLOOR_PERCENTILE``-th percentile of :func:`evidence` over real digits (flat 784 lists)."""
+    values = []
+    for start in range(0, len(pixels_list), batch):
+        chunk = pixels_list[start : start + batch]
+        flat = array.array("f", [v for px in chunk for v in px])
+        rows = net.forward(tensor(flat, device=net.device).reshape(len(chunk), 1, 28, 28)).tolist()
+        values += [evidence(r) for r in rows]
+    values.sort()
+    return values[min(len(values) - 1, int(len(values) * FLOOR_PERCENTILE / 100))]
+
+
+def verdict(logits, floor: float | None) -> dict:
+    """label, probability, ``unsure`` and why (``reason``), and the text a user reads."""
+    probs = softmax(logits)
+    label = max(range(len(probs)), key=lambda i: probs[i])
+    p, ev = probs[label], evidence(logits)
+    reasons = []
+    if p < MIN_PROB:
+        reasons.append(f"top probability {p * 100:.0f}% < {MIN_PROB * 100:.0f}%")
+    if floor is not None and ev < floor:
+        reasons.append(f"evidence {ev:.1f} below {floor:.1f}, what 95% of real test digits get")
+    unsure = bool(reasons)
+    text = f"unsure — looks most like {label} ({p * 100:.0f}%)" if unsure else f"{label} ({p * 100:.1f}%)"
+    return {"label": label, "probs": probs, "prob": p, "evidence": ev, "unsure": unsure,
+            "reason": "; ".join(reasons), "text": text}  # fmt: skip
+
+
+def map_layers(net) -> list[dict]:
+    """The layers with feature-map outputs (convolutions, their activations, pooling): index, name, shape."""
+    shape, out, counts = tuple(net.input_shape), [], {}
+    for i, m in enumerate(net.layers):
+        shape = tuple(m.output_shape(shape))
+        kind = _KINDS.get(type(m).__name__)
+        if kind is None or len(shape) != 3:
+            continue
+        if kind == "conv":
+            counts["conv"] = counts.get("conv", 0) + 1
+        n = counts.get("conv", 0)
+        c, h, w = shape
+        out.append({"index": i, "name": f"{kind} {n}", "shape": [c, h, w], "signed": kind == "conv"})
+    return out
+
+
+def conv_filters(net) -> list[dict]:
+    """Every convolution's weights: name, (out, in, kh, kw) shape, the weight tensor, flat host values and the
+    symmetric colour-scale limit max |w|."""
+    out = []
+    for i, m in enumerate(net.layers):
+        if type(m).__name__ != "Conv2d":
+            continue
+        w = m.params["weight"].data
+        vals = w.tolist()
+        flat = list(_flatten(vals))
+        out.append({"index": i, "name": f"conv {len(out) + 1}", "shape": list(w.shape), "weight": w,
+                    "values": flat, "limit": max(abs(v) for v in flat) or 1.0})  # fmt: skip
+    return out
+
+
+def _flatten(v):
+    if isinstance(v, list):
+        for item in v:
+            yield from _flatten(item)
+    else:
+        yield float(v)
+
+
+def _centres_upsample(values, h: int, w: int, centres) -> list[float]:
+    """An h x w map placed on the 28 x 28 input with cell (i, j) centred on pixel (a_y i + b_y, a_x j + b_x)
+    (:func:`gpuml.explain.receptive_centres`), bilinear, held beyond the outer cells; not normalised."""
+    (ay, by), (ax, bx) = centres
+
+    def axis(n, a, b):
+        res = []
+        for p in range(28):
+            c = min(max((p - b) / a, 0.0), n - 1.0)
+            lo = int(c)
+            res.append((lo, min(lo + 1, n - 1), c - lo))
+        return res
+
+    out = []
+    for y0, y1, fy in axis(h, ay, by):
+        for x0, x1, fx in axis(w, ax, bx):
+            top = values[y0 * w + x0] * (1 - fx) + values[y0 * w + x1] * fx
+            bottom = values[y1 * w + x0] * (1 - fx) + values[y1 * w + x1] * fx
+            out.append(top * (1 - fy) + bottom * fy)
+    return out
+
+
+def explain(net, x, method: str, cls: int) -> dict:
+    """``method`` ("gradcam", "saliency", "occlusion") for class ``cls`` of the (1, 1, 28, 28) input ``x``:
+    ``map`` (784 floats in [0, 1], 1 = the map's peak), ``peak`` (the peak in real units), ``units`` and
+    ``what`` (one line for the colour scale). Grad-CAM also returns its device tensors (``outputs``, ``cam``)."""
+    if method == "gradcam":
+        cam = grad_cam_device(net, x, target_class=cls)
+        _, h, w = cam["cam"].shape
+        raw = _centres_upsample(cam["cam"].reshape(-1).tolist(), h, w, receptive_centres(net, cam["layer"]))
+        units, what = "ReLU(Σ α·A)", f"Grad-CAM at layer {cam['layer']} ({h}×{w}), class {cls}"
+        extra = {"outputs": cam["outputs"], "cam": cam["cam"], "layer": cam["layer"]}
+    elif method == "saliency":
+        outs = _forward(net, x)
+        k = outs[-1].shape[1]
+        onehot = array.array("f", [1.0 if j == cls else 0.0 for j in range(k)])
+        grad = _backward(net, tensor(onehot, device=net.device).reshape(1, k), len(net.layers) - 1, -1)
+        raw = [abs(v) for v in ops.abs(grad).reshape(-1).tolist()]
+        units, what, extra = "|∂ score / ∂ pixel|", f"saliency (input gradient), class {cls}", {"outputs": outs}
+    elif method == "occlusion":
+        raw = occlusion_map(net, x, cls)
+        units = "drop in probability"
+        what = f"occlusion ({OCCLUSION_PATCH}×{OCCLUSION_PATCH} patches), class {cls}"
+        extra = {}
+    else:
+        raise ValueError(f"explanation method must be one of {', '.join(EXPLAIN_METHODS)}, got {method!r}")
+    peak = max(raw)
+    scaled = [max(v, 0.0) / peak for v in raw] if peak > 0 else [0.0] * 784
+    return {"map": scaled, "peak": max(peak, 0.0), "units": units, "what": what, "method": method, **extra}
+
+
+def occlusion_map(net, x, cls: int) -> list[float]:
+    """Occlusion sensitivity (Zeiler & Fergus 2014): the drop of class ``cls``'s probability when a zero patch
+    covers each pixel, averaged over the patches covering it; every occluded copy classified in one batch."""
+    p0 = softmax(net.forward(x).reshape(-1).tolist())[cls]
+    starts = range(0, 28 - OCCLUSION_PATCH + 1, OCCLUSION_STRIDE)
+    positions = [(py, px) for py in starts for px in starts]
+    rows = net.forward(occlude(x, positions, OCCLUSION_PATCH, 0.0)).tolist()
+    heat, count = [0.0] * 784, [0] * 784
+    for (py, px), logits in zip(positions, rows, strict=True):
+        drop = p0 - softmax(logits)[cls]
+        for y in range(py, py + OCCLUSION_PATCH):
+            for xx in range(px, px + OCCLUSION_PATCH):
+                heat[y * 28 + xx] += drop
+                count[y * 28 + xx] += 1
+    return [h / c if c else 0.0 for h, c in zip(heat, count, strict=True)]
+
+
+__all__ = ["EXPLAIN_METHODS", "conv_filters", "evidence", "evidence_floor", "explain", "map_layers", "verdict"]
