@@ -4,7 +4,7 @@ references both libraries are checked against."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,36 +16,50 @@ WEB = ROOT / "web"
 PAGE = WEB / "bench"
 NODE = WEB / "node_modules"
 GPUML, TFJS = "gpuml[browser]", "tfjs-webgpu"
+JAX, ORT = "jax-js", "ort-web"  # the peers (issue 20.4); their rows say the backend they ran on: jax-js[webgpu]
 MATMUL_TOL = CONV_TOL = 1e-4  # max |error| / max |reference| (f32 sums; the kernels differ in summation order)
+INFER_TOL = 1e-4  # max |error| / max |reference| on LeNet-5's logits
 LOSS_TOL = 2e-3  # absolute, on the mean cross-entropy (~2.3) after a few Adam steps
 LR = 1e-3
 
 
+KINDS = ("matmul", "conv", "infer", "train", "chain")  # what --case takes
+
+
 @dataclass
 class WebCase:
-    kind: str  # "matmul" | "conv" | "train" | "chain"
+    kind: str  # "matmul" | "conv" | "infer" | "train" | "chain"
     label: str
     shape: dict
+    peers: tuple = field(default=())  # which of JAX, ORT also run it (ORT cannot train)
 
 
 def cases(quick: bool = False) -> list[WebCase]:
     """The benchmark cases; ``quick``: tiny sizes (for tests)."""
     if quick:
         return [
-            WebCase("matmul", "matmul 100x72x84", {"m": 100, "k": 72, "n": 84}),
+            WebCase("matmul", "matmul 100x72x84", {"m": 100, "k": 72, "n": 84}, (JAX, ORT)),
             WebCase("conv", "conv lenet-conv1 N=2", {"n": 2, "c": 1, "oc": 6, "h": 28, "w": 28, "k": 5, "pad": 2}),
-            WebCase("conv", "conv 3x3-c8-12 N=1", {"n": 1, "c": 8, "oc": 8, "h": 12, "w": 12, "k": 3, "pad": 1}),
-            WebCase("train", "train lenet5 b8 adam", {"batch": 8}),
+            WebCase(
+                "conv", "conv 3x3-c8-12 N=1", {"n": 1, "c": 8, "oc": 8, "h": 12, "w": 12, "k": 3, "pad": 1}, (JAX, ORT)
+            ),
+            WebCase("infer", "infer lenet5 b2", {"batch": 2}, (JAX, ORT)),
+            WebCase("train", "train lenet5 b8 adam", {"batch": 8}, (JAX,)),
             WebCase("chain", "100 x add(1024) one sync", {"n": 1024, "ops": 100}),
         ]
     return [
-        WebCase("matmul", "matmul 1024x1024x1024", {"m": 1024, "k": 1024, "n": 1024}),
+        WebCase("matmul", "matmul 1024x1024x1024", {"m": 1024, "k": 1024, "n": 1024}, (JAX, ORT)),
         # a tiny product: the fixed cost per call (recording, submit, sync) dominates; not a kernel comparison
         WebCase("matmul", "matmul 64x64x64", {"m": 64, "k": 64, "n": 64}),
         WebCase("conv", "conv lenet-conv1 N=64", {"n": 64, "c": 1, "oc": 6, "h": 28, "w": 28, "k": 5, "pad": 2}),
         WebCase("conv", "conv lenet-conv2 N=64", {"n": 64, "c": 6, "oc": 16, "h": 14, "w": 14, "k": 5, "pad": 0}),
-        WebCase("conv", "conv 3x3-c64-28 N=8", {"n": 8, "c": 64, "oc": 64, "h": 28, "w": 28, "k": 3, "pad": 1}),
-        WebCase("train", "train lenet5 b64 adam", {"batch": 64}),
+        WebCase(
+            "conv", "conv 3x3-c64-28 N=8", {"n": 8, "c": 64, "oc": 64, "h": 28, "w": 28, "k": 3, "pad": 1}, (JAX, ORT)
+        ),
+        # the shipped LeNet-5 as a user predicts with it: host images in, logits on the host
+        WebCase("infer", "infer lenet5 b1", {"batch": 1}, (JAX, ORT)),
+        WebCase("infer", "infer lenet5 b64", {"batch": 64}, (JAX, ORT)),
+        WebCase("train", "train lenet5 b64 adam", {"batch": 64}, (JAX,)),
         # 100 dependent tiny ops and one sync: the cost of issuing an op (Python in WASM vs JavaScript), not kernels
         WebCase("chain", "100 x add(1024) one sync", {"n": 1024, "ops": 100}),
     ]

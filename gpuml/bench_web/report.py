@@ -10,7 +10,10 @@ import numpy as np
 import gpuml
 from gpuml.bench import Row, format_table
 
-from .cases import GPUML, ROOT, TFJS
+from .cases import GPUML, JAX, ORT, ROOT, TFJS
+
+# issue 20.4's targets: gpuml's wall time at least this many times faster than the peer's, per case kind
+TARGETS = {("train", JAX): 2.0, ("infer", ORT): 1.0}
 
 
 def _git_commit() -> str | None:
@@ -83,6 +86,52 @@ def ratio_lines(rows: list[Row]) -> list[str]:
     return out
 
 
+def _kind(case: str) -> str:
+    return case.split(" ", 1)[0]
+
+
+def peer_lines(rows: list[Row]) -> list[str]:
+    """peer / gpuml per case and peer (> 1: gpuml faster), with issue 20.4's targets where one applies."""
+    out = []
+    by_case: dict[str, dict[str, Row]] = {}
+    for r in rows:
+        by_case.setdefault(r.case, {})[r.impl] = r
+    for case, impls in by_case.items():
+        g = impls.get(GPUML)
+        if g is None:
+            continue
+        for impl, p in impls.items():
+            peer = next((name for name in (JAX, ORT) if impl.startswith(name + "[")), None)
+            if peer is None:
+                continue
+            speed = p.median_ms / g.median_ms
+            line = (
+                f"peer web {case}: {impl} / gpuml wall time = {speed:.2f} (gpuml {'faster' if speed > 1 else 'SLOWER'})"
+            )
+            target = TARGETS.get((_kind(case), peer)) if impl.endswith("[webgpu]") else None
+            if impl.endswith("[wasm]"):
+                line += "; the peer's CPU backend, not the adapter: context, no target"
+            same_work = g.extra.get("check", {}).get("ok") and p.extra.get("check", {}).get("ok")
+            if target is not None:
+                verdict = ("met" if speed >= target else "NOT MET") if same_work else "not comparable"
+                line += f"; target gpuml >= {target:g}x {peer}: {verdict}"
+            if not same_work:
+                failed = [r.impl for r in (g, p) if not r.extra.get("check", {}).get("ok")]
+                line += f" -- NUMERICAL CHECK FAILED ({', '.join(failed)}): not the same work, not comparable"
+            out.append(line)
+    return out
+
+
+def first_call_lines(rows: list[Row]) -> list[str]:
+    """The first call of each case per side (shader compiles, tracing, pipelines; caches from earlier cases in the
+    same page count)."""
+    by_case: dict[str, list[str]] = {}
+    for r in rows:
+        if r.extra.get("first_ms") is not None:
+            by_case.setdefault(r.case, []).append(f"{r.impl} {r.extra['first_ms']:.1f} ms")
+    return [f"first call {case}: " + ", ".join(parts) for case, parts in by_case.items()]
+
+
 def check_lines(rows: list[Row]) -> list[str]:
     out = []
     for r in rows:
@@ -117,5 +166,13 @@ def format_web(rows: list[Row], env: dict, top: int = 3) -> str:
             desc = ", ".join(f"{name.rsplit('/', 1)[-1]} x{n:g} {ms:.2f} ms" for name, n, ms in ks)
             algo = f" [conv algo {r.extra['gpuml_algo']}]" if r.impl == GPUML and r.extra.get("gpuml_algo") else ""
             lines.append(f"kernels {r.case} {r.impl}{algo}: {desc}")
+    lines += first_call_lines(rows)
     lines += ratio_lines(rows)
+    lines += peer_lines(rows)
+    for peer, info in env.get("peers", {}).items():
+        if info.get("skipped"):
+            lines.append(f"peer {peer}: not run ({info['skipped']})")
+            continue
+        states = [b if v["ok"] else f"{b} did not start ({v['reason']})" for b, v in info.get("backends", {}).items()]
+        lines.append(f"peer {peer} {info.get('version')}: " + ", ".join(states))
     return "\n".join(lines)

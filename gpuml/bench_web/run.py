@@ -24,9 +24,12 @@ from gpuml.webbuild import CHROMIUM_ARGS
 from .cases import (
     CONV_TOL,
     GPUML,
+    INFER_TOL,
+    JAX,
     LOSS_TOL,
     LR,
     MATMUL_TOL,
+    ORT,
     PAGE,
     TFJS,
     WEB,
@@ -38,6 +41,20 @@ from .cases import (
     ref_conv2d,
     reference_losses,
     unavailable_reason,
+)
+from .peers import (
+    PEER_BACKENDS,
+    PEERS,
+    conv_model,
+    export_lenet,
+    impl_name,
+    jax_weights,
+    lenet_for_inference,
+    lenet_state,
+    matmul_model,
+    peers_unavailable,
+    ref_lenet,
+    start_peers,
 )
 from .report import _environment, _git_commit
 
@@ -90,6 +107,8 @@ def _row(case: WebCase, impl: str, result: dict, work: float, unit: str, extra: 
     med = statistics.median(walls)
     kernel = statistics.median(result["kernel_ms"]) if result.get("kernel_ms") else None
     extra = {**_spread(walls), "walls_ms": [round(w, 4) for w in walls], **extra}
+    if result.get("first_ms") is not None:
+        extra["first_ms"] = round(result["first_ms"], 3)
     extra["kernels"] = [[name, round(n, 2), round(ms, 4)] for name, n, ms in result.get("kernels", [])]
     if result.get("span_ms"):
         extra["gpu_span_ms"] = statistics.median(result["span_ms"])
@@ -115,12 +134,16 @@ def run_web_bench(
     tfjs_flags: dict | None = None,
     playwright=None,
     log=None,
+    peers=PEERS,
+    peer_backends=PEER_BACKENDS,
 ) -> tuple[list[Row], dict]:
     """Run every case on both sides; returns (rows, environment). ``repeat``: timed runs per case (train: steps);
     ``warmup``: untimed runs first; ``profile``: runs under per-kernel timestamp queries; ``kinds``: only these
     of "matmul", "conv", "train", "chain"; ``tfjs_flags``: tf.env() flags set before the WebGPU backend starts (e.g.
     ``{"WEBGPU_MATMUL_PROGRAM_TYPE": 1}``); ``playwright``: a running sync Playwright (one per process) to use
-    instead of starting one."""
+    instead of starting one; ``peers``: which of jax-js and ONNX Runtime Web run beside them (those whose files
+    web/node_modules lacks are left out, the reason in ``env["peers"]``); ``peer_backends``: theirs to run, "webgpu"
+    (the same adapter) and "wasm" (their CPU backends, for context)."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     reason = unavailable_reason()
     if reason:
@@ -162,10 +185,16 @@ def run_web_bench(
                 tf_info = page.evaluate("(f) => tfbench.init(f)", tfjs_flags or {})
                 env = _environment(chrome.version, loaded["version"], gpuml_info, tf_info, wheel.stat().st_size)
                 log(f"page ready: {env['browser']['adapter']}, tf.js {tf_info['tfjs']} ({tf_info['backend']})")
-                for case in [c for c in cases(quick) if not kinds or c.kind in kinds]:
+                todo = [c for c in cases(quick) if not kinds or c.kind in kinds]
+                missing = peers_unavailable()
+                wanted = [p for p in peers if any(p in c.peers for c in todo)]
+                peer_info = start_peers(page, [p for p in wanted if p not in missing], peer_backends, data, log)
+                env["peers"] = {**peer_info, **{p: {"skipped": missing[p]} for p in wanted if p in missing}}
+                timing = {"warmup": warmup, "repeat": repeat, "profile": profile}
+                for case in todo:
                     log(f"running {case.label} ...")
                     rng = np.random.default_rng(zlib.crc32(case.label.encode()))  # the same data whatever runs
-                    rows += _run_case(page, server, data, case, rng, repeat, warmup, profile, check_steps)
+                    rows += _run_case(page, server, data, case, rng, timing, check_steps, peer_info)
             except Exception as exc:
                 raise RuntimeError(f"{exc}\n--- browser console (last 20) ---\n" + "\n".join(console[-20:])) from None
             finally:
@@ -188,104 +217,131 @@ def run_web_bench(
     return rows, env
 
 
-def _run_case(page, server, data: Path, case: WebCase, rng, repeat, warmup, profile, check_steps) -> list[Row]:
-    s, key = case.shape, case.label.replace(" ", "_")
-    timing = {"warmup": warmup, "repeat": repeat, "profile": profile}
+def _loss_check(losses, ref) -> dict:
+    diff = float(np.max(np.abs(np.asarray(losses, np.float64) - ref)))
+    return {
+        "ok": bool(diff <= LOSS_TOL),
+        "max_abs_loss_diff": diff,
+        "tol": LOSS_TOL,
+        "losses": losses,
+        "reference": "gpuml numpy backend (cpu device)",
+        "reference_losses": ref,
+    }
 
-    def put(name: str, arr: np.ndarray) -> str:
-        (data / f"{key}_{name}").write_bytes(np.ascontiguousarray(arr).tobytes())
+
+def _run_case(page, server, data: Path, case: WebCase, rng, timing: dict, check_steps, peer_info) -> list[Row]:
+    """One case on gpuml's and tf.js's sides, then on each peer of the case that started (``peer_info``)."""
+    s, key = case.shape, case.label.replace(" ", "_")
+    peer_spec: dict = {}  # what the peers get beyond gpuml's spec (their layouts, ORT's model file)
+
+    def put(name: str, arr) -> str:
+        raw = arr if isinstance(arr, bytes) else np.ascontiguousarray(arr).tobytes()
+        (data / f"{key}_{name}").write_bytes(raw)
         return f"/data/{key}_{name}"
 
-    def both(spec: dict) -> tuple[dict, dict]:
-        g = json.loads(page.evaluate("([c, i]) => gpuml.run(c, i)", ["run_case(INPUT)", json.dumps(spec)]))
-        t = page.evaluate("([k, s]) => tfbench[k](s)", [spec["kind"], {**spec, "result_url": spec["tf_result"]}])
-        return g, t
+    def result(side: str, ref: np.ndarray, tol: float) -> dict:
+        return _check(side, server.results[f"{key}_{side}"], ref, ref.shape, tol)
 
-    if case.kind == "matmul":
-        m, k, n = s["m"], s["k"], s["n"]
-        a, b = _nonzero_normal(rng, (m, k)), _nonzero_normal(rng, (k, n))
-        spec = {"kind": "matmul", **s, **timing, "a_url": put("a", a), "b_url": put("b", b)}
-        spec |= {"result_url": f"/result/{key}_gpuml", "tf_result": f"/result/{key}_tfjs"}
-        g, t = both(spec)
-        ref = a.astype(np.float64) @ b.astype(np.float64)
-        checks = {
-            side: _check(side, server.results[f"{key}_{side}"], ref, ref.shape, MATMUL_TOL)
-            for side in ("gpuml", "tfjs")
-        }
-        work, unit, extra = 2.0 * m * k * n, "GFLOP/s", {}
-    elif case.kind == "chain":
-        x = _nonzero_normal(rng, (s["n"],))
-        spec = {"kind": "chain", **s, **timing, "x_url": put("x", x)}
-        spec |= {"result_url": f"/result/{key}_gpuml", "tf_result": f"/result/{key}_tfjs"}
-        g, t = both(spec)
-        ref = x.astype(np.float64) * (s["ops"] + 1)
-        checks = {
-            side: _check(side, server.results[f"{key}_{side}"], ref, ref.shape, MATMUL_TOL)
-            for side in ("gpuml", "tfjs")
-        }
-        work, unit, extra = float(s["ops"]), "kop/s", {"ops": s["ops"]}
+    def gpuml_side(spec: dict) -> dict:
+        return json.loads(page.evaluate("([c, i]) => gpuml.run(c, i)", ["run_case(INPUT)", json.dumps(spec)]))
+
+    def tfjs_side(spec: dict) -> dict:
+        return page.evaluate("([k, s]) => tfbench[k](s)", [spec["kind"], {**spec, "result_url": f"/result/{key}_tfjs"}])
+
+    if case.kind in ("matmul", "chain"):
+        if case.kind == "matmul":
+            m, k, n = s["m"], s["k"], s["n"]
+            a, b = _nonzero_normal(rng, (m, k)), _nonzero_normal(rng, (k, n))
+            spec = {"kind": "matmul", **s, **timing, "a_url": put("a", a), "b_url": put("b", b)}
+            ref = a.astype(np.float64) @ b.astype(np.float64)
+            work, unit, extra = 2.0 * m * k * n, "GFLOP/s", {}
+            if ORT in case.peers:
+                peer_spec["model_url"] = put("model.onnx", matmul_model().SerializeToString())
+        else:
+            x = _nonzero_normal(rng, (s["n"],))
+            spec = {"kind": "chain", **s, **timing, "x_url": put("x", x)}
+            ref = x.astype(np.float64) * (s["ops"] + 1)
+            work, unit, extra = float(s["ops"]), "kop/s", {"ops": s["ops"]}
+        g = gpuml_side({**spec, "result_url": f"/result/{key}_gpuml"})
+        t = tfjs_side(spec)
+        checks = {side: result(side, ref, MATMUL_TOL) for side in ("gpuml", "tfjs")}
+        tol = MATMUL_TOL
     elif case.kind == "conv":
         x = _nonzero_normal(rng, (s["n"], s["c"], s["h"], s["w"]))
         w = _nonzero_normal(rng, (s["oc"], s["c"], s["k"], s["k"]), 1.0 / np.sqrt(s["c"] * s["k"] ** 2))
         bias = _nonzero_normal(rng, (s["oc"],))
-        spec = {"kind": "conv", **s, **timing}
-        spec |= {"x_url": put("x", x), "w_url": put("w", w), "b_url": put("b", bias)}
-        spec |= {"result_url": f"/result/{key}_gpuml", "tf_result": f"/result/{key}_tfjs"}
-        g = json.loads(page.evaluate("([c, i]) => gpuml.run(c, i)", ["run_case(INPUT)", json.dumps(spec)]))
-        tf_spec = {
-            **spec,
-            "x_url": put("x_nhwc", x.transpose(0, 2, 3, 1)),
-            "w_url": put("w_hwio", w.transpose(2, 3, 1, 0)),
-        }
-        t = page.evaluate("(s) => tfbench.conv(s)", {**tf_spec, "result_url": spec["tf_result"]})
+        spec = {"kind": "conv", **s, **timing, "x_url": put("x", x), "w_url": put("w", w), "b_url": put("b", bias)}
+        g = gpuml_side({**spec, "result_url": f"/result/{key}_gpuml"})
+        t = tfjs_side(
+            {**spec, "x_url": put("x_nhwc", x.transpose(0, 2, 3, 1)), "w_url": put("w_hwio", w.transpose(2, 3, 1, 0))}
+        )
         ref = ref_conv2d(x, w, bias, s["pad"])
-        checks = {
-            "gpuml": _check("gpuml", server.results[f"{key}_gpuml"], ref, ref.shape, CONV_TOL),
-            "tfjs": _check(
-                "tfjs",
-                server.results[f"{key}_tfjs"],
-                ref.transpose(0, 2, 3, 1),
-                ref.transpose(0, 2, 3, 1).shape,
-                CONV_TOL,
-            ),
-        }
+        ref_nhwc = ref.transpose(0, 2, 3, 1)
+        checks = {"gpuml": result("gpuml", ref, CONV_TOL), "tfjs": result("tfjs", ref_nhwc, CONV_TOL)}
+        tol = CONV_TOL
+        if ORT in case.peers:
+            peer_spec["model_url"] = put("model.onnx", conv_model(w, bias, s["pad"], x.shape).SerializeToString())
         oh, ow = ref.shape[2:]
         work, unit = 2.0 * s["n"] * s["oc"] * oh * ow * s["c"] * s["k"] ** 2, "GFLOP/s"
         extra = {"gpuml_algo": g.get("algo")}
+    elif case.kind == "infer":
+        batch = s["batch"]
+        model = lenet_for_inference()
+        state = lenet_state(model)
+        images = (1.0 - rng.random((batch, 1, 28, 28))).astype(np.float32)
+        spec = {"kind": "infer", "batch": batch, **timing, "images_url": put("images", images)}
+        flat = np.asarray(model.parameters().data.numpy(), np.float32)
+        g = gpuml_side({**spec, "weights_url": put("gpuml_weights", flat), "result_url": f"/result/{key}_gpuml"})
+        tf_flat, tf_shapes = _lenet_tf_weights(state)
+        t = tfjs_side({**spec, "weights_url": put("tf_weights", tf_flat), "weight_shapes": tf_shapes})
+        ref = ref_lenet(state, images)
+        checks = {side: result(side, ref, INFER_TOL) for side in ("gpuml", "tfjs")}
+        tol = INFER_TOL
+        if JAX in case.peers:
+            jflat, jshapes = jax_weights(state)
+            peer_spec |= {"weights_url": put("jax_weights", jflat), "weight_shapes": jshapes}
+        if ORT in case.peers:
+            onnx_path = data / f"{key}_lenet5.onnx"
+            extra_src = export_lenet(model, onnx_path)
+            peer_spec["model_url"] = f"/data/{onnx_path.name}"
+        work, unit = float(batch), "img/s"
+        extra = {"batch": batch, "weights": "gpuml.models lenet5_mnist (shipped)"}
+        if ORT in case.peers:
+            extra["ort_model"] = extra_src
     else:  # train
         batch = s["batch"]
         n_batches = check_steps + 5
         images = (1.0 - rng.random((n_batches * batch, 1, 28, 28))).astype(np.float32)  # (0, 1], NCHW == NHWC
         labels = rng.integers(0, 10, n_batches * batch).astype(np.int32)
-        flat, shapes = _lenet_tf_weights(_initial_lenet_state())
+        state = _initial_lenet_state()
+        flat, shapes = _lenet_tf_weights(state)
         spec = {"kind": "train", "batch": batch, "n_batches": n_batches, "check_steps": check_steps, "lr": LR}
         spec |= {**timing, "images_url": put("images", images), "labels_url": put("labels", labels)}
-        spec |= {"weights_url": put("tf_weights", flat), "weight_shapes": shapes, "tf_result": ""}
-        g, t = both(spec)
+        g = gpuml_side(spec)
+        t = tfjs_side({**spec, "weights_url": put("tf_weights", flat), "weight_shapes": shapes})
         ref = reference_losses(images, labels, batch, check_steps)
-        checks = {}
-        for side, res in (("gpuml", g), ("tfjs", t)):
-            diff = float(np.max(np.abs(np.asarray(res["losses"], np.float64) - ref)))
-            checks[side] = {
-                "ok": bool(diff <= LOSS_TOL),
-                "max_abs_loss_diff": diff,
-                "tol": LOSS_TOL,
-                "losses": res["losses"],
-                "reference": "gpuml numpy backend (cpu device)",
-                "reference_losses": ref,
-            }
-        work, unit = float(batch), "img/s"
+        checks = {"gpuml": _loss_check(g["losses"], ref), "tfjs": _loss_check(t["losses"], ref)}
+        if JAX in case.peers:
+            jflat, jshapes = jax_weights(state)
+            peer_spec |= {"weights_url": put("jax_weights", jflat), "weight_shapes": jshapes}
+        work, unit, tol = float(batch), "img/s", None
         extra = {"batch": batch, "gpuml_dispatches_per_step": g.get("dispatches_per_step")}
-        return [
-            _train_row(case, GPUML, g, batch, {**extra, "check": checks["gpuml"]}),
-            _train_row(case, TFJS, t, batch, {**extra, "check": checks["tfjs"]}),
-        ]
-    scale = 1e3 if unit == "kop/s" else 1e9
-    return [
+    scale = {"kop/s": 1e3, "img/s": 1.0}.get(unit, 1e9)
+    rows = [
         _row(case, GPUML, g, work, unit, {**extra, "check": checks["gpuml"]}, scale),
         _row(case, TFJS, t, work, unit, {**extra, "check": checks["tfjs"]}, scale),
     ]
-
-
-def _train_row(case, impl, result, batch, extra) -> Row:
-    return _row(case, impl, result, batch, "img/s", extra, scale=1.0)
+    for peer in case.peers:
+        for backend, state in peer_info.get(peer, {}).get("backends", {}).items():
+            if not state["ok"]:
+                continue
+            side = f"{peer}_{backend}".replace("-", "_")
+            pspec = {**spec, **peer_spec, "device": backend, "result_url": f"/result/{key}_{side}"}
+            if peer == ORT:
+                page.evaluate("([b, u]) => ortbench.use(b, u)", [backend, "/data/ort_probe.onnx"])
+                res = page.evaluate("(s) => ortbench[s.kind](s)", pspec)
+            else:
+                res = page.evaluate("(s) => jaxbench[s.kind](s)", pspec)
+            check = _loss_check(res["losses"], ref) if case.kind == "train" else result(side, ref, tol)
+            rows.append(_row(case, impl_name(peer, backend), res, work, unit, {**extra, "check": check}, scale))
+    return rows

@@ -1,7 +1,7 @@
 """`gpuml bench web` in its quick mode: gpuml (Pyodide, navigator.gpu) and TensorFlow.js's WebGPU backend run the same
-tiny matmul, convolutions, LeNet-5 training steps and chained adds in one headless Chromium page; both sides time
-every case, their outputs agree with numpy, and each case gets a gpuml/tf.js ratio. The tf.js files stay out of
-gpuml's web payload."""
+tiny matmul, convolutions, LeNet-5 inference and training steps and chained adds in one headless Chromium page;
+both sides time every case, their outputs agree with numpy, and each case gets a gpuml/tf.js ratio. The tf.js files
+stay out of gpuml's web payload."""
 
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ def quick_run(playwright_session):
             pytest.fail(f"GPUML_EXPECT_GPU=1 but gpuml bench web cannot run: {reason}")
         pytest.skip(reason)
     t0 = time.perf_counter()
-    rows, env = bench_web.run_web_bench(quick=True, repeat=2, warmup=1, profile=1, playwright=playwright_session)
+    # gpuml against tf.js alone here; the peers (jax-js, ONNX Runtime Web) have test_bench_web_peers.py
+    rows, env = bench_web.run_web_bench(
+        quick=True, repeat=2, warmup=1, profile=1, playwright=playwright_session, peers=()
+    )
     seconds = time.perf_counter() - t0
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     bench_web.write_json(str(ARTIFACTS / "bench_web_quick.json"), rows, env)
@@ -47,7 +50,9 @@ def test_both_sides_time_every_case(quick_run):
         for r in impls.values():
             assert r.median_ms > 0 and r.min_ms > 0 and r.rate > 0, (case, r.impl)
             assert len(r.extra["walls_ms"]) == 2 and r.min_ms <= r.median_ms <= r.max_ms
-            if env["browser"]["tfjs_timestamp_query"]:  # both sides report per-kernel GPU time
+            assert r.extra["first_ms"] > 0, (case, r.impl)
+            # both sides report per-kernel GPU time (inference ends with a readback: wall time only)
+            if env["browser"]["tfjs_timestamp_query"] and not case.startswith("infer"):
                 assert r.gpu_ms and r.gpu_ms > 0 and r.extra["kernels"], (case, r.impl)
     browser = env["browser"]
     assert browser["tfjs_backend"] == "webgpu" and browser["tfjs"] == "4.22.0"
@@ -61,7 +66,7 @@ def test_outputs_agree_with_numpy(quick_run):
     for r in rows:
         check = r.extra["check"]
         assert check["ok"], (r.case, r.impl, check)
-        if "max_rel_err" in check:  # matmul, conv, chained adds: against float64 numpy
+        if "max_rel_err" in check:  # matmul, conv, inference, chained adds: against float64 numpy
             assert check["max_rel_err"] <= bench_web.MATMUL_TOL
         else:  # training: both libraries start from the same weights and see the same batches
             assert len(check["losses"]) == 2 and check["max_abs_loss_diff"] <= bench_web.LOSS_TOL

@@ -40,6 +40,42 @@ window.tfbench = (() => {
     }
   }
 
+  // ms of the first call + sync (shader compiles on first use are in it).
+  async function firstCall(fn) {
+    const t0 = performance.now();
+    const out = fn();
+    await sync();
+    const ms = performance.now() - t0;
+    tf.dispose(out);
+    return ms;
+  }
+
+  // LeNet-5 (ReLU, max pooling) as a tf.sequential model with gpuml's weights (converted by the host).
+  function lenet(spec, flat) {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "relu" }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 5, padding: "valid", activation: "relu" }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 120, activation: "relu" }),
+        tf.layers.dense({ units: 84, activation: "relu" }),
+        tf.layers.dense({ units: 10 }),
+      ],
+    });
+    let offset = 0;
+    const weights = spec.weight_shapes.map((shape) => {
+      const size = shape.reduce((p, s) => p * s, 1);
+      const t = tf.tensor(flat.subarray(offset, offset + size), shape);
+      offset += size;
+      return t;
+    });
+    model.setWeights(weights);
+    tf.dispose(weights);
+    return model;
+  }
+
   // Time `fn` (returns a tensor or an array of tensors, which are disposed after each run).
   async function timeIt(fn, { warmup, repeat, profile }) {
     for (let i = 0; i < warmup; i++) {
@@ -101,12 +137,13 @@ window.tfbench = (() => {
       const a = tf.tensor2d(await fetchArray(spec.a_url), [spec.m, spec.k]);
       const b = tf.tensor2d(await fetchArray(spec.b_url), [spec.k, spec.n]);
       const fn = () => tf.matMul(a, b);
+      const firstMs = await firstCall(fn);
       const out = fn();
       await post(spec.result_url, await out.data());
       tf.dispose(out);
       const timing = await timeIt(fn, spec);
       tf.dispose([a, b]);
-      return timing;
+      return { ...timing, first_ms: firstMs };
     },
 
     // `ops` dependent adds of two n-float tensors (y = y + x), then one sync: the cost of issuing an op.
@@ -117,12 +154,13 @@ window.tfbench = (() => {
         for (let i = 0; i < spec.ops; i++) y = tf.add(y, x);
         return y;
       });
+      const firstMs = await firstCall(fn);
       const out = fn();
       await post(spec.result_url, await out.data());
       tf.dispose(out);
       const timing = await timeIt(fn, spec);
       tf.dispose(x);
-      return timing;
+      return { ...timing, first_ms: firstMs };
     },
 
     // y = conv2d(x, w) + b in tf.js's own layout: x NHWC, w (KH, KW, C, OC), explicit zero padding, stride 1;
@@ -133,43 +171,51 @@ window.tfbench = (() => {
       const b = tf.tensor1d(await fetchArray(spec.b_url));
       const pad = [[0, 0], [spec.pad, spec.pad], [spec.pad, spec.pad], [0, 0]];
       const fn = () => tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad, dataFormat: "NHWC" });
+      const firstMs = await firstCall(fn);
       const out = fn();
       await post(spec.result_url, await out.data());
       tf.dispose(out);
       const timing = await timeIt(fn, spec);
       tf.dispose([x, w, b]);
-      return timing;
+      return { ...timing, first_ms: firstMs };
     },
 
-    // LeNet-5 (ReLU, max pooling) as a tf.sequential model with gpuml's initial weights (converted by the host),
-    // Adam via optimizer.minimize; one step = upload the batch, forward, softmax cross-entropy (mean), backward,
+    // LeNet-5 as a user predicts with it: host images in (NCHW == NHWC with one channel), model.predict, the
+    // logits back on the host, every run.
+    async infer(spec) {
+      const B = spec.batch;
+      const images = await fetchArray(spec.images_url);
+      const model = lenet(spec, await fetchArray(spec.weights_url));
+      const predict = async () => {
+        const x = tf.tensor4d(images, [B, 28, 28, 1]);
+        const y = model.predict(x);
+        const data = await y.data();
+        tf.dispose([x, y]);
+        return data;
+      };
+      let t0 = performance.now();
+      const logits = await predict();
+      const firstMs = performance.now() - t0;
+      await post(spec.result_url, logits);
+      for (let i = 0; i < spec.warmup; i++) await predict();
+      const walls = [];
+      for (let i = 0; i < spec.repeat; i++) {
+        t0 = performance.now();
+        await predict();
+        walls.push(performance.now() - t0);
+      }
+      model.dispose();
+      return { first_ms: firstMs, walls_ms: walls };
+    },
+
+    // LeNet-5 with gpuml's initial weights, Adam via optimizer.minimize; one step = upload the batch, forward, softmax cross-entropy (mean), backward,
     // Adam update, read the loss (4 bytes).
     async train(spec) {
       const B = spec.batch;
       const images = await fetchArray(spec.images_url);
       const labels = await fetchArray(spec.labels_url, Int32Array);
       const flat = await fetchArray(spec.weights_url);
-      const model = tf.sequential({
-        layers: [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "relu" }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.conv2d({ filters: 16, kernelSize: 5, padding: "valid", activation: "relu" }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.flatten(),
-          tf.layers.dense({ units: 120, activation: "relu" }),
-          tf.layers.dense({ units: 84, activation: "relu" }),
-          tf.layers.dense({ units: 10 }),
-        ],
-      });
-      let offset = 0;
-      const weights = spec.weight_shapes.map((shape) => {
-        const size = shape.reduce((p, s) => p * s, 1);
-        const t = tf.tensor(flat.subarray(offset, offset + size), shape);
-        offset += size;
-        return t;
-      });
-      model.setWeights(weights);
-      tf.dispose(weights);
+      const model = lenet(spec, flat);
       const optimizer = tf.train.adam(spec.lr, 0.9, 0.999, 1e-8);
       const step = (i) => {
         const k = i % spec.n_batches;
@@ -183,10 +229,13 @@ window.tfbench = (() => {
         return loss;
       };
       const losses = [];
+      let firstMs = null;
+      const tFirst = performance.now();
       for (let i = 0; i < spec.check_steps; i++) {
         const loss = step(i);
         losses.push((await loss.data())[0]);
         loss.dispose();
+        if (firstMs === null) firstMs = performance.now() - tFirst;
       }
       // Wall time of a step ends with reading the loss, as gpuml's side does (loss.item()).
       let i = spec.check_steps;
@@ -205,6 +254,7 @@ window.tfbench = (() => {
       }
       const timing = await timeIt(() => step(i++), { warmup: 0, repeat: 0, profile: spec.profile });
       timing.walls_ms = walls;
+      timing.first_ms = firstMs;
       timing.losses = losses;
       timing.tensors_alive = tf.memory().numTensors;
       model.dispose();
