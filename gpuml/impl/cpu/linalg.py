@@ -14,7 +14,7 @@ def matmul(a: Tensor, b: Tensor, batch_shape, m: int, k: int, n: int, final_shap
 def linear(x: Tensor, w: Tensor, b: Tensor | None, relu: bool) -> Tensor:
     y = np.matmul(x.host(), w.host().T)
     if b is not None:
-        y = y + b.host()
+        y += b.host()  # in place: the same sums, no temporaries
     if relu:
-        y = np.maximum(y, 0)
+        np.maximum(y, 0, out=y)
     return Tensor.wrap_numpy(y.astype(np.float32, copy=False), x.device)

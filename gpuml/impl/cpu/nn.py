@@ -61,8 +61,8 @@ def batchnorm_input_grad(x, dy, mean, rstd, scale, dgamma, dbeta) -> Tensor:
 
 
 def linear_weight_grad(grad: Tensor, x: Tensor, out: Tensor) -> Tensor:
-    """``out = grad.T @ x`` (the transpose made contiguous first, as the transpose op does)."""
-    out.host()[...] = np.matmul(np.ascontiguousarray(grad.host().T), x.host())
+    """``out = grad.T @ x``, written into ``out`` (BLAS reads the transpose in place)."""
+    np.matmul(grad.host().T, x.host(), out=out.host())
     return out
 
 

@@ -19,14 +19,26 @@ def _sgd(w, g, state, u) -> None:
 
 def _adam(w, g, state, u) -> None:
     # every coefficient (1 - beta, step size, sqrt of the bias correction, AdamW's decay) comes from the host in
-    # double precision; the arithmetic here is float32, in torch.optim.Adam's order, as in shaders/optim/adam.wgsl
+    # double precision; the arithmetic here is float32, in torch.optim.Adam's order, as in shaders/optim/adam.wgsl;
+    # in place into two scratch arrays (the same roundings as the expression form, a third of the passes)
     d = u["n_decay"]
-    w[:d] *= np.float32(u["decay"])
+    if u["decay"] != 1.0:
+        w[:d] *= np.float32(u["decay"])
     m, v = state["exp_avg"], state["exp_avg_sq"]
-    m += np.float32(u["one_minus_beta1"]) * (g - m)  # torch's lerp
-    v[...] = np.float32(u["beta2"]) * v + np.float32(u["one_minus_beta2"]) * g * g
-    denom = np.sqrt(v) / np.float32(u["sqrt_bc2"]) + np.float32(u["eps"])
-    w -= np.float32(u["step_size"]) * (m / denom)
+    t, s = np.empty_like(w), np.empty_like(w)
+    np.subtract(g, m, out=t)  # torch's lerp: m += (1 - beta1) * (g - m)
+    t *= np.float32(u["one_minus_beta1"])
+    m += t
+    np.multiply(g, np.float32(u["one_minus_beta2"]), out=t)  # v = beta2 * v + (1 - beta2) * g * g
+    t *= g
+    v *= np.float32(u["beta2"])
+    v += t
+    np.sqrt(v, out=s)  # denom = sqrt(v) / sqrt(bias correction 2) + eps
+    s /= np.float32(u["sqrt_bc2"])
+    s += np.float32(u["eps"])
+    np.divide(m, s, out=t)
+    t *= np.float32(u["step_size"])
+    w -= t
 
 
 def _rmsprop(w, g, state, u) -> None:
@@ -47,9 +59,14 @@ def optimizer_step(rule: str, params: Tensor, grads: Tensor, state: dict, norm_s
     """Update ``params`` (and ``state``) in place: clipping by global norm, the L1/L2 penalties on the weights
     (``[0, n_decay)``), then the rule."""
     w = params.host()
-    g = grads.host().astype(np.float32)
+    g = grads.host()  # only read below: copied where clipping or a penalty changes it
+    d = u["n_decay"]
+    # zero penalties change nothing but a non-finite weight's gradient (0 * Inf = NaN, as in the kernels)
+    penalise = u["l1"] or u["l2"] or not np.isfinite(w[:d]).all()
     if u["clip"] > 0:
         g = g * np.float32(min(1.0, u["clip"] / (math.sqrt(float(norm_sq.host()[0])) + 1e-6)))
-    d = u["n_decay"]
-    g[:d] += np.float32(u["l2"]) * w[:d] + np.float32(u["l1"]) * np.sign(w[:d])
+    elif penalise:
+        g = g.copy()
+    if penalise:
+        g[:d] += np.float32(u["l2"]) * w[:d] + np.float32(u["l1"]) * np.sign(w[:d])
     RULES[rule](w, g, {k: t.host() for k, t in state.items()}, u)

@@ -1,0 +1,239 @@
+"""The numpy backend's im2col convolutions (``algo="im2col"``, what ``"auto"`` runs on the cpu device).
+
+Two column layouts, both over chunks of whole images so that every GEMM is one batched ``np.matmul`` over chunks of
+at most :data:`CHUNK_COLUMNS` columns (OpenBLAS runs these skinny GEMMs, 6-80 rows, 2-3x faster on a few thousand
+columns per call than on one 57,344-column matrix; benchmarks/RESULTS.md, "numpy backend vs PyTorch (issue 20.3)"):
+
+- *tap columns*: one row per (c, kh, kw) tap, as classic im2col; any stride. The forward GEMM carries the bias as a
+  row of ones; the backward's col2im adds KH * KW strided blocks.
+- *row columns* (stride 1, when Cg*KH + KW*OCg < Cg*KH*KW, e.g. LeNet's conv2): one row per (c, kh), KW times
+  fewer column rows to copy. The forward GEMM yields one partial output per kw, summed with KW - 1 shifted adds;
+  the backward builds the KW shifted copies of grad_out once, and both gradients are one GEMM each with it, so
+  col2im adds only KH blocks. Non-finite inputs take the tap columns (their garbage columns are masked there).
+
+Columns run over (image in chunk, oh, ow) with full padded rows when the W stride is 1 (:func:`row_width`): tap
+runs are OH * Wp contiguous floats; the Wp - OW garbage columns per row are never read back, zero in grad_out's
+layout, and make the kw shifts of the row layout wrap onto zeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CHUNK_COLUMNS = 3600  # at most this many columns per chunk GEMM (whole images: nc divides N)
+
+
+def row_width(g) -> int:
+    """Columns per output row: with stride 1 along W every output row spans the full padded width Wp (its last
+    Wp - OW columns are garbage), so a tap's columns are one contiguous run of OH * Wp input floats per image:
+    memcpy-speed copies, much faster than row-by-row ones of OW floats (benchmarks/RESULTS.md, "conv auto
+    rule"). Strided rows use the exact OW."""
+    return g.W + 2 * g.pw if g.sw == 1 else g.OW
+
+
+class _Plan:
+    """Sizes and element strides of the chunked column layouts of one geometry (cached per ConvGeometry)."""
+
+    def __init__(self, g):
+        self.N, self.C, self.G, self.Cg, self.OC, self.OCg = g.N, g.C, g.G, g.Cg, g.OC, g.OCg
+        self.K, self.KH, self.KW, self.OH, self.OW, self.dh, self.dw = g.K, g.KH, g.KW, g.OH, g.OW, g.dh, g.dw
+        self.H, self.W, self.ph, self.pw = g.H, g.W, g.ph, g.pw
+        self.rw = row_width(g)
+        self.hp, self.wp = g.H + 2 * g.ph, g.W + 2 * g.pw
+        p = self.plane = self.hp * self.wp
+        self.size = g.N * g.C * p
+        self.slack = (g.KW - 1) * g.dw  # a window starting in the last plane's garbage columns reads this far past it
+        pn = g.OH * self.rw
+        self.nc = max([d for d in range(1, g.N + 1) if g.N % d == 0 and d * pn <= CHUNK_COLUMNS] or [1])
+        self.nb = g.N // self.nc if g.N else 0
+        self.cols = self.nc * pn
+        # tap columns: (chunk, group, channel, kh, kw, image in chunk, oh, ow) -> element offset in the padded planes
+        self.col_strides = (self.nc * g.C * p, g.Cg * p, p, g.dh * self.wp, g.dw, g.C * p, g.sh * self.wp, g.sw)
+        self.col_shape = (self.nb, g.G, g.Cg, g.KH, g.KW, self.nc, g.OH, self.rw)
+        # col2im: one tap's (chunk, group, channel, image in chunk, oh, ow) in the padded planes
+        self.tap_strides = (self.nc * g.C * p, g.Cg * p, p, g.C * p, g.sh * self.wp, g.sw)
+        self.tap_offsets = [(kh, kw, kh * g.dh * self.wp + kw * g.dw) for kh in range(g.KH) for kw in range(g.KW)]
+        # row columns: (chunk, group, channel, kh, image in chunk, oh * Wp + ow)
+        self.rows = g.sh == g.sw == 1 and g.Cg * g.KH + g.KW * g.OCg < g.K
+        self.row_shape = (self.nb, g.G, g.Cg, g.KH, self.nc, pn)
+        self.row_strides = (self.nc * g.C * p, g.Cg * p, p, g.dh * self.wp, g.C * p, 1)
+
+
+_PLANS: dict = {}
+
+
+def plan(g) -> _Plan:
+    p = _PLANS.get(g)
+    if p is None:
+        if len(_PLANS) > 512:  # geometries seen in one process are few; bound it anyway
+            _PLANS.clear()
+        p = _PLANS[g] = _Plan(g)
+    return p
+
+
+def _strided(buf, shape, strides, writeable=False):
+    e = buf.itemsize
+    return np.lib.stride_tricks.as_strided(buf, shape, tuple(s * e for s in strides), writeable=writeable)
+
+
+def _padded(x, p: _Plan):
+    """``x`` zero-padded as (N, C, Hp * Wp) planes in one flat buffer, with ``p.slack`` zeros after them."""
+    if p.ph == 0 and p.pw == 0:
+        buf = np.empty(p.size + p.slack, x.dtype)
+        buf[: p.size] = x.reshape(-1)
+        buf[p.size :] = 0
+    else:
+        buf = np.zeros(p.size + p.slack, x.dtype)
+        buf[: p.size].reshape(p.N, p.C, p.hp, p.wp)[:, :, p.ph : p.ph + p.H, p.pw : p.pw + p.W] = x
+    return buf
+
+
+def tap_columns(x, g, extra: int = 0):
+    """(chunks, G, K + extra, nc * OH * RW): k = (c, kh, kw), one strided copy of the padded planes. The ``extra``
+    rows after the K are left unwritten (the forward's row of ones that carries the bias)."""
+    p = plan(g)
+    view = _strided(_padded(x, p), p.col_shape, p.col_strides)
+    cols = np.empty((p.nb, p.G, p.K + extra, p.cols), x.dtype)
+    np.copyto(np.reshape(cols[:, :, : p.K], p.col_shape, copy=False), view)
+    return cols
+
+
+def _row_columns(x, p: _Plan, extra: int = 0):
+    """(chunks, G, Cg * KH + extra, nc * OH * Wp): row (c, kh) holds the padded rows kh * dh ... of channel c."""
+    view = _strided(_padded(x, p), p.row_shape, p.row_strides)
+    rows = np.empty((p.nb, p.G, p.Cg * p.KH + extra, p.cols), x.dtype)
+    np.copyto(np.reshape(rows[:, :, : p.Cg * p.KH], p.row_shape, copy=False), view)
+    return rows
+
+
+def _row_weights(w, p: _Plan):
+    """w as (G, KW * OCg, Cg * KH): row (kw, o), column (c, kh)."""
+    return np.ascontiguousarray(w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW).transpose(0, 4, 1, 2, 3)).reshape(
+        p.G, p.KW * p.OCg, p.Cg * p.KH
+    )
+
+
+def _store(src, out, p: _Plan, relu: bool) -> None:
+    """The (chunks, G, OCg, nc * OH * RW) GEMM output into NCHW ``out``, garbage columns dropped, ReLU on the way
+    (np.maximum keeps NaN)."""
+    src = np.reshape(src, (p.nb, p.G, p.OCg, p.nc, p.OH, p.rw), copy=False)[..., : p.OW].transpose(0, 3, 1, 2, 4, 5)
+    dst = out.reshape(p.nb, p.nc, p.G, p.OCg, p.OH, p.OW)
+    if relu:
+        np.maximum(src, 0, out=dst)
+    else:
+        np.copyto(dst, src)
+
+
+def conv2d(x, w, b, g, relu: bool):
+    """The forward: NCHW output in the result type of x and w."""
+    dtype = np.result_type(x, w)
+    out = np.empty(g.out_shape, dtype)
+    if not g.N or not g.OC:  # no images or filters: nothing to multiply
+        out[...] = 0 if b is None else b.reshape(1, -1, 1, 1)
+        if relu:
+            np.maximum(out, 0, out=out)
+        return out
+    p = plan(g)
+    extra = 0 if b is None else 1
+    if p.rows:
+        cols = _row_columns(x, p, extra)
+        wm = _row_weights(w, p)
+        if extra:  # the bias joins the kw = 0 partial outputs
+            bias = np.zeros((p.G, p.KW * p.OCg, 1), wm.dtype)
+            bias[:, : p.OCg, 0] = b.reshape(p.G, p.OCg)
+            wm = np.concatenate([wm, bias], axis=2)
+    else:
+        cols = tap_columns(x, g, extra)
+        wm = w.reshape(p.G, p.OCg, p.K)
+        if extra:
+            wm = np.concatenate([wm, b.reshape(p.G, p.OCg, 1).astype(wm.dtype)], axis=2)
+    if extra:
+        cols[:, :, -1] = 1
+    y = np.matmul(wm, cols)  # (chunks, G, OCg or KW * OCg, cols)
+    if p.rows:  # y[o, j] = sum over kw of part kw at j + kw * dw (the last (KW - 1) * dw columns are garbage)
+        y = y.reshape(p.nb, p.G, p.KW, p.OCg, p.cols)
+        acc = y[:, :, 0]
+        n = p.cols - (p.KW - 1) * p.dw
+        for kw in range(1, p.KW):
+            head = acc[..., :n]
+            np.add(head, y[:, :, kw, :, kw * p.dw : kw * p.dw + n], out=head)
+        y = acc
+    _store(y, out, p, relu)
+    return out
+
+
+def _grad_rows(gy, p: _Plan):
+    """grad_out in the column layout, (chunks, G, OCg, nc * OH * RW), zeros in the garbage columns."""
+    gyr = np.empty((p.nb, p.G, p.OCg, p.nc, p.OH, p.rw), gy.dtype)
+    gyr[..., p.OW :] = 0
+    gyr[..., : p.OW] = gy.reshape(p.nb, p.nc, p.G, p.OCg, p.OH, p.OW).transpose(0, 2, 3, 1, 4, 5)
+    return gyr.reshape(p.nb, p.G, p.OCg, p.cols)
+
+
+def _finite(*arrays) -> bool:
+    """All finite, by one sum each (finite iff every term is, unless it overflows: then False, which is safe)."""
+    with np.errstate(all="ignore"):
+        return all(np.isfinite(np.sum(a)) for a in arrays)
+
+
+def conv2d_backward(x, w, gy, g, input_grad: bool, grad_w, grad_b):
+    """(grad_x or None, grad_w, grad_b) into ``grad_w`` (w's shape) and ``grad_b`` (OC,). grad_out is spread
+    over the column layout with zeros in the garbage columns, so they add nothing to grad_w and col2im adds exact
+    zeros where a garbage column's window wraps into the next row or plane."""
+    p = plan(g)
+    np.sum(gy, axis=(0, 2, 3), out=grad_b)
+    if not g.N:
+        grad_w[...] = 0
+        return (np.zeros(x.shape, x.dtype) if input_grad else None), grad_w, grad_b
+    gyr = _grad_rows(gy, p)
+    if p.rows and _finite(x, w, gy):
+        return _backward_rows(x, w, gyr, p, input_grad, grad_w, grad_b)
+    cols = tap_columns(x, g)  # (chunks, G, K, cols)
+    if p.rw != p.OW and not np.isfinite(x).all():
+        # the garbage columns read inputs outside each row's receptive field: 0 * NaN/Inf there would reach grad_w
+        np.reshape(cols, (*p.col_shape[:3], p.KH * p.KW, p.nc, p.OH, p.rw), copy=False)[..., p.OW :] = 0
+    # (cols @ gyr^T) summed over chunks: the K x OCg orientation runs ~1.7x faster than gyr @ cols^T
+    gw = np.matmul(cols, gyr.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, K, OCg)
+    np.copyto(grad_w.reshape(p.G, p.OCg, p.K), gw.transpose(0, 2, 1))
+    if not input_grad:
+        return None, grad_w, grad_b
+    dcols = np.matmul(w.reshape(p.G, p.OCg, p.K).transpose(0, 2, 1), gyr)  # (chunks, G, K, cols)
+    dcols = dcols.reshape(p.nb, p.G, p.Cg, p.KH, p.KW, p.nc, p.OH, p.rw)
+    gbuf = np.zeros(p.size + p.slack, dcols.dtype)
+    shape = (p.nb, p.G, p.Cg, p.nc, p.OH, p.rw)
+    for kh, kw, start in p.tap_offsets:  # col2im: every tap's columns added onto the planes they were read from
+        tap = _strided(gbuf[start:], shape, p.tap_strides, writeable=True)
+        np.add(tap, dcols[:, :, :, kh, kw], out=tap)
+    return _crop(gbuf, p), grad_w, grad_b
+
+
+def _crop(gbuf, p: _Plan):
+    gxp = gbuf[: p.size].reshape(p.N, p.C, p.hp, p.wp)
+    return np.ascontiguousarray(gxp[:, :, p.ph : p.ph + p.H, p.pw : p.pw + p.W])
+
+
+def _backward_rows(x, w, gyr, p: _Plan, input_grad: bool, grad_w, grad_b):
+    """Row columns: the KW shifted copies of grad_out, row (kw, o) = grad_out[o] delayed by kw * dw columns (zeros
+    shift in: the previous row's garbage columns, or the chunk's start); grad_w = shifted @ rows^T and the input
+    gradient's (c, kh) rows = w @ shifted, added onto the planes in KH row-shifted blocks."""
+    sh = np.empty((p.nb, p.G, p.KW, p.OCg, p.cols), gyr.dtype)
+    for kw in range(p.KW):
+        d = kw * p.dw
+        sh[:, :, kw, :, :d] = 0
+        sh[:, :, kw, :, d:] = gyr[..., : p.cols - d]
+    sh = sh.reshape(p.nb, p.G, p.KW * p.OCg, p.cols)
+    rows = _row_columns(x, p)
+    gw = np.matmul(sh, rows.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, (kw, o), (c, kh))
+    np.copyto(
+        grad_w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW), gw.reshape(p.G, p.KW, p.OCg, p.Cg, p.KH).transpose(0, 2, 3, 4, 1)
+    )
+    if not input_grad:
+        return None, grad_w, grad_b
+    drows = np.matmul(_row_weights(w, p).transpose(0, 2, 1), sh)  # (chunks, G, (c, kh), cols)
+    drows = drows.reshape(p.nb, p.G, p.Cg, p.KH, p.nc, p.cols // p.nc)
+    gbuf = np.zeros(p.size, drows.dtype)
+    shape, strides = p.row_shape[:3] + p.row_shape[4:], p.row_strides[:3] + p.row_strides[4:]
+    for kh in range(p.KH):  # each (c, kh) row block added onto the planes kh * dh rows down
+        blk = _strided(gbuf[kh * p.dh * p.wp :], shape, strides, writeable=True)
+        np.add(blk, drows[:, :, :, kh], out=blk)
+    return _crop(gbuf, p), grad_w, grad_b
