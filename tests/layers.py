@@ -48,6 +48,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gpuml.webbuild",
             "gpuml.bench",
             "gpuml.bench_suite",
+            "gpuml.bench_cold",
             "gpuml.bench_web",
             "gpuml.plots",
             "gpuml.bundle",

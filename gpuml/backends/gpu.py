@@ -28,6 +28,7 @@ from typing import Any
 
 from ..wgsl import ComposedShader, compose
 from .base import Device
+from .warmup import Warmup
 
 STORAGE, UNIFORM, READBACK, QUERY = "storage", "uniform", "readback", "query"
 
@@ -101,6 +102,9 @@ class GPUDevice(Device):
         self._commands: list[tuple] = []
         self._pending_serials: set[int] = set()
         self._kernels: dict[tuple, Kernel] = {}
+        self._compiling: dict[tuple, threading.Event] = {}
+        self._kernel_ids = 0
+        self.compile_seconds = 0.0  # WGSL composition + pipeline creation, all threads (cold-start accounting)
         self._bind_groups: OrderedDict[tuple, Any] = OrderedDict()
         self._staging: dict[int, Any] = {}
         self._uniform_align = max(16, int(self.limits.get("min_uniform_buffer_offset_alignment", 256)))
@@ -281,15 +285,39 @@ class GPUDevice(Device):
         """The compiled kernel ``shaders/<path>`` for template values ``variant`` (cached)."""
         key = (path, tuple(sorted(variant.items())))
         k = self._kernels.get(key)
-        if k is None:
-            with self._lock:  # compile once, and keep kernel ids (bind-group keys) unique
+        return k if k is not None else self._compile(key, path, variant)
+
+    def _compile(self, key: tuple, path: str, variant: dict) -> Kernel:
+        """Compile once per key, outside the device lock (the driver call releases the GIL too): a warm-up thread
+        (:meth:`warm`) never holds up recording or reads; a thread needing a kernel being compiled waits for it."""
+        while True:
+            with self._lock:
                 k = self._kernels.get(key)
-                if k is None:
-                    shader = compose(path, **variant)
-                    pipeline, layout = self._create_pipeline(shader)
-                    self.stats["pipelines_created"] += 1
-                    k = self._kernels[key] = Kernel(self, shader, pipeline, layout, len(self._kernels) + 1)
-        return k
+                if k is not None:
+                    return k
+                pending = self._compiling.get(key)
+                if pending is None:
+                    pending = self._compiling[key] = threading.Event()
+                    break
+            pending.wait()  # compiled by another thread (or failed there: then this thread tries itself)
+        try:
+            t0 = time.perf_counter()
+            shader = compose(path, **variant)
+            pipeline, layout = self._create_pipeline(shader)
+            with self._lock:  # kernel ids (bind-group keys) stay unique
+                self.stats["pipelines_created"] += 1
+                self.compile_seconds += time.perf_counter() - t0
+                self._kernel_ids += 1
+                k = self._kernels[key] = Kernel(self, shader, pipeline, layout, self._kernel_ids)
+            return k
+        finally:
+            with self._lock:
+                self._compiling.pop(key).set()
+
+    def warm(self, *work) -> Warmup:
+        """Run the callables ``work`` (e.g. a model's forward on a blank input) on a background thread, so the
+        kernels a workload needs compile while the user reads; ``wait()`` on the returned Warmup re-raises errors."""
+        return Warmup(work)
 
     def grid_1d(self, n_workgroups: int) -> tuple[int, int, int]:
         """Split ``n_workgroups`` into (x, y, 1) under the per-dimension limit; kernels linearise with

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import VERSION, flag, setting
+from .warmup import warming
 
 MARGIN = 0.9  # a variant replaces the static default only when it takes under 90% of its time
 BUDGET_S = 2.0  # most seconds spent timing one shape class (compiles excluded)
@@ -193,6 +194,8 @@ class TuneCache:
             after = int(text)
         except ValueError:
             raise ValueError(f"GPUML_TUNE_AFTER={text!r}: use a whole number of uses (1: tune on first use)") from None
+        if warming():  # a warm-up compiles what the real call will run: the static default, and no timing
+            return False
         n = self.uses[key] = self.uses.get(key, 0) + 1
         return n >= after
 

@@ -37,8 +37,19 @@ def cmd_bench(args) -> int:
     if args.what == "web":
         from gpuml import bench_web
 
+        bad = [c for c in args.case or [] if c not in ("matmul", "conv", "train", "chain")]
+        if bad:
+            raise ValueError(f"--case {bad[0]!r}: choose from matmul, conv, train, chain")
         flags = bench_web.parse_flags(args.tfjs_flag)
         return bench_web.main(args.quick, args.repeat, args.json, kinds=args.case, tfjs_flags=flags)
+    if args.what == "cold":
+        from gpuml import bench_cold
+
+        cases = args.case or list(bench_cold.CASES)
+        bad = [c for c in cases if c not in bench_cold.CASES]
+        if bad:
+            raise ValueError(f"--case {bad[0]!r}: choose from {', '.join(bench_cold.CASES)}")
+        return bench_cold.main(cases, args.repeat or 3, args.json, args.compare, args.warmup)
     repeat = args.repeat or 5
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if args.what == "all":
@@ -95,9 +106,11 @@ def add_bench(sub) -> None:
     )
     b.add_argument(
         "what",
-        choices=["roofline", "gemm", "axpy", "dispatch", "foundation", "conv", "all", "web"],
+        choices=["roofline", "gemm", "axpy", "dispatch", "foundation", "conv", "all", "web", "cold"],
         help="what to measure ('all': every area, train/k-means/augmentation included, in one process; "
-        "'web': gpuml in Pyodide vs TensorFlow.js WebGPU in headless Chromium, see below)",
+        "'web': gpuml in Pyodide vs TensorFlow.js WebGPU in headless Chromium, see below; 'cold': fresh "
+        "processes on the native backend, import -> device -> first call of each op family, cold and warm "
+        "tuning cache)",
     )
     b.add_argument(
         "--backends", type=_backends, default="native,cpu", help="comma-separated backends (default: native,cpu)"
@@ -122,8 +135,20 @@ def add_bench(sub) -> None:
     b.add_argument(
         "--case",
         action="append",
-        choices=["matmul", "conv", "train", "chain"],
-        help="web: only these cases (repeatable)",
+        help="web: only these cases (matmul, conv, train, chain); cold: matmul, conv_forward, conv_backward, "
+        "predict, kmeans, augment, gradcam (repeatable)",
+    )
+    b.add_argument(
+        "--compare",
+        metavar="DIR",
+        help="cold: also run the cases from the gpuml source tree DIR, alternating with this one (before/after)",
+    )
+    b.add_argument(
+        "--warmup",
+        type=float,
+        metavar="SECONDS",
+        help="cold: also run each case with device.warm() "
+        "started when the device opens and SECONDS of idle time before the first call",
     )
     b.add_argument(
         "--tfjs-flag",
