@@ -69,7 +69,9 @@ def test_kmeans_frame_has_k_cluster_colors(app_for, tmp_path):
     img = frame(app, 12)
     assert_not_blank(img)
     scatter = img[44:734, 20:840]
-    present = [j for j in range(10) if color_pixels(scatter, PALETTE[j], 6) > 150]
+    from gpuml.demos.kmeans import KMEANS_PALETTE
+
+    present = [j for j in range(15) if color_pixels(scatter, KMEANS_PALETTE[j], 6) > 150]
     assert present == list(range(5)), f"cluster colors present: {present}"
     state = app.demo.state()
     assert state["revealed"] == 5 and state["n_iter"] >= 1
@@ -99,13 +101,13 @@ def test_kmeans_keys_change_state(app_for):
 def _kmeans_expected(app, img):
     """(centre pixel of each data point, its label's color) and (background pixels, their expected color) for the
     k-means demo's current state, computed with numpy from the engine's buffers (the frame may be HiDPI)."""
-    from gpuml.demos.kmeans import PLOT
+    from gpuml.demos.kmeans import KMEANS_PALETTE, PLOT
     from gpuml.demos.render import PANEL
 
     demo, model = app.demo, app.demo.model
     h, w = img.shape[:2]
     sx, sy = w / 1280, h / 800
-    pal = np.array([[round(v * 255) for v in rgba(c)[:3]] for c in PALETTE])
+    pal = np.array([[round(v * 255) for v in rgba(c)[:3]] for c in KMEANS_PALETTE])
     a, b, c, d = demo.xform
     xy = np.asarray(model.run.points(), np.float64)[:, :2]
     px, py = (xy[:, 0] * a + c) * sx, (xy[:, 1] * b + d) * sy
@@ -115,7 +117,7 @@ def _kmeans_expected(app, img):
     near_marker = np.hypot(px[:, None] - cx, py[:, None] - cy).min(1) < 14 * sx
     labels = np.asarray(model.labels())
     points = (np.floor(px).astype(int)[~near_marker], np.floor(py).astype(int)[~near_marker])
-    point_colors = pal[np.minimum(labels[~near_marker], 11)]
+    point_colors = pal[np.minimum(labels[~near_marker], 15)]
     # background: pixels at least 5 design px from every point and 14 from every centroid, not on a cell border
     x0, y0, pw, ph = PLOT
     gx, gy = np.meshgrid(
@@ -187,6 +189,41 @@ def test_kmeans_bench_mode_iterates_every_frame(app_for):
     assert_kmeans_pixels(app, img)
     s = app.demo.state()
     assert s["iterations"] == 25 and s["resets"] > 1 and s["revealed"] == 5, s
+
+
+def test_kmeans_k15_colours_seeding_weights_and_panels_off_the_render_thread(app_for, tmp_path):
+    """k = 15 (the slider's top) draws 15 distinct cluster colours; during seeding the points show their D^2
+    weights (heat levels, not cluster colours) and one centre appears per step; the elbow/silhouette panels fill
+    in from the worker thread while frames keep coming, with the suggested k marked."""
+    from gpuml.demos.app import save_png
+    from gpuml.demos.kmeans import HEAT_PALETTE, KMEANS_PALETTE, PLOT
+
+    app = app_for("kmeans", points=3000, k=15, paused=True)
+    model = app.demo.model
+    img = frame(app, 1)
+    x, y, w, h = PLOT
+    scatter = img[y : y + h, x : x + w]
+    hot = sum(color_pixels(scatter, c, 6) for c in HEAT_PALETTE[7:15])
+    assert hot > 100, "no bright D^2 weights on screen during seeding"
+    for revealed in range(2, 16):
+        app.feed({"event_type": "key_down", "key": "s", "modifiers": ()})
+        assert model.revealed == revealed and model.n_iter == 0
+        frame(app, 1)
+    for _ in range(6):
+        model.step()
+    img = frame(app, 1)
+    save_png(img, tmp_path / "kmeans15.png")
+    scatter = img[y : y + h, x : x + w]
+    present = [j for j in range(15) if color_pixels(scatter, KMEANS_PALETTE[j], 6) > 100]
+    assert present == list(range(15)), f"cluster colours present: {present}"
+    assert_kmeans_pixels(app, img)
+    # the panels: computed in the worker while frames are drawn
+    deadline = time.time() + 240
+    while model.panel_next() is not None and time.time() < deadline:
+        frame(app, 1)
+    assert model.panel_k == list(range(1, 11)), model.panel_k
+    assert model.panel_frames == 0  # no panel k was fitted on the render thread
+    assert model.view()["suggested_k"] in range(2, 11)
 
 
 def test_digits_frame_and_stroke(app_for):

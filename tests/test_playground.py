@@ -81,7 +81,7 @@ def test_kmeans_model_steps_like_sklearn(device):
     np.testing.assert_array_equal(np.asarray(m.labels()), ref.labels_)
     np.testing.assert_allclose(m.run.cluster_centers(), ref.cluster_centers_, rtol=1e-5, atol=1e-5)
     # the same run as KMeans.fit with that seed (the web page's promise)
-    fit = KMeans(4, random_state=5 * 1000 + 1, device=device).fit(X)  # the run's seed: seed * 1000 + resets
+    fit = KMeans(4, random_state=5, n_init=1, device=device).fit(X)  # the first run's seed is the model's
     np.testing.assert_array_equal(np.asarray(m.labels()), fit.labels_)
     assert m.state()["iterations"] == m.n_iter
 
@@ -94,8 +94,8 @@ def test_kmeans_model_controls(device):
     assert m.get("playing") is False and m.revealed == 2
     m.set("k", 5)
     assert m.k == 5 and m.revealed == 1 and m.run.k == 5
-    with pytest.raises(ValueError, match=r"^control 'k' takes an integer in \[2, 10\], got 11$"):
-        m.set("k", 11)
+    with pytest.raises(ValueError, match=r"^control 'k' takes an integer in \[2, 15\], got 16$"):
+        m.set("k", 16)
     assert m.k == 5
     m.nudge("speed", True)
     assert m.get("speed") == 30
@@ -116,7 +116,46 @@ def test_kmeans_model_panels(device):
     assert ks == list(range(1, 11)) and m.view()["panels_done"]
     assert all(b <= a for a, b in itertools.pairwise(inertia[:4]))  # the elbow falls to k = 4
     sil = dict(m.view()["silhouette"])
-    assert max(sil, key=sil.get) == 4
+    assert max(sil, key=sil.get) == 4 == m.view()["suggested_k"]
+
+
+def test_kmeans_model_seeding_weights(device):
+    """Seeding reveals one centre per step; the D^2 weights are each point's squared distance to the nearest
+    revealed centre (numpy reference), zero at the chosen centres, and shrink as centres are added."""
+    from gpuml.playground.kmeans import KMeansModel
+
+    X = _blobs()
+    m = KMeansModel(X=X, k=5, seed=2, panels=False, playing=False, device=device)
+    pts = np.asarray(m.run.points(), np.float64).reshape(m.n, -1)[:, :2]
+    previous = None
+    for revealed in range(1, 5):
+        assert m.revealed == revealed and m.seeding and m.n_iter == 0
+        c = np.asarray(m.run.init_centers[:revealed], np.float64)[:, :2]
+        want = ((pts[:, None] - c[None]) ** 2).sum(-1).min(1)
+        np.testing.assert_allclose(np.asarray(m.d2, np.float64), want, rtol=1e-5, atol=1e-6)
+        levels = m.seed_levels(256)
+        assert max(levels) == 255 and min(levels) == 0
+        if previous is not None:
+            assert (want <= previous + 1e-9).all() and want.sum() < previous.sum()
+        previous = want
+        m.step()
+    assert m.revealed == 5 and not m.seeding and m.d2 is None and m.n_iter == 0
+    m.step()
+    assert m.n_iter == 1
+
+
+def test_kmeans_model_range_and_cli_agree():
+    """The k slider's range is the CLI's --k range; a bad k or dataset is a one-line error."""
+    from gpuml.cli import build_parser
+    from gpuml.playground.kmeans import K_MAX, K_MIN, KMeansModel
+
+    assert (KMeansModel.controls[1].lo, KMeansModel.controls[1].hi) == (K_MIN, K_MAX) == (2, 15)
+    parser = build_parser()
+    assert parser.parse_args(["demo", "kmeans", "--k", "15"]).k == 15
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "kmeans", "--k", "16"])
+    with pytest.raises(ValueError, match=r"^control 'dataset' takes one of .*got 'nope'$"):
+        KMeansModel(dataset="nope", loader=lambda *a: [[0.0, 0.0]] * 20)
 
 
 # --- digits ----------------------------------------------------------------------------------------------------------

@@ -5,23 +5,41 @@ drawing shaders (shaders/render/): a compute pass splats the points into one wor
 index) and flags the 32 x 32 tiles they touch, once per dataset and plot size (points_splat.wgsl); scatter.wgsl
 builds the Voronoi cells as polygons in its vertex stage and fills them; points.wgsl draws the flagged tiles' words
 in the colors of the current labels; markers.wgsl draws the centroids. Per iteration only the 16-byte statistics
-(shift, inertia, changed, empty) come back to the host.
+(shift, inertia, changed, empty) come back to the host. During the k-means++ seeding the same points pass draws
+each point's D^2 sampling weight (quantised to 15 levels, written once per seeding step) through a heat palette.
+
+The elbow/silhouette panels are fitted in a worker thread, one k per job, on gpuml's cpu backend: a readback on
+the WebGPU device holds its lock until the queue drains, so GPU fits in a thread would still stall frames. Only
+the render thread touches the model; the worker gets (generation, k, sample) jobs and returns results.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import queue
 import struct
+import threading
 import time
 
 from ..ops import full
-from ..playground.kmeans import DATASETS, KMeansModel
+from ..playground.kmeans import DATASETS, K_MAX, PANEL_KS, KMeansModel, panel_fit
 from .app import Demo
 from .render import DIM, PALETTE, PANEL, TEXT, palette_floats, rgba
 
 DATASET_KEYS = {str(i + 1): name for i, name in enumerate(DATASETS)}
 PLOT = (20, 44, 820, 690)  # x, y, w, h of the scatter plot
 SPLAT_TILE = 32  # pixels per side of a tile flag (SPLAT_TILE in shaders/render/disc.wgsl)
+# K_MAX cluster colours (the render palette's 11, then 4 more) and the "unassigned" grey last: 16 shader entries
+KMEANS_PALETTE = [*PALETTE[:11], "#bcbd22", "#a0cbe8", "#8cd17d", "#ffbe7d", PALETTE[11]]
+assert len(KMEANS_PALETTE) == K_MAX + 1
+# D^2 weight levels 0..14 (dim to hot), entry 15 unused
+HEAT_LEVELS = 15
+HEAT_PALETTE = [
+    rgba(f"#{int(70 + 185 * t):02x}{int(74 + 140 * t * t):02x}{int(100 * (1 - t) + 20 * t):02x}")
+    for t in (i / (HEAT_LEVELS - 1) for i in range(HEAT_LEVELS))
+] + [rgba("#6b6b78")]
+SUGGEST_COLOR = "#ff9a3c"
 
 
 class KMeansDemo(Demo):
@@ -33,7 +51,7 @@ class KMeansDemo(Demo):
         ("r", "reset (new k-means++ init)"),
         ("up/down", "k"),
         ("+/-", "speed"),
-        ("1-4", "blobs, moons, circles, anisotropic"),
+        ("1-6", ", ".join(DATASETS)),
         ("v", "Voronoi"),
         ("Esc", "quit"),
     )
@@ -58,6 +76,51 @@ class KMeansDemo(Demo):
         self._groups: dict = {}
         self._xform_key = None
         self._last = time.perf_counter()
+        self._levels = None  # (key, u32 tensor of the D^2 levels)
+        # elbow/silhouette panels: one job at a time to a worker thread (see the module docstring)
+        self._jobs: queue.Queue = queue.Queue()
+        self._results: queue.Queue = queue.Queue()
+        self._job = None  # (generation, k) in flight
+        self._panel_device = options.get("panel_device", "cpu")
+        self._worker = threading.Thread(target=self._panel_worker, name="kmeans-panels", daemon=True)
+        self._worker.start()
+
+    def _panel_worker(self) -> None:
+        try:  # Linux: a nicer thread, so the render thread wins the shared cores
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            generation, k, sample, seed = job
+            try:
+                result = panel_fit(sample, k, seed, self._panel_device)
+            except Exception as exc:  # shown in the panel; the demo keeps running
+                result = exc
+            self._results.put((generation, k, result))
+
+    def close(self) -> None:
+        self._jobs.put(None)
+
+    def _panels(self) -> None:
+        """Collect a finished panel job and start the next one (render thread; never waits)."""
+        m = self.model
+        while not self._results.empty():
+            generation, k, result = self._results.get_nowait()
+            if self._job == (generation, k):
+                self._job = None
+            if isinstance(result, Exception):
+                self.panel_error = f"panel k = {k}: {result}"
+            else:
+                m.add_panel(generation, k, *result)
+        k = m.panel_next()
+        if k is not None and self._job is None:
+            self._job = (m.panel_generation, k)
+            self._jobs.put((m.panel_generation, k, m.sample, m.seed))
+
+    panel_error = None
 
     @property
     def xform(self) -> tuple[float, float, float, float]:
@@ -78,7 +141,8 @@ class KMeansDemo(Demo):
     def update(self) -> None:
         now = time.perf_counter()
         dt, self._last = now - self._last, now
-        self.model.advance(dt)
+        self.model.advance(dt, panels=False)
+        self._panels()
 
     # --- input --------------------------------------------------------------------------------------------------
     def on_key(self, key, modifiers):
@@ -103,9 +167,10 @@ class KMeansDemo(Demo):
         self.scatter_pipeline = r.pipeline("render/scatter.wgsl", blend=False)
         self.points_pipeline = r.pipeline("render/points.wgsl")
         self.markers_pipeline = r.pipeline("render/markers.wgsl", topology="triangle-strip")
-        self.scatter_params = r.uniform_buffer(16 * 17)
-        self.points_params = r.uniform_buffer(16 * 15)
-        self.markers_params = r.uniform_buffer(16 * 15)
+        self.scatter_params = r.uniform_buffer(16 * 21)
+        self.points_params = r.uniform_buffer(16 * 19)
+        self.heat_params = r.uniform_buffer(16 * 19)
+        self.markers_params = r.uniform_buffer(16 * 19)
         self._splat = None  # (key, grid (x0, y0, w, h) in physical pixels, splat words, tile flags, tile counts)
 
     def _splat_grid(self, r, x_t):
@@ -147,9 +212,27 @@ class KMeansDemo(Demo):
         self._splat = (key, grid, words, flags, (tw, th))
         return self._splat[1:]
 
+    def _seed_levels(self, r):
+        """A u32 tensor of the points' D^2 levels (0..14) for the current seeding step, written when it changes."""
+        m = self.model
+        key = (m.points_version, m.resets, m.revealed)
+        if self._levels is not None and self._levels[0] == key:
+            return self._levels[1]
+        t = self._levels[1] if self._levels is not None and self._levels[1].shape[0] == m.n else None
+        if t is None:
+            if self._levels is not None:
+                self._levels[1].free()
+            t = full((m.n,), 0, "uint32", self.device)
+        levels = struct.pack(f"{m.n}I", *m.seed_levels(HEAT_LEVELS))
+        buf, offset, _ = t.gpu_buffer()
+        self.device.flush()  # queue order: the tensor's fill goes first
+        r.device.queue.write_buffer(buf, offset, levels)
+        self._levels = (key, t)
+        return t
+
     def _group(self, r, pipeline, params, *tensors):
         """A cached bind group: binding 0 = the uniform buffer, then the tensors (keyed by where they live)."""
-        key = (id(pipeline), *((id(t.gpu_buffer()[0]), t.byte_offset) for t in tensors))
+        key = (id(pipeline), id(params), *((id(t.gpu_buffer()[0]), t.byte_offset) for t in tensors))
         group = self._groups.get(key)
         if group is None:
             entries = {0: params, **{i + 1: t for i, t in enumerate(tensors)}}
@@ -159,8 +242,10 @@ class KMeansDemo(Demo):
     def draw(self, r) -> None:
         v = self.model.view()
         x_t, labels_t, centers_t = v["buffers"]
+        if v["seeding"]:  # the points show their D^2 sampling weights, in the heat palette
+            labels_t = self._seed_levels(r)
         view = (*r.size, *r.physical)
-        pal = palette_floats(PALETTE)
+        pal = palette_floats(KMEANS_PALETTE)
         q = r.device.queue
         a, b, c, d = xform = self.xform
         grid, splat, flags, (tw, th) = self._splat_grid(r, x_t)  # recorded on gpuml's queue when the points move
@@ -168,12 +253,18 @@ class KMeansDemo(Demo):
         xs, ys = ((x - c) / a, (x + w - c) / a), ((y - d) / b, (y + h - d) / b)
         box = (min(xs), min(ys), max(xs), max(ys))  # the plot rectangle in data coordinates
         cells, tint = (v["revealed"], 0.22) if v["voronoi"] else (1, 0.0)  # no tint: one cell, the whole box
-        scatter_params = struct.pack("68f", *view, *xform, *box, cells, tint, 0, 0, *rgba(PANEL), *pal)
+        if v["seeding"]:
+            cells, tint = 1, 0.0  # no cells while seeding: the weights are the picture
+        scatter_params = struct.pack("84f", *view, *xform, *box, cells, tint, 0, 0, *rgba(PANEL), *pal)
         q.write_buffer(self.scatter_params, 0, scatter_params)
-        q.write_buffer(self.points_params, 0, struct.pack("4f8I48f", *view, *grid, tw, th, 0, 0, *pal))
-        q.write_buffer(self.markers_params, 0, struct.pack("60f", *view, *xform, 10.0, 3.0, 0.0, 0.0, *pal))
+        points_params = self.heat_params if v["seeding"] else self.points_params
+        heat = [c for col in HEAT_PALETTE for c in col]
+        q.write_buffer(
+            points_params, 0, struct.pack("4f8I64f", *view, *grid, tw, th, 0, 0, *(heat if v["seeding"] else pal))
+        )
+        q.write_buffer(self.markers_params, 0, struct.pack("76f", *view, *xform, 10.0, 3.0, 0.0, 0.0, *pal))
         scatter_group = self._group(r, self.scatter_pipeline, self.scatter_params, centers_t)
-        points_group = self._group(r, self.points_pipeline, self.points_params, splat, flags, labels_t)
+        points_group = self._group(r, self.points_pipeline, points_params, splat, flags, labels_t)
         markers_group = self._group(r, self.markers_pipeline, self.markers_params, centers_t)
         markers = v["revealed"]
 
@@ -204,28 +295,43 @@ class KMeansDemo(Demo):
             r.text(label, x + 12, yy, 14, DIM)
             r.text(value, x + w - 12, yy, 14, TEXT, "right")
         for j in range(v["k"]):
-            r.rect(x + 12 + j * 24, 206, 18, 14, PALETTE[j] if j < v["revealed"] else "#33363f")
+            r.rect(x + 12 + j * 24, 198, 18, 12, KMEANS_PALETTE[j] if j < v["revealed"] else "#33363f")
+        if v["seeding"]:  # the heat scale of the D^2 weights
+            r.text("D^2 weight 0", x + 12, 214, 11, DIM)
+            for i, col in enumerate(HEAT_PALETTE[:HEAT_LEVELS]):
+                r.rect(x + 104 + i * 8, 218, 8, 8, col)
+            r.text("max: next centre drawn ~ D^2", x + 230, 214, 11, DIM)
         ks, inertia = v["elbow"]
         sil = v["silhouette"]
-        r.plot(
-            x,
-            246,
-            w,
-            240,
-            [("inertia (2,000-point sample)", ks, inertia, "#4e79a7")],
-            title="elbow: inertia vs k",
-            xlim=(1, 10),
-            marker_x=v["k"],
-        )
-        r.plot(
-            x,
-            496,
-            w,
-            238,
-            [("mean silhouette", [k for k, _ in sil], [s for _, s in sil], "#59a14f")],
-            title="silhouette vs k",
-            xlim=(1, 10),
-            marker_x=v["k"],
-        )
+        top = max(inertia) * 1.06 if inertia else 1.0
+        self._panel(r, x, 246, w, 240, "elbow: inertia vs k (2,000-point sample)", ks, inertia, (0.0, top),
+                    "#4e79a7", v)  # fmt: skip
+        sk, sv = [k for k, _ in sil], [s for _, s in sil]
+        lo, hi = (min(sv), max(sv)) if sv else (0.0, 1.0)
+        pad = max(hi - lo, 0.05) * 0.15
+        self._panel(r, x, 496, w, 238, "mean silhouette vs k", sk, sv, (lo - pad, hi + pad), "#59a14f", v)
         if not v["panels_done"]:
-            r.text(f"computing k = {len(ks) + 1} ...", x + w - 12, 252, 12, DIM, "right")
+            r.text(f"computing… k = {len(ks) + 1} of {PANEL_KS}", x + w - 12, 502, 12, DIM, "right")
+        elif v["suggested_k"] is not None:
+            r.text(f"suggested k = {v['suggested_k']}: max silhouette", x + w - 12, 502, 12, SUGGEST_COLOR, "right")
+        if self.panel_error:
+            r.text(self.panel_error[:60], x + 12, 740, 12, "#ff8a80")
+
+    def _panel(self, r, x, y, w, h, title, ks, ys, ylim, color, v) -> None:
+        """A panel curve with a dot per computed k, the current k (grey) and the suggested k (orange) marked, in
+        Renderer.plot's layout; no legend box (the title names the one curve)."""
+        r.plot(x, y, w, h, [("", ks, ys, color)], title=title, xlim=(1, PANEL_KS), ylim=ylim, marker_x=v["k"])
+        px, py, pw, ph = x + 46, y + 28, w - 58, h - 50  # Renderer.plot's plot area
+
+        def at(k, val):
+            return px + (k - 1) / (PANEL_KS - 1) * pw, py + ph - (val - ylim[0]) / (ylim[1] - ylim[0]) * ph
+
+        for k, val in zip(ks, ys, strict=True):
+            if math.isfinite(val):
+                cx, cy = at(k, val)
+                r.rect(cx - 3, cy - 3, 6, 6, color)
+        best = v["suggested_k"]
+        if best is not None:
+            mx = at(best, ylim[0])[0]
+            r.line([(mx, py), (mx, py + ph)], SUGGEST_COLOR, 2.0)
+            r.text(f"k={best}", mx + 4, py + ph - 16, 11, SUGGEST_COLOR)

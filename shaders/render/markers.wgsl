@@ -7,7 +7,7 @@
 //       view:    vec4  (design width, design height, physical width, physical height)
 //       xform:   vec4  (sx, sy, ox, oy): design pixel = data * (sx, sy) + (ox, oy)
 //       style:   vec4  (radius px, outline px, unused, unused)
-//       palette: array<vec4<f32>, 12>  colors for clusters 0..10
+//       palette: array<vec4<f32>, 16>  colors for clusters 0..14
 //   @binding(1) var<storage, read> pts: array<vec4<f32>>  centers, rows padded to 4 floats (x, y, 0, 0)
 // Draw (triangle-strip topology): draw(4, k); marker j has the color of cluster j.
 
@@ -17,7 +17,7 @@ struct Params {
     view: vec4<f32>,
     xform: vec4<f32>,
     style: vec4<f32>,
-    palette: array<vec4<f32>, 12>,
+    palette: array<vec4<f32>, 16>,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -44,7 +44,7 @@ fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) ii: u32) -> 
     var out: VsOut;
     out.pos = vec4<f32>(q.x / p.view.x * 2.0 - 1.0, 1.0 - q.y / p.view.y * 2.0, 0.0, 1.0);
     out.local = c * r;
-    out.color = p.palette[min(ii, 11u)];
+    out.color = p.palette[min(ii, 15u)];
     return out;
 }
 

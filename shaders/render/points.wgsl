@@ -7,7 +7,7 @@
 //       view:    vec4  (design width, design height, physical width, physical height)
 //       grid:    vec4<u32> (x0, y0, w, h): the splat grid's top-left physical pixel and size
 //       tiles:   vec4<u32> (tiles per row, tile rows, unused, unused)
-//       palette: array<vec4<f32>, 12>  colors for labels 0..10, entry 11 for "not assigned yet"
+//       palette: array<vec4<f32>, 16>  colors for labels 0..14, entry 15 for "not assigned yet"
 //   @binding(1) var<storage, read> splat: array<u32>   w * h words, row-major from the grid's top left
 //   @binding(2) var<storage, read> flags: array<u32>   the tile flags (render/disc.wgsl)
 //   @binding(3) var<storage, read> labels: array<u32>  the k-means engine's label per point (0xFFFFFFFF: none yet)
@@ -24,7 +24,7 @@ struct Params {
     view: vec4<f32>,
     grid: vec4<u32>,
     tiles: vec4<u32>,
-    palette: array<vec4<f32>, 12>,
+    palette: array<vec4<f32>, 16>,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -50,9 +50,9 @@ fn vs_main(@builtin(vertex_index) vi: u32) -> @builtin(position) vec4<f32> {
 fn fs_main(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
     let px = vec2<u32>(frag.xy) - p.grid.xy;  // inside the grid: the tiles are clipped to it
     let s = splat_read(splat[px.y * p.grid.z + px.x]);
-    var label = 11u;
+    var label = 15u;
     if (s.x > 0u) {
-        label = min(labels[s.y], 11u);
+        label = min(labels[s.y], 15u);
     }
     return vec4<f32>(p.palette[label].rgb, f32(s.x) * (1.0 / 255.0));
 }

@@ -16,7 +16,7 @@
 //       box:     vec4  (x0, y0, x1, y1): the plot rectangle in data coordinates (x0 < x1, y0 < y1)
 //       style:   vec4  (k, tint strength in [0, 1], unused, unused)
 //       panel:   vec4  the panel color under the tint (rgb)
-//       palette: array<vec4<f32>, 12>  colors for clusters 0..10
+//       palette: array<vec4<f32>, 16>  colors for clusters 0..14
 //   @binding(1) var<storage, read> centers: array<vec4<f32>>  k rows padded to 4 floats (x, y, 0, 0)
 // Draw (triangle-list topology, no blending): draw(3 * (k + 4), k): instance j = cell j, triangle i = its edge
 // on line i.
@@ -29,7 +29,7 @@ struct Params {
     box: vec4<f32>,
     style: vec4<f32>,
     panel: vec4<f32>,
-    palette: array<vec4<f32>, 12>,
+    palette: array<vec4<f32>, 16>,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -68,7 +68,7 @@ fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) j: u32) -> V
     var corner = vi - i * 3u;
     let cj = centers[j].xy;
     var out: VsOut;
-    out.color = vec4<f32>(mix(p.panel.rgb, p.palette[min(j, 11u)].rgb, p.style.y), 1.0);
+    out.color = vec4<f32>(mix(p.panel.rgb, p.palette[min(j, 15u)].rgb, p.style.y), 1.0);
     let line = constraint(i, k, cj);
     let n = line.xy;
     let q = line.zw;
