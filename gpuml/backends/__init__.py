@@ -163,8 +163,8 @@ def _family_choice(family: str, measure: bool) -> tuple[Device | None, str, dict
         return current, "no WebGPU adapter", None
     if not current.caps.software:
         return current, "a GPU: always preferred to numpy (not measured)", None
-    if not current.can_block():
-        return current, "software adapter, but timing needs blocking reads (not in this page)", None
+    if in_pyodide():  # a page keeps no cache across loads: measuring would delay every first use
+        return current, "software adapter in a web page: kept (the page stores no measurements)", None
     try:
         cpu = open_device("cpu")
     except RuntimeError:
@@ -213,7 +213,7 @@ def auto_choices(measure: bool = False, remeasure: bool = False) -> list[dict]:
         for family in auto.FAMILIES:
             if remeasure and not _chosen and not setting("GPUML_BACKEND"):
                 current = get_device()
-                if current.is_gpu and current.caps.software and current.can_block():
+                if current.is_gpu and current.caps.software:
                     current.tune_cache.get((auto.KEY, family))  # loads the stored choices first
                     current.tune_cache.choices.pop((auto.KEY, family), None)
             device, why, result = _family_choice(family, measure or remeasure)

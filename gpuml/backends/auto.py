@@ -12,7 +12,8 @@ family unless numpy takes under ``MARGIN`` of its time. Other processes on the c
 is used but measured again by the first later process that finds the machine calm.
 
 This module decides; :func:`gpuml.backends.device_for` applies the settings (``GPUML_BACKEND``, ``set_device``)
-that win over it. It needs neither numpy nor wgpu.
+that win over it, and keeps the adapter in a web page (no cache survives a page load: every first use would pay
+the measurement). It needs neither numpy nor wgpu.
 """
 
 from __future__ import annotations
