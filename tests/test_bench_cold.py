@@ -164,3 +164,16 @@ def test_cffi_types_primed_in_one_batch_match_cffi_own_parse():
     from wgpu.backends.wgpu_native._ffi import ffi
 
     assert all(t in ffi._parsed_types for t in WGPU_TYPES)  # primed when the native backend imported wgpu
+
+
+def test_two_pass_sum_reuses_its_first_pass_kernel(native_device):
+    """A sum with few outputs over a long axis runs reduce_cols twice (chunked, then the partials) with ONE
+    pipeline (its combine ignores indices); values as float64 numpy, argmax still exact."""
+    x = np.random.default_rng(9).standard_normal((3, 5000, 2)).astype(np.float32)
+    t = gpuml.tensor(x, device=native_device)
+    got = gpuml.ops.sum(t, axis=1).numpy()
+    np.testing.assert_allclose(got, x.astype(np.float64).sum(axis=1), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(gpuml.ops.mean(t, axis=1).numpy(), x.astype(np.float64).mean(axis=1), atol=1e-6)
+    sums = [k for k in native_device._kernels if k[0] == "reduce/reduce_cols.wgsl" and "a.v + b.v" in str(k[1])]
+    assert len(sums) == 1 and ("INDEXED", False) in sums[0][1]
+    np.testing.assert_array_equal(gpuml.ops.argmax(t, axis=1).numpy(), x.argmax(axis=1))

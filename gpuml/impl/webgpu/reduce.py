@@ -65,7 +65,10 @@ def reduce(kind: str, index: bool, x: Tensor, outer: int, r: int, inner: int, ou
         params["scale"] = 1.0 / total if (mean and chunks == 1) else 1.0
         out = Tensor.empty((outer * chunks * inner,), "float32", device)
         out_idx = Tensor.empty((outer * chunks * inner,), "int32", device)
-        kernel = device.kernel(path, WG=wg, INDEXED=indexed, IDENTITY=identity, COMBINE=combine)
+        # a sum's combine ignores indices: its second pass runs the first pass's kernel (one pipeline less)
+        kernel = device.kernel(
+            path, WG=wg, INDEXED=indexed and kind in ("max", "min"), IDENTITY=identity, COMBINE=combine
+        )
         kernel(device.grid_1d(groups), params, x_in=values, x_idx=indices, out=out, out_idx=out_idx)
         if chunks == 1:
             return (out_idx if index else out).reshape(out_shape)
