@@ -100,6 +100,7 @@ def env(tmp_path_factory):
 
     base_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "GPUML_BACKEND")}
     base_env.update(GPUML_DATA=str(data), GPUML_TUNE="0", GPUML_TUNE_CACHE="off", XDG_RUNTIME_DIR="/tmp")
+    base_env["GPUML_WEB_BROTLI"] = "1"  # fast brotli: these tests check the build, not its transfer size
     base_env["PATH"] = f"{venv / 'bin'}{os.pathsep}{bin_dir}{os.pathsep}{base_env.get('PATH', '')}"
 
     def run(*args, exe="gpuml", env_update=None, check=True):

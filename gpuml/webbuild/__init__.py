@@ -19,6 +19,8 @@ Everything the page needs is in ``out``: it works offline, from these files, wit
 
 from __future__ import annotations
 
+import collections
+import email.utils
 import functools
 import hashlib
 import http.server
@@ -29,6 +31,7 @@ import zlib
 from pathlib import Path
 from typing import ClassVar
 
+from .compress import encoded_sizes, precompress, stored_zip
 from .sources import PYODIDE_FILES, BuildError, checkout_root, pyodide_dir, site_files
 
 PAYLOAD_BUDGET = 2_000_000  # gpuml package + shaders + model, bytes
@@ -46,6 +49,8 @@ CHROMIUM_ARGS = [
     "--enable-unsafe-webgpu",
 ]
 MNIST_TRAIN, MNIST_TEST = 2048, 512
+# site files fetched on first use only (the service worker caches them then)
+LAZY_PREFIXES = ("data/mnist_train_",)
 
 __all__ = ["BuildError", "build_site", "convert_model", "default_out", "serve"]
 
@@ -190,7 +195,11 @@ def build_site(out=None, model=None, log=print) -> dict:
     (out / "pyodide").mkdir()
     for name in PYODIDE_FILES:
         shutil.copyfile(pyodide / name, out / "pyodide" / name)
+    # archives the page unpacks are sent stored + compressed on the wire (smaller than per-entry deflate)
+    stdlib = out / "pyodide" / "python_stdlib.zip"
+    stdlib.write_bytes(stored_zip(stdlib.read_bytes()))
     wheel = build_bundle(out)
+    wheel.write_bytes(stored_zip(wheel.read_bytes()))
     model_info = convert_model(model, out / "model")
     (out / "data").mkdir()
     (out / "data" / "kmeans.json").write_text(json.dumps(_kmeans_data(), separators=(",", ":")))
@@ -220,12 +229,21 @@ def build_site(out=None, model=None, log=print) -> dict:
         "mnist": mnist,
         "kmeans_datasets": list(KMEANS_DATASETS),
         "files": [*files, "build-info.json"],
+        # fetched when first needed (e.g. when training starts), not precached by the service worker
+        "lazy": [name for name in files if name.startswith(LAZY_PREFIXES)],
         "bytes": {name: (out / name).stat().st_size for name in files},
     }
     (out / "build-info.json").write_text(json.dumps(info, indent=1))
     sw = out / "sw.js"
     sw.write_text(sw.read_text().replace("__BUILD_VERSION__", version))
+    served = [*files, "build-info.json", "sw.js"]
+    sizes = precompress(out, served, log)
+    first_visit = [name for name in served if name not in info["lazy"]]
+    info["transfer_bytes"] = {"first_visit": encoded_sizes(sizes, first_visit), "all": encoded_sizes(sizes, served)}
+    (out / "build-info.json").write_text(json.dumps(info, indent=1))
     log(f"built {out} (version {version}) from model {model}")
+    t = info["transfer_bytes"]["first_visit"]
+    log(f"first visit transfers {t['br']:,} B with brotli, {t['gzip']:,} B with gzip ({t['identity']:,} B raw)")
     log(
         f"gpuml payload: wheel {payload['wheel']:,} B + model {payload['model']:,} B = {payload['total']:,} B "
         f"(budget {PAYLOAD_BUDGET:,} B{'' if payload['total'] < PAYLOAD_BUDGET else ' EXCEEDED'})"
@@ -234,6 +252,9 @@ def build_site(out=None, model=None, log=print) -> dict:
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site; a file with a precompressed twin (``name.br`` / ``name.gz``, see compress.py) is sent
+    as that twin with ``Content-Encoding`` when the browser accepts it."""
+
     extensions_map: ClassVar[dict[str, str]] = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
         ".mjs": "text/javascript",
@@ -249,13 +270,55 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")  # the service worker caches; the server always revalidates
         super().end_headers()
 
+    def send_header(self, keyword, value):
+        # the server's tally of body bytes sent, per request (read by the page-weight test and bench)
+        if keyword.lower() == "content-length" and self.command == "GET":
+            log = getattr(self.server, "sent", None)
+            if log is not None:
+                log.append((self.path, int(value)))
+        super().send_header(keyword, value)
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        accepted = {e.split(";")[0].strip() for e in self.headers.get("Accept-Encoding", "").split(",")}
+        for encoding, suffix in (("br", ".br"), ("gzip", ".gz")):
+            twin = path.with_name(path.name + suffix)
+            if encoding in accepted and path.is_file() and twin.is_file():
+                return self._send_encoded(path, twin, encoding)
+        return super().send_head()
+
+    def _send_encoded(self, path: Path, twin: Path, encoding: str):
+        mtime = int(path.stat().st_mtime)
+        since = self.headers.get("If-Modified-Since")
+        if since:
+            try:
+                if email.utils.parsedate_to_datetime(since).timestamp() >= mtime:
+                    self.send_response(304)
+                    self.end_headers()
+                    return None
+            except (TypeError, ValueError, IndexError, OverflowError):
+                pass
+        f = open(twin, "rb")
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", encoding)
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Content-Length", str(twin.stat().st_size))
+        self.send_header("Last-Modified", self.date_time_string(mtime))
+        self.end_headers()
+        return f
+
     def log_message(self, *args):
         pass
 
 
 def make_server(directory=None, host: str = "127.0.0.1", port: int = 8000) -> http.server.ThreadingHTTPServer:
     handler = functools.partial(SiteHandler, directory=str(directory or default_out()))
-    return http.server.ThreadingHTTPServer((host, port), handler)
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    server.sent = collections.deque(maxlen=100_000)  # (path, body bytes) of each GET answered with a body
+    return server
 
 
 def serve(directory=None, host: str = "127.0.0.1", port: int = 8000, build: bool = True, model=None) -> int:

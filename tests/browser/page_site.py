@@ -39,7 +39,8 @@ def build_and_serve():
     server = make_server(out / "site", port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield {"url": f"http://127.0.0.1:{server.server_address[1]}/", "dir": out / "site", "info": info}
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        yield {"url": url, "dir": out / "site", "info": info, "server": server}
     finally:
         server.shutdown()
         shutil.rmtree(out, ignore_errors=True)

@@ -1,5 +1,6 @@
-// Service worker: caches the whole built site (Pyodide, the gpuml wheel, the model, data, page files) so the
-// page works offline after the first load. The build writes its version below; a new build gets a new cache.
+// Service worker: caches the built site (Pyodide, the gpuml wheel, the model, data, page files) so the page works
+// offline after the first load; files the build marks lazy (the training set) are cached when first fetched.
+// The build writes its version below; a new build gets a new cache.
 const VERSION = "__BUILD_VERSION__";
 const CACHE = `gpuml-web-${VERSION}`;
 
@@ -7,7 +8,8 @@ self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const info = await (await fetch("./build-info.json", { cache: "no-cache" })).json();
     const cache = await caches.open(CACHE);
-    await cache.addAll(["./", ...info.files.map((f) => `./${f}`), "./sw.js"]);
+    const lazy = new Set(info.lazy || []); // fetched (and cached below) when first needed, e.g. training data
+    await cache.addAll(["./", ...info.files.filter((f) => !lazy.has(f)).map((f) => `./${f}`), "./sw.js"]);
     await self.skipWaiting();
   })());
 });

@@ -36,6 +36,16 @@ export function init(c) {
   }
   $("train-reset").onclick = () => reset().catch(showError);
   $("train-start").onclick = async () => {
+    if (!state.train) {
+      // the training set is fetched when training first starts, not with the page
+      $("train-start").textContent = "Fetching the training set…";
+      try {
+        await reset();
+      } catch (e) {
+        ctx.errorAt("train-start", e);
+        return;
+      }
+    }
     state.training = true;
     $("train-start").textContent = "Running…";
     await call("train_start");
@@ -43,5 +53,5 @@ export function init(c) {
   $("train-pause").onclick = async () => {
     await call("train_pause");
   };
-  reset().catch(showError);
+  $("train-info").textContent = "Start fetches the training subset (2,048 MNIST images) and trains from scratch.";
 }
