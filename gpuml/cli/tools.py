@@ -141,13 +141,13 @@ def add_demo(sub) -> None:
         "demo",
         help="interactive demo windows: digits, kmeans, augment, train, regularization, optimizers",
         description="Open an interactive demo in a window (rendercanvas + glfw), drawn with WebGPU on the device that "
-        "computes. With --offscreen, render --frames frames without a window and save the last as --screenshot; "
+        "computes. With --offscreen, render --frames frames without a window; --screenshot saves the last frame drawn; "
         "frame times (p50/p95) are printed either way. Keys are listed at the bottom of each window; Esc quits.",
     )
     dm.add_argument("name", choices=list(DEMOS), help="which demo")
     dm.add_argument("--offscreen", action="store_true", help="render without a window (rendercanvas offscreen)")
     dm.add_argument("--frames", type=positive_int, default=None, help="stop after N frames (offscreen default: 1)")
-    dm.add_argument("--screenshot", metavar="PNG", help="offscreen: save the last frame as a PNG")
+    dm.add_argument("--screenshot", metavar="PNG", help="save the last frame drawn as a PNG (window: when it closes)")
     dm.add_argument("--state", metavar="JSON", help="write frame statistics and the demo's final state as JSON")
     dm.add_argument("--model", help="digits: model.npz written by gpuml train (default: the packaged LeNet-5)")
     dm.add_argument("--image", help="augment: an image file instead of an MNIST digit")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import wgpu
 
 from .render import DIM, TEXT, Renderer
 
@@ -78,11 +79,25 @@ def _target_format(context, adapter) -> str:
     return preferred.replace("-srgb", "")
 
 
+def _check_display() -> None:
+    """Fail with one line, before glfw aborts the process, where no display can be opened."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise RuntimeError(
+            "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are not set): add --offscreen "
+            "(with --screenshot out.png to see a frame), or run under a virtual display: xvfb-run -a gpuml demo ..."
+        )
+
+
 class App:
     """Runs one demo in a window or offscreen; records frame times."""
 
-    def __init__(self, demo_cls, options: dict | None = None, *, offscreen: bool = False, size=DESIGN_SIZE):
+    def __init__(
+        self, demo_cls, options: dict | None = None, *, offscreen: bool = False, size=DESIGN_SIZE, capture=False
+    ):
         import gpuml
+
+        if not offscreen:
+            _check_display()
 
         self.device = gpuml.get_device()
         if not self.device.is_gpu or not hasattr(self.device, "wgpu_device"):
@@ -95,16 +110,20 @@ class App:
         self.frames = 0
         self.closed = False
         self._last_frame_start = None
+        self.capture = capture and not offscreen  # window + --screenshot: keep a copy of each frame drawn
+        self.last_image = None
         self.demo = demo_cls(self, dict(options or {}))
         self.canvas = self._make_canvas()
         self.context = self.canvas.get_wgpu_context()
         wdev = self.device.wgpu_device
         fmt = _target_format(self.context, wdev.adapter)
+        usage = {"usage": wgpu.TextureUsage.RENDER_ATTACHMENT | wgpu.TextureUsage.COPY_SRC} if self.capture else {}
         try:
-            self.context.configure(device=wdev, format=fmt)
+            self.context.configure(device=wdev, format=fmt, **usage)
         except ValueError:  # this surface has no non-sRGB format: accept slightly lighter colors
             fmt = self.context.get_preferred_format(wdev.adapter)
-            self.context.configure(device=wdev, format=fmt)
+            self.context.configure(device=wdev, format=fmt, **usage)
+        self.format = fmt
         self.renderer = Renderer(wdev, fmt, self.size)
         self.demo.setup(self.renderer)
         self.canvas.request_draw(self._draw_frame)
@@ -176,12 +195,33 @@ class App:
         self._draw_hud(r)
         self.device.flush()  # compute recorded by the demo goes first: same queue, submitted in order
         r.render(texture)
+        if self.capture:
+            self.last_image = self._read_texture(texture)
         self.frames += 1
         if self.frames == 1 and not self.offscreen:
             print("first frame drawn", flush=True)  # input tests wait for this line
         limit = getattr(self, "_frame_limit", None)
         if limit is not None and self.frames >= limit and not self.offscreen:
             self.close()
+
+    def _read_texture(self, texture) -> np.ndarray:
+        """The frame just rendered as an RGBA uint8 array (window mode with --screenshot)."""
+        w, h = texture.size[0], texture.size[1]
+        stride = (w * 4 + 255) // 256 * 256  # copies need 256-byte rows
+        wdev = self.device.wgpu_device
+        buf = wdev.create_buffer(size=stride * h, usage=wgpu.BufferUsage.COPY_DST | wgpu.BufferUsage.MAP_READ)
+        enc = wdev.create_command_encoder()
+        enc.copy_texture_to_buffer(
+            {"texture": texture}, {"buffer": buf, "bytes_per_row": stride, "rows_per_image": h}, (w, h, 1)
+        )
+        wdev.queue.submit([enc.finish()])
+        buf.map_sync(wgpu.MapMode.READ)
+        rows = np.frombuffer(buf.read_mapped(), np.uint8).reshape(h, stride)[:, : w * 4].reshape(h, w, 4).copy()
+        buf.unmap()
+        buf.destroy()
+        if self.format.startswith("bgra"):
+            rows = rows[:, :, [2, 1, 0, 3]]
+        return rows
 
     def _draw_hud(self, r: Renderer) -> None:
         recent = self.frame_times[-30:]
@@ -205,6 +245,8 @@ class App:
 
             self._frame_limit = frames
             loop.run()
+            if screenshot and self.last_image is not None:
+                save_png(self.last_image, screenshot)
         return self.stats()
 
     def stats(self) -> dict:
@@ -243,7 +285,7 @@ def run_demo(
     """Open demo ``name`` (see :data:`gpuml.demos.DEMOS`), run it, print and return frame statistics."""
     from .registry import load_demo
 
-    app = App(load_demo(name), options, offscreen=offscreen)
+    app = App(load_demo(name), options, offscreen=offscreen, capture=bool(screenshot))
     if not quiet and not offscreen:
         print(f"gpuml demo {name}: window open on {app.device.adapter} (Esc closes)", flush=True)
     stats = app.run(frames, screenshot)
@@ -256,7 +298,7 @@ def run_demo(
                 f"{name}: {stats['frames']} frames, frame time p50 {stats['frame_ms_p50']:.2f} ms, "
                 f"p95 {stats['frame_ms_p95']:.2f} ms ({stats['fps_p50']:.0f} FPS at p50) on {stats['adapter']}"
             )
-        if screenshot and offscreen:
+        if screenshot and Path(screenshot).is_file():
             print(f"wrote {screenshot}")
     sys.stdout.flush()
     return stats

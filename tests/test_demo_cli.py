@@ -1,0 +1,41 @@
+"""`gpuml demo` from the command line as a user meets it: without a display it says what to do in one line (glfw
+would abort the process), and --screenshot works in window mode (under Xvfb) as it does offscreen."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+from test_demos import xvfb  # noqa: F401 - the Xvfb fixture
+
+ENV = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+
+
+def _gpuml(*args, env=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "gpuml", *args], capture_output=True, text=True, env=env or ENV, timeout=timeout
+    )
+
+
+def test_no_display_gives_a_one_line_hint_not_an_abort():
+    out = _gpuml("demo", "digits")
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "--offscreen" in lines[0] and "xvfb-run" in lines[0] and "DISPLAY" in lines[0]
+
+
+def test_screenshot_in_window_mode(xvfb, tmp_path):  # noqa: F811 - the fixture
+    png = tmp_path / "window.png"
+    env = dict(ENV, DISPLAY=xvfb, XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
+    out = _gpuml("demo", "kmeans", "--frames", "3", "--screenshot", str(png), env=env)
+    assert out.returncode == 0, out.stderr
+    assert f"wrote {png}" in out.stdout
+    image = np.asarray(Image.open(png))
+    assert image.shape[2] == 3 and image.shape[0] >= 400 and image.shape[1] >= 600, image.shape
+    # a drawn frame: the dark background plus many distinct cluster colours, not one flat colour
+    colours = np.unique(image.reshape(-1, 3)[::7], axis=0)
+    assert len(colours) > 50, len(colours)
