@@ -1,25 +1,40 @@
-"""Draw a digit, in a window: a thin front end over :class:`gpuml.playground.digits.DigitsModel` (the web page's
-digit pad drives the same model). The pad shows the ink at 28 x 28; the panels show the class probabilities,
-the first convolution's activation maps and a Grad-CAM overlay for the predicted class, recomputed whenever the
-drawing changes.
+"""Draw a digit (the CNN explorer), in a window: a thin front end over
+:class:`gpuml.playground.digits.DigitsModel` (the web page's digit pad drives the same model). Panels: the
+prediction with its probabilities as numbers and the "unsure" verdict, an explanation (Grad-CAM, saliency or
+occlusion) of the predicted or a clicked class with its colour scale, the activation maps of a chosen layer at
+their true aspect ratio, and the filters of every convolution on a diverging colour scale.
+
+Input never waits for the model: pen strokes are painted on the host ink at once, and predictions run on a worker
+thread (the first one compiles the kernels while the user draws), so the first stroke after launch is captured
+whole instead of being merged into one straight move behind a blocked frame.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import os
+import textwrap
+import threading
 
 import numpy as np
 
 from ..playground import digits as pad
-from ..playground.digits import INK, DigitsModel, model_accuracy
+from ..playground.digits import INK, TARGETS, DigitsModel, model_accuracy
+from ..playground.digits_explain import EXPLAIN_METHODS
 from ..train import load_model
 from .app import Demo
-from .render import DIM, PALETTE, TEXT, colormap
+from .render import DIM, PALETTE, TEXT, colormap, short_number
 
 PAD = (40, 70, 420, 420)  # x, y, w, h of the pad on screen
-CLEAR_BUTTON = (40, 506, 130, 34)
+PREDICT_BUTTON = (40, 502, 110, 32)
+CLEAR_BUTTON = (160, 502, 110, 32)
+PROBS = (500, 70, 300, 300)
+EXPLAIN = (820, 70, 420, 300)
+MAPS = (500, 386, 740, 226)
+FILTERS = (500, 626, 740, 140)
 BRUSHES = (7.0, 11.0, 15.0)  # the b key cycles through these (pad units)
+METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "occlusion": "occlusion"}
+CALIBRATION_DIGITS = 512
 
 
 def default_model_path() -> str | None:
@@ -33,14 +48,139 @@ def default_model_path() -> str | None:
     return None
 
 
+def calibration_digits(n: int = CALIBRATION_DIGITS) -> list | None:
+    """The first ``n`` MNIST test digits as flat lists when MNIST is on disk (no download), else None."""
+    from ..datasets import data_dir, mnist
+
+    if not (data_dir() / "mnist").exists():
+        return None
+    try:
+        return mnist("test").images[:n].reshape(n, -1).tolist()
+    except Exception:  # an unreadable copy: the verdict falls back to the probability rule
+        return None
+
+
+def heat_rgb(t: np.ndarray) -> np.ndarray:
+    """web_image.wgsl's heat ramp (black-red-yellow-white) at 0.35 + 0.65 t, as floats in [0, 1]."""
+    s = 0.35 + 0.65 * np.clip(t, 0, 1)
+    return np.clip(np.stack([3 * s, 3 * s - 1, 3 * s - 2], -1), 0, 1)
+
+
+def diverging_rgba(t: np.ndarray) -> np.ndarray:
+    """web_image.wgsl's diverging map: blue < 0 < red, white at 0; ``t`` in [-1, 1] -> uint8 RGBA."""
+    t = np.clip(np.asarray(t, np.float32), -1, 1)
+    pos, neg = t >= 0, t < 0
+    rgb = np.ones((*t.shape, 3), np.float32)
+    rgb[pos, 1] = rgb[pos, 2] = 1 - t[pos]
+    rgb[neg, 0] = rgb[neg, 1] = 1 + t[neg]
+    out = np.full((*t.shape, 4), 255, np.uint8)
+    out[..., :3] = np.round(rgb * 255).astype(np.uint8)
+    return out
+
+
+def overlay(pixels, ex) -> np.ndarray:
+    """The 28 x 28 model input in gray with the explanation map ``ex`` over it as web_image.wgsl's heat overlay
+    (transparent where cold), uint8 RGBA."""
+    rgb = np.repeat(np.clip(np.asarray(pixels, np.float32).reshape(28, 28), 0, 1)[..., None], 3, axis=2)
+    if ex:
+        t = np.asarray(ex["map"], np.float32).reshape(28, 28)
+        e = np.clip((t - 0.05) / 0.45, 0, 1)
+        alpha = (0.65 * e * e * (3 - 2 * e))[..., None]
+        rgb = rgb * (1 - alpha) + heat_rgb(t) * alpha
+    return np.concatenate([(rgb * 255).astype(np.uint8), np.full((28, 28, 1), 255, np.uint8)], axis=2)
+
+
+def heat_scale(n: int = 64) -> np.ndarray:
+    """The overlay's colour scale, peak at the top: heat colours at their overlay opacity over black."""
+    t = np.linspace(1, 0, n)
+    e = np.clip((t - 0.05) / 0.45, 0, 1)[:, None, None]
+    ramp = heat_rgb(t)[:, None, :] * 0.65 * e * e * (3 - 2 * e)
+    return np.concatenate([(ramp * 255).astype(np.uint8), np.full((n, 1, 1), 255, np.uint8)], 2)
+
+
+def mosaic_layout(n: int, h: int, w: int, box_w: float, box_h: float) -> tuple[int, float]:
+    """(columns, screen pixels per map pixel) of the largest :func:`mosaic` of ``n`` h x w maps (1-pixel gaps)
+    that fits the box; one scale for both axes, so maps keep their aspect ratio."""
+    best = (1, 0.0)
+    for cols in range(1, n + 1):
+        rows = -(-n // cols)
+        scale = min(box_w / (cols * (w + 1) - 1), box_h / (rows * (h + 1) - 1))
+        if scale > best[1]:
+            best = (cols, scale)
+    return best
+
+
+_ASCII = {"—": "-", "−": "-", "Σ": "sum ", "∂": "d", "±": "+/-", "α": "a", "|": "|"}
+
+
+def ascii_text(s: str) -> str:
+    """The glyph atlas holds ASCII and a few symbols: the model's text with the others spelled out."""
+    return "".join(_ASCII.get(ch, ch) for ch in s)
+
+
+def _inside(x, y, box) -> bool:
+    bx, by, bw, bh = box
+    return bx <= x <= bx + bw and by <= y <= by + bh
+
+
+class _Predictor:
+    """Runs the model's predictions on a worker thread: calibration and a warm-up first (kernel compiles), then a
+    prediction whenever :meth:`poke` finds the ink or a control changed."""
+
+    def __init__(self, model: DigitsModel, calibration):
+        self.model, self.calibration = model, calibration
+        self.wake = threading.Event()
+        self.stop = False
+        self.busy = True
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._run, name="gpuml-digits", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        m = self.model
+        try:
+            if self.calibration is not None:
+                m.calibrate(self.calibration)
+            while not self.stop:
+                self.busy = m.dirty or m.updates == 0
+                if self.busy:
+                    m.predict()
+                    continue
+                self.wake.wait(0.5)
+                self.wake.clear()
+        except Exception as exc:  # shown in the window, not a traceback
+            self.error = f"prediction failed: {exc}"
+        self.busy = False
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Until no prediction is pending (tests and offscreen screenshots)."""
+        import time
+
+        deadline = time.time() + timeout
+        while (self.busy or self.model.dirty) and self.thread.is_alive() and time.time() < deadline:
+            self.wake.set()
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self.stop = True
+        self.wake.set()
+
+
 class DigitsDemo(Demo):
     name = "digits"
     title = "draw a digit"
     help = (
         ("left mouse", "draw"),
         ("right mouse / c / Clear", "clear"),
-        ("b", "brush size"),
-        ("g", "Grad-CAM on/off"),
+        ("p / Predict", "predict"),
+        ("click a digit / t", "class to explain"),
+        ("e / tabs", "Grad-CAM, saliency, occlusion"),
+        ("l / tabs", "layer"),
+        ("b", "brush"),
+        ("g", "overlay on/off"),
         ("Esc", "quit"),
     )
 
@@ -56,10 +196,15 @@ class DigitsDemo(Demo):
             raise FileNotFoundError(f"model file {path} does not exist")
         net, meta = load_model(path, self.device)
         self.model_path = str(path)
-        self.model = DigitsModel(net, name=os.path.basename(path), accuracy=model_accuracy(meta))
+        self.model = DigitsModel(net, name=os.path.basename(path), accuracy=model_accuracy(meta), host_ink=True)
         self.last_point = None
+        self._maps_key, self._maps_img, self._filters = None, None, None
+        self._painted = 0  # pen segments painted (the pad texture is uploaded when this or a Clear changes it)
         if options.get("sample", app.offscreen):
             self.model.sample()
+        self.predictor = _Predictor(self.model, calibration_digits())
+        if app.offscreen:  # screenshots and tests see the prediction of what was drawn before the frame
+            self.predictor.wait_idle()
 
     # --- input ------------------------------------------------------------------------------------------------
     def _to_pad(self, x, y):
@@ -68,36 +213,100 @@ class DigitsDemo(Demo):
 
     def on_pointer(self, kind, x, y, buttons):
         m = self.model
-        bx, by, bw, bh = CLEAR_BUTTON
-        if kind == "pointer_down" and ((bx <= x <= bx + bw and by <= y <= by + bh) or 2 in buttons):
-            m.press("clear")
-            return
+        if kind == "pointer_down":
+            if _inside(x, y, CLEAR_BUTTON) or 2 in buttons:
+                m.press("clear")
+                return
+            if _inside(x, y, PREDICT_BUTTON):
+                m.press("predict")
+                return
+            if self._click_panels(x, y):
+                return
         cx, cy = self._to_pad(x, y)
         inside = -20 <= cx <= pad.PAD + 20 and -20 <= cy <= pad.PAD + 20
         if kind == "pointer_down" and 1 in buttons and inside:
             self.last_point = (cx, cy)
             m.stroke([(cx, cy)])
+            self._painted += 1
         elif kind == "pointer_move" and self.last_point is not None and 1 in buttons:
             m.stroke_segments([*self.last_point, cx, cy])
+            self._painted += 1
             self.last_point = (cx, cy)
         elif kind == "pointer_up":
             self.last_point = None
+
+    def _pad_pixels(self) -> np.ndarray:
+        k = INK // 28
+        ink = np.asarray(self.model.ink, np.float32).reshape(28, k, 28, k).mean(axis=(1, 3))  # what the pad holds
+        return (np.clip(ink, 0, 1) * 255).astype(np.uint8)
+
+    def _click_panels(self, x, y) -> bool:
+        """Clicks on the method tabs, the layer tabs and the probability rows (class to explain)."""
+        m = self.model
+        for name, box in self._method_tabs():
+            if _inside(x, y, box):
+                m.set("explain", name)
+                return True
+        for name, box in self._layer_tabs():
+            if _inside(x, y, box):
+                m.set("layer", name)
+                return True
+        px, py, pw, _ = PROBS
+        for d in range(10):
+            if _inside(x, y, (px, py + 30 + d * 25, pw, 24)):
+                m.set("target", "predicted" if m.get("target") == str(d) else str(d))
+                return True
+        return False
 
     def on_key(self, key, modifiers):
         m = self.model
         if key in ("c", "Backspace", "Delete"):
             m.press("clear")
+        elif key in ("p", "Enter"):
+            m.press("predict")
         elif key == "b":
             brush = m.get("brush")
             m.set("brush", BRUSHES[(BRUSHES.index(brush) + 1) % len(BRUSHES)] if brush in BRUSHES else BRUSHES[0])
         elif key == "g":
             m.set("gradcam", not m.get("gradcam"))
+        elif key == "e":
+            m.set("explain", EXPLAIN_METHODS[(EXPLAIN_METHODS.index(m.get("explain")) + 1) % len(EXPLAIN_METHODS)])
+        elif key == "l":
+            names = [e["name"] for e in m.layers]
+            m.set("layer", names[(names.index(m.get("layer")) + 1) % len(names)])
+        elif key == "t":
+            m.set("target", TARGETS[(TARGETS.index(m.get("target")) + 1) % len(TARGETS)])
 
     def update(self) -> None:
-        self.model.step()
+        if self.model.dirty:
+            self.predictor.poke()
+            if self.app.offscreen:  # offscreen frames (screenshots, tests) show the prediction of what is drawn
+                self.predictor.wait_idle()
 
     def state(self) -> dict:
-        return {**self.model.state(), "model": self.model_path}
+        ink = np.asarray(self.model.ink, np.float32).reshape(28, INK // 28, 28, INK // 28).mean(axis=(1, 3))
+        return {**self.model.state(), "model": self.model_path, "ink28": np.round(ink, 3).tolist()}
+
+    # --- layout helpers -----------------------------------------------------------------------------------------
+    def _method_tabs(self):
+        x, y = EXPLAIN[0] + 12, EXPLAIN[1] + 28
+        for name in EXPLAIN_METHODS:
+            w = 14 + 9 * len(METHOD_NAMES[name])
+            yield name, (x, y, w, 22)
+            x += w + 8
+
+    def _layer_tabs(self):
+        x, y = MAPS[0] + 12, MAPS[1] + 28
+        for e in self.model.layers:
+            w = 14 + 9 * len(e["name"])
+            yield e["name"], (x, y, w, 22)
+            x += w + 8
+
+    def _tabs(self, r, tabs, current) -> None:
+        for name, (x, y, w, h) in tabs:
+            on = name == current
+            r.rect(x, y, w, h, PALETTE[1] if on else "#2e3240")
+            r.text(METHOD_NAMES.get(name, name), x + w / 2, y + 4, 13, "#14161c" if on else TEXT, "center")
 
     # --- drawing ---------------------------------------------------------------------------------------------------
     def draw(self, r) -> None:
@@ -106,58 +315,135 @@ class DigitsDemo(Demo):
         r.text(v["subtitle"], 40, 46, 12, DIM)
         px, py, pw, ph = PAD
         r.rect(px - 3, py - 3, pw + 6, ph + 6, "#3a3e4c")
-        k = INK // 28
-        pad28 = np.asarray(v["ink_flat"], np.float32).reshape(28, k, 28, k).mean(axis=(1, 3))  # the 28x28 pad
-        r.image("pad", (pad28 * 255).astype(np.uint8), px, py, pw, ph)
+        r.image_keyed("pad", (self.model.generation, self._painted), self._pad_pixels, px, py, pw, ph)
         for i in range(1, 28):  # faint pixel grid
             r.rect(px + i * pw / 28, py, 1, ph, (1, 1, 1, 0.05))
             r.rect(px, py + i * ph / 28, pw, 1, (1, 1, 1, 0.05))
-        bx, by, bw, bh = CLEAR_BUTTON
-        r.rect(bx, by, bw, bh, "#3a3e4c")
-        r.text("Clear", bx + bw / 2, by + 8, 15, TEXT, "center")
-        r.text(f"brush {v['brush']:.0f}", bx + bw + 16, by + 9, 13, DIM)
-        self._draw_bars(r, 500, 70, v)
-        self._draw_maps(r, 500, 410, v)
-        self._draw_cam(r, 1000, 70, v)
-        r.text(v["latency"], 500, 374, 12, DIM)
-        self.draw_help(r, 40, 770, 1200)
+        for label, (bx, by, bw, bh) in (("Predict", PREDICT_BUTTON), ("Clear", CLEAR_BUTTON)):
+            r.rect(bx, by, bw, bh, "#3a3e4c")
+            r.text(label, bx + bw / 2, by + 7, 15, TEXT, "center")
+        r.text(f"brush {v['brush']:.0f}", CLEAR_BUTTON[0] + CLEAR_BUTTON[2] + 16, CLEAR_BUTTON[1] + 9, 13, DIM)
+        self._draw_verdict(r, 40, 548, v)
+        self._draw_bars(r, *PROBS[:2], v)
+        self._draw_explain(r, *EXPLAIN[:2], v)
+        self._draw_maps(r, *MAPS[:2], v)
+        self._draw_filters(r, *FILTERS[:2])
+        if self.predictor.error:
+            r.text(self.predictor.error[:60], 40, 740, 12, PALETTE[2])
+        r.text(v["latency"], 40, 720, 12, DIM)
+        self.draw_help(r, 40, 772, 1200)
+
+    def _draw_verdict(self, r, x, y, v) -> None:
+        verdict = v["verdict"]
+        if verdict is None:
+            r.text("draw a digit" if self.predictor.busy is False else "…", x, y, 22, DIM)
+            return
+        color = PALETTE[5] if verdict["unsure"] else PALETTE[1]
+        r.text(ascii_text(verdict["text"]), x, y, 22 if not verdict["unsure"] else 16, color)
+        floor = v["floor"]
+        why = verdict["reason"] or (
+            f"top probability ≥ 70%, evidence {verdict['evidence']:.1f}" + (f" ≥ {floor:.1f}" if floor else "")
+        )
+        for i, line in enumerate(textwrap.wrap(why, 52)[:3]):
+            r.text(line, x, y + 30 + i * 16, 12, DIM)
+        r.text("unsure: top prob < 70% or evidence (log-sum-exp of logits)", x, y + 84, 11, DIM)
+        below = "below the model's 5th percentile on real test digits" if floor else "(no MNIST on disk: prob only)"
+        r.text(below, x, y + 98, 11, DIM)
 
     def _draw_bars(self, r, x, y, v) -> None:
-        w = 460
-        r.panel(x, y, w, 290, "class probabilities")
+        w = PROBS[2]
+        target = v["target"]
+        r.panel(x, y, w, PROBS[3], "probabilities (click a digit)")
         top = v["label"] if v["label"] is not None else -1
+        unsure = bool(v["verdict"] and v["verdict"]["unsure"])
         for i, p in enumerate(v["probs"]):
             yy = y + 32 + i * 25
+            if i == target and self.model.get("target") != "predicted":
+                r.frame(x + 4, yy - 3, w - 8, 24, PALETTE[3], 1.5)
             r.text(str(i), x + 14, yy + 1, 16, TEXT if i == top else DIM)
             r.rect(x + 36, yy, w - 120, 18, "#2a2d38")
-            r.rect(x + 36, yy, (w - 120) * float(p), 18, PALETTE[0] if i != top else PALETTE[1])
+            bar = PALETTE[0] if i != top else (PALETTE[5] if unsure else PALETTE[1])
+            r.rect(x + 36, yy, (w - 120) * float(p), 18, bar)
             r.text(f"{p * 100:5.1f}%", x + w - 12, yy + 1, 14, TEXT if i == top else DIM, "right")
 
-    def _draw_maps(self, r, x, y, v) -> None:
-        acts = [np.asarray(a, np.float32).reshape(h, w) for h, w, a in v["activations"]]
-        if not acts:  # empty pad: blank maps
-            acts = [np.zeros((28, 28), np.float32)] * 6
-        r.panel(x, y, 740, 340, f"first convolution: {len(acts)} activation maps (after ReLU)")
-        size, cols = 136, 4
-        for c, a in enumerate(acts[:8]):
-            peak = float(a.max())
-            img = colormap(a / peak if peak > 0 else a, "viridis")
-            xx, yy = x + 14 + (c % cols) * (size + 40), y + 30 + (c // cols) * (size + 18)
-            r.image(f"act{c}", img, xx, yy, size, size)
-            r.text(f"{c}", xx + 2, yy + size + 1, 11, DIM)
+    def _draw_explain(self, r, x, y, v) -> None:
+        w, h = EXPLAIN[2], EXPLAIN[3]
+        ex = v["explain"]
+        r.panel(x, y, w, h, ascii_text(ex["what"]) if ex else "explanation")
+        self._tabs(r, self._method_tabs(), v["method"])
+        size = 220
+        ix, iy = x + 12, y + 60
+        key = (v["serial"], v["gradcam"])
+        r.image_keyed("cam", key, lambda: overlay(v["pixels"], ex if v["gradcam"] else None), ix, iy, size, size, True)
+        r.text("model input (centred 20x20 box)", ix, iy + size + 6, 11, DIM)
+        # colour scale: 0 (transparent) .. peak, in the method's units
+        sx, sy, sh = ix + size + 24, iy, size
+        r.image_keyed("scale", 0, heat_scale, sx, sy, 18, sh, smooth=True)
+        if ex:
+            r.text(short_number(ex["peak"]), sx + 24, sy - 2, 12, TEXT)
+            r.text(short_number(ex["peak"] / 2), sx + 24, sy + sh / 2 - 7, 12, DIM)
+            r.text("0", sx + 24, sy + sh - 12, 12, TEXT)
+            r.text(ascii_text(ex["units"])[:16], sx + 24, sy + sh / 2 + 14, 11, DIM)
+        if v["target"] is not None:
+            how = " (predicted)" if self.model.get("target") == "predicted" else " (chosen)"
+            r.text(f"class {v['target']}{how}", sx, iy + size + 6, 11, DIM)
 
-    def _draw_cam(self, r, x, y, v) -> None:
-        w = 240
-        cls = v["label"]
-        r.panel(x, y, w, 290, "Grad-CAM" + (f", class {cls}" if cls is not None else ""))
-        gray = np.clip(np.asarray(v["pixels"], np.float32).reshape(28, 28), 0, 1)[..., None] * np.float32(255)
-        if v["gradcam"]:
-            cam = np.asarray(v["cam_image"], np.float32).reshape(28, 28)
-            heat = colormap(cam, "jet")[..., :3].astype(np.float32)
-            alpha = 0.55 * cam[..., None] + 0.15
-            rgb = gray * (1 - alpha) + heat * alpha
-        else:
-            rgb = np.repeat(gray, 3, axis=2)
-        img = np.concatenate([rgb.astype(np.uint8), np.full((28, 28, 1), 255, np.uint8)], axis=2)
-        r.image("cam", img, x + 12, y + 34, w - 24, w - 24, smooth=True)
-        r.text("model input (centred, 20x20 box)", x + 12, y + 262, 11, DIM)
+    def _draw_maps(self, r, x, y, v) -> None:
+        w, h = MAPS[2], MAPS[3]
+        entry = next(e for e in v["layers"] if e["name"] == v["layer"])
+        c, mh, mw = entry["shape"]
+        note = "blue < 0 < red" if entry["signed"] else "viridis"
+        r.panel(x, y, w, h, f"activations of {entry['name']}: {c} maps of {mh}×{mw} (each to its max, {note})")
+        self._tabs(r, self._layer_tabs(), v["layer"])
+        bx, by, bw, bh = x + 12, y + 58, w - 24, h - 66
+        cols, scale = mosaic_layout(c, mh, mw, bw, bh)
+        key = (v["serial"], v["layer"])
+        if self._maps_key != key:  # one mosaic texture per prediction and layer (not one upload per map per frame)
+            acts = [np.asarray(a, np.float32).reshape(ah, aw) for ah, aw, a in v["activations"]]
+            tiles = []
+            for a in acts or [np.zeros((mh, mw), np.float32)] * c:
+                peak = float(np.abs(a).max()) if entry["signed"] else float(a.max())
+                a = a / peak if peak > 0 else a
+                tiles.append(diverging_rgba(a) if entry["signed"] else colormap(a, "viridis"))
+            self._maps_img, self._maps_key = mosaic(tiles, cols), key
+        img_h, img_w = self._maps_img.shape[:2]
+        r.image_keyed("acts", key, self._maps_img, bx, by, img_w * scale, img_h * scale)
+
+    def _draw_filters(self, r, x, y) -> None:
+        w, h = FILTERS[2], FILTERS[3]
+        if self._filters is None:  # per model: one mosaic per convolution, columns = output filters
+            self._filters = []
+            for f in self.model.conv_filters():
+                oc, ic, kh, kw = f["shape"]
+                vals = np.asarray(f["values"], np.float32).reshape(oc, ic, kh, kw) / f["limit"]
+                rows = min(ic, 6)  # one row per input channel (the first 6)
+                tiles = [diverging_rgba(vals[o, i]) for i in range(rows) for o in range(oc)]
+                self._filters.append((f, mosaic(tiles, oc)))
+        r.panel(x, y, w, h, "filters of every convolution (weights, per layer scale)")
+        fx = x + 12
+        for f, img in self._filters:
+            oc, ic, kh, kw = f["shape"]
+            budget = (w - 24) / len(self._filters) - 24  # width per layer
+            scale = min(18.0, (h - 50) / img.shape[0], budget / img.shape[1])
+            r.text(f"{f['name']} ({oc}×{ic}×{kh}×{kw}), +/-{f['limit']:.2f}", fx, y + 26, 11, DIM)
+            name = f"filters{f['index']}"
+            r.image_keyed(name, id(img), img, fx, y + 44, img.shape[1] * scale, img.shape[0] * scale)
+            fx += budget + 24
+        sx, sy = x + w - 170, y + 10  # the diverging colour scale
+        scale_img = diverging_rgba(np.linspace(-1, 1, 64)[None, :])
+        r.image_keyed("filt_scale", 0, scale_img, sx, sy, 120, 12, smooth=True)
+        r.text("-max", sx - 4, sy - 1, 11, DIM, "right")
+        r.text("+max", sx + 124, sy - 1, 11, DIM)
+        r.text("0", sx + 60, sy - 16, 11, DIM, "center")
+
+
+def mosaic(tiles, cols: int, gap: int = 1, background=(30, 33, 42, 255)) -> np.ndarray:
+    """Equal (h, w, 4) uint8 tiles in a grid of ``cols`` columns with ``gap`` pixels between, as one image."""
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // cols)
+    out = np.empty((rows * (h + gap) - gap, cols * (w + gap) - gap, 4), np.uint8)
+    out[:] = background
+    for i, t in enumerate(tiles):
+        y, x = (i // cols) * (h + gap), (i % cols) * (w + gap)
+        out[y : y + h, x : x + w] = t
+    return out

@@ -309,6 +309,19 @@ class Renderer:
         self._quads.append((x, y, w, h, 0.0, 0.0, 1.0, 1.0, *rgba(tint)))
         self._push("quads", img.bind_group)
 
+    def image_keyed(self, name: str, key, pixels, x, y, w, h, smooth: bool = False) -> None:
+        """:meth:`image`, uploading only when ``key`` differs from the last call's for ``name`` (images that
+        change rarely: one texture upload per change instead of one per frame). ``pixels`` may be a callable
+        that makes the array, called only then."""
+        keys = self.__dict__.setdefault("_image_keys", {})
+        img = self._images.get(f"{name}|{int(smooth)}")
+        if img is not None and keys.get(name, object()) == key:
+            self._quads.append((x, y, w, h, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
+            self._push("quads", img.bind_group)
+            return
+        keys[name] = key
+        self.image(name, pixels() if callable(pixels) else pixels, x, y, w, h, smooth=smooth)
+
     def line(self, points, color, width: float = 1.5) -> None:
         """A polyline through ``points`` ((N, 2) array or list of (x, y)) in design pixels."""
         pts = np.asarray(points, np.float32).reshape(-1, 2)

@@ -26,6 +26,8 @@ from .controls import DemoModel, button, choice, slider, toggle
 from .digits_explain import EXPLAIN_METHODS, conv_filters, evidence_floor, explain, map_layers, verdict
 from .mnist import ink_to_mnist, stroke_host
 
+_SERIAL = itertools.count(1)  # result serials: a front end redraws a panel when its result's serial changes
+
 INK = 112
 PAD = 280
 BRUSH = 11.0  # brush radius in pad units
@@ -69,7 +71,7 @@ class DigitsModel(DemoModel):
         self.set_net(net, name, accuracy)
         self.host_ink = not getattr(self.device, "is_gpu", False) if host_ink is None else host_ink
         self.generation = 0  # bumped by Clear: a prediction of older ink is dropped
-        self.result = dict(EMPTY)
+        self.result = {**EMPTY, "serial": 0}
         self.strokes = 0
         self.updates = 0
         self.dirty = False
@@ -161,7 +163,7 @@ class DigitsModel(DemoModel):
         """Empty the pad and every panel (a prediction under way is dropped)."""
         self.generation += 1
         self._new_ink()
-        self.result = dict(EMPTY)
+        self.result = {**EMPTY, "serial": next(_SERIAL)}
         self.ink_flat = [0.0] * (INK * INK)
         self.dirty = True
 
@@ -195,7 +197,7 @@ class DigitsModel(DemoModel):
         t1 = time.perf_counter()
         pixels = ink_to_mnist(flat, INK)
         t2 = time.perf_counter()
-        res = dict(EMPTY)
+        res = {**EMPTY, "serial": next(_SERIAL)}
         t3 = t2
         if pixels is not None:
             x = self.image(pixels)
@@ -271,6 +273,7 @@ class DigitsModel(DemoModel):
             "subtitle": f"model: {self.model_name}{acc}",
             "ink_flat": self.ink_flat,
             "ink_size": INK,
+            "serial": r["serial"],
             "pixels": r["pixels"] or [0.0] * 784,
             "probs": list(r["probs"]),
             "label": r["label"],
@@ -279,7 +282,7 @@ class DigitsModel(DemoModel):
             "gradcam": self.values["gradcam"],
             "explain": r["explain"],
             "method": self.values["explain"],
-            "cam_image": self.cam_image,
+            "cam_image": (r["explain"] or {}).get("map") or [0.0] * 784,
             "activations": r["activations"],
             "layer": self.values["layer"],
             "layers": self.layers,

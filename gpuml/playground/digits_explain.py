@@ -142,7 +142,7 @@ def explain(net, x, method: str, cls: int) -> dict:
         units, what, extra = "|∂ score / ∂ pixel|", f"saliency (input gradient), class {cls}", {"outputs": outs}
     elif method == "occlusion":
         raw = occlusion_map(net, x, cls)
-        units = "drop in probability"
+        units = "prob. drop"
         what = f"occlusion ({OCCLUSION_PATCH}×{OCCLUSION_PATCH} patches), class {cls}"
         extra = {}
     else:
