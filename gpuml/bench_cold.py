@@ -8,7 +8,8 @@ may time variants) and with a warm one (a copy of the file a previous process of
 realistic second-process case). Processes alternate case by case and cache state by cache state, so drift on a
 shared machine hits all alike; medians over ``repeat`` rounds are reported, with the load average of each run.
 ``compare=`` runs the same cases from another gpuml source tree (e.g. an older checkout) in alternation with this
-one, for before/after figures.
+one, for before/after figures. Imports read bytecode as an installed package's do (a private PYTHONPYCACHEPREFIX
+filled by an untimed first process per case), also where PYTHONDONTWRITEBYTECODE is set.
 
 This module imports only the standard library at the top: the child processes load it by file path (also
 under another tree) and time ``import gpuml`` themselves.
@@ -81,7 +82,10 @@ def _prepare(case: str, np, gpuml, example: bool = False):
     if case == "kmeans":  # KMeans.fit of 20k points in 3-D, 8 clusters
         from gpuml.cluster import KMeans
 
-        X = rng.standard_normal((2000 if example else 20000, 3)).astype(np.float32)
+        if example:  # one iteration on a few points meets every kernel of the fit (seeding, Lloyd, final assign)
+            X = rng.standard_normal((256, 3)).astype(np.float32)
+            return lambda: KMeans(8, random_state=0, max_iter=1).fit(X).cluster_centers_
+        X = rng.standard_normal((20000, 3)).astype(np.float32)
         return lambda: KMeans(8, random_state=0).fit(X).cluster_centers_
     if case == "augment":  # demos/augment.py's pipeline on 3 photos (uint8 NCHW, 120 x 160)
         import gpuml.augment as A
@@ -126,13 +130,13 @@ def child(case: str, import_s: float, opts: dict) -> None:
     time.sleep(float(opts.get("think", 0.0)))  # ... while the user reads for this long
     pipelines0 = device.stats.get("pipelines_created", 0)
     compile0 = getattr(device, "compile_seconds", None)
-    times = []
+    times, cpu = [], []
     for i in range(2 + WARM_CALLS):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = call()
+        t0, c0 = time.perf_counter(), time.process_time()  # lavapipe's threads are in-process: CPU time counts
+        out = call()  # its work, and moves less than wall time on a loaded machine
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         if i == 0:
-            first_cpu_s = time.process_time() - c0  # lavapipe's threads are in-process: load-robust
             first_pipelines = device.stats.get("pipelines_created", 0) - pipelines0
             compile_s = None if compile0 is None else device.compile_seconds - compile0
             digest = hashlib.sha256(np.ascontiguousarray(out).tobytes()).hexdigest()[:16]
@@ -146,7 +150,8 @@ def child(case: str, import_s: float, opts: dict) -> None:
         "case_import_s": case_import_s,
         "prepare_s": prepare_s,
         "first_s": times[0],
-        "first_cpu_s": first_cpu_s,
+        "first_cpu_s": cpu[0],
+        "warm_cpu_s": statistics.median(cpu[2:]),
         "second_s": times[1],
         "warm_s": statistics.median(times[2:]),
         "think_s": float(opts.get("think", 0.0)),
@@ -169,13 +174,20 @@ _BOOT = (
 )
 
 
-def run_one(case: str, tune_cache: str, tree: Path = TREE, opts: dict | None = None, env: dict | None = None) -> dict:
+def run_one(
+    case: str, tune_cache: str, tree: Path = TREE, opts: dict | None = None, pycache: str | None = None
+) -> dict:
     """One fresh process measuring ``case`` from the gpuml source tree ``tree`` with the tune cache file
-    ``tune_cache``; returns its result dict (plus the load average when it ended)."""
+    ``tune_cache``; returns its result dict (plus the load average when it ended). ``pycache``: a folder for
+    Python's bytecode (PYTHONPYCACHEPREFIX), so imports read .pyc files as an installed package's do even where
+    PYTHONDONTWRITEBYTECODE is set, without writing into the source tree."""
     code = _BOOT.format(tree=str(tree), here=str(HERE), case=case, opts=opts or {})
     child_env = dict(os.environ)  # (settings for the child, not read here)
-    child_env.update(GPUML_BACKEND="native", GPUML_TUNE_CACHE=tune_cache, **(env or {}))
+    child_env.update(GPUML_BACKEND="native", GPUML_TUNE_CACHE=tune_cache)
     child_env.pop("GPUML_TUNE", None)  # tuning as a user gets it
+    if pycache:
+        child_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        child_env["PYTHONPYCACHEPREFIX"] = pycache
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=child_env, cwd=str(tree), timeout=600
     )
@@ -203,13 +215,14 @@ def run(
     modes = [("plain", {})] + ([("warm-up", {"warm": True, "think": think})] if warm else [])
     runs = []
     with tempfile.TemporaryDirectory(prefix="gpuml-cold-") as tmp:
-        seeded = {}
-        if "warm" in tunes:  # one untimed process per case and tree leaves the tune cache a second process finds
-            for case in cases:
-                for label, tree in trees:
-                    path = os.path.join(tmp, f"seed-{label}-{case}.json")
-                    run_one(case, path, tree)
-                    seeded[label, case] = path
+        pycache, seeded = os.path.join(tmp, "pycache"), {}
+        # one untimed process per case and tree first: it leaves the bytecode every later process reads and the
+        # tune cache a second process finds ("warm")
+        for case in cases:
+            for label, tree in trees:
+                path = os.path.join(tmp, f"seed-{label}-{case}.json")
+                run_one(case, path, tree, pycache=pycache)
+                seeded[label, case] = path
         for r in range(repeat):
             for case in cases:
                 for tune in tunes:
@@ -220,7 +233,7 @@ def run(
                             path = os.path.join(tmp, f"run-{r}-{label}-{case}-{tune}-{mode}.json")
                             if tune == "warm" and os.path.exists(seeded[label, case]):
                                 shutil.copy(seeded[label, case], path)
-                            res = run_one(case, path, tree, opts)
+                            res = run_one(case, path, tree, opts, pycache)
                             res.update(tune=tune, tree=label, mode=mode, round=r)
                             runs.append(res)
                             if log:
@@ -275,7 +288,7 @@ def summarize(runs: list[dict]) -> list[dict]:
 def format_table(rows: list[dict]) -> str:
     head = (
         f"{'case':<14} {'tree':<8} {'tune':<5} {'mode':<8} {'import s':>8} {'device s':>8} {'+imp s':>7} {'prep s':>7} "
-        f"{'first s':>8} {'cpu s':>6} {'2nd s':>7} {'warm s':>7} {'pipes':>5} {'target':>7}  met"
+        f"{'first s':>8} {'cpu s':>6} {'2nd s':>7} {'warm s':>7} {'cpu s':>6} {'pipes':>5} {'target':>7}  met"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -285,7 +298,7 @@ def format_table(rows: list[dict]) -> str:
             f"{r['case']:<14} {r['tree']:<8} {r['tune']:<5} {r['mode']:<8} {r['import_s']:>8.3f} "
             f"{r['device_s']:>8.3f} {r['case_import_s']:>7.3f} {r['prepare_s']:>7.3f} {r['first_s']:>8.3f} "
             f"{r['first_cpu_s']:>6.3f} {r['second_s']:>7.3f} "
-            f"{r['warm_s']:>7.4f} {r['pipelines_first']:>5.0f} {target:>7}  {met}"
+            f"{r['warm_s']:>7.4f} {r['warm_cpu_s']:>6.3f} {r['pipelines_first']:>5.0f} {target:>7}  {met}"
         )
     return "\n".join(lines)
 
