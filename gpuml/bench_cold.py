@@ -258,6 +258,7 @@ FIELDS = (
     "first_cpu_s",
     "second_s",
     "warm_s",
+    "warm_cpu_s",
     "pipelines_first",
 )
 
