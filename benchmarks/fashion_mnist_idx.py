@@ -174,48 +174,63 @@ def train_once(folder: Path, seed: int, epochs: int, standardize: bool, extra: l
     }
 
 
+def summarize(runs: list[dict]) -> dict:
+    """Held-out accuracy, plain and standardized, over the seeds with both runs; per epoch and at the end."""
+    by = {(r["seed"], r["standardize"]): r["test_accuracy_by_epoch"] for r in runs}
+    seeds = sorted({s for s, _ in by if (s, True) in by and (s, False) in by})
+    out = {"paired_seeds": seeds, "by_epoch": []}
+    epochs = min((len(by[(s, t)]) for s in seeds for t in (True, False)), default=0)
+    for e in range(epochs):
+        plain = np.array([by[(s, False)][e] for s in seeds])
+        std = np.array([by[(s, True)][e] for s in seeds])
+        diff = 100 * (std - plain)
+        out["by_epoch"].append(
+            {
+                "epoch": e + 1,
+                "plain_mean": round(float(plain.mean()), 5),
+                "standardized_mean": round(float(std.mean()), 5),
+                "difference_points": [round(float(d), 2) for d in diff],
+                "mean_difference_points": round(float(diff.mean()), 2),
+                "std_difference_points": round(float(diff.std(ddof=1)), 2) if len(diff) > 1 else None,
+            }
+        )
+    return out
+
+
 def bench(args) -> None:
     folder = Path(args.out)
     info = json.loads((folder / "info.json").read_text())
-    runs = []
+    record = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python benchmarks/fashion_mnist_idx.py --bench " + " ".join(sys.argv[2:]),
+        "backend": "cpu (GPUML_BACKEND=cpu, numpy)",
+        "model": "lenet5 (gpuml train default: adamw, lr 0.001, cosine, batch 64)",
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "train_args": args.train_args,
+        "gpuml": args.note,
+        "data": info,
+        "summary": {},
+        "runs": [],
+    }
     for seed in args.seeds:
         order = (False, True) if seed % 2 == 0 else (True, False)  # alternate which goes first
         for standardize in order:
             run = train_once(folder, seed, args.epochs, standardize, args.train_args)
-            runs.append(run)
+            record["runs"].append(run)
+            record["summary"] = summarize(record["runs"])
+            Path(args.json).write_text(json.dumps(record, indent=1) + "\n")  # after every run: partial results stay
             label = "standardized" if standardize else "plain       "
             print(
                 f"seed {seed} {label}: held-out acc {run['test_accuracy']:.4f} ({run['seconds']} s, "
                 f"load {run['load_before']})",
                 flush=True,
             )
-    by = {(r["seed"], r["standardize"]): r["test_accuracy"] for r in runs}
-    diffs = [by[(s, True)] - by[(s, False)] for s in args.seeds]
-    summary = {
-        "plain_mean": float(np.mean([by[(s, False)] for s in args.seeds])),
-        "standardized_mean": float(np.mean([by[(s, True)] for s in args.seeds])),
-        "difference_points": [round(100 * d, 2) for d in diffs],
-        "mean_difference_points": round(100 * float(np.mean(diffs)), 2),
-        "std_difference_points": round(100 * float(np.std(diffs, ddof=1)), 2) if len(diffs) > 1 else None,
-    }
-    print(
-        f"mean difference (standardized - plain): {summary['mean_difference_points']:+.2f} points "
-        f"over seeds {args.seeds}: {summary['difference_points']}"
-    )
-    record = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python benchmarks/fashion_mnist_idx.py --bench " + " ".join(sys.argv[2:]),
-        "backend": "cpu (GPUML_BACKEND=cpu, numpy)",
-        "model": "lenet5 (gpuml train default)",
-        "epochs": args.epochs,
-        "seeds": args.seeds,
-        "train_args": args.train_args,
-        "gpuml": args.note,
-        "data": info,
-        "summary": summary,
-        "runs": runs,
-    }
-    Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+    for row in record["summary"]["by_epoch"]:
+        print(
+            f"epoch {row['epoch']}: standardized - plain = {row['mean_difference_points']:+.2f} points "
+            f"(seeds {record['summary']['paired_seeds']}: {row['difference_points']})"
+        )
     print(f"wrote {args.json}")
 
 
