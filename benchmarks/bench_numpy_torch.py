@@ -37,7 +37,9 @@ BATCH = 64
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch and BLAS threads")
+    parser.add_argument(
+        "--threads", default=str(os.cpu_count() or 1), help="torch and BLAS threads; a list (1,2) runs each in turn"
+    )
     parser.add_argument("--blocks", type=int, default=10, help="blocks per implementation")
     parser.add_argument("--steps", type=int, default=20, help="training steps per block")
     parser.add_argument("--rtol", type=float, default=1e-4, help="relative L2 error allowed per checked tensor")
@@ -47,18 +49,21 @@ def parse_args():
     return parser.parse_args()
 
 
-def limit_threads(n: int) -> dict:
-    """Limit numpy's BLAS to ``n`` threads (threadpoolctl, else environment variables before numpy loads)."""
+def limit_threads(n: int, first: bool) -> str:
+    """Limit numpy's BLAS to ``n`` threads: threadpoolctl, else (first call only, before numpy loads) environment
+    variables. Returns the method."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
+        if not first:
+            raise SystemExit("several thread counts need threadpoolctl (pip install threadpoolctl)") from None
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(n)
-        return {"method": "environment variables"}
+        return "environment variables"
     import numpy  # noqa: F401 - load its BLAS so that the limit reaches it
 
-    limiter = threadpool_limits(limits=n, user_api="blas")
-    return {"method": "threadpoolctl", "limiter": limiter}
+    threadpool_limits(limits=n, user_api="blas")
+    return "threadpoolctl"
 
 
 def blas_threads() -> list[dict]:
@@ -97,11 +102,12 @@ def load_baseline(rev: str, family: str):
 
 def main() -> None:
     args = parse_args()
-    threads = limit_threads(args.threads)
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    method = limit_threads(thread_counts[0], True)
     import numpy as np
     import torch
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(thread_counts[0])
 
     from bench_train import torch_lenet5  # benchmarks/, this script's folder
 
@@ -177,72 +183,90 @@ def main() -> None:
         for name, m in gmodels.items()
     }
     blocks["torch-cpu"] = lambda d: [torch_step(x, y) for x, y in d]
-    for fn in blocks.values():  # warm-up: first-call costs, allocator, BLAS threads
-        fn(data[: args.steps])
-    rows = {name: [] for name in blocks}
-    order = list(blocks.items())
-    load0 = os.getloadavg()
-    for b in range(args.blocks):
-        d = data[(b % 2) * args.steps : (b % 2 + 1) * args.steps]
-        k = b % len(order)
-        for name, fn in order[k:] + order[:k]:
-            time.sleep(0.1)  # let OpenBLAS / torch threads park
-            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn(d)
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
-            rows[name].append(
-                {"wall_ms": wall / args.steps * 1e3, "cpu_ms": cpu / args.steps * 1e3, "faults": faults / args.steps}
-            )
-    load1 = os.getloadavg()
 
     def median(v):
         v = sorted(v)
         return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
-    summary = {}
-    tw = [r["wall_ms"] for r in rows["torch-cpu"]]
-    for name, rs in rows.items():
-        w = [r["wall_ms"] for r in rs]
-        summary[name] = {
-            "wall_ms_median": median(w),
-            "wall_ms_min": min(w),
-            "cpu_ms_median": median([r["cpu_ms"] for r in rs]),
-            "faults_per_step": median([r["faults"] for r in rs]),
-            "ratio_to_torch_median_of_pairs": median([a / t for a, t in zip(w, tw, strict=True)]),
+    def run(threads: int) -> dict:
+        limit_threads(threads, False) if method == "threadpoolctl" else None
+        torch.set_num_threads(threads)
+        for fn in blocks.values():  # warm-up: first-call costs, allocator, thread pools
+            fn(data[: args.steps])
+        rows = {name: [] for name in blocks}
+        order = list(blocks.items())
+        load0 = os.getloadavg()
+        for b in range(args.blocks):
+            d = data[(b % 2) * args.steps : (b % 2 + 1) * args.steps]
+            k = b % len(order)
+            for name, fn in order[k:] + order[:k]:  # rotate who goes first
+                time.sleep(0.1)  # let OpenBLAS / torch threads park
+                f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                t0, c0 = time.perf_counter(), time.process_time()
+                fn(d)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+                rows[name].append(
+                    {
+                        "wall_ms": wall / args.steps * 1e3,
+                        "cpu_ms": cpu / args.steps * 1e3,
+                        "faults": faults / args.steps,
+                    }
+                )
+        load1 = os.getloadavg()
+        summary = {}
+        tw, tc = ([r[k] for r in rows["torch-cpu"]] for k in ("wall_ms", "cpu_ms"))
+        for name, rs in rows.items():
+            w, c = [r["wall_ms"] for r in rs], [r["cpu_ms"] for r in rs]
+            summary[name] = {
+                "wall_ms_median": median(w),
+                "wall_ms_min": min(w),
+                "cpu_ms_median": median(c),
+                "faults_per_step": median([r["faults"] for r in rs]),
+                "ratio_to_torch_median_of_pairs": median([a / t for a, t in zip(w, tw, strict=True)]),
+                "cpu_ratio_to_torch_median_of_pairs": median([a / t for a, t in zip(c, tc, strict=True)]),
+            }
+        pools = blas_threads()
+        print(
+            f"LeNet-5 training step, batch {BATCH}, {args.blocks} rotating blocks x {args.steps} steps; threads: torch "
+            f"{torch.get_num_threads()}, BLAS {[p['num_threads'] for p in pools]}; load {load0[0]:.2f} -> "
+            f"{load1[0]:.2f}"
+        )
+        print(f"{'impl (ms/step)':<22} {'wall med':>9} {'wall min':>9} {'cpu med':>8} {'faults':>7}", end="")
+        print(f" {'wall/torch':>10} {'cpu/torch':>9}")
+        for name, v in summary.items():
+            print(
+                f"{name:<22} {v['wall_ms_median']:>9.3f} {v['wall_ms_min']:>9.3f} {v['cpu_ms_median']:>8.3f} "
+                f"{v['faults_per_step']:>7.1f} {v['ratio_to_torch_median_of_pairs']:>9.2f}x "
+                f"{v['cpu_ratio_to_torch_median_of_pairs']:>8.2f}x"
+            )
+        return {
+            "threads": threads,
+            "torch_threads": torch.get_num_threads(),
+            "torch_interop_threads": torch.get_num_interop_threads(),
+            "threadpools": pools,
+            "load_before": load0,
+            "load_after": load1,
+            "summary": summary,
+            "blocks": rows,
         }
+
+    runs = [run(t) for t in thread_counts]
     info = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "numpy": np.__version__,
         "torch": torch.__version__,
         "adapter": devices["gpuml-cpu"].adapter,
-        "threads_requested": args.threads,
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "thread_limit_method": threads["method"],
-        "threadpools": blas_threads(),
-        "load_before": load0,
-        "load_after": load1,
+        "thread_limit_method": method,
         "blocks": args.blocks,
         "steps_per_block": args.steps,
         "batch": BATCH,
+        "ms": "per training step; ratios: median over blocks of gpuml block / the torch block of the same round",
     }
-    print(
-        f"LeNet-5 training step, batch {BATCH}, {args.blocks} rotating blocks x {args.steps} steps; threads: torch "
-        f"{info['torch_threads']}, BLAS {[p['num_threads'] for p in info['threadpools']]}; load {load0[0]:.2f} -> "
-        f"{load1[0]:.2f}"
-    )
-    print(f"{'impl':<24} {'wall med':>9} {'wall min':>9} {'cpu med':>9} {'faults':>7} {'/ torch':>8}  (ms/step)")
-    for name, s in summary.items():
-        print(
-            f"{name:<24} {s['wall_ms_median']:>9.3f} {s['wall_ms_min']:>9.3f} {s['cpu_ms_median']:>9.3f} "
-            f"{s['faults_per_step']:>7.1f} {s['ratio_to_torch_median_of_pairs']:>7.2f}x"
-        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"info": info, "check": check, "summary": summary, "blocks": rows}, f, indent=1)
+            json.dump({"info": info, "check": check, "runs": runs}, f, indent=1)
         print(f"wrote {args.json}")
     if args.profile:
         import cProfile
