@@ -25,7 +25,7 @@ def _k_range(text: str) -> list[int]:
 
 
 def cmd_kmeans(args) -> int:
-    import gpuml
+    from gpuml.backends import device_for
     from gpuml.cluster import elbow, make_dataset, silhouette_samples
     from gpuml.cluster.plots import plot_clusters, plot_curve
 
@@ -33,7 +33,7 @@ def cmd_kmeans(args) -> int:
     if max(ks) >= args.n:
         print(f"gpuml kmeans: --k {max(ks)} needs more points than --n {args.n} (k must be below n)", file=sys.stderr)
         return 2
-    device = gpuml.get_device()
+    device = device_for("kmeans")  # where elbow()'s KMeans fits run
     X, _ = make_dataset(args.dataset, args.n, random_state=args.seed)
     print(f"gpuml kmeans: {args.dataset}, {len(X)} points, k in {ks[0]}..{ks[-1]} on {device.adapter}")
     result = elbow(X, ks, silhouette=True, random_state=args.seed, n_init=args.n_init)
