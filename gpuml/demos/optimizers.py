@@ -1,8 +1,12 @@
 """Optimizers racing on 2-D loss surfaces, in a window: a thin front end over
 :class:`gpuml.playground.optimizers.OptimizersModel` (each optimizer's point moved by its own WGSL update kernel).
+The race ends when every runner is within the tolerance circle of a minimum (or out), or at the surface's step
+budget; the leaderboard then shows the ranking.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -13,6 +17,7 @@ from .render import DIM, PALETTE, TEXT, colormap
 SURFACE_KEYS = {str(i + 1): name for i, name in enumerate(SURFACES)}
 PLOT = (40, 70, 760, 680)
 COLORS = [PALETTE[j] for j in (0, 1, 2, 4, 6, 10)]
+STATUS = {"finished": "at the minimum", "running": "running", "budget": "out of steps", "out": "left the plot"}
 
 
 class OptimizersDemo(Demo):
@@ -31,7 +36,7 @@ class OptimizersDemo(Demo):
         super().__init__(app, options)
         self.model = OptimizersModel(
             surface=options.get("surface") or "rosenbrock",
-            steps_per_frame=int(options.get("steps_per_frame") or 4),
+            steps_per_frame=int(options.get("steps_per_frame") or 10),
             device=self.device,
         )
         self._background = (None, None)  # (the model's values, their colormapped image)
@@ -79,30 +84,40 @@ class OptimizersDemo(Demo):
             a = np.asarray(pts, np.float64).reshape(-1, 2)
             return np.stack([px + (a[:, 0] - x0) / (x1 - x0) * pw, py + (y1 - a[:, 1]) / (y1 - y0) * ph], 1)
 
-        if v["minimum"] is not None:
-            ((mx, my),) = to_px([v["minimum"]])
+        for mx, my in to_px(v["minima"]):  # the finish: a cross inside the tolerance circle
             r.line([(mx - 8, my), (mx + 8, my)], "#ffffff", 2)
             r.line([(mx, my - 8), (mx, my + 8)], "#ffffff", 2)
+            rx, ry = v["tol"] / (x1 - x0) * pw, v["tol"] / (y1 - y0) * ph
+            ring = [(mx + rx * math.cos(t / 24 * math.pi), my + ry * math.sin(t / 24 * math.pi)) for t in range(49)]
+            r.line(ring, "#ffffff", 1.0)
         ((sx, sy),) = to_px([v["start"]])
         r.rect(sx - 4, sy - 4, 8, 8, "#ffffff")
         for i, (_, path) in enumerate(v["paths"]):
-            pts = np.clip(to_px(path[-2000:]), [px, py], [px + pw, py + ph])
+            pts = np.clip(to_px(path[-3000:]), [px, py], [px + pw, py + ph])
             r.line(pts, COLORS[i], 2.0)
             r.rect(pts[-1, 0] - 5, pts[-1, 1] - 5, 10, 10, COLORS[i])
+            r.frame(pts[-1, 0] - 6, pts[-1, 1] - 6, 12, 12, "#000000")  # markers visible on any background
         # leaderboard
         lx, ly = 830, 70
-        r.panel(lx, ly, 410, 300, f"step {v['steps']}" + ("" if v["playing"] else " (paused)"))
-        for rank, (i, name, f, done, lr) in enumerate(v["leaderboard"]):
-            yy = ly + 34 + rank * 40
-            r.rect(lx + 14, yy + 3, 14, 14, COLORS[i])
-            r.text(name, lx + 38, yy, 16, TEXT)
-            r.text("diverged" if done else f"f = {f:.4g}", lx + 396, yy, 14, TEXT, "right")
-            r.text(f"lr {lr:.2g}", lx + 38, yy + 19, 10, DIM)
+        head = "finished" if v["finished"] else f"step {v['steps']} of at most {v['budget']}"
+        r.panel(lx, ly, 410, 300, head + ("" if v["playing"] or v["finished"] else " (paused)"))
+        for row in v["leaderboard"]:
+            yy = ly + 34 + (row["rank"] - 1) * 40
+            r.rect(lx + 14, yy + 3, 14, 14, COLORS[row["index"]])
+            r.text(f"{row['rank']}. {row['name']}", lx + 38, yy, 16, TEXT)
+            what = STATUS[row["status"]]
+            if row["status"] == "finished":
+                what += f" in {row['steps']} steps"
+            r.text(what, lx + 396, yy, 13, TEXT, "right")
+            r.text(f"lr {row['lr']:.2g} · f = {row['loss']:.4g}", lx + 38, yy + 19, 10, DIM)
         r.panel(lx, 390, 410, 150, "learning rate")
         for j, line in enumerate(v["lr_lines"]):
-            r.text(line, lx + 14, 420 + (0 if j == 0 else 6 + 22 * j), 14 if j == 0 else 13, TEXT if j == 0 else DIM)
+            r.text(line, lx + 14, 420 + (0 if j == 0 else 6 + 24 * j), 14 if j == 0 else 12, TEXT if j == 0 else DIM)
         r.panel(lx, 560, 410, 190, "surfaces")
         for j, (k, name) in enumerate(SURFACE_KEYS.items()):
-            r.text(f"{k}  {name}", lx + 14, 590 + j * 24, 14, TEXT if name == self.model.surface else DIM)
-        r.text("+ minimum   white square: start", lx + 14, 590 + 4 * 24 + 8, 12, DIM)
-        self.draw_help(r, 40, 772, 1200)
+            label = f"{k}  {name}" + (f" ({SURFACES[name].label})" if SURFACES[name].label.lower() != name else "")
+            r.text(label, lx + 14, 590 + j * 24, 14, TEXT if name == self.model.surface else DIM)
+        r.text(f"+ minimum, circle: tolerance {v['tol']:g}", lx + 14, 694, 12, DIM)
+        r.text("white square: start", lx + 14, 712, 12, DIM)
+        r.text(v["status"], 40, 756, 12, TEXT)
+        self.draw_help(r, 40, 776, 1200)

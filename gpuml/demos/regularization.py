@@ -1,80 +1,135 @@
 """Regularization side by side, in a window: a thin front end over
-:class:`gpuml.playground.regularization.RegularizationModel`: the same LeNet-5 (same initial weights, same batches)
-trained without a penalty, with L1 and with L2 on a small training subset, so the unregularised run overfits.
-Curves per epoch (train loss, test accuracy) and the histograms of the conv/linear weights; lambda is set on a log
-scale and restarts the runs.
+:class:`gpuml.playground.regularization.RegularizationModel`. The same small network (same initial weights, same
+batches) trains without a penalty, with L1, with L2 and with decoupled weight decay on 512 MNIST images with a
+quarter of their labels wrong, so the unregularised run overfits. One column per run: train and test accuracy per
+epoch, and its weight histogram on axes shared by all four; each penalty's strength has its own log-scale slider
+(keys), applied from the next step.
 """
 
 from __future__ import annotations
 
-from ..playground.regularization import RegularizationModel
-from ._data import training_data
+import numpy as np
+
+from ..playground.regularization import RUNS, RegularizationModel
 from .app import Demo
 from .render import DIM, PALETTE, TEXT
 
-COLORS = {"none": PALETTE[9], "L1": PALETTE[1], "L2": PALETTE[0]}
+COLORS = {"none": PALETTE[9], "L1": PALETTE[1], "L2": PALETTE[0], "weight decay": PALETTE[4]}
+TRAIN, TEST = "#9aa0b4", "#ffb347"
+SLIDERS = (("log_l1", "L1 λ", "1"), ("log_l2", "L2 λ", "2"), ("log_wd", "weight decay", "3"))
+COL_W, COL_X = 300, 40
+
+
+def page_subsets():
+    """The page's MNIST subsets (gpuml.webbuild: 2,048 training images by seed 0, 512 test images by seed 1) as
+    (uint8 images, labels) pairs, so the window and the page train on the same data; scikit-learn's digits
+    upscaled to 28 x 28 when MNIST is not cached."""
+    from ._data import training_data
+
+    train, test, name = training_data()
+    out = []
+    for data, seed, n in ((train, 0, 2048), (test, 1, 512)):
+        idx = np.random.default_rng(seed).permutation(len(data.labels))[:n]
+        images = np.rint(data.images[idx, 0] * 255).astype(np.uint8)
+        out.append((images.tobytes(), data.labels[idx].astype(int).tolist()))
+    return out[0], out[1], name
 
 
 class RegularizationDemo(Demo):
     name = "regularization"
-    title = "regularization: none vs L1 vs L2"
-    help = (("up/down or +/-", "lambda x10^(1/4)"), ("space", "pause"), ("r", "restart"), ("Esc", "quit"))
+    title = "regularization: none vs L1 vs L2 vs weight decay"
+    help = (
+        ("1/2/3", "select L1 / L2 / weight decay"),
+        ("up/down or +/-", "its λ x10^(±1/4), live"),
+        ("space", "pause"),
+        ("r", "restart"),
+        ("Esc", "quit"),
+    )
 
     def __init__(self, app, options):
         super().__init__(app, options)
-        train, test, data_name = training_data()
-        subset = int(options.get("subset") or 500)
+        train, test, data_name = page_subsets()
+        values = {k: float(options[k]) for k in ("log_l1", "log_l2", "log_wd") if options.get(k) is not None}
         self.model = RegularizationModel(
-            train.subset(subset, 0),
-            test.subset(min(500, len(test)), 1),
-            log_lambda=float(options.get("log_lambda") or -3.0),
-            data_name=data_name,
-            device=self.device,
+            train, test, n_train=int(options.get("subset") or 512), data_name=data_name, device=self.device, **values
         )
+        self.selected = "log_l2"
 
     def update(self) -> None:
         self.model.step()
 
     def on_key(self, key, modifiers):
         m = self.model
-        if key in ("ArrowUp", "ArrowDown", "+", "=", "-", "WheelUp", "WheelDown"):
-            m.nudge("log_lambda", key in ("ArrowUp", "+", "=", "WheelUp"))
+        keys = {k: name for name, _, k in SLIDERS}
+        if key in keys:
+            self.selected = keys[key]
+        elif key in ("ArrowUp", "ArrowDown", "+", "=", "-", "WheelUp", "WheelDown"):
+            m.nudge(self.selected, key in ("ArrowUp", "+", "=", "WheelUp"))
         elif key == " ":
             m.set("playing", not m.get("playing"))
         elif key == "r":
             m.press("restart")
 
+    def _slider(self, r, x, y, w, name, label, key) -> None:
+        c = self.model.control(name)
+        value = self.model.get(name)
+        selected = name == self.selected
+        r.text(f"{key}  {label} = {10**value:.2g}", x, y, 14, TEXT if selected else DIM)
+        r.rect(x, y + 24, w, 4, "#3a3e4c")
+        for e in range(int(np.ceil(c.lo)), int(np.floor(c.hi)) + 1):
+            tx = x + (e - c.lo) / (c.hi - c.lo) * w
+            r.rect(tx, y + 20, 1, 12, "#6b6b78")
+            r.text(f"1e{e}", tx, y + 34, 9, DIM, "center")
+        kx = x + (value - c.lo) / (c.hi - c.lo) * w
+        r.rect(kx - 4, y + 17, 8, 18, PALETTE[5] if selected else "#8a8fa3")
+
     def draw(self, r) -> None:
         v = self.model.view()
-        r.text(v["title"], 40, 16, 22, TEXT)
-        r.text(v["subtitle"], 40, 46, 12, DIM)
-        # lambda control on a log scale
-        x, y, w = 880, 14, 360
-        lo, hi = v["range"]
-        r.text(f"λ = {v['lambda']:.2e}", x, y - 2, 16, TEXT)
-        r.rect(x, y + 24, w, 6, "#3a3e4c")
+        r.text(v["title"], 40, 12, 20, TEXT)
+        r.text(v["subtitle"], 40, 40, 11, DIM)
+        for j, (name, label, key) in enumerate(SLIDERS):
+            self._slider(r, 40 + j * 300, 60, 260, name, label, key)
+        state = "done" if v["done"] else ("training" if v["playing"] else "paused")
+        r.text(f"epoch {v['epoch']} of {v['epochs']} ({state})", 1240, 64, 14, TEXT, "right")
+        hist = v["histograms"]
+        edges = hist["edges"]
+        for i, name in enumerate(RUNS):
+            x = COL_X + i * (COL_W + 10)
+            s = v["summary"][name]
+            h = v["history"][name]
+            lam = "" if name == "none" else f", λ {s['lambda']:.2g}"
+            series = [("train", h["epoch"], h["train_acc"], TRAIN), ("test", h["epoch"], h["test_acc"], TEST)]
+            r.plot(x, 118, COL_W, 270, series, title=f"{name}{lam}", ylim=(0.0, 1.0), xlim=(0, v["epochs"]),
+                   legend=False)  # fmt: skip
+            r.rect(x + 8, 398, 10, 10, TRAIN)
+            r.text("train accuracy", x + 22, 395, 11, DIM)
+            r.rect(x + 130, 398, 10, 10, TEST)
+            r.text("test accuracy", x + 144, 395, 11, DIM)
+            r.text(f"train {s['train_acc']:.1%}  test {s['test_acc']:.1%}", x + 8, 414, 13, TEXT)
+            r.text(f"gap {s['gap'] * 100:.1f} points", x + 8, 432, 13, COLORS[name])
+            self._histogram(r, x, 458, COL_W, 290, name, hist["runs"][i], edges, hist["near_zero_below"])
+        self.draw_help(r, 40, 770, 1200)
+
+    def _histogram(self, r, x, y, w, h, name, run, edges, below) -> None:
+        """Log-scale shares (0.01% .. 100%) so the spike at zero and the tails are both on the plot."""
+        r.panel(x, y, w, h, f"weights ({run['weights']:,})")
+        px, py, pw, ph = x + 44, y + 28, w - 56, h - 86
+        r.frame(px, py, pw, ph, "#343846")
+        lo, hi = -4.0, 0.0
         for e in range(int(lo), int(hi) + 1):
-            tx = x + (e - lo) / (hi - lo) * w
-            r.rect(tx, y + 20, 1, 14, "#6b6b78")
-            r.text(f"1e{e}", tx, y + 36, 10, DIM, "center")
-        kx = x + (v["log_lambda"] - lo) / (hi - lo) * w
-        r.rect(kx - 5, y + 17, 10, 20, PALETTE[5])
-        hist = v["history"]
-        series_loss = [(n, hist[n]["epoch"], hist[n]["train_loss"], c) for n, c in COLORS.items()]
-        series_acc = [(n, hist[n]["epoch"], hist[n]["test_acc"], c) for n, c in COLORS.items()]
-        paused = "" if v["playing"] else ", paused"
-        r.plot(40, 80, 590, 320, series_loss, title=f"train loss per epoch (epoch {v['epoch']}{paused})", log_y=True)
-        r.plot(650, 80, 590, 320, series_acc, title="test accuracy per epoch")
-        span = v["span"]
-        for i, (name, heights, mean_abs, near_zero, count) in enumerate(v["histograms"]):
-            px, py, pw, ph = 40 + i * 405, 420, 390, 320
-            r.panel(px, py, pw, ph, f"{name}: conv/fc weights ({count:,})")
-            bw = (pw - 30) / len(heights)
-            for j, f in enumerate(heights):
-                hgt = (ph - 90) * f  # square-root scale shows the tails
-                r.rect(px + 15 + j * bw, py + ph - 50 - hgt, max(bw - 1, 1), hgt, COLORS[name])
-            r.text(f"{-span:.2f}", px + 15, py + ph - 44, 10, DIM)
-            r.text("0", px + pw / 2, py + ph - 44, 10, DIM, "center")
-            r.text(f"{span:.2f}", px + pw - 15, py + ph - 44, 10, DIM, "right")
-            r.text(f"|w| mean {mean_abs:.4f} · |w|<1e-3: {near_zero * 100:.1f}%", px + 15, py + ph - 26, 12, TEXT)
-        self.draw_help(r, 40, 772, 1200)
+            ty = py + ph - (e - lo) / (hi - lo) * ph
+            r.rect(px - 4, ty, 4, 1, "#6b6b78")
+            r.text(f"{10.0 ** (e + 2):g}%", px - 6, ty - 7, 10, DIM, "right")
+        bw = pw / len(run["shares"])
+        for j, f in enumerate(run["shares"]):
+            if f > 0:
+                t = (max(np.log10(f), lo) - lo) / (hi - lo)
+                r.rect(px + j * bw, py + ph - t * ph, max(bw - 1, 1), t * ph, COLORS[name])
+        span = edges[-1]
+        for t in (-span, -span / 2, 0.0, span / 2, span):
+            tx = px + (t + span) / (2 * span) * pw
+            r.rect(tx, py + ph, 1, 4, "#6b6b78")
+            r.text(f"{t:.2g}", tx, py + ph + 5, 10, DIM, "center")
+        r.text("weight value →   (share of weights, log scale ↑)", px, py + ph + 20, 10, DIM)
+        r.text(f"|w| < {below:g}: {run['near_zero']:.1%} · mean |w| {run['mean_abs']:.3f}", x + 10, y + h - 18, 12,
+               TEXT)  # fmt: skip
