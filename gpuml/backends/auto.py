@@ -36,7 +36,8 @@ FAMILIES: dict[str, str] = {
 }
 MARGIN = 0.9  # numpy replaces the adapter only when it takes under 90% of the adapter's time
 BUDGET_S = 0.3  # most seconds of timed runs per family (the untimed first runs and compiles are extra)
-ROUNDS = 5
+ROUNDS = 5  # at most; at least MIN_ROUNDS even past the budget (one sample per side decides nothing)
+MIN_ROUNDS = 3
 KEY = "auto-backend"  # TuneCache key: (KEY, family) -> {"choice", "adapter_ms", "cpu_ms", "unit"}
 
 # family -> (setup(device) -> run(): one unit of the workload, blocking until its result is read; unit's name)
@@ -91,12 +92,12 @@ def measure(family: str, adapter: Device, cpu: Device) -> dict:
             runs[name] = run
         best = dict.fromkeys(runs, float("inf"))
         deadline = time.perf_counter() + BUDGET_S
-        for _ in range(ROUNDS):
+        for i in range(ROUNDS):
             for name, run in runs.items():
                 t0 = time.perf_counter()
                 run()
                 best[name] = min(best[name], time.perf_counter() - t0)
-            if time.perf_counter() > deadline:
+            if i + 1 >= MIN_ROUNDS and time.perf_counter() > deadline:
                 break
     choice = "cpu" if best["cpu"] < MARGIN * best["adapter"] else "adapter"
     result = {
