@@ -143,3 +143,13 @@ def test_zero_penalties_still_spread_a_non_finite_weight():
         optim.optimizer_step("sgd", _Host(w), _Host(g), {}, None, u)
     assert np.isnan(w[1]) and np.array_equal(w[[0, 2, 3]], np.float32([0.9, 1.9, 2.9]))
     assert np.array_equal(g, np.ones(4, np.float32))  # the gradients are not changed in place
+
+
+def test_kept_columns_are_bounded(cpu_device):
+    """At most the last 4 layers' columns stay alive (a deep network keeps the ones its first backwards need)."""
+    rng = np.random.default_rng(7)
+    for size in range(6, 13):
+        x = rng.standard_normal((2, 3, size, size)).astype(np.float32)
+        ops.conv2d(gpuml.tensor(x, device=cpu_device), rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    assert 1 <= len(im2col._KEPT) <= 4
+    assert {g.H for g, _ in im2col._KEPT} == {9, 10, 11, 12}

@@ -1,7 +1,8 @@
 """numpy twins of conv2d and conv2d_backward for the ``cpu`` backend (float32 like the kernels).
 
-The backend runs ``im2col`` for ``algo="auto"``: one BLAS GEMM over a tap-major column matrix is its fastest twin
-in every shape measured (its Winograd twins are einsum chains; benchmarks/RESULTS.md, "conv auto rule").
+The backend runs ``im2col`` for ``algo="auto"`` (gpuml/impl/cpu/im2col.py: batched BLAS GEMMs over column matrices
+in chunks of images), its fastest twin in every shape measured (its Winograd twins are einsum chains;
+benchmarks/RESULTS.md, "conv auto rule" and "numpy backend vs PyTorch (issue 20.3)").
 """
 
 from __future__ import annotations

@@ -80,8 +80,9 @@ _KEPT: dict = {}
 
 def _keep(key, x, cols) -> None:
     if cols.nbytes <= KEEP_COLUMNS_BYTES:
-        if len(_KEPT) > 8:
-            _KEPT.clear()
+        _KEPT.pop(key, None)
+        while len(_KEPT) >= 4:  # the last 4 layers' columns: the first backwards of a deeper network
+            _KEPT.pop(next(iter(_KEPT)), None)
         _KEPT[key] = (x.copy(), cols)
 
 
