@@ -3,7 +3,7 @@
 // from the installed wheel. Images are drawn straight from gpuml tensors' storage buffers (no readback).
 // Every draw runs inside a validation error scope; errors go to `onError` (shown on the page).
 
-const PALETTE_SIZE = 12;
+const PALETTE_SIZE = 16; // k-means: clusters 0..14, entry 15 "no label yet" (web_points.wgsl)
 
 // k-means view: canvas pixel = centered data * (sx, sy) + (ox, oy), fitting the data bounds (data coordinates) with
 // a 16 px margin; the centering offset `mean` is folded in.
@@ -24,6 +24,22 @@ export function gridLayout(W, H, shapes) {
     const cols = ch <= 8 ? ch : Math.ceil(ch / 2);
     return { cols, box: [pad, pad + i * (bandH + pad), W - 2 * pad, bandH] };
   });
+}
+
+// Layout of n tiles of aspect w / h (true aspect ratio: square maps stay square) in `region` [x, y, width, height]
+// of a W x H canvas (null parts: the whole canvas), as large as they fit; `cols` 0 picks the best column count.
+// Returns {cols, box}: the grid's box, centred in the region, for web_image.wgsl (its tiles fill the box).
+export function tileLayout(W, H, n, h, w, cols = 0, gap = 2, region = null) {
+  const [rx, ry, rw, rh] = (region || [0, 0, null, null]).map((v, i) => (v === null ? [0, 0, W, H][i] : v));
+  let best = { cols: Math.max(1, cols), tw: 0 };
+  for (let c = cols || 1; c <= (cols || Math.max(1, n)); c++) {
+    const rows = Math.ceil(n / c);
+    const tw = Math.min((rw - gap * (c - 1)) / c, ((rh - gap * (rows - 1)) / rows) * (w / h));
+    if (tw > best.tw) best = { cols: c, tw };
+  }
+  const rows = Math.ceil(n / best.cols), tw = Math.floor(best.tw), th = Math.floor((tw * h) / w);
+  const bw = best.cols * tw + gap * (best.cols - 1), bh = rows * th + gap * (rows - 1);
+  return { cols: best.cols, box: [rx + (rw - bw) / 2, ry + (rh - bh) / 2, bw, bh] };
 }
 
 export class Renderer {
@@ -195,6 +211,17 @@ export class Renderer {
     this.end(frame, o.present !== false);
   }
 
+  // CNN explorer: tileLayout for a canvas (JSON in and out, for Python) and a canvas's size.
+  tileLayout(name, n, h, w, cols, gap, regionJson) {
+    const c = this.canvases[name].canvas;
+    return JSON.stringify(tileLayout(c.width, c.height, n, h, w, cols, gap, JSON.parse(regionJson)));
+  }
+
+  canvasSize(name) {
+    const c = this.canvases[name].canvas;
+    return JSON.stringify([c.width, c.height]);
+  }
+
   actsLayout(shapesJson) {
     const c = this.canvases.acts.canvas;
     return JSON.stringify(gridLayout(c.width, c.height, JSON.parse(shapesJson)));
@@ -217,7 +244,15 @@ export class Renderer {
   pointsState(name, labels, labelsOffset, centers, centersOffset, k) {
     Object.assign(this.points[name], {
       labels: { buffer: labels, offset: labelsOffset }, centers: { buffer: centers, offset: centersOffset }, k,
+      seeding: false,
     });
+  }
+
+  // k-means++ seeding: `levels` (u32 per point, 0..255 = D^2 / max D^2 to the centres chosen so far) colour and
+  // size the points; the first `revealed` rows of `centers` are drawn.
+  pointsSeed(name, levels, levelsOffset, centers, centersOffset, revealed) {
+    this.pointsState(name, levels, levelsOffset, centers, centersOffset, revealed);
+    this.points[name].seeding = true;
   }
 
   drawPoints(name) {
@@ -241,7 +276,7 @@ export class Renderer {
       frame.pass.draw(6 * count);  // not instanced: SwiftShader pays ~24 us per instance (web_points.wgsl)
     };
     frame.pass.setPipeline(pipe);
-    draw(p.pts, p.n, 3.0, 0);
+    draw(p.pts, p.n, 3.0, p.seeding ? 2 : 0);
     if (p.k) draw(p.centers, p.k, 9.0, 1);
     this.end(frame);
   }

@@ -2,9 +2,9 @@
 // backend). Same interface as render.js's Renderer, but every array arrives as bytes (a Uint8Array copy of the
 // tensor, float32 or uint32 words) instead of a GPUBuffer, and it draws what the web_*.wgsl shaders draw:
 // image grids (gray, RGB, heat overlay, diverging), k-means points and centroid markers, training curves.
-import { gridLayout, pointsXform } from "./render.js";
+import { gridLayout, pointsXform, tileLayout } from "./render.js";
 
-const PALETTE_SIZE = 12;
+const PALETTE_SIZE = 16; // k-means: clusters 0..14, entry 15 "no label yet"
 const BACKGROUND = "rgb(18, 20, 28)";
 
 const f32 = (bytes) => new Float32Array(bytes.slice().buffer);  // copy: the bytes may be unaligned
@@ -81,6 +81,17 @@ export class Renderer2D {
     this.frameTimes.push(performance.now() - t0);
   }
 
+  // CNN explorer: tileLayout for a canvas (JSON in and out, for Python) and a canvas's size.
+  tileLayout(name, n, h, w, cols, gap, regionJson) {
+    const c = this.canvases[name].canvas;
+    return JSON.stringify(tileLayout(c.width, c.height, n, h, w, cols, gap, JSON.parse(regionJson)));
+  }
+
+  canvasSize(name) {
+    const c = this.canvases[name].canvas;
+    return JSON.stringify([c.width, c.height]);
+  }
+
   actsLayout(shapesJson) {
     const c = this.canvases.acts.canvas;
     return JSON.stringify(gridLayout(c.width, c.height, JSON.parse(shapesJson)));
@@ -94,7 +105,12 @@ export class Renderer2D {
   }
 
   pointsState(name, labels, _labelsOffset, centers, _centersOffset, k) {
-    Object.assign(this.points[name], { labels: u32(labels), centers: f32(centers), k });
+    Object.assign(this.points[name], { labels: u32(labels), centers: f32(centers), k, seeding: false });
+  }
+
+  // k-means++ seeding: levels 0..255 (D^2 / max D^2) colour and size the points (as web_points.wgsl's mode 2).
+  pointsSeed(name, levels, _levelsOffset, centers, _centersOffset, revealed) {
+    Object.assign(this.points[name], { labels: u32(levels), centers: f32(centers), k: revealed, seeding: true });
   }
 
   drawPoints(name) {
@@ -105,10 +121,18 @@ export class Renderer2D {
     this.clear(c);
     const [sx, sy, ox, oy] = p.xform;
     const color = (label) => p.palette[label < PALETTE_SIZE - 1 ? label : PALETTE_SIZE - 1];
+    const mix = (a, b, w) => Math.round(255 * (a + (b - a) * w));
     for (let i = 0; i < p.n; i++) {
-      ctx.fillStyle = p.labels ? color(p.labels[i]) : p.palette[PALETTE_SIZE - 1];
+      let r = 3;
+      if (p.seeding) {
+        const w = Math.min(p.labels[i], 255) / 255;
+        ctx.fillStyle = `rgb(${mix(0.4, 1, w)}, ${mix(0.43, 0.84, w)}, ${mix(0.55, 0.1, w)})`;
+        r = 2.2 + 2.8 * w;
+      } else {
+        ctx.fillStyle = p.labels ? color(p.labels[i]) : p.palette[PALETTE_SIZE - 1];
+      }
       ctx.beginPath();
-      ctx.arc(p.pts[4 * i] * sx + ox, p.pts[4 * i + 1] * sy + oy, 3, 0, 2 * Math.PI);
+      ctx.arc(p.pts[4 * i] * sx + ox, p.pts[4 * i + 1] * sy + oy, r, 0, 2 * Math.PI);
       ctx.fill();
     }
     for (let j = 0; j < p.k; j++) {

@@ -1,6 +1,9 @@
-// k-means animation, main thread: dataset/k/seed controls, Play/Step, the iteration read-out.
+// k-means, main thread: dataset / k (slider + typed value) / seed / speed controls, Play/Step/Reset, the step
+// read-out, and the elbow and silhouette plots (Canvas 2D, drawn from the worker's sweep results: a few
+// hundred draw calls, well under a millisecond).
 export const canvases = { kmeans: "kmeans-canvas" };
 
+const SPEEDS = [0.5, 1, 2, 5, 10, 30, 60]; // steps per second (the model's SPEEDS)
 let ctx = null;
 
 function onStep(d) {
@@ -11,17 +14,123 @@ function onStep(d) {
     state.kmeans.labels = d.labels;
     $("km-play").textContent = "Play";
   }
+  if (d.revealed !== undefined) state.kmeans.revealed = d.revealed;
   const frames = state.kmeans.steps.filter((s) => !s.done && s.step_ms);
   const stepMs = frames.reduce((a, s) => a + s.step_ms + s.draw_ms, 0) / Math.max(frames.length, 1);
-  $("km-info").textContent = d.done
-    ? `converged after ${d.n_iter} iterations, inertia ${d.inertia.toFixed(2)}; ${stepMs.toFixed(2)} ms per iteration + frame`
-    : `iteration ${d.iteration}` + (d.inertia === null ? "" : ` (before: inertia ${d.inertia.toFixed(2)}, shift ` +
+  let text;
+  if (d.done) {
+    text = `converged after ${d.n_iter} iterations, inertia ${d.inertia.toFixed(2)}; ${stepMs.toFixed(2)} ms per iteration + frame`;
+  } else if (d.phase === "seed") {
+    text = `k-means++ seeding: centre ${d.revealed} of ${d.k} chosen. Brighter, larger points are farther from every ` +
+      `chosen centre: the next centre is drawn with probability ∝ D² (${d.seed_ms.toFixed(1)} ms)`;
+  } else {
+    text = `iteration ${d.iteration}` + (d.inertia === null ? "" : ` (before: inertia ${d.inertia.toFixed(2)}, shift ` +
       `${d.shift.toExponential(2)})`) + ` — step ${d.step_ms.toFixed(2)} ms, draw ${d.draw_ms.toFixed(2)} ms`;
+  }
+  $("km-info").textContent = text;
+  $("kmeans-canvas").setAttribute("aria-label", `k-means scatter plot: ${text}`);
+}
+
+// --- elbow and silhouette plots ---------------------------------------------------------------------------
+function plot(canvas, xs, ys, { title, color, mark, current, yFmt }) {
+  const g = canvas.getContext("2d");
+  const W = canvas.width, H = canvas.height, L = 46, R = 10, T = 22, B = 30;
+  g.clearRect(0, 0, W, H);
+  g.fillStyle = "#11131a";
+  g.fillRect(0, 0, W, H);
+  g.font = "12px system-ui, sans-serif";
+  g.fillStyle = "#9aa0b0";
+  g.fillText(title, L, 15);
+  const x0 = 2, x1 = 10;
+  const vals = ys.filter((v) => v !== null && Number.isFinite(v));
+  let y0 = vals.length ? Math.min(...vals) : 0, y1 = vals.length ? Math.max(...vals) : 1;
+  if (yFmt === "inertia") y0 = 0;
+  if (y1 <= y0) y1 = y0 + 1;
+  const pad = (y1 - y0) * 0.08;
+  if (yFmt !== "inertia") y0 -= pad;
+  y1 += pad;
+  const px = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
+  const py = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
+  // axes, ticks, labels
+  g.strokeStyle = "#3a4158";
+  g.lineWidth = 1;
+  g.strokeRect(L, T, W - L - R, H - T - B);
+  g.fillStyle = "#9aa0b0";
+  g.textAlign = "center";
+  for (let k = x0; k <= x1; k++) {
+    g.beginPath(); g.moveTo(px(k), H - B); g.lineTo(px(k), H - B + 4); g.stroke();
+    g.fillText(String(k), px(k), H - B + 15);
+  }
+  g.fillText("k", (L + W - R) / 2, H - 2);
+  g.textAlign = "right";
+  const fmt = (v) => (Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(Math.abs(v) < 10 ? 2 : 0));
+  for (const v of [y0, (y0 + y1) / 2, y1]) g.fillText(fmt(v), L - 4, py(v) + 4);
+  g.textAlign = "left";
+  if (current >= x0 && current <= x1) { // the k on the slider
+    g.strokeStyle = "#6b6b78";
+    g.setLineDash([3, 3]);
+    g.beginPath(); g.moveTo(px(current), T); g.lineTo(px(current), H - B); g.stroke();
+    g.setLineDash([]);
+  }
+  if (mark) { // the suggested k
+    g.strokeStyle = "#ff9a3c";
+    g.lineWidth = 2;
+    g.beginPath(); g.moveTo(px(mark), T); g.lineTo(px(mark), H - B); g.stroke();
+    g.fillStyle = "#ff9a3c";
+    g.fillText(`k = ${mark}`, Math.min(px(mark) + 4, W - R - 40), T + 14);
+  }
+  g.strokeStyle = color;
+  g.fillStyle = color;
+  g.lineWidth = 2;
+  g.beginPath();
+  let started = false;
+  xs.forEach((x, i) => {
+    if (ys[i] === null) return;
+    if (started) g.lineTo(px(x), py(ys[i])); else g.moveTo(px(x), py(ys[i]));
+    started = true;
+  });
+  g.stroke();
+  xs.forEach((x, i) => { if (ys[i] !== null) g.fillRect(px(x) - 3, py(ys[i]) - 3, 6, 6); }); // every computed k
+}
+
+function drawSweep() {
+  const { $, state } = ctx;
+  const s = state.kmeansSweep;
+  if (!s) return;
+  const t0 = performance.now();
+  const current = Number($("km-k").value);
+  plot($("km-elbow"), s.k, s.inertia, { title: "elbow: inertia vs k", color: "#4e79a7", mark: s.suggested_k, current, yFmt: "inertia" });
+  plot($("km-sil"), s.k, s.silhouette, { title: "mean silhouette vs k", color: "#59a14f", mark: s.suggested_k, current });
+  s.draw_ms.push(performance.now() - t0);
+}
+
+function onSweep(d) {
+  const { $, state } = ctx;
+  if (d.error) {
+    ctx.errorAt("km-sweep-info", d.error);
+    return;
+  }
+  const s = state.kmeansSweep;
+  if (!s) return;
+  for (const f of ["k", "inertia", "silhouette", "done", "suggested_k", "kneedle_k", "rule"]) if (f in d) s[f] = d[f];
+  if (d.slice_ms !== undefined) { s.slices.push(d.slice_ms); s.stages.push(d.stage); }
+  drawSweep();
+  const last = d.k.length ? `k = ${d.k[d.k.length - 1]}: inertia ${d.inertia[d.inertia.length - 1].toFixed(1)}, ` +
+    `silhouette ${(d.silhouette[d.silhouette.length - 1] ?? NaN).toFixed(3)}` : "";
+  $("km-sweep-info").textContent = d.done
+    ? `Suggested k = ${d.suggested_k} (${d.rule}); the elbow's kneedle knee is k = ${d.kneedle_k}. ` +
+      `k = 2..10 on ${s.n.toLocaleString()} points, in ${s.slices.length} worker slices between animation frames.`
+    : `computing… ${d.k.length} of 9 (${last})`;
+  $("km-elbow").setAttribute("aria-label", `elbow plot: inertia for k = ${d.k.join(", ")}: ${d.inertia.map((v) => v.toFixed(0)).join(", ")}` +
+    (d.done ? `; suggested k = ${d.suggested_k}` : ""));
+  $("km-sil").setAttribute("aria-label", `silhouette plot: mean silhouette for k = ${d.k.join(", ")}: ` +
+    `${d.silhouette.map((v) => (v ?? NaN).toFixed(3)).join(", ")}` + (d.done ? `; suggested k = ${d.suggested_k}` : ""));
 }
 
 export const progress = {
   kmeans: (d) => onStep(d),
   "kmeans-state": () => { ctx.$("km-play").textContent = "Play"; },
+  "kmeans-sweep": (d) => onSweep(d),
 };
 
 export function init(c, ready) {
@@ -29,24 +138,68 @@ export function init(c, ready) {
   const { $, state, call, errorAt, clearError } = ctx;
   const sel = $("km-dataset");
   for (const name of ready.build.kmeans_datasets) sel.add(new Option(name, name));
-  async function reset() {
-    await call("kmeans_pause");
-    const ds = $("km-dataset").value, k = Number($("km-k").value), seed = Number($("km-seed").value);
-    state.kmeans = { dataset: ds, k, seed, steps: [], done: false, labels: null };
+  let sweepKey = null, visible = false, runs = 0;
+
+  async function startSweep() {
+    const ds = $("km-dataset").value, seed = Number($("km-seed").value);
+    const key = `${ds}/${seed}`;
+    if (key === sweepKey) return;
+    sweepKey = key;
+    state.kmeansSweep = { dataset: ds, seed, k: [], inertia: [], silhouette: [], done: false, slices: [], stages: [], draw_ms: [], n: 1000 };
+    $("km-sweep-info").textContent = "computing… 0 of 9";
+    drawSweep();
     try {
-      await call("kmeans_start", ds, k, seed);
-      clearError("km-k");
+      await call("kmeans_sweep", ds, seed);
     } catch (e) {
-      errorAt("km-k", e);
+      sweepKey = null;
+      errorAt("km-seed", e);
+    }
+  }
+
+  // a new run: k from the slider, or from the typed box (`source`), checked by the model (one-line error next to
+  // the control that gave it)
+  async function reset(source = "km-k") {
+    await call("kmeans_pause");
+    const ds = $("km-dataset").value, seed = Number($("km-seed").value);
+    const raw = source === "km-k-num" ? $("km-k-num").value : $("km-k").value;
+    const k = raw.trim() === "" ? raw : Number(raw);
+    const run = ++runs;
+    const mine = { dataset: ds, k, seed, steps: [], done: false, labels: null, revealed: 0 };
+    state.kmeans = mine;
+    try {
+      const out = await call("kmeans_start", ds, k, seed);
+      if (run !== runs) return; // a newer reset owns the controls now
+      mine.revealed = out.revealed;
+      for (const id of ["km-k", "km-k-num", "km-seed"]) clearError(id);
+    } catch (e) {
+      if (run === runs) errorAt(source === "km-k-num" ? "km-k-num" : String(e).includes("seed") ? "km-seed" : "km-k", e);
       return;
     }
-    $("km-info").textContent = `${ds}: 1,000 points, k = ${k}, seed ${seed}`;
+    $("km-k").value = String(k);
+    $("km-k-num").value = String(k);
+    $("km-k-out").textContent = String(k);
+    $("km-info").textContent = `${ds}: 1,000 points, k = ${k}, seed ${seed}. Step or Play: first the k-means++ seeding ` +
+      "(one centre per step), then Lloyd iterations.";
     $("km-play").textContent = "Play";
+    drawSweep();
+    if (visible) startSweep();
   }
-  $("km-reset").onclick = reset;
-  $("km-dataset").onchange = reset;
-  $("km-k").onchange = reset;
-  $("km-seed").onchange = reset;
+  $("km-reset").onclick = () => reset();
+  $("km-dataset").onchange = () => reset();
+  $("km-k").oninput = () => { $("km-k-out").textContent = $("km-k").value; $("km-k-num").value = $("km-k").value; };
+  $("km-k").onchange = () => reset("km-k");
+  $("km-k-num").onchange = () => reset("km-k-num");
+  $("km-seed").onchange = () => reset();
+  $("km-speed").oninput = async () => {
+    const v = SPEEDS[Number($("km-speed").value)];
+    $("km-speed-out").textContent = `${v} steps/s`;
+    try {
+      await call("kmeans_speed", v);
+      clearError("km-speed");
+    } catch (e) {
+      errorAt("km-speed", e);
+    }
+  };
   $("km-play").onclick = async () => {
     if ($("km-play").textContent === "Pause") {
       await call("kmeans_pause");
@@ -59,8 +212,20 @@ export function init(c, ready) {
   };
   $("km-step").onclick = async () => {
     await call("kmeans_pause");
+    $("km-play").textContent = "Play";
     onStep(await call("kmeans_step"));
   };
   window.gpumlKmeansReset = reset;
+  // the sweep starts when the demo is first on screen (not during page start-up, where it would delay the others)
+  const start = () => { visible = true; startSweep(); };
+  if ("IntersectionObserver" in window) {
+    const io = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) { io.disconnect(); start(); }
+    });
+    io.observe($("kmeans"));
+  } else {
+    start();
+  }
+  $("km-speed").oninput();
   reset();
 }
