@@ -1,10 +1,28 @@
-// Digit pad (CNN explorer), main thread: pen input, prediction queue, probabilities.
-export const canvases = { pad: "pad-canvas", input: "input-canvas", acts: "acts-canvas" };
+// Digit pad (CNN explorer), main thread: pen input, the prediction queue, the verdict and probabilities as numbers,
+// the explanation / layer / class selectors, colour scales and text alternatives of the canvases.
+export const canvases = { pad: "pad-canvas", input: "input-canvas", acts: "acts-canvas", filters: "filters-canvas" };
+
+const METHODS = { gradcam: "Grad-CAM", saliency: "saliency", occlusion: "occlusion" };
+
+// web_image.wgsl's heat overlay as a CSS gradient (cold at the bottom: transparent over the dark page)
+function heatGradient() {
+  const stops = [];
+  for (let i = 0; i <= 10; i++) {
+    const t = i / 10, s = 0.35 + 0.65 * t;
+    const e = Math.min(Math.max((t - 0.05) / 0.45, 0), 1), a = 0.65 * e * e * (3 - 2 * e);
+    const c = [3 * s, 3 * s - 1, 3 * s - 2].map((v) => Math.round(255 * Math.min(Math.max(v, 0), 1)));
+    stops.push(`rgba(${c[0]}, ${c[1]}, ${c[2]}, ${a.toFixed(3)}) ${i * 10}%`);
+  }
+  return `linear-gradient(to top, ${stops.join(", ")})`;
+}
+
+const fmt = (v) => (Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toPrecision(3) : v.toExponential(1));
 
 export function init(ctx) {
-  const { $, state, call, showError } = ctx;
+  const { $, state, call, showError, errorAt, clearError, words } = ctx;
   const pad = $("pad-canvas");
-  let drawing = false, last = null, segs = [], flushTimer = null;
+  $("pad-heat-bar").style.background = heatGradient();
+  let drawing = false, last = null, segs = [], flushTimer = null, prepared = null;
   function flushSegs() {
     flushTimer = null;
     if (!segs.length) return;
@@ -20,37 +38,106 @@ export function init(ctx) {
     const r = pad.getBoundingClientRect();
     return [(e.clientX - r.left) * (280 / r.width), (e.clientY - r.top) * (280 / r.height)];
   }
-  // Predictions run one after another; while one runs, later requests share the one queued behind it.
+
+  // The model's layers and filters (from pad_prepare): the layer selector's options and the filter captions.
+  function showModel(info) {
+    if (!info || (prepared && !info.changed)) return;
+    prepared = info;
+    const sel = $("pad-layer"), keep = sel.value;
+    sel.textContent = "";
+    for (const l of info.layers) {
+      const o = document.createElement("option");
+      o.value = l.name;
+      o.textContent = `${l.name} (${l.shape.join(" × ")})`;
+      sel.appendChild(o);
+    }
+    if (info.layers.some((l) => l.name === keep)) sel.value = keep;
+    const parts = info.filters.map((f, i) => {
+      const [oc, ic, kh, kw] = f.shape;
+      const where = info.filters.length > 1 ? (i === 0 ? "top" : i === info.filters.length - 1 ? "bottom" : "middle") + ": " : "";
+      const grid = ic > 1 ? `${oc} filters (columns) × ${ic} input channels (rows)` : `${oc} filters`;
+      return `${where}${f.name}, ${grid} of ${kh} × ${kw}, scale ±${f.limit.toFixed(2)}`;
+    });
+    $("pad-filters-caption").textContent = parts.join("; ");
+    $("filters-canvas").setAttribute("aria-label", `convolution filters: ${parts.join("; ")}`);
+    $("pad-filter-lo").textContent = `−max|w|`;
+    $("pad-filter-hi").textContent = `+max|w|`;
+    $("pad-rule").textContent = `Unsure when the top probability is below 70% or the evidence (log-sum-exp of the ` +
+      `logits) is below ${info.floor.toFixed(2)}, what 95% of ${info.calibration_digits} real MNIST test digits get ` +
+      `from this model.`;
+  }
+
+  // Predictions run one after another; while one runs, later requests share the one queued behind it. `source`:
+  // the control whose change asked for it (its errors are shown next to it).
   let predictChain = Promise.resolve(), queuedPredict = null;
-  function predict() {
+  function predict(source = null) {
     if (!state.ready) return Promise.resolve(null);
     flushSegs();
     if (queuedPredict) return queuedPredict;
     const p = predictChain.then(async () => {
       queuedPredict = null;
-      const out = await call("pad_predict", $("pad-model").value);
-      if (!out.empty) showPrediction(out);
+      const args = [$("pad-model").value, $("pad-explain").value, $("pad-target").value, $("pad-layer").value];
+      const out = await call("pad_predict", ...args);
+      clearError(source || "pad-model");
+      showModel(out.model);
+      if (out.empty) showEmpty(); else showPrediction(out);
+      state.padResult = out;
+      state.predictions = (state.predictions || 0) + 1;  // every finished prediction, an empty pad's too
       return out;
-    }).catch((e) => { showError(`prediction failed: ${ctx.words(e)}`); return null; });
+    }).catch((e) => {
+      if (source) errorAt(source, e); else showError(`prediction failed: ${words(e)}`);
+      return null;
+    });
     queuedPredict = p;
     predictChain = p;
     return p;
   }
+
   function showPrediction(out) {
     state.lastPrediction = out;
-    state.predictions = (state.predictions || 0) + 1;
-    $("pad-prediction").textContent = `${out.label}  (${(100 * out.probs[out.label]).toFixed(1)}%)`;
+    const v = out.verdict;
+    const el = $("pad-prediction");
+    el.textContent = v.text;
+    el.classList.toggle("unsure", v.unsure);
+    $("pad-reason").textContent = v.unsure ? `why: ${v.reason}` :
+      `top probability ${(100 * v.prob).toFixed(1)}% ≥ 70%, evidence ${v.evidence.toFixed(2)} ≥ ${out.floor.toFixed(2)}`;
     const bars = $("pad-probs");
     bars.textContent = "";
     out.probs.forEach((p, i) => {
-      const row = document.createElement("div");
-      row.className = "bar" + (i === out.label ? " top" : "");
-      row.innerHTML = `<span>${i}</span><i style="width:${(100 * p).toFixed(1)}%"></i>`;
+      const row = document.createElement("button");
+      row.type = "button";
+      row.className = "bar" + (i === out.label ? " top" : "") + (i === out.explain.target ? " target" : "");
+      row.title = `explain ${i}`;
+      row.setAttribute("aria-label", `digit ${i}: ${(100 * p).toFixed(1)}%, explain it`);
+      row.innerHTML = `<span>${i}</span><i style="width:${(130 * p).toFixed(1)}px"></i><b>${(100 * p).toFixed(1)}%</b>`;
+      row.onclick = () => { $("pad-target").value = String(i); predict("pad-target"); };
       bars.appendChild(row);
     });
+    const ex = out.explain;
+    $("pad-explain-what").textContent = `${ex.what}${$("pad-target").value === "predicted" ? " (the predicted one)" : ""}`;
+    $("pad-heat-hi").textContent = fmt(ex.peak);
+    $("pad-heat-mid").textContent = fmt(ex.peak / 2);
+    $("pad-heat-lo").textContent = "0";
+    $("pad-heat-units").textContent = ex.units;
+    $("input-canvas").setAttribute("aria-label", `model input with ${ex.what}; peak ${fmt(ex.peak)} ${ex.units}`);
+    const l = out.layer, [c, h, w] = l.shape;
+    const scale = l.signed ? "blue < 0 < red, each map scaled to its max |a|" : "gray, each map scaled to its max";
+    $("pad-acts-caption").textContent = `${l.name}: ${c} maps of ${h} × ${w} (${scale})`;
+    $("acts-canvas").setAttribute("aria-label", `activation maps of ${l.name}: ${c} maps of ${h} × ${w}`);
     $("pad-timing").textContent = `prediction ${out.predict_ms.toFixed(2)} ms (forward + readback), ` +
-      `preprocess ${out.preprocess_ms.toFixed(1)} ms, Grad-CAM + activations ${out.gradcam_and_draw_ms.toFixed(1)} ms`;
+      `preprocess ${out.preprocess_ms.toFixed(1)} ms, explanation + maps ${out.gradcam_and_draw_ms.toFixed(1)} ms`;
   }
+
+  function showEmpty() {
+    state.lastPrediction = null;
+    $("pad-prediction").textContent = "—";
+    $("pad-prediction").classList.remove("unsure");
+    for (const id of ["pad-probs", "pad-reason", "pad-explain-what", "pad-heat-hi", "pad-heat-mid", "pad-heat-lo",
+      "pad-heat-units", "pad-acts-caption", "pad-timing"]) $(id).textContent = "";
+    $("input-canvas").setAttribute("aria-label", "model input and explanation (empty pad)");
+    $("acts-canvas").setAttribute("aria-label", "activation maps (empty pad)");
+  }
+
   pad.addEventListener("pointerdown", (e) => {
     if (!state.ready) return;
     pad.setPointerCapture(e.pointerId);
@@ -72,12 +159,22 @@ export function init(ctx) {
   };
   pad.addEventListener("pointerup", stop);
   pad.addEventListener("pointercancel", stop);
+  $("pad-predict").onclick = () => predict();
   $("pad-clear").onclick = () => {
     segs = [];
+    state.padClears = (state.padClears || 0) + 1;
     call("pad_clear").catch(showError);
-    state.lastPrediction = null;
-    $("pad-prediction").textContent = "—";
-    $("pad-probs").textContent = "";
+    showEmpty();
   };
+  for (const id of ["pad-model", "pad-explain", "pad-target", "pad-layer"]) {
+    $(id).addEventListener("change", () => { if (state.lastPrediction || id === "pad-model") predict(id); });
+  }
+  for (const [v, name] of Object.entries(METHODS)) {
+    const o = document.createElement("option");
+    o.value = v;
+    o.textContent = name;
+    $("pad-explain").appendChild(o);
+  }
+  call("pad_prepare", $("pad-model").value).then(showModel).catch(showError);
   window.gpumlPredict = predict;
 }

@@ -1,23 +1,49 @@
-"""The digit pad (CNN explorer): ink from pen segments, prediction, Grad-CAM and activation maps."""
+"""The digit pad (CNN explorer): ink from pen segments, the prediction with its "unsure" verdict, an explanation
+(Grad-CAM, saliency or occlusion) of the predicted or a chosen class, the activation maps of a chosen layer and
+the filters of every convolution — all on gpuml.playground.digits.DigitsModel, the native window's model."""
 
+import array
 import json
 import time
 
 from gpuml import ops
 from gpuml.playground.digits import INK, DigitsModel
+from gpuml.tensor import tensor
 
 from .core import PAGE, _draw_image, _ms
 
-__all__ = ["pad_clear", "pad_predict", "pad_stroke", "predict_pixels"]
+__all__ = ["pad_clear", "pad_predict", "pad_prepare", "pad_stroke", "predict_pixels"]
+
+GAP = 2.0  # px between tiles (the layouts below and _draw_image agree on it)
+
+
+def _net(name):
+    net = PAGE.nets.get(name)
+    if net is None:
+        if name == "trained":
+            raise ValueError("no model has been trained on this page yet: start Live training below, then pick it")
+        raise ValueError(f"no model {name!r} is loaded")
+    return net
 
 
 def _digits(net_name="default"):
-    net = PAGE.nets[net_name]
+    net = _net(net_name)
     if PAGE.digits is None:
         PAGE.digits = DigitsModel(net, name=net_name)
+        PAGE.pad_prepared = {}
     elif PAGE.digits.net is not net:
         PAGE.digits.set_net(net, net_name)
     return PAGE.digits
+
+
+def _layout(canvas, n, h, w, cols=0, region=None):
+    """{cols, box} of the largest tiles of aspect w / h for n maps in ``region`` of ``canvas`` (the renderer's)."""
+    return json.loads(PAGE.renderer.tileLayout(canvas, n, h, w, cols, GAP, json.dumps(region)))
+
+
+def _blank(canvas):
+    """Clear a canvas to the background (no tiles)."""
+    _draw_image(canvas, PAGE.ones, PAGE.ones, n=0, c=1, h=1, w=1, gap=0)
 
 
 def _draw_pad():
@@ -27,60 +53,104 @@ def _draw_pad():
 
 
 def pad_clear():
-    _digits().press("clear")
+    """Empty the pad and every result panel (the filters stay: they belong to the model, not the drawing)."""
+    _digits(PAGE.digits.model_name if PAGE.digits else "default").press("clear")
     _draw_pad()
+    if PAGE.renderer is not None:
+        _blank("input")
+        _blank("acts")
     return "{}"
 
 
 def pad_stroke(segments, radius_css):
     """Add pen segments (flat list x0, y0, x1, y1, ... in CSS pixels of the 280 px pad) to the ink."""
     segs = segments.to_py() if hasattr(segments, "to_py") else list(segments)
-    _digits().stroke_segments(segs, float(radius_css))
+    _digits(PAGE.digits.model_name if PAGE.digits else "default").stroke_segments(segs, float(radius_css))
     _draw_pad()
     return "{}"
 
 
-def pad_predict(model_name="default"):
-    """Classify the pad: preprocess (host), forward + Grad-CAM (device), draw input/Grad-CAM/activations."""
+def pad_prepare(model_name, digits_u8):
+    """Switch to ``model_name``; the first time for this network: calibrate the unsure rule's evidence floor on
+    the real test digits ``digits_u8`` (uint8 bytes, 784 per digit) and draw its filters. Returns the layers to
+    choose from, the filters' shapes and scales, and the floor."""
     d = _digits(model_name)
+    net = d.net
+    prepared = PAGE.pad_prepared.get(model_name)
+    changed = prepared is None or prepared["net"] is not net
+    if changed:
+        t0 = time.perf_counter()
+        raw = digits_u8.to_bytes() if hasattr(digits_u8, "to_bytes") else bytes(digits_u8)
+        n = len(raw) // 784
+        d.calibrate([[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)])
+        filters = [{k: f[k] for k in ("name", "shape", "limit")} for f in d.conv_filters()]
+        info = {"layers": d.layers, "filters": filters, "floor": d.floor, "calibration_digits": n}
+        info["calibrate_ms"] = _ms(t0)
+        PAGE.pad_prepared[model_name] = prepared = {"net": net, "info": info}
+        _draw_filters(d)
+    return json.dumps({**prepared["info"], "changed": changed})
+
+
+def _draw_filters(d):
+    """Every convolution's weights in one band each, on a diverging scale of ±max|w| per layer; a layer with
+    several input channels shows one column per filter and one row per input channel."""
+    if PAGE.renderer is None:
+        return
+    filters = d.conv_filters()
+    H = json.loads(PAGE.renderer.canvasSize("filters"))[1]
+    band = H / len(filters)
+    keep = []
+    for k, f in enumerate(filters):
+        oc, ic, kh, kw = f["shape"]
+        w = f["weight"]
+        if ic > 1:  # (ic, oc, kh, kw): row = input channel, column = output filter
+            w = ops.transpose(w, (1, 0, 2, 3))
+        norm = ops.full((oc * ic,), f["limit"], device=PAGE.device)
+        lay = _layout("filters", oc * ic, kh, kw, cols=oc, region=[0, k * band + 4, None, band - 8])
+        keep += [w, norm]
+        PAGE.device.flush()
+        _draw_image("filters", w, norm, n=oc * ic, c=1, h=kh, w=kw, cols=lay["cols"], box=lay["box"], mode=3,
+                    gap=GAP, clear=k == 0, present=k == len(filters) - 1)  # fmt: skip
+    PAGE.keep_filters = keep
+
+
+def pad_predict(model_name="default", method="gradcam", target="predicted", layer=""):
+    """Classify the pad (preprocess on the host, forward on the device), the verdict, the explanation of the
+    predicted or chosen class and the chosen layer's activation maps; draws the input + explanation and the maps."""
+    d = _digits(model_name)
+    d.set("explain", str(method))
+    d.set("target", str(target))
+    if layer:
+        d.set("layer", str(layer))
     d.predict(host_maps=False)  # the canvases draw the maps from the device tensors
     t = d.timings
     if d.pixels is None:
         return json.dumps({"empty": True})
     t3 = time.perf_counter()
-    outs = d.outputs
-    maps = d.map_layers()
-    norms = {i: ops.max(outs[i].reshape(outs[i].shape[1], -1), axis=1) for i in maps}
-    cam_norm = ops.max(d.cam.reshape(1, -1), axis=1)
-    PAGE.device.flush()
-    _draw_image("input", d.x, PAGE.ones, n=1, c=1, h=28, w=28, gap=0, present=False)
-    _, ch, cw = d.cam.shape
-    _draw_image("input", d.cam, cam_norm, n=1, c=1, h=ch, w=cw, mode=2, sampling=1, gap=0, clear=False)
-    out = {"label": d.label, "probs": d.probs, "predict_ms": t["predict_ms"], "pixels": d.pixels}
+    r = d.result
+    v = {k: r["verdict"][k] for k in ("text", "unsure", "reason", "prob", "evidence")}
+    ex = {k: r["explain"][k] for k in ("what", "peak", "units", "method")}
+    entry = d.layer_entry()
+    out = {"label": d.label, "probs": d.probs, "predict_ms": t["predict_ms"], "pixels": d.pixels, "verdict": v,
+           "floor": d.floor, "explain": {**ex, "target": r["target"]}, "layer": entry}  # fmt: skip
     if PAGE.renderer is None:
         return json.dumps(out)
-    boxes = json.loads(PAGE.renderer.actsLayout(json.dumps([list(outs[i].shape[1:]) for i in maps])))
-    for k, i in enumerate(maps):
-        _, c, h, w = outs[i].shape
-        _draw_image(
-            "acts",
-            outs[i],
-            norms[i],
-            n=c,
-            c=1,
-            h=h,
-            w=w,
-            cols=boxes[k]["cols"],
-            box=boxes[k]["box"],
-            clear=k == 0,
-            present=k == len(maps) - 1,
-        )
-    PAGE.keep = [d.x, d.cam, cam_norm] + [outs[i] for i in maps] + list(norms.values())
+    c, h, w = entry["shape"]
+    maps = d.outputs[entry["index"]].reshape(c, h * w)
+    norm = ops.max(ops.abs(maps) if entry["signed"] else maps, axis=1)
+    heat = tensor(array.array("f", r["explain"]["map"]), device=PAGE.device)
+    PAGE.device.flush()
+    _draw_image("input", d.x, PAGE.ones, n=1, c=1, h=28, w=28, gap=0, present=False)
+    _draw_image("input", heat, PAGE.ones, n=1, c=1, h=28, w=28, mode=2, sampling=1, gap=0, clear=False)
+    lay = _layout("acts", c, h, w)
+    _draw_image("acts", maps, norm, n=c, c=1, h=h, w=w, cols=lay["cols"], box=lay["box"], gap=GAP,
+                mode=3 if entry["signed"] else 0)  # fmt: skip
+    PAGE.keep = [d.x, heat, maps, norm]
     out.update(
         readback_ms=t["readback_ms"],
         preprocess_ms=t["preprocess_ms"],
         gradcam_and_draw_ms=t["gradcam_ms"] + _ms(t3),
-        layers=[f"{i}: {d.net.layers[i].describe()}" for i in maps],
+        tiles=lay,
     )
     return json.dumps(out)
 
