@@ -122,7 +122,7 @@ def add_bench(sub) -> None:
         "--repeat",
         type=positive_int,
         default=None,
-        help="timed repeats after warm-up (median reported; default 5, web 10)",
+        help="timed repeats after warm-up (median reported; default 5, web 10, cold 3)",
     )
     b.add_argument("--json", metavar="PATH", help="also write results as JSON")
     b.add_argument(
