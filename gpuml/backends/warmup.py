@@ -8,10 +8,20 @@ is skipped there: it is only ever an optimisation).
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 
 _local = threading.local()
+_running: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _join_at_exit() -> None:
+    """Let warm-ups still compiling finish before the interpreter (and the device) shut down under them."""
+    for warmup in list(_running):
+        warmup._thread.join(60)
 
 
 def warming() -> bool:
@@ -28,6 +38,7 @@ class Warmup:
         self._thread = threading.Thread(target=self._run, args=(work,), name="gpuml-warm", daemon=True)
         try:
             self._thread.start()
+            _running.add(self)
         except RuntimeError:  # no threads (Pyodide): skip it
             self.seconds = 0.0
 
