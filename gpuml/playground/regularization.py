@@ -52,9 +52,9 @@ class RegularizationModel(DemoModel):
     name = "regularization"
     title = "regularization: none vs L1 vs L2 vs weight decay"
     controls = (
-        slider("log_l1", -3.0, -6.0, -1.0, log=True, step=0.25, label="log10 L1 strength"),
-        slider("log_l2", -1.5, -5.0, 0.0, log=True, step=0.25, label="log10 L2 strength"),
-        slider("log_wd", 0.5, -3.0, 1.0, log=True, step=0.25, label="log10 decoupled weight decay"),
+        slider("log_l1", -3.0, -6.0, -1.0, step=0.25, label="log10 L1 strength"),
+        slider("log_l2", -1.5, -5.0, 0.0, step=0.25, label="log10 L2 strength"),
+        slider("log_wd", 0.5, -3.0, 1.0, step=0.25, label="log10 decoupled weight decay"),
         slider("epochs", EPOCHS, 1, 200, integer=True, label="epochs"),
         toggle("playing", True),
         button("restart"),
@@ -212,7 +212,7 @@ class RegularizationModel(DemoModel):
         the share of weights in each bin, the near-zero share and the mean |w| (over a strided sample of at most
         SAMPLE weights per run)."""
         samples = [w[:: max(1, len(w) // SAMPLE)] for w in self.weights]
-        span = max(max(abs(min(s)), abs(max(s))) for s in samples) or 1.0
+        span = max(max(max(w), -min(w)) for w in self.weights) or 1.0  # over every weight, not the sample
         span *= 1.0001  # the largest weight falls inside the last bin
         width = 2 * span / BINS
         runs = []
@@ -231,7 +231,7 @@ class RegularizationModel(DemoModel):
                 {"name": name, "shares": shares, "near_zero": near / n, "mean_abs": total / n, "sampled": n,
                  "weights": len(ws)}
             )  # fmt: skip
-        return {"edges": [-span + k * width for k in range(BINS + 1)], "runs": runs, "near_zero_below": NEAR_ZERO}
+        return {"edges": [-span + k * width for k in range(BINS)] + [span], "runs": runs, "near_zero_below": NEAR_ZERO}
 
     def summary(self) -> dict:
         """Per run: the latest train and test accuracy, their gap, test loss and the strength."""

@@ -9,8 +9,10 @@ import * as pad from "./demos/pad.js";
 import * as kmeans from "./demos/kmeans.js";
 import * as augment from "./demos/augment.js";
 import * as train from "./demos/train.js";
+import * as regularization from "./demos/regularization.js";
+import * as race from "./demos/race.js";
 
-const DEMOS = [pad, kmeans, augment, train];
+const DEMOS = [pad, kmeans, augment, train, regularization, race];
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -73,6 +75,28 @@ function notice(text, level = "warn") {
 }
 window.addEventListener("error", (e) => showError(`page error: ${e.message}`));
 window.addEventListener("unhandledrejection", (e) => showError(`page error: ${words(e.reason)}`));
+
+// --- landing: a card and a nav link per demo section (title: its h2; blurb: its data-blurb or first sentence) ----
+function buildLanding() {
+  const nav = $("nav"), cards = $("demo-cards");
+  for (const sec of document.querySelectorAll("section.demo")) {
+    const title = sec.querySelector("h2")?.textContent || sec.id;
+    const link = document.createElement("a");
+    link.href = `#${sec.id}`;
+    link.textContent = sec.dataset.short || title;
+    nav.appendChild(link);
+    const card = document.createElement("a");
+    card.className = "card";
+    card.href = `#${sec.id}`;
+    const p = sec.querySelector("p");
+    const blurb = sec.dataset.blurb || (p ? p.textContent.trim().split(/(?<=\.)\s/)[0] : "");
+    card.innerHTML = "<b></b><span></span>";
+    card.querySelector("b").textContent = title;
+    card.querySelector("span").textContent = blurb;
+    cards.appendChild(card);
+  }
+}
+buildLanding();
 
 // --- long tasks on the main thread --------------------------------------------------------------------------
 try {

@@ -9,9 +9,11 @@ import * as kmeansWorker from "./demos/kmeans.worker.js";
 import * as trainWorker from "./demos/train.worker.js";
 import * as augmentWorker from "./demos/augment.worker.js";
 import * as padWorker from "./demos/pad.worker.js";
+import * as regularizationWorker from "./demos/regularization.worker.js";
+import * as raceWorker from "./demos/race.worker.js";
 
 // one line per demo with worker-side code
-const DEMO_WORKERS = [kmeansWorker, trainWorker, augmentWorker, padWorker];
+const DEMO_WORKERS = [kmeansWorker, trainWorker, augmentWorker, padWorker, regularizationWorker, raceWorker];
 
 const post = (m, transfer) => self.postMessage(m, transfer || []);
 const t0 = performance.now();

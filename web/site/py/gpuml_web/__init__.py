@@ -10,6 +10,8 @@ from .augment import *  # noqa: F403
 from .core import *  # noqa: F403
 from .kmeans import *  # noqa: F403
 from .pad import *  # noqa: F403
+from .race import *  # noqa: F403
+from .regularization import *  # noqa: F403
 from .train import *  # noqa: F403
 
 js.console.log("gpuml web app loaded")
