@@ -63,7 +63,7 @@ def kernel_tables(device) -> dict:
 
 def print_kernels(device) -> None:
     from gpuml.backends.variants import describe
-    from gpuml.config import flag
+    from gpuml.config import flag, setting
 
     tables = kernel_tables(device)  # first: loads the stored choices that describe() lists
     print(describe(device))
@@ -73,7 +73,11 @@ def print_kernels(device) -> None:
             print(f"static default for {family} here: {table['default'] or 'depends on the shape'}")
     else:
         print(f"(the {device.name} backend runs its own twins of these ops; the tables apply on native and browser)")
-    tuning = "on (the first run of a shape class times the applicable variants)" if flag("GPUML_TUNE") else "off"
+    tuning = (
+        f"on (a shape class's variants are timed at its use number {setting('GPUML_TUNE_AFTER')} in a process)"
+        if flag("GPUML_TUNE")
+        else "off"
+    )
     print(f"tuning (GPUML_TUNE): {tuning}; choices kept in {device.tune_cache.path or 'memory only'}")
 
 
