@@ -51,8 +51,9 @@ def _import_case(case: str) -> None:
 
 
 def _prepare(case: str, np, gpuml, example: bool = False):
-    """Host inputs of ``case`` and the call to time (returns a host array). ``example``: the small or blank input
-    a program would warm the same kernels with (``device.warm``) before the real data exists."""
+    """Host inputs of ``case`` and the call to time (returns a host array). ``example``: what a program would warm
+    the kernels with (``device.warm``) before the real data exists: inputs of the same shapes (so the same shape
+    classes, hence the same tuned variants) with other values, and k-means for one iteration."""
     rng = np.random.default_rng(1 if example else 0)
     if case == "matmul":  # a 256^3 GEMM
         a = rng.standard_normal((256, 256)).astype(np.float32)
@@ -82,15 +83,14 @@ def _prepare(case: str, np, gpuml, example: bool = False):
     if case == "kmeans":  # KMeans.fit of 20k points in 3-D, 8 clusters
         from gpuml.cluster import KMeans
 
-        if example:  # one iteration on a few points meets every kernel of the fit (seeding, Lloyd, final assign)
-            X = rng.standard_normal((256, 3)).astype(np.float32)
-            return lambda: KMeans(8, random_state=0, max_iter=1).fit(X).cluster_centers_
         X = rng.standard_normal((20000, 3)).astype(np.float32)
+        if example:  # one iteration meets every kernel of the fit (seeding, Lloyd, final assign)
+            return lambda: KMeans(8, random_state=0, max_iter=1).fit(X).cluster_centers_
         return lambda: KMeans(8, random_state=0).fit(X).cluster_centers_
     if case == "augment":  # demos/augment.py's pipeline on 3 photos (uint8 NCHW, 120 x 160)
         import gpuml.augment as A
 
-        images = (rng.random((1 if example else 3, 3, 120, 160)) * 255).astype(np.uint8)
+        images = (rng.random((3, 3, 120, 160)) * 255).astype(np.uint8)
         pipeline = A.Compose(
             [
                 A.HorizontalFlip(),
