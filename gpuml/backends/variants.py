@@ -186,7 +186,7 @@ class TuneCache:
 
     def due(self, key: tuple) -> bool:
         """Count a use of shape class ``key`` with no stored choice; True once it reaches its
-        ``GPUML_TUNE_AFTER``-th use in this process. Timing compiles every applicable variant (~1 s for a
+        ``GPUML_TUNE_AFTER``-th use in this process. Timing compiles every applicable variant (seconds for a
         convolution on lavapipe), which a one-off call should not wait for; a shape that recurs (a training
         loop, a second fit) pays it once and the choice is kept on disk (benchmarks/RESULTS.md, "Cold start")."""
         text = setting("GPUML_TUNE_AFTER")
