@@ -2,9 +2,9 @@
 
 wgpu-py drives wgpu-native through cffi in ABI mode, where ``ffi.new("WGPUBufferDescriptor *")`` parses its type
 string with pycparser the first time it meets it, each time behind a preamble of every typedef in the header
-(~430 lines): ~24 ms per distinct string on the 2-core lavapipe VM, and opening a device and running the first
-kernels meets ~48 of them (~1.1 s). Parsed together in one pycparser call they cost ~75 ms (benchmarks/RESULTS.md,
-"Cold start"). The results go into cffi's own per-string cache, so wgpu-py finds them already parsed.
+(~430 lines). Opening a device and running the first kernels meets ~48 such strings: one by one they were the
+largest part of a first kernel's wait, parsed together in one pycparser call they cost about as much as two
+(benchmarks/RESULTS.md, "Cold start"). The results go into cffi's own per-string cache, so wgpu-py finds them.
 
 Relies on cffi internals (``ffi._parser``, ``ffi._parsed_types``); anything unexpected leaves the cache as it was
 and wgpu-py parses lazily as before. This module does not import wgpu (callers pass its ffi).

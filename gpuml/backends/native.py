@@ -30,7 +30,7 @@ def _import_wgpu():
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # silences a harmless wgpu-native warning when unset
     import wgpu
 
-    try:  # parse the C types wgpu-py will need in one batch (~1 s less to the first kernel on a 2-core VM)
+    try:  # parse the C types wgpu-py will need in one batch, not one by one on first use (cffi_types.py)
         from wgpu.backends.wgpu_native._ffi import ffi
 
         prime_cffi_types(ffi)

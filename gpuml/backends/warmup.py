@@ -1,9 +1,9 @@
 """Work run on a background thread to compile kernels ahead of need (``GPUDevice.warm``).
 
-Pipeline creation is where lavapipe compiles (LLVM), 5-130 ms per kernel on the 2-core VM; it runs in wgpu-native
-with the GIL released and outside gpuml's device lock, so a warm-up thread compiles while the main thread waits for
-the user or does other work. No numpy, no wgpu: also imported in Pyodide, where threads do not start (the warm-up
-is skipped there: it is only ever an optimisation).
+Pipeline creation is where lavapipe compiles (LLVM), the largest part of a first call's wait (benchmarks/RESULTS.md,
+"Cold start"); it runs in wgpu-native with the GIL released and outside gpuml's device lock, so a warm-up thread
+compiles while the main thread waits for the user or does other work. No numpy, no wgpu: also imported in Pyodide,
+where threads do not start (the warm-up is skipped there: it is only ever an optimisation).
 """
 
 from __future__ import annotations
