@@ -8,13 +8,14 @@ steps (upload, forward, loss, backward, optimizer update) on the same MNIST batc
 per implementation, and the ratio gpuml / torch per block pair (median).
 
 Threads: torch.set_num_threads(T) and numpy's BLAS limited to T by threadpoolctl (else OPENBLAS/OMP/MKL_NUM_THREADS
-set before numpy is imported); both are read back and written to the JSON.
+set before numpy is imported); both are read back and written to the JSON. ``--threads 1,2`` runs each count in turn
+(default: the CPU count). Each block also records process CPU time: on a loaded machine its ratio moves less.
 
 ``--baseline REV`` also times gpuml/impl/cpu as committed at REV (loaded beside the current one as its own
 implementation family on a second cpu device): an old/new A/B in the same rotating blocks.
 
-    python benchmarks/bench_numpy_torch.py [--threads 2] [--blocks 10] [--steps 20] [--baseline REV]
-        [--json benchmarks/numpy_torch.json]
+    python benchmarks/bench_numpy_torch.py [--threads 1,2] [--blocks 10] [--steps 20] [--baseline REV]
+        [--json benchmarks/numpy_torch.json] [--profile]
 """
 
 from __future__ import annotations
