@@ -1,8 +1,9 @@
 """The numpy backend's im2col convolutions (``algo="im2col"``, what ``"auto"`` runs on the cpu device).
 
 Two column layouts, both over chunks of whole images so that every GEMM is one batched ``np.matmul`` over chunks of
-at most :data:`CHUNK_COLUMNS` columns (OpenBLAS runs these skinny GEMMs, 6-80 rows, 2-3x faster on a few thousand
-columns per call than on one 57,344-column matrix; benchmarks/RESULTS.md, "numpy backend vs PyTorch (issue 20.3)"):
+at most :data:`CHUNK_COLUMNS` columns (OpenBLAS runs these skinny GEMMs, 6-80 rows, much faster on a few thousand
+columns per call than on one matrix of all the columns; benchmarks/RESULTS.md, "numpy backend vs PyTorch (issue
+20.3)"):
 
 - *tap columns*: one row per (c, kh, kw) tap, as classic im2col; any stride. The forward GEMM carries the bias as a
   row of ones; the backward's col2im adds KH * KW strided blocks.
@@ -72,7 +73,7 @@ def plan(g) -> _Plan:
     return p
 
 
-# The forward's column matrix, kept for the backward of the same input (LeNet's conv1: 5.7 MB not rebuilt). Valid
+# The forward's column matrix, kept for the backward of the same input (LeNet's conv1: not rebuilt). Valid
 # only for an input equal to the saved copy (checked exactly: a pass over x, 1/25 of the columns); bounded in size.
 KEEP_COLUMNS_BYTES = 32 << 20
 _KEPT: dict = {}
@@ -205,7 +206,7 @@ def conv2d_backward(x, w, gy, g, input_grad: bool, grad_w, grad_b):
     over the column layout with zeros in the garbage columns, so they add nothing to grad_w and col2im adds exact
     zeros where a garbage column's window wraps into the next row or plane."""
     p = plan(g)
-    np.sum(gy.reshape(g.N, g.OC, g.OH * g.OW), axis=2).sum(axis=0, out=grad_b)  # 1.7x faster than axis=(0, 2, 3)
+    np.sum(gy.reshape(g.N, g.OC, g.OH * g.OW), axis=2).sum(axis=0, out=grad_b)  # faster than axis=(0, 2, 3)
     if not g.N:
         grad_w[...] = 0
         return (np.zeros(x.shape, x.dtype) if input_grad else None), grad_w, grad_b
@@ -218,7 +219,7 @@ def conv2d_backward(x, w, gy, g, input_grad: bool, grad_w, grad_b):
     if p.rw != p.OW and not np.isfinite(x).all():
         # the garbage columns read inputs outside each row's receptive field: 0 * NaN/Inf there would reach grad_w
         np.reshape(cols, (*p.col_shape[:3], p.KH * p.KW, p.nc, p.OH, p.rw), copy=False)[..., p.OW :] = 0
-    # (cols @ gyr^T) summed over chunks: the K x OCg orientation runs ~1.7x faster than gyr @ cols^T
+    # (cols @ gyr^T) summed over chunks: OpenBLAS runs the K x OCg orientation faster than gyr @ cols^T
     gw = np.matmul(cols, gyr.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, K, OCg)
     np.copyto(grad_w.reshape(p.G, p.OCg, p.K), gw.transpose(0, 2, 1))
     if not input_grad:

@@ -41,8 +41,8 @@ def _max_pool_2x2(x, g: dict):
     """2x2 windows that tile the input (LeNet's pools). One strided copy splits the input into its four window
     positions as contiguous planes; then the maximum of each row's pair, then of the two rows, each with a strict
     `>` so the first maximum in window order wins (as the kernels and argmax), and a NaN over anything before it
-    (PyTorch: the last NaN of a window wins). Every pass after the copy is contiguous and a quarter of the input:
-    1.3-2x faster than the same passes over stride-2 views."""
+    (PyTorch: the last NaN of a window wins). Every pass after the copy is contiguous and a quarter of the input,
+    faster than the same passes over stride-2 views (benchmarks/RESULTS.md, issue 20.3)."""
     m, oh, ow, w = g["N"] * g["C"] * g["OH"], g["OH"], g["OW"], g["W"]
     q = np.empty((2, 2, m, ow), x.dtype)  # (window row, window column, plane row pair, output column)
     np.copyto(q, x.reshape(m, 2, ow, 2).transpose(1, 3, 0, 2))
@@ -94,7 +94,7 @@ def _max_pool(x, g: dict):
 def _max_pool_backward(gy, idx, g: dict):
     gx = np.zeros((g["N"] * g["C"], g["H"] * g["W"]), gy.dtype)
     if _tiles(g):  # every input pixel wins at most one window: a scatter, no accumulation
-        itype = np.int32 if gx.size < 2**31 else np.intp  # int32 indices: a smaller pass (~10%)
+        itype = np.int32 if gx.size < 2**31 else np.intp  # int32 indices: a smaller index pass
         plane = np.arange(0, gx.size, gx.shape[1], dtype=itype)[:, None]  # flat index of each (n, c) plane
         gx.reshape(-1)[np.add(idx.reshape(gx.shape[0], -1), plane, dtype=itype)] = gy.reshape(gx.shape[0], -1)
         return gx.reshape(g["N"], g["C"], g["H"], g["W"])
