@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +51,18 @@ def auto_mode(monkeypatch, tmp_path):
 
     yield use
     backends._current, backends._chosen = saved
+
+
+class Clock:
+    """auto's clock, advanced only by the fake workloads: timings exact whatever the machine's load."""
+
+    def __init__(self, monkeypatch):
+        self.now = 0.0
+        monkeypatch.setattr(auto, "_clock", lambda: self.now)
+
+    def workload(self, seconds: dict):
+        """setup(device) whose run() takes ``seconds[device.name]``."""
+        return lambda device: lambda: setattr(self, "now", self.now + seconds[device.name])
 
 
 def no_measuring(*args):
@@ -98,11 +109,11 @@ def test_forced_setting_and_set_device_win(auto_mode, monkeypatch):
 def test_unmeasured_family_is_measured_once_and_stored(auto_mode, monkeypatch):
     fake = auto_mode(FakeAdapter("CPU"))
     calls = []
+    run = Clock(monkeypatch).workload({"native": 0.004, "cpu": 0.0005})  # the adapter 8x slower than numpy
 
     def setup(device):
         calls.append(device.name)
-        delay = 0.004 if device is fake else 0.0005  # the adapter 8x slower than numpy
-        return lambda: time.sleep(delay)
+        return run(device)
 
     monkeypatch.setitem(auto._WORKLOADS, "augment", (setup, "sleep"))
     rows = {r["family"]: r for r in backends.auto_choices()}
@@ -111,7 +122,7 @@ def test_unmeasured_family_is_measured_once_and_stored(auto_mode, monkeypatch):
     assert calls == ["native", "cpu"]
     result = fake.tune_cache.get((auto.KEY, "augment"))
     assert result["choice"] == "cpu" and result["cpu_ms"] < result["adapter_ms"]
-    assert 0.4 < result["cpu_ms"] < 4 <= result["adapter_ms"]
+    assert (result["cpu_ms"], result["adapter_ms"]) == (0.5, 4.0)
     assert device_for("augment") is open_device("cpu") and len(calls) == 2  # reused, not measured again
     stored = json.loads(Path(os.environ["GPUML_TUNE_CACHE"]).read_text())
     assert stored[fake.tune_cache.scope][json.dumps([auto.KEY, "augment"])]["choice"] == "cpu"
@@ -119,8 +130,9 @@ def test_unmeasured_family_is_measured_once_and_stored(auto_mode, monkeypatch):
 
 def test_close_timings_keep_the_adapter_and_busy_measurements_are_redone_when_calm(auto_mode, monkeypatch):
     fake = auto_mode(FakeAdapter("CPU"))
-    monkeypatch.setitem(auto._WORKLOADS, "predict", (lambda d: lambda: time.sleep(0.005), "sleep"))
-    assert device_for("predict") is fake  # equal times: numpy is not 10% faster
+    clock = Clock(monkeypatch)
+    monkeypatch.setitem(auto._WORKLOADS, "predict", (clock.workload({"native": 0.01, "cpu": 0.0092}), "x"))
+    assert device_for("predict") is fake  # numpy 8% faster: not the 10% it takes
     # a choice stored by a process that ran while the machine was busy is measured again once it is calm
     fake.tune_cache.put((auto.KEY, "kmeans"), dict(CHOICE, load=9.0, cores=2))
     assert "busy machine" in auto.explain(fake.tune_cache.get((auto.KEY, "kmeans")))
@@ -155,9 +167,12 @@ class Fake(Device):
     limits = {}
 
 auto.load = lambda: 0.25
+clock = [0.0]
+auto._clock = lambda: clock[0]
 backends._current = fake = Fake()
 if sys.argv[1] == "measure":
-    auto._WORKLOADS["train"] = (lambda d: (lambda: time.sleep(0.003 if d is fake else 0.0003)), "sleep")
+    step = lambda d: clock.__setitem__(0, clock[0] + (0.003 if d is fake else 0.0003))
+    auto._WORKLOADS["train"] = (lambda d: (lambda: step(d)), "steps")
 else:
     def refuse(*a):
         raise AssertionError("measured again")

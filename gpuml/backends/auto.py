@@ -43,6 +43,7 @@ KEY = "auto-backend"  # TuneCache key: (KEY, family) -> {"choice", "adapter_ms",
 # family -> (setup(device) -> run(): one unit of the workload, blocking until its result is read; unit's name)
 _WORKLOADS: dict[str, tuple[Callable[[Device], Callable[[], Any]], str]] = {}
 _measuring = threading.Lock()
+_clock = time.perf_counter  # (tests substitute a clock the fake workloads advance)
 _measured_here: set[tuple[str, str]] = set()  # (adapter scope, family): a process measures a family at most once
 
 
@@ -91,13 +92,13 @@ def measure(family: str, adapter: Device, cpu: Device) -> dict:
             run()  # untimed: compiles the shaders, warms caches
             runs[name] = run
         best = dict.fromkeys(runs, float("inf"))
-        deadline = time.perf_counter() + BUDGET_S
+        deadline = _clock() + BUDGET_S
         for i in range(ROUNDS):
             for name, run in runs.items():
-                t0 = time.perf_counter()
+                t0 = _clock()
                 run()
-                best[name] = min(best[name], time.perf_counter() - t0)
-            if i + 1 >= MIN_ROUNDS and time.perf_counter() > deadline:
+                best[name] = min(best[name], _clock() - t0)
+            if i + 1 >= MIN_ROUNDS and _clock() > deadline:
                 break
     choice = "cpu" if best["cpu"] < MARGIN * best["adapter"] else "adapter"
     result = {
