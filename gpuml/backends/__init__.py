@@ -172,6 +172,9 @@ def _family_choice(family: str, measure: bool) -> tuple[Device | None, str, dict
     result = auto.stored(current, family)
     if result is None:
         if not measure:
+            earlier = current.tune_cache.get((auto.KEY, family))
+            if isinstance(earlier, dict) and "choice" in earlier:  # taken on a busy machine, now calm
+                return None, f"{auto.explain(earlier)}; calm now: measured again on next use", earlier
             return None, "software adapter: not measured yet (measured on first use, or gpuml info --measure)", None
         result = _measure(family, current, cpu)
     if "error" in result:
