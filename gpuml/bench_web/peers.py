@@ -170,3 +170,59 @@ def ref_lenet(state: dict, x: np.ndarray) -> np.ndarray:
     h = np.maximum(h @ s["7.weight"].T + s["7.bias"], 0)
     h = np.maximum(h @ s["9.weight"].T + s["9.bias"], 0)
     return h @ s["11.weight"].T + s["11.bias"]
+
+
+# --- the alternating A/B: gpuml and jax-js training steps interleaved in one page ---------------------------------
+
+
+def alternate_train(page, data: Path, batch: int, rounds: int, lr: float, seed: int, log) -> dict:
+    """gpuml's and jax-js's (WebGPU) LeNet-5 Adam steps alternated one for one, the order swapped every round, so a
+    change in machine load hits both: ``rounds`` pairs after 3 warm-up pairs, each side timing its own step (loss
+    read back) in the page. Returns both sides' step times, the per-round ratio jax-js / gpuml and its median."""
+    import json
+    import statistics
+
+    from .cases import _initial_lenet_state
+
+    rng = np.random.default_rng(seed)
+    n_batches = 8
+    images = (1.0 - rng.random((n_batches * batch, 1, 28, 28))).astype(np.float32)
+    labels = rng.integers(0, 10, n_batches * batch).astype(np.int32)
+    flat, shapes = jax_weights(_initial_lenet_state())
+    for name, arr in (("images", images), ("labels", labels), ("weights", flat)):
+        (data / f"ab_{name}").write_bytes(np.ascontiguousarray(arr).tobytes())
+    spec = {"batch": batch, "n_batches": n_batches, "lr": lr, "device": "webgpu", "weight_shapes": shapes}
+    spec |= {"images_url": "/data/ab_images", "labels_url": "/data/ab_labels", "weights_url": "/data/ab_weights"}
+    page.evaluate("([c, i]) => gpuml.run(c, i)", ["ab_train_setup(INPUT)", json.dumps(spec)])
+    page.evaluate("(s) => jaxbench.abTrainSetup(s)", spec)
+
+    def gpuml_step():
+        return json.loads(page.evaluate("(c) => gpuml.run(c)", "ab_train_step()"))
+
+    def jax_step():
+        return page.evaluate("() => jaxbench.abTrainStep()")
+
+    first = [gpuml_step(), jax_step()]
+    for _ in range(3):
+        gpuml_step(), jax_step()
+    g_ms, j_ms, ratios = [], [], []
+    for r in range(rounds):
+        if r % 2:
+            j, g = jax_step(), gpuml_step()
+        else:
+            g, j = gpuml_step(), jax_step()
+        g_ms.append(g[0])
+        j_ms.append(j[0])
+        ratios.append(j[0] / g[0])
+    log(f"A/B train b{batch}: jax-js/gpuml median {statistics.median(ratios):.2f} over {rounds} alternating rounds")
+    return {
+        "batch": batch,
+        "rounds": rounds,
+        "gpuml_ms": [round(v, 3) for v in g_ms],
+        "jax_ms": [round(v, 3) for v in j_ms],
+        "ratio_jax_over_gpuml": [round(v, 4) for v in ratios],
+        "median_ratio": statistics.median(ratios),
+        "gpuml_median_ms": statistics.median(g_ms),
+        "jax_median_ms": statistics.median(j_ms),
+        "first_losses": {"gpuml": first[0][1], "jax-js": first[1][1]},
+    }

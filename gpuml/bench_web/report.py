@@ -105,9 +105,8 @@ def peer_lines(rows: list[Row]) -> list[str]:
             if peer is None:
                 continue
             speed = p.median_ms / g.median_ms
-            line = (
-                f"peer web {case}: {impl} / gpuml wall time = {speed:.2f} (gpuml {'faster' if speed > 1 else 'SLOWER'})"
-            )
+            how = "even" if abs(speed - 1) < 0.02 else ("gpuml faster" if speed > 1 else "gpuml SLOWER")
+            line = f"peer web {case}: {impl} / gpuml wall time = {speed:.2f} ({how})"
             target = TARGETS.get((_kind(case), peer)) if impl.endswith("[webgpu]") else None
             if impl.endswith("[wasm]"):
                 line += "; the peer's CPU backend, not the adapter: context, no target"

@@ -45,6 +45,7 @@ from .cases import (
 from .peers import (
     PEER_BACKENDS,
     PEERS,
+    alternate_train,
     conv_model,
     export_lenet,
     impl_name,
@@ -136,6 +137,7 @@ def run_web_bench(
     log=None,
     peers=PEERS,
     peer_backends=PEER_BACKENDS,
+    ab_rounds: int = 0,
 ) -> tuple[list[Row], dict]:
     """Run every case on both sides; returns (rows, environment). ``repeat``: timed runs per case (train: steps);
     ``warmup``: untimed runs first; ``profile``: runs under per-kernel timestamp queries; ``kinds``: only these
@@ -143,7 +145,8 @@ def run_web_bench(
     ``{"WEBGPU_MATMUL_PROGRAM_TYPE": 1}``); ``playwright``: a running sync Playwright (one per process) to use
     instead of starting one; ``peers``: which of jax-js and ONNX Runtime Web run beside them (those whose files
     web/node_modules lacks are left out, the reason in ``env["peers"]``); ``peer_backends``: theirs to run, "webgpu"
-    (the same adapter) and "wasm" (their CPU backends, for context)."""
+    (the same adapter) and "wasm" (their CPU backends, for context); ``ab_rounds``: after the cases, that many
+    alternating gpuml / jax-js training steps (``env["ab_train"]``, peers.alternate_train)."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     reason = unavailable_reason()
     if reason:
@@ -187,7 +190,7 @@ def run_web_bench(
                 log(f"page ready: {env['browser']['adapter']}, tf.js {tf_info['tfjs']} ({tf_info['backend']})")
                 todo = [c for c in cases(quick) if not kinds or c.kind in kinds]
                 missing = peers_unavailable()
-                wanted = [p for p in peers if any(p in c.peers for c in todo)]
+                wanted = [p for p in peers if any(p in c.peers for c in todo) or (p == JAX and ab_rounds)]
                 peer_info = start_peers(page, [p for p in wanted if p not in missing], peer_backends, data, log)
                 env["peers"] = {**peer_info, **{p: {"skipped": missing[p]} for p in wanted if p in missing}}
                 timing = {"warmup": warmup, "repeat": repeat, "profile": profile}
@@ -195,6 +198,10 @@ def run_web_bench(
                     log(f"running {case.label} ...")
                     rng = np.random.default_rng(zlib.crc32(case.label.encode()))  # the same data whatever runs
                     rows += _run_case(page, server, data, case, rng, timing, check_steps, peer_info)
+                jax_gpu = peer_info.get(JAX, {}).get("backends", {}).get("webgpu", {}).get("ok")
+                if ab_rounds and jax_gpu:
+                    batch = 8 if quick else 64
+                    env["ab_train"] = alternate_train(page, data, batch, ab_rounds, LR, 20, log)
             except Exception as exc:
                 raise RuntimeError(f"{exc}\n--- browser console (last 20) ---\n" + "\n".join(console[-20:])) from None
             finally:

@@ -200,6 +200,39 @@ def bench_infer(spec):
     return {"first_ms": first_ms, "walls_ms": walls}
 
 
+_AB = {}
+
+
+def ab_train_setup(payload: str) -> str:
+    """The alternating A/B (peers.alternate_train): a LeNet-5 + Adam as bench_train, stepped by ab_train_step."""
+    spec = json.loads(payload)
+    batch, n_batches = spec["batch"], spec["n_batches"]
+    images, labels = fetch_array(spec["images_url"]), fetch_array(spec["labels_url"], "i")
+    model = from_spec("lenet5", (1, 28, 28), device=DEV, seed=0)
+    model.train()
+    opt = Adam(model.parameters(), lr=spec["lr"])
+
+    def step(i):
+        j = i % n_batches
+        x = gpuml.tensor(images[j * batch * 784 : (j + 1) * batch * 784]).reshape(batch, 1, 28, 28)
+        y = gpuml.tensor(labels[j * batch : (j + 1) * batch])
+        row_loss, _, grad = softmax_cross_entropy(model.forward(x), y)
+        model.backward(grad)
+        opt.step()
+        return gpuml.ops.sum(row_loss).item() / batch
+
+    _AB.update(step=step, i=0)
+    return "ok"
+
+
+def ab_train_step() -> str:
+    """One step, its loss read back; returns [ms, loss]."""
+    t0 = time.perf_counter()
+    loss = _AB["step"](_AB["i"])
+    _AB["i"] += 1
+    return json.dumps([(time.perf_counter() - t0) * 1e3, loss])
+
+
 def run_case(payload: str) -> str:
     spec = json.loads(payload)
     kinds = {"matmul": bench_matmul, "conv": bench_conv, "infer": bench_infer, "train": bench_train}

@@ -56,6 +56,46 @@ function lenet(p, x) {
   return np.matmul(h, p.f3w).add(p.f3b);
 }
 
+// LeNet-5 + Adam for `spec` (gpuml's initial weights, the host's batches): run(i) starts step i and returns its
+// loss (an Array); dispose() frees the state.
+async function trainer(spec) {
+  const { numpy: np, nn } = jax;
+  const B = spec.batch;
+  const images = await fetchArray(spec.images_url);
+  const labels = await fetchArray(spec.labels_url, Int32Array);
+  const onehot = new Float32Array(labels.length * 10);
+  labels.forEach((y, i) => { onehot[i * 10 + y] = 1; });
+  let p = params(await fetchArray(spec.weights_url), spec.weight_shapes);
+  let m = jax.tree.map((t) => np.zerosLike(t), jax.tree.ref(p));
+  let v = jax.tree.map((t) => np.zerosLike(t), jax.tree.ref(p));
+  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  const lossFn = (pp, x, y) => nn.logSoftmax(lenet(pp, x), -1).mul(y).sum().mul(-1 / B);
+  const step = jax.jit((pp, mm, vv, x, y, stepSize, sqrtBc2) => {
+    const [loss, g] = jax.valueAndGrad(lossFn)(jax.tree.ref(pp), x, y);
+    const m2 = jax.tree.map((mi, gi) => mi.mul(b1).add(gi.mul(1 - b1)), mm, jax.tree.ref(g));
+    const v2 = jax.tree.map((vi, gi) => vi.mul(b2).add(gi.ref.mul(gi).mul(1 - b2)), vv, g);
+    const p2 = jax.tree.map(
+      (pi, mi, vi) => pi.sub(mi.mul(stepSize.ref).div(np.sqrt(vi).div(sqrtBc2.ref).add(eps))),
+      pp, jax.tree.ref(m2), jax.tree.ref(v2));
+    stepSize.dispose();
+    sqrtBc2.dispose();
+    return [loss, p2, m2, v2];
+  });
+  let t = 0;
+  const run = (i) => {
+    const k = i % spec.n_batches;
+    t += 1;
+    const x = np.array(images.subarray(k * B * 784, (k + 1) * B * 784)).reshape([B, 1, 28, 28]);
+    const y = np.array(onehot.subarray(k * B * 10, (k + 1) * B * 10)).reshape([B, 10]);
+    const stepSize = np.array([spec.lr / (1 - b1 ** t)]).reshape([]);
+    const sqrtBc2 = np.array([Math.sqrt(1 - b2 ** t)]).reshape([]);
+    let loss;
+    [loss, p, m, v] = step(p, m, v, x, y, stepSize, sqrtBc2);
+    return loss;
+  };
+  return { run, dispose: () => { jax.tree.dispose([p, m, v]); step.dispose(); } };
+}
+
 const NAMES = ["c1w", "c1b", "c2w", "c2b", "f1w", "f1b", "f2w", "f2b", "f3w", "f3b"];
 
 function params(flat, shapes) {
@@ -141,40 +181,7 @@ window.jaxbench = {
   // as gpuml's: p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)); the loss read back (4 bytes).
   async train(spec) {
     jax.defaultDevice(spec.device);
-    const { numpy: np, nn } = jax;
-    const B = spec.batch;
-    const images = await fetchArray(spec.images_url);
-    const labels = await fetchArray(spec.labels_url, Int32Array);
-    const onehot = new Float32Array(labels.length * 10);
-    labels.forEach((y, i) => { onehot[i * 10 + y] = 1; });
-    let p = params(await fetchArray(spec.weights_url), spec.weight_shapes);
-    let m = jax.tree.map((t) => np.zerosLike(t), jax.tree.ref(p));
-    let v = jax.tree.map((t) => np.zerosLike(t), jax.tree.ref(p));
-    const [b1, b2, eps] = [0.9, 0.999, 1e-8];
-    const lossFn = (pp, x, y) => nn.logSoftmax(lenet(pp, x), -1).mul(y).sum().mul(-1 / B);
-    const step = jax.jit((pp, mm, vv, x, y, stepSize, sqrtBc2) => {
-      const [loss, g] = jax.valueAndGrad(lossFn)(jax.tree.ref(pp), x, y);
-      const m2 = jax.tree.map((mi, gi) => mi.mul(b1).add(gi.mul(1 - b1)), mm, jax.tree.ref(g));
-      const v2 = jax.tree.map((vi, gi) => vi.mul(b2).add(gi.ref.mul(gi).mul(1 - b2)), vv, g);
-      const p2 = jax.tree.map(
-        (pi, mi, vi) => pi.sub(mi.mul(stepSize.ref).div(np.sqrt(vi).div(sqrtBc2.ref).add(eps))),
-        pp, jax.tree.ref(m2), jax.tree.ref(v2));
-      stepSize.dispose();
-      sqrtBc2.dispose();
-      return [loss, p2, m2, v2];
-    });
-    let t = 0;
-    const run = (i) => {
-      const k = i % spec.n_batches;
-      t += 1;
-      const x = np.array(images.subarray(k * B * 784, (k + 1) * B * 784)).reshape([B, 1, 28, 28]);
-      const y = np.array(onehot.subarray(k * B * 10, (k + 1) * B * 10)).reshape([B, 10]);
-      const stepSize = np.array([spec.lr / (1 - b1 ** t)]).reshape([]);
-      const sqrtBc2 = np.array([Math.sqrt(1 - b2 ** t)]).reshape([]);
-      let loss;
-      [loss, p, m, v] = step(p, m, v, x, y, stepSize, sqrtBc2);
-      return loss;
-    };
+    const { run, dispose } = await trainer(spec);
     const losses = [];
     let t0 = performance.now();
     let firstMs = null;
@@ -191,8 +198,21 @@ window.jaxbench = {
       await run(i++).data();
       walls.push(performance.now() - t0);
     }
-    jax.tree.dispose([p, m, v]);
-    step.dispose();
+    dispose();
     return { first_ms: firstMs, walls_ms: walls, losses };
+  },
+
+  // The alternating A/B with gpuml (peers.alternate_train): abTrainStep() runs one step, returns [ms, loss].
+  async abTrainSetup(spec) {
+    jax.defaultDevice(spec.device);
+    const t = await trainer(spec);
+    window.jaxbench.ab = { ...t, i: 0 };
+    return "ok";
+  },
+  async abTrainStep() {
+    const ab = window.jaxbench.ab;
+    const t0 = performance.now();
+    const loss = (await ab.run(ab.i++).data())[0];
+    return [performance.now() - t0, loss];
   },
 };
