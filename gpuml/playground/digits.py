@@ -95,9 +95,10 @@ class DigitsModel(DemoModel):
             self.values["layer"] = names[0]
         self.dirty = True
 
-    def calibrate(self, pixels_list) -> float:
-        """Set this model's evidence floor from real digits (flat 784 lists in [0, 1]); returns it."""
-        self.floors[self.model_name] = evidence_floor(self.net, pixels_list)
+    def calibrate(self, pixels_list, batch: int = 256) -> float:
+        """Set this model's evidence floor from real digits (flat 784 lists in [0, 1]), classified ``batch`` at a
+        time; returns it."""
+        self.floors[self.model_name] = evidence_floor(self.net, pixels_list, batch)
         self.dirty = True
         return self.floors[self.model_name]
 

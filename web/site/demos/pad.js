@@ -175,6 +175,7 @@ export function init(ctx) {
     o.textContent = name;
     $("pad-explain").appendChild(o);
   }
-  call("pad_prepare", $("pad-model").value).then(showModel).catch(showError);
+  // after the other demos' first calls (their init runs in this same task): their first frames come first
+  setTimeout(() => call("pad_prepare", $("pad-model").value).then(showModel).catch(showError), 0);
   window.gpumlPredict = predict;
 }

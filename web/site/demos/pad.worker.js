@@ -1,13 +1,15 @@
 // Digit-pad demo, worker side: real test digits for the unsure rule's calibration and the prediction benchmark.
 
-// test digits used to calibrate the "unsure" evidence floor, per backend (the pure-Python backend is slow)
-const CALIBRATION = { browser: 512, cpu: 256, python: 64 };
+// Test digits that calibrate the "unsure" evidence floor, per backend (the pure-Python backend is slow), classified
+// one at a time: the same kernels (and tuned variants) as the user's predictions, so calibrating warms them too
+// (batches of 64-256 compile and tune other shape classes: 30-150 s on SwiftShader on a loaded VM, vs ~1 s).
+const CALIBRATION = { browser: 128, cpu: 64, python: 32 };
 
 export function handlers({ py, getData, backend }) {
   async function prepare(model) {
     const xi = await getData("mnist_test_images.u8");
     const n = Math.min(CALIBRATION[backend()] || 64, Math.floor(xi.length / 784));
-    return py("pad_prepare", model, xi.subarray(0, n * 784));
+    return py("pad_prepare", model, xi.subarray(0, n * 784), 1);
   }
   return {
     async mnist_test_pixels([n = 10]) {
@@ -17,8 +19,8 @@ export function handlers({ py, getData, backend }) {
       for (let i = 0; i < n; i++) px.push(Array.from(xi.subarray(i * 784, (i + 1) * 784), (v) => v / 255));
       return { pixels: px, labels: Array.from(yi.subarray(0, n)) };
     },
-    async pad_prepare([model = "default"]) {
-      return prepare(model);
+    async pad_prepare(args) {
+      return args.length > 1 ? py("pad_prepare", ...args) : prepare(args[0] || "default");
     },
     // every prediction first makes sure its model is prepared (calibrated, filters drawn): cheap once done
     async pad_predict(args) {

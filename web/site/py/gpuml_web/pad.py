@@ -70,19 +70,19 @@ def pad_stroke(segments, radius_css):
     return "{}"
 
 
-def pad_prepare(model_name, digits_u8):
-    """Switch to ``model_name``; the first time for this network: calibrate the unsure rule's evidence floor on
-    the real test digits ``digits_u8`` (uint8 bytes, 784 per digit) and draw its filters. Returns the layers to
-    choose from, the filters' shapes and scales, and the floor."""
+def pad_prepare(model_name, digits_u8, batch=1, force=False):
+    """Switch to ``model_name``; the first time for this network (or with ``force``): calibrate the unsure rule's
+    evidence floor on the real test digits ``digits_u8`` (uint8 bytes, 784 per digit; ``batch`` at a time) and
+    draw its filters. Returns the layers to choose from, the filters' shapes and scales, and the floor."""
     d = _digits(model_name)
     net = d.net
     prepared = PAGE.pad_prepared.get(model_name)
-    changed = prepared is None or prepared["net"] is not net
+    changed = force or prepared is None or prepared["net"] is not net
     if changed:
         t0 = time.perf_counter()
         raw = digits_u8.to_bytes() if hasattr(digits_u8, "to_bytes") else bytes(digits_u8)
         n = len(raw) // 784
-        d.calibrate([[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)])
+        d.calibrate([[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)], batch=int(batch))
         filters = [{k: f[k] for k in ("name", "shape", "limit")} for f in d.conv_filters()]
         info = {"layers": d.layers, "filters": filters, "floor": d.floor, "calibration_digits": n}
         info["calibrate_ms"] = _ms(t0)
