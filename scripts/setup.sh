@@ -3,7 +3,7 @@
 #   - system packages (root only, via apt-get): mesa-vulkan-drivers + libvulkan1 (lavapipe: a WebGPU adapter
 #     on the CPU when there is no GPU), chromium (browser tests), xvfb (demo window tests)
 #   - .venv with gpuml installed editable plus its test/demo dependencies
-#   - web/node_modules (Pyodide from npm) when npm is available
+#   - web/node_modules (Pyodide; tf.js, jax-js, onnxruntime-web for `gpuml bench web`) when npm is available
 # Prints one line per action taken or skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,12 +67,12 @@ else
   fi
 fi
 
-# --- npm (Pyodide for the browser backend) ----------------------------------------------------------
+# --- npm (Pyodide for the browser backend; tf.js and the peers for the bench page) ------------------
 if [ -f web/package.json ]; then
   if command -v npm >/dev/null; then
     if [ ! -d web/node_modules/pyodide ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
       (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-      say "installed npm packages in web/ (Pyodide)"
+      say "installed npm packages in web/ (Pyodide, tf.js, jax-js, onnxruntime-web)"
     else
       say "npm packages in web/ up to date"
     fi
