@@ -103,6 +103,8 @@ def test_forced_setting_and_set_device_win(auto_mode, monkeypatch):
     python = open_device("python")
     gpuml.set_device(python)
     assert device_for("train") is python and device_for("kmeans") is python
+    monkeypatch.setenv("GPUML_BACKEND", "cpu")  # set_device() wins over the setting, as for get_device()
+    assert device_for("train") is python and gpuml.get_device() is python
     assert "set_device" in backends.auto_choices()[0]["why"]
 
 

@@ -153,12 +153,12 @@ def _family_choice(family: str, measure: bool) -> tuple[Device | None, str, dict
     """(device or None when not measured yet and ``measure`` is False, why, the stored measurement)."""
     if family not in auto.FAMILIES:
         raise ValueError(f"unknown op family {family!r}; choose one of {', '.join(auto.FAMILIES)}")
+    if _chosen:  # as for get_device(): set_device() wins over GPUML_BACKEND
+        return get_device(), "chosen with set_device() or --backend", None
     forced = setting("GPUML_BACKEND").lower()
     if forced:
         return open_device(forced), f"GPUML_BACKEND={forced}", None
     current = get_device()
-    if _chosen:
-        return current, "chosen with set_device() or --backend", None
     if not current.is_gpu:
         return current, "no WebGPU adapter", None
     if not current.caps.software:
@@ -200,7 +200,7 @@ def _measure(family: str, adapter: Device, cpu: Device) -> dict:
 
 def device_for(family: str) -> Device:
     """The device ``auto`` runs op family ``family`` on (``gpuml.backends.auto.FAMILIES``: "train", "predict",
-    "kmeans", "augment", "explain"): GPUML_BACKEND's or set_device()'s device when one is set; else a GPU adapter;
+    "kmeans", "augment", "explain"): set_device()'s or else GPUML_BACKEND's device when one is set; else a GPU adapter;
     else, on a software adapter, the adapter or numpy, whichever measured faster for this family (measured once
     per adapter and gpuml version, the first time the family is used, and stored with the kernel tuning cache)."""
     with _lock:
