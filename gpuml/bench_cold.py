@@ -34,7 +34,7 @@ from pathlib import Path
 TARGETS = {"predict": ("after_device_s", 0.150), "kmeans": ("first_s", 0.5), "augment": ("first_s", 0.5)}
 CASES = ("matmul", "conv_forward", "conv_backward", "predict", "kmeans", "augment", "gradcam")
 WARM_CALLS = 3
-MARK = "GPUML_COLD_RESULT "
+MARK = "gpuml-cold-result: "
 HERE = Path(__file__).resolve()
 TREE = HERE.parent.parent
 
