@@ -34,7 +34,7 @@ function onStep(d) {
 // --- elbow and silhouette plots ---------------------------------------------------------------------------
 function plot(canvas, xs, ys, { title, color, mark, current, yFmt }) {
   const g = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height, L = 46, R = 10, T = 22, B = 30;
+  const W = canvas.width, H = canvas.height, L = 46, R = 10, T = 22, B = 34;
   g.clearRect(0, 0, W, H);
   g.fillStyle = "#11131a";
   g.fillRect(0, 0, W, H);
@@ -59,7 +59,7 @@ function plot(canvas, xs, ys, { title, color, mark, current, yFmt }) {
   g.textAlign = "center";
   for (let k = x0; k <= x1; k++) {
     g.beginPath(); g.moveTo(px(k), H - B); g.lineTo(px(k), H - B + 4); g.stroke();
-    g.fillText(String(k), px(k), H - B + 15);
+    g.fillText(String(k), px(k), H - B + 14);
   }
   g.fillText("k", (L + W - R) / 2, H - 2);
   g.textAlign = "right";
@@ -120,7 +120,7 @@ function onSweep(d) {
   $("km-sweep-info").textContent = d.done
     ? `Suggested k = ${d.suggested_k} (${d.rule}); the elbow's kneedle knee is k = ${d.kneedle_k}. ` +
       `k = 2..10 on ${s.n.toLocaleString()} points, in ${s.slices.length} worker slices between animation frames.`
-    : `computing… ${d.k.length} of 9 (${last})`;
+    : `computing… ${d.k.length} of 9` + (last ? ` (${last})` : "");
   $("km-elbow").setAttribute("aria-label", `elbow plot: inertia for k = ${d.k.join(", ")}: ${d.inertia.map((v) => v.toFixed(0)).join(", ")}` +
     (d.done ? `; suggested k = ${d.suggested_k}` : ""));
   $("km-sil").setAttribute("aria-label", `silhouette plot: mean silhouette for k = ${d.k.join(", ")}: ` +

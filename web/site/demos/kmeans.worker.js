@@ -5,7 +5,7 @@ const frame = () => new Promise((r) => (self.requestAnimationFrame ? self.reques
 
 export function handlers({ py, post, getJSON, renderer }) {
   // ticks: the Play loop's animation frames since the last start (interval since the previous tick, Python time)
-  const loop = { running: false, speed: 5, sweepId: 0, ticks: [] };
+  const loop = { running: false, speed: 5, sweepId: 0, ticks: [], slices: 0 };
 
   // Every animation frame is a tick; a step is due every 1/speed s (at most one per tick). A tick's interval is
   // the frame time the worker loop sees: it includes any Python call (a step, a sweep slice) that ran before it.
@@ -28,7 +28,7 @@ export function handlers({ py, post, getJSON, renderer }) {
         post({ type: "progress", name: "kmeans", data: out });
         if (out.done) { loop.running = false; }
       }
-      loop.ticks.push({ interval_ms: interval, call_ms: callMs });
+      loop.ticks.push({ interval_ms: interval, call_ms: callMs, slices: loop.slices }); // slices: sweep slices so far
       if (loop.ticks.length > 5000) loop.ticks.shift();
       if (loop.running) await frame();
     }
@@ -44,6 +44,7 @@ export function handlers({ py, post, getJSON, renderer }) {
       while (loop.running && id === loop.sweepId) await frame();
       if (id !== loop.sweepId) break;
       const out = await py("kmeans_sweep_slice");
+      loop.slices += 1;
       if (id !== loop.sweepId) break;
       post({ type: "progress", name: "kmeans-sweep", data: out });
       if (out.done) break;
