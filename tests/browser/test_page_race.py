@@ -6,6 +6,8 @@ Screenshots: test-artifacts/web/race_*.png."""
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 from page_site import ARTIFACTS, console_errors, open_page, wait, wait_ready
 
@@ -54,7 +56,7 @@ def test_race_finishes_with_markers_in_view(race, surface):
     _type_surface(page, surface)
     wait(page, f"gpumlPage.race.setups === {before + 1}", timeout=600_000)
     page.click("#race-play")
-    wait(page, "gpumlPage.race.finished === true", timeout=300_000)
+    wait(page, "gpumlPage.race.finished === true", timeout=600_000)
     view = page.evaluate("gpumlPage.race.view")
     paths = page.evaluate("gpumlPage.race.paths")
     (x0, x1), (y0, y1) = view["x_range"], view["y_range"]
@@ -77,7 +79,8 @@ def test_race_finishes_with_markers_in_view(race, surface):
     assert status.startswith(f"finished at step {view['steps']}"), status
     rows = page.locator("#race-board tbody tr")
     assert rows.count() == 6 and rows.nth(0).inner_text().startswith("1.")
-    assert max(page.evaluate("gpumlPage.race.drawMs")) < 50
+    draws = page.evaluate("gpumlPage.race.drawMs")
+    assert statistics.median(draws) < 20 and sorted(draws)[int(0.95 * len(draws))] < 50, draws
     page.locator("#race").screenshot(path=str(ARTIFACTS / f"race_{surface}_finished.png"))
 
 
@@ -89,8 +92,11 @@ def test_lr_slider_restarts_and_narrow_layout(race):
     assert page.inner_text("#race-lr-value") == "0.56"
     page.set_viewport_size({"width": 390, "height": 900})
     page.locator("#race").scroll_into_view_if_needed()
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"page overflows by {overflow} px at 390 px"
+    wide = page.evaluate(
+        "[...document.querySelectorAll('#race *')].filter((e) => e.getBoundingClientRect().right > "
+        "document.documentElement.clientWidth + 1).map((e) => e.tagName + '#' + e.id)"
+    )
+    assert wide == [], f"{wide} overflow at 390 px"
     page.locator("#race").screenshot(path=str(ARTIFACTS / "race_390.png"))
     page.set_viewport_size({"width": 1300, "height": 1000})
     assert console_errors(page.console) == []

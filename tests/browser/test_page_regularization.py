@@ -80,8 +80,11 @@ def test_bad_value_is_an_error_in_words_and_narrow_layout(reg):
     assert "control 'log_l1' takes a number in [-6, -1], got 5" in err
     page.set_viewport_size({"width": 390, "height": 900})
     page.locator("#regularization").scroll_into_view_if_needed()
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"page overflows by {overflow} px at 390 px"
+    wide = page.evaluate(
+        "[...document.querySelectorAll('#regularization *')].filter((e) => e.getBoundingClientRect().right > "
+        "document.documentElement.clientWidth + 1).map((e) => e.tagName + '#' + e.id)"
+    )
+    assert wide == [], f"{wide} overflow at 390 px"
     page.locator("#regularization").screenshot(path=str(ARTIFACTS / "regularization_390.png"))
     page.set_viewport_size({"width": 1300, "height": 1000})
     assert console_errors(page.console) == []

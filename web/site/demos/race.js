@@ -22,9 +22,16 @@ function surfaceImage(b64, n) {
     const [r, g, b] = magma(bytes[k] / 255);
     img.data[4 * k] = r; img.data[4 * k + 1] = g; img.data[4 * k + 2] = b; img.data[4 * k + 3] = 255;
   }
+  const small = document.createElement("canvas");
+  small.width = small.height = n;
+  small.getContext("2d").putImageData(img, 0, 0);
+  const target = ctx.$("race-canvas");  // scaled once here: each frame's draw is then a plain copy
   const c = document.createElement("canvas");
-  c.width = c.height = n;
-  c.getContext("2d").putImageData(img, 0, 0);
+  c.width = target.width;
+  c.height = target.height;
+  const g = c.getContext("2d");
+  g.imageSmoothingEnabled = true;
+  g.drawImage(small, 0, 0, c.width, c.height);
   return c;
 }
 
@@ -35,8 +42,7 @@ function draw() {
   const W = canvas.width, H = canvas.height, v = race.view;
   const [x0, x1] = v.x_range, [y0, y1] = v.y_range;
   const px = (x) => ((x - x0) / (x1 - x0)) * W, py = (y) => ((y1 - y) / (y1 - y0)) * H;
-  g.imageSmoothingEnabled = true;
-  g.drawImage(race.image, 0, 0, W, H);
+  g.drawImage(race.image, 0, 0);
   g.strokeStyle = "#fff";
   g.lineWidth = 1.5;
   for (const [mx, my] of v.minima) {  // the finish: a cross inside the tolerance circle
@@ -108,8 +114,10 @@ export function init(c) {
   state.race = { view: null, paths: [], drawMs: [], finished: false, setups: 0 };
   race = { view: null, paths: [], image: null };
   const lr = () => Number($("race-lr").value);
+  let requested = null;  // the name last asked for: a change event for the same name (after Enter) is skipped
   async function setup() {
     const name = $("race-surface").value.trim();
+    requested = name;
     try {
       const out = await call("race_setup", name, lr());
       clearError("race-surface");
@@ -128,7 +136,8 @@ export function init(c) {
   call("race_surfaces").then((names) => {
     for (const [name, label] of Object.entries(names)) $("race-surfaces").append(new Option(label, name));
   }).catch(showError);
-  $("race-surface").addEventListener("change", setup);
+  $("race-surface").addEventListener("change", () => { if ($("race-surface").value.trim() !== requested) setup(); });
+  $("race-surface").addEventListener("keydown", (e) => { if (e.key === "Enter") setup(); });
   $("race-lr").addEventListener("input", () => { $("race-lr-value").textContent = (10 ** lr()).toPrecision(2); });
   $("race-lr").addEventListener("change", async () => {
     try {

@@ -40,8 +40,14 @@ def reg_steps(count=1):
 
 def reg_set(name, value):
     """Set a control (a strength applies from the next step); ValueError in words for a bad value."""
-    PAGE.regularization.set(str(name), value)
-    return json.dumps(PAGE.regularization.view())
+    model = getattr(PAGE, "regularization", None)
+    if model is None:  # not set up yet: validate only (Start takes the sliders' values)
+        for c in RegularizationModel.controls:
+            if c.name == name:
+                return json.dumps({"name": name, "value": c.validate(value)})
+        raise ValueError(f"regularization has no control {name!r}")
+    model.set(str(name), value)
+    return json.dumps(model.view())
 
 
 def reg_restart():
