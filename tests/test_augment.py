@@ -630,6 +630,11 @@ BAD_PARAMETERS = [
     (lambda: A.parse_pipeline("rotate 10 p=1.2"), "'rotate 10 p=1.2': RandomApply(Rotate): p is a probability"),
     (lambda: A.parse_pipeline("hflip nan"), "'hflip nan': HorizontalFlip: p must be finite, got nan"),
     (lambda: A.parse_pipeline("normalize 0.5"), "normalize takes means then stds"),
+    (lambda: A.parse_pipeline("brightness 2"), "'brightness 2': Brightness: factor must stay >= 0"),
+    (lambda: A.parse_pipeline("resize 1e30"), "'resize 1e30': Resize: size must be at most 16384 pixels"),
+    (lambda: A.parse_pipeline("rotate 9 fill=5"), "'rotate 9 fill=5': Rotate: fill 5 is outside the value"),
+    (lambda: A.parse_pipeline("crop 20 p=0.5"), "'crop 20 p=0.5': p= needs a size-preserving transform; crop"),
+    (lambda: A.Compose([A.Cutout(4, fill=-1)]), "Cutout: fill -1 is outside the value_range (0, 1)"),
 ]
 
 

@@ -59,8 +59,11 @@ def _range(value, name: str, center: float = 0.0, owner: str = "augment", low: f
     return lo, hi
 
 
+MAX_SIDE = 16384  # pixels: far beyond any image an adapter can hold, small enough to fail here with the value
+
+
 def _size(size, owner: str = "augment", name: str = "size") -> tuple[int, int]:
-    """An int or (h, w) of whole pixels >= 1."""
+    """An int or (h, w) of whole pixels in [1, MAX_SIDE]."""
     pair = (size, size) if isinstance(size, int | float) else tuple(size)
     if len(pair) != 2:
         raise ValueError(f"{owner}: {name} must be H or (H, W) pixels, got {size!r}")
@@ -68,6 +71,8 @@ def _size(size, owner: str = "augment", name: str = "size") -> tuple[int, int]:
         f = _finite(v, name, owner)
         if f < 1 or f != int(f):
             raise ValueError(f"{owner}: {name} must be whole pixels >= 1, got {size!r}")
+        if f > MAX_SIDE:
+            raise ValueError(f"{owner}: {name} must be at most {MAX_SIDE} pixels, got {f:g}")
     return int(pair[0]), int(pair[1])
 
 

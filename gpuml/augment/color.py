@@ -33,7 +33,10 @@ def _blend_gray(f: float) -> list[list[float]]:
 
 class _Factor(Transform):
     def __init__(self, factor=0.2):
-        self.factor = _range(factor, "factor", 1.0, type(self).__name__)
+        owner = type(self).__name__
+        self.factor = _range(factor, "factor", 1.0, owner)
+        if self.factor[0] < 0:  # a negative factor inverts the image: v <= 1 (documented [1 - v, 1 + v])
+            raise ValueError(f"{owner}: factor must stay >= 0 (a strength in [0, 1] or a (lo, hi) range), got {factor}")
 
     def generate(self, n, shape, rng):
         return [{"factor": rng.uniform(*self.factor)} for _ in range(n)]

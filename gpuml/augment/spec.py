@@ -74,6 +74,8 @@ def parse_transform(item: str) -> T.Transform:
             nums.append(num)
     p = kwargs.pop("p", None)
     if name in _SIZED:
+        if p is not None:  # RandomApply keeps the others unchanged: every image must come out the same size
+            raise ValueError(f"augmentation spec item {item!r}: p= needs a size-preserving transform; {name} resizes")
         if not 1 <= len(nums) <= 2:
             raise ValueError(f"{name} takes a size H [W], got {item!r}")
         t = _build(item, _SIZED[name], tuple(nums) if len(nums) == 2 else nums[0], **kwargs)
@@ -107,4 +109,7 @@ def parse_pipeline(spec: str, **compose_kwargs) -> T.Compose:
     items = [s.strip() for s in spec.replace(";", ",").split(",") if s.strip()]
     if not items:
         raise ValueError("empty augmentation spec")
-    return T.Compose([parse_transform(s) for s in items], **compose_kwargs)
+    parsed = [parse_transform(s) for s in items]
+    for s, t in zip(items, parsed, strict=True):  # per-item checks (fill vs value_range) name the item
+        _build(s, T.Compose, [t], **compose_kwargs)
+    return T.Compose(parsed, **compose_kwargs)

@@ -93,6 +93,12 @@ class Compose(Transform):
             raise ValueError(f"Compose: value_range must be (lo, hi) with lo < hi, got {tuple(value_range)!r}")
         self.value_range = (lo, hi)
         self.clip = bool(clip)
+        for t in self.transforms:
+            if isinstance(t, Transform) and t.normalizes:
+                break  # after Normalize, values (and a fill) are in the normalised units
+            for owner, fill in _fills(t):
+                if not lo <= fill <= hi:
+                    raise ValueError(f"{owner}: fill {fill:g} is outside the value_range ({lo:g}, {hi:g})")
 
     @property
     def callables(self) -> bool:
@@ -145,6 +151,15 @@ class Compose(Transform):
 
     def __repr__(self) -> str:
         return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
+
+
+def _fills(t):
+    """(transform name, fill) of ``t`` and the transforms nested in it."""
+    if hasattr(t, "fill"):
+        yield type(t).__name__, t.fill
+    for inner in [getattr(t, "transform", None), *getattr(t, "transforms", [])]:
+        if isinstance(inner, Transform):
+            yield from _fills(inner)
 
 
 def _masked(stages, keep, shape):

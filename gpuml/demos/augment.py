@@ -2,14 +2,19 @@
 one image and 9 augmented variants (one batch through ``gpuml.augment`` on the device), re-drawn with new random
 parameters per key press. Each transform of the pipeline can be switched on and off and its strength changed;
 the text spec of the current pipeline is shown (it works with ``gpuml train --augment`` and ``gpuml augment
---pipeline``).
+--pipeline``). "e" exports the set shown (the original and the 9 variants as PNGs plus labels.csv, the page's
+download and ``gpuml augment``'s format) as a zip in the ``export_dir`` option's folder (default: the current one).
 """
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import numpy as np
 
 from ..playground.augment import TRANSFORMS, AugmentModel
+from ..playground.augment_export import export_zip
 from ..tensor import tensor
 from .app import Demo
 from .render import DIM, PALETTE, TEXT
@@ -63,6 +68,7 @@ class AugmentDemo(Demo):
         ("1-9", "toggle transform"),
         ("up/down", "select"),
         ("left/right or -/+", "strength"),
+        ("e", "export zip"),
         ("Esc", "quit"),
     )
 
@@ -78,6 +84,8 @@ class AugmentDemo(Demo):
         self.model = AugmentModel(batch, source=source, seed=int(options.get("seed") or 0))
         self.selected = 0
         self._variants = (None, None)  # (variants tensor, its host copy)
+        self.exported = ""  # what the last export says (its path, or its error)
+        self.export_thread: threading.Thread | None = None
 
     def update(self) -> None:
         self.model.step()
@@ -91,6 +99,8 @@ class AugmentDemo(Demo):
             name = TRANSFORMS[i][0]
             m.set(name, not m.get(name))
             self.selected = i
+        elif key == "e":
+            self.export()
         elif key == "ArrowUp":
             self.selected = (self.selected - 1) % len(TRANSFORMS)
         elif key == "ArrowDown":
@@ -100,8 +110,31 @@ class AugmentDemo(Demo):
             m.nudge(f"{name}_strength", key in ("ArrowRight", "+", "=", "WheelUp"))
             m.set(name, True)
 
+    def export(self) -> None:
+        """Write the shown set as a zip: the readback here, PNG encoding and the file in a thread (not a frame)."""
+        m = self.model
+        m.step()
+        variants = self._host_variants(m.variants)
+        flat = [(img.ravel().tolist(), *(img.shape if img.ndim == 3 else (1, *img.shape))) for img in variants]
+        chw = self.image if self.image.ndim == 3 else self.image[None]
+        original = (chw.ravel().tolist(), *chw.shape)
+        seed, params, source = m.values["seed"], m.params, m.source
+        path = Path(self.options.get("export_dir") or ".").resolve() / f"gpuml-augment-seed{seed}.zip"
+        self.exported = f"exporting to {path} ..."
+
+        def write():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(export_zip(original, flat, params, source=source, label=source, stem="image"))
+                self.exported = f"exported 1 + {len(flat)} PNGs and labels.csv to {path}"
+            except (OSError, ValueError) as exc:
+                self.exported = f"export failed: {exc}"
+
+        self.export_thread = threading.Thread(target=write, daemon=True)
+        self.export_thread.start()
+
     def state(self) -> dict:
-        return {**self.model.state(), "selected": TRANSFORMS[self.selected][0]}
+        return {**self.model.state(), "selected": TRANSFORMS[self.selected][0], "exported": self.exported}
 
     def _host_variants(self, variants) -> np.ndarray:
         if self._variants[0] is not variants:  # one readback per new batch
@@ -137,4 +170,6 @@ class AugmentDemo(Demo):
             r.text(f"{strength:.3g} {meaning}", px + 34, y + 17, 10, DIM)
         spec = v["spec"] or "(identity)"
         r.text("spec: " + spec[:100], 370, 772 - 22, 12, TEXT)
+        if self.exported:
+            r.text(self.exported[-110:], 370, 772 - 40, 12, PALETTE[4])
         self.draw_help(r, 40, 772, 1040)  # one line, clear of the frame-time readout at the bottom right

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 
 from ..augment import parse_pipeline
+from . import augment_steps
+from .augment_export import export_zip
 from .controls import DemoModel, button, slider, toggle
 
 # name, spec template, default strength, (min, max), what the number means
@@ -50,6 +52,7 @@ class AugmentModel(DemoModel):
         self.size = images.shape[-1]
         self.values["seed"] = int(seed)
         self.custom_spec: str | None = None
+        self.steps: list[dict] = []  # the builder's steps when a spec / builder drives the pipeline
         self.presses = 0
         self.dirty = True
         self.variants = images
@@ -57,11 +60,30 @@ class AugmentModel(DemoModel):
         self.ms = 0.0
 
     def use_spec(self, spec: str | None) -> None:
-        """Run a text spec instead of the switches (None: back to the switches); a bad spec raises ValueError."""
-        if spec is not None:
+        """Run a text spec instead of the switches (None: back to the switches; "": no transform); a bad spec
+        raises a one-line ValueError naming the item. The builder's steps follow the spec."""
+        if spec is not None and spec.strip():
             parse_pipeline(spec)
+            self.steps = augment_steps.spec_to_steps(spec)
+        elif spec is not None:
+            self.steps = []
         self.custom_spec = spec
         self.dirty = True
+
+    def edit_steps(self, op: str, index: int = 0, arg=None, key: int | None = None) -> str:
+        """Change the builder's steps (see :func:`augment_steps.edit`) and run the spec they give (returned)."""
+        steps = augment_steps.edit(self.steps, op, index, arg, key)
+        spec = augment_steps.steps_to_spec(steps)
+        if spec:
+            parse_pipeline(spec)
+        self.steps, self.custom_spec, self.dirty = steps, spec, True
+        return spec
+
+    def export(self, *, label: str = "", stem: str = "image") -> bytes:
+        """The original and the current variants as a zip of PNGs plus labels.csv (gpuml augment's format)."""
+        self.step()
+        orig, vars_ = _flat_images(self.images)[0], _flat_images(self.variants)
+        return export_zip(orig, vars_, self.params, source=self.source, label=label, stem=stem)
 
     def spec(self) -> str:
         """The pipeline's text spec (sizes in pixels of this batch)."""
@@ -119,6 +141,7 @@ class AugmentModel(DemoModel):
                 for name, _, _, rng, meaning in TRANSFORMS
             ],
             "spec": self.spec(),
+            "steps": self.steps,
         }
 
     def state(self) -> dict:
@@ -129,6 +152,15 @@ class AugmentModel(DemoModel):
             "enabled": [t[0] for t in TRANSFORMS if self.values[t[0]]],
             "source": self.source,
         }
+
+
+def _flat_images(t) -> list[tuple[list[float], int, int, int]]:
+    """(flat C x H x W floats, c, h, w) per image of an (N, C, H, W) or (N, H, W) tensor (one readback)."""
+    n, (h, w) = t.shape[0], t.shape[-2:]
+    c = t.shape[1] if len(t.shape) == 4 else 1
+    flat = t.reshape(n * c * h * w).tolist()
+    size = c * h * w
+    return [(flat[i * size : (i + 1) * size], c, h, w) for i in range(n)]
 
 
 def color_card(size: int = 48) -> list[float]:

@@ -1,0 +1,78 @@
+"""The augmentation set's export: pure-Python PNGs (read back by Pillow equal to the rounded pixels), the zip of
+the original + variants with labels.csv in ``gpuml augment``'s format, and the native window's "e" key writing it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from gpuml.playground.augment_export import png_bytes
+
+Image = pytest.importorskip("PIL.Image")
+
+
+def test_png_bytes_gray_and_rgb_roundtrip():
+    rng = np.random.default_rng(0)
+    for c in (1, 3):
+        x = rng.random((c, 5, 7)).astype(np.float32)
+        x[0, 0, 0], x[-1, -1, -1] = -0.5, 1.5  # clipped
+        img = np.asarray(Image.open(io.BytesIO(png_bytes(x.ravel().tolist(), c, 5, 7))))
+        want = np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+        want = want[0] if c == 1 else want.transpose(1, 2, 0)
+        np.testing.assert_array_equal(img, want)
+    with pytest.raises(ValueError, match="need 1 or 3 channels"):
+        png_bytes([0.0] * 8, 2, 2, 2)
+
+
+def test_model_export_zip(native_device):
+    import gpuml
+    from gpuml.playground.augment import AugmentModel
+
+    img = np.zeros((28, 28), np.float32)
+    img[8:20, 10:18] = 1
+    m = AugmentModel(gpuml.tensor(np.repeat(img[None, None], 9, axis=0), device=native_device), source="bar")
+    m.use_spec("rotate 30, crop 20 20")
+    z = zipfile.ZipFile(io.BytesIO(m.export(label="bar", stem="bar")))
+    rows = list(csv.DictReader(io.StringIO(z.read("labels.csv").decode())))
+    assert list(rows[0]) == ["file", "source", "label", "variant", "params"]  # gpuml augment's columns
+    assert [r["variant"] for r in rows] == ["original", *map(str, range(9))]
+    orig = np.asarray(Image.open(io.BytesIO(z.read("bar_original.png"))))
+    np.testing.assert_array_equal(orig, (img * 255).astype(np.uint8))
+    v = m.variants.numpy()
+    for k in range(9):
+        got = np.asarray(Image.open(io.BytesIO(z.read(f"bar_{k}.png"))))
+        assert got.shape == (20, 20)
+        np.testing.assert_array_equal(got, np.clip(np.round(v[k, 0] * 255), 0, 255).astype(np.uint8))
+        assert '"angle"' in rows[k + 1]["params"] and '"top"' in rows[k + 1]["params"]
+
+
+def test_native_window_e_key_exports(native_device, tmp_path):
+    import gpuml
+    from gpuml.demos import load_demo
+    from gpuml.demos.app import App
+
+    previous = gpuml.get_device()
+    gpuml.set_device(native_device)
+    try:
+        app = App(load_demo("augment"), {"export_dir": str(tmp_path)}, offscreen=True)
+        app.canvas.draw()
+        app.feed({"event_type": "key_down", "key": "e", "modifiers": ()})
+        app.demo.export_thread.join(60)
+        path = tmp_path / "gpuml-augment-seed0.zip"
+        assert app.demo.state()["exported"] == f"exported 1 + 9 PNGs and labels.csv to {path}"
+        z = zipfile.ZipFile(path)
+        assert len([n for n in z.namelist() if n.endswith(".png")]) == 10
+        rows = list(csv.DictReader(io.StringIO(z.read("labels.csv").decode())))
+        assert len(rows) == 10
+        shown = app.demo._host_variants(app.demo.model.variants)
+        got = np.asarray(Image.open(io.BytesIO(z.read("image_4.png"))))
+        np.testing.assert_array_equal(got, np.clip(np.round(shown[4, 0] * 255), 0, 255).astype(np.uint8))
+        img = np.asarray(app.canvas.draw())[:, :, :3]
+        assert img.std() > 10
+        app.close()
+    finally:
+        gpuml.set_device(previous)
