@@ -37,9 +37,9 @@ def cmd_bench(args) -> int:
     if args.what == "web":
         from gpuml import bench_web
 
-        bad = [c for c in args.case or [] if c not in ("matmul", "conv", "train", "chain")]
+        bad = [c for c in args.case or [] if c not in bench_web.KINDS]
         if bad:
-            raise ValueError(f"--case {bad[0]!r}: choose from matmul, conv, train, chain")
+            raise ValueError(f"--case {bad[0]!r}: choose from {', '.join(bench_web.KINDS)}")
         flags = bench_web.parse_flags(args.tfjs_flag)
         return bench_web.main(args.quick, args.repeat, args.json, kinds=args.case, tfjs_flags=flags)
     if args.what == "cold":
@@ -94,11 +94,12 @@ def add_bench(sub) -> None:
         help="benchmarks (GEMM, axpy, dispatch overhead) beside numpy; 'web': in Chromium beside TensorFlow.js",
         description="Time gpuml kernels on each backend beside numpy (and PyTorch CPU when installed), in one run. "
         "GPU times come from timestamp queries where available; wall times always.",
-        epilog="web: gpuml (its Python package in Pyodide on navigator.gpu) against TensorFlow.js's WebGPU backend "
-        "in one headless Chromium page on the same adapter: matmul 1024^3, conv2d on LeNet-5's layers (batch 64) "
-        "and a 3x3 C=64 convolution (batch 8), one LeNet-5 Adam training step (batch 64), 100 chained tiny adds "
-        "(the cost of issuing an op). Wall time = work + device "
-        "sync (median of --repeat after warm-up, min/max, IQR); GPU time = summed per-kernel timestamp queries "
+        epilog="web: gpuml (its Python package in Pyodide on navigator.gpu) against TensorFlow.js's WebGPU backend, "
+        "jax-js (@jax-js/jax, WebGPU and Wasm) and ONNX Runtime Web (WebGPU and Wasm EPs, on the model "
+        "gpuml.export.onnx writes) in one headless Chromium page on the same adapter: matmul 1024^3, conv2d on "
+        "LeNet-5's layers (batch 64) and a 3x3 C=64 convolution (batch 8), LeNet-5 inference (batch 1 and 64), one "
+        "LeNet-5 Adam training step (batch 64), 100 chained tiny adds (the cost of issuing an op). "
+        "Wall time = work + device sync (median of --repeat after warm-up, min/max, IQR); GPU time = summed per-kernel timestamp queries "
         "(gpuml device.profile(), tf.js tf.time()). Outputs are checked against numpy (exit status 1 if they "
         "disagree); prints gpuml/tf.js per case. Needs the system `chromium`, Python playwright and `npm ci` in "
         "web/ (Pyodide, @tensorflow/tfjs, @tensorflow/tfjs-backend-webgpu); everything is served locally. "
@@ -135,7 +136,7 @@ def add_bench(sub) -> None:
     b.add_argument(
         "--case",
         action="append",
-        help="web: only these cases (matmul, conv, train, chain); cold: matmul, conv_forward, conv_backward, "
+        help="web: only these cases (matmul, conv, infer, train, chain); cold: matmul, conv_forward, conv_backward, "
         "predict, kmeans, augment, gradcam (repeatable)",
     )
     b.add_argument(
