@@ -300,7 +300,7 @@ class KMeansDemo(Demo):
             r.text("D^2 weight 0", x + 12, 214, 11, DIM)
             for i, col in enumerate(HEAT_PALETTE[:HEAT_LEVELS]):
                 r.rect(x + 104 + i * 8, 218, 8, 8, col)
-            r.text("max: next centre drawn ~ D^2", x + 230, 214, 11, DIM)
+            r.text("max (next centre ~ D^2)", x + 230, 214, 11, DIM)
         ks, inertia = v["elbow"]
         sil = v["silhouette"]
         top = max(inertia) * 1.06 if inertia else 1.0
@@ -313,7 +313,7 @@ class KMeansDemo(Demo):
         if not v["panels_done"]:
             r.text(f"computing… k = {len(ks) + 1} of {PANEL_KS}", x + w - 12, 502, 12, DIM, "right")
         elif v["suggested_k"] is not None:
-            r.text(f"suggested k = {v['suggested_k']}: max silhouette", x + w - 12, 502, 12, SUGGEST_COLOR, "right")
+            r.text(f"suggested k = {v['suggested_k']}", x + w - 12, 502, 12, SUGGEST_COLOR, "right")
         if self.panel_error:
             r.text(self.panel_error[:60], x + 12, 740, 12, "#ff8a80")
 
