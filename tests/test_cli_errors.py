@@ -187,6 +187,8 @@ def test_resume_with_a_changed_model_optimizer_or_lr_is_an_error(capsys, tmp_pat
     ):
         code, _, err = run(capsys, "train", "--resume", ckpt, option, value, "--out", out)
         assert_one_line(code, err, f"{option} {value}", saved, str(ckpt))
+    code, _, err = run(capsys, "train", "--resume", ckpt, "--standardize", "--out", out)  # trained without it
+    assert_one_line(code, err, "--standardize True", "standardize False", str(ckpt))
     assert ckpt.read_bytes() == before  # nothing trained
     code, _, err = run(capsys, "train", "--resume", ckpt, "--epochs", "1")  # no more than the epochs done
     assert_one_line(code, err, "--epochs 1", "trained 1 epochs already", str(ckpt))

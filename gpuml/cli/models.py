@@ -121,7 +121,7 @@ def cmd_train(args) -> int:
             augment=args.augment,
             input_shape=shape,
             num_classes=classes,
-            standardize=args.standardize,
+            standardize=bool(args.standardize),
             extra={} if builtin else {"data": opts, "classes": list(train.classes or [])},
         )
         try:
@@ -171,7 +171,7 @@ _TRAIN_DEFAULTS = {
     "schedule": "cosine",
     "seed": 0,
 }
-_RESUME_FIXED = (*_TRAIN_DEFAULTS, "model", "max_grad_norm", "subset", "augment")
+_RESUME_FIXED = (*_TRAIN_DEFAULTS, "model", "max_grad_norm", "subset", "augment", "standardize")
 
 
 def _resume_clash(args, cfg, source, done: int) -> str | None:
@@ -350,6 +350,7 @@ def add_train(sub) -> None:
     d.add_argument(
         "--standardize",
         action="store_true",
+        default=None,  # None: not given (with --resume the checkpoint decides)
         help="standardise each channel by the training data's mean and std (stored in the model; predict uses it)",
     )
     t.add_argument(
