@@ -3,10 +3,13 @@
 batches) trains without a penalty, with L1, with L2 and with decoupled weight decay on 512 MNIST images with a
 quarter of their labels wrong, so the unregularised run overfits. One column per run: train and test accuracy per
 epoch, and its weight histogram on axes shared by all four; each penalty's strength has its own log-scale slider
-(keys), applied from the next step.
+(keys), applied from the next step. Training runs on a worker thread (frames only draw the latest view).
 """
 
 from __future__ import annotations
+
+import threading
+import time
 
 import numpy as np
 
@@ -35,6 +38,43 @@ def page_subsets():
     return out[0], out[1], name
 
 
+class _Trainer:
+    """Trains on a worker thread, a batch at a time under ``lock`` (input that changes the model takes it too);
+    ``view`` is the model's view after the latest epoch, so a frame never computes histograms."""
+
+    def __init__(self, model, app):
+        self.model, self.app = model, app
+        self.lock = threading.Lock()
+        self.error: str | None = None
+        self.view = model.view()
+        self.thread = threading.Thread(target=self._run, name="gpuml-regularization", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        m = self.model
+        try:
+            while not self.app.closed:
+                if m.get("playing") and not m.done:
+                    with self.lock:
+                        epoch = m.epoch
+                        m.train_batch()
+                        if m.epoch != epoch:
+                            self.view = m.view()
+                else:
+                    time.sleep(0.02)
+        except Exception as exc:  # shown in the window, not a traceback
+            self.error = f"training failed: {exc}"
+
+    def refresh(self) -> None:
+        self.view = self.model.view()
+
+    def wait_epochs(self, epochs: int, timeout: float = 300.0) -> None:
+        """Until ``epochs`` epochs are trained (tests and offscreen screenshots)."""
+        deadline = time.time() + timeout
+        while self.model.epoch < epochs and self.thread.is_alive() and time.time() < deadline:
+            time.sleep(0.01)
+
+
 class RegularizationDemo(Demo):
     name = "regularization"
     title = "regularization: none vs L1 vs L2 vs weight decay"
@@ -54,21 +94,22 @@ class RegularizationDemo(Demo):
             train, test, n_train=int(options.get("subset") or 512), data_name=data_name, device=self.device, **values
         )
         self.selected = "log_l2"
-
-    def update(self) -> None:
-        self.model.step()
+        self.trainer = _Trainer(self.model, app)
 
     def on_key(self, key, modifiers):
         m = self.model
         keys = {k: name for name, _, k in SLIDERS}
         if key in keys:
             self.selected = keys[key]
-        elif key in ("ArrowUp", "ArrowDown", "+", "=", "-", "WheelUp", "WheelDown"):
-            m.nudge(self.selected, key in ("ArrowUp", "+", "=", "WheelUp"))
-        elif key == " ":
-            m.set("playing", not m.get("playing"))
-        elif key == "r":
-            m.press("restart")
+            return
+        with self.trainer.lock:
+            if key in ("ArrowUp", "ArrowDown", "+", "=", "-", "WheelUp", "WheelDown"):
+                m.nudge(self.selected, key in ("ArrowUp", "+", "=", "WheelUp"))
+            elif key == " ":
+                m.set("playing", not m.get("playing"))
+            elif key == "r":
+                m.press("restart")
+            self.trainer.refresh()
 
     def _slider(self, r, x, y, w, name, label, key) -> None:
         c = self.model.control(name)
@@ -84,13 +125,16 @@ class RegularizationDemo(Demo):
         r.rect(kx - 4, y + 17, 8, 18, PALETTE[5] if selected else "#8a8fa3")
 
     def draw(self, r) -> None:
-        v = self.model.view()
+        v = self.trainer.view
         r.text(v["title"], 40, 12, 20, TEXT)
         r.text(v["subtitle"], 40, 40, 11, DIM)
         for j, (name, label, key) in enumerate(SLIDERS):
             self._slider(r, 40 + j * 300, 60, 260, name, label, key)
-        state = "done" if v["done"] else ("training" if v["playing"] else "paused")
-        r.text(f"epoch {v['epoch']} of {v['epochs']} ({state})", 1240, 64, 14, TEXT, "right")
+        m = self.model
+        state = "done" if m.done else ("training" if m.get("playing") else "paused")
+        if self.trainer.error:
+            state = self.trainer.error
+        r.text(f"epoch {m.epoch} of {v['epochs']} ({state})", 1240, 64, 14, TEXT, "right")
         hist = v["histograms"]
         edges = hist["edges"]
         for i, name in enumerate(RUNS):

@@ -133,7 +133,7 @@ export function init(c) {
       errorAt("race-surface", e);
     }
   }
-  call("race_surfaces").then((names) => {
+  call("race_surfaces").then((names) => {  // pure Python, instant
     for (const [name, label] of Object.entries(names)) $("race-surfaces").append(new Option(label, name));
   }).catch(showError);
   $("race-surface").addEventListener("change", () => { if ($("race-surface").value.trim() !== requested) setup(); });
@@ -166,5 +166,9 @@ export function init(c) {
     apply(await call("race_step"), false);
   };
   $("race-restart").onclick = setup;
-  setup();
+  // the first race is set up when the section comes into view: nothing queued ahead of the first prediction
+  const seen = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) { seen.disconnect(); if (!state.race.setups) setup(); }
+  });
+  seen.observe($("race"));
 }
