@@ -174,6 +174,6 @@ class RegularizationDemo(Demo):
             tx = px + (t + span) / (2 * span) * pw
             r.rect(tx, py + ph, 1, 4, "#6b6b78")
             r.text(f"{t:.2g}", tx, py + ph + 5, 10, DIM, "center")
-        r.text("x: weight value   y: share of weights (log)", px, py + ph + 20, 10, DIM)
+        r.text("x: weight value  y: share, log scale", px, py + ph + 20, 10, DIM)
         r.text(f"|w| < {below:g}: {run['near_zero']:.1%} · mean |w| {run['mean_abs']:.3f}", x + 10, y + h - 18, 12,
                TEXT)  # fmt: skip
