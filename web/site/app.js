@@ -11,8 +11,10 @@ import * as augment from "./demos/augment.js";
 import * as train from "./demos/train.js";
 import * as regularization from "./demos/regularization.js";
 import * as race from "./demos/race.js";
+import * as builder from "./demos/builder.js";
+import * as convbench from "./demos/convbench.js";
 
-const DEMOS = [pad, kmeans, augment, train, regularization, race];
+const DEMOS = [pad, kmeans, augment, train, regularization, race, builder, convbench];
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);

@@ -11,9 +11,12 @@ import * as augmentWorker from "./demos/augment.worker.js";
 import * as padWorker from "./demos/pad.worker.js";
 import * as regularizationWorker from "./demos/regularization.worker.js";
 import * as raceWorker from "./demos/race.worker.js";
+import * as builderWorker from "./demos/builder.worker.js";
+import * as convbenchWorker from "./demos/convbench.worker.js";
 
 // one line per demo with worker-side code
-const DEMO_WORKERS = [kmeansWorker, trainWorker, augmentWorker, padWorker, regularizationWorker, raceWorker];
+const DEMO_WORKERS = [kmeansWorker, trainWorker, augmentWorker, padWorker, regularizationWorker, raceWorker,
+  builderWorker, convbenchWorker];
 
 const post = (m, transfer) => self.postMessage(m, transfer || []);
 const t0 = performance.now();

@@ -7,6 +7,8 @@ below.
 import js
 
 from .augment import *  # noqa: F403
+from .builder import *  # noqa: F403
+from .convbench import *  # noqa: F403
 from .core import *  # noqa: F403
 from .kmeans import *  # noqa: F403
 from .pad import *  # noqa: F403
