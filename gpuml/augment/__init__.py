@@ -40,8 +40,9 @@ Units of every parameter (the same in the classes and the text spec, gpuml.augme
 
 The demos' sliders (gpuml/playground/augment.py TRANSFORMS) give translate, cutout and elastic as a fraction of
 the image size and convert them to pixels in the spec they run. A value outside its domain (a probability
-outside [0, 1], NaN or infinity, a size below one pixel, a non-positive std) is a one-line ValueError naming the
-transform and the value.
+outside [0, 1], NaN or infinity, a size below one pixel or above 16384, a Brightness / Contrast / Saturation
+strength above 1 (a negative factor), a non-positive std, a ``fill`` outside the Compose's ``value_range``) is a
+one-line ValueError naming the transform and the value (and, from a text spec, the item).
 
 Split as in kornia: ``generate(n, shape, rng)`` draws per-image parameters with ``random.Random`` (seeded with
 (seed, step); identical in CPython and Pyodide, no numpy needed); the apply is a deterministic function of

@@ -1,7 +1,8 @@
 """Text pipeline specs: ``parse_pipeline("rotate 15, translate 2, zoom 0.1")`` -> Compose.
 
 Items are separated by commas (or semicolons): a name, then positional numbers, ``nearest``/``bilinear``, and
-``key=value`` options; ``p=0.3`` on any item wraps it in RandomApply (flips and grayscale take p themselves).
+``key=value`` options; ``p=0.3`` on any item wraps it in RandomApply (flips and grayscale take p themselves; the
+size-changing crop, centercrop, resize and rrc take no p: every image of a batch must come out the same size).
 
   rotate D            Rotate(D)                  translate T [TY]     Translate(T, TY) px
   zoom Z              Zoom(Z)                    affine D T S SH      Affine(D, T, (1-S, 1+S), SH)
