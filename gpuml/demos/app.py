@@ -176,6 +176,9 @@ class App:
 
     def close(self) -> None:
         self.closed = True
+        stop = getattr(self.demo, "close", None)  # demos with worker threads stop them
+        if callable(stop):
+            stop()
         try:
             self.canvas.close()
         except Exception:
