@@ -76,3 +76,63 @@ def test_native_window_e_key_exports(native_device, tmp_path):
         app.close()
     finally:
         gpuml.set_device(previous)
+
+
+def test_native_builder_keys(native_device, tmp_path):
+    """The window's builder ("b"): add, remove, reorder and a probability-0 step, as keys; the spec follows."""
+    import gpuml
+    from gpuml.demos import load_demo
+    from gpuml.demos.app import App
+
+    previous = gpuml.get_device()
+    gpuml.set_device(native_device)
+    try:
+        app = App(load_demo("augment"), {}, offscreen=True)
+        demo = app.demo
+
+        def keys(*names):
+            for k in names:
+                app.feed({"event_type": "key_down", "key": k, "modifiers": ()})
+            app.canvas.draw()
+            return demo.state()
+
+        s = keys("b")
+        assert s["builder"] and [st["name"] for st in s["steps"]] == [
+            "rotate",
+            "translate",
+            "zoom",
+            "brightness",
+            "noise",
+        ]
+        before = demo.model.variants.numpy()
+        s = keys("x")  # remove the selected (first) step
+        assert s["spec"] == "translate 3, zoom 0.2, brightness 0.3, noise 0.08"
+        assert not np.allclose(demo.model.variants.numpy(), before)
+        s = keys("ArrowDown", "]")  # zoom moves below brightness
+        assert s["spec"] == "translate 3, brightness 0.3, zoom 0.2, noise 0.08"
+        s = keys("a")  # adds the catalog's first transform (rotate) at the end
+        assert s["spec"].endswith(", rotate 20") and s["error"] == ""
+        s = keys(*["x"] * 5)  # remove everything: the variants are copies of the original
+        assert s["spec"] == "" and s["steps"] == []
+        s = keys("a")
+        s = keys("Tab", *["ArrowLeft"] * 20)  # the next add (translate): its probability down to 0: copies
+        assert s["spec"] == "translate 3 p=0"
+        v = demo.model.variants.numpy()
+        np.testing.assert_array_equal(v, np.repeat(v[:1], 9, axis=0))
+        np.testing.assert_allclose(v[0, 0], demo.image, atol=1e-6)
+        img = np.asarray(app.canvas.draw())[:, :, :3]
+        from PIL import Image as PILImage
+
+        (tmp_path / "shots").mkdir()
+        PILImage.fromarray(img).save(tmp_path / "shots" / "builder.png")
+        import shutil
+        from pathlib import Path
+
+        out = Path(__file__).resolve().parents[1] / "test-artifacts"
+        out.mkdir(exist_ok=True)
+        shutil.copy(tmp_path / "shots" / "builder.png", out / "native_augment_builder.png")
+        s = keys("b")
+        assert not s["builder"] and s["spec"] == "rotate 25, translate 3, zoom 0.2, brightness 0.3, noise 0.08"
+        app.close()
+    finally:
+        gpuml.set_device(previous)
