@@ -3,8 +3,9 @@ one image and 9 augmented variants (one batch through ``gpuml.augment`` on the d
 parameters per key press. Each transform of the pipeline can be switched on and off and its strength changed;
 the text spec of the current pipeline is shown (it works with ``gpuml train --augment`` and ``gpuml augment
 --pipeline``). "b" switches to the pipeline builder: a list of steps (add, remove, reorder; each parameter and
-the step's probability changed with the arrow keys; the model checks every value), as on the page. "e" exports the set shown (the original and the 9 variants as PNGs plus labels.csv, the page's
-download and ``gpuml augment``'s format) as a zip in the ``export_dir`` option's folder (default: the current one).
+the step's probability changed with the arrow keys; the model checks every value), as on the page. "e" exports
+the set shown (the original and the 9 variants as PNGs plus labels.csv, the page's download and ``gpuml
+augment``'s format) as a zip in the ``export_dir`` option's folder (default: the current one).
 """
 
 from __future__ import annotations
