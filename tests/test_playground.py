@@ -276,6 +276,34 @@ def test_train_model_learns(native_device):
     assert m.steps == 17
 
 
+def test_train_model_stops_when_done_and_validates_settings(native_device):
+    import gpuml
+    from gpuml.playground.training import TrainModel, device_batches
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 128).astype(np.int32)
+    x = np.zeros((128, 1, 28, 28), np.float32)
+    x[y == 0, :, 4:24, 8:12] = 1
+    x[y == 1, :, 12:16, 4:24] = 1
+    xt, yt = gpuml.tensor(x, device=native_device), gpuml.tensor(y, device=native_device)
+    m = TrainModel(*device_batches(xt, yt, 32), (xt, yt), batch=32, eval_every=3, steps_per_frame=3, epochs=2,
+                   rebatch=lambda b: device_batches(xt, yt, b))  # fmt: skip
+    assert m.total_steps == 8
+    for _ in range(5):
+        m.step()
+    assert m.steps == 8 and m.done and m.get("playing") is False  # 3 + 3 + 2: clamped to the last epoch
+    assert m.test_steps == [3, 6, 8] and m.view()["state"] == "done"
+    assert TrainModel.check({"lr": 5, "batch": 48, "epochs": 2})[1].keys() == {"lr", "batch"}
+    with pytest.raises(ValueError, match="'lr'"):
+        m.configure(lr=0)
+    assert m.steps == 8  # nothing changed
+    m.configure(batch=64, optimizer="sgd", epochs=1)
+    assert (m.steps, m.per_epoch, m.total_steps, m.opt.rule) == (0, 2, 2, "sgd")
+    m.set("playing", True)
+    m.step()
+    assert m.done and len(m.test_accs) == 1
+
+
 def test_optimizers_model_descends(native_device):
     from gpuml.playground.optimizers import OptimizersModel
 

@@ -40,7 +40,17 @@ def smooth(v, k: int = 10) -> np.ndarray:
 class TrainDemo(Demo):
     name = "train"
     title = "LeNet-5 training live"
-    help = (("space", "pause/resume"), ("s", "one step"), ("r", "restart"), ("+/-", "steps per frame"), ("Esc", "quit"))
+    help = (
+        ("space", "pause/resume"),
+        ("s", "one step"),
+        ("r", "restart"),
+        ("+/-", "steps per frame"),
+        ("e/E", "epochs"),
+        ("b/B", "batch size"),
+        ("l/L", "learning rate"),
+        ("o", "optimizer"),
+        ("Esc", "quit"),
+    )
 
     def __init__(self, app, options):
         super().__init__(app, options)
@@ -48,13 +58,15 @@ class TrainDemo(Demo):
         test = test.subset(min(1000, len(test)), 0)
         device, batch = self.device, 64
 
-        def host_batches(epoch):  # shuffled per epoch, uploaded batch by batch
-            for xb, yb in batches(train, batch, seed=0, epoch=epoch):
-                yield tensor(xb, device=device), tensor(yb.astype(np.int32), device=device)
+        def rebatch(batch):  # shuffled per epoch, uploaded batch by batch
+            def host_batches(epoch):
+                for xb, yb in batches(train, batch, seed=0, epoch=epoch):
+                    yield tensor(xb, device=device), tensor(yb.astype(np.int32), device=device)
+
+            return host_batches, -(-len(train) // batch)
 
         self.model = TrainModel(
-            host_batches,
-            -(-len(train) // batch),
+            *rebatch(batch),
             (tensor(test.images, device=device), tensor(test.labels.astype(np.int32), device=device)),
             batch=batch,
             lr=float(options.get("lr") or 1e-3),
@@ -64,6 +76,8 @@ class TrainDemo(Demo):
             n_train=len(train),
             eval_at_start=True,
             device=device,
+            epochs=3,
+            rebatch=rebatch,
         )
 
     def update(self) -> None:
@@ -81,13 +95,19 @@ class TrainDemo(Demo):
             m.set("steps_per_frame", min(16, m.get("steps_per_frame") * 2))
         elif key in ("-", "WheelDown"):
             m.set("steps_per_frame", max(1, m.get("steps_per_frame") // 2))
+        elif key in ("e", "E", "b", "B", "l", "L"):  # a new run setting restarts the run
+            m.nudge({"e": "epochs", "b": "batch", "l": "lr"}[key.lower()], key.isupper())
+        elif key == "o":
+            names = m.control("optimizer").choices
+            m.set("optimizer", names[(names.index(m.get("optimizer")) + 1) % len(names)])
 
     def draw(self, r) -> None:
         v = self.model.view()
         r.text(v["title"], 40, 16, 22, TEXT)
         r.text(v["subtitle"], 40, 46, 12, DIM)
         loss = [("train loss", v["loss_steps"], smooth(v["losses"]), PALETTE[2])]
-        r.plot(40, 70, 600, 330, loss, title="loss", log_y=True)
+        xlim = (0, self.model.total_steps) if self.model.total_steps else None  # the whole run, filled as it goes
+        r.plot(40, 70, 600, 330, loss, title="loss (x: step)", log_y=True, xlim=xlim)
         r.plot(
             660,
             70,
@@ -97,7 +117,8 @@ class TrainDemo(Demo):
                 ("train (batches)", v["loss_steps"], smooth(v["accs"]), PALETTE[0]),
                 ("test", v["test_steps"], v["test_accs"], PALETTE[4]),
             ],
-            title="accuracy",
+            title="accuracy (x: step)",
+            xlim=xlim,
             ylim=(0.0, 1.0),
         )
         r.panel(40, 420, 1200, 300, "first convolution: 6 filters, 5x5 (red positive, blue negative)")
