@@ -80,6 +80,7 @@ def test_bad_value_is_an_error_in_words_and_narrow_layout(reg):
     assert "control 'log_l1' takes a number in [-6, -1], got 5" in err
     page.set_viewport_size({"width": 390, "height": 900})
     page.locator("#regularization").scroll_into_view_if_needed()
+    wait(page, "document.getElementById('reg-canvas').width === 480")  # two by two on a phone
     wide = page.evaluate(
         "[...document.querySelectorAll('#regularization *')].filter((e) => e.getBoundingClientRect().right > "
         "document.documentElement.clientWidth + 1).map((e) => e.tagName + '#' + e.id)"

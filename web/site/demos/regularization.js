@@ -107,13 +107,20 @@ function histogram(g, hist, i, x0, y0, w) {
 function draw(view) {
   const t0 = performance.now();
   const canvas = ctx.$("reg-canvas");
+  // four columns side by side; two by two where the section is narrow (phones), so the text stays readable
+  const cols = canvas.parentElement.clientWidth < 700 ? 2 : 4;
+  const w = 240, h = 520;
+  if (canvas.width !== cols * w) {
+    canvas.width = cols * w;
+    canvas.height = (RUNS.length / cols) * h;
+  }
   const g = canvas.getContext("2d");
   g.fillStyle = "#11131a";
   g.fillRect(0, 0, canvas.width, canvas.height);
-  const w = canvas.width / RUNS.length;
   RUNS.forEach((name, i) => {
-    curves(g, view, name, i * w, 0, w);
-    histogram(g, view.histograms, i, i * w, 290, w);
+    const x = (i % cols) * w, y = Math.floor(i / cols) * h;
+    curves(g, view, name, x, y, w);
+    histogram(g, view.histograms, i, x, y + 290, w);
   });
   return performance.now() - t0;
 }
@@ -169,6 +176,7 @@ export function init(c) {
       $("reg-start").textContent = "Start";
     }
   };
+  window.addEventListener("resize", () => { if (state.regularization.last) draw(state.regularization.last); });
   $("reg-pause").onclick = () => call("reg_pause").catch(showError);
   $("reg-restart").onclick = async () => {
     if (!state.regularization.last) return;
