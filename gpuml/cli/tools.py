@@ -155,7 +155,7 @@ def add_demo(sub) -> None:
     # the k slider's range (gpuml.playground.kmeans.K_MIN, K_MAX; tests/test_playground.py checks they match)
     dm.add_argument("--k", type=ranged(int, 2, 15), default=None, help="kmeans: initial k (2..15, default 4)")
     dm.add_argument("--dataset", default=None, help="kmeans: blobs | moons | circles | anisotropic | varied | uniform")
-    dm.add_argument("--surface", default=None, help="optimizers: rosenbrock | beale | saddle | ill-conditioned bowl")
+    dm.add_argument("--surface", default=None, help="optimizers: rosenbrock | beale | saddle | bowl")
     dm.add_argument("--seed", type=nonnegative_int, default=None)
     add_backend_option(dm, ["native"])
     dm.set_defaults(func=cmd_demo)

@@ -6,7 +6,7 @@ ValueError) and what to draw as plain data, with no drawing or windowing code. T
     kmeans          KMeansModel: k-means++ then Lloyd iterations step by step, elbow and silhouette panels
     augment         AugmentModel: a batch through a gpuml.augment pipeline built from switches and strengths
     train           TrainModel: LeNet-5 training live
-    regularization  RegularizationModel: none vs L1 vs L2
+    regularization  RegularizationModel: none vs L1 vs L2 vs decoupled weight decay
     optimizers      OptimizersModel: SGD, momentum, Nesterov, Adam, AdamW, RMSprop on 2-D surfaces
 """
 
