@@ -50,7 +50,8 @@ def model_accuracy(meta: dict | None) -> float | None:
 
 class DigitsModel(DemoModel):
     """``net``: a trained ``gpuml.nn`` classifier of (1, 28, 28) images into 10 classes (its device is used).
-    ``host_ink``: keep the ink on the host (painted by :func:`stroke_host`), the default off the GPU."""
+    ``host_ink``: keep the ink on the host (an ``array.array`` painted by :func:`stroke_host`) instead of in a
+    device tensor (which renderers can draw from, and which the cpu / python backends paint on the host too)."""
 
     name = "digits"
     title = "draw a digit"
@@ -64,12 +65,12 @@ class DigitsModel(DemoModel):
         button("clear"),
     )
 
-    def __init__(self, net, *, name: str = "model", accuracy: float | None = None, host_ink: bool | None = None):
+    def __init__(self, net, *, name: str = "model", accuracy: float | None = None, host_ink: bool = False):
         super().__init__()
         self.floors: dict[str, float] = {}  # model name -> evidence floor (digits_explain.evidence_floor)
         self.device = net.device
         self.set_net(net, name, accuracy)
-        self.host_ink = not getattr(self.device, "is_gpu", False) if host_ink is None else host_ink
+        self.host_ink = bool(host_ink)
         self.generation = 0  # bumped by Clear: a prediction of older ink is dropped
         self.result = {**EMPTY, "serial": 0}
         self.strokes = 0

@@ -29,7 +29,7 @@ def _net(name):
 def _digits(net_name="default"):
     net = _net(net_name)
     if PAGE.digits is None:
-        PAGE.digits = DigitsModel(net, name=net_name)
+        PAGE.digits = DigitsModel(net, name=net_name, host_ink=False)  # the renderer draws the ink tensor
         PAGE.pad_prepared = {}
     elif PAGE.digits.net is not net:
         PAGE.digits.set_net(net, net_name)
