@@ -73,13 +73,17 @@ def test_edits_update_shapes_and_counts(bpage):
 def test_invalid_stack_is_explained_next_to_the_row(bpage):
     page = bpage
     n = page.evaluate("gpumlPage.builder.analyses")
-    for k in range(4):  # four more pools before the classifier: 14 -> 7 -> 3 -> 1 -> too small
+    page.click("#builder-reset")
+    settle(page, n + 1)
+    n += 1
+    for k in range(4):  # four more pools before the flatten: 7 -> 3 -> 1 -> too small
         page.select_option("#builder-add-type", "pool")
         page.click("#builder-add")
         settle(page, n + k + 1)
     a = page.evaluate("gpumlPage.builder.analysis")
     assert not a["ok"]
     bad = next(r for r in a["rows"] if r["error"])
+    assert bad["index"] == 8  # conv, relu, pool, conv, relu, pool, then pools 7 -> 3 -> 1 -> this one
     assert bad["error"] == f"layer {bad['index'] + 1} (maxpool 2): input 1×1 is smaller than the window"
     box = page.locator(f"#builder-row-{bad['index']} .field-error")
     assert box.inner_text() == bad["error"]

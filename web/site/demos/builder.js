@@ -133,7 +133,10 @@ export function init(c) {
   add.value = "conv";
   $("builder-add").onclick = () => {
     const s = state.builder.stack;
-    const at = s.length && s[s.length - 1].type === "fc" ? s.length - 1 : s.length;  // before the classifier
+    // image layers go before the first flatten / fc, the rest before the final fc (the classifier stays last)
+    const head = s.findIndex((l) => l.type === "flatten" || l.type === "fc");
+    const last = s.length && s[s.length - 1].type === "fc" ? s.length - 1 : s.length;
+    const at = ["conv", "pool", "bn"].includes(add.value) && head >= 0 ? head : last;
     s.splice(at, 0, { type: add.value, ...(DEFAULTS[add.value] || {}) });
     edit();
   };
