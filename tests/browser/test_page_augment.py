@@ -86,6 +86,14 @@ def test_builder_edits_spec_and_images(aug):
     _after(page, lambda: page.press("#aug-s1-p0-n", "Tab"), old)
     assert _spec(page).startswith("hflip 0.5, rotate 45,")
 
+    # the same slider with the mouse: a click at three quarters of its track (0-180 degrees)
+    old = _spec(page)
+    box = page.locator("#aug-s1-p0").bounding_box()
+    _after(page, lambda: page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + box["height"] / 2), old)
+    degrees = float(_spec(page).split(", ")[1].split()[1])
+    assert 120 < degrees < 150, _spec(page)
+    assert float(page.input_value("#aug-s1-p0-n")) == degrees  # the box follows the slider
+
     # the text spec rebuilds the builder
     old = _spec(page)
     page.fill("#aug-spec", "zoom 0.3, contrast 0.5 p=0.5, affine 10 2 0.1 5")

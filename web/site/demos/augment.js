@@ -58,7 +58,7 @@ export function init(ctx) {
     range.setAttribute("aria-label", `step ${i + 1} ${name}`);
     num.setAttribute("aria-label", `step ${i + 1} ${name}, typed`);
     range.oninput = () => { num.value = fmt(Number(range.value)); };
-    range.onchange = () => edit(range, "set", i, Number(range.value), k === null ? -1 : k);
+    range.onchange = () => edit(range, "set", i, Number(fmt(Number(range.value))), k === null ? -1 : k);
     num.onchange = () => edit(num, "set", i, num.value.trim() === "" ? NaN : Number(num.value), k === null ? -1 : k);
     return el("div", { className: "aug-param" }, el("span", { className: "aug-pname" }, name), range, num);
   }
