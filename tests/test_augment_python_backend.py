@@ -168,16 +168,15 @@ def test_pairwise_sum_is_numpys():
         assert pure.pairwise_sum(v.tolist()) == float(np.add.reduce(v)), n
 
 
-def test_page_gallery_speed(devices):
-    """The gallery's batches: 16 x 1 x 28 x 28 and 16 x 3 x 48 x 48 (measured ~0.03-0.2 s each natively)."""
-    import time
-
+def test_page_gallery_batches_on_the_python_backend(devices):
+    """The gallery's batches (16 x 1 x 28 x 28 and 16 x 3 x 48 x 48) run on the pure-Python backend and stay in the
+    value range. Their speed is a benchmark figure (benchmarks/bench_augment.py), not asserted here."""
     _, py = devices
     for shape, spec in zip(((16, 1, 28, 28), (16, 1, 28, 28), (16, 3, 48, 48)), PAGE_SPECS, strict=True):
         x = gpuml.tensor(np.random.default_rng(0).random(shape, dtype=np.float32), device=py)
-        t0 = time.perf_counter()
-        A.parse_pipeline(spec).apply_batch(x, seed=0, step=0)
-        assert time.perf_counter() - t0 < 2.0, spec
+        y = A.parse_pipeline(spec).apply_batch(x, seed=0, step=0).numpy()
+        assert y.shape[:2] == shape[:2], spec
+        assert np.isfinite(y).all() and y.min() >= 0.0 and y.max() <= 1.0, spec
 
 
 _NO_NUMPY = r"""
