@@ -77,6 +77,7 @@ def cmd_demo(args) -> int:
         "dataset": args.dataset,
         "surface": args.surface,
         "seed": args.seed,
+        "export_dir": args.export_dir,
     }
     try:
         run_demo(
@@ -157,5 +158,6 @@ def add_demo(sub) -> None:
     dm.add_argument("--dataset", default=None, help="kmeans: blobs | moons | circles | anisotropic | varied | uniform")
     dm.add_argument("--surface", default=None, help="optimizers: rosenbrock | beale | saddle | bowl")
     dm.add_argument("--seed", type=nonnegative_int, default=None)
+    dm.add_argument("--export-dir", default=None, metavar="DIR", help="augment: where 'e' writes the zip (default .)")
     add_backend_option(dm, ["native"])
     dm.set_defaults(func=cmd_demo)
