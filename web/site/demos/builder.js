@@ -86,6 +86,7 @@ function show(a) {
     out.textContent = r.shape ? `→ ${r.shape} · ${r.params.toLocaleString()} params` : r.error ? "✗" : "(not reached)";
     if (r.error) errorAt(out, r.error);
   });
+  for (let i = a.rows.length; $(`builder-out-${i}`); i++) $(`builder-out-${i}`).textContent = "· not computed (a layer above does not fit)";
   const last = a.rows.length ? $(`builder-out-${a.rows.length - 1}`) : null;
   const tail = a.errors.find((e) => !a.rows.some((r) => r.error === e));
   if (tail) errorAt(last || "builder-add", tail);

@@ -18,7 +18,7 @@ function draw(d) {
   const direct = d.results.find((r) => r.algo === "direct");
   const speed = (r) => (direct ? direct.ms / r.ms : 0);
   const top = Math.max(2.5, ...d.results.map(speed)) * 1.1;
-  const px = 48, py = 16, pw = W - 64, ph = H - 64;
+  const px = 48, py = 16, pw = W - 64, ph = H - 84;
   const y = (v) => py + ph - (v / top) * ph;
   g.font = "12px system-ui, sans-serif";
   g.textAlign = "right";
@@ -55,7 +55,7 @@ function draw(d) {
   g.textAlign = "left";
   g.fillText(`${d.info.target}× Winograd target`, px + 4, y(d.info.target) - 6);
   g.fillStyle = DIM;
-  g.fillText("speedup over direct (warm median)", px, H - 8);
+  g.fillText("speedup over direct (warm median)", px, H - 6);
   return performance.now() - t0;
 }
 
