@@ -190,9 +190,9 @@ def test_live_training_keeps_main_thread_responsive(page):
     page.click("#train-start")
     _wait(
         page,
-        "gpumlPage.train && gpumlPage.train.steps.length >= 34 && "
+        "gpumlPage.train && gpumlPage.train.steps.length >= 50 && "
         "gpumlPage.train.steps.some((s) => s.test_acc !== null)",
-        timeout=120_000,
+        timeout=300_000,
     )
     page.click("#train-pause")
     _wait(page, "gpumlPage.training === false", timeout=30_000)
@@ -205,7 +205,7 @@ def test_live_training_keeps_main_thread_responsive(page):
         "ms_per_step_median": float(np.median([s["ms_per_step"] for s in steps[2:]])),
         "first_loss": steps[0]["loss"],
         "last_loss": steps[-1]["loss"],
-        "test_accuracy_after_epoch_1": test_acc[0],
+        "test_accuracy_after_50_steps": test_acc[0],
         "main_thread_long_tasks": long_tasks,
         "all_long_tasks_since_load": page.evaluate("gpumlPage.longTasks"),
     }

@@ -1,12 +1,14 @@
-// Live-training demo, worker side: the MNIST subset (fetched when training is set up) and the step loop.
-export function handlers({ py, post, getData, backend }) {
-  const loop = { running: false, stepsLeft: 0 };
+// Live-training demo, worker side: the MNIST subsets (fetched when the first run is set up) and the step loop,
+// which ends by itself when the run's epochs are done.
+export function handlers({ py, post, getData }) {
+  const loop = { running: false };
+  let data = null;
 
   async function run() {
-    while (loop.running && loop.stepsLeft > 0) {
+    while (loop.running) {
       const out = await py("train_steps", 1);
-      loop.stepsLeft -= 1;
       post({ type: "progress", name: "train", data: out });
+      if (out.done) break;
       await new Promise((r) => setTimeout(r, 0)); // let messages (pause, pad strokes) in between steps
     }
     loop.running = false;
@@ -14,14 +16,16 @@ export function handlers({ py, post, getData, backend }) {
   }
 
   return {
-    async train_setup() {
-      const [xi, yi, xt, yt] = await Promise.all(["mnist_train_images.u8", "mnist_train_labels.u8",
-        "mnist_test_images.u8", "mnist_test_labels.u8"].map(getData));
+    async train_setup([settings]) {
       loop.running = false;
-      return py("train_setup", xi, yi, xt, yt, backend() === "python" ? 16 : 64, 2e-3, 0);
+      data = data || await Promise.all(["mnist_train_images.u8", "mnist_train_labels.u8",
+        "mnist_test_images.u8", "mnist_test_labels.u8"].map(getData));
+      return py("train_setup", ...data, JSON.stringify(settings || {}), 0);
     },
-    train_start([steps]) {
-      loop.stepsLeft = steps || 1e9;
+    train_check([settings]) {
+      return py("train_check", JSON.stringify(settings || {}));
+    },
+    train_start() {
       if (!loop.running) { loop.running = true; run(); }
       return { running: true };
     },
