@@ -154,7 +154,8 @@ const canvases = {};
 for (const m of DEMOS) {
   for (const [name, id] of Object.entries(m.canvases || {})) canvases[name] = $(id).transferControlToOffscreen();
 }
-worker.postMessage({ type: "init", canvases, opts: { gpu: params.get("gpu") || "auto", present: params.get("present") || "copy" } },
+worker.postMessage({ type: "init", canvases, opts: { gpu: params.get("gpu") || "auto", present: params.get("present") || "copy",
+  warm: params.get("warm") || "1" } },
   Object.values(canvases));
 
 function fact(label, value) {
@@ -194,13 +195,18 @@ function onReady(m) {
   fact("gpuml payload", `${(p.total / 1e6).toFixed(3)} MB (wheel ${(p.wheel / 1e3).toFixed(0)} kB + model ${(p.model / 1e3).toFixed(0)} kB)`);
   if (m.model) fact("model", `LeNet-5, test accuracy ${m.model.test_accuracy ? (100 * m.model.test_accuracy).toFixed(2) + "%" : "?"} (${m.model.source})`);
   $("build-version").textContent = `build ${m.build.version}`;
-  for (const d of DEMOS) {
+  // Each demo's init in a task of its own, in DEMOS order: together they would make one long task. Their times
+  // (ms, by DEMOS index) are in gpumlPage.initMs.
+  state.initMs = [];
+  DEMOS.forEach((d, i) => setTimeout(() => {
+    const t = performance.now();
     try {
       d.init(ctx, m);
     } catch (e) {
       showError(e);
     }
-  }
+    state.initMs[i] = performance.now() - t;
+  }, 0));
 }
 
 // --- offline + installable ----------------------------------------------------------------------------------

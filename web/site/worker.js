@@ -153,7 +153,9 @@ async function init(msg) {
   ]);
   const loaded = await py("load_model", "default", meta, blob);
   timings.model_ms = loaded.ms;
-  await py("pad_clear");
+  // "Ready" means the first prediction runs at once: the pad's kernels are compiled here (?warm=0 skips it: A/B)
+  if (opts.warm === "0") await py("pad_clear");
+  else timings.warm_ms = (await py("warm_up")).ms;
   await renderer?.settled();
   const tti = performance.now() - t0;
   post({

@@ -12,6 +12,7 @@ order does the rest); without WebGPU by the Canvas 2D renderer (render2d.js) fro
 """
 
 import array
+import itertools
 import json
 import sys
 import time
@@ -22,7 +23,7 @@ import gpuml
 from gpuml import ops
 from gpuml.nn import from_spec
 
-__all__ = ["js_device", "load_model", "profile_kernels", "set_renderer", "setup"]
+__all__ = ["js_device", "load_model", "profile_kernels", "set_renderer", "setup", "warm_up"]
 
 
 class Page:
@@ -137,8 +138,27 @@ def load_model(name, meta_json, blob):
         target = params[entry["name"]].data if entry["name"] in params else buffers[entry["name"]]
         target.assign(chunk)
     model.eval()
+    # the pad's unsure rule, computed at build time (None: calibrate in the page)
+    model.evidence_floor, model.evidence_floor_digits = meta.get("evidence_floor"), meta.get("evidence_floor_digits")
     PAGE.nets[name] = model
     return json.dumps({"ms": _ms(t0), "parameters": store.size, "describe": model.describe()})
+
+
+# --- warm-up before "Ready" -------------------------------------------------------------------------------------
+def warm_up():
+    """Run the digit pad's whole prediction path once (WebGPU stroke, preprocess, forward, Grad-CAM, the canvases'
+    draws) on the built-in sample stroke of the default model, then clear the pad: worker.js calls it before
+    posting "ready", so the first real prediction compiles no kernel and builds no pipeline."""
+    from gpuml.playground.digits import PAD, SAMPLE_STROKE
+
+    from . import pad  # the pad's own public calls: exactly what a user's first digit runs
+
+    t0 = time.perf_counter()
+    pts = [(x * PAD, y * PAD) for x, y in SAMPLE_STROKE]
+    pad.pad_stroke([v for a, b in itertools.pairwise(pts) for v in (*a, *b)], 11.0)
+    pad.pad_predict("default")
+    pad.pad_clear()
+    return json.dumps({"ms": _ms(t0)})
 
 
 # --- timings: GPU time per kernel (timestamp queries) ------------------------------------------------------------

@@ -1,0 +1,128 @@
+"""The page's time to "Ready" (first and repeat visit: service-worker cache) and the time from "Ready" to the first
+drawn digit's prediction, with the worker's kernel warm-up (worker.js init -> gpuml_web.warm_up) on and off
+(``?warm=0``), alternating fresh browser contexts in one run; main-thread long tasks after Ready are recorded too.
+
+    .venv/bin/python benchmarks/bench_page_responsive.py [--rounds 3] [--out benchmarks/page_responsive.json]
+
+Headless Debian chromium (gpuml.webbuild.CHROMIUM_ARGS; SwiftShader where there is no GPU); one site build and
+one local server for the whole run. The load average is recorded beside every figure (the VM is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+# The pen path of a "7" in pad CSS pixels (280 x 280).
+SEVEN = [(70, 60), (140, 60), (210, 60), (180, 130), (150, 200), (130, 250)]
+FIRST_PREDICTION = """() => new Promise((resolve) => {
+  const poll = () => gpumlPage.lastPrediction ? resolve(performance.now()) : setTimeout(poll, 5);
+  poll();
+})"""
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def draw(page, pts):
+    box = page.locator("#pad-canvas").bounding_box()
+    s = box["width"] / 280
+
+    def at(p):
+        return box["x"] + p[0] * s, box["y"] + p[1] * s
+
+    page.mouse.move(*at(pts[0]))
+    page.mouse.down()
+    for p in pts[1:]:
+        page.mouse.move(*at(p), steps=3)
+    page.mouse.up()
+
+
+def first_digit(chrome, url, warm: bool) -> dict:
+    """A fresh context: TTI, then a "7" drawn with the mouse at once; ms from Ready to its prediction."""
+    context = chrome.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    page.goto(url + ("" if warm else "?warm=0"))
+    page.wait_for_function("window.gpumlPage && gpumlPage.tti_ms !== null", timeout=300_000, polling=5)
+    page.locator("#pad-canvas").scroll_into_view_if_needed()
+    draw(page, SEVEN)
+    t = page.evaluate(FIRST_PREDICTION)
+    out = page.evaluate(
+        "({tti: gpumlPage.tti_ms, worker: gpumlPage.worker.timings, warm: gpumlPage.worker.warm_ms ?? null,"
+        " label: gpumlPage.lastPrediction.label, text: gpumlPage.lastPrediction.verdict.text,"
+        " long: gpumlPage.longTasks.filter((r) => r.start > gpumlPage.tti_ms).map((r) => r.ms)})"
+    )
+    out.update(warm_up=warm, first_prediction_after_ready_ms=t - out["tti"], load=load())
+    context.close()
+    return out
+
+
+def visits(chrome, url) -> dict:
+    """First visit (fresh context) and repeat visit (same context: the service worker's cache) TTI."""
+    context = chrome.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_function("window.gpumlPage && gpumlPage.tti_ms !== null", timeout=300_000, polling=5)
+    first, l1 = page.evaluate("gpumlPage.tti_ms"), load()
+    page.wait_for_function("navigator.serviceWorker.ready.then(() => true)", timeout=120_000)
+    page.wait_for_function(
+        "caches.keys().then(async (ks) => ks.length > 0 && (await (await caches.open(ks[0])).keys()).length > 20)",
+        timeout=120_000,
+    )
+    page.close()
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_function("window.gpumlPage && gpumlPage.tti_ms !== null", timeout=300_000, polling=5)
+    repeat = page.evaluate("gpumlPage.tti_ms")
+    context.close()
+    return {"first_tti_ms": first, "first_load": l1, "repeat_tti_ms": repeat, "repeat_load": load()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "page_responsive.json"))
+    args = ap.parse_args(argv)
+    from page_site import model_path
+    from playwright.sync_api import sync_playwright
+
+    from gpuml.webbuild import CHROMIUM_ARGS, build_site, make_server
+
+    tmp = Path(tempfile.mkdtemp(prefix="gpuml-web-bench-"))
+    build_site(tmp / "site", model_path(), log=lambda *a: None)
+    server = make_server(tmp / "site", port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "first_digit": [], "visits": []}
+    try:
+        with sync_playwright() as pw:
+            chrome = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
+            for r in range(args.rounds):
+                for warm in (r % 2 == 0, r % 2 != 0):  # alternate which goes first
+                    row = first_digit(chrome, url, warm)
+                    keys = ("warm_up", "tti", "first_prediction_after_ready_ms", "load", "long")
+                    print(json.dumps({k: row[k] for k in keys}))
+                    result["first_digit"].append(row)
+                row = visits(chrome, url)
+                print(json.dumps(row))
+                result["visits"].append(row)
+            chrome.close()
+    finally:
+        server.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
