@@ -80,9 +80,14 @@ def pad_prepare(model_name, digits_u8, batch=1, force=False):
     changed = force or prepared is None or prepared["net"] is not net
     if changed:
         t0 = time.perf_counter()
-        raw = digits_u8.to_bytes() if hasattr(digits_u8, "to_bytes") else bytes(digits_u8)
-        n = len(raw) // 784
-        d.calibrate([[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)], batch=int(batch))
+        floor = getattr(net, "evidence_floor", None)
+        if floor is not None:  # the shipped model's floor comes with it (gpuml.webbuild computes it at build time)
+            d.floors[d.model_name] = floor
+            n = net.evidence_floor_digits
+        else:  # a model trained in the page: calibrate on the real test digits here
+            raw = digits_u8.to_bytes() if hasattr(digits_u8, "to_bytes") else bytes(digits_u8)
+            n = len(raw) // 784
+            d.calibrate([[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)], batch=int(batch))
         filters = [{k: f[k] for k in ("name", "shape", "limit")} for f in d.conv_filters()]
         info = {"layers": d.layers, "filters": filters, "floor": d.floor, "calibration_digits": n}
         info["calibrate_ms"] = _ms(t0)
