@@ -14,6 +14,8 @@ from gpuml.playground.training import device_batches
 
 from .core import PAGE, _ms
 
+TRAIN_IMAGES = 4096
+
 __all__ = ["builder_analyze", "builder_export", "builder_predict", "builder_setup", "builder_steps"]
 
 
@@ -30,14 +32,17 @@ def _data(train_images, train_labels, test_images, test_labels):
     if getattr(PAGE, "builder_data", None) is None:
         dev = PAGE.device
 
-        def floats(blob):
-            return array.array("f", array.array("B", blob.to_bytes()))
+        def floats(blob, n):
+            return array.array("f", array.array("B", blob.to_bytes()[: n * 784]))
 
-        n, nt = train_labels.length, test_labels.length
-        x = ops.mul(gpuml.tensor(floats(train_images), device=dev), 1.0 / 255).reshape(n, 1, 28, 28)
-        xt = ops.mul(gpuml.tensor(floats(test_images), device=dev), 1.0 / 255).reshape(nt, 1, 28, 28)
-        y = gpuml.tensor(array.array("i", array.array("B", train_labels.to_bytes())), device=dev)
-        yt = gpuml.tensor(array.array("i", array.array("B", test_labels.to_bytes())), device=dev)
+        def ints(blob, n):
+            return array.array("i", array.array("B", blob.to_bytes()[:n]))
+
+        n, nt = min(train_labels.length, TRAIN_IMAGES), test_labels.length  # a short run needs no more
+        x = ops.mul(gpuml.tensor(floats(train_images, n), device=dev), 1.0 / 255).reshape(n, 1, 28, 28)
+        xt = ops.mul(gpuml.tensor(floats(test_images, nt), device=dev), 1.0 / 255).reshape(nt, 1, 28, 28)
+        y = gpuml.tensor(ints(train_labels, n), device=dev)
+        yt = gpuml.tensor(ints(test_labels, nt), device=dev)
         PAGE.builder_data = (x, y, xt, yt)
     return PAGE.builder_data
 
