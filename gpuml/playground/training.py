@@ -27,7 +27,7 @@ OPTIMIZERS = {
 SETTINGS = (
     slider("epochs", 3, 1, 20, integer=True, label="epochs"),
     choice("batch", 64, (16, 32, 64, 128), label="batch size"),
-    slider("lr", 2e-3, 1e-4, 0.1, log=True, label="learning rate"),
+    slider("lr", 3e-3, 1e-4, 0.1, log=True, label="learning rate"),
     choice("optimizer", "adam", tuple(OPTIMIZERS), label="optimizer"),
 )
 

@@ -1,5 +1,5 @@
 """The page's live-training demo, driven like a user: an invalid learning rate is refused next to its field (no
-run starts), then Start at the default settings (3 epochs, batch 64, Adam 0.002 on the 16,384-image subset) fetches
+run starts), then Start at the default settings (3 epochs, batch 64, Adam 0.003 on the 16,384-image subset) fetches
 the training set and trains; after the first test evaluation (step 50) the loss has fallen, test accuracy is far
 above chance, the curves (axes, ticks, legend) are drawn on the main thread without long tasks, and Pause stops the
 loop. The full default run (≥ 97 % test accuracy, then "done") takes minutes on SwiftShader: it is measured by
@@ -48,7 +48,7 @@ def test_invalid_setting_is_refused_next_to_its_control(train):
     wait(page, "document.querySelector('#train-start').textContent === 'Start'")
     assert page.evaluate("gpumlPage.train") is None and page.evaluate("gpumlPage.training") is False
     page.locator("#train").screenshot(path=str(ARTIFACTS / "train_invalid.png"))
-    page.fill("#train-lr", "0.002")
+    page.fill("#train-lr", "0.003")
     page.dispatch_event("#train-lr", "change")
     wait(page, "document.querySelector('.field-error[data-for=train-lr]') === null")
 
@@ -61,7 +61,7 @@ def test_default_run_learns_with_curves(train):
     wait(page, "gpumlPage.training === false", timeout=60_000)
     run = page.evaluate("gpumlPage.train")
     setup, steps = run["setup"], run["steps"]
-    assert (setup["epochs"], setup["batch"], setup["lr"], setup["optimizer"]) == (3, 64, 0.002, "adam")
+    assert (setup["epochs"], setup["batch"], setup["lr"], setup["optimizer"]) == (3, 64, 0.003, "adam")
     assert setup["n_train"] == 16384 and setup["per_epoch"] == 256 and setup["total_steps"] == 768
     tests = [s["test_acc"] for s in steps if s["test_acc"] is not None]
     first, last = np.mean([s["loss"] for s in steps[:5]]), np.mean([s["loss"] for s in steps[-5:]])

@@ -50,7 +50,7 @@ def train_setup(train_images, train_labels, test_images, test_labels, settings_j
     batch = settings.get("batch", 64)
     batches, per_epoch = device_batches(x, y, batch)
     PAGE.train = model = TrainModel(
-        batches, per_epoch, (xt, yt), batch=batch, lr=settings.get("lr", 2e-3), seed=int(seed),
+        batches, per_epoch, (xt, yt), batch=batch, lr=settings.get("lr", 3e-3), seed=int(seed),
         eval_every=EVAL_EVERY, steps_per_frame=1, n_train=y.shape[0], device=PAGE.device,
         epochs=settings.get("epochs", 3), optimizer=settings.get("optimizer", "adam"), data_name="MNIST",
     )  # fmt: skip
