@@ -78,27 +78,8 @@ function notice(text, level = "warn") {
 window.addEventListener("error", (e) => showError(`page error: ${e.message}`));
 window.addEventListener("unhandledrejection", (e) => showError(`page error: ${words(e.reason)}`));
 
-// --- landing: a card and a nav link per demo section (title: its h2; blurb: its data-blurb or first sentence) ----
-function buildLanding() {
-  const nav = $("nav"), cards = $("demo-cards");
-  for (const sec of document.querySelectorAll("section.demo")) {
-    const title = sec.querySelector("h2")?.textContent || sec.id;
-    const link = document.createElement("a");
-    link.href = `#${sec.id}`;
-    link.textContent = sec.dataset.short || title;
-    nav.appendChild(link);
-    const card = document.createElement("a");
-    card.className = "card";
-    card.href = `#${sec.id}`;
-    const p = sec.querySelector("p");
-    const blurb = sec.dataset.blurb || (p ? p.textContent.trim().split(/(?<=\.)\s/)[0] : "");
-    card.innerHTML = "<b></b><span></span>";
-    card.querySelector("b").textContent = title;
-    card.querySelector("span").textContent = blurb;
-    cards.appendChild(card);
-  }
-}
-buildLanding();
+// The landing view's cards and nav links are built by landing.js, a classic script that runs while the page is
+// parsed (before the first paint: built here, after it, they shifted the whole page down).
 
 // --- long tasks on the main thread --------------------------------------------------------------------------
 try {
