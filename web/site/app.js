@@ -139,12 +139,19 @@ worker.postMessage({ type: "init", canvases, opts: { gpu: params.get("gpu") || "
   warm: params.get("warm") || "1" } },
   Object.values(canvases));
 
+// A fact of the landing view: fills the placeholder row index.html reserves for it (so Ready shifts no layout),
+// else adds a row.
 function fact(label, value) {
-  const dt = document.createElement("dt");
-  dt.textContent = label;
+  const dt = [...$("facts").querySelectorAll("dt")].find((d) => d.textContent === label);
+  if (dt) {
+    dt.nextElementSibling.textContent = value;
+    return;
+  }
+  const row = document.createElement("dt");
+  row.textContent = label;
   const dd = document.createElement("dd");
   dd.textContent = value;
-  $("facts").append(dt, dd);
+  $("facts").append(row, dd);
 }
 
 // What every demo module gets.
@@ -157,6 +164,7 @@ function onReady(m) {
   state.ready = !!m.ok;
   if (!m.ok) {
     $("status").textContent = "The demos cannot run in this browser (see above).";
+    $("facts").hidden = true;
     document.body.classList.add("no-demos");
     return;
   }
