@@ -1,11 +1,12 @@
 """Data augmentation, live, in a window: a thin front end over :class:`gpuml.playground.augment.AugmentModel`:
 one image and 9 augmented variants (one batch through ``gpuml.augment`` on the device), re-drawn with new random
-parameters per key press. Each transform of the pipeline can be switched on and off and its strength changed;
-the text spec of the current pipeline is shown (it works with ``gpuml train --augment`` and ``gpuml augment
---pipeline``). "b" switches to the pipeline builder: a list of steps (add, remove, reorder; each parameter and
-the step's probability changed with the arrow keys; the model checks every value), as on the page. "e" exports
-the set shown (the original and the 9 variants as PNGs plus labels.csv, the page's download and ``gpuml
-augment``'s format) as a zip in the ``export_dir`` option's folder (default: the current one).
+parameters per click or key press. Two tabs: "switches" (each transform on / off and its strength on a slider;
+the text spec of the pipeline is shown: it works with ``gpuml train --augment`` and ``gpuml augment --pipeline``)
+and "builder" (:mod:`gpuml.demos.augment_builder`: add transforms from a list, remove and reorder steps, a slider
+per parameter and per step's probability, and the text spec as an editable field, in sync both ways; the model
+checks every value), as on the page; everything works with the mouse and with keys. "export zip" ("e") writes the
+set shown (the original and the 9 variants as PNGs plus labels.csv, the page's download and ``gpuml augment``'s
+format) as a zip in the ``export_dir`` option's folder (default: the current one).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import numpy as np
 
 from ..playground.augment import TRANSFORMS, AugmentModel
 from ..playground.augment_export import export_zip
-from ..playground.augment_steps import NO_P, STEPS
 from ..tensor import tensor
 from .app import Demo
+from .augment_builder import STEPS_BOX, Builder
 from .render import DIM, PALETTE, TEXT
+from .widgets import ERROR, Widgets, clip
 
 
 def default_image() -> tuple[np.ndarray, str]:
@@ -68,22 +70,21 @@ class AugmentDemo(Demo):
     title = "data augmentation"
     help = (
         ("space / n", "new variants"),
-        ("1-9", "toggle transform"),
+        ("1-9", "on / off"),
         ("up/down", "select"),
-        ("left/right or -/+", "strength"),
+        ("left/right", "strength"),
         ("e", "export zip"),
-        ("b", "pipeline builder"),
+        ("b", "builder"),
         ("Esc", "quit"),
     )
     builder_help = (
-        ("space / n", "new variants"),
+        ("space", "new"),
         ("up/down", "step"),
-        ("Tab", "parameter"),
+        ("Tab", "param"),
         ("left/right", "value"),
-        ("a", "add"),
-        ("x", "remove"),
-        ("[ / ]", "move"),
-        ("e", "export zip"),
+        ("a/x", "add/remove"),
+        ("[/]", "move"),
+        ("e", "export"),
         ("b", "switches"),
         ("Esc", "quit"),
     )
@@ -101,30 +102,47 @@ class AugmentDemo(Demo):
         self.selected = 0
         self._variants = (None, None)  # (variants tensor, its host copy)
         self.exported = ""  # what the last export says (its path, or its error)
-        self.builder = False  # the step list (add / remove / reorder, probability per step) instead of switches
-        self.step_sel, self.param_sel, self.add_next, self.error = 0, 0, 0, ""
+        self.builder = False  # the builder tab (step list, spec field) instead of the switches
+        self.widgets = Widgets()
+        self.steps = Builder(self.model, self.widgets)
+        self.pointer_at = (0.0, 0.0)
         self.export_thread: threading.Thread | None = None
 
+    @property
+    def error(self) -> str:
+        return self.steps.error
+
     def update(self) -> None:
-        self.model.step()
+        try:
+            self.model.step()
+        except ValueError as exc:  # shown; the variants stay the last ones that ran
+            self.steps.error = str(exc).splitlines()[0]
+            self.model.dirty = False
+
+    def set_builder(self, on: bool) -> None:
+        """The builder tab (the switches' pipeline becomes its first steps) or back to the switches."""
+        if on != self.builder:
+            self.builder = on
+            self.model.use_spec(self.model.spec() if on else None)
+            self.help = self.builder_help if on else type(self).help
+            self.steps.error, self.steps.errors, self.widgets.focus = "", {}, None
 
     def on_key(self, key, modifiers):
+        if self.widgets.key(key):  # typing into the spec field
+            return
         m = self.model
-        if key in (" ", "n", "Enter"):
+        if key in ("WheelUp", "WheelDown") and self.builder and _inside(*self.pointer_at, STEPS_BOX):
+            self.steps.scroll(key == "WheelDown")
+        elif key in (" ", "n", "Enter"):
             m.press("new")
         elif key == "e":
             self.export()
         elif key == "b":
-            self.builder = not self.builder
-            m.use_spec(m.spec() if self.builder else None)  # the switches' pipeline becomes the first steps
-            self.help = self.builder_help if self.builder else type(self).help
+            self.set_builder(not self.builder)
         elif self.builder:
-            self._builder_key(key)
+            self.steps.key(key)
         elif key.isdigit() and 1 <= int(key) <= len(TRANSFORMS):
-            i = int(key) - 1
-            name = TRANSFORMS[i][0]
-            m.set(name, not m.get(name))
-            self.selected = i
+            self.toggle(int(key) - 1)
         elif key == "ArrowUp":
             self.selected = (self.selected - 1) % len(TRANSFORMS)
         elif key == "ArrowDown":
@@ -134,47 +152,21 @@ class AugmentDemo(Demo):
             m.nudge(f"{name}_strength", key in ("ArrowRight", "+", "=", "WheelUp"))
             m.set(name, True)
 
-    def _fields(self, step: dict) -> list[tuple]:
-        """The selected step's adjustable fields: (parameter index or None for the probability, lo, hi, integer)."""
-        if "raw" in step:
-            return []
-        out = [(k, lo, hi, i) for k, (_, _, lo, hi, _, i) in enumerate(STEPS[step["name"]][0])]
-        return out + ([] if step["name"] in NO_P else [(None, 0.0, 1.0, False)])
+    def on_pointer(self, kind, x, y, buttons):
+        self.pointer_at = (x, y)
+        self.widgets.pointer(kind, x, y, buttons)
 
-    def _builder_key(self, key) -> None:
-        m, steps = self.model, self.model.steps
-        i = min(self.step_sel, max(len(steps) - 1, 0))
-        try:
-            if key == "a":
-                names = list(STEPS)
-                m.edit_steps("add", arg=names[self.add_next % len(names)])
-                self.add_next += 1
-                self.step_sel, self.param_sel = len(m.steps) - 1, 0
-            elif not steps:
-                return
-            elif key in ("x", "Delete", "Backspace"):
-                m.edit_steps("remove", i)
-                self.step_sel = max(0, min(i, len(m.steps) - 1))
-            elif key in ("[", "]"):
-                m.edit_steps("up" if key == "[" else "down", i)
-                self.step_sel = max(0, min(len(m.steps) - 1, i + (-1 if key == "[" else 1)))
-            elif key in ("ArrowUp", "ArrowDown"):
-                self.step_sel = (i + (1 if key == "ArrowDown" else -1)) % len(steps)
-                self.param_sel = 0
-            elif key == "Tab":
-                self.param_sel = (self.param_sel + 1) % max(1, len(self._fields(steps[i])))
-            elif key in ("ArrowRight", "ArrowLeft", "+", "=", "-", "WheelUp", "WheelDown"):
-                fields = self._fields(steps[i])
-                if not fields:
-                    raise ValueError(f"step {i + 1} ({steps[i]['name']}) is edited in the text spec only")
-                k, lo, hi, integer = fields[self.param_sel % len(fields)]
-                old = steps[i]["p"] if k is None else steps[i]["values"][k]
-                delta = (1 if integer else (hi - lo) / 20) * (1 if key in ("ArrowRight", "+", "=", "WheelUp") else -1)
-                new = min(max(old + delta, lo), hi)
-                m.edit_steps("set", i, round(new) if integer else round(new, 6), k)
-            self.error = ""
-        except ValueError as exc:
-            self.error = str(exc)
+    def toggle(self, i: int) -> None:
+        name = TRANSFORMS[i][0]
+        self.model.set(name, not self.model.get(name))
+        self.selected = i
+
+    def set_strength(self, i: int, value: float) -> None:
+        """Switch ``i``'s strength (its slider: log scale for all but hflip's probability)."""
+        name, _, _, (lo, hi), _ = TRANSFORMS[i]
+        self.selected = i
+        self.model.set(f"{name}_strength", min(max(float(f"{value:.3g}"), lo), hi))
+        self.model.set(name, True)
 
     def export(self) -> None:
         """Write the shown set as a zip: the readback here, PNG encoding and the file in a thread (not a frame)."""
@@ -201,30 +193,8 @@ class AugmentDemo(Demo):
 
     def state(self) -> dict:
         out = {**self.model.state(), "selected": TRANSFORMS[self.selected][0], "exported": self.exported}
-        return {**out, "builder": self.builder, "steps": self.model.steps, "error": self.error}
-
-    def _draw_steps(self, r, px, py) -> None:
-        r.panel(px, py, 300, 340, "pipeline steps (top to bottom)")
-        steps = self.model.steps
-        for i, step in enumerate(steps[:9]):
-            y = py + 30 + i * 34
-            if i == self.step_sel:
-                r.rect(px + 4, y - 3, 292, 32, "#2c303c")
-            r.text(f"{i + 1} {step['name']}", px + 12, y, 14, TEXT)
-            if "raw" in step:
-                r.text(step["raw"][:40] + " (text spec)", px + 12, y + 17, 10, DIM)
-                continue
-            fields = self._fields(step)
-            words = []
-            for j, (k, *_rest) in enumerate(fields):
-                key = "p" if k is None else STEPS[step["name"]][0][k][0]
-                value = step["p"] if k is None else step["values"][k]
-                mark = ">" if i == self.step_sel and j == self.param_sel % len(fields) else ""
-                words.append(f"{mark}{key} {value:.3g}")
-            r.text("  ".join(words)[:46], px + 12, y + 17, 10, DIM)
-        if not steps:
-            r.text("no steps: press a to add", px + 12, py + 34, 12, DIM)
-        r.text(f"a adds: {list(STEPS)[self.add_next % len(STEPS)]}", px + 12, py + 318, 11, DIM)
+        out.update(builder=self.builder, steps=self.model.steps, error=self.error, errors=dict(self.steps.errors))
+        return {**out, "editing_spec": self.widgets.focus == "spec", "draft": self.widgets.draft}
 
     def _host_variants(self, variants) -> np.ndarray:
         if self._variants[0] is not variants:  # one readback per new batch
@@ -233,41 +203,66 @@ class AugmentDemo(Demo):
 
     def draw(self, r) -> None:
         v = self.model.view()
+        self.widgets.begin()
         r.text(v["title"], 40, 16, 22, TEXT)
         r.text(f"source: {v['source']}", 40, 46, 12, DIM)
-        size = self.image.shape[-1]
-        smooth = size > 64
-        r.panel(40, 70, 300, 330, "original")
-        r.image("original", _rgba(self.image), 50, 100, 280, 280, smooth=smooth)
-        gx, gy, cell = 370, 70, 212
+        self._draw_bar(r)
+        if self.builder:  # a smaller gallery: the steps take the right-hand side
+            self._draw_gallery(r, v, (40, 70, 200), (260, 70, 156))
+            self.steps.draw(r)
+            if self.exported:
+                r.text(self.exported[-100:], 40, 744, 12, PALETTE[4])
+        else:
+            self._draw_gallery(r, v, (40, 70, 300), (370, 70, 212))
+            self._draw_switches(r, v, 40, 416)
+            spec = v["spec"] or "(identity)"
+            r.text("spec: " + spec[:100], 370, 750, 12, TEXT)
+            if self.error:
+                r.text(clip(self.error, 110), 370, 732, 12, ERROR)
+            elif self.exported:
+                r.text(self.exported[-110:], 370, 732, 12, PALETTE[4])
+        self.draw_help(r, 40, 772, 1040)  # one line, clear of the frame-time readout at the bottom right
+
+    def _draw_bar(self, r) -> None:
+        """The tabs and the actions, top right."""
+        w = self.widgets
+        w.button(
+            r, "tab:switches", 820, 14, 92, 26, "switches", lambda: self.set_builder(False), active=not self.builder
+        )
+        w.button(r, "tab:builder", 916, 14, 92, 26, "builder", lambda: self.set_builder(True), active=self.builder)
+        w.button(r, "new", 1024, 14, 112, 26, "new variants", lambda: self.model.press("new"))
+        w.button(r, "export", 1140, 14, 100, 26, "export zip", self.export)
+
+    def _draw_gallery(self, r, v, original, grid) -> None:
+        """The original in a panel of side ``original[2]`` and the 9 variants in 3 x 3 cells of ``grid[2]``."""
+        ox, oy, side = original
+        smooth = self.image.shape[-1] > 64
+        r.panel(ox, oy, side, side + 30, "original")
+        r.image("original", _rgba(self.image), ox + 10, oy + 30, side - 20, side - 20, smooth=smooth)
+        gx, gy, cell = grid
         r.panel(gx, gy, 3 * cell + 20, 3 * cell + 36, f"9 variants (seed {v['seed']})")
-        variants = self._host_variants(v["variants"])
-        for i, img in enumerate(variants):
+        for i, img in enumerate(self._host_variants(v["variants"])):
             img = img[0] if img.ndim == 3 and img.shape[0] == 1 else img
             x, y = gx + 10 + (i % 3) * cell, gy + 30 + (i // 3) * cell
             r.image(f"variant{i}", _rgba(img), x, y, cell - 8, cell - 8, smooth=smooth)
-        px, py = 40, 416
-        if self.builder:
-            self._draw_steps(r, px, py)
-        else:
-            self._draw_switches(r, v, px, py)
-        spec = v["spec"] or "(identity)"
-        r.text("spec: " + spec[:100], 370, 772 - 22, 12, TEXT)
-        if self.error:
-            r.text(self.error[:110], 370, 772 - 40, 12, "#ff8a80")
-        elif self.exported:
-            r.text(self.exported[-110:], 370, 772 - 40, 12, PALETTE[4])
-        self.draw_help(r, 40, 772, 1040)  # one line, clear of the frame-time readout at the bottom right
 
     def _draw_switches(self, r, v, px, py) -> None:
-        r.panel(px, py, 300, 340, "pipeline")
+        r.panel(px, py, 300, 340, "pipeline (click: on / off)")
+        w = self.widgets
         for i, (name, on, strength, (lo, hi), meaning) in enumerate(v["transforms"]):
             y = py + 30 + i * 34
             if i == self.selected:
                 r.rect(px + 4, y - 3, 292, 32, "#2c303c")
-            r.rect(px + 12, y + 2, 14, 14, PALETTE[4] if on else "#3a3e4c")
-            r.text(f"{i + 1} {name}", px + 34, y, 14, TEXT if on else DIM)
-            frac = (strength - lo) / (hi - lo)
-            r.rect(px + 160, y + 5, 120, 6, "#3a3e4c")
-            r.rect(px + 160, y + 5, 120 * frac, 6, PALETTE[1] if on else "#6b6b78")
+            w.checkbox(r, f"on:{name}", px + 12, y, 140, f"{i + 1} {name}", on, lambda i=i: self.toggle(i))
+            if name == "hflip":  # a probability: linear
+                w.slider(r, f"strength:{name}", px + 160, y - 1, 120, strength, lo, hi,
+                         lambda s, i=i: self.set_strength(i, s), active=on)  # fmt: skip
+            else:  # strengths move on a log scale (as the keys' x1.25)
+                w.slider(r, f"strength:{name}", px + 160, y - 1, 120, np.log10(strength), np.log10(lo), np.log10(hi),
+                         lambda s, i=i: self.set_strength(i, 10**s), active=on)  # fmt: skip
             r.text(f"{strength:.3g} {meaning}", px + 34, y + 17, 10, DIM)
+
+
+def _inside(x, y, box) -> bool:
+    bx, by, bw, bh = box
+    return bx <= x < bx + bw and by <= y < by + bh

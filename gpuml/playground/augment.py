@@ -73,6 +73,12 @@ class AugmentModel(DemoModel):
     def edit_steps(self, op: str, index: int = 0, arg=None, key: int | None = None) -> str:
         """Change the builder's steps (see :func:`augment_steps.edit`) and run the spec they give (returned)."""
         steps = augment_steps.edit(self.steps, op, index, arg, key)
+        h, w = self.images.shape[-2:]
+        for i, s in enumerate(steps):  # the builder's crop range is for any image: it must fit this one
+            if s["name"] == "crop" and "raw" not in s and s["values"][0] > min(h, w):
+                raise ValueError(
+                    f"step {i + 1} (crop): size is at most {min(h, w)} (image {h} x {w}), got {s['values'][0]}"
+                )
         spec = augment_steps.steps_to_spec(steps)
         if spec:
             parse_pipeline(spec)
