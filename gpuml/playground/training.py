@@ -2,9 +2,9 @@
 the running loss and accuracy, test accuracy at intervals, and the first-layer filters as they evolve.
 Numpy-free (the web page runs it in Pyodide core).
 
-Batches come from ``batches(epoch)``, an iterator of (images (B, 1, 28, 28), labels (B,)) device tensors per
-epoch: :func:`device_batches` slices tensors already on the device (the page); the native demo uploads shuffled
-host batches.
+The steps are :meth:`gpuml.train.Trainer.fit_steps`, advanced a few per frame: the training data is whatever
+``Trainer.fit`` takes (device tensors on the page, a :class:`gpuml.datasets.Dataset` natively), shuffled per
+epoch by the Trainer.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import time
 
 from .. import ops
 from ..nn import from_spec
-from ..nn.functional import softmax_cross_entropy
 from ..optim import SGD, Adam, AdamW, RMSprop
+from ..train import TrainConfig, Trainer
+from ..train.data import DeviceData
 from .controls import DemoModel, button, choice, slider, toggle
 
 OPTIMIZERS = {
@@ -33,22 +34,18 @@ SETTINGS = (
 
 
 def device_batches(x, y, batch: int):
-    """``batches`` for tensors on the device: epoch -> consecutive (B, 1, 28, 28), (B,) views of x and y."""
-    per_epoch = y.shape[0] // batch
-
-    def epoch_batches(epoch: int):
-        for i in range(per_epoch):
-            yield x.view(i * batch * 784, (batch, 1, 28, 28)), y.view(i * batch, (batch,))
-
-    return epoch_batches, per_epoch
+    """Training data of device tensors ``x`` (N, 1, 28, 28) and ``y`` (N,) for :class:`TrainModel`, and the steps
+    per epoch at this batch size: ``(train, per_epoch)``."""
+    return (x, y), -(-y.shape[0] // batch)
 
 
 class TrainModel(DemoModel):
-    """``batches(epoch)`` and ``per_epoch`` (steps per epoch; see the module docstring), ``test`` = (images,
-    labels) device tensors; ``eval_every`` steps (None: at the end of every epoch) a test evaluation.
+    """``train``: the training data as ``Trainer.fit`` takes it ((images, labels) device tensors, a Dataset);
+    ``per_epoch`` is kept for callers and recomputed (``ceil(N / batch)``, as the Trainer batches); ``test`` =
+    (images, labels) device tensors; ``eval_every`` steps (None: at the end of every epoch) a test evaluation.
     ``epochs``: the run stops by itself after that many epochs (state "done", a final test evaluation); None
-    trains until paused. ``optimizer``: a name in OPTIMIZERS. ``rebatch(batch) -> (batches, per_epoch)``, when
-    given, lets ``configure`` change the batch size."""
+    trains until paused. ``optimizer``: a name in OPTIMIZERS. ``rebatch`` is accepted and unused (the Trainer
+    batches the same data at any batch size)."""
 
     name = "train"
     title = "LeNet-5 training live"
@@ -60,12 +57,13 @@ class TrainModel(DemoModel):
         button("restart"),
     )
 
-    def __init__(self, batches, per_epoch: int, test, *, batch: int = 64, lr: float = 1e-3, seed: int = 0,
+    def __init__(self, train, per_epoch: int, test, *, batch: int = 64, lr: float = 1e-3, seed: int = 0,
                  eval_every: int | None = 100, steps_per_frame: int = 2, data_name: str = "", n_train: int = 0,
                  eval_at_start: bool = False, device=None, epochs: int | None = None, optimizer: str = "adam",
                  rebatch=None):  # fmt: skip
         super().__init__()
-        self.batches, self.per_epoch, self.test, self.rebatch = batches, per_epoch, test, rebatch
+        self.train_data, self.test, self.rebatch = train, test, rebatch
+        self._train = self._test = None  # checked once (Trainer.data), reused by every restart
         self.batch, self.lr, self.seed, self.eval_every = int(batch), float(lr), int(seed), eval_every
         self.epochs = None if epochs is None else self.control("epochs").validate(epochs)
         self.optimizer = self.control("optimizer").validate(optimizer)
@@ -96,11 +94,7 @@ class TrainModel(DemoModel):
         ok, errors = self.check(settings)
         if errors:
             raise ValueError(next(iter(errors.values())))
-        if "batch" in ok and ok["batch"] != self.batch:
-            if self.rebatch is None:
-                raise ValueError("this training run cannot change its batch size")
-            self.batches, self.per_epoch = self.rebatch(ok["batch"])
-            self.batch = ok["batch"]
+        self.batch = ok.get("batch", self.batch)
         self.epochs = ok.get("epochs", self.epochs)
         self.lr = ok.get("lr", self.lr)
         self.optimizer = ok.get("optimizer", self.optimizer)
@@ -116,6 +110,10 @@ class TrainModel(DemoModel):
         return OPTIMIZERS[self.optimizer](params, self.lr)
 
     @property
+    def per_epoch(self) -> int:
+        return -(-len(self.train_set) // self.batch)
+
+    @property
     def total_steps(self) -> int | None:
         return None if self.epochs is None else self.epochs * self.per_epoch
 
@@ -123,13 +121,38 @@ class TrainModel(DemoModel):
     def done(self) -> bool:
         return self.total_steps is not None and self.steps >= self.total_steps
 
+    @property
+    def trainer(self) -> Trainer:
+        """The Trainer of this run, made for ``self.net`` and ``self.opt`` (a subclass may replace them after
+        ``restart``: a new Trainer then)."""
+        t = self._trainer
+        if t is None or t.model is not self.net or t.optimizer is not self.opt:
+            cfg = TrainConfig(model="", epochs=self.epochs or 2**31, batch_size=self.batch, lr=self.lr,
+                              optimizer=self.optimizer, schedule="none", seed=self.seed,
+                              input_shape=tuple(self.net.input_shape))  # fmt: skip
+            t = self._trainer = Trainer(cfg, self.device, model=self.net, optimizer=self.opt)
+            self._run = None
+        return t
+
+    @property
+    def train_set(self):
+        if self._train is None:
+            self._train = self.trainer.data(self.train_data, what="training data")
+        return self._train
+
+    @property
+    def test_set(self) -> DeviceData:
+        if self._test is None:
+            self._test = self.trainer.data(self.test, what="test data")
+        return self._test
+
     def restart(self) -> None:
         self.net = from_spec("lenet5", (1, 28, 28), self.device, self.seed)
         self.device = self.net.device
         self.opt = self.make_optimizer(self.net.parameters())
+        self._trainer = self._run = None
         self.steps = 0
         self.epoch = 0
-        self._iter = self.batches(0)
         self.loss_steps: list[int] = []
         self.losses: list[float] = []
         self.accs: list[float] = []
@@ -140,53 +163,50 @@ class TrainModel(DemoModel):
         if self.eval_at_start:
             self.evaluate()
 
-    def _next_batch(self):
-        try:
-            return next(self._iter)
-        except StopIteration:
-            self.epoch += 1
-            self._iter = self.batches(self.epoch)
-            return next(self._iter)
-
     def train_steps(self, n: int) -> None:
-        """``n`` optimisation steps, one readback of their summed loss and correct count; then a test evaluation
-        when one is due. Stops at ``total_steps`` (fewer steps then; none once done)."""
+        """``n`` steps of the run's ``Trainer.fit_steps``, one readback of their summed loss and correct count; then
+        a test evaluation when one is due. Stops at ``total_steps`` (fewer steps then; none once done)."""
         if self.total_steps is not None:
             n = min(n, self.total_steps - self.steps)
         if n <= 0:
             return
         t0 = time.perf_counter()
-        self.net.train()
+        trainer = self.trainer
+        if self._run is None:
+            self._run = trainer.fit_steps(self.train_set, progress=False, log=None)
         loss = correct = None
-        seen = 0
-        for _ in range(n):
-            xb, yb = self._next_batch()
-            row_loss, row_correct, grad = softmax_cross_entropy(self.net.forward(xb), yb)
-            self.net.backward(grad)
-            self.opt.step()
-            s, c = ops.sum(row_loss), ops.sum(row_correct)
-            loss = s if loss is None else ops.add(loss, s)
-            correct = c if correct is None else ops.add(correct, c)
-            seen += yb.shape[0]
+        seen = taken = 0
+        while taken < n:
+            event = next(self._run, None)
+            if event is None:  # the Trainer's epochs are over
+                break
+            if event.record is not None:  # an epoch's end: its history entry (no step)
+                continue
+            loss = event.loss if loss is None else ops.add(loss, event.loss)
+            correct = event.correct if correct is None else ops.add(correct, event.correct)
+            seen += event.size
+            taken += 1
             self.steps += 1
+            self.epoch = event.epoch - 1
+        if not taken:
+            return
         self.loss_steps.append(self.steps)
         self.losses.append(loss.item() / seen)
         self.accs.append(correct.item() / seen)
         dt = time.perf_counter() - t0
-        self.images_per_s, self.ms_per_step = seen / dt, dt * 1e3 / n
-        due = self.steps % self.per_epoch < n if self.eval_every is None else self.steps % self.eval_every < n
+        self.images_per_s, self.ms_per_step = seen / dt, dt * 1e3 / taken
+        due = self.steps % self.per_epoch < taken if self.eval_every is None else self.steps % self.eval_every < taken
+        if self.done:
+            for _ in self._run:  # the last epoch's end: the Trainer's history is complete
+                pass
         if due or self.done:
             self.evaluate()
         if self.done:
             self.values["playing"] = False
 
     def evaluate(self) -> float:
-        """Test accuracy (eval mode, one forward of the test set, one readback); recorded in the curves."""
-        x, y = self.test
-        self.net.eval()
-        _, correct, _ = softmax_cross_entropy(self.net.forward(x), y)
-        acc = ops.sum(correct).item() / y.shape[0]
-        self.net.train()
+        """Test accuracy (``Trainer.evaluate``: eval mode, one readback); recorded in the curves."""
+        acc = self.trainer.evaluate(self.test_set)["accuracy"]
         self.test_steps.append(self.steps)
         self.test_accs.append(acc)
         return acc

@@ -145,9 +145,9 @@ class Trainer:
         """``x, y`` (or a pair, a Dataset, DeviceData) as training data: tensors and shaped memoryviews become
         :class:`~gpuml.train_data.DeviceData` on this trainer's device (no numpy), anything else a checked
         :class:`gpuml.datasets.Dataset`."""
-        if isinstance(x, DeviceData) or _is_dataset(x):
+        if isinstance(x, DeviceData):
             if y is not None:
-                raise TypeError(f"{what}: pass a Dataset or (images, labels), not both")
+                raise TypeError(f"{what}: pass DeviceData or (images, labels), not both")
             return x
         if y is None and isinstance(x, tuple | list) and len(x) == 2 and is_device_input(x[0]):
             x, y = x
