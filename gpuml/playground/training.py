@@ -268,3 +268,37 @@ class TrainModel(DemoModel):
             "steps_per_frame": self.values["steps_per_frame"],
             "data": self.data_name,
         }
+
+
+def fit_subset(images: bytes, labels: bytes, n: int = 192, *, spec: str = "flatten | fc 32 relu | fc 10",
+               epochs: int = 2, batch: int = 32, lr: float = 3e-3, optimizer: str = "adam",
+               validation_split: float = 0.25, device=None) -> dict:  # fmt: skip
+    """``Trainer.fit`` on the first ``n`` 28 x 28 images of uint8 ``images`` (and their uint8 ``labels``), numpy-free:
+    the web page runs it in its worker and the tests natively on the same bytes, to compare. Returns the history,
+    each step's mean loss (read every step), ``predict`` agreement with the labels, ``score``, a
+    ``predict_proba`` row sum and the error a bad label (10) gives."""
+    x = memoryview(bytes(images[: n * 784])).cast("B", (n, 28, 28))
+    y = list(bytes(labels[:n]))
+    cfg = TrainConfig(model=spec, epochs=epochs, batch_size=batch, lr=lr, optimizer=optimizer, schedule="none")
+    trainer = Trainer(cfg, device)
+    losses = []
+    for event in trainer.fit_steps(x, y, validation_split=validation_split):
+        if event.record is None:
+            losses.append(event.loss.item() / event.size)
+    predicted = trainer.predict(x).to_array().tolist()
+    proba = trainer.predict_proba(x)
+    try:
+        trainer.fit(x, [10, *y[1:]], progress=False, log=None)
+        error = None
+    except ValueError as e:
+        error = str(e)
+    return {
+        "backend": trainer.device.name,
+        "history": trainer.history,
+        "losses": losses,
+        "predict_accuracy": sum(p == v for p, v in zip(predicted, y, strict=True)) / n,
+        "score": trainer.score(x, y),
+        "proba_row_sum": sum(proba.tolist()[0]),
+        "proba_argmax_agrees": ops.argmax(proba, axis=1).to_array().tolist() == predicted,
+        "bad_label_error": error,
+    }

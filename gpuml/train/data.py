@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import math
+import numbers
 import random
 import warnings
 
@@ -54,11 +55,10 @@ def check_label_list(labels, n: int | None = None, num_classes: int | None = Non
             y = [v[0] for v in y]
     if n is not None and len(y) != n:
         raise ValueError(f"{what}: got {len(y)} for {n} images")
-    kinds = {type(v) for v in y}
-    if not kinds <= {int, float, bool}:
-        names = ", ".join(sorted(k.__name__ for k in kinds - {int, float, bool}))
-        raise ValueError(f"{what} must be integer class indices 0..K-1, got {names} values")
-    if float in kinds:
+    odd = {type(v).__name__ for v in y if not isinstance(v, numbers.Real)}
+    if odd:
+        raise ValueError(f"{what} must be integer class indices 0..K-1, got {', '.join(sorted(odd))} values")
+    if not all(isinstance(v, numbers.Integral) for v in y):
         bad = [i for i, v in enumerate(y) if not math.isfinite(v) or v != round(v)]
         if bad:
             raise ValueError(f"{what} must be integers, got non-integer values {_values(y, bad)}")

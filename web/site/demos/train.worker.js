@@ -29,6 +29,12 @@ export function handlers({ py, post, getData }) {
       if (!loop.running) { loop.running = true; run(); }
       return { running: true };
     },
+    // Trainer.fit to its end on the first n images (tests: the page's Trainer against native runs)
+    async trainer_fit([options]) {
+      const n = (options && options.n) || 192;
+      const [images, labels] = await Promise.all(["mnist_train_images.u8", "mnist_train_labels.u8"].map(getData));
+      return py("trainer_fit", images.subarray(0, n * 784), labels.subarray(0, n), JSON.stringify(options || {}));
+    },
     train_pause() {
       loop.running = false;
       return { running: false };

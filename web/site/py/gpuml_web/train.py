@@ -1,6 +1,7 @@
-"""Live training: LeNet-5 on the site's MNIST subset through gpuml's training demo model (TrainModel: forward,
-fused softmax cross-entropy, backward and the optimizer as gpuml kernels); the worker calls ``train_steps`` in
-slices and the main thread draws the curves from what they return."""
+"""Live training: LeNet-5 on the site's MNIST subset through gpuml's training demo model (TrainModel, which advances
+``gpuml.train.Trainer.fit_steps``: forward, fused softmax cross-entropy, backward and the optimizer as gpuml
+kernels); the worker calls ``train_steps`` in slices and the main thread draws the curves from what they return.
+``trainer_fit`` runs ``Trainer.fit`` to its end on a small subset (the page tests compare it with native runs)."""
 
 import array
 import json
@@ -8,11 +9,11 @@ import time
 
 import gpuml
 from gpuml import ops
-from gpuml.playground.training import TrainModel, device_batches
+from gpuml.playground.training import TrainModel, device_batches, fit_subset
 
 from .core import PAGE, _ms
 
-__all__ = ["evaluate", "train_check", "train_setup", "train_steps"]
+__all__ = ["evaluate", "train_check", "train_setup", "train_steps", "trainer_fit"]
 
 EVAL_EVERY = 50  # steps between test evaluations (plus one when the run is done)
 
@@ -93,3 +94,12 @@ def train_steps(count=1):
 
 def evaluate():
     return PAGE.train.evaluate()
+
+
+def trainer_fit(train_images, train_labels, options_json="{}"):
+    """``Trainer.fit`` on the first images of the MNIST subset (gpuml.playground.training.fit_subset), in one call:
+    history, per-step losses, predict/score and the bad-label error, as JSON."""
+    opts = json.loads(options_json)
+    t0 = time.perf_counter()
+    out = fit_subset(train_images.to_bytes(), train_labels.to_bytes(), device=PAGE.device, **opts)
+    return json.dumps({**out, "ms": _ms(t0)})
