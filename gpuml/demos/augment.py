@@ -238,13 +238,13 @@ class AugmentDemo(Demo):
         ox, oy, side = original
         smooth = self.image.shape[-1] > 64
         r.panel(ox, oy, side, side + 30, "original")
-        r.image("original", _rgba(self.image), ox + 10, oy + 30, side - 20, side - 20, smooth=smooth)
+        r.image("original", _rgba(self.image), *_fit(ox + 10, oy + 30, side - 20, self.image.shape), smooth=smooth)
         gx, gy, cell = grid
         r.panel(gx, gy, 3 * cell + 20, 3 * cell + 36, f"9 variants (seed {v['seed']})")
         for i, img in enumerate(self._host_variants(v["variants"])):
             img = img[0] if img.ndim == 3 and img.shape[0] == 1 else img
             x, y = gx + 10 + (i % 3) * cell, gy + 30 + (i // 3) * cell
-            r.image(f"variant{i}", _rgba(img), x, y, cell - 8, cell - 8, smooth=smooth)
+            r.image(f"variant{i}", _rgba(img), *_fit(x, y, cell - 8, img.shape), smooth=smooth)
 
     def _draw_switches(self, r, v, px, py) -> None:
         r.panel(px, py, 300, 340, "pipeline (click: on / off)")
@@ -261,6 +261,13 @@ class AugmentDemo(Demo):
                 w.slider(r, f"strength:{name}", px + 160, y - 1, 120, np.log10(strength), np.log10(lo), np.log10(hi),
                          lambda s, i=i: self.set_strength(i, 10**s), active=on)  # fmt: skip
             r.text(f"{strength:.3g} {meaning}", px + 34, y + 17, 10, DIM)
+
+
+def _fit(x, y, side, shape) -> tuple[float, float, float, float]:
+    """An image of ``shape`` ((H, W) or (C, H, W)) in a ``side`` square at (x, y), centred, aspect kept."""
+    h, w = shape[-2:]
+    scale = side / max(h, w)
+    return x + (side - w * scale) / 2, y + (side - h * scale) / 2, w * scale, h * scale
 
 
 def _inside(x, y, box) -> bool:

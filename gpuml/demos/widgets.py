@@ -155,6 +155,7 @@ class Widgets:
             return False
         if box.kind == "button":
             box.action()
+            self.boxes = []  # the layout may have changed: no more clicks on it until the next frame is drawn
         elif box.kind == "slider":
             self.dragging = box
             box.action(box.value_at(x))
