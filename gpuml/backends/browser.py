@@ -26,7 +26,7 @@ try:  # only inside Pyodide; importing this module elsewhere is harmless
 except ImportError:  # pragma: no cover - native Python
     js = None
 
-__all__ = ["BrowserDevice", "WebGPUError"]
+__all__ = ["BrowserDevice", "PipelinePending", "WebGPUError"]
 
 # WebGPU feature name -> gpuml's canonical name (the native backend's names).
 OPTIONAL_FEATURES = {"subgroups": "subgroup", "timestamp-query": "timestamp-query", "shader-f16": "shader-f16"}
@@ -70,6 +70,19 @@ return {
       return m.join("\\n");
     });
   },
+  // createComputePipelineAsync (Dawn compiles it off the GPU process's main thread, so draws and other work are
+  // not queued behind it) with the module's compilation info; the record fills in when both are done.
+  compileAsync(dev, module, desc) {
+    const rec = { pipeline: null, messages: null, error: null };
+    rec.done = Promise.all([module.getCompilationInfo(), dev.createComputePipelineAsync(desc)]).then(
+      ([info, pipeline]) => {
+        rec.messages = info.messages;
+        rec.pipeline = pipeline;
+      },
+      (e) => { rec.error = String((e && e.message) || e); },
+    );
+    return rec;
+  },
 };
 """
 _helpers = None
@@ -89,6 +102,16 @@ def _obj(d: dict) -> Any:
 
 def _snake(name: str) -> str:
     return re.sub(r"([a-z])([A-Z0-9])", r"\1_\2", name).lower()
+
+
+class PipelinePending(BaseException):
+    """Raised by a kernel's first use while ``BrowserDevice.defer_compiles`` is set: its pipeline is being compiled
+    asynchronously; ``promise`` (a JS Promise) settles when it is done, and the same work run again then finds it.
+    A BaseException, so ``except Exception`` blocks (e.g. the subgroup probe) do not swallow it."""
+
+    def __init__(self, path: str, promise):
+        super().__init__(f"shaders/{path} is compiling")
+        self.path, self.promise = path, promise
 
 
 class WebGPUError(RuntimeError):
@@ -133,6 +156,9 @@ class BrowserDevice(GPUDevice):
         # Readback staging buffers: several reads may be in flight (asyncio.gather), each needs its own buffer.
         self._staging_free: dict[int, list[Any]] = {}
         self._staging_size: dict[int, int] = {}
+        # Asynchronous compiles (see PipelinePending): source -> (JS record of compileAsync, bind group layout).
+        self.defer_compiles = False
+        self._async_compiles: dict[str, tuple[Any, Any]] = {}
         super().__init__()
         if "timestamp-query" in self.features:
             self._query_set = device.createQuerySet(_obj({"type": "timestamp", "count": 2}))
@@ -240,11 +266,13 @@ class BrowserDevice(GPUDevice):
 
     def _create_pipeline(self, shader: ComposedShader):
         self._check()
+        pending = self._async_compiles.get(shader.source)
+        if pending is not None:
+            return self._finish_async(shader, *pending)
         dev = self._device
         # Tint requires `enable subgroups;` (naga rejects it; the native backend strips it): keep it here.
         dev.pushErrorScope("validation")
         module = dev.createShaderModule(_obj({"label": shader.path, "code": shader.source}))
-        info = module.getCompilationInfo()
         entries = []
         for b in shader.bindings:
             if b.kind == "uniform":
@@ -255,21 +283,39 @@ class BrowserDevice(GPUDevice):
                 layout = {"type": "storage"}
             entries.append({"binding": b.index, "visibility": js.GPUShaderStage.COMPUTE, "buffer": layout})
         bgl = dev.createBindGroupLayout(_obj({"label": shader.path, "entries": entries}))
-        pipeline = dev.createComputePipeline(
-            _obj(
-                {
-                    "label": shader.path,
-                    "layout": dev.createPipelineLayout(_obj({"bindGroupLayouts": [bgl]})),
-                    "compute": {"module": module, "entryPoint": "main"},
-                }
-            )
+        desc = _obj(
+            {
+                "label": shader.path,
+                "layout": dev.createPipelineLayout(_obj({"bindGroupLayouts": [bgl]})),
+                "compute": {"module": module, "entryPoint": "main"},
+            }
         )
+        if self.defer_compiles:  # compile in the background; the caller runs its work again once it is done
+            rec = _h().compileAsync(dev, module, desc)
+            dev.popErrorScope()
+            self._async_compiles[shader.source] = (rec, bgl)
+            raise PipelinePending(shader.path, rec.done)
+        info = module.getCompilationInfo()
+        pipeline = dev.createComputePipeline(desc)
         scope = dev.popErrorScope()
         if can_run_sync():
             self._raise_compile_errors(shader, run_sync(info), run_sync(scope))
         else:  # checked (and raised) by the next async read
             self._unchecked.append((shader, info, scope))
         return pipeline, bgl
+
+    def _finish_async(self, shader: ComposedShader, rec, bgl):
+        """The pipeline of an asynchronous compile: raise PipelinePending while it runs (in deferred mode), else
+        wait for it; compile errors are raised as for a synchronous compile."""
+        if _unset(rec.pipeline) and _unset(rec.error):
+            if self.defer_compiles:
+                raise PipelinePending(shader.path, rec.done)
+            self._block(lambda: rec.done, "waiting for a pipeline being compiled")
+        del self._async_compiles[shader.source]
+        if not _unset(rec.error):
+            raise compile_error(shader, str(rec.error))
+        self._raise_compile_errors(shader, rec, None)
+        return rec.pipeline, bgl
 
     @staticmethod
     def _raise_compile_errors(shader: ComposedShader, info, scope_error) -> None:
@@ -442,6 +488,10 @@ class BrowserDevice(GPUDevice):
         self._on_error_proxy.destroy()
         self._on_error_proxy = None
         self._device.destroy()
+
+
+def _unset(value) -> bool:
+    return value is None or value is jsnull
 
 
 def _u32(values):

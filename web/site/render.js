@@ -185,7 +185,17 @@ export class Renderer {
     return buf;
   }
 
-  // A grid of float images from a storage buffer (see web_image.wgsl). opts: JSON string.
+  // A storage buffer for a draw: a GPUBuffer as it is, or bytes (a typed array: values computed on the CPU, e.g.
+  // the digit pad's python-backend start) copied into a buffer of this frame.
+  storage(data) {
+    if (data instanceof GPUBuffer) return data;
+    const buf = this.buffer(data.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    this.device.queue.writeBuffer(buf, 0, data, 0, data.byteLength & ~3);
+    this.temps.push(buf);
+    return buf;
+  }
+
+  // A grid of float images from a storage buffer or bytes (see web_image.wgsl). opts: JSON string.
   image(name, data, norm, optsJson) {
     const o = JSON.parse(optsJson);
     const c = this.canvases[name];
@@ -201,8 +211,8 @@ export class Renderer {
       layout: pipe.getBindGroupLayout(0),
       entries: [
         { binding: 0, resource: { buffer: this.uniform(u) } },
-        { binding: 1, resource: { buffer: data } },
-        { binding: 2, resource: { buffer: norm } },
+        { binding: 1, resource: { buffer: this.storage(data) } },
+        { binding: 2, resource: { buffer: this.storage(norm) } },
       ],
     });
     frame.pass.setPipeline(pipe);

@@ -31,20 +31,75 @@ function reportError(text) {
 self.addEventListener("unhandledrejection", (e) => reportError(e.reason && (e.reason.message || e.reason)));
 self.addEventListener("error", (e) => reportError(e.message));
 
-// Serialise every Python call (JSPI calls may suspend; a second call must not enter Python meanwhile).
+// Serialise every Python call (JSPI calls may suspend; a second call must not enter Python meanwhile). Calls wait
+// in three lanes: the digit pad's (a user drawing: always first), every other demo's, and the pad's background
+// WebGPU warm-up steps. Other demos' calls wait during START_GRACE_MS after Ready and while the pad is in use (a
+// pad call less than PAD_IDLE_MS ago: a stroke's segments and its prediction arrive in several calls), so a
+// digit drawn at once is not queued behind their start-up work (e.g. the first augmentation's shader compiles,
+// seconds on SwiftShader); warm-up steps (short: the compiles run outside the queue) wait only while the pad is in
+// use. Between two calls the worker yields to its event loop, so frames drawn by a call that never suspended (the
+// pad on the CPU) are presented at once (mapAsync callbacks are tasks, not microtasks).
+const START_GRACE_MS = 1000, PAD_IDLE_MS = 300;
+const lanes = [[], [], []];
+let running = false, timer = null, padLast = -Infinity;
+const calls = [];  // the first calls after Ready, for the page benchmark: {fn, lane, queued, start, end} (ms)
+let tReady = null;
+const laneOf = (fn) => (fn.startsWith("pad_warm") ? 2 : fn.startsWith("pad_") ? 0 : 1);
+
 function py(fn, ...args) {
-  const run = async () => {
-    const f = app[fn];
-    try {
-      const out = await f.callPromising(...args);
-      return typeof out === "string" ? JSON.parse(out) : out;
-    } finally {
-      f.destroy();
+  return new Promise((resolve, reject) => {
+    const rec = { fn, lane: laneOf(fn), queued: performance.now() };
+    lanes[rec.lane].push({ rec, args, resolve, reject });
+    if (tReady !== null && calls.length < 400) calls.push(rec);
+    pump();
+  });
+}
+
+// The lane to serve now, or the ms to wait before one may be served.
+function pick() {
+  if (lanes[0].length) return { lane: 0 };
+  const now = performance.now();
+  const padUntil = padLast + PAD_IDLE_MS;
+  const othersUntil = Math.max(padUntil, tReady === null ? 0 : tReady + START_GRACE_MS);
+  if (lanes[2].length && now >= padUntil) return { lane: 2 };
+  if (lanes[1].length && now >= othersUntil) return { lane: 1 };
+  const waits = [lanes[1].length && othersUntil - now, lanes[2].length && padUntil - now].filter((w) => w > 0);
+  return { wait: waits.length ? Math.min(...waits) : 0 };
+}
+
+const yieldChannel = new MessageChannel();
+const yielded = [];
+yieldChannel.port1.onmessage = () => yielded.shift()();
+const yieldTask = () => new Promise((r) => { yielded.push(r); yieldChannel.port2.postMessage(0); });
+
+async function pump() {
+  if (running) return;
+  running = true;
+  try {
+    for (;;) {
+      await yieldTask();
+      const p = pick();
+      if (p.lane === undefined) {
+        if (p.wait > 0 && !timer) timer = setTimeout(() => { timer = null; pump(); }, p.wait + 1);
+        break;
+      }
+      const { rec, args, resolve, reject } = lanes[p.lane].shift();
+      rec.start = performance.now();
+      const f = app[rec.fn];
+      try {
+        const out = await f.callPromising(...args);
+        resolve(typeof out === "string" ? JSON.parse(out) : out);
+      } catch (e) {
+        reject(e);
+      } finally {
+        if (f) f.destroy();
+        rec.end = performance.now();
+        if (rec.lane === 0) padLast = rec.end;
+      }
     }
-  };
-  const p = queue.then(run, run);
-  queue = p.catch(() => {});
-  return p;
+  } finally {
+    running = false;
+  }
 }
 
 async function fetchBytes(url) {
@@ -129,7 +184,10 @@ async function init(msg) {
   let setup;
   if (backend === "browser") {
     // the renderer needs the device gpuml creates: set it up lazily through a proxy object
-    setup = JSON.parse(await setupFn.callPromising(null, "{}"));
+    // ?warm=before / ?warm=0: the pad on WebGPU from the start (warmed before Ready / not at all); ?warm=cpu: CPU
+    // first even on a real GPU; default: CPU first on a software adapter only
+    const pad = { before: "gpu", 0: "gpu", cpu: "cpu" }[opts.warm];
+    setup = JSON.parse(await setupFn.callPromising(null, JSON.stringify(pad ? { pad } : {})));
     const jsDevice = pyodide.runPython("import gpuml_web as a; a.js_device()");
     renderer = new Renderer(jsDevice, shaders, reportError);
     jsDevice.addEventListener("uncapturederror", (e) => reportError(`WebGPU error: ${e.error.message}`));
@@ -153,15 +211,39 @@ async function init(msg) {
   ]);
   const loaded = await py("load_model", "default", meta, blob);
   timings.model_ms = loaded.ms;
-  // "Ready" means the first prediction runs at once: the pad's kernels are compiled here (?warm=0 skips it: A/B)
-  if (opts.warm === "0") await py("pad_clear");
+  // "Ready" means the first prediction runs at once. On a software adapter (SwiftShader: ~24 pipeline compiles of
+  // ~0.5 s) the pad starts on gpuml's python backend and its WebGPU kernels compile after Ready in the background
+  // (warmPad); on a real GPU they are compiled here. ?warm=0: no warm-up at all (the pad compiles on first use).
+  const padCPU = !!(setup && setup.pad_cpu_first);
+  if (opts.warm === "0" || padCPU) await py("pad_clear");  // also builds the renderer's image pipeline
   else timings.warm_ms = (await py("warm_up")).ms;
   await renderer?.settled();
   const tti = performance.now() - t0;
+  tReady = performance.now();
   post({
     type: "ready", ok: true, backend, setup, timings, tti_worker_ms: tti, build: info.build,
-    model: JSON.parse(meta).trained, gpu: info.gpu,
+    model: JSON.parse(meta).trained, gpu: info.gpu, pad_device: padCPU ? "python" : backend,
   });
+  if (padCPU && opts.warm !== "0") warmPad().catch((e) => reportError(`warming the pad's WebGPU kernels: ${e.message || e}`));
+}
+
+// The pad's WebGPU warm-up after Ready: one short Python step at a time in the background lane (the pad's own
+// calls and other demos' go first); each step ends at a kernel not compiled yet, whose pipeline Dawn compiles
+// asynchronously while this waits outside the Python queue. The last step switches the pad to WebGPU.
+async function warmPad() {
+  const t = performance.now();
+  const compiling = [];
+  const hold = (p) => { compiling.push(p); };
+  let steps = 0, kernels = 0;
+  for (;;) {
+    const r = await py("pad_warm_step", hold);
+    steps += 1;
+    if (r.done) break;
+    kernels += compiling.length;
+    await Promise.allSettled(compiling.splice(0));
+  }
+  timings.pad_warm_ms = performance.now() - t;
+  post({ type: "progress", name: "pad_device", data: { device: backend, warm_ms: timings.pad_warm_ms, steps, kernels } });
 }
 
 async function getData(name) {
@@ -178,6 +260,7 @@ const env = { py, post, getData, getJSON, backend: () => backend, renderer: () =
 const handlers = Object.assign({}, ...DEMO_WORKERS.map((m) => m.handlers(env)));
 
 async function call(fn, args) {
+  if (fn === "worker_calls") return { ready: tReady, calls };  // the page benchmark's timeline
   const h = handlers[fn];
   return h ? h(args) : py(fn, ...args);
 }

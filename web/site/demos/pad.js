@@ -16,10 +16,24 @@ function heatGradient() {
   return `linear-gradient(to top, ${stops.join(", ")})`;
 }
 
+// Where the pad computes (worker.js: on a software adapter the python backend until its WebGPU kernels are warm).
+const WHERE = { python: "CPU (gpuml's python backend) while WebGPU compiles its kernels", browser: "WebGPU",
+  cpu: "CPU (numpy backend)" };
+function showDevice(ctx, device, extra = "") {
+  ctx.state.padDevice = device;
+  ctx.fact("digit pad", `${WHERE[device] || device}${extra}`);
+}
+export const progress = {
+  pad_device(data, ctx) {
+    showDevice(ctx, data.device, ` (kernels warm ${(data.warm_ms / 1000).toFixed(1)} s after Ready)`);
+  },
+};
+
 const fmt = (v) => (Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toPrecision(3) : v.toExponential(1));
 
-export function init(ctx) {
+export function init(ctx, readyMsg) {
   const { $, state, call, showError, errorAt, clearError, words } = ctx;
+  if (readyMsg && readyMsg.pad_device) showDevice(ctx, readyMsg.pad_device);
   const pad = $("pad-canvas");
   $("pad-heat-bar").style.background = heatGradient();
   let drawing = false, last = null, segs = [], flushTimer = null, prepared = null;
@@ -124,7 +138,8 @@ export function init(ctx) {
     const scale = l.signed ? "blue < 0 < red, each map scaled to its max |a|" : "gray, each map scaled to its max";
     $("pad-acts-caption").textContent = `${l.name}: ${c} maps of ${h} × ${w} (${scale})`;
     $("acts-canvas").setAttribute("aria-label", `activation maps of ${l.name}: ${c} maps of ${h} × ${w}`);
-    $("pad-timing").textContent = `prediction ${out.predict_ms.toFixed(2)} ms (forward + readback), ` +
+    const where = out.device === "python" ? "CPU" : out.device === "browser" ? "WebGPU" : out.device;
+    $("pad-timing").textContent = `on ${where}: prediction ${out.predict_ms.toFixed(2)} ms (forward + readback), ` +
       `preprocess ${out.preprocess_ms.toFixed(1)} ms, explanation + maps ${out.gradcam_and_draw_ms.toFixed(1)} ms`;
   }
 

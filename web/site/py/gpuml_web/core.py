@@ -33,6 +33,12 @@ class Page:
         self.device = None
         self.renderer = None
         self.nets = {}  # name -> nn model ("default": shipped, "trained": the live-trained one)
+        # The digit pad starts on the CPU on a software adapter (SwiftShader): ``cpu`` (gpuml's python backend)
+        # with its own copy of the shipped models (``cpu_nets``) until ``pad_gpu``: the pad's WebGPU kernels have
+        # been compiled in the background (pad.pad_warm_step); None on a real GPU (warmed before Ready).
+        self.cpu = None
+        self.cpu_nets = {}
+        self.pad_gpu = False
         self.digits = None
         self.kmeans = None
         self.km_pending = None  # the last k-means iteration's statistics, being read back while the frame waits
@@ -97,12 +103,19 @@ def _draw_image(
 
 
 def setup(renderer, info_json):
-    """Create the device (gpuml's own selection picks the browser backend) and remember the renderer."""
+    """Create the device (gpuml's own selection picks the browser backend) and remember the renderer. On a
+    software adapter (SwiftShader, ``adapter_type`` CPU) the pad also gets gpuml's python backend to start on, or
+    ``opts`` ``{"pad": "cpu"}`` / ``{"pad": "gpu"}`` forces either."""
+    opts = json.loads(info_json or "{}")
     PAGE.renderer = renderer
     PAGE.device = gpuml.get_device()
     PAGE.ones = ops.full((64,), 1.0, device=PAGE.device)
+    software = PAGE.device.is_gpu and PAGE.device.adapter_info.get("adapter_type") == "CPU"
+    if PAGE.device.is_gpu and opts.get("pad", "cpu" if software else "gpu") == "cpu":
+        PAGE.cpu = gpuml.get_device("python")
     return json.dumps(
         {
+            "pad_cpu_first": PAGE.cpu is not None,
             "device": PAGE.device.summary(),
             "numpy": "numpy" in sys.modules,
             "python": sys.version.split()[0],
@@ -129,9 +142,16 @@ def load_model(name, meta_json, blob):
     values.frombytes(blob.to_bytes() if hasattr(blob, "to_bytes") else bytes(blob))
     if sys.byteorder != "little":
         values.byteswap()
-    model = from_spec(meta["spec"], tuple(meta["input_shape"]), PAGE.device, meta.get("seed", 0))
-    store = model.parameters()
-    params = {p.name: p for p in store}
+    model = _build(meta, values, PAGE.device)
+    PAGE.nets[name] = model
+    if PAGE.cpu is not None:  # the same weights for the pad's CPU start (its verdicts match the GPU's)
+        PAGE.cpu_nets[name] = _build(meta, values, PAGE.cpu)
+    return json.dumps({"ms": _ms(t0), "parameters": model.parameters().size, "describe": model.describe()})
+
+
+def _build(meta, values, device):
+    model = from_spec(meta["spec"], tuple(meta["input_shape"]), device, meta.get("seed", 0))
+    params = {p.name: p for p in model.parameters()}
     buffers = {f"{i}.{k}": t for i, layer in enumerate(model.layers) for k, t in layer.buffers().items()}
     for entry in meta["tensors"]:
         chunk = values[entry["offset"] : entry["offset"] + entry["size"]]
@@ -140,15 +160,14 @@ def load_model(name, meta_json, blob):
     model.eval()
     # the pad's unsure rule, computed at build time (None: calibrate in the page)
     model.evidence_floor, model.evidence_floor_digits = meta.get("evidence_floor"), meta.get("evidence_floor_digits")
-    PAGE.nets[name] = model
-    return json.dumps({"ms": _ms(t0), "parameters": store.size, "describe": model.describe()})
+    return model
 
 
-# --- warm-up before "Ready" -------------------------------------------------------------------------------------
+# --- warm-up before "Ready" (a real GPU; software adapters warm in the background: pad.pad_warm_step) -------------
 def warm_up():
     """Run the digit pad's whole prediction path once (WebGPU stroke, preprocess, forward, Grad-CAM, the canvases'
     draws) on the built-in sample stroke of the default model, then clear the pad: worker.js calls it before
-    posting "ready", so the first real prediction compiles no kernel and builds no pipeline."""
+    posting "ready" where the pad starts on the GPU, so the first real prediction compiles no kernel."""
     from gpuml.playground.digits import PAD, SAMPLE_STROKE
 
     from . import pad  # the pad's own public calls: exactly what a user's first digit runs

@@ -12,12 +12,16 @@ from gpuml.tensor import tensor
 
 from .core import PAGE, _draw_image, _ms
 
-__all__ = ["pad_clear", "pad_predict", "pad_prepare", "pad_stroke", "predict_pixels"]
+__all__ = ["pad_clear", "pad_predict", "pad_prepare", "pad_stroke", "pad_warm_step", "predict_pixels"]
 
 GAP = 2.0  # px between tiles (the layouts below and _draw_image agree on it)
 
 
 def _net(name):
+    """The network the pad classifies with: the CPU copy of a shipped model until the pad's WebGPU kernels are
+    warm (core.Page.cpu), else the WebGPU one (a model trained in the page lives there only)."""
+    if not PAGE.pad_gpu and name in PAGE.cpu_nets:
+        return PAGE.cpu_nets[name]
     net = PAGE.nets.get(name)
     if net is None:
         if name == "trained":
@@ -27,13 +31,26 @@ def _net(name):
 
 
 def _digits(net_name="default"):
+    """The pad's DigitsModel for ``net_name``: one per device; moving to the other device carries the ink and the
+    selections over."""
     net = _net(net_name)
-    if PAGE.digits is None:
-        PAGE.digits = DigitsModel(net, name=net_name, host_ink=False)  # the renderer draws the ink tensor
+    pads = PAGE.__dict__.setdefault("pads", {})
+    d = pads.get(net.device.name)
+    if d is None:
+        d = pads[net.device.name] = DigitsModel(net, name=net_name, host_ink=False)  # the renderer draws the ink
+    old = PAGE.digits
+    if old is None:
         PAGE.pad_prepared = {}
-    elif PAGE.digits.net is not net:
-        PAGE.digits.set_net(net, net_name)
-    return PAGE.digits
+    elif old is not d:
+        d.ink.assign(array.array("f", old.ink.to_bytes()))
+        d.values.update({k: v for k, v in old.values.items() if k != "layer"})
+        d.set_net(net, net_name)
+        if old.values.get("layer") in (e["name"] for e in d.layers):
+            d.values["layer"] = old.values["layer"]
+    PAGE.digits = d
+    if d.net is not net:
+        d.set_net(net, net_name)
+    return d
 
 
 def _layout(canvas, n, h, w, cols=0, region=None):
@@ -89,7 +106,8 @@ def pad_prepare(model_name, digits_u8, batch=1, force=False):
             n = len(raw) // 784
             d.calibrate([[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)], batch=int(batch))
         filters = [{k: f[k] for k in ("name", "shape", "limit")} for f in d.conv_filters()]
-        info = {"layers": d.layers, "filters": filters, "floor": d.floor, "calibration_digits": n}
+        info = {"layers": d.layers, "filters": filters, "floor": d.floor, "calibration_digits": n,
+                "device": d.device.name}  # fmt: skip
         info["calibrate_ms"] = _ms(t0)
         PAGE.pad_prepared[model_name] = prepared = {"net": net, "info": info}
         _draw_filters(d)
@@ -110,7 +128,7 @@ def _draw_filters(d):
         w = f["weight"]
         if ic > 1:  # (ic, oc, kh, kw): row = input channel, column = output filter
             w = ops.transpose(w, (1, 0, 2, 3))
-        norm = ops.full((oc * ic,), f["limit"], device=PAGE.device)
+        norm = ops.full((oc * ic,), f["limit"], device=d.device)
         lay = _layout("filters", oc * ic, kh, kw, cols=oc, region=[0, k * band + 4, None, band - 8])
         keep += [w, norm]
         PAGE.device.flush()
@@ -137,13 +155,14 @@ def pad_predict(model_name="default", method="gradcam", target="predicted", laye
     ex = {k: r["explain"][k] for k in ("what", "peak", "units", "method")}
     entry = d.layer_entry()
     out = {"label": d.label, "probs": d.probs, "predict_ms": t["predict_ms"], "pixels": d.pixels, "verdict": v,
-           "floor": d.floor, "explain": {**ex, "target": r["target"]}, "layer": entry}  # fmt: skip
+           "floor": d.floor, "explain": {**ex, "target": r["target"]}, "layer": entry,
+           "device": d.device.name}  # fmt: skip
     if PAGE.renderer is None:
         return json.dumps(out)
     c, h, w = entry["shape"]
     maps = d.outputs[entry["index"]].reshape(c, h * w)
     norm = ops.max(ops.abs(maps) if entry["signed"] else maps, axis=1)
-    heat = tensor(array.array("f", r["explain"]["map"]), device=PAGE.device)
+    heat = tensor(array.array("f", r["explain"]["map"]), device=d.device)
     PAGE.device.flush()
     _draw_image("input", d.x, PAGE.ones, n=1, c=1, h=28, w=28, gap=0, present=False)
     _draw_image("input", heat, PAGE.ones, n=1, c=1, h=28, w=28, mode=2, sampling=1, gap=0, clear=False)
@@ -172,3 +191,51 @@ def predict_pixels(pixels_list, model_name="default"):
         times.append(_ms(t0))
         labels.append(label)
     return json.dumps({"labels": labels, "ms": times})
+
+
+# --- the pad's WebGPU warm-up, in the background (software adapters) --------------------------------------------
+def pad_warm_step(hold=None):
+    """Run the pad's WebGPU path (Clear, the sample stroke, predict with Grad-CAM and saliency, every layer's map
+    scale, the filters) on a private DigitsModel until a kernel is not compiled yet: its pipeline is then compiled
+    asynchronously (``hold(promise)`` gets the JS promise; worker.js awaits it outside the Python queue) and the
+    step ends. The step that gets through switches the pad to WebGPU (``pad_gpu``). Draws nothing."""
+    from gpuml.backends.browser import PipelinePending
+    from gpuml.playground.digits import DigitsModel as Model
+
+    t0 = time.perf_counter()
+    dev = PAGE.device
+    if PAGE.pad_gpu or PAGE.cpu is None:
+        return json.dumps({"done": True, "ms": 0.0})
+    w = PAGE.__dict__.get("pad_warm") or Model(PAGE.nets["default"], name="default", host_ink=False)
+    PAGE.pad_warm = w
+    dev.defer_compiles = True
+    try:
+        _warm_path(w)
+    except PipelinePending as p:
+        dev.flush()
+        if hold is not None:
+            hold(p.promise)
+        return json.dumps({"done": False, "kernel": p.path, "ms": _ms(t0)})
+    finally:
+        dev.defer_compiles = False
+    PAGE.pad_gpu, PAGE.pad_warm = True, None
+    return json.dumps({"done": True, "ms": _ms(t0), "device": dev.name})
+
+
+def _warm_path(w):
+    w.press("clear")
+    w.sample()
+    w.set("target", "predicted")
+    for method in ("gradcam", "saliency"):
+        w.set("explain", method)
+        w.predict(host_maps=False)
+    for e in w.layers:
+        c, h, wd = e["shape"]
+        maps = w.outputs[e["index"]].reshape(c, h * wd)
+        ops.max(ops.abs(maps) if e["signed"] else maps, axis=1)
+    tensor(array.array("f", w.result["explain"]["map"]), device=w.device)
+    for f in w.conv_filters():
+        if f["shape"][1] > 1:
+            ops.transpose(f["weight"], (1, 0, 2, 3))
+        ops.full((f["shape"][0] * f["shape"][1],), f["limit"], device=w.device)
+    w.device.sync()
