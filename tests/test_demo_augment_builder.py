@@ -13,6 +13,8 @@ import pytest
 pytest.importorskip("rendercanvas")
 pytest.importorskip("PIL")
 
+from test_demos import XTest, xvfb  # noqa: F401 (xvfb: the fixture that starts an X server)
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -199,3 +201,61 @@ def test_long_pipeline_scrolls(app):
     keys = [b.key for b in app.demo.widgets.boxes]
     assert "remove0" in keys and "remove9" not in keys and "scroll_down" in keys
     draw(app, "9_scrolled")
+
+
+def test_real_window_under_xvfb(xvfb, native_device, tmp_path):  # noqa: F811
+    """`gpuml demo augment` in a glfw window under Xvfb, driven with real X mouse and key events (XTest): open the
+    builder, add cutout, remove the first step, drag translate's slider to its end, type a step into the spec."""
+    pytest.importorskip("glfw")
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    state, shot = tmp_path / "state.json", ARTIFACTS / "augment_builder_xvfb.png"
+    env = dict(os.environ, DISPLAY=xvfb, XDG_RUNTIME_DIR=os.environ.get("XDG_RUNTIME_DIR", "/tmp"))
+    cmd = [sys.executable, "-m", "gpuml", "demo", "augment", "--frames", "100000", "--state", str(state)]
+    cmd += ["--screenshot", str(shot)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if "first frame drawn" in line:
+                break
+        assert any("first frame drawn" in ln for ln in lines), "".join(lines)
+        x = XTest(xvfb)
+        try:  # the window sits at (0, 0) in the design size: screen pixels are design pixels
+
+            def click(px, py):
+                x.move(px, py)
+                x.button(1, True)
+                x.button(1, False)
+                time.sleep(0.4)  # a frame or two: the next click sees the new layout
+
+            click(962, 27)  # the "builder" tab
+            click(187, 498)  # add: cutout
+            click(1215, 116)  # step 1's remove (rotate)
+            x.move(900, 141)  # translate's shift slider, now step 1
+            x.button(1, True)
+            for px in range(900, 1120, 20):
+                x.move(px, 141)
+            x.button(1, False)
+            time.sleep(0.4)
+            click(500, 650)  # the spec field
+            for k in ["End", "comma", "space", "v", "f", "l", "i", "p", "space", "1", "Return"]:
+                x.key(k)
+            time.sleep(0.5)
+            x.key("Escape")
+        finally:
+            x.close()
+        out, _ = proc.communicate(timeout=60)
+        lines.append(out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, "".join(lines)
+    s = json.loads(state.read_text())["state"]
+    assert s["builder"] and s["errors"] == {}, s
+    assert s["spec"] == "translate 16, zoom 0.2, brightness 0.3, noise 0.08, cutout 8 1, vflip 1", s

@@ -138,6 +138,8 @@ class Widgets:
         if kind == "pointer_move":
             box = self.at(x, y)
             self.hover = box.key if box else None
+            if self.dragging is not None and 1 not in buttons:  # released outside the window: no up came
+                self.dragging = None
             if self.dragging is not None:
                 self.dragging.action(self.dragging.value_at(x))
                 return True
