@@ -201,6 +201,11 @@ def test_long_pipeline_scrolls(app):
     keys = [b.key for b in app.demo.widgets.boxes]
     assert "remove0" in keys and "remove9" not in keys and "scroll_down" in keys
     draw(app, "9_scrolled")
+    # the mouse wheel over the list scrolls it too
+    pointer(app, "pointer_move", 1000, 400, down=False)
+    app.feed({"event_type": "wheel", "x": 1000, "y": 400, "dx": 0, "dy": 100, "modifiers": ()})
+    draw(app)
+    assert app.demo.steps.first == 1 and "remove0" not in [b.key for b in app.demo.widgets.boxes]
 
 
 def test_real_window_under_xvfb(xvfb, native_device, tmp_path):  # noqa: F811
