@@ -99,7 +99,7 @@ def test_max_pool_2x2_planes_match_argmax_order():
     x = rng.integers(0, 3, (3, 2, 6, 8)).astype(np.float32)  # many ties
     x.reshape(-1)[[1, 9, 10, 40, 41, 57]] = [np.nan, np.nan, np.nan, np.inf, -np.inf, np.nan]
     g = {"N": 3, "C": 2, "H": 6, "W": 8, "OH": 3, "OW": 4, "KH": 2, "KW": 2, "sh": 2, "sw": 2, "ph": 0, "pw": 0}
-    out, idx = pool._max_pool_2x2(x, g)
+    out, idx = pool._max_pool(x, g)
     win = x.reshape(3, 2, 3, 2, 4, 2).transpose(0, 1, 2, 4, 3, 5).reshape(3, 2, 3, 4, 4)
     nan = np.isnan(win)
     k = np.where(nan.any(-1), 3 - np.argmax(nan[..., ::-1], -1), np.argmax(np.where(nan, -np.inf, win), -1))

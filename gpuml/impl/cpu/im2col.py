@@ -19,7 +19,11 @@ layout, and make the kw shifts of the row layout wrap onto zeros.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
+
+from .threads import run_parts
 
 CHUNK_COLUMNS = 3600  # at most this many columns per chunk GEMM (whole images: nc divides N)
 
@@ -59,6 +63,19 @@ class _Plan:
         self.rows = g.sh == g.sw == 1 and g.Cg * g.KH + g.KW * g.OCg < g.K
         self.row_shape = (self.nb, g.G, g.Cg, g.KH, self.nc, pn)
         self.row_strides = (self.nc * g.C * p, g.Cg * p, p, g.dh * self.wp, g.C * p, 1)
+        self._parts: dict = {}
+
+    def part(self, c0: int, c1: int) -> _Plan:
+        """This plan over chunks ``c0 .. c1`` only (images ``c0 * nc .. c1 * nc``): the same chunks, fewer."""
+        sub = self._parts.get(c1 - c0)
+        if sub is None:
+            sub = self._parts[c1 - c0] = copy.copy(self)
+            sub.N, sub.nb = (c1 - c0) * self.nc, c1 - c0
+            sub.size = sub.N * self.C * self.plane
+            sub.col_shape = (sub.nb, *self.col_shape[1:])
+            sub.row_shape = (sub.nb, *self.row_shape[1:])
+            sub._parts = {}
+        return sub
 
 
 _PLANS: dict = {}
@@ -111,22 +128,26 @@ def _padded(x, p: _Plan):
     return buf
 
 
+def _fill_taps(x, p: _Plan, cols) -> None:
+    """Tap columns of ``x`` (p's images) into ``cols[:, :, :K]``."""
+    view = _strided(_padded(x, p), p.col_shape, p.col_strides)
+    np.copyto(np.reshape(cols[:, :, : p.K], p.col_shape, copy=False), view)
+
+
+def _fill_rows(x, p: _Plan, cols) -> None:
+    """Row columns of ``x`` (p's images) into ``cols[:, :, :Cg * KH]``: row (c, kh) holds the padded rows kh * dh
+    ... of channel c."""
+    view = _strided(_padded(x, p), p.row_shape, p.row_strides)
+    np.copyto(np.reshape(cols[:, :, : p.Cg * p.KH], p.row_shape, copy=False), view)
+
+
 def tap_columns(x, g, extra: int = 0):
     """(chunks, G, K + extra, nc * OH * RW): k = (c, kh, kw), one strided copy of the padded planes. The ``extra``
     rows after the K are left unwritten (the forward's row of ones that carries the bias)."""
     p = plan(g)
-    view = _strided(_padded(x, p), p.col_shape, p.col_strides)
     cols = np.empty((p.nb, p.G, p.K + extra, p.cols), x.dtype)
-    np.copyto(np.reshape(cols[:, :, : p.K], p.col_shape, copy=False), view)
+    _fill_taps(x, p, cols)
     return cols
-
-
-def _row_columns(x, p: _Plan, extra: int = 0):
-    """(chunks, G, Cg * KH + extra, nc * OH * Wp): row (c, kh) holds the padded rows kh * dh ... of channel c."""
-    view = _strided(_padded(x, p), p.row_shape, p.row_strides)
-    rows = np.empty((p.nb, p.G, p.Cg * p.KH + extra, p.cols), x.dtype)
-    np.copyto(np.reshape(rows[:, :, : p.Cg * p.KH], p.row_shape, copy=False), view)
-    return rows
 
 
 def _row_weights(w, p: _Plan):
@@ -148,7 +169,8 @@ def _store(src, out, p: _Plan, relu: bool) -> None:
 
 
 def conv2d(x, w, b, g, relu: bool):
-    """The forward: NCHW output in the result type of x and w."""
+    """The forward: NCHW output in the result type of x and w. Chunks of images split over threads
+    (gpuml/impl/cpu/threads.py); the columns of all of them are kept for the backward."""
     dtype = np.result_type(x, w)
     out = np.empty(g.out_shape, dtype)
     if not g.N or not g.OC:  # no images or filters: nothing to multiply
@@ -159,31 +181,37 @@ def conv2d(x, w, b, g, relu: bool):
     p = plan(g)
     extra = 0 if b is None else 1
     if p.rows:
-        cols = _row_columns(x, p, extra)
-        _keep((g, "rows"), x, cols)
-        wm = _row_weights(w, p)
+        wm, fill = _row_weights(w, p), _fill_rows
         if extra:  # the bias joins the kw = 0 partial outputs
             bias = np.zeros((p.G, p.KW * p.OCg, 1), wm.dtype)
             bias[:, : p.OCg, 0] = b.reshape(p.G, p.OCg)
             wm = np.concatenate([wm, bias], axis=2)
+        cols = np.empty((p.nb, p.G, p.Cg * p.KH + extra, p.cols), x.dtype)
     else:
-        cols = tap_columns(x, g, extra)
-        _keep((g, "taps"), x, cols)
-        wm = w.reshape(p.G, p.OCg, p.K)
+        wm, fill = w.reshape(p.G, p.OCg, p.K), _fill_taps
         if extra:
             wm = np.concatenate([wm, b.reshape(p.G, p.OCg, 1).astype(wm.dtype)], axis=2)
-    if extra:
-        cols[:, :, -1] = 1
-    y = np.matmul(wm, cols)  # (chunks, G, OCg or KW * OCg, cols)
-    if p.rows:  # y[o, j] = sum over kw of part kw at j + kw * dw (the last (KW - 1) * dw columns are garbage)
-        y = y.reshape(p.nb, p.G, p.KW, p.OCg, p.cols)
-        acc = y[:, :, 0]
-        n = p.cols - (p.KW - 1) * p.dw
-        for kw in range(1, p.KW):
-            head = acc[..., :n]
-            np.add(head, y[:, :, kw, :, kw * p.dw : kw * p.dw + n], out=head)
-        y = acc
-    _store(y, out, p, relu)
+        cols = np.empty((p.nb, p.G, p.K + extra, p.cols), x.dtype)
+
+    def part(c0: int, c1: int) -> None:
+        sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
+        cp = cols[c0:c1]
+        fill(x[n0:n1], sp, cp)
+        if extra:
+            cp[:, :, -1] = 1
+        y = np.matmul(wm, cp)  # (chunks, G, OCg or KW * OCg, cols)
+        if p.rows:  # y[o, j] = sum over kw of part kw at j + kw * dw (the last (KW - 1) * dw columns are garbage)
+            y = y.reshape(sp.nb, p.G, p.KW, p.OCg, p.cols)
+            acc = y[:, :, 0]
+            n = p.cols - (p.KW - 1) * p.dw
+            for kw in range(1, p.KW):
+                head = acc[..., :n]
+                np.add(head, y[:, :, kw, :, kw * p.dw : kw * p.dw + n], out=head)
+            y = acc
+        _store(y, out[n0:n1], sp, relu)
+
+    run_parts(part, p.nb)
+    _keep((g, "rows" if p.rows else "taps"), x, cols)
     return out
 
 
@@ -204,65 +232,106 @@ def _finite(*arrays) -> bool:
 def conv2d_backward(x, w, gy, g, input_grad: bool, grad_w, grad_b):
     """(grad_x or None, grad_w, grad_b) into ``grad_w`` (w's shape) and ``grad_b`` (OC,). grad_out is spread
     over the column layout with zeros in the garbage columns, so they add nothing to grad_w and col2im adds exact
-    zeros where a garbage column's window wraps into the next row or plane."""
+    zeros where a garbage column's window wraps into the next row or plane. Chunks of images split over threads;
+    each writes its chunks' weight gradients and its images' bias sums, added up after in chunk order."""
     p = plan(g)
-    np.sum(gy.reshape(g.N, g.OC, g.OH * g.OW), axis=2).sum(axis=0, out=grad_b)  # faster than axis=(0, 2, 3)
     if not g.N:
+        grad_b[...] = 0
         grad_w[...] = 0
         return (np.zeros(x.shape, x.dtype) if input_grad else None), grad_w, grad_b
-    gyr = _grad_rows(gy, p)
+    bsum = np.empty((g.N, g.OC), gy.dtype)  # per image: summed over images after the parts
+    gx = np.empty(x.shape, np.result_type(w, gy)) if input_grad else None
+    dtype = np.result_type(x, gy)
     if p.rows and _finite(x, w, gy):
-        return _backward_rows(x, w, gyr, p, input_grad, grad_w, grad_b)
-    cols = _kept((g, "taps"), x, p.K)
-    if cols is None:
-        cols = tap_columns(x, g)  # (chunks, G, K, cols)
-    if p.rw != p.OW and not np.isfinite(x).all():
-        # the garbage columns read inputs outside each row's receptive field: 0 * NaN/Inf there would reach grad_w
-        np.reshape(cols, (*p.col_shape[:3], p.KH * p.KW, p.nc, p.OH, p.rw), copy=False)[..., p.OW :] = 0
-    # (cols @ gyr^T) summed over chunks: OpenBLAS runs the K x OCg orientation faster than gyr @ cols^T
-    gw = np.matmul(cols, gyr.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, K, OCg)
-    np.copyto(grad_w.reshape(p.G, p.OCg, p.K), gw.transpose(0, 2, 1))
-    if not input_grad:
-        return None, grad_w, grad_b
-    dcols = np.matmul(w.reshape(p.G, p.OCg, p.K).transpose(0, 2, 1), gyr)  # (chunks, G, K, cols)
-    dcols = dcols.reshape(p.nb, p.G, p.Cg, p.KH, p.KW, p.nc, p.OH, p.rw)
-    gbuf = np.zeros(p.size + p.slack, dcols.dtype)
-    shape = (p.nb, p.G, p.Cg, p.nc, p.OH, p.rw)
-    for kh, kw, start in p.tap_offsets:  # col2im: every tap's columns added onto the planes they were read from
-        tap = _strided(gbuf[start:], shape, p.tap_strides, writeable=True)
-        np.add(tap, dcols[:, :, :, kh, kw], out=tap)
-    return _crop(gbuf, p), grad_w, grad_b
+        _backward_rows(x, w, gy, p, bsum, grad_w, gx, dtype)
+    else:
+        _backward_taps(x, w, gy, p, bsum, grad_w, gx, dtype)
+    bsum.sum(axis=0, out=grad_b)
+    return gx, grad_w, grad_b
 
 
-def _crop(gbuf, p: _Plan):
+def _bias_sums(gy, out) -> None:
+    n, oc = out.shape
+    np.sum(gy.reshape(n, oc, -1), axis=2, out=out)
+
+
+def _backward_taps(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
+    kept = _kept((p.key, "taps"), x, p.K)
+    # the garbage columns read inputs outside each row's receptive field: 0 * NaN/Inf there would reach grad_w
+    mask = p.rw != p.OW and not np.isfinite(x).all()
+    gwc = np.empty((p.nb, p.G, p.K, p.OCg), dtype)
+    wt = w.reshape(p.G, p.OCg, p.K).transpose(0, 2, 1)
+
+    def part(c0: int, c1: int) -> None:
+        sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
+        _bias_sums(gy[n0:n1], bsum[n0:n1])
+        gyr = _grad_rows(gy[n0:n1], sp)
+        if kept is not None:
+            cols = kept[c0:c1]
+        else:
+            cols = np.empty((sp.nb, p.G, p.K, p.cols), x.dtype)  # (chunks, G, K, cols)
+            _fill_taps(x[n0:n1], sp, cols)
+        if mask:
+            np.reshape(cols, (*sp.col_shape[:3], p.KH * p.KW, p.nc, p.OH, p.rw), copy=False)[..., p.OW :] = 0
+        # (cols @ gyr^T) per chunk: OpenBLAS runs the K x OCg orientation faster than gyr @ cols^T
+        np.matmul(cols, gyr.transpose(0, 1, 3, 2), out=gwc[c0:c1])
+        if gx is None:
+            return
+        dcols = np.matmul(wt, gyr)  # (chunks, G, K, cols)
+        dcols = dcols.reshape(sp.nb, p.G, p.Cg, p.KH, p.KW, p.nc, p.OH, p.rw)
+        gbuf = np.zeros(sp.size + p.slack, dcols.dtype)  # its own slack: a part never writes into another's planes
+        shape = (sp.nb, p.G, p.Cg, p.nc, p.OH, p.rw)
+        for kh, kw, start in p.tap_offsets:  # col2im: every tap's columns added onto the planes they were read from
+            tap = _strided(gbuf[start:], shape, p.tap_strides, writeable=True)
+            np.add(tap, dcols[:, :, :, kh, kw], out=tap)
+        _crop(gbuf, sp, gx[n0:n1])
+
+    run_parts(part, p.nb)
+    np.copyto(grad_w.reshape(p.G, p.OCg, p.K), gwc.sum(axis=0).transpose(0, 2, 1))
+
+
+def _crop(gbuf, p: _Plan, out) -> None:
     gxp = gbuf[: p.size].reshape(p.N, p.C, p.hp, p.wp)
-    return np.ascontiguousarray(gxp[:, :, p.ph : p.ph + p.H, p.pw : p.pw + p.W])
+    np.copyto(out, gxp[:, :, p.ph : p.ph + p.H, p.pw : p.pw + p.W])
 
 
-def _backward_rows(x, w, gyr, p: _Plan, input_grad: bool, grad_w, grad_b):
+def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
     """Row columns: the KW shifted copies of grad_out, row (kw, o) = grad_out[o] delayed by kw * dw columns (zeros
     shift in: the previous row's garbage columns, or the chunk's start); grad_w = shifted @ rows^T and the input
     gradient's (c, kh) rows = w @ shifted, added onto the planes in KH row-shifted blocks."""
-    sh = np.empty((p.nb, p.G, p.KW, p.OCg, p.cols), gyr.dtype)
-    for kw in range(p.KW):
-        d = kw * p.dw
-        sh[:, :, kw, :, :d] = 0
-        sh[:, :, kw, :, d:] = gyr[..., : p.cols - d]
-    sh = sh.reshape(p.nb, p.G, p.KW * p.OCg, p.cols)
-    rows = _kept((p.key, "rows"), x, p.Cg * p.KH)
-    if rows is None:
-        rows = _row_columns(x, p)
-    gw = np.matmul(sh, rows.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, (kw, o), (c, kh))
+    kept = _kept((p.key, "rows"), x, p.Cg * p.KH)
+    gwc = np.empty((p.nb, p.G, p.KW * p.OCg, p.Cg * p.KH), dtype)  # per chunk: (G, (kw, o), (c, kh))
+    wr = None if gx is None else _row_weights(w, p).transpose(0, 2, 1)
+
+    def part(c0: int, c1: int) -> None:
+        sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
+        _bias_sums(gy[n0:n1], bsum[n0:n1])
+        gyr = _grad_rows(gy[n0:n1], sp)
+        sh = np.empty((sp.nb, p.G, p.KW, p.OCg, p.cols), gyr.dtype)
+        for kw in range(p.KW):
+            d = kw * p.dw
+            sh[:, :, kw, :, :d] = 0
+            sh[:, :, kw, :, d:] = gyr[..., : p.cols - d]
+        sh = sh.reshape(sp.nb, p.G, p.KW * p.OCg, p.cols)
+        if kept is not None:
+            rows = kept[c0:c1]
+        else:
+            rows = np.empty((sp.nb, p.G, p.Cg * p.KH, p.cols), x.dtype)
+            _fill_rows(x[n0:n1], sp, rows)
+        np.matmul(sh, rows.transpose(0, 1, 3, 2), out=gwc[c0:c1])
+        if gx is None:
+            return
+        drows = np.matmul(wr, sh)  # (chunks, G, (c, kh), cols)
+        drows = drows.reshape(sp.nb, p.G, p.Cg, p.KH, p.nc, p.cols // p.nc)
+        gbuf = np.zeros(sp.size, drows.dtype)
+        shape, strides = sp.row_shape[:3] + sp.row_shape[4:], p.row_strides[:3] + p.row_strides[4:]
+        for kh in range(p.KH):  # each (c, kh) row block added onto the planes kh * dh rows down
+            blk = _strided(gbuf[kh * p.dh * p.wp :], shape, strides, writeable=True)
+            np.add(blk, drows[:, :, :, kh], out=blk)
+        _crop(gbuf, sp, gx[n0:n1])
+
+    run_parts(part, p.nb)
+    gw = gwc.sum(axis=0)
     np.copyto(
         grad_w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW), gw.reshape(p.G, p.KW, p.OCg, p.Cg, p.KH).transpose(0, 2, 3, 4, 1)
     )
-    if not input_grad:
-        return None, grad_w, grad_b
-    drows = np.matmul(_row_weights(w, p).transpose(0, 2, 1), sh)  # (chunks, G, (c, kh), cols)
-    drows = drows.reshape(p.nb, p.G, p.Cg, p.KH, p.nc, p.cols // p.nc)
-    gbuf = np.zeros(p.size, drows.dtype)
-    shape, strides = p.row_shape[:3] + p.row_shape[4:], p.row_strides[:3] + p.row_strides[4:]
-    for kh in range(p.KH):  # each (c, kh) row block added onto the planes kh * dh rows down
-        blk = _strided(gbuf[kh * p.dh * p.wp :], shape, strides, writeable=True)
-        np.add(blk, drows[:, :, :, kh], out=blk)
-    return _crop(gbuf, p), grad_w, grad_b

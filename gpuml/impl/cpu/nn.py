@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...tensor import Tensor
+from .threads import blas_single
 
 
 def softmax_cross_entropy(logits: Tensor, labels: Tensor, scale: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -62,7 +63,9 @@ def batchnorm_input_grad(x, dy, mean, rstd, scale, dgamma, dbeta) -> Tensor:
 
 def linear_weight_grad(grad: Tensor, x: Tensor, out: Tensor) -> Tensor:
     """``out = grad.T @ x``, written into ``out`` (BLAS reads the transpose in place)."""
-    np.matmul(grad.host().T, x.host(), out=out.host())
+    gh, xh = grad.host(), x.host()
+    with blas_single(gh.size * xh.shape[-1]):
+        np.matmul(gh.T, xh, out=out.host())
     return out
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ...tensor import Tensor
+from .threads import run_parts
 
 
 def _sgd(w, g, state, u) -> None:
@@ -20,11 +21,20 @@ def _sgd(w, g, state, u) -> None:
 def _adam(w, g, state, u) -> None:
     # every coefficient (1 - beta, step size, sqrt of the bias correction, AdamW's decay) comes from the host in
     # double precision; the arithmetic here is float32, in torch.optim.Adam's order, as in shaders/optim/adam.wgsl;
-    # in place into two scratch arrays (the same roundings as the expression form, a third of the passes)
-    d = u["n_decay"]
+    # in place into two scratch arrays (the same roundings as the expression form, a third of the passes);
+    # elementwise, so ranges of the flat arrays split over threads
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    run_parts(lambda a, b: _adam_range(w, g, m, v, u, a, b), w.size, min_per_part=ADAM_PER_PART)
+
+
+ADAM_PER_PART = 1 << 14  # parameters per thread at least: fewer cost more to hand over than they save
+
+
+def _adam_range(w, g, m, v, u, a: int, b: int) -> None:
+    d = min(max(u["n_decay"] - a, 0), b - a)  # the decayed weights [0, n_decay) within this range
+    w, g, m, v = w[a:b], g[a:b], m[a:b], v[a:b]
     if u["decay"] != 1.0:
         w[:d] *= np.float32(u["decay"])
-    m, v = state["exp_avg"], state["exp_avg_sq"]
     t, s = np.empty_like(w), np.empty_like(w)
     np.subtract(g, m, out=t)  # torch's lerp: m += (1 - beta1) * (g - m)
     t *= np.float32(u["one_minus_beta1"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...tensor import Tensor
+from .threads import run_parts
 
 
 def _tiles(g: dict) -> bool:
@@ -37,30 +38,34 @@ def _counts(g: dict, count_include_pad: bool):
     return np.maximum(hs[:, None] * ws[None, :], 1)
 
 
-def _max_pool_2x2(x, g: dict):
-    """2x2 windows that tile the input (LeNet's pools). One strided copy splits the input into its four window
-    positions as contiguous planes; then the maximum of each row's pair, then of the two rows, each with a strict
-    `>` so the first maximum in window order wins (as the kernels and argmax), and a NaN over anything before it
-    (PyTorch: the last NaN of a window wins). Every pass after the copy is contiguous and a quarter of the input,
-    faster than the same passes over stride-2 views (benchmarks/RESULTS.md, issue 20.3)."""
-    m, oh, ow, w = g["N"] * g["C"] * g["OH"], g["OH"], g["OW"], g["W"]
+def _max_pool_2x2(x, g: dict, out, idx) -> None:
+    """2x2 windows that tile the input (LeNet's pools), into ``out`` / ``idx`` (x's images). One strided copy splits
+    the input into its four window positions as contiguous planes; then the maximum of each row's pair, then of the
+    two rows, each with a strict `>` so the first maximum in window order wins (as the kernels and argmax), and a NaN
+    over anything before it (PyTorch: the last NaN of a window wins). Every pass after the copy is contiguous and a
+    quarter of the input, faster than the same passes over stride-2 views (benchmarks/RESULTS.md, issue 20.3)."""
+    oh, ow, w = g["OH"], g["OW"], g["W"]
+    m = x.shape[0] * g["C"] * oh
     q = np.empty((2, 2, m, ow), x.dtype)  # (window row, window column, plane row pair, output column)
     np.copyto(q, x.reshape(m, 2, ow, 2).transpose(1, 3, 0, 2))
     (q00, q01), (q10, q11) = q
     top, bottom = np.maximum(q00, q01), np.maximum(q10, q11)
-    out = np.maximum(top, bottom)
+    res = np.maximum(top, bottom, out=out.reshape(m, ow))
     top_dx, bottom_dx, dy = q01 > q00, q11 > q10, bottom > top  # the right column / bottom row holds the maximum
-    if np.isnan(out).any():  # NaN present (np.maximum propagates it): a NaN wins over anything before it
+    if np.isnan(res).any():  # NaN present (np.maximum propagates it): a NaN wins over anything before it
         top_dx |= np.isnan(q01)
         bottom_dx |= np.isnan(q11)
         dy |= np.isnan(bottom)
     col = top_dx ^ (dy & (top_dx ^ bottom_dx))  # np.where(dy, bottom_dx, top_dx), 5x faster on bool arrays
-    idx = np.multiply(dy, np.int32(w), dtype=np.int32)
-    idx += col
-    idx = idx.reshape(-1, oh, ow)
-    idx += np.arange(oh, dtype=np.int32)[:, None] * (2 * w) + np.arange(ow, dtype=np.int32) * 2
-    shape = (g["N"], g["C"], oh, ow)
-    return out.reshape(shape), idx.reshape(shape)
+    ix = np.multiply(dy, np.int32(w), dtype=np.int32, out=idx.reshape(m, ow))
+    ix += col
+    ix = ix.reshape(-1, oh, ow)
+    ix += np.arange(oh, dtype=np.int32)[:, None] * (2 * w) + np.arange(ow, dtype=np.int32) * 2
+
+
+def _per_part(g: dict) -> int:
+    """Images per thread at least: a part below ~32k input values costs more to hand over than it saves."""
+    return -(-(1 << 15) // max(1, g["C"] * g["H"] * g["W"]))
 
 
 def _last_nan(win, arg):
@@ -75,7 +80,10 @@ def _last_nan(win, arg):
 
 def _max_pool(x, g: dict):
     if _tiles(g) and (g["KH"], g["KW"]) == (2, 2):
-        return _max_pool_2x2(x, g)
+        out = np.empty((g["N"], g["C"], g["OH"], g["OW"]), x.dtype)
+        idx = np.empty(out.shape, np.int32)
+        run_parts(lambda a, b: _max_pool_2x2(x[a:b], g, out[a:b], idx[a:b]), g["N"], min_per_part=_per_part(g))
+        return out, idx
     if _tiles(g):  # windows tile the input: a reshape instead of a gather
         n, c, oh, ow, kh, kw = g["N"], g["C"], g["OH"], g["OW"], g["KH"], g["KW"]
         win = x.reshape(n, c, oh, kh, ow, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
@@ -91,13 +99,16 @@ def _max_pool(x, g: dict):
     return out.astype(x.dtype), idx.astype(np.int32)
 
 
-def _max_pool_backward(gy, idx, g: dict):
-    gx = np.zeros((g["N"] * g["C"], g["H"] * g["W"]), gy.dtype)
+def _max_pool_backward(gy, idx, g: dict, relu_out=None):
+    """The input gradient; ``relu_out``: grad_out only where it is > 0 (a ReLU fused before the pool)."""
     if _tiles(g):  # every input pixel wins at most one window: a scatter, no accumulation
-        itype = np.int32 if gx.size < 2**31 else np.intp  # int32 indices: a smaller index pass
-        plane = np.arange(0, gx.size, gx.shape[1], dtype=itype)[:, None]  # flat index of each (n, c) plane
-        gx.reshape(-1)[np.add(idx.reshape(gx.shape[0], -1), plane, dtype=itype)] = gy.reshape(gx.shape[0], -1)
-        return gx.reshape(g["N"], g["C"], g["H"], g["W"])
+        gx = np.empty((g["N"], g["C"], g["H"], g["W"]), gy.dtype)
+        relu = (lambda a, b: None) if relu_out is None else (lambda a, b: relu_out[a:b])
+        run_parts(lambda a, b: _scatter(gy[a:b], idx[a:b], gx[a:b], relu(a, b)), g["N"], min_per_part=_per_part(g))
+        return gx
+    if relu_out is not None:
+        gy = np.where(relu_out > 0, gy, gy.dtype.type(0))
+    gx = np.zeros((g["N"] * g["C"], g["H"] * g["W"]), gy.dtype)
     nc = np.arange(g["N"] * g["C"])[:, None]
     np.add.at(
         gx,
@@ -107,14 +118,26 @@ def _max_pool_backward(gy, idx, g: dict):
     return gx.reshape(g["N"], g["C"], g["H"], g["W"])
 
 
+def _scatter(gy, idx, gx, relu_out) -> None:
+    """gx (these images) = grad_out scattered to each window's winner, zeros elsewhere."""
+    if relu_out is not None:
+        gy = np.where(relu_out > 0, gy, gy.dtype.type(0))
+    planes, plane = gx.shape[0] * gx.shape[1], gx.shape[2] * gx.shape[3]
+    flat = gx.reshape(-1)
+    flat[...] = 0
+    itype = np.int32 if flat.size < 2**31 else np.intp  # int32 indices: a smaller index pass
+    starts = np.arange(0, flat.size, plane, dtype=itype)[:, None]  # flat index of each (n, c) plane
+    flat[np.add(idx.reshape(planes, -1), starts, dtype=itype)] = gy.reshape(planes, -1)
+
+
 def max_pool2d(x: Tensor, g: dict) -> tuple[Tensor, Tensor]:
     out, idx = _max_pool(x.host(), g)
     return Tensor.wrap_numpy(out, x.device), Tensor.wrap_numpy(idx, x.device)
 
 
 def max_pool2d_backward(gy: Tensor, idx: Tensor, g: dict, relu_out: Tensor | None) -> Tensor:
-    grad = gy.host() if relu_out is None else np.where(relu_out.host() > 0, gy.host(), np.float32(0))
-    return Tensor.wrap_numpy(_max_pool_backward(grad, idx.host(), g), gy.device)
+    relu = None if relu_out is None else relu_out.host()
+    return Tensor.wrap_numpy(_max_pool_backward(gy.host(), idx.host(), g, relu), gy.device)
 
 
 def avg_pool2d(x: Tensor, g: dict, count_include_pad: bool) -> Tensor:
