@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends import device_for, get_device
-from ._base import ClusterEstimator, NotFittedError, check_sample_weight
+from ._base import ClusterEstimator, check_sample_weight, not_fitted_error
 from ._data import HostData, as_host, as_rows
 from ._weights import WeightedLloyd, kmeans_plusplus_weighted, minibatch_step, weighted_inertia
 
@@ -27,7 +27,13 @@ try:
 except ImportError:  # pragma: no cover - Pyodide core
     np = None
 
-__all__ = ["KMeans", "KMeansStep", "MiniBatchKMeans", "NotFittedError", "make_engine"]
+__all__ = ["KMeans", "KMeansStep", "MiniBatchKMeans", "make_engine"]  # and NotFittedError, via __getattr__
+
+
+def __getattr__(name: str):
+    if name == "NotFittedError":  # created on first use: it may import scikit-learn (gpuml/cluster/_base.py)
+        return not_fitted_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_engine(device, data: HostData, k: int, chunk_rows: int | None = None):
@@ -145,7 +151,7 @@ class _Base(ClusterEstimator):
     def transform(self, X):
         """Euclidean distances of each sample to every center, shape (n_samples, n_clusters)."""
         _, engine = self._engine_for(X)
-        return engine.transform()
+        return self._wrap_output(engine.transform(), X)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit and return the distances of X to the centers (:meth:`transform`)."""
