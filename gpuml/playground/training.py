@@ -49,6 +49,7 @@ class TrainModel(DemoModel):
 
     name = "train"
     title = "LeNet-5 training live"
+    schedule = "cosine"  # the learning rate of a run of ``epochs``: cosine-annealed per epoch (Trainer's default)
     controls = (
         *SETTINGS,
         toggle("playing", True),
@@ -128,7 +129,7 @@ class TrainModel(DemoModel):
         t = self._trainer
         if t is None or t.model is not self.net or t.optimizer is not self.opt:
             cfg = TrainConfig(model="", epochs=self.epochs or 2**31, batch_size=self.batch, lr=self.lr,
-                              optimizer=self.optimizer, schedule="none", seed=self.seed,
+                              optimizer=self.optimizer, schedule=self.schedule, seed=self.seed,
                               input_shape=tuple(self.net.input_shape))  # fmt: skip
             t = self._trainer = Trainer(cfg, self.device, model=self.net, optimizer=self.opt)
             self._run = None
@@ -241,7 +242,7 @@ class TrainModel(DemoModel):
         return {
             "title": "LeNet-5 training live",
             "subtitle": f"{self.data_name}: {self.n_train:,} training images, batch {self.batch}, "
-            f"{self.optimizer} lr {self.lr:g}" + (f", {self.epochs} epochs" if self.epochs else ""),
+            f"{self.optimizer} lr {self.lr:g}" + (f" (cosine), {self.epochs} epochs" if self.epochs else ""),
             "state": status,
             "loss_steps": list(self.loss_steps),
             "losses": list(self.losses),
