@@ -23,6 +23,37 @@ import wgpu
 from .render import DIM, TEXT, Renderer
 
 DESIGN_SIZE = (1280, 800)
+# A frame's share for a demo's work (training steps, evaluation slices): drawing, rendering and presenting take
+# about 10 ms on lavapipe, so a frame stays under 50 ms with room for one unit more than estimated.
+WORK_BUDGET_S = 0.025
+
+
+class WorkBudget:
+    """How many units of one kind of work (a training step, a batch, an evaluation slice) fit in a frame's budget,
+    from an average of the seconds per unit measured so far. The work measured must wait for the device (end in a
+    readback or a sync), so the time counted is the device's too: a frame renders on the same queue."""
+
+    def __init__(self, seconds: float = WORK_BUDGET_S):
+        self.seconds = seconds
+        self.per_unit: float | None = None
+
+    def units(self, cap: int | None = None) -> int:
+        """Units that fit in the budget by the estimate (at least 1; at most ``cap``)."""
+        n = 1 if self.per_unit is None else max(1, int(self.seconds / max(self.per_unit, 1e-6)))
+        return min(n, cap) if cap else n
+
+    def record(self, units: int, seconds: float) -> None:
+        per = seconds / max(units, 1)
+        self.per_unit = per if self.per_unit is None else 0.7 * self.per_unit + 0.3 * per
+
+    def timed(self, work, units: int) -> float:
+        """``work(units)``, recorded (as the units it returns when it returns an int: it may stop early); returns
+        its seconds."""
+        t0 = time.perf_counter()
+        done = work(units)
+        dt = time.perf_counter() - t0
+        self.record(done if isinstance(done, int) and done > 0 else units, dt)
+        return dt
 
 
 class Demo:
@@ -36,6 +67,10 @@ class Demo:
         self.app = app
         self.device = app.device
         self.options = options
+
+    @classmethod
+    def check_options(cls, options: dict) -> None:
+        """Raise a one-line ValueError for a bad option before anything starts (a window, a device, data)."""
 
     def setup(self, renderer: Renderer) -> None:
         """Create pipelines once the renderer exists."""
@@ -96,6 +131,7 @@ class App:
     ):
         import gpuml
 
+        demo_cls.check_options(dict(options or {}))  # a user's bad option first, then the missing display
         if not offscreen:
             _check_display()
 

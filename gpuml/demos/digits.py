@@ -184,6 +184,12 @@ class DigitsDemo(Demo):
         ("Esc", "quit"),
     )
 
+    @classmethod
+    def check_options(cls, options: dict) -> None:
+        path = options.get("model")
+        if path and not os.path.exists(path):
+            raise FileNotFoundError(f"model file {path} does not exist")
+
     def __init__(self, app, options):
         super().__init__(app, options)
         path = options.get("model") or default_model_path()
@@ -203,7 +209,10 @@ class DigitsDemo(Demo):
         if options.get("sample", app.offscreen):
             self.model.sample()
         self.predictor = _Predictor(self.model, calibration_digits())
-        if app.offscreen:  # screenshots and tests see the prediction of what was drawn before the frame
+        # offscreen (screenshots, tests) a frame shows the prediction of what was drawn before it; "live": it does
+        # not wait, as in a window (benchmarks/bench_native_frames.py)
+        self.wait_predictions = app.offscreen and not options.get("live")
+        if app.offscreen:
             self.predictor.wait_idle()
 
     # --- input ------------------------------------------------------------------------------------------------
@@ -280,7 +289,7 @@ class DigitsDemo(Demo):
     def update(self) -> None:
         if self.model.dirty:
             self.predictor.poke()
-            if self.app.offscreen:  # offscreen frames (screenshots, tests) show the prediction of what is drawn
+            if self.wait_predictions:
                 self.predictor.wait_idle()
 
     def state(self) -> dict:

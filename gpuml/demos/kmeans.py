@@ -23,8 +23,9 @@ import threading
 import time
 
 from ..ops import full
-from ..playground.kmeans import DATASETS, K_MAX, PANEL_KS, KMeansModel, panel_fit
+from ..playground.kmeans import DATASETS, K_MAX, K_MIN, PANEL_KS, KMeansModel, panel_fit
 from .app import Demo
+from .chart import plot
 from .render import DIM, PALETTE, PANEL, TEXT, palette_floats, rgba
 
 DATASET_KEYS = {str(i + 1): name for i, name in enumerate(DATASETS)}
@@ -55,6 +56,15 @@ class KMeansDemo(Demo):
         ("v", "Voronoi"),
         ("Esc", "quit"),
     )
+
+    @classmethod
+    def check_options(cls, options: dict) -> None:
+        dataset = options.get("dataset")
+        if dataset is not None and dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+        k = options.get("k")
+        if k is not None and not (isinstance(k, int) and K_MIN <= k <= K_MAX):
+            raise ValueError(f"k must be an integer in [{K_MIN}, {K_MAX}], got {k!r}")
 
     def __init__(self, app, options):
         super().__init__(app, options)
@@ -318,20 +328,16 @@ class KMeansDemo(Demo):
             r.text(self.panel_error[:60], x + 12, 740, 12, "#ff8a80")
 
     def _panel(self, r, x, y, w, h, title, ks, ys, ylim, color, v) -> None:
-        """A panel curve with a dot per computed k, the current k (grey) and the suggested k (orange) marked, in
-        Renderer.plot's layout; no legend box (the title names the one curve)."""
-        r.plot(x, y, w, h, [("", ks, ys, color)], title=title, xlim=(1, PANEL_KS), ylim=ylim, marker_x=v["k"])
-        px, py, pw, ph = x + 46, y + 28, w - 58, h - 50  # Renderer.plot's plot area
-
-        def at(k, val):
-            return px + (k - 1) / (PANEL_KS - 1) * pw, py + ph - (val - ylim[0]) / (ylim[1] - ylim[0]) * ph
-
-        for k, val in zip(ks, ys, strict=True):
-            if math.isfinite(val):
-                cx, cy = at(k, val)
-                r.rect(cx - 3, cy - 3, 6, 6, color)
+        """A panel curve with a marker per computed k (every k a tick), the current k (grey line) and the suggested
+        k (orange) marked; no legend (the title names the one curve)."""
+        area = plot(r, x, y, w, h, [("", ks, ys, color)], title=title, xlim=(1, PANEL_KS), ylim=ylim,
+                    marker_x=v["k"], xlabel="k (grey line: current k)", xticks=range(1, PANEL_KS + 1),
+                    markers=True)  # fmt: skip
         best = v["suggested_k"]
         if best is not None:
-            mx = at(best, ylim[0])[0]
-            r.line([(mx, py), (mx, py + ph)], SUGGEST_COLOR, 2.0)
-            r.text(f"k={best}", mx + 4, py + ph - 16, 11, SUGGEST_COLOR)
+            mx = float(area.x_px(best))
+            r.line([(mx, area.py), (mx, area.py + area.ph)], SUGGEST_COLOR, 2.0)
+            at = dict(zip(ks, ys, strict=True)).get(best)
+            high = at is not None and float(area.y_px(at)) < area.py + area.ph / 2
+            ty = area.py + area.ph - 18 if high else area.py + 4  # the label on the side the curve is not
+            r.text(f"k={best}", mx + 4, ty, 11, SUGGEST_COLOR)

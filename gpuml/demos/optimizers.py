@@ -10,13 +10,15 @@ import math
 
 import numpy as np
 
-from ..playground.optimizers import SURFACES, OptimizersModel
-from .app import Demo
+from ..playground.optimizers import SURFACES, OptimizersModel, check_surface
+from .app import WORK_BUDGET_S, Demo
 from .render import DIM, PALETTE, TEXT, colormap
 
 SURFACE_KEYS = {str(i + 1): name for i, name in enumerate(SURFACES)}
 PLOT = (40, 70, 760, 680)
 COLORS = [PALETTE[j] for j in (0, 1, 2, 4, 6, 10)]
+# each step reads the points back (so the time is the device's too); the check runs after a step: one step over
+STEP_BUDGET_S = WORK_BUDGET_S - 0.005
 STATUS = {"finished": "at the minimum", "running": "running", "budget": "out of steps", "out": "left the plot"}
 
 
@@ -32,6 +34,10 @@ class OptimizersDemo(Demo):
         ("Esc", "quit"),
     )
 
+    @classmethod
+    def check_options(cls, options: dict) -> None:
+        check_surface(options.get("surface") or "rosenbrock")
+
     def __init__(self, app, options):
         super().__init__(app, options)
         self.model = OptimizersModel(
@@ -42,7 +48,7 @@ class OptimizersDemo(Demo):
         self._background = (None, None)  # (the model's values, their colormapped image)
 
     def update(self) -> None:
-        self.model.advance()
+        self.model.advance(budget_s=STEP_BUDGET_S)
 
     def on_key(self, key, modifiers):
         m = self.model
@@ -78,7 +84,8 @@ class OptimizersDemo(Demo):
             DIM,
         )
         px, py, pw, ph = PLOT
-        r.image("surface", self._surface_image(v["background"], v["grid"]), px, py, pw, ph, smooth=True)
+        image = self._surface_image(v["background"], v["grid"])
+        r.image_keyed("surface", v["surface"], image, px, py, pw, ph, smooth=True)  # uploaded once per surface
 
         def to_px(pts):
             a = np.asarray(pts, np.float64).reshape(-1, 2)

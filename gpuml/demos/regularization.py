@@ -3,19 +3,22 @@
 batches) trains without a penalty, with L1, with L2 and with decoupled weight decay on 512 MNIST images with a
 quarter of their labels wrong, so the unregularised run overfits. One column per run: train and test accuracy per
 epoch, and its weight histogram on axes shared by all four; each penalty's strength has its own log-scale slider
-(keys), applied from the next step. Training runs on a worker thread (frames only draw the latest view).
+(keys), applied from the next step.
+
+Frames stay short (no frame over 50 ms after the first on lavapipe): training runs on the render thread, as many
+batches per frame as fit in :data:`~gpuml.demos.app.WORK_BUDGET_S`, and an epoch's evaluation and weight readback
+get a frame of their own; histograms are counted with numpy. (A worker thread did not help: the device queue is
+shared with rendering, and its pure-Python histograms held the GIL for tens of milliseconds.)
 """
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 
-from ..playground.regularization import RUNS, RegularizationModel
-from .app import Demo
-from .render import DIM, PALETTE, TEXT
+from ..playground.regularization import BINS, NEAR_ZERO, RUNS, SAMPLE, RegularizationModel
+from .app import Demo, WorkBudget
+from .chart import nice_ticks, plot
+from .render import DIM, PALETTE, TEXT, short_number
 
 COLORS = {"none": PALETTE[9], "L1": PALETTE[1], "L2": PALETTE[0], "weight decay": PALETTE[4]}
 TRAIN, TEST = "#9aa0b4", "#ffb347"
@@ -38,41 +41,39 @@ def page_subsets():
     return out[0], out[1], name
 
 
-class _Trainer:
-    """Trains on a worker thread, a batch at a time under ``lock`` (input that changes the model takes it too);
-    ``view`` is the model's view after the latest epoch, so a frame never computes histograms."""
+def histograms(weights) -> dict:
+    """:meth:`RegularizationModel.histograms` with numpy (the model's pure-Python loop takes tens of ms)."""
+    ws = [np.frombuffer(w, np.float32).astype(np.float64) for w in weights]
+    span = max(max(float(w.max()), -float(w.min())) for w in ws) or 1.0
+    span *= 1.0001
+    width = 2 * span / BINS
+    runs = []
+    for name, w in zip(RUNS, ws, strict=True):
+        s = w[:: max(1, len(w) // SAMPLE)]
+        counts = np.bincount(np.minimum(((s + span) / width).astype(np.int64), BINS - 1), minlength=BINS)
+        a = np.abs(s)
+        runs.append(
+            {"name": name, "shares": (counts / len(s)).tolist(), "near_zero": float((a < NEAR_ZERO).mean()),
+             "mean_abs": float(a.mean()), "sampled": len(s), "weights": len(w)}
+        )  # fmt: skip
+    return {"edges": [-span + k * width for k in range(BINS)] + [span], "runs": runs, "near_zero_below": NEAR_ZERO}
 
-    def __init__(self, model, app):
-        self.model, self.app = model, app
-        self.lock = threading.Lock()
-        self.error: str | None = None
-        self.view = model.view()
-        self.thread = threading.Thread(target=self._run, name="gpuml-regularization", daemon=True)
-        self.thread.start()
 
-    def _run(self) -> None:
-        m = self.model
-        try:
-            while not self.app.closed:
-                if m.get("playing") and not m.done:
-                    with self.lock:
-                        epoch = m.epoch
-                        m.train_batch()
-                        if m.epoch != epoch:
-                            self.view = m.view()
-                else:
-                    time.sleep(0.02)
-        except Exception as exc:  # shown in the window, not a traceback
-            self.error = f"training failed: {exc}"
+class WindowModel(RegularizationModel):
+    """The model with its end-of-epoch evaluation deferred (``record_due``; :meth:`record` does it, in a frame of
+    its own) and numpy histograms."""
 
-    def refresh(self) -> None:
-        self.view = self.model.view()
+    record_due = False
 
-    def wait_epochs(self, epochs: int, timeout: float = 300.0) -> None:
-        """Until ``epochs`` epochs are trained (tests and offscreen screenshots)."""
-        deadline = time.time() + timeout
-        while self.model.epoch < epochs and self.thread.is_alive() and time.time() < deadline:
-            time.sleep(0.01)
+    def _record(self) -> None:
+        self.record_due = True
+
+    def record(self) -> None:
+        super()._record()
+        self.record_due = False
+
+    def histograms(self) -> dict:
+        return histograms(self.weights)
 
 
 class RegularizationDemo(Demo):
@@ -90,11 +91,45 @@ class RegularizationDemo(Demo):
         super().__init__(app, options)
         train, test, data_name = page_subsets()
         values = {k: float(options[k]) for k in ("log_l1", "log_l2", "log_wd") if options.get(k) is not None}
-        self.model = RegularizationModel(
+        self.model = WindowModel(
             train, test, n_train=int(options.get("subset") or 512), data_name=data_name, device=self.device, **values
         )
         self.selected = "log_l2"
-        self.trainer = _Trainer(self.model, app)
+        self.model.record()  # epoch 0, before the first frame
+        self.budget = WorkBudget()
+        self.error: str | None = None
+        self._view = None
+
+    def update(self) -> None:
+        """The deferred epoch evaluation when one is due, else training batches within the frame's budget."""
+        m = self.model
+        try:
+            if m.record_due:
+                m.record()
+                self._view = None
+            elif m.get("playing") and not m.done:
+                self.budget.timed(self._train, self.budget.units(m.n_batches))
+                self._view = None
+        except Exception as exc:  # shown in the window, not a traceback
+            self.error = f"training failed: {exc}"
+            m.set("playing", False)
+
+    def _train(self, n: int) -> int:
+        m = self.model
+        done = 0
+        while done < n:
+            m.train_batch()
+            done += 1
+            if m.record_due or m.done:
+                break
+        self.device.sync()  # the batches' device time counts in the budget (rendering waits for it anyway)
+        return done
+
+    @property
+    def view(self) -> dict:
+        if self._view is None:
+            self._view = self.model.view()
+        return self._view
 
     def on_key(self, key, modifiers):
         m = self.model
@@ -102,14 +137,14 @@ class RegularizationDemo(Demo):
         if key in keys:
             self.selected = keys[key]
             return
-        with self.trainer.lock:
-            if key in ("ArrowUp", "ArrowDown", "+", "=", "-", "WheelUp", "WheelDown"):
-                m.nudge(self.selected, key in ("ArrowUp", "+", "=", "WheelUp"))
-            elif key == " ":
-                m.set("playing", not m.get("playing"))
-            elif key == "r":
-                m.press("restart")
-            self.trainer.refresh()
+        if key in ("ArrowUp", "ArrowDown", "+", "=", "-", "WheelUp", "WheelDown"):
+            m.nudge(self.selected, key in ("ArrowUp", "+", "=", "WheelUp"))
+        elif key == " ":
+            m.set("playing", not m.get("playing"))
+        elif key == "r":
+            m.press("restart")
+            m.record()
+        self._view = None
 
     def _slider(self, r, x, y, w, name, label, key) -> None:
         c = self.model.control(name)
@@ -125,15 +160,15 @@ class RegularizationDemo(Demo):
         r.rect(kx - 4, y + 17, 8, 18, PALETTE[5] if selected else "#8a8fa3")
 
     def draw(self, r) -> None:
-        v = self.trainer.view
+        v = self.view
         r.text(v["title"], 40, 12, 20, TEXT)
         r.text(v["subtitle"], 40, 40, 11, DIM)
         for j, (name, label, key) in enumerate(SLIDERS):
             self._slider(r, 40 + j * 300, 60, 260, name, label, key)
         m = self.model
         state = "done" if m.done else ("training" if m.get("playing") else "paused")
-        if self.trainer.error:
-            state = self.trainer.error
+        if self.error:
+            state = self.error
         r.text(f"epoch {m.epoch} of {v['epochs']} ({state})", 1240, 64, 14, TEXT, "right")
         hist = v["histograms"]
         edges = hist["edges"]
@@ -143,8 +178,8 @@ class RegularizationDemo(Demo):
             h = v["history"][name]
             lam = "" if name == "none" else f", λ {s['lambda']:.2g}"
             series = [("train", h["epoch"], h["train_acc"], TRAIN), ("test", h["epoch"], h["test_acc"], TEST)]
-            r.plot(x, 118, COL_W, 270, series, title=f"{name}{lam}", ylim=(0.0, 1.0), xlim=(0, v["epochs"]),
-                   legend=False)  # fmt: skip
+            plot(r, x, 118, COL_W, 270, series, title=f"{name}{lam}", ylim=(0.0, 1.0), xlim=(0, v["epochs"]),
+                 legend=False, xlabel="epoch")  # fmt: skip
             r.rect(x + 8, 398, 10, 10, TRAIN)
             r.text("train accuracy", x + 22, 395, 11, DIM)
             r.rect(x + 130, 398, 10, 10, TEST)
@@ -170,10 +205,10 @@ class RegularizationDemo(Demo):
                 t = (max(np.log10(f), lo) - lo) / (hi - lo)
                 r.rect(px + j * bw, py + ph - t * ph, max(bw - 1, 1), t * ph, COLORS[name])
         span = edges[-1]
-        for t in (-span, -span / 2, 0.0, span / 2, span):
+        for t in nice_ticks(-span, span, 4):
             tx = px + (t + span) / (2 * span) * pw
             r.rect(tx, py + ph, 1, 4, "#6b6b78")
-            r.text(f"{t:.2g}", tx, py + ph + 5, 10, DIM, "center")
+            r.text(short_number(t), tx, py + ph + 5, 10, DIM, "center")
         r.text("x: weight value  y: share, log scale", px, py + ph + 20, 10, DIM)
         r.text(f"|w| < {below:g}: {run['near_zero']:.1%} · mean |w| {run['mean_abs']:.3f}", x + 10, y + h - 18, 12,
                TEXT)  # fmt: skip

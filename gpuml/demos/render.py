@@ -11,7 +11,6 @@ window, so layouts need no resize logic. Colors are (r, g, b[, a]) floats in [0,
 
 from __future__ import annotations
 
-import itertools
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -57,14 +56,14 @@ def rgba(color) -> tuple[float, float, float, float]:
 
 def short_number(v: float) -> str:
     """``v`` for an axis label in about 6 characters: 3 significant digits, k/M for thousands and millions
-    (22600 -> "22.6k" instead of "2.26e+04"), short exponents otherwise ("1.2e-5")."""
+    (22600 -> "22.6k", 2000 -> "2k" instead of "2.26e+04", "2e+03"), short exponents otherwise ("1.2e-5")."""
     s = f"{v:.3g}"
-    if len(s) <= 6 or not np.isfinite(v):
+    if "e" not in s or not np.isfinite(v):
         return s
     a = abs(v)
     if 1e3 <= a < 1e9:
         return f"{v / 1e6:.3g}M" if a >= 1e6 else f"{v / 1e3:.3g}k"
-    mantissa, exponent = f"{v:.1e}".split("e")
+    mantissa, exponent = s.split("e")
     return f"{mantissa}e{int(exponent)}"
 
 
@@ -241,16 +240,16 @@ class Renderer:
     # --- per-frame draw lists -------------------------------------------------------------------------------
     def begin(self) -> None:
         self._quads: list[tuple] = []
-        self._lines: list[tuple] = []
+        self._lines: list[np.ndarray] = []  # (segments, 12) float32 blocks, one per polyline
+        self._line_rows = 0
         self._ops: list[tuple] = []  # ("quads", group, first, count) | ("lines", first, count) | ("custom", fn)
 
     def _push(self, kind: str, group=None) -> None:
         last = self._ops[-1] if self._ops else None
-        if last is not None and last[0] == kind and (kind != "quads" or last[1] is group):
+        if last is not None and last[0] == kind and last[1] is group:
             last[-1] += 1
             return
-        first = (len(self._quads) if kind == "quads" else len(self._lines)) - 1  # the row just appended
-        self._ops.append([kind, group, first, 1] if kind == "quads" else [kind, first, 1])
+        self._ops.append([kind, group, len(self._quads) - 1, 1])  # the row just appended
 
     def rect(self, x, y, w, h, color) -> None:
         self._quads.append(
@@ -323,24 +322,33 @@ class Renderer:
         self.image(name, pixels() if callable(pixels) else pixels, x, y, w, h, smooth=smooth)
 
     def line(self, points, color, width: float = 1.5) -> None:
-        """A polyline through ``points`` ((N, 2) array or list of (x, y)) in design pixels."""
+        """A polyline through ``points`` ((N, 2) array or list of (x, y)) in design pixels (one vectorised block of
+        segments: long curves and paths cost no Python loop per segment)."""
         pts = np.asarray(points, np.float32).reshape(-1, 2)
-        if len(pts) < 2:
+        n = len(pts) - 1
+        if n < 1:
             return
-        c = rgba(color)
-        for (x0, y0), (x1, y1) in itertools.pairwise(pts.tolist()):
-            self._lines.append((x0, y0, x1, y1, *c, width, 0.0, 0.0, 0.0))
-            self._push("lines")
+        rows = np.zeros((n, 12), np.float32)
+        rows[:, 0:2], rows[:, 2:4] = pts[:-1], pts[1:]
+        rows[:, 4:8] = rgba(color)
+        rows[:, 8] = width
+        last = self._ops[-1] if self._ops else None
+        if last is not None and last[0] == "lines":
+            last[-1] += n
+        else:
+            self._ops.append(["lines", self._line_rows, n])
+        self._lines.append(rows)
+        self._line_rows += n
 
     def custom(self, draw) -> None:
         """``draw(render_pass)`` is called at this point of the painter's order (its own pipeline and groups)."""
         self._ops.append(["custom", draw])
 
     # --- submission -----------------------------------------------------------------------------------------
-    def _upload(self, name: str, rows: list[tuple]) -> Any:
-        if not rows:
+    def _upload(self, name: str, rows) -> Any:
+        if not len(rows):
             return None
-        data = np.asarray(rows, np.float32)
+        data = np.asarray(rows, np.float32) if isinstance(rows, list) else rows
         buf = self._instance_bufs.get(name)
         if buf is None or buf.size < data.nbytes:
             wgpu = self.wgpu
@@ -364,7 +372,7 @@ class Renderer:
             )
             self.atlas.dirty = False
         quad_buf = self._upload("quads", self._quads)
-        line_buf = self._upload("lines", self._lines)
+        line_buf = self._upload("lines", np.concatenate(self._lines) if self._lines else [])
         encoder = self.device.create_command_encoder()
         c = rgba(clear)
         rp = encoder.begin_render_pass(
@@ -401,58 +409,3 @@ class Renderer:
         self.rect(x, y, w, h, PANEL)
         if title:
             self.text(title, x + 10, y + 6, 14, DIM)
-
-    def plot(self, x, y, w, h, series, *, title=None, xlim=None, ylim=None, log_y=False, legend=True, marker_x=None):
-        """A line chart in a panel: ``series`` is a list of (label, xs, ys, color). Axis ranges default to the
-        data's; ``log_y`` plots log10(y). ``marker_x`` draws a vertical marker line."""
-        self.panel(x, y, w, h, title)
-        px, py, pw, ph = x + 46, y + 28, w - 58, h - 50
-        self.frame(px, py, pw, ph, "#343846")
-        xs_all = [np.asarray(s[1], np.float64) for s in series if len(s[1])]
-        ys_all = [np.asarray(s[2], np.float64) for s in series if len(s[2])]
-        if log_y:
-            ys_all = [np.log10(np.maximum(v, 1e-12)) for v in ys_all]
-        if not xs_all:
-            return
-        allx, ally = np.concatenate(xs_all), np.concatenate(ys_all)
-        ally = ally[np.isfinite(ally)]
-        if not len(ally):
-            return
-        x0, x1 = xlim or (float(allx.min()), float(allx.max()))
-        y0, y1 = ylim or (float(ally.min()), float(ally.max()))
-        if x1 <= x0:
-            x1 = x0 + 1
-        if y1 <= y0:
-            y1 = y0 + (abs(y0) * 0.1 or 1)
-        if ylim is None:
-            pad = (y1 - y0) * 0.06
-            # the padding does not push an axis of non-negative data (loss, inertia) below zero
-            y0, y1 = (y0 - pad if log_y or y0 < 0 else max(y0 - pad, 0.0)), y1 + pad
-
-        def fmt(v):
-            return short_number(10**v if log_y else v)
-
-        self.text(fmt(y1), px - 4, py - 2, 11, DIM, "right")
-        self.text(fmt(y0), px - 4, py + ph - 14, 11, DIM, "right")
-        self.text(f"{x0:.3g}", px, py + ph + 3, 11, DIM)
-        self.text(f"{x1:.3g}", px + pw, py + ph + 3, 11, DIM, "right")
-        if marker_x is not None and x0 <= marker_x <= x1:
-            mx = px + (marker_x - x0) / (x1 - x0) * pw
-            self.line([(mx, py), (mx, py + ph)], "#6b6b78", 1.0)
-        for _, xs, ys, color in series:
-            xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
-            if log_y:
-                ys = np.log10(np.maximum(ys, 1e-12))
-            ok = np.isfinite(ys)
-            pts = np.stack([px + (xs[ok] - x0) / (x1 - x0) * pw, py + ph - (ys[ok] - y0) / (y1 - y0) * ph], 1)
-            if len(pts) == 1:
-                self.rect(pts[0, 0] - 2, pts[0, 1] - 2, 4, 4, color)
-            self.line(pts, color, 2.0)
-        entries = [(label, color) for label, _, _, color in series if label] if legend else []
-        if entries:  # on a backdrop: readable where a curve passes under it
-            width = sum(24 + self.text_width(label, 12) for label, _ in entries)
-            self.rect(px + 4, py + 3, min(width, pw - 8), 17, PANEL + "d8")
-        lx = px + 8
-        for label, color in entries:
-            self.rect(lx, py + 6, 10, 10, color)
-            lx += 14 + self.text(label, lx + 14, py + 3, 12, TEXT) + 10
