@@ -1,0 +1,174 @@
+"""The numpy backend on several threads (gpuml/impl/cpu/threads.py): split convolutions, 2x2 max pooling and Adam
+give bit-identical results at every thread count (against one thread with OpenBLAS at one thread too: OpenBLAS's
+own threading may round a long GEMM differently), OpenBLAS runs one thread inside the parts and gets the caller's
+setting back, errors in a part reach the caller. Small shapes that still split into several parts."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import gpuml
+from gpuml import ops
+from gpuml.impl.cpu import im2col, optim, pool, threads
+from gpuml.ops.conv.geometry import conv_geometry
+from gpuml.testing import assert_close
+
+
+@pytest.fixture
+def one_blas_thread():
+    """OpenBLAS at one thread (as inside the parts) for the whole test; put back after. None: no OpenBLAS found."""
+    blas = threads.openblas()
+    before = None if blas is None else blas.get()
+    if blas is not None:
+        blas.set(1)
+    yield blas
+    if blas is not None:
+        blas.set(before)
+
+
+def _same(blas, a, r, kind="matmul"):
+    """Bit-identical where OpenBLAS's threads are known to be one, else within the float32 tolerance of ``kind``."""
+    assert a.dtype == r.dtype
+    if blas is not None or kind == "exact":
+        assert np.array_equal(a, r, equal_nan=True)
+    else:
+        assert_close(a, r, kind)
+
+
+# (x shape, w shape, padding, layout): both im2col layouts with 2-3 chunks of images
+CONVS = [
+    ((8, 1, 20, 20), (6, 1, 5, 5), 2, "taps"),
+    ((16, 6, 30, 30), (16, 6, 5, 5), 0, "rows"),
+    ((9, 2, 30, 30), (4, 2, 3, 3), 1, "taps"),
+]
+
+
+def _conv_step(x, w, b, gy, padding, device):
+    y = ops.conv2d(gpuml.tensor(x, device=device), w, b, padding=padding, relu=True).numpy()
+    gx, gw, gb = ops.conv2d_backward(x, w, gpuml.tensor(gy, device=device), padding=padding)
+    return [y, gx.numpy(), gw.numpy(), gb.numpy()]
+
+
+@pytest.mark.parametrize("xs, ws, padding, layout", CONVS)
+def test_convolutions_are_identical_at_every_thread_count(
+    cpu_device, monkeypatch, one_blas_thread, xs, ws, padding, layout
+):
+    g = conv_geometry(xs, ws, 1, padding, 1, 1)
+    p = im2col.plan(g)
+    assert ("rows" if p.rows else "taps") == layout and p.nb >= 2  # several chunks: the work splits
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    gy = rng.standard_normal(g.out_shape).astype(np.float32)
+    results = {}
+    for n in (1, 2, 3):
+        monkeypatch.setenv("GPUML_CPU_THREADS", str(n))
+        results[n] = _conv_step(x, w, b, gy, padding, cpu_device)
+    for n in (2, 3):
+        for a, r in zip(results[n], results[1], strict=True):
+            _same(one_blas_thread, a, r)
+
+
+def test_max_pool_is_identical_at_every_thread_count(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 3, (32, 4, 24, 24)).astype(np.float32)  # ties
+    x.reshape(-1)[rng.integers(0, x.size, 40)] = np.nan
+    g = {"N": 32, "C": 4, "H": 24, "W": 24, "OH": 12, "OW": 12, "KH": 2, "KW": 2, "sh": 2, "sw": 2, "ph": 0, "pw": 0}
+    assert 32 // pool._per_part(g) >= 2
+    gy = rng.standard_normal((32, 4, 12, 12)).astype(np.float32)
+    relu = rng.standard_normal(gy.shape).astype(np.float32)
+    results = {}
+    for n in (1, 2, 3):
+        monkeypatch.setenv("GPUML_CPU_THREADS", str(n))
+        out, idx = pool._max_pool(x, g)
+        results[n] = [out, idx, pool._max_pool_backward(gy, idx, g), pool._max_pool_backward(gy, idx, g, relu)]
+    for n in (2, 3):
+        for a, r in zip(results[n], results[1], strict=True):
+            _same(None, a, r, "exact")  # no GEMM: exact whatever BLAS does
+    gx = results[1][3].reshape(32 * 4, -1)
+    assert np.count_nonzero(gx) == np.count_nonzero(np.where(relu > 0, gy, 0))  # one winner per window
+
+
+class _Host:
+    def __init__(self, a):
+        self.a = a
+
+    def host(self):
+        return self.a
+
+
+def test_adam_is_identical_at_every_thread_count(monkeypatch):
+    rng = np.random.default_rng(2)
+    n = 3 * optim.ADAM_PER_PART + 5
+    w0, g = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    m0, v0 = rng.standard_normal(n).astype(np.float32), rng.random(n).astype(np.float32)
+    u = {"n_decay": optim.ADAM_PER_PART + 7, "decay": 0.99, "one_minus_beta1": 0.1, "beta2": 0.999}
+    u |= {"one_minus_beta2": 0.001, "sqrt_bc2": 0.0447, "eps": 1e-8, "step_size": 3e-3, "clip": 0.0, "l1": 0, "l2": 0}
+    results = {}
+    for t in (1, 2, 3):
+        monkeypatch.setenv("GPUML_CPU_THREADS", str(t))
+        w, m, v = w0.copy(), m0.copy(), v0.copy()
+        optim.optimizer_step("adam", _Host(w), _Host(g), {"exp_avg": _Host(m), "exp_avg_sq": _Host(v)}, None, u)
+        results[t] = (w, m, v)
+    assert not np.array_equal(results[1][0], w0)
+    for t in (2, 3):
+        for a, r in zip(results[t], results[1], strict=True):
+            _same(None, a, r, "exact")
+
+
+def test_parts_run_with_one_blas_thread_and_the_setting_comes_back(monkeypatch):
+    blas = threads.openblas()
+    if blas is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS this process can reach")
+    monkeypatch.delenv("GPUML_CPU_THREADS", raising=False)
+    before = blas.get()
+    try:
+        blas.set(3)
+        assert threads.threads() == 3  # follows OpenBLAS's setting
+        seen, names = [], set()
+
+        def part(a, b):
+            seen.append((a, b, blas.get(), threads.threads()))
+            names.add(threading.current_thread().name)
+
+        assert threads.run_parts(part, 7) == 3
+        assert sorted(s[:2] for s in seen) == [(0, 2), (2, 4), (4, 7)]
+        assert {s[2] for s in seen} == {1} and {s[3] for s in seen} == {3}
+        assert "MainThread" in names  # the first part runs in the caller
+        assert blas.get() == 3
+        with threads.blas_single(1000):
+            assert blas.get() == 1
+        assert blas.get() == 3
+        with threads.blas_single(threads.SMALL_GEMM):  # a big GEMM keeps BLAS's threads
+            assert blas.get() == 3
+        blas.set(1)
+        assert threads.run_parts(part, 7) == 1  # one thread: one part, inline
+    finally:
+        blas.set(before)
+
+
+def test_part_errors_reach_the_caller_and_nested_runs_stay_inline(monkeypatch):
+    monkeypatch.setenv("GPUML_CPU_THREADS", "2")
+    inner = []
+
+    def part(a, b):
+        inner.append(threads.run_parts(lambda c, d: None, 10))
+        if a > 0:
+            raise RuntimeError("part failed")
+
+    with pytest.raises(RuntimeError, match="part failed"):
+        threads.run_parts(part, 4)
+    assert inner == [1, 1]
+    assert threads.run_parts(lambda a, b: None, 4, min_per_part=3) == 1  # too little work for two parts
+
+
+def test_thread_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("GPUML_CPU_THREADS", "two")
+    with pytest.raises(ValueError, match="GPUML_CPU_THREADS='two'"):
+        threads.threads()
+    monkeypatch.setenv("GPUML_CPU_THREADS", "0")
+    assert threads.threads() == 1
+    assert threads.split(10, 3) == [(0, 3), (3, 6), (6, 10)]
