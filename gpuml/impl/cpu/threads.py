@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import glob
 import itertools
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -44,6 +42,8 @@ class _OpenBLAS:
 
 def _candidates() -> list[str]:
     """Shared libraries that may be numpy's BLAS: numpy's bundled ones first, then loaded ones named *blas*."""
+    import glob  # here: import gpuml should not pay for it
+
     here = os.path.dirname(np.__file__)
     paths = []
     for pattern in ("../numpy.libs/*blas*", ".dylibs/*blas*", "../numpy/.libs/*blas*"):
@@ -81,8 +81,20 @@ def _find_openblas() -> _OpenBLAS | None:
 _BLAS: list = []  # [_OpenBLAS or None], found on first use
 _LOCK = threading.Lock()
 _PINNED = [0, 1]  # [regions holding OpenBLAS at one thread, the thread count to put back after the last]
-_LOCAL = threading.local()  # .inside: this thread runs a part (a nested run_parts runs inline)
-_POOL: list = [None, 0, 0]  # [executor, workers, pid]
+_CREW: list = []  # the worker threads of this process (run_parts' first part runs in the caller)
+_BUSY = [threading.Lock()]  # held by the caller whose parts the crew runs; another caller meanwhile runs inline
+
+
+def _after_fork() -> None:  # a forked child has none of the parent's threads, and maybe a lock held by one
+    global _LOCK
+    _LOCK = threading.Lock()
+    _CREW.clear()
+    _BUSY[0] = threading.Lock()
+    _PINNED[0] = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def openblas():
@@ -134,18 +146,41 @@ def _unpin() -> None:
             blas.set(_PINNED[1])
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
-    pool, size, pid = _POOL
-    if pool is None or size < workers or pid != os.getpid():  # a forked child has none of the parent's threads
-        with _LOCK:
-            pool, size, pid = _POOL
-            if pool is None or size < workers or pid != os.getpid():
-                old = pool if pid == os.getpid() else None
-                pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gpuml-cpu")
-                _POOL[:] = [pool, workers, os.getpid()]
-                if old is not None:
-                    old.shutdown(wait=False)
-    return pool
+class _Worker:
+    """One thread that runs ``fn(start, stop)`` when started; two raw locks hand the job over and back (half the
+    cost of a concurrent.futures submit, and no import of it)."""
+
+    def __init__(self, number: int):
+        self.go, self.done = threading.Lock(), threading.Lock()
+        self.go.acquire()
+        self.done.acquire()
+        self.job, self.error = None, None
+        threading.Thread(target=self._loop, name=f"gpuml-cpu-{number}", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            self.go.acquire()
+            fn, a, b = self.job
+            try:
+                fn(a, b)
+            except BaseException as e:  # handed to the caller
+                self.error = e
+            self.job = None
+            self.done.release()
+
+    def start(self, fn, a: int, b: int) -> None:
+        self.job, self.error = (fn, a, b), None
+        self.go.release()
+
+    def wait(self) -> BaseException | None:
+        self.done.acquire()
+        return self.error
+
+
+def _workers(n: int) -> list[_Worker]:
+    while len(_CREW) < n:
+        _CREW.append(_Worker(len(_CREW) + 1))
+    return _CREW[:n]
 
 
 def split(count: int, parts: int) -> list[tuple[int, int]]:
@@ -156,34 +191,31 @@ def split(count: int, parts: int) -> list[tuple[int, int]]:
 def run_parts(fn, count: int, *, min_per_part: int = 1) -> int:
     """``fn(start, stop)`` over ``[0, count)`` split into one contiguous range per thread, at least
     ``min_per_part`` units each; the first range runs in the calling thread. BLAS runs single-threaded while
-    the parts run (put back after). One range (one thread, too little work, or called from inside a part): just
-    ``fn(0, count)``, BLAS as set. Returns the number of parts."""
+    the parts run (put back after). One range (one thread, too little work, called from inside a part or while
+    another thread's parts run): just ``fn(0, count)``, BLAS as set. Returns the number of parts."""
     n = min(threads(), count // max(1, min_per_part))
-    if n <= 1 or getattr(_LOCAL, "inside", False):
+    busy = _BUSY[0]
+    if n <= 1 or not busy.acquire(blocking=False):
         fn(0, count)
         return 1
-    ranges = split(count, n)
-    _pin()
     try:
-        futures = [_pool(n - 1).submit(_part, fn, a, b) for a, b in ranges[1:]]
+        crew, ranges = _workers(n - 1), split(count, n)
+        _pin()
         try:
-            _part(fn, *ranges[0])
+            for worker, (a, b) in zip(crew, ranges[1:], strict=True):
+                worker.start(fn, a, b)
+            try:
+                fn(*ranges[0])
+            finally:
+                errors = [worker.wait() for worker in crew]  # every part ends before the caller goes on
         finally:
-            errors = [f.exception() for f in futures]  # wait for every part: they write into shared outputs
+            _unpin()
     finally:
-        _unpin()
+        busy.release()
     for e in errors:
         if e is not None:
             raise e
     return n
-
-
-def _part(fn, a: int, b: int) -> None:
-    _LOCAL.inside = True
-    try:
-        fn(a, b)
-    finally:
-        _LOCAL.inside = False
 
 
 SMALL_GEMM = 1 << 24  # multiply-adds: below, one BLAS thread when the twins use several
@@ -198,7 +230,7 @@ def blas_single(macs: int):
 
 class _SingleBLAS:
     def __enter__(self):
-        self.on = threads() > 1 and not getattr(_LOCAL, "inside", False)
+        self.on = threads() > 1
         if self.on:
             _pin()
         return self
