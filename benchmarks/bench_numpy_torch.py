@@ -7,9 +7,10 @@ L2 error <= --rtol per tensor). Then rotating blocks (A B A B ..., who goes firs
 steps (upload, forward, loss, backward, optimizer update) on the same MNIST batches; the figure is the median block
 per implementation, and the ratio gpuml / torch per block pair (median).
 
-Threads: torch.set_num_threads(T) and numpy's BLAS limited to T by threadpoolctl (else OPENBLAS/OMP/MKL_NUM_THREADS
-set before numpy is imported); both are read back and written to the JSON. ``--threads 1,2`` runs each count in turn
-(default: the CPU count). Each block also records process CPU time: on a loaded machine its ratio moves less.
+Threads: torch.set_num_threads(T); gpuml's numpy backend T threads (GPUML_CPU_THREADS: it splits its big ops over
+T threads with OpenBLAS at one thread inside them) and numpy's OpenBLAS set to T (gpuml's ctypes handle, else
+threadpoolctl); all read back and written to the JSON. ``--threads 1,2`` runs each count in turn (default: the CPU
+count). Each block also records process CPU time: on a loaded machine its ratio moves less.
 
 ``--baseline REV`` also times gpuml/impl/cpu as committed at REV (loaded beside the current one as its own
 implementation family on a second cpu device): an old/new A/B in the same rotating blocks.
@@ -51,28 +52,39 @@ def parse_args():
 
 
 def limit_threads(n: int, first: bool) -> str:
-    """Limit numpy's BLAS to ``n`` threads: threadpoolctl, else (first call only, before numpy loads) environment
-    variables. Returns the method."""
+    """``n`` threads for numpy's BLAS and for gpuml's numpy backend (GPUML_CPU_THREADS): numpy's OpenBLAS set
+    through gpuml's ctypes handle (gpuml/impl/cpu/threads.py), else threadpoolctl, else (first call only, before
+    numpy loads) environment variables. Returns the method."""
+    os.environ["GPUML_CPU_THREADS"] = str(n)
+    from gpuml.impl.cpu.threads import openblas
+
+    blas = openblas()
+    if blas is not None:
+        blas.set(n)
+        return "OpenBLAS via ctypes (gpuml.impl.cpu.threads)"
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         if not first:
-            raise SystemExit("several thread counts need threadpoolctl (pip install threadpoolctl)") from None
+            raise SystemExit("several thread counts need numpy's OpenBLAS or threadpoolctl") from None
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(n)
         return "environment variables"
-    import numpy  # noqa: F401 - load its BLAS so that the limit reaches it
-
     threadpool_limits(limits=n, user_api="blas")
     return "threadpoolctl"
 
 
 def blas_threads() -> list[dict]:
+    from gpuml.impl.cpu.threads import openblas, threads
+
+    blas = openblas()
+    mine = {"gpuml_cpu_threads": threads(), "openblas": None if blas is None else blas.path}
+    mine["num_threads"] = None if blas is None else blas.get()
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return [{"blas": "unknown (no threadpoolctl)", "env": os.environ.get("OPENBLAS_NUM_THREADS")}]
-    return [
+        return [mine]
+    return [mine] + [
         {k: d.get(k) for k in ("user_api", "internal_api", "prefix", "version", "num_threads")}
         for d in threadpool_info()
     ]
@@ -190,7 +202,7 @@ def main() -> None:
         return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
     def run(threads: int) -> dict:
-        limit_threads(threads, False) if method == "threadpoolctl" else None
+        limit_threads(threads, False) if method != "environment variables" else None
         torch.set_num_threads(threads)
         for fn in blocks.values():  # warm-up: first-call costs, allocator, thread pools
             fn(data[: args.steps])
@@ -230,8 +242,8 @@ def main() -> None:
         pools = blas_threads()
         print(
             f"LeNet-5 training step, batch {BATCH}, {args.blocks} rotating blocks x {args.steps} steps; threads: torch "
-            f"{torch.get_num_threads()}, BLAS {[p['num_threads'] for p in pools]}; load {load0[0]:.2f} -> "
-            f"{load1[0]:.2f}"
+            f"{torch.get_num_threads()}, gpuml {pools[0]['gpuml_cpu_threads']}, BLAS "
+            f"{[p['num_threads'] for p in pools]}; load {load0[0]:.2f} -> {load1[0]:.2f}"
         )
         print(f"{'impl (ms/step)':<22} {'wall med':>9} {'wall min':>9} {'cpu med':>8} {'faults':>7}", end="")
         print(f" {'wall/torch':>10} {'cpu/torch':>9}")
