@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
-from dataclasses import dataclass
 
 from .. import ops
 from ..backends import device_for, get_device
@@ -26,7 +24,17 @@ from ..tensor import Tensor
 from ..train_config import TrainConfig, make_optimizer, make_schedule
 from .checks import NonFiniteError as NonFiniteError  # gpuml.train names it
 from .checks import check_parameters, checked_loss, restore, snapshot
-from .data import DeviceData, check_label_list, device_images, gather, is_device_input, softmax_rows
+from .data import (
+    DeviceData,
+    check_label_list,
+    device_images,
+    gather,
+    is_dataset,
+    is_device_input,
+    numpy_data,
+    softmax_rows,
+)
+from .data import FitStep as FitStep  # gpuml.train names it
 
 FORMAT_VERSION = 2  # gpuml.serialize.FORMAT_VERSION (checked by the tests; serialize needs numpy)
 _NUMPY_NAMES = ("image_for_model", "image_to_mnist", "softmax")  # gpuml.images' helpers, named here too
@@ -38,37 +46,6 @@ def __getattr__(name):  # the numpy helpers gpuml.train names, imported on first
 
         return getattr(images, name)
     raise AttributeError(f"module 'gpuml.train' has no attribute {name!r}")
-
-
-@dataclass
-class FitStep:
-    """What :meth:`Trainer.fit_steps` yields: after every optimisation step (``record`` None; ``loss`` and
-    ``correct`` the batch's summed loss and number correct as device scalars, read them when needed) and once
-    after each epoch (``record``: that epoch's history entry, after its evaluations; ``loss`` None)."""
-
-    epoch: int  # 1-based
-    step: int  # 1-based step within the epoch
-    steps: int  # steps per epoch
-    size: int = 0
-    loss: Tensor | None = None
-    correct: Tensor | None = None
-    record: dict | None = None
-
-
-def _is_dataset(x) -> bool:
-    datasets = sys.modules.get("gpuml.datasets")  # not imported: x cannot be one
-    return datasets is not None and isinstance(x, datasets.Dataset)
-
-
-def _numpy_data(x, y, what):
-    try:
-        from ..datasets import to_dataset
-    except ImportError:
-        raise ValueError(
-            f"{what}: without numpy give images as a gpuml tensor or a memoryview with a shape "
-            "(memoryview(data).cast('B', (N, H, W))), labels as a sequence of ints"
-        ) from None
-    return to_dataset(x, y, what)
 
 
 class Trainer:
@@ -153,7 +130,7 @@ class Trainer:
             x, y = x
         if is_device_input(x):
             return DeviceData.make(x, y, self.device, what)
-        return _numpy_data(x, y, what)
+        return numpy_data(x, y, what)
 
     def _batches(self, data, batch_size: int, shuffle: bool = True, epoch: int = 0):
         if isinstance(data, DeviceData):
@@ -274,7 +251,7 @@ class Trainer:
         from ..datasets import as_images
         from ..images import softmax
 
-        images = as_images(images.images if _is_dataset(images) else images)
+        images = as_images(images.images if is_dataset(images) else images)
         self._fit_to(images.shape[1:])
         self.model.eval()
         out = []
@@ -384,9 +361,9 @@ class Trainer:
         trains one step per ``next()`` and yields a :class:`FitStep` after each step and after each epoch; the
         history grows as epochs end (a caller such as the web page advances it a few steps at a time)."""
         if (
-            (_is_dataset(x) or isinstance(x, DeviceData))
+            (is_dataset(x) or isinstance(x, DeviceData))
             and test is None
-            and (y is None or isinstance(y, tuple) or _is_dataset(y) or isinstance(y, DeviceData))
+            and (y is None or isinstance(y, tuple) or is_dataset(y) or isinstance(y, DeviceData))
         ):
             test, y = y, None  # fit(train, test)
         train = self.data(x, y, "training data")

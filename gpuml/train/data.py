@@ -14,7 +14,9 @@ import array
 import math
 import numbers
 import random
+import sys
 import warnings
+from dataclasses import dataclass
 
 from .. import ops
 from ..tensor import Tensor, tensor
@@ -205,3 +207,34 @@ def softmax_rows(logits: Tensor) -> Tensor:
     """Row-wise softmax of (N, K) logits on the device."""
     e = ops.exp(ops.sub(logits, ops.max(logits, axis=1, keepdims=True)))
     return ops.div(e, ops.sum(e, axis=1, keepdims=True))
+
+
+@dataclass
+class FitStep:
+    """What :meth:`Trainer.fit_steps` yields: after every optimisation step (``record`` None; ``loss`` and
+    ``correct`` the batch's summed loss and number correct as device scalars, read them when needed) and once
+    after each epoch (``record``: that epoch's history entry, after its evaluations; ``loss`` None)."""
+
+    epoch: int  # 1-based
+    step: int  # 1-based step within the epoch
+    steps: int  # steps per epoch
+    size: int = 0
+    loss: Tensor | None = None
+    correct: Tensor | None = None
+    record: dict | None = None
+
+
+def is_dataset(x) -> bool:
+    datasets = sys.modules.get("gpuml.datasets")  # not imported: x cannot be one
+    return datasets is not None and isinstance(x, datasets.Dataset)
+
+
+def numpy_data(x, y, what):
+    try:
+        from ..datasets import to_dataset
+    except ImportError:
+        raise ValueError(
+            f"{what}: without numpy give images as a gpuml tensor or a memoryview with a shape "
+            "(memoryview(data).cast('B', (N, H, W))), labels as a sequence of ints"
+        ) from None
+    return to_dataset(x, y, what)
