@@ -266,7 +266,8 @@ def _native_or_cpu():
 
 
 def _reference_losses(site, steps: int, batch: int) -> list[float]:
-    """The page's first training steps (LeNet-5 seed 0, Adam 3e-3, its MNIST subset in order) run natively."""
+    """The page's first training steps (LeNet-5 seed 0, Adam 3e-3, its MNIST subset in the first epoch's order of
+    gpuml.train.Trainer with seed 0) run natively."""
     from gpuml import ops, tensor
     from gpuml.nn import from_spec
     from gpuml.nn.functional import softmax_cross_entropy
@@ -275,13 +276,17 @@ def _reference_losses(site, steps: int, batch: int) -> list[float]:
     dev = _native_or_cpu()
     images = np.frombuffer((site["dir"] / "data" / "mnist_train_images.u8").read_bytes(), np.uint8)
     labels = np.frombuffer((site["dir"] / "data" / "mnist_train_labels.u8").read_bytes(), np.uint8)
+    from gpuml.train.data import permutation
+
+    order = np.array(permutation(len(labels), 0, 0))
     model = from_spec("lenet5", (1, 28, 28), dev, 0)
     opt = Adam(model.parameters(), lr=3e-3)
     out = []
     for i in range(steps):
-        raw = images[i * batch * 784 : (i + 1) * batch * 784].astype(np.float32)
+        idx = order[i * batch : (i + 1) * batch]
+        raw = images.reshape(-1, 784)[idx].astype(np.float32)
         x = ops.mul(tensor(raw, device=dev), 1.0 / 255).reshape(batch, 1, 28, 28)
-        y = tensor(labels[i * batch : (i + 1) * batch].astype(np.int32), device=dev)
+        y = tensor(labels[idx].astype(np.int32), device=dev)
         row_loss, _, grad = softmax_cross_entropy(model.forward(x), y)
         model.backward(grad)
         opt.step()
