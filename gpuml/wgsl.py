@@ -20,7 +20,6 @@ import re
 import struct
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 __all__ = [
@@ -50,6 +49,8 @@ class ShaderCompileError(RuntimeError):
 
 
 def shader_root():
+    from importlib import resources  # here, not at import: it brings tempfile, shutil, lzma and bz2
+
     try:
         return resources.files("gpuml.shaders")
     except ModuleNotFoundError:  # running from a source checkout that was never installed
