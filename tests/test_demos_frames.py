@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from gpuml.demos.chart import PlotArea, log_ticks, nice_ticks, plot
+from gpuml.demos.chart import PlotArea, log_ticks, nice_ticks, plot, tick_labels
 from gpuml.demos.render import short_number
 
 pytest.importorskip("rendercanvas")
@@ -54,6 +54,8 @@ def test_ticks_and_short_numbers():
     # one 1-2-5 step inside: round values of the range instead
     assert [round(10**t, 6) for t in log_ticks(np.log10(1.1), np.log10(2.5))] == [1.5, 2, 2.5]
     assert [round(10**t, 6) for t in log_ticks(np.log10(0.15), np.log10(0.6))] == [0.2, 0.5]
+    assert tick_labels([2.3, 2.305, 2.31]) == ["2.3", "2.305", "2.31"]  # a narrow range: distinct labels
+    assert tick_labels([0, 1000, 2000]) == ["0", "1k", "2k"]
     assert [short_number(v) for v in (2000, 22600, 1e4, 0.088, 1.2e-5, 5e9, -2000)] == [
         "2k", "22.6k", "10k", "0.088", "1.2e-5", "5e9", "-2k"
     ]  # fmt: skip

@@ -58,17 +58,18 @@ def plot(r: Renderer, x, y, w, h, series, *, title=None, xlim=None, ylim=None, l
         y0, y1 = (y0 - pad if log_y or y0 < 0 else max(y0 - pad, 0.0)), y1 + pad
     area = PlotArea(px, py, pw, ph, x0, x1, y0, y1, log_y)
     r.frame(px, py, pw, ph, "#343846")
-    for t in log_ticks(y0, y1) if log_y else nice_ticks(y0, y1):
-        ty = area.y_px(10**t if log_y else t)
+    yt = [10**t for t in log_ticks(y0, y1)] if log_y else nice_ticks(y0, y1)
+    for t, label in zip(yt, tick_labels(yt), strict=True):
+        ty = area.y_px(t)
         r.rect(px + 1, ty, pw - 2, 1, GRID)
         r.rect(px - 4, ty, 4, 1, AXIS)
-        r.text(short_number(10**t if log_y else t), px - 6, ty - 7, 11, DIM, "right")
-    for t in xticks if xticks is not None else nice_ticks(x0, x1):
-        if x0 <= t <= x1:
-            tx = area.x_px(t)
-            r.rect(tx, py + 1, 1, ph - 2, GRID)
-            r.rect(tx, py + ph, 1, 4, AXIS)
-            r.text(short_number(t), tx, py + ph + 5, 11, DIM, "center")
+        r.text(label, px - 6, ty - 7, 11, DIM, "right")
+    xt = [t for t in (xticks if xticks is not None else nice_ticks(x0, x1)) if x0 <= t <= x1]
+    for t, label in zip(xt, tick_labels(xt), strict=True):
+        tx = area.x_px(t)
+        r.rect(tx, py + 1, 1, ph - 2, GRID)
+        r.rect(tx, py + ph, 1, 4, AXIS)
+        r.text(label, tx, py + ph + 5, 11, DIM, "center")
     if xlabel:
         r.text(xlabel, px + pw / 2, py + ph + 20, 11, DIM, "center")
     if marker_x is not None and x0 <= marker_x <= x1:
@@ -100,6 +101,16 @@ def plot(r: Renderer, x, y, w, h, series, *, title=None, xlim=None, ylim=None, l
 
 
 GRID, AXIS = "#282b36", "#6b6b78"
+
+
+def tick_labels(values) -> list[str]:
+    """Labels for tick ``values``: :func:`short_number`, with more significant digits where two would read the
+    same (a narrow range: 2.305, 2.31 rather than 2.31, 2.31)."""
+    for digits in range(3, 8):
+        labels = [short_number(v) if digits == 3 else f"{v:.{digits}g}" for v in values]
+        if len(set(labels)) == len(labels):
+            return labels
+    return labels
 
 
 def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:

@@ -12,10 +12,11 @@ import numpy as np
 
 from ..playground.optimizers import SURFACES, OptimizersModel, check_surface
 from .app import WORK_BUDGET_S, Demo
-from .render import DIM, PALETTE, TEXT, colormap
+from .chart import nice_ticks
+from .render import DIM, PALETTE, TEXT, colormap, short_number
 
 SURFACE_KEYS = {str(i + 1): name for i, name in enumerate(SURFACES)}
-PLOT = (40, 70, 760, 680)
+PLOT = (76, 70, 724, 644)  # the surface; its axes' tick labels left of it and under it
 COLORS = [PALETTE[j] for j in (0, 1, 2, 4, 6, 10)]
 # each step reads the points back (so the time is the device's too); the check runs after a step: one step over
 STEP_BUDGET_S = WORK_BUDGET_S - 0.005
@@ -86,6 +87,17 @@ class OptimizersDemo(Demo):
         px, py, pw, ph = PLOT
         image = self._surface_image(v["background"], v["grid"])
         r.image_keyed("surface", v["surface"], image, px, py, pw, ph, smooth=True)  # uploaded once per surface
+
+        for t in nice_ticks(x0, x1, 8):  # axes: the surface's coordinates
+            tx = px + (t - x0) / (x1 - x0) * pw
+            r.rect(tx, py + ph, 1, 5, DIM)
+            r.text(short_number(t), tx, py + ph + 6, 11, DIM, "center")
+        for t in nice_ticks(y0, y1, 8):
+            ty = py + (y1 - t) / (y1 - y0) * ph
+            r.rect(px - 5, ty, 5, 1, DIM)
+            r.text(short_number(t), px - 8, ty - 7, 11, DIM, "right")
+        r.text("x", px + pw + 6, py + ph - 7, 12, DIM)
+        r.text("y", 30, py - 7, 12, DIM)  # on the top tick's row, left of its label
 
         def to_px(pts):
             a = np.asarray(pts, np.float64).reshape(-1, 2)

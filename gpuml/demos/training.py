@@ -185,4 +185,4 @@ class TrainDemo(Demo):
             step, at, _ = m.pending_eval
             status += f" · evaluating step {step}: {at} of {n_test} test images"
         r.text(status, 60, 672, 14, TEXT)
-        self.draw_help(r, 40, 772, 1200)
+        self.draw_help(r, 40, 750, 1200)  # two lines, clear of the frame-time line at the bottom right
