@@ -1,6 +1,13 @@
 """The page's time to "Ready" (first and repeat visit: service-worker cache) and the time from "Ready" to the first
-drawn digit's prediction, with the worker's kernel warm-up (worker.js init -> gpuml_web.warm_up) on and off
-(``?warm=0``), alternating fresh browser contexts in one run; main-thread long tasks after Ready are recorded too.
+drawn digit's prediction, for two ways of starting the digit pad, alternating fresh browser contexts in one run:
+
+- ``cpu-first`` (the default on a software adapter): Ready without any GPU warm-up; the pad computes on gpuml's
+  python backend until its WebGPU kernels have compiled in the background, then switches (the time of the switch
+  after Ready is recorded: ``pad_gpu_after_ready_ms``);
+- ``before`` (``?warm=before``, the page before this change): the pad's WebGPU path is warmed before Ready.
+
+Main-thread long tasks after Ready are recorded too, and the worker's Python calls up to the first prediction
+(which calls the first digit waited for).
 
     .venv/bin/python benchmarks/bench_page_responsive.py [--rounds 3] [--out benchmarks/page_responsive.json]
 
@@ -49,21 +56,41 @@ def draw(page, pts):
     page.mouse.up()
 
 
-def first_digit(chrome, url, warm: bool) -> dict:
-    """A fresh context: TTI, then a "7" drawn with the mouse at once; ms from Ready to its prediction."""
+MODES = {"cpu-first": "", "before": "?warm=before"}
+
+
+def first_digit(chrome, url, mode: str, switch_timeout_s: float = 180) -> dict:
+    """A fresh context: TTI, then a "7" drawn with the mouse at once; ms from Ready to its prediction; then (mode
+    cpu-first) the ms from Ready until the pad has switched to WebGPU."""
     context = chrome.new_context(viewport={"width": 1300, "height": 1000})
     page = context.new_page()
-    page.goto(url + ("" if warm else "?warm=0"))
+    page.goto(url + MODES[mode])
     page.wait_for_function("window.gpumlPage && gpumlPage.tti_ms !== null", timeout=300_000, polling=5)
     page.locator("#pad-canvas").scroll_into_view_if_needed()
     draw(page, SEVEN)
     t = page.evaluate(FIRST_PREDICTION)
     out = page.evaluate(
-        "({tti: gpumlPage.tti_ms, worker: gpumlPage.worker.timings, warm: gpumlPage.worker.warm_ms ?? null,"
+        "({tti: gpumlPage.tti_ms, worker: gpumlPage.worker.timings, warm: gpumlPage.worker.timings.warm_ms ?? null,"
         " label: gpumlPage.lastPrediction.label, text: gpumlPage.lastPrediction.verdict.text,"
+        " device: gpumlPage.lastPrediction.device,"
         " long: gpumlPage.longTasks.filter((r) => r.start > gpumlPage.tti_ms).map((r) => r.ms)})"
     )
-    out.update(warm_up=warm, first_prediction_after_ready_ms=t - out["tti"], load=load())
+    out.update(mode=mode, first_prediction_after_ready_ms=t - out["tti"], load=load())
+    timeline = page.evaluate("gpumlCall('worker_calls')")
+    first = next((c for c in timeline["calls"] if c["fn"] == "pad_predict"), None)
+    r = timeline["ready"]
+    out["calls_before_first_prediction"] = [
+        {"fn": c["fn"], "start": round(c["start"] - r), "ms": round(c["end"] - c["start"])}
+        for c in timeline["calls"]
+        if first and c.get("end") and c["start"] <= first["start"]
+    ]
+    out["pad_gpu_after_ready_ms"] = None
+    if mode == "cpu-first":
+        try:
+            page.wait_for_function("gpumlPage.padDevice === 'browser'", timeout=switch_timeout_s * 1000, polling=50)
+            out["pad_gpu_after_ready_ms"] = page.evaluate("performance.now()") - out["tti"]
+        except Exception:  # not switched within the timeout (a loaded VM): recorded as None
+            pass
     context.close()
     return out
 
@@ -109,9 +136,10 @@ def main(argv=None):
         with sync_playwright() as pw:
             chrome = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
             for r in range(args.rounds):
-                for warm in (r % 2 == 0, r % 2 != 0):  # alternate which goes first
-                    row = first_digit(chrome, url, warm)
-                    keys = ("warm_up", "tti", "first_prediction_after_ready_ms", "load", "long")
+                for mode in list(MODES)[:: 1 if r % 2 == 0 else -1]:  # alternate which goes first
+                    row = first_digit(chrome, url, mode)
+                    keys = ("mode", "tti", "first_prediction_after_ready_ms", "device", "pad_gpu_after_ready_ms")
+                    keys += ("load", "long")
                     print(json.dumps({k: row[k] for k in keys}))
                     result["first_digit"].append(row)
                 row = visits(chrome, url)

@@ -222,3 +222,53 @@ def test_pad_fits_390px(chrome, site):
         assert over == [], over
     finally:
         context.close()
+
+
+def test_first_digit_on_cpu_then_same_on_webgpu(chrome, site):
+    """On a software adapter the pad starts on gpuml's python backend at Ready (its WebGPU kernels compile in the
+    background) and switches to WebGPU once they are warm: a digit drawn right after Ready is classified on the
+    CPU, and the same ink classified again after the switch gives the same label, verdict and probabilities (the
+    same weights and evidence floor on both devices). The class selector and saliency work in both phases (on the
+    CPU unless the switch came first: the warm-up may finish at any time)."""
+    context, page = open_page(chrome, site["url"])
+    try:
+        info = wait_ready(page, timeout=300_000)
+        assert info["ready"], info
+        if info["worker"]["pad_device"] != "python":
+            pytest.skip(f"the pad starts on {info['worker']['pad_device']} on this adapter ({info['adapter']})")
+        page.locator("#pad").scroll_into_view_if_needed()
+        page.locator("#pad-live").uncheck()
+        _stroke(page, [(70, 60), (140, 60), (210, 60), (180, 130), (150, 200), (130, 250)])  # a 7, at once
+        results = {}
+        for phase in ("python", "browser"):
+            if phase == "browser":
+                wait(page, "gpumlPage.padDevice === 'browser'", timeout=600_000)
+                assert "WebGPU" in page.inner_text("#facts")
+            out = _predict(page)
+            assert out["device"] == phase and out["label"] == 7 and not out["verdict"]["unsure"], out["verdict"]
+            assert page.inner_text("#pad-timing").startswith("on CPU:" if phase == "python" else "on WebGPU:")
+            page.locator("#pad").screenshot(path=str(ARTIFACTS / f"pad_phase_{phase}.png"))
+            results[phase] = out
+            # the class selector and saliency on this device
+            n = page.evaluate("gpumlPage.predictions")
+            page.locator("#pad-probs .bar").nth(8).click()
+            wait(page, f"gpumlPage.predictions > {n}")
+            sel = page.evaluate("gpumlPage.lastPrediction")
+            assert sel["device"] in (phase, "browser") and sel["label"] == 7 and sel["explain"]["target"] == 8
+            sal = _set(page, "#pad-explain", "saliency")
+            assert sal["device"] in (phase, "browser") and sal["explain"]["method"] == "saliency"
+            assert sal["explain"]["peak"] > 0
+            _set(page, "#pad-explain", "gradcam")
+            _set(page, "#pad-target", "predicted")
+        cpu, gpu = results["python"], results["browser"]
+        assert cpu["verdict"]["text"] == gpu["verdict"]["text"] and cpu["floor"] == gpu["floor"]
+        diff = max(abs(a - b) for a, b in zip(cpu["probs"], gpu["probs"], strict=True))
+        assert diff < 1e-4, (cpu["probs"], gpu["probs"])
+        assert abs(cpu["explain"]["peak"] - gpu["explain"]["peak"]) < 1e-3 * max(1.0, cpu["explain"]["peak"])
+        page.click("#pad-clear")
+        wait(page, "gpumlPage.lastPrediction === null")
+        assert _predict(page)["empty"] is True
+        ours = [e for e in page.evaluate("gpumlPage.errors") if "pad" in e or "predict" in e or "warm" in e]
+        assert ours == [] and console_errors(page.console) == [], (ours, console_errors(page.console))
+    finally:
+        context.close()

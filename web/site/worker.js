@@ -39,9 +39,10 @@ self.addEventListener("error", (e) => reportError(e.message));
 // seconds on SwiftShader); warm-up steps (short: the compiles run outside the queue) wait only while the pad is in
 // use. Between two calls the worker yields to its event loop, so frames drawn by a call that never suspended (the
 // pad on the CPU) are presented at once (mapAsync callbacks are tasks, not microtasks).
-const START_GRACE_MS = 1000, PAD_IDLE_MS = 300;
+// While the pen is down on the pad (pad.js: "pad_pen") the others wait too, PEN_MAX_MS at most.
+const START_GRACE_MS = 1000, PAD_IDLE_MS = 300, PEN_MAX_MS = 10_000;
 const lanes = [[], [], []];
-let running = false, timer = null, padLast = -Infinity;
+let running = false, timer = null, padLast = -Infinity, penDown = null;
 const calls = [];  // the first calls after Ready, for the page benchmark: {fn, lane, queued, start, end} (ms)
 let tReady = null;
 const laneOf = (fn) => (fn.startsWith("pad_warm") ? 2 : fn.startsWith("pad_") ? 0 : 1);
@@ -59,7 +60,7 @@ function py(fn, ...args) {
 function pick() {
   if (lanes[0].length) return { lane: 0 };
   const now = performance.now();
-  const padUntil = padLast + PAD_IDLE_MS;
+  const padUntil = Math.max(padLast + PAD_IDLE_MS, penDown === null ? 0 : penDown + PEN_MAX_MS);
   const othersUntil = Math.max(padUntil, tReady === null ? 0 : tReady + START_GRACE_MS);
   if (lanes[2].length && now >= padUntil) return { lane: 2 };
   if (lanes[1].length && now >= othersUntil) return { lane: 1 };
@@ -212,10 +213,12 @@ async function init(msg) {
   const loaded = await py("load_model", "default", meta, blob);
   timings.model_ms = loaded.ms;
   // "Ready" means the first prediction runs at once. On a software adapter (SwiftShader: ~24 pipeline compiles of
-  // ~0.5 s) the pad starts on gpuml's python backend and its WebGPU kernels compile after Ready in the background
-  // (warmPad); on a real GPU they are compiled here. ?warm=0: no warm-up at all (the pad compiles on first use).
+  // ~0.5 s) the pad starts on gpuml's python backend (warmed here) and its WebGPU kernels compile after Ready in
+  // the background (warmPad); on a real GPU they are compiled here. ?warm=0: no warm-up at all.
+  // The warm-up draws the pad's canvases too (the renderer's image pipeline); on the CPU it costs ~0.1-0.2 s and
+  // imports what the first prediction and its explanation need (their first call was ~10x slower).
   const padCPU = !!(setup && setup.pad_cpu_first);
-  if (opts.warm === "0" || padCPU) await py("pad_clear");  // also builds the renderer's image pipeline
+  if (opts.warm === "0") await py("pad_clear");
   else timings.warm_ms = (await py("warm_up")).ms;
   await renderer?.settled();
   const tti = performance.now() - t0;
@@ -260,7 +263,13 @@ const env = { py, post, getData, getJSON, backend: () => backend, renderer: () =
 const handlers = Object.assign({}, ...DEMO_WORKERS.map((m) => m.handlers(env)));
 
 async function call(fn, args) {
-  if (fn === "worker_calls") return { ready: tReady, calls };  // the page benchmark's timeline
+  if (fn === "worker_calls") return { ready: tReady, calls, presented: renderer?.presented || [] };  // benchmark
+  if (fn === "pad_pen") {  // the pen went down / up on the pad: a scheduling hint, no Python
+    penDown = args[0] ? performance.now() : null;
+    padLast = performance.now();
+    pump();
+    return null;
+  }
   const h = handlers[fn];
   return h ? h(args) : py(fn, ...args);
 }

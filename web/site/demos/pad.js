@@ -157,6 +157,7 @@ export function init(ctx, readyMsg) {
     if (!state.ready) return;
     pad.setPointerCapture(e.pointerId);
     drawing = true;
+    call("pad_pen", true);  // the worker holds other work back while the pen is down
     last = pos(e);
     queueSeg(last, last);
   });
@@ -171,6 +172,7 @@ export function init(ctx, readyMsg) {
     drawing = false;
     flushSegs();
     if ($("pad-live").checked) predict();
+    call("pad_pen", false);
   };
   pad.addEventListener("pointerup", stop);
   pad.addEventListener("pointercancel", stop);

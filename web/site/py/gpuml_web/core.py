@@ -163,11 +163,11 @@ def _build(meta, values, device):
     return model
 
 
-# --- warm-up before "Ready" (a real GPU; software adapters warm in the background: pad.pad_warm_step) -------------
+# --- warm-up before "Ready" (on a software adapter the pad's WebGPU path warms after it: pad.pad_warm_step) -------
 def warm_up():
-    """Run the digit pad's whole prediction path once (WebGPU stroke, preprocess, forward, Grad-CAM, the canvases'
-    draws) on the built-in sample stroke of the default model, then clear the pad: worker.js calls it before
-    posting "ready" where the pad starts on the GPU, so the first real prediction compiles no kernel."""
+    """Run the digit pad's whole prediction path once (stroke, preprocess, forward, Grad-CAM, the canvases' draws)
+    on the built-in sample stroke of the default model, then clear the pad: worker.js calls it before posting
+    "ready", so the first real prediction compiles no kernel (the pad on WebGPU) or imports no module (on the CPU)."""
     from gpuml.playground.digits import PAD, SAMPLE_STROKE
 
     from . import pad  # the pad's own public calls: exactly what a user's first digit runs

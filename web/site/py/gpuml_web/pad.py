@@ -223,19 +223,44 @@ def pad_warm_step(hold=None):
 
 
 def _warm_path(w):
+    """The stages of the warm-up; a stage that got through is not run again by later steps (each step reruns the
+    current stage up to its next uncompiled kernel, so steps stay short)."""
+    done = PAGE.__dict__.setdefault("pad_warm_done", set())
+    for name, stage in _WARM_STAGES:
+        if name not in done:
+            stage(w)
+            w.device.sync()
+            done.add(name)
+
+
+def _warm_ink(w):
     w.press("clear")
     w.sample()
-    w.set("target", "predicted")
-    for method in ("gradcam", "saliency"):
+
+
+def _warm_predict(method):
+    def stage(w):
+        w.set("target", "predicted")
         w.set("explain", method)
         w.predict(host_maps=False)
-    for e in w.layers:
+        tensor(array.array("f", w.result["explain"]["map"]), device=w.device)  # the heat overlay's upload
+
+    return stage
+
+
+def _warm_maps(w):
+    for e in w.layers:  # every layer's map scale (pad_predict's norm)
         c, h, wd = e["shape"]
         maps = w.outputs[e["index"]].reshape(c, h * wd)
         ops.max(ops.abs(maps) if e["signed"] else maps, axis=1)
-    tensor(array.array("f", w.result["explain"]["map"]), device=w.device)
-    for f in w.conv_filters():
+
+
+def _warm_filters(w):
+    for f in w.conv_filters():  # _draw_filters
         if f["shape"][1] > 1:
             ops.transpose(f["weight"], (1, 0, 2, 3))
         ops.full((f["shape"][0] * f["shape"][1],), f["limit"], device=w.device)
-    w.device.sync()
+
+
+_WARM_STAGES = (("ink", _warm_ink), ("gradcam", _warm_predict("gradcam")), ("saliency", _warm_predict("saliency")),
+                ("maps", _warm_maps), ("filters", _warm_filters))  # fmt: skip
