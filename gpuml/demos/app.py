@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,12 @@ import wgpu
 from .render import DIM, TEXT, Renderer
 
 DESIGN_SIZE = (1280, 800)
-# A frame's share for a demo's work (training steps, evaluation slices): drawing, rendering and presenting take
-# about 10 ms on lavapipe, so a frame stays under 50 ms with room for one unit more than estimated.
+# A frame's share for a demo's work (training steps, evaluation slices): at most WORK_BUDGET_S, and less when the
+# rest of the frame (drawing, rendering, presenting: 10-20 ms on lavapipe, more on a loaded machine) would take
+# the frame past FRAME_TARGET_S; one unit more than estimated still leaves the frame under 50 ms.
 WORK_BUDGET_S = 0.025
+FRAME_TARGET_S = 0.038
+MIN_WORK_S = 0.004
 
 
 class WorkBudget:
@@ -146,6 +150,8 @@ class App:
         self.frames = 0
         self.closed = False
         self._last_frame_start = None
+        self._update_s = 0.0  # the last frame's demo.update()
+        self._overheads: deque[float] = deque(maxlen=9)  # recent frames' time besides demo.update()
         self.capture = capture and not offscreen  # window + --screenshot: keep a copy of each frame drawn
         self.last_image = None
         self.demo = demo_cls(self, dict(options or {}))
@@ -206,6 +212,15 @@ class App:
             else:
                 self.demo.on_pointer(kind, x, y, buttons)
 
+    def work_budget(self) -> float:
+        """Seconds a demo's update may spend on work this frame: WORK_BUDGET_S, less the amount by which the rest of
+        recent frames (median) would take a frame past FRAME_TARGET_S; at least MIN_WORK_S. Frames drawn with
+        pauses between them (tests, an idle window) count as slow ones, so they get little work each."""
+        if not self._overheads:
+            return WORK_BUDGET_S
+        rest = sorted(self._overheads)[len(self._overheads) // 2]
+        return min(WORK_BUDGET_S, max(MIN_WORK_S, FRAME_TARGET_S - rest))
+
     def feed(self, event: dict) -> None:
         """Inject an event (as rendercanvas delivers them) — for offscreen runs and tests."""
         self._on_event(event)
@@ -223,13 +238,18 @@ class App:
     # --- frames ------------------------------------------------------------------------------------------------
     def _draw_frame(self) -> None:
         start = time.perf_counter()
-        if self._last_frame_start is not None and not self.offscreen:
-            self.frame_times.append(start - self._last_frame_start)  # window: frame-to-frame interval
+        if self._last_frame_start is not None:
+            interval = start - self._last_frame_start
+            if not self.offscreen:
+                self.frame_times.append(interval)  # window: frame-to-frame interval
+            self._overheads.append(max(interval - self._update_s, 0.0))
         self._last_frame_start = start
         r = self.renderer
         texture = self.context.get_current_texture()
         r.physical = (texture.size[0], texture.size[1])  # demos that draw per physical pixel size buffers by it
+        t0 = time.perf_counter()
         self.demo.update()
+        self._update_s = time.perf_counter() - t0
         self.demo.draw(r)
         self._draw_hud(r)
         self.device.flush()  # compute recorded by the demo goes first: same queue, submitted in order

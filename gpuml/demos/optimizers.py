@@ -11,15 +11,15 @@ import math
 import numpy as np
 
 from ..playground.optimizers import SURFACES, OptimizersModel, check_surface
-from .app import WORK_BUDGET_S, Demo
+from .app import Demo
 from .chart import nice_ticks
 from .render import DIM, PALETTE, TEXT, colormap, short_number
 
 SURFACE_KEYS = {str(i + 1): name for i, name in enumerate(SURFACES)}
 PLOT = (76, 70, 724, 644)  # the surface; its axes' tick labels left of it and under it
 COLORS = [PALETTE[j] for j in (0, 1, 2, 4, 6, 10)]
-# each step reads the points back (so the time is the device's too); the check runs after a step: one step over
-STEP_BUDGET_S = WORK_BUDGET_S - 0.005
+# each step reads the points back (so the time is the device's too); the budget is checked after a step: one over
+STEP_S = 0.003
 STATUS = {"finished": "at the minimum", "running": "running", "budget": "out of steps", "out": "left the plot"}
 
 
@@ -49,7 +49,7 @@ class OptimizersDemo(Demo):
         self._background = (None, None)  # (the model's values, their colormapped image)
 
     def update(self) -> None:
-        self.model.advance(budget_s=STEP_BUDGET_S)
+        self.model.advance(budget_s=self.app.work_budget() - STEP_S)
 
     def on_key(self, key, modifiers):
         m = self.model

@@ -6,9 +6,9 @@ epoch, and its weight histogram on axes shared by all four; each penalty's stren
 (keys), applied from the next step.
 
 Frames stay short (no frame over 50 ms after the first on lavapipe): training runs on the render thread, as many
-batches per frame as fit in :data:`~gpuml.demos.app.WORK_BUDGET_S`, and an epoch's evaluation and weight readback
-get a frame of their own; histograms are counted with numpy. (A worker thread did not help: the device queue is
-shared with rendering, and its pure-Python histograms held the GIL for tens of milliseconds.)
+batches per frame as fit in its work budget (:meth:`~gpuml.demos.app.App.work_budget`), and an epoch's evaluation
+and weight readback get a frame of their own; histograms are counted with numpy. (A worker thread did not help:
+the device queue is shared with rendering, and its pure-Python histograms held the GIL for tens of milliseconds.)
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ class RegularizationDemo(Demo):
                 m.record()
                 self._view = None
             elif m.get("playing") and not m.done:
+                self.budget.seconds = self.app.work_budget()
                 self.budget.timed(self._train, self.budget.units(m.n_batches))
                 self._view = None
         except Exception as exc:  # shown in the window, not a traceback

@@ -2,10 +2,11 @@
 page's live training drives the same model): optimisation steps on the device, the running loss and accuracy as
 curves, test accuracy every ``eval_every`` steps, and the six first-layer 5x5 filters.
 
-Frames stay short (no frame over 50 ms after the first on lavapipe): each frame trains as many steps as fit in
-:data:`~gpuml.demos.app.WORK_BUDGET_S` (learnt from the steps so far; ``+``/``-`` cap it), and a test evaluation
-runs in slices of :data:`EVAL_SLICE` images over several frames while training waits, so its accuracy belongs to
-the step it was due at. The device queue is shared with rendering, so work in a thread would still hold frames.
+Frames stay short (no frame over 50 ms after the first on lavapipe): each frame trains as many steps as fit in its
+work budget (:meth:`~gpuml.demos.app.App.work_budget`; the time per step is learnt as it goes, ``+``/``-`` cap the
+steps), and a test evaluation runs in slices of :data:`EVAL_SLICE` images over several frames while training
+waits, so its accuracy belongs to the step it was due at. The device queue is shared with rendering, so work in a
+thread would still hold frames.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..nn.functional import softmax_cross_entropy
 from ..playground.training import TrainModel
 from ..tensor import tensor
 from ._data import training_data
-from .app import WORK_BUDGET_S, Demo, WorkBudget
+from .app import Demo, WorkBudget
 from .chart import plot
 from .render import DIM, PALETTE, TEXT
 
@@ -126,13 +127,15 @@ class TrainDemo(Demo):
         """Evaluation slices while an evaluation is due, else training steps, until the frame's budget is spent
         (at least one unit; steps capped by the model's steps per frame)."""
         m = self.model
+        budget = self.app.work_budget()
         if m.evaluating:
-            end = time.perf_counter() + WORK_BUDGET_S
+            end = time.perf_counter() + budget
             while True:  # at least one slice per frame
                 self.eval_budget.timed(lambda _: m.evaluate_slice(), 1)
                 if not m.evaluating or time.perf_counter() + self.eval_budget.per_unit > end:
                     break
         elif m.get("playing") and not m.done:
+            self.steps_budget.seconds = budget
             self.steps_budget.timed(m.train_steps, self.steps_budget.units(m.get("steps_per_frame")))
 
     def view(self) -> dict:
