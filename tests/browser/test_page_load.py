@@ -1,5 +1,6 @@
 """What a first and a repeat visit of the page cost: bytes on the wire (the server's own tally, which includes the
-service worker's precache), that the training set is not among them, and the time to "Ready".
+service worker's precache), that the training set is not among them, and the time to "Ready"; a repeat visit comes
+up from the first visit's Pyodide memory snapshot (web/site/snapshot.js) and computes as the first visit did.
 
 Budgets asserted here are sizes (deterministic): first visit <= 6 MB with the precompressed assets. Times are
 recorded to test-artifacts/web/load.json (benchmark figures, not asserted).
@@ -32,6 +33,8 @@ def _visit(chrome, site, context=None):
         "caches.keys().then(async (ks) => ks.length > 0 && (await (await caches.open(ks[0])).keys()).length > 20)",
         timeout=120_000,
     )
+    # the first visit's Pyodide snapshot is stored after Ready (a repeat visit restores it)
+    wait(page, "caches.match('./__pyodide_snapshot__').then((r) => !!r)", timeout=120_000)
     return context, page, state, list(site["server"].sent), console
 
 
@@ -51,6 +54,8 @@ def test_first_and_repeat_visit(chrome, site):
         "first_tti_ms": first["tti"],
         "repeat_visit_bytes": repeat_bytes,
         "repeat_tti_ms": repeat["tti"],
+        "snapshot": [first["worker"]["snapshot"], repeat["worker"]["snapshot"]],
+        "worker_timings": [first["worker"]["timings"], repeat["worker"]["timings"]],
         "build_estimate": site["info"]["transfer_bytes"],
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -58,4 +63,52 @@ def test_first_and_repeat_visit(chrome, site):
     assert console_errors(console) == []
     assert first_bytes <= FIRST_VISIT_BUDGET, result
     assert repeat_bytes < 200_000, result  # the service worker answers; only revalidations reach the server
+    context.close()
+
+
+def _computes(page):
+    """What two demos compute: the pad's labels for 12 MNIST test digits and k-means' labels on blobs."""
+    digits = page.evaluate(
+        "async () => { const d = await gpumlCall('mnist_test_pixels', 12); "
+        "const out = await gpumlCall('predict_pixels', d.pixels); return {want: d.labels, got: out.labels}; }"
+    )
+    page.evaluate(
+        "async () => { document.getElementById('km-dataset').value = 'blobs'; "
+        "document.getElementById('km-k').value = '5'; document.getElementById('km-seed').value = '3'; "
+        "await gpumlKmeansReset(); }"
+    )
+    page.click("#km-play")
+    wait(page, "gpumlPage.kmeans.done === true", timeout=120_000)
+    return digits, page.evaluate("gpumlPage.kmeans.labels")
+
+
+def test_repeat_visit_restores_the_pyodide_snapshot(chrome, site):
+    context, page, first, _, console = _visit(chrome, site)
+    assert first["worker"]["snapshot"] == "made", first["worker"]
+    stored = page.evaluate(
+        "caches.match('./__pyodide_snapshot__').then(async (r) => ({build: r.headers.get('x-gpuml-build'), "
+        "bytes: (await r.arrayBuffer()).byteLength}))"
+    )
+    assert stored["build"] == site["info"]["version"]
+    assert stored["bytes"] > 1_000_000  # wasm memory: tens of MB
+    digits1, kmeans1 = _computes(page)
+    page.close()
+
+    page = context.new_page()
+    page.on("console", lambda m: console.append((m.type, m.text)))
+    page.console = console
+    page.goto(site["url"])
+    state = wait_ready(page)
+    assert state["ready"], state
+    assert state["worker"]["snapshot"] == "restored", state["worker"]
+    assert state["worker"]["backend"] == "browser"
+    digits2, kmeans2 = _computes(page)
+    assert digits2 == digits1, (digits1, digits2)
+    assert sum(a == b for a, b in zip(digits2["got"], digits2["want"], strict=True)) >= 11, digits2
+    assert kmeans2 == kmeans1 and len(set(kmeans2)) == 5
+    assert console_errors(console) == []
+    # ?snapshot=0: the same page boots Python without it
+    page.goto(site["url"] + "?snapshot=0")
+    state = wait_ready(page)
+    assert state["ready"] and state["worker"]["snapshot"] == "off", state["worker"]
     context.close()

@@ -136,7 +136,7 @@ for (const m of DEMOS) {
   for (const [name, id] of Object.entries(m.canvases || {})) canvases[name] = $(id).transferControlToOffscreen();
 }
 worker.postMessage({ type: "init", canvases, opts: { gpu: params.get("gpu") || "auto", present: params.get("present") || "copy",
-  warm: params.get("warm") || "1" } },
+  warm: params.get("warm") || "1", snapshot: params.get("snapshot") || "1" } },
   Object.values(canvases));
 
 // A fact of the landing view: fills the placeholder row index.html reserves for it (so Ready shifts no layout),

@@ -5,6 +5,7 @@
 // Messages out: {type: "status"|"ready"|"error"|"result"|"progress"|"notice", ...}
 import { Renderer } from "./render.js";
 import { Renderer2D } from "./render2d.js";
+import * as snapshot from "./snapshot.js";
 import * as kmeansWorker from "./demos/kmeans.worker.js";
 import * as trainWorker from "./demos/train.worker.js";
 import * as augmentWorker from "./demos/augment.worker.js";
@@ -138,15 +139,29 @@ async function tryNumpy(version) {
 async function init(msg) {
   const { canvases, opts } = msg;
   post({ type: "status", text: "loading Pyodide…" });
-  const { loadPyodide } = await import("./pyodide/pyodide.mjs");
-  const [py_, wheel, info] = await Promise.all([
-    loadPyodide({ indexURL: new URL("./pyodide/", self.location.href).href }),
-    fetch("./build-info.json").then((r) => r.json()).then(async (info) => [info, await fetchBytes(`./${info.wheel}`)]),
-    detectGPU(opts),
-  ]).then(([a, [bi, w], g]) => [a, w, { build: bi, gpu: g }]);
-  pyodide = py_;
+  // the build's file list, gpuml's wheel, the GPU adapter and an earlier visit's snapshot (snapshot.js), at once
+  const buildInfo = fetch("./build-info.json").then((r) => r.json());
+  const wheelBytes = buildInfo.then((bi) => fetchBytes(`./${bi.wheel}`));
+  const gpu = detectGPU(opts);
+  const [{ loadPyodide }, snap] = await Promise.all([import("./pyodide/pyodide.mjs"), snapshot.find(opts, buildInfo)]);
+  const indexURL = new URL("./pyodide/", self.location.href).href;
+  const unhook = snap.response ? snapshot.growMemoryFor(snap.bytes) : () => {};
+  try {
+    pyodide = await loadPyodide(snap.response
+      ? { indexURL, _loadSnapshot: snap.response.arrayBuffer() }
+      : { indexURL, _makeSnapshot: snapshot.making() });
+  } catch (e) {
+    unhook();
+    if (!snap.response) throw e;
+    await snapshot.drop(`restoring the Pyodide snapshot: ${e.message || e}`);  // boot as usual
+    pyodide = await loadPyodide({ indexURL });
+  }
+  unhook();
+  const info = { build: await buildInfo, gpu: await gpu };
+  const wheel = await wheelBytes;
   timings.pyodide_ms = performance.now() - t0;
   post({ type: "status", text: "installing gpuml…" });
+  // a snapshot holds Python's memory, not Pyodide's file system: the files go in on every visit
   const site = pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
   pyodide.unpackArchive(wheel.buffer, "zip", { extractDir: site });
   // the page's Python package (py/gpuml_web/*.py in the site) goes next to gpuml in site-packages
@@ -157,6 +172,10 @@ async function init(msg) {
     pyodide.FS.mkdirTree(dest.slice(0, dest.lastIndexOf("/")));
     pyodide.FS.writeFile(dest, text);
   }));
+  // restored: gpuml_web is imported already (Python's random gets a fresh seed); a first visit with WebGPU imports
+  // it here and snapshots (without WebGPU numpy may be loaded first: no snapshot)
+  if (snapshot.restored()) pyodide.runPython("import sys\nif 'random' in sys.modules: sys.modules['random'].seed()");
+  else if (snapshot.making() && info.gpu.ok) timings.snapshot_ms = await snapshot.make(pyodide, info.build.version);
   timings.install_ms = performance.now() - t0 - timings.pyodide_ms;
   // No WebGPU: gpuml's numpy backend where numpy can be loaded (online), else its pure-Python backend (Pyodide
   // core, offline). Both run every demo, much slower; the canvases are drawn with Canvas 2D (render2d.js).
@@ -223,9 +242,10 @@ async function init(msg) {
   await renderer?.settled();
   const tti = performance.now() - t0;
   tReady = performance.now();
+  snapshot.store();  // the first visit's Pyodide snapshot (snapshot.js), now that the page is ready
   post({
     type: "ready", ok: true, backend, setup, timings, tti_worker_ms: tti, build: info.build,
-    model: JSON.parse(meta).trained, gpu: info.gpu, pad_device: padCPU ? "python" : backend,
+    model: JSON.parse(meta).trained, gpu: info.gpu, snapshot: snapshot.status(), pad_device: padCPU ? "python" : backend,
   });
   if (padCPU && opts.warm !== "0") warmPad().catch((e) => reportError(`warming the pad's WebGPU kernels: ${e.message || e}`));
 }
