@@ -1,16 +1,18 @@
-"""Threads for the numpy twins: the big ops split their work (chunks of images, rows, flat ranges) over a small
-pool, with numpy's BLAS held at one thread meanwhile.
+"""Threads for the numpy twins: the big ops (convolutions, 2x2 max pooling, Adam) split their work (chunks of
+images, ranges) over worker threads, with numpy's OpenBLAS held at one thread meanwhile.
 
 numpy releases the GIL in BLAS calls and in most ufunc and copy loops, so two Python threads each running a
 convolution on half of the images use two cores; OpenBLAS's own threads help little on the step's small, skinny
-GEMMs, and while they spin after a call they take the core the second half needs (benchmarks/RESULTS.md, "numpy
+GEMMs, and while they spin after a call they take the core the other half needs (benchmarks/RESULTS.md, "numpy
 backend vs PyTorch (issue 20.3)"). So :func:`run_parts` sets OpenBLAS to one thread (``openblas_set_num_threads``
-through ctypes, on the library numpy already loaded) for the parts and puts the caller's setting back after.
+through ctypes, on the library numpy already loaded) while the parts run and puts the caller's setting back after;
+small GEMMs between them run in :func:`blas_single`, for the same reason.
 
 How many threads: ``GPUML_CPU_THREADS`` where set, else what numpy's OpenBLAS is set to (``OPENBLAS_NUM_THREADS`` /
-``OMP_NUM_THREADS`` when it loaded, threadpoolctl's limit at run time, else the CPU count), else the CPU count.
-Each part computes exactly what the one-thread path computes for its images (same chunks, same GEMM shapes), and
-sums across parts happen after them in the one-thread order: results do not depend on the thread count.
+``OMP_NUM_THREADS`` when it loaded, threadpoolctl's limit at run time, else its CPU count), else the CPUs this
+process may use. Each part computes exactly what the one-thread path computes for its images (same chunks, same
+GEMM shapes), and sums across parts run after them in the one-thread order: the results equal those of one thread
+with OpenBLAS at one thread (OpenBLAS's own threads may round a long GEMM differently).
 """
 
 from __future__ import annotations
@@ -121,7 +123,15 @@ def threads() -> int:
     if blas is not None:
         with _LOCK:
             return max(1, _PINNED[1] if _PINNED[0] else blas.get())
-    return os.cpu_count() or 1
+    return _cpus()
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _pin() -> None:
