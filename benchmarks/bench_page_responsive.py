@@ -10,6 +10,7 @@ Main-thread long tasks after Ready are recorded too, and the worker's Python cal
 (which calls the first digit waited for).
 
     .venv/bin/python benchmarks/bench_page_responsive.py [--rounds 3] [--out benchmarks/page_responsive.json]
+        [--query snapshot=0]   (extra page parameters for every load)
 
 Headless Debian chromium (gpuml.webbuild.CHROMIUM_ARGS; SwiftShader where there is no GPU); one site build and
 one local server for the whole run. The load average is recorded beside every figure (the VM is shared).
@@ -59,12 +60,16 @@ def draw(page, pts):
 MODES = {"cpu-first": "", "before": "?warm=before"}
 
 
-def first_digit(chrome, url, mode: str, switch_timeout_s: float = 180) -> dict:
+def _with(url: str, query: str) -> str:
+    return url + ("&" if "?" in url else "?") + query if query else url
+
+
+def first_digit(chrome, url, mode: str, switch_timeout_s: float = 180, query: str = "") -> dict:
     """A fresh context: TTI, then a "7" drawn with the mouse at once; ms from Ready to its prediction; then (mode
     cpu-first) the ms from Ready until the pad has switched to WebGPU."""
     context = chrome.new_context(viewport={"width": 1300, "height": 1000})
     page = context.new_page()
-    page.goto(url + MODES[mode])
+    page.goto(_with(url + MODES[mode], query))
     page.wait_for_function("window.gpumlPage && gpumlPage.tti_ms !== null", timeout=300_000, polling=5)
     page.locator("#pad-canvas").scroll_into_view_if_needed()
     draw(page, SEVEN)
@@ -95,11 +100,11 @@ def first_digit(chrome, url, mode: str, switch_timeout_s: float = 180) -> dict:
     return out
 
 
-def visits(chrome, url) -> dict:
+def visits(chrome, url, query: str = "") -> dict:
     """First visit (fresh context) and repeat visit (same context: the service worker's cache) TTI."""
     context = chrome.new_context(viewport={"width": 1300, "height": 1000})
     page = context.new_page()
-    page.goto(url)
+    page.goto(_with(url, query))
     page.wait_for_function("window.gpumlPage && gpumlPage.tti_ms !== null", timeout=300_000, polling=5)
     first, l1 = page.evaluate("gpumlPage.tti_ms"), load()
     page.wait_for_function("navigator.serviceWorker.ready.then(() => true)", timeout=120_000)
@@ -109,7 +114,7 @@ def visits(chrome, url) -> dict:
     )
     page.close()
     page = context.new_page()
-    page.goto(url)
+    page.goto(_with(url, query))
     page.wait_for_function("window.gpumlPage && gpumlPage.tti_ms !== null", timeout=300_000, polling=5)
     repeat = page.evaluate("gpumlPage.tti_ms")
     context.close()
@@ -120,6 +125,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "page_responsive.json"))
+    ap.add_argument("--query", default="", help="extra page parameters for every load, e.g. snapshot=0")
     args = ap.parse_args(argv)
     from page_site import model_path
     from playwright.sync_api import sync_playwright
@@ -131,18 +137,19 @@ def main(argv=None):
     server = make_server(tmp / "site", port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
-    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "first_digit": [], "visits": []}
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "query": args.query, "first_digit": []}
+    result["visits"] = []
     try:
         with sync_playwright() as pw:
             chrome = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS, headless=True)
             for r in range(args.rounds):
                 for mode in list(MODES)[:: 1 if r % 2 == 0 else -1]:  # alternate which goes first
-                    row = first_digit(chrome, url, mode)
+                    row = first_digit(chrome, url, mode, query=args.query)
                     keys = ("mode", "tti", "first_prediction_after_ready_ms", "device", "pad_gpu_after_ready_ms")
                     keys += ("load", "long")
                     print(json.dumps({k: row[k] for k in keys}))
                     result["first_digit"].append(row)
-                row = visits(chrome, url)
+                row = visits(chrome, url, args.query)
                 print(json.dumps(row))
                 result["visits"].append(row)
             chrome.close()

@@ -75,12 +75,8 @@ return {
   compileAsync(dev, module, desc) {
     const rec = { pipeline: null, messages: null, error: null };
     rec.done = Promise.all([module.getCompilationInfo(), dev.createComputePipelineAsync(desc)]).then(
-      ([info, pipeline]) => {
-        rec.messages = info.messages;
-        rec.pipeline = pipeline;
-      },
-      (e) => { rec.error = String((e && e.message) || e); },
-    );
+      ([info, pipeline]) => { rec.messages = info.messages; rec.pipeline = pipeline; },
+      (e) => { rec.error = String((e && e.message) || e); });
     return rec;
   },
 };
@@ -283,13 +279,8 @@ class BrowserDevice(GPUDevice):
                 layout = {"type": "storage"}
             entries.append({"binding": b.index, "visibility": js.GPUShaderStage.COMPUTE, "buffer": layout})
         bgl = dev.createBindGroupLayout(_obj({"label": shader.path, "entries": entries}))
-        desc = _obj(
-            {
-                "label": shader.path,
-                "layout": dev.createPipelineLayout(_obj({"bindGroupLayouts": [bgl]})),
-                "compute": {"module": module, "entryPoint": "main"},
-            }
-        )
+        layout = dev.createPipelineLayout(_obj({"bindGroupLayouts": [bgl]}))
+        desc = _obj({"label": shader.path, "layout": layout, "compute": {"module": module, "entryPoint": "main"}})
         if self.defer_compiles:  # compile in the background; the caller runs its work again once it is done
             rec = _h().compileAsync(dev, module, desc)
             dev.popErrorScope()
