@@ -12,6 +12,11 @@
 // ?snapshot=0 turns both off (A/B runs: benchmarks/bench_page_tti.py).
 
 const KEY = "./__pyodide_snapshot__";  // a name in the build's cache, never fetched
+// What the snapshot imports: gpuml_web and the modules Ready imported after it on a first visit (measured with
+// sys.modules at the snapshot vs at Ready): each is compiled from source on every visit otherwise (the .pyc files
+// are in Pyodide's file system, which a snapshot does not hold). Importing them creates no JS object.
+const PRELOAD = "import gpuml_web, gpuml.backends.browser, gpuml.backends.python, gpuml.shaders, " +
+  "importlib.resources, platform";
 const cacheName = (version) => `gpuml-web-${version}`;  // sw.js's cache for this build
 
 // state: "off" | "make" (no snapshot yet: this visit makes one) | "made" (kept until Ready) | "stored" |
@@ -40,10 +45,10 @@ export async function find(opts, buildInfo) {
 
 export const making = () => state === "make";
 
-/** The first visit: import gpuml_web (as Ready would) and copy Python's memory (stored by store() after Ready);
- * returns the copy's ms. Then Python's JS objects are swapped for the real ones (see unproxy). */
+/** The first visit: import gpuml_web and what Ready imports (PRELOAD), copy Python's memory (stored by store()
+ * after Ready); returns the copy's ms. Then Python's JS objects are swapped for the real ones (see unproxy). */
 export async function make(pyodide, version) {
-  await pyodide.runPythonAsync("import gpuml_web");
+  await pyodide.runPythonAsync(PRELOAD);
   const t = performance.now();
   try {
     pending = pyodide.makeMemorySnapshot();
@@ -98,7 +103,8 @@ export async function store() {
   const t = performance.now();
   try {
     const cache = await caches.open(cacheName(pendingVersion));
-    await cache.put(KEY, new Response(bytes, {
+    // a Blob body: its bytes reach the cache from the blob system, not streamed by this (busy) worker thread
+    await cache.put(KEY, new Response(new Blob([bytes]), {
       headers: { "content-type": "application/octet-stream", "x-gpuml-build": pendingVersion,
         "x-gpuml-bytes": String(bytes.length) },
     }));

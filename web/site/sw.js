@@ -1,6 +1,7 @@
 // Service worker: caches the built site (Pyodide, the gpuml wheel, the model, data, page files) so the page works
 // offline after the first load; files the build marks lazy (the training set) are cached when first fetched.
-// The build writes its version below; a new build gets a new cache.
+// The build writes its version below; a new build gets a new cache. The page's worker keeps its Pyodide memory
+// snapshot in this cache too (snapshot.js), so it goes with the build it was made from.
 const VERSION = "__BUILD_VERSION__";
 const CACHE = `gpuml-web-${VERSION}`;
 
