@@ -40,12 +40,14 @@ function mapping() {  // data -> canvas pixels for the current view
 }
 
 function resetTrail() {  // the surface, the finish (a cross inside the tolerance circle) and the start
-  const canvas = ctx.$("race-canvas"), v = race.view;
+  const v = race.view;
   const { W, H, px, py } = mapping();
   const [x0, x1] = v.x_range, [y0, y1] = v.y_range;
-  if (!race.trail) race.trail = document.createElement("canvas");
-  race.trail.width = canvas.width;
-  race.trail.height = canvas.height;
+  if (!race.trail || race.trail.width !== W || race.trail.height !== H) {  // made once: the image covers it all
+    race.trail = document.createElement("canvas");
+    race.trail.width = W;
+    race.trail.height = H;
+  }
   const g = race.trail.getContext("2d");
   g.imageSmoothingEnabled = true;
   g.drawImage(race.image, 0, 0, W, H);
