@@ -28,7 +28,8 @@ y = gpuml.tensor(yi.astype(np.int32), device=dev)
 xtt = ops.mul(gpuml.tensor(xt.astype(np.float32), device=dev), 1 / 255).reshape(512, 1, 28, 28)
 ytt = gpuml.tensor(yt.astype(np.int32), device=dev)
 b, per = device_batches(x, y, batch)
-m = TrainModel(b, per, (xtt, ytt), batch=batch, lr=lr, eval_every=None, device=dev)
+# epochs=: as the page, the learning rate is cosine-annealed over the run
+m = TrainModel(b, per, (xtt, ytt), batch=batch, lr=lr, eval_every=None, device=dev, epochs=epochs)
 t = time.time()
 while m.steps < per * epochs:
     m.train_steps(1)
