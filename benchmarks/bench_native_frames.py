@@ -4,7 +4,10 @@ the frames over 50 ms after the first, with what the demo got done meanwhile (tr
 The digit pad is drawn on while it runs (a stroke every frame, so predictions run on its worker thread).
 
     .venv/bin/python benchmarks/bench_native_frames.py [--frames 150] [--demos train,regularization]
-        [--json benchmarks/native_frames.json]
+        [--json benchmarks/native_frames.json] [--tree DIR --rounds 2]
+
+``--tree DIR`` runs each demo from that source tree too (an older commit: ``git archive <commit> gpuml | tar -x -C
+DIR``), alternating with the working tree ``--rounds`` times, so a before/after comparison sees the same load.
 
 The 1-minute load average is recorded before and after each demo: the machine may be shared, and a loaded
 machine stretches every frame.
@@ -65,17 +68,19 @@ def progress(name: str, state: dict) -> str:
     return ""
 
 
-def run_demo(name: str, frames: int) -> dict:
+def run_demo(name: str, frames: int, tree: str | None = None) -> dict:
+    env = dict(os.environ, PYTHONPATH=tree) if tree else None
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "frames.json")
         load = os.getloadavg()[0]
         cmd = [sys.executable, "-c", CHILD, name, str(frames), str(out), json.dumps(OPTIONS.get(name, {}))]
-        subprocess.run(cmd, check=True, timeout=1200)
+        subprocess.run(cmd, check=True, timeout=1200, env=env, cwd=tmp)
         got = json.loads(out.read_text())
     t = np.asarray(got["times"], np.float64) * 1e3
     rest = t[1:]
     return {
         "demo": name,
+        "tree": tree or "working tree",
         "frames": len(t),
         "first_frame_ms": float(t[0]),
         "p50_ms": float(np.percentile(rest, 50)),
@@ -94,26 +99,31 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--demos", default=",".join(DEMOS))
     ap.add_argument("--json", default=str(Path(__file__).with_name("native_frames.json")))
+    ap.add_argument("--tree", default=None, help="also run the demos from this source tree (before/after)")
+    ap.add_argument("--rounds", type=int, default=1, help="runs per demo (and tree), alternating")
     args = ap.parse_args()
     names = [n for n in args.demos.split(",") if n]
     unknown = [n for n in names if n not in DEMOS]
     if unknown:
         ap.error(f"unknown demo(s) {', '.join(unknown)}: choose from {', '.join(DEMOS)}")
     rows = []
-    print(f"{'demo':<15} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'>50ms':>6} {'first':>7}  load   progress")
+    print(f"{'demo':<24} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'>50ms':>6} {'first':>7}  load   progress")
+    trees = [args.tree, None] if args.tree else [None]
     for name in names:
-        row = run_demo(name, args.frames)
-        rows.append(row)
-        print(
-            f"{name:<15} {row['p50_ms']:>7.1f} {row['p95_ms']:>7.1f} {row['max_ms']:>7.1f} {row['over_50ms']:>6} "
-            f"{row['first_frame_ms']:>7.0f}  {row['loadavg_1min_before']:.1f}  {row['progress']}",
-            flush=True,
-        )
+        for _ in range(args.rounds):
+            for tree in trees:
+                row = run_demo(name, args.frames, tree)
+                rows.append(row)
+                label = name + (" (before)" if tree else "")
+                ms = f"{row['p50_ms']:>7.1f} {row['p95_ms']:>7.1f} {row['max_ms']:>7.1f} {row['over_50ms']:>6}"
+                tail = f"{row['first_frame_ms']:>7.0f}  {row['loadavg_1min_before']:.1f}  {row['progress']}"
+                print(f"{label:<24} {ms} {tail}", flush=True)
     out = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "adapter": rows[0]["adapter"] if rows else None,
         "cpus": os.cpu_count(),
         "frames": args.frames,
+        "before_tree": args.tree,
         "rows": rows,
     }
     Path(args.json).write_text(json.dumps(out, indent=1))
