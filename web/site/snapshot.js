@@ -61,6 +61,12 @@ export async function make(pyodide, version) {
   return performance.now() - t;
 }
 
+/** A first visit that makes no snapshot after all (no WebGPU: numpy may be loaded before gpuml_web). */
+export function skip(pyodide) {
+  state = "none";
+  unproxy(pyodide);
+}
+
 // With `_makeSnapshot` Pyodide hands Python its JS globals wrapped in a Proxy that records each object's path (so
 // that the snapshot can name them). Reading a WebIDL attribute through it fails ("Illegal invocation": the getter
 // gets the Proxy as `this`; e.g. navigator.gpu), so once the snapshot is taken every JS object Python holds is

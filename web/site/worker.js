@@ -176,6 +176,7 @@ async function init(msg) {
   // it here and snapshots (without WebGPU numpy may be loaded first: no snapshot)
   if (snapshot.restored()) pyodide.runPython("import sys\nif 'random' in sys.modules: sys.modules['random'].seed()");
   else if (snapshot.making() && info.gpu.ok) timings.snapshot_ms = await snapshot.make(pyodide, info.build.version);
+  else if (snapshot.making()) snapshot.skip(pyodide);
   timings.install_ms = performance.now() - t0 - timings.pyodide_ms;
   // No WebGPU: gpuml's numpy backend where numpy can be loaded (online), else its pure-Python backend (Pyodide
   // core, offline). Both run every demo, much slower; the canvases are drawn with Canvas 2D (render2d.js).
