@@ -10,7 +10,9 @@ per implementation, and the ratio gpuml / torch per block pair (median).
 Threads: torch.set_num_threads(T); gpuml's numpy backend T threads (GPUML_CPU_THREADS: it splits its big ops over
 T threads with OpenBLAS at one thread inside them) and numpy's OpenBLAS set to T (gpuml's ctypes handle, else
 threadpoolctl); all read back and written to the JSON. ``--threads 1,2`` runs each count in turn (default: the CPU
-count). Each block also records process CPU time: on a loaded machine its ratio moves less.
+count). Each block also records process CPU time: on a loaded machine its ratio moves less. Per thread count,
+gpuml's critical path from thread CPU times (the caller's CPU time plus, per split op, the slowest part's minus the
+caller's): an estimate of a quiet machine's step, taken on a loaded one.
 
 ``--baseline REV`` also times gpuml/impl/cpu as committed at REV (loaded beside the current one as its own
 implementation family on a second cpu device): an old/new A/B in the same rotating blocks.
@@ -201,6 +203,43 @@ def main() -> None:
         v = sorted(v)
         return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
+    def critical_path(repeats: int = 3) -> float:
+        """gpuml-cpu's step as a quiet machine would run it, from thread CPU times (load-robust, an estimate): the
+        calling thread's CPU time, plus per split op the slowest part's CPU time minus the caller's own part. Leaves
+        out the hand-over latency (~10 us per split op) and memory-bandwidth contention. Min over ``repeats``."""
+        from gpuml.impl.cpu import im2col, optim, pool, threads
+
+        original, extra = threads.run_parts, [0.0]
+
+        def timed_run_parts(fn, count, *, min_per_part=1):
+            parts = {}
+
+            def timed(a, b):
+                t0 = time.thread_time()
+                fn(a, b)
+                parts[a] = time.thread_time() - t0
+
+            n = original(timed, count, min_per_part=min_per_part)
+            if n > 1:
+                extra[0] += max(parts.values()) - parts[0]
+            return n
+
+        model, opt, lossf = gmodels["gpuml-cpu"]
+        dev, best = devices["gpuml-cpu"], []
+        for module in (im2col, optim, pool):
+            module.run_parts = timed_run_parts
+        try:
+            for _ in range(repeats):
+                extra[0] = 0.0
+                t0 = time.thread_time()
+                for x, y in data[: args.steps]:
+                    gpuml_step(model, opt, lossf, dev, x, y)
+                best.append((time.thread_time() - t0 + extra[0]) / args.steps * 1e3)
+        finally:
+            for module in (im2col, optim, pool):
+                module.run_parts = original
+        return min(best)
+
     def run(threads: int) -> dict:
         limit_threads(threads, False) if method != "environment variables" else None
         torch.set_num_threads(threads)
@@ -227,6 +266,7 @@ def main() -> None:
                     }
                 )
         load1 = os.getloadavg()
+        critical = critical_path()
         summary = {}
         tw, tc = ([r[k] for r in rows["torch-cpu"]] for k in ("wall_ms", "cpu_ms"))
         for name, rs in rows.items():
@@ -253,8 +293,10 @@ def main() -> None:
                 f"{v['faults_per_step']:>7.1f} {v['ratio_to_torch_median_of_pairs']:>9.2f}x "
                 f"{v['cpu_ratio_to_torch_median_of_pairs']:>8.2f}x"
             )
+        print(f"gpuml-cpu critical path from thread CPU times (a quiet machine's step, estimated): {critical:.3f} ms")
         return {
             "threads": threads,
+            "gpuml_critical_path_ms": critical,
             "torch_threads": torch.get_num_threads(),
             "torch_interop_threads": torch.get_num_interop_threads(),
             "threadpools": pools,
