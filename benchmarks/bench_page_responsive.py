@@ -73,6 +73,7 @@ def first_digit(chrome, url, mode: str, switch_timeout_s: float = 180, query: st
     page.wait_for_function("window.gpumlPage && gpumlPage.tti_ms !== null", timeout=300_000, polling=5)
     page.locator("#pad-canvas").scroll_into_view_if_needed()
     draw(page, SEVEN)
+    up = page.evaluate("performance.now()")  # the pen is up: what is left is the page's own work
     t = page.evaluate(FIRST_PREDICTION)
     out = page.evaluate(
         "({tti: gpumlPage.tti_ms, worker: gpumlPage.worker.timings, warm: gpumlPage.worker.timings.warm_ms ?? null,"
@@ -81,6 +82,7 @@ def first_digit(chrome, url, mode: str, switch_timeout_s: float = 180, query: st
         " long: gpumlPage.longTasks.filter((r) => r.start > gpumlPage.tti_ms).map((r) => r.ms)})"
     )
     out.update(mode=mode, first_prediction_after_ready_ms=t - out["tti"], load=load())
+    out.update(drawing_ms=up - out["tti"], prediction_after_pen_up_ms=t - up)
     timeline = page.evaluate("gpumlCall('worker_calls')")
     first = next((c for c in timeline["calls"] if c["fn"] == "pad_predict"), None)
     r = timeline["ready"]
@@ -145,7 +147,8 @@ def main(argv=None):
             for r in range(args.rounds):
                 for mode in list(MODES)[:: 1 if r % 2 == 0 else -1]:  # alternate which goes first
                     row = first_digit(chrome, url, mode, query=args.query)
-                    keys = ("mode", "tti", "first_prediction_after_ready_ms", "device", "pad_gpu_after_ready_ms")
+                    keys = ("mode", "tti", "first_prediction_after_ready_ms", "prediction_after_pen_up_ms", "device")
+                    keys += ("pad_gpu_after_ready_ms",)
                     keys += ("load", "long")
                     print(json.dumps({k: row[k] for k in keys}))
                     result["first_digit"].append(row)

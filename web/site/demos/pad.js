@@ -94,7 +94,9 @@ export function init(ctx, readyMsg) {
       const out = await call("pad_predict", ...args);
       clearError(source || "pad-model");
       showModel(out.model);
+      const t = performance.now();
       if (out.empty) showEmpty(); else showPrediction(out);
+      (state.padShowMs = state.padShowMs || []).push(performance.now() - t);  // main-thread ms per result shown
       state.padResult = out;
       state.predictions = (state.predictions || 0) + 1;  // every finished prediction, an empty pad's too
       return out;
