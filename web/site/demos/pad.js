@@ -21,7 +21,8 @@ const WHERE = { python: "CPU (gpuml's python backend) while WebGPU compiles its 
   cpu: "CPU (numpy backend)" };
 function showDevice(ctx, device, extra = "") {
   ctx.state.padDevice = device;
-  ctx.fact("digit pad", `${WHERE[device] || device}${extra}`);
+  const where = ctx.state.backend !== "browser" && device === "python" ? "CPU (gpuml's python backend)" : WHERE[device];
+  ctx.fact("digit pad", `${where || device}${extra}`);
 }
 export const progress = {
   pad_device(data, ctx) {
