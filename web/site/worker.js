@@ -6,6 +6,7 @@
 import { Renderer } from "./render.js";
 import { Renderer2D } from "./render2d.js";
 import * as snapshot from "./snapshot.js";
+import { unpackStored } from "./storedzip.js";
 import * as kmeansWorker from "./demos/kmeans.worker.js";
 import * as trainWorker from "./demos/train.worker.js";
 import * as augmentWorker from "./demos/augment.worker.js";
@@ -163,7 +164,7 @@ async function init(msg) {
   post({ type: "status", text: "installing gpuml…" });
   // a snapshot holds Python's memory, not Pyodide's file system: the files go in on every visit
   const site = pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
-  pyodide.unpackArchive(wheel.buffer, "zip", { extractDir: site });
+  if (!unpackStored(pyodide.FS, wheel, site)) pyodide.unpackArchive(wheel.buffer, "zip", { extractDir: site });
   // the page's Python package (py/gpuml_web/*.py in the site) goes next to gpuml in site-packages
   const pyFiles = info.build.files.filter((f) => f.startsWith("py/") && f.endsWith(".py"));
   await Promise.all(pyFiles.map(async (f) => {
