@@ -101,14 +101,13 @@ def _max_pool(x, g: dict):
 
 def _max_pool_backward(gy, idx, g: dict, relu_out=None):
     """The input gradient; ``relu_out``: grad_out only where it is > 0 (a ReLU fused before the pool)."""
-    if _tiles(g):  # every input pixel wins at most one window: a scatter, no accumulation
-        gx = np.empty((g["N"], g["C"], g["H"], g["W"]), gy.dtype)
-        relu = (lambda a, b: None) if relu_out is None else (lambda a, b: relu_out[a:b])
-        run_parts(lambda a, b: _scatter(gy[a:b], idx[a:b], gx[a:b], relu(a, b)), g["N"], min_per_part=_per_part(g))
-        return gx
     if relu_out is not None:
         gy = np.where(relu_out > 0, gy, gy.dtype.type(0))
     gx = np.zeros((g["N"] * g["C"], g["H"] * g["W"]), gy.dtype)
+    if _tiles(g):  # every input pixel wins at most one window: a scatter, no accumulation; images split
+        c = g["C"]
+        run_parts(lambda a, b: _scatter(gy[a:b], idx[a:b], gx[a * c : b * c]), g["N"], min_per_part=_per_part(g))
+        return gx.reshape(g["N"], g["C"], g["H"], g["W"])
     nc = np.arange(g["N"] * g["C"])[:, None]
     np.add.at(
         gx,
@@ -118,16 +117,12 @@ def _max_pool_backward(gy, idx, g: dict, relu_out=None):
     return gx.reshape(g["N"], g["C"], g["H"], g["W"])
 
 
-def _scatter(gy, idx, gx, relu_out) -> None:
-    """gx (these images) = grad_out scattered to each window's winner, zeros elsewhere."""
-    if relu_out is not None:
-        gy = np.where(relu_out > 0, gy, gy.dtype.type(0))
-    planes, plane = gx.shape[0] * gx.shape[1], gx.shape[2] * gx.shape[3]
-    flat = gx.reshape(-1)
-    flat[...] = 0
-    itype = np.int32 if flat.size < 2**31 else np.intp  # int32 indices: a smaller index pass
-    starts = np.arange(0, flat.size, plane, dtype=itype)[:, None]  # flat index of each (n, c) plane
-    flat[np.add(idx.reshape(planes, -1), starts, dtype=itype)] = gy.reshape(planes, -1)
+def _scatter(gy, idx, gx) -> None:
+    """grad_out (these images) scattered onto zeroed ``gx`` (their planes, (images * C, H * W)) at each window's
+    winner."""
+    itype = np.int32 if gx.size < 2**31 else np.intp  # int32 indices: a smaller index pass
+    plane = np.arange(0, gx.size, gx.shape[1], dtype=itype)[:, None]  # flat index of each (n, c) plane
+    gx.reshape(-1)[np.add(idx.reshape(gx.shape[0], -1), plane, dtype=itype)] = gy.reshape(gx.shape[0], -1)
 
 
 def max_pool2d(x: Tensor, g: dict) -> tuple[Tensor, Tensor]:
