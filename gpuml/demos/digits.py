@@ -286,6 +286,11 @@ class DigitsDemo(Demo):
         elif key == "t":
             m.set("target", TARGETS[(TARGETS.index(m.get("target")) + 1) % len(TARGETS)])
 
+    def close(self) -> None:
+        """Finish the prediction of what was drawn (the state written on exit, ``--state``, shows it), then stop."""
+        self.predictor.wait_idle(timeout=10.0)
+        self.predictor.close()
+
     def update(self) -> None:
         if self.model.dirty:
             self.predictor.poke()
