@@ -12,6 +12,22 @@ function settings($) {
     optimizer: $("train-optimizer").value };
 }
 
+// Per-run series, extended by each step report in O(1) (running means over 10 steps keep single noisy batches
+// from hiding the trend), so a frame's draw never rescans or re-smooths the whole history.
+const WINDOW = 10;
+function newSeries() {
+  return { loss: [], acc: [], tests: [], maxLoss: 2.5, sums: { loss: 0, batch_acc: 0 } };
+}
+function extend(series, steps, d) {
+  const n = steps.length; // d is steps[n - 1]
+  for (const [key, out] of [["loss", series.loss], ["batch_acc", series.acc]]) {
+    series.sums[key] += d[key] - (n > WINDOW ? steps[n - 1 - WINDOW][key] : 0);
+    out.push([d.step, series.sums[key] / Math.min(n, WINDOW)]);
+  }
+  if (d.loss > series.maxLoss) series.maxLoss = d.loss;
+  if (d.test_acc !== null) series.tests.push([d.step, d.test_acc]);
+}
+
 // Loss (left axis, 0..max) and accuracy (right axis, 0..100 %) against epochs, with ticks and a legend.
 export function drawCurves(canvas, run) {
   const g = canvas.getContext("2d");
@@ -22,8 +38,8 @@ export function drawCurves(canvas, run) {
   g.lineWidth = 1;
   const epochs = run ? run.setup.epochs : 3;
   const perEpoch = run ? run.setup.per_epoch : 1;
-  const steps = run ? run.steps : [];
-  const maxLoss = Math.max(2.5, ...steps.map((s) => s.loss));
+  const series = (run && run.series) || newSeries();
+  const maxLoss = series.maxLoss;
   const X = (step) => L + (w * step) / (perEpoch * epochs);
   const YL = (v) => T + h * (1 - v / maxLoss), YA = (v) => T + h * (1 - v);
   g.strokeStyle = "#3a3f4b"; g.fillStyle = "#9aa0a6";
@@ -48,23 +64,22 @@ export function drawCurves(canvas, run) {
   g.fillText("loss", 0, 0); g.restore();
   g.save(); g.translate(W - 8, T + h / 2); g.rotate(Math.PI / 2); g.textAlign = "center"; g.fillStyle = COLOURS.test;
   g.fillText("accuracy", 0, 0); g.restore();
+  // at most ~2 vertices per pixel column: long runs (20 epochs of batch 16 = 20,480 steps) stay cheap to stroke
   const line = (pts, colour, Y, width = 1.5) => {
     if (!pts.length) return;
+    const stride = Math.max(1, Math.floor(pts.length / (2 * w)));
     g.strokeStyle = colour; g.lineWidth = width; g.beginPath();
-    pts.forEach(([s, v], i) => (i ? g.lineTo(X(s), Y(v)) : g.moveTo(X(s), Y(v))));
+    g.moveTo(X(pts[0][0]), Y(pts[0][1]));
+    for (let i = stride; i < pts.length; i += stride) g.lineTo(X(pts[i][0]), Y(pts[i][1]));
+    const last = pts[pts.length - 1];
+    g.lineTo(X(last[0]), Y(last[1]));
     g.stroke(); g.lineWidth = 1;
   };
-  // running means over 10 steps keep single noisy batches from hiding the trend
-  const smooth = (key) => steps.map((s, i) => {
-    const win = steps.slice(Math.max(0, i - 9), i + 1);
-    return [s.step, win.reduce((a, t) => a + t[key], 0) / win.length];
-  });
-  line(smooth("batch_acc"), COLOURS.batch, YA);
-  line(smooth("loss"), COLOURS.loss, YL, 2);
-  const tests = steps.filter((s) => s.test_acc !== null).map((s) => [s.step, s.test_acc]);
-  line(tests, COLOURS.test, YA, 2);
+  line(series.acc, COLOURS.batch, YA);
+  line(series.loss, COLOURS.loss, YL, 2);
+  line(series.tests, COLOURS.test, YA, 2);
   g.fillStyle = COLOURS.test;
-  for (const [s, v] of tests) { g.beginPath(); g.arc(X(s), YA(v), 3, 0, 2 * Math.PI); g.fill(); }
+  for (const [s, v] of series.tests) { g.beginPath(); g.arc(X(s), YA(v), 3, 0, 2 * Math.PI); g.fill(); }
   // legend, top left inside the frame, on a backing box so curves never hide it
   const items = [["training loss", COLOURS.loss], ["training accuracy (batches)", COLOURS.batch],
     ["test accuracy", COLOURS.test]];
@@ -82,8 +97,8 @@ export function drawCurves(canvas, run) {
 
 function summary(run) {
   const s = run.steps[run.steps.length - 1];
-  const tests = run.steps.filter((t) => t.test_acc !== null);
-  const acc = tests.length ? `, test accuracy ${(100 * tests[tests.length - 1].test_acc).toFixed(1)}%` : "";
+  const tests = run.series.tests;
+  const acc = tests.length ? `, test accuracy ${(100 * tests[tests.length - 1][1]).toFixed(1)}%` : "";
   const last = run.steps.slice(-10);
   const ms = last.reduce((a, t) => a + t.ms_per_step, 0) / last.length;
   const head = s.done ? "done" : "training";
@@ -91,16 +106,30 @@ function summary(run) {
     ` — ${ms.toFixed(0)} ms/step`;
 }
 
+// Step reports only extend the run; the canvas and the text are redrawn at most once per animation frame (reports
+// arriving together cost one draw), and only when something changed.
+let frame = 0;
+function redraw() {
+  frame = 0;
+  const { $, state } = ctx;
+  if (!state.train) return;
+  drawCurves($("train-canvas"), state.train);
+  if (state.train.steps.length) $("train-info").textContent = summary(state.train);
+  const lt = state.trainLongTasks;
+  $("longtask-info").textContent = `main-thread long tasks (> 50 ms) while training: ${lt.length}` +
+    (lt.length ? `, longest ${Math.max(...lt.map((t) => t.ms)).toFixed(0)} ms` : "");
+}
+function scheduleRedraw() {
+  if (!frame) frame = requestAnimationFrame(redraw);
+}
+
 export const progress = {
   train(d) {
-    const { $, state } = ctx;
-    state.train.steps.push(d);
-    state.train.done = d.done;
-    drawCurves($("train-canvas"), state.train);
-    $("train-info").textContent = summary(state.train);
-    const lt = state.trainLongTasks;
-    $("longtask-info").textContent = `main-thread long tasks (> 50 ms) while training: ${lt.length}` +
-      (lt.length ? `, longest ${Math.max(...lt.map((t) => t.ms)).toFixed(0)} ms` : "");
+    const run = ctx.state.train;
+    run.steps.push(d);
+    run.done = d.done;
+    extend(run.series, run.steps, d);
+    scheduleRedraw();
   },
   "train-state"() {
     ctx.state.training = false;
@@ -128,7 +157,7 @@ export function init(c, readyMsg) {
     const info = await call("train_setup", settings($));
     if (info.errors) { showErrors(info.errors); return false; }
     showErrors({});
-    state.train = { steps: [], setup: info, done: false, settings: JSON.stringify(settings($)) };
+    state.train = { steps: [], series: newSeries(), setup: info, done: false, settings: JSON.stringify(settings($)) };
     drawCurves($("train-canvas"), state.train);
     $("train-info").textContent = `${info.n_train.toLocaleString()} training images, ${info.n_test} test images, ` +
       `${info.parameters.toLocaleString()} parameters: ${info.epochs} epochs of ${info.per_epoch} steps`;
