@@ -1,9 +1,10 @@
 """The page's live-training demo, driven like a user: an invalid learning rate is refused next to its field (no
 run starts), then Start at the default settings (3 epochs, batch 64, Adam 0.003 on the 16,384-image subset) fetches
 the training set and trains; after the first test evaluation (step 50) the loss has fallen, test accuracy is far
-above chance, the curves (axes, ticks, legend) are drawn on the main thread without long tasks, and Pause stops the
-loop. The full default run (≥ 97 % test accuracy, then "done") takes minutes on SwiftShader: it is measured by
-benchmarks/page_train_default.py, not here; stopping when done is tested on the model (tests/test_playground.py).
+above chance, the curves (axes, ticks, legend) are drawn on the main thread (at most once per animation frame, from
+series extended per step report) without long tasks, and Pause stops the loop. The full default run (≥ 97 % test
+accuracy, then "done") takes minutes on SwiftShader: it is measured by benchmarks/page_train_default.py, not here;
+stopping when done is tested on the model (tests/test_playground.py).
 Screenshots: test-artifacts/web/train_*.png."""
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def test_default_run_learns_with_curves(train):
     assert (setup["epochs"], setup["batch"], setup["lr"], setup["optimizer"]) == (3, 64, 0.003, "adam")
     assert setup["n_train"] == 16384 and setup["per_epoch"] == 256 and setup["total_steps"] == 768
     tests = [s["test_acc"] for s in steps if s["test_acc"] is not None]
+    # the drawn series are extended per report (not recomputed per draw): same values as smoothing the history
+    series = run["series"]
+    assert len(series["loss"]) == len(series["acc"]) == len(steps)
+    for key, name in (("loss", "loss"), ("acc", "batch_acc")):
+        for i in (0, 5, len(steps) - 1):
+            want = np.mean([s[name] for s in steps[max(0, i - 9) : i + 1]])
+            assert series[key][i] == [steps[i]["step"], pytest.approx(want, rel=1e-5, abs=1e-7)], (key, i)
+    assert series["tests"] == [[s["step"], s["test_acc"]] for s in steps if s["test_acc"] is not None]
     first, last = np.mean([s["loss"] for s in steps[:5]]), np.mean([s["loss"] for s in steps[-5:]])
     assert steps[0]["loss"] == pytest.approx(2.3, abs=0.15) and last < 0.6 * first, (first, last)
     assert tests[0] > 0.6 and not steps[-1]["done"], tests
