@@ -186,6 +186,8 @@ class TrainDemo(Demo):
         status = v["status"]
         if m.evaluating:
             step, at, _ = m.pending_eval
+            if v["state"] == "done":  # the run's last steps are in; its final test evaluation is not yet
+                status = "finishing" + status[len("done") :]
             status += f" · evaluating step {step}: {at} of {n_test} test images"
         r.text(status, 60, 672, 14, TEXT)
         self.draw_help(r, 40, 750, 1200)  # two lines, clear of the frame-time line at the bottom right
