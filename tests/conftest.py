@@ -42,6 +42,28 @@ def native_device():
     return _native()
 
 
+@pytest.fixture
+def app_for(native_device):
+    """make(name, **options): an offscreen demo App on the native device (closed after the test)."""
+    import gpuml
+    from gpuml.demos import load_demo
+    from gpuml.demos.app import App
+
+    previous = gpuml.get_device()
+    gpuml.set_device(native_device)
+    apps = []
+
+    def make(name, **options):
+        app = App(load_demo(name), options, offscreen=True)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
+    gpuml.set_device(previous)
+
+
 @pytest.fixture(scope="session")
 def cpu_device():
     return open_device("cpu")

@@ -23,28 +23,6 @@ pytest.importorskip("PIL")
 EXPECT_GPU = os.environ.get("GPUML_EXPECT_GPU") == "1"
 
 
-@pytest.fixture
-def app_for(native_device):
-    """Build an offscreen App for a demo on the native device."""
-    import gpuml
-    from gpuml.demos import load_demo
-    from gpuml.demos.app import App
-
-    previous = gpuml.get_device()
-    gpuml.set_device(native_device)
-    apps = []
-
-    def make(name, **options):
-        app = App(load_demo(name), options, offscreen=True)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
-    gpuml.set_device(previous)
-
-
 def frame(app, n: int = 2) -> np.ndarray:
     image = None
     for _ in range(n):

@@ -140,27 +140,6 @@ def test_sliced_evaluation_equals_the_whole_test_set(native_device):
     assert 0.3 < whole < 1.0
 
 
-@pytest.fixture
-def app_for(native_device):
-    import gpuml
-    from gpuml.demos import load_demo
-    from gpuml.demos.app import App
-
-    previous = gpuml.get_device()
-    gpuml.set_device(native_device)
-    apps = []
-
-    def make(name, **options):
-        app = App(load_demo(name), options, offscreen=True)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
-    gpuml.set_device(previous)
-
-
 def test_train_window_evaluates_over_frames_while_training_waits(app_for):
     app = app_for("train", eval_every=4, steps_per_frame=4)
     m = app.demo.model
