@@ -26,7 +26,6 @@ from .render import DIM, PALETTE, TEXT
 
 EVAL_SLICE = 128  # test images per evaluation slice (a multiple of 64: label views stay 256-byte aligned)
 MAX_STEPS_PER_FRAME = 16
-FILTERS_EVERY_S = 0.25  # while training, the filters are read back at most this often (a readback waits for steps)
 
 
 def filter_image(w: np.ndarray) -> np.ndarray:
@@ -54,10 +53,7 @@ def smooth(v, k: int = 10) -> np.ndarray:
 
 class SlicedEvalModel(TrainModel):
     """:class:`TrainModel` whose test evaluation is done in slices: ``evaluate`` queues one (for the current
-    step), :meth:`evaluate_slice` advances it by ``n`` images and records the accuracy after the last slice.
-    A frame's steps are read on the next frame (``defer_reads``): the device runs them while the frame draws."""
-
-    defer_reads = True
+    step), :meth:`evaluate_slice` advances it by ``n`` images and records the accuracy after the last slice."""
 
     def restart(self) -> None:
         self.pending_eval = None  # (step, images done, correct so far)
@@ -72,7 +68,6 @@ class SlicedEvalModel(TrainModel):
         return float("nan")
 
     def evaluate_slice(self, n: int = EVAL_SLICE) -> None:
-        self.read_pending()
         step, at, correct = self.pending_eval
         x, y = self.test
         total = y.shape[0]
@@ -127,7 +122,6 @@ class TrainDemo(Demo):
             self.model.evaluate_slice()
         self.steps_budget, self.eval_budget = WorkBudget(), WorkBudget()
         self._view = (None, None)
-        self._filters = (None, None, 0.0, None)  # (net id, steps, read time, filters)
 
     def update(self) -> None:
         """Evaluation slices while an evaluation is due, else training steps, until the frame's budget is spent
@@ -141,34 +135,16 @@ class TrainDemo(Demo):
                 if not m.evaluating or time.perf_counter() + self.eval_budget.per_unit > end:
                     break
         elif m.get("playing") and not m.done:
-            if self._filters[0] != id(m.net) or time.perf_counter() - self._filters[2] >= FILTERS_EVERY_S:
-                m.read_pending()  # the last frame's steps are done: the filters' readback waits for nothing
-                self._read_filters()
             self.steps_budget.seconds = budget
             self.steps_budget.timed(m.train_steps, self.steps_budget.units(m.get("steps_per_frame")))
-            # submitted now: the device runs the steps while this frame is drawn. Their device time is not in the
-            # steps' measured time (read next frame) but in the frame's rest, which App.work_budget subtracts
-            self.device.flush()
-        else:  # paused: the last frame's steps are read now
-            m.read_pending()
 
     def view(self) -> dict:
-        """The model's view, built again only when training moved on; the filters are read back (a readback waits
-        for the recorded steps) at most every FILTERS_EVERY_S while training, and at once when it stops."""
+        """The model's view, read again (one filter readback) only when training moved on."""
         m = self.model
-        key = (id(m.net), m.steps, len(m.losses), len(m.test_accs), m.evaluating, m.get("playing"))
+        key = (id(m.net), m.steps, len(m.test_accs), m.evaluating, m.get("playing"))
         if self._view[0] != key:
-            v = m.view(filters=False)
-            training = m.get("playing") and not m.done and not m.evaluating
-            if self._filters[0] != id(m.net) or (not training and self._filters[1] != m.steps):
-                self._read_filters()
-            v["filters"] = self._filters[3]
-            self._view = (key, v)
+            self._view = (key, m.view())
         return self._view[1]
-
-    def _read_filters(self) -> None:
-        m = self.model
-        self._filters = (id(m.net), m.steps, time.perf_counter(), m.filters())
 
     def on_key(self, key, modifiers):
         m = self.model

@@ -50,9 +50,6 @@ class TrainModel(DemoModel):
     name = "train"
     title = "LeNet-5 training live"
     schedule = "cosine"  # the learning rate of a run of ``epochs``: cosine-annealed per epoch (Trainer's default)
-    # True: a call's summed loss/correct are read at the start of the next ``train_steps`` (or ``read_pending``), so
-    # the device runs the steps while the caller draws (the native window); the same values, one call later
-    defer_reads = False
     controls = (
         *SETTINGS,
         toggle("playing", True),
@@ -155,7 +152,6 @@ class TrainModel(DemoModel):
         self.device = self.net.device
         self.opt = self.make_optimizer(self.net.parameters())
         self._trainer = self._run = None
-        self._pending = None  # deferred reads: (step, loss, correct, images, steps, t0) of the last call
         self.steps = 0
         self.epoch = 0
         self.loss_steps: list[int] = []
@@ -173,7 +169,6 @@ class TrainModel(DemoModel):
         a test evaluation when one is due. Stops at ``total_steps`` (fewer steps then; none once done)."""
         if self.total_steps is not None:
             n = min(n, self.total_steps - self.steps)
-        self.read_pending()
         if n <= 0:
             return
         t0 = time.perf_counter()
@@ -196,9 +191,11 @@ class TrainModel(DemoModel):
             self.epoch = event.epoch - 1
         if not taken:
             return
-        self._pending = (self.steps, loss, correct, seen, taken, t0)
-        if not self.defer_reads or self.done:
-            self.read_pending()
+        self.loss_steps.append(self.steps)
+        self.losses.append(loss.item() / seen)
+        self.accs.append(correct.item() / seen)
+        dt = time.perf_counter() - t0
+        self.images_per_s, self.ms_per_step = seen / dt, dt * 1e3 / taken
         due = self.steps % self.per_epoch < taken if self.eval_every is None else self.steps % self.eval_every < taken
         if self.done:
             for _ in self._run:  # the last epoch's end: the Trainer's history is complete
@@ -208,21 +205,8 @@ class TrainModel(DemoModel):
         if self.done:
             self.values["playing"] = False
 
-    def read_pending(self) -> None:
-        """Record the last ``train_steps`` call's mean loss and accuracy if not read yet (one readback each)."""
-        if self._pending is None:
-            return
-        step, loss, correct, seen, taken, t0 = self._pending
-        self._pending = None
-        self.loss_steps.append(step)
-        self.losses.append(loss.item() / seen)
-        self.accs.append(correct.item() / seen)
-        dt = time.perf_counter() - t0  # deferred: until the read, the device's time included
-        self.images_per_s, self.ms_per_step = seen / dt, dt * 1e3 / taken
-
     def evaluate(self) -> float:
         """Test accuracy (``Trainer.evaluate``: eval mode, one readback); recorded in the curves."""
-        self.read_pending()
         acc = self.trainer.evaluate(self.test_set)["accuracy"]
         self.test_steps.append(self.steps)
         self.test_accs.append(acc)
@@ -250,9 +234,8 @@ class TrainModel(DemoModel):
         size = w.size // w.shape[0]
         return [vals[i * size : (i + 1) * size] for i in range(w.shape[0])]
 
-    def view(self, filters: bool = True) -> dict:
-        """What to draw: the loss and accuracy series, test accuracy points, the filters (None when ``filters`` is
-        false: no readback) and a status line."""
+    def view(self) -> dict:
+        """What to draw: the loss and accuracy series, test accuracy points, the filters and a status line."""
         status = "done" if self.done else "training" if self.values["playing"] else "paused"
         loss = self.losses[-1] if self.losses else float("nan")
         test = f"{self.test_accs[-1] * 100:.1f}%" if self.test_accs else "-"
@@ -266,7 +249,7 @@ class TrainModel(DemoModel):
             "accs": list(self.accs),
             "test_steps": list(self.test_steps),
             "test_accs": list(self.test_accs),
-            "filters": self.filters() if filters else None,
+            "filters": self.filters(),
             "status": f"{status} · step {self.steps} · epoch {self.epoch + 1} · loss {loss:.4f}"
             f" · test accuracy {test} · {self.images_per_s:,.0f} images/s",
         }
