@@ -366,6 +366,26 @@ class XTest:
         self.xtst.XTestFakeKeyEvent(self.d, code, 0, 0)
         self._sync(0.1)
 
+    def grab(self, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """The screen's pixels in a box, as (h, w, 3) uint8 RGB (what the window shows)."""
+        x11 = self.x11
+        x11.XDefaultRootWindow.restype = ctypes.c_ulong
+        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        x11.XGetImage.restype = ctypes.c_void_p
+        x11.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, *[ctypes.c_int] * 2, *[ctypes.c_uint] * 2,
+                                  ctypes.c_ulong, ctypes.c_int]  # fmt: skip
+        x11.XGetPixel.restype = ctypes.c_ulong
+        x11.XGetPixel.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        x11.XDestroyImage.argtypes = [ctypes.c_void_p]
+        image = x11.XGetImage(self.d, x11.XDefaultRootWindow(self.d), x, y, w, h, 0xFFFFFFFF, 2)  # ZPixmap
+        if not image:
+            raise RuntimeError("XGetImage failed")
+        try:
+            px = np.array([[x11.XGetPixel(image, i, j) for i in range(w)] for j in range(h)], np.uint32)
+        finally:
+            x11.XDestroyImage(image)
+        return np.stack([(px >> 16) & 255, (px >> 8) & 255, px & 255], axis=-1).astype(np.uint8)
+
     def close(self):
         self.x11.XCloseDisplay(self.d)
 
@@ -392,6 +412,19 @@ def xvfb():
     proc.wait(10)
 
 
+def shown_one(x: XTest, deadline: float) -> None:
+    """Wait until the digits window's probability bars show class 1 on top (its bar in the top class's colour;
+    the empty pad has no top class)."""
+    top = [PALETTE[1], PALETTE[5]]  # sure, unsure
+    bar = None
+    while time.time() < deadline:
+        bar = x.grab(540, 130, 60, 12)  # row 1's bar: x 536.., y 127..145 (PROBS at 500, 70)
+        if any(color_pixels(bar, c, 16) > 200 for c in top):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the window did not show the stroke's prediction (class 1) in time; bar pixels {bar[0, :3]}")
+
+
 def test_glfw_window_under_xvfb_takes_real_input(xvfb, native_device, tmp_path):
     """`gpuml demo digits` in a real glfw window: draw a stroke with X mouse events, press keys, close with Esc."""
     pytest.importorskip("glfw")
@@ -406,7 +439,7 @@ def test_glfw_window_under_xvfb_takes_real_input(xvfb, native_device, tmp_path):
     )
     lines = []
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while time.time() < deadline:
             line = proc.stdout.readline()
             if not line:
@@ -426,7 +459,9 @@ def test_glfw_window_under_xvfb_takes_real_input(xvfb, native_device, tmp_path):
             for y in range(150, 430, 15):
                 x.move(252, y)
             x.button(1, False)
-            time.sleep(0.3)
+            # the window shows the stroke's prediction before the keys and Esc: on a loaded machine its first
+            # shader compiles can outlast the 10 s that closing waits for a pending prediction
+            shown_one(x, deadline=time.time() + 180)
             x.key("g")
             x.key("b")
             time.sleep(0.3)
