@@ -9,6 +9,8 @@ Frames stay short (no frame over 50 ms after the first on lavapipe): training ru
 batches per frame as fit in its work budget (:meth:`~gpuml.demos.app.App.work_budget`), and an epoch's evaluation
 and weight readback get a frame of their own; histograms are counted with numpy. (A worker thread did not help:
 the device queue is shared with rendering, and its pure-Python histograms held the GIL for tens of milliseconds.)
+The four runs train where ``auto`` runs training (:mod:`gpuml.demos.train_device`: numpy on a software adapter
+that measured slower, WebGPU on a GPU or with ``GPUML_BACKEND=native``); the top line says which.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..playground.regularization import BINS, NEAR_ZERO, RUNS, SAMPLE, Regulariz
 from .app import Demo, WorkBudget
 from .chart import nice_ticks, plot
 from .render import DIM, PALETTE, TEXT, short_number
+from .train_device import training_device
 
 COLORS = {"none": PALETTE[9], "L1": PALETTE[1], "L2": PALETTE[0], "weight decay": PALETTE[4]}
 TRAIN, TEST = "#9aa0b4", "#ffb347"
@@ -121,8 +124,9 @@ class RegularizationDemo(Demo):
         super().__init__(app, options)
         train, test, data_name = page_subsets()
         values = {k: float(options[k]) for k in ("log_l1", "log_l2", "log_wd") if options.get(k) is not None}
+        device, self.backend_text = training_device(self.device)
         self.model = WindowModel(
-            train, test, n_train=int(options.get("subset") or 512), data_name=data_name, device=self.device, **values
+            train, test, n_train=int(options.get("subset") or 512), data_name=data_name, device=device, **values
         )
         self.selected = "log_l2"
         while self.model.record_due:  # epoch 0, before the first frame
@@ -159,7 +163,7 @@ class RegularizationDemo(Demo):
             done += 1
             if m.record_due or m.done:
                 break
-        self.device.sync()  # the batches' device time counts in the budget (rendering waits for it anyway)
+        m.device.sync()  # the batches' device time counts in the budget (rendering waits for it anyway)
         return done
 
     @property
@@ -167,6 +171,9 @@ class RegularizationDemo(Demo):
         if self._view is None:
             self._view = self.model.view()
         return self._view
+
+    def state(self) -> dict:
+        return {**self.model.state(), "train_backend": self.model.device.name, "backend_text": self.backend_text}
 
     def on_key(self, key, modifiers):
         m = self.model
@@ -199,6 +206,7 @@ class RegularizationDemo(Demo):
     def draw(self, r) -> None:
         v = self.view
         r.text(v["title"], 40, 12, 20, TEXT)
+        r.text(self.backend_text, 1240, 18, 11, DIM, "right")
         r.text(v["subtitle"], 40, 40, 11, DIM)
         for j, (name, label, key) in enumerate(SLIDERS):
             self._slider(r, 40 + j * 300, 60, 260, name, label, key)

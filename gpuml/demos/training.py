@@ -7,6 +7,11 @@ work budget (:meth:`~gpuml.demos.app.App.work_budget`; the time per step is lear
 steps), and a test evaluation runs in slices of :data:`EVAL_SLICE` images over several frames while training
 waits, so its accuracy belongs to the step it was due at. The device queue is shared with rendering, so work in a
 thread would still hold frames.
+
+The model trains where ``auto`` runs training (:mod:`gpuml.demos.train_device`): on a software adapter that is
+numpy when it measured faster (a frame is then a few numpy steps plus the render, not a lavapipe step plus the
+render on the same cores), else, and on a GPU or with ``GPUML_BACKEND=native``, the window's WebGPU device. The
+filters are drawn from a host copy of the weights either way; the subtitle says where training runs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ._data import training_data
 from .app import Demo, WorkBudget
 from .chart import plot
 from .render import DIM, PALETTE, TEXT
+from .train_device import training_device
 
 EVAL_SLICE = 128  # test images per evaluation slice (a multiple of 64: label views stay 256-byte aligned)
 MAX_STEPS_PER_FRAME = 16
@@ -103,7 +109,9 @@ class TrainDemo(Demo):
         super().__init__(app, options)
         train, test, data_name = training_data()
         test = test.subset(min(1000, len(test)), 0)
-        device, batch = self.device, 64
+        # numpy on a software adapter when auto measured it faster (frames then hold the render only)
+        device, self.backend_text = training_device(self.device)
+        batch = 64
         self.model = SlicedEvalModel(
             train,  # Trainer.fit's numpy path: shuffled per epoch, uploaded batch by batch
             -(-len(train) // batch),
@@ -146,6 +154,9 @@ class TrainDemo(Demo):
             self._view = (key, m.view())
         return self._view[1]
 
+    def state(self) -> dict:
+        return {**self.model.state(), "train_backend": self.model.device.name, "backend_text": self.backend_text}
+
     def on_key(self, key, modifiers):
         m = self.model
         if key == " ":
@@ -169,6 +180,7 @@ class TrainDemo(Demo):
         m = self.model
         r.text(v["title"], 40, 16, 22, TEXT)
         r.text(v["subtitle"], 40, 46, 12, DIM)
+        r.text(self.backend_text, 1240, 46, 12, DIM, "right")
         loss = [("train loss (running mean)", v["loss_steps"], smooth(v["losses"]), PALETTE[2])]
         xlim = (0, m.total_steps) if m.total_steps else None  # the whole run, filled as it goes
         plot(r, 40, 70, 600, 330, loss, title="loss (log scale)", log_y=True, xlim=xlim, xlabel="training step")
