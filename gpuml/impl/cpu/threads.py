@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import itertools
 import os
+import queue
 import sys
 import threading
 
@@ -83,7 +84,7 @@ def _find_openblas() -> _OpenBLAS | None:
 _BLAS: list = []  # [_OpenBLAS or None], found on first use
 _LOCK = threading.Lock()
 _PINNED = [0, 1]  # [regions holding OpenBLAS at one thread, the thread count to put back after the last]
-_CREW: list = []  # the worker threads of this process (run_parts' first part runs in the caller)
+_CREW: list = []  # the job queues of this process's worker threads (the caller works too)
 _BUSY = [threading.Lock()]  # held by the caller whose parts the crew runs; another caller meanwhile runs inline
 
 
@@ -156,40 +157,72 @@ def _unpin() -> None:
             blas.set(_PINNED[1])
 
 
-class _Worker:
-    """One thread that runs ``fn(start, stop)`` when started; two raw locks hand the job over and back (half the
-    cost of a concurrent.futures submit, and no import of it)."""
+class _Job:
+    """One run_parts call: ranges of ``[0, count)`` handed out on demand, each about a ``1 / (threads + 1)`` share
+    of what is left but at least ``1 / (2 * threads)`` of the whole and ``grain`` units (two threads: 3/8, 1/4,
+    1/4, 1/8 of the work; few ranges, as each costs a little Python, and a small last one). A late or descheduled
+    thread then costs the others only the range it holds, not a fixed share of the work (benchmarks/RESULTS.md,
+    issue 20.3)."""
 
-    def __init__(self, number: int):
-        self.go, self.done = threading.Lock(), threading.Lock()
-        self.go.acquire()
+    __slots__ = ("active", "closed", "count", "done", "error", "fn", "grain", "least", "lock", "next", "threads")
+
+    def __init__(self, fn, count: int, grain: int, threads: int):
+        self.fn, self.count, self.threads, self.grain = fn, count, threads, grain
+        self.least = max(grain, -(-count // (2 * threads)))
+        self.next = self.active = 0
+        self.closed, self.error = False, None
+        self.lock, self.done = threading.Lock(), threading.Lock()
         self.done.acquire()
-        self.job, self.error = None, None
-        threading.Thread(target=self._loop, name=f"gpuml-cpu-{number}", daemon=True).start()
 
-    def _loop(self) -> None:
-        while True:
-            self.go.acquire()
-            fn, a, b = self.job
+    def claim(self):
+        with self.lock:
+            a = self.next
+            if a >= self.count:
+                return None
+            rest = self.count - a
+            b = a + min(rest, max(self.least, -(-rest // (self.threads + 1))))
+            if self.count - b < self.grain:  # no tail smaller than a grain
+                b = self.count
+            self.next = b
+            self.active += 1
+            return a, b
+
+    def work(self) -> None:
+        """Claim and run ranges until none is left (every thread of the job, the caller included)."""
+        while (r := self.claim()) is not None:
             try:
-                fn(a, b)
-            except BaseException as e:  # handed to the caller
-                self.error = e
-            self.job = None
-            self.done.release()
+                self.fn(*r)
+            except BaseException as e:  # handed to the caller; no more claims
+                with self.lock:
+                    self.error = self.error or e
+                    self.next = self.count
+            finally:
+                with self.lock:
+                    self.active -= 1
+                    if self.closed and not self.active:
+                        self.done.release()
 
-    def start(self, fn, a: int, b: int) -> None:
-        self.job, self.error = (fn, a, b), None
-        self.go.release()
+    def close(self) -> None:
+        """Wait until every claimed range has run (no range is left to claim: the caller ran out)."""
+        with self.lock:
+            self.closed = True
+            wait = self.active > 0
+        if wait:
+            self.done.acquire()
 
-    def wait(self) -> BaseException | None:
-        self.done.acquire()
-        return self.error
+
+def _loop(jobs) -> None:
+    while True:
+        job = jobs.get()
+        job.work()
+        del job  # a parked thread keeps no job's arrays alive
 
 
-def _workers(n: int) -> list[_Worker]:
+def _workers(n: int) -> list:
     while len(_CREW) < n:
-        _CREW.append(_Worker(len(_CREW) + 1))
+        jobs = queue.SimpleQueue()
+        threading.Thread(target=_loop, args=(jobs,), name=f"gpuml-cpu-{len(_CREW) + 1}", daemon=True).start()
+        _CREW.append(jobs)
     return _CREW[:n]
 
 
@@ -199,32 +232,33 @@ def split(count: int, parts: int) -> list[tuple[int, int]]:
 
 
 def run_parts(fn, count: int, *, min_per_part: int = 1) -> int:
-    """``fn(start, stop)`` over ``[0, count)`` split into one contiguous range per thread, at least
-    ``min_per_part`` units each; the first range runs in the calling thread. BLAS runs single-threaded while
-    the parts run (put back after). One range (one thread, too little work, called from inside a part or while
-    another thread's parts run): just ``fn(0, count)``, BLAS as set. Returns the number of parts."""
+    """``fn(start, stop)`` over contiguous ranges that cover ``[0, count)`` once, at least ``min_per_part`` units
+    each (the last may be all that is left), run by the calling thread and up to ``threads() - 1`` workers: each
+    claims the next range when it is free (:class:`_Job`), so ``fn`` must give the same results whichever thread
+    runs a range and however the ranges fall. BLAS runs single-threaded while the ranges run (put back after). One
+    thread, too little work, or called from inside a range or while another thread's ranges run: just
+    ``fn(0, count)``, BLAS as set. Returns the number of threads offered the work."""
     n = min(threads(), count // max(1, min_per_part))
     busy = _BUSY[0]
     if n <= 1 or not busy.acquire(blocking=False):
         fn(0, count)
         return 1
     try:
-        crew, ranges = _workers(n - 1), split(count, n)
+        job = _Job(fn, count, max(1, min_per_part), n)
         _pin()
         try:
-            for worker, (a, b) in zip(crew, ranges[1:], strict=True):
-                worker.start(fn, a, b)
+            for jobs in _workers(n - 1):
+                jobs.put(job)
             try:
-                fn(*ranges[0])
+                job.work()
             finally:
-                errors = [worker.wait() for worker in crew]  # every part ends before the caller goes on
+                job.close()  # every range ends before the caller goes on
         finally:
             _unpin()
     finally:
         busy.release()
-    for e in errors:
-        if e is not None:
-            raise e
+    if job.error is not None:
+        raise job.error
     return n
 
 
