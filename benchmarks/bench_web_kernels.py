@@ -93,6 +93,7 @@ def main(argv=None) -> int:
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
         page.wait_for_function("window.gpumlPage && gpumlPage.ready === true", timeout=120_000)
+        page.locator("#augment").scroll_into_view_if_needed()  # the gallery starts near the viewport
         page.wait_for_function("gpumlPage.augment !== null && gpumlPage.train !== null", timeout=120_000)
         for _ in range(args.repeats):
             web_runs.append(page.evaluate("gpumlCall('profile_kernels')"))

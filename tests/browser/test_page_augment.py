@@ -21,12 +21,12 @@ def aug(chrome, site):
     context, page = open_page(chrome, site["url"])
     info = wait_ready(page)
     assert info["ready"], info
+    page.locator("#augment").scroll_into_view_if_needed()  # the gallery starts near the viewport, as a user scrolls
     wait(
         page,
         "gpumlPage.augment !== null && document.querySelectorAll('#aug-steps .aug-step').length > 0",
         timeout=120_000,
     )
-    page.locator("#augment").scroll_into_view_if_needed()
     yield page
     context.close()
 

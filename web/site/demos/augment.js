@@ -1,6 +1,9 @@
 // Augmentation demo, main thread: the pipeline builder (steps with sliders, probability, reorder, remove, add),
 // the text spec (advanced; both stay in sync: Python parses the spec into steps and writes the spec from them),
-// seed, presets, and the download of the shown set (a zip built in the worker).
+// seed, presets, and the download of the shown set (a zip built in the worker). The first gallery is made when the
+// section comes near the viewport or is first used (lazy.js), not at page start.
+import { whenNear } from "./lazy.js";
+
 export const canvases = { gallery: "gallery-canvas" };
 
 let catalog = [];
@@ -129,9 +132,11 @@ export function init(ctx) {
   for (const b of document.querySelectorAll("#augment .presets button")) {
     b.onclick = () => { $("aug-spec").value = b.dataset.spec; $("aug-source").value = b.dataset.src; run(); };
   }
-  serial(async () => {
-    catalog = await call("augment_catalog");
-    $("aug-add").replaceChildren(...catalog.map((c) => el("option", { value: c.name, textContent: c.name })));
+  whenNear($("augment"), () => {
+    serial(async () => {
+      catalog = await call("augment_catalog");
+      $("aug-add").replaceChildren(...catalog.map((c) => el("option", { value: c.name, textContent: c.name })));
+    });
+    run();
   });
-  run();
 }

@@ -1,20 +1,41 @@
 // k-means, main thread: dataset / k (slider + typed value) / seed / speed controls, Play/Step/Reset, the step
 // read-out, and the elbow and silhouette plots (Canvas 2D, drawn from the worker's sweep results: a few
-// hundred draw calls, well under a millisecond).
+// hundred draw calls, well under a millisecond). The first run starts when the section comes near the viewport or
+// is first used (lazy.js), not at page start.
+import { whenNear } from "./lazy.js";
+
 export const canvases = { kmeans: "kmeans-canvas" };
 
 const SPEEDS = [0.5, 1, 2, 5, 10, 30, 60]; // steps per second (the model's SPEEDS)
-let ctx = null;
+// While Play runs, the read-out (an aria-live region) changes at most every INFO_MS: each change costs the main
+// thread a frame (style, layout, paint: 3-10 ms on SwiftShader's 2-core VM), and at 60 steps/s neither eyes nor a
+// screen reader follow it. Step, Pause and the end are shown at once.
+const INFO_MS = 250;
+let ctx = null, infoAt = -Infinity, infoTimer = null, infoStep = null;
 
-function onStep(d) {
-  const { $, state } = ctx;
+function onStep(d, now = false) {
+  const { state } = ctx;
   state.kmeans.steps.push(d);
   if (d.done) {
     state.kmeans.done = true;
     state.kmeans.labels = d.labels;
-    $("km-play").textContent = "Play";
+    ctx.$("km-play").textContent = "Play";
   }
   if (d.revealed !== undefined) state.kmeans.revealed = d.revealed;
+  infoStep = d;
+  const wait = INFO_MS - (performance.now() - infoAt);
+  if (now || d.done || wait <= 0) showStep();
+  else if (!infoTimer) infoTimer = setTimeout(showStep, wait);
+}
+
+function showStep() {
+  const { $, state } = ctx;
+  clearTimeout(infoTimer);
+  infoTimer = null;
+  const d = infoStep;
+  if (!d) return;
+  infoStep = null;
+  infoAt = performance.now();
   const frames = state.kmeans.steps.filter((s) => !s.done && s.step_ms);
   const stepMs = frames.reduce((a, s) => a + s.step_ms + s.draw_ms, 0) / Math.max(frames.length, 1);
   let text;
@@ -129,7 +150,7 @@ function onSweep(d) {
 
 export const progress = {
   kmeans: (d) => onStep(d),
-  "kmeans-state": () => { ctx.$("km-play").textContent = "Play"; },
+  "kmeans-state": () => { ctx.$("km-play").textContent = "Play"; showStep(); },
   "kmeans-sweep": (d) => onSweep(d),
 };
 
@@ -156,9 +177,14 @@ export function init(c, ready) {
     }
   }
 
-  // a new run: k from the slider, or from the typed box (`source`), checked by the model (one-line error next to
-  // the control that gave it)
-  async function reset(source = "km-k") {
+  // A new run: k from the slider, or from the typed box (`source`), checked by the model (one-line error next to
+  // the control that gave it). `current`: the latest run's start (a promise); the first is made by whenNear, a
+  // control or a test (gpumlKmeansReset), whichever comes first.
+  let current = null;
+  const reset = (source = "km-k") => (current = start(source));
+  const begin = () => current || reset();
+
+  async function start(source) {
     await call("kmeans_pause");
     const ds = $("km-dataset").value, seed = Number($("km-seed").value);
     const raw = source === "km-k-num" ? $("km-k-num").value : $("km-k").value;
@@ -166,6 +192,7 @@ export function init(c, ready) {
     const run = ++runs;
     const mine = { dataset: ds, k, seed, steps: [], done: false, labels: null, revealed: 0 };
     state.kmeans = mine;
+    infoStep = null; // a throttled read-out of the old run is not shown
     try {
       const out = await call("kmeans_start", ds, k, seed);
       if (run !== runs) return; // a newer reset owns the controls now
@@ -201,9 +228,11 @@ export function init(c, ready) {
     }
   };
   $("km-play").onclick = async () => {
+    await begin();
     if ($("km-play").textContent === "Pause") {
       await call("kmeans_pause");
       $("km-play").textContent = "Play";
+      showStep();
     } else {
       if (state.kmeans.done) await reset();
       $("km-play").textContent = "Pause";
@@ -211,21 +240,22 @@ export function init(c, ready) {
     }
   };
   $("km-step").onclick = async () => {
+    await begin();
     await call("kmeans_pause");
     $("km-play").textContent = "Play";
-    onStep(await call("kmeans_step"));
+    onStep(await call("kmeans_step"), true);
   };
   window.gpumlKmeansReset = reset;
+  whenNear($("kmeans"), begin);
   // the sweep starts when the demo is first on screen (not during page start-up, where it would delay the others)
-  const start = () => { visible = true; startSweep(); };
+  const onScreen = () => { visible = true; startSweep(); };
   if ("IntersectionObserver" in window) {
     const io = new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting)) { io.disconnect(); start(); }
+      if (entries.some((e) => e.isIntersecting)) { io.disconnect(); onScreen(); }
     });
     io.observe($("kmeans"));
   } else {
-    start();
+    onScreen();
   }
   $("km-speed").oninput();
-  reset();
 }
