@@ -76,11 +76,11 @@ def test_convolutions_are_identical_at_every_thread_count(
 
 def test_max_pool_is_identical_at_every_thread_count(monkeypatch):
     rng = np.random.default_rng(1)
-    x = rng.integers(0, 3, (32, 4, 24, 24)).astype(np.float32)  # ties
+    x = rng.integers(0, 3, (64, 4, 24, 24)).astype(np.float32)  # ties
     x.reshape(-1)[rng.integers(0, x.size, 40)] = np.nan
-    g = {"N": 32, "C": 4, "H": 24, "W": 24, "OH": 12, "OW": 12, "KH": 2, "KW": 2, "sh": 2, "sw": 2, "ph": 0, "pw": 0}
-    assert 32 // pool._per_part(g) >= 2
-    gy = rng.standard_normal((32, 4, 12, 12)).astype(np.float32)
+    g = {"N": 64, "C": 4, "H": 24, "W": 24, "OH": 12, "OW": 12, "KH": 2, "KW": 2, "sh": 2, "sw": 2, "ph": 0, "pw": 0}
+    assert 64 // pool._per_part(g) >= 2
+    gy = rng.standard_normal((64, 4, 12, 12)).astype(np.float32)
     relu = rng.standard_normal(gy.shape).astype(np.float32)
     results = {}
     for n in (1, 2, 3):
@@ -90,7 +90,7 @@ def test_max_pool_is_identical_at_every_thread_count(monkeypatch):
     for n in (2, 3):
         for a, r in zip(results[n], results[1], strict=True):
             _same(None, a, r, "exact")  # no GEMM: exact whatever BLAS does
-    gx = results[1][3].reshape(32 * 4, -1)
+    gx = results[1][3].reshape(64 * 4, -1)
     assert np.count_nonzero(gx) == np.count_nonzero(np.where(relu > 0, gy, 0))  # one winner per window
 
 
@@ -198,3 +198,30 @@ def test_a_late_thread_leaves_its_share_to_the_others(monkeypatch):
         assert ranges[0][0] == 0 and ranges[-1][1] == 64 and all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
         assert all(b - a >= 3 for a, b, _ in seen) and len(seen) >= 4
         assert sum(w for *_, w in seen) <= 1  # the sleeping worker ran one range at most
+
+
+def test_lenet5_training_is_identical_at_every_thread_count(cpu_device, monkeypatch, one_blas_thread):
+    """Whole LeNet-5 steps at batch 64 (every split op, ranges claimed on demand, cache-sized blocks on one
+    thread): losses and weights after three Adam steps on one batch equal at 1, 2 and 3 threads."""
+    from gpuml import nn
+    from gpuml.optim import Adam
+
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((64, 1, 28, 28)).astype(np.float32)] * 3
+    ys = [rng.integers(0, 10, 64).astype(np.int32)] * 3
+    results = {}
+    for n in (1, 2, 3):
+        monkeypatch.setenv("GPUML_CPU_THREADS", str(n))
+        model = nn.lenet5(device=cpu_device, seed=0)
+        opt, lossf, losses = Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(), []
+        for x, y in zip(xs, ys, strict=True):
+            loss = lossf(model(gpuml.tensor(x, device=cpu_device)), gpuml.tensor(y, device=cpu_device))
+            model.backward(lossf.backward())
+            opt.step()
+            losses.append(float(loss.numpy()))
+        results[n] = (losses, [p.data.numpy().copy() for p in model.parameters()])
+    assert results[1][0][2] < results[1][0][0]  # it learns the batch
+    for n in (2, 3):
+        assert results[n][0] == results[1][0]
+        for a, r in zip(results[n][1], results[1][1], strict=True):
+            _same(one_blas_thread, a, r)

@@ -23,9 +23,24 @@ import copy
 
 import numpy as np
 
-from .threads import run_parts
+from .threads import run_parts, split
 
 CHUNK_COLUMNS = 3600  # at most this many columns per chunk GEMM (whole images: nc divides N)
+BLOCK_BYTES = 3 << 19  # a range runs in blocks of chunks whose columns and GEMM outputs take about this much
+
+
+def _blocked(part, p: _Plan, rows: int):
+    """``part`` over each of its ranges in blocks of whole chunks of about BLOCK_BYTES, ``rows`` column-matrix
+    rows per chunk counted (columns, GEMM outputs): a block's arrays stay in the core's L2 cache between the copy
+    that fills them and the GEMM that reads them (benchmarks/RESULTS.md, issue 20.3). Per-chunk results are the
+    same however chunks are grouped (batched GEMMs, one per chunk)."""
+    per = max(1, BLOCK_BYTES // max(1, rows * p.cols * 4))
+
+    def blocked(c0: int, c1: int) -> None:
+        for a, b in split(c1 - c0, -(-(c1 - c0) // per)):
+            part(c0 + a, c0 + b)
+
+    return blocked
 
 
 def row_width(g) -> int:
@@ -212,7 +227,7 @@ def conv2d(x, w, b, g, relu: bool):
             y = acc
         _store(y, out[n0:n1], sp, relu)
 
-    run_parts(part, p.nb)
+    run_parts(_blocked(part, p, cols.shape[2] + p.G * wm.shape[1]), p.nb)
     _keep((g, "rows" if p.rows else "taps"), x, cols)
     return out
 
@@ -288,7 +303,7 @@ def _backward_taps(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
             np.add(tap, dcols[:, :, :, kh, kw], out=tap)
         _crop(gbuf, sp, gx[n0:n1])
 
-    run_parts(part, p.nb)
+    run_parts(_blocked(part, p, p.G * (p.K * (1 if gx is None else 2) + p.OCg)), p.nb)
     np.copyto(grad_w.reshape(p.G, p.OCg, p.K), gwc.sum(axis=0).transpose(0, 2, 1))
 
 
@@ -332,7 +347,7 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
             np.add(blk, drows[:, :, :, kh], out=blk)
         _crop(gbuf, sp, gx[n0:n1])
 
-    run_parts(part, p.nb)
+    run_parts(_blocked(part, p, p.G * (p.Cg * p.KH * (1 if gx is None else 2) + (p.KW + 1) * p.OCg)), p.nb)
     gw = gwc.sum(axis=0)
     np.copyto(
         grad_w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW), gw.reshape(p.G, p.KW, p.OCg, p.Cg, p.KH).transpose(0, 2, 3, 4, 1)

@@ -64,8 +64,9 @@ def _max_pool_2x2(x, g: dict, out, idx) -> None:
 
 
 def _per_part(g: dict) -> int:
-    """Images per thread at least: a part below ~32k input values costs more to hand over than it saves."""
-    return -(-(1 << 15) // max(1, g["C"] * g["H"] * g["W"]))
+    """Images per thread at least: a part below ~64k input values costs more to hand over than it saves (LeNet's
+    second pool, 102k values, runs on one thread)."""
+    return -(-(1 << 16) // max(1, g["C"] * g["H"] * g["W"]))
 
 
 def _last_nan(win, arg):
