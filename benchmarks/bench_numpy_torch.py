@@ -11,8 +11,8 @@ Threads: torch.set_num_threads(T); gpuml's numpy backend T threads (GPUML_CPU_TH
 T threads with OpenBLAS at one thread inside them) and numpy's OpenBLAS set to T (gpuml's ctypes handle, else
 threadpoolctl); all read back and written to the JSON. ``--threads 1,2`` runs each count in turn (default: the CPU
 count). Each block also records process CPU time: on a loaded machine its ratio moves less. Per thread count,
-gpuml's critical path from thread CPU times (the caller's CPU time plus, per split op, the busiest thread's minus the
-caller's): an estimate of a quiet machine's step, taken on a loaded one.
+gpuml's critical path from thread CPU times (the caller's CPU time outside the split ops plus, per split op, its ranges'
+CPU time over T, at least its longest range): an estimate of a quiet machine's step, taken on a loaded one.
 
 ``--baseline REV`` also times gpuml/impl/cpu as committed at REV (loaded beside the current one as its own
 implementation family on a second cpu device): an old/new A/B in the same rotating blocks.
@@ -206,24 +206,26 @@ def main() -> None:
 
     def critical_path(repeats: int = 3) -> float:
         """gpuml-cpu's step as a quiet machine would run it, from thread CPU times (load-robust, an estimate): the
-        calling thread's CPU time, plus per split op the busiest thread's CPU time in it minus the caller's. Leaves
-        out the hand-over latency (~10 us per split op) and memory-bandwidth contention. Min over ``repeats``."""
+        calling thread's CPU time outside the split ops, plus per split op its ranges' CPU time shared evenly over
+        the threads (at least its longest range: ranges are claimed on demand, so on a loaded machine the caller
+        may run most of them). Leaves out the hand-over latency (~40 us per split op), GIL waits and
+        memory-bandwidth contention. Min over ``repeats``."""
         from gpuml.impl.cpu import im2col, optim, pool, threads
 
         original, extra = threads.run_parts, [0.0]
 
         def timed_run_parts(fn, count, *, min_per_part=1):
-            per_thread, caller = {}, threading.get_ident()
+            ranges, caller = [], threading.get_ident()
 
             def timed(a, b):
                 t0 = time.thread_time()
                 fn(a, b)
-                me = threading.get_ident()
-                per_thread[me] = per_thread.get(me, 0.0) + time.thread_time() - t0
+                ranges.append((threading.get_ident() == caller, time.thread_time() - t0))
 
             n = original(timed, count, min_per_part=min_per_part)
             if n > 1:
-                extra[0] += max(per_thread.values()) - per_thread.get(caller, 0.0)
+                cpu = [t for _, t in ranges]
+                extra[0] += max(sum(cpu) / n, max(cpu)) - sum(t for mine, t in ranges if mine)
             return n
 
         model, opt, lossf = gmodels["gpuml-cpu"]
