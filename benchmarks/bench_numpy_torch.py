@@ -18,7 +18,7 @@ CPU time over T, at least its longest range): an estimate of a quiet machine's s
 implementation family on a second cpu device): an old/new A/B in the same rotating blocks.
 
     python benchmarks/bench_numpy_torch.py [--threads 1,2] [--blocks 10] [--steps 20] [--baseline REV]
-        [--json benchmarks/numpy_torch.json] [--profile]
+        [--json benchmarks/numpy_torch.json] [--profile] [--ops]
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ def parse_args():
     parser.add_argument("--rtol", type=float, default=1e-4, help="relative L2 error allowed per checked tensor")
     parser.add_argument("--baseline", default=None, help="git revision of gpuml/impl/cpu to time beside the current")
     parser.add_argument("--profile", action="store_true", help="cProfile 50 gpuml steps after the timing")
+    parser.add_argument(
+        "--ops", action="store_true", help="per thread count, where a step goes: gpuml per op, torch per aten op"
+    )
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "numpy_torch.json"))
     return parser.parse_args()
 
@@ -206,13 +209,15 @@ def main() -> None:
 
     def critical_path(repeats: int = 3) -> float:
         """gpuml-cpu's step as a quiet machine would run it, from thread CPU times (load-robust, an estimate): the
-        calling thread's CPU time outside the split ops, plus per split op its ranges' CPU time shared evenly over
-        the threads (at least its longest range: ranges are claimed on demand, so on a loaded machine the caller
-        may run most of them). Leaves out the hand-over latency (~40 us per split op), GIL waits and
-        memory-bandwidth contention. Min over ``repeats``."""
+        calling thread's CPU time, plus per split op its ranges' CPU time shared evenly over the threads (at least
+        its longest range; ranges are claimed on demand, so on a loaded machine the caller may run most of them)
+        minus the caller's own, plus per pipelined convolution what its GEMMs on the worker took beyond the
+        caller's CPU time in it. Leaves out hand-over latency (~40 us per op), GIL waits and memory-bandwidth
+        contention. Min over ``repeats``."""
         from gpuml.impl.cpu import im2col, optim, pool, threads
 
         original, extra = threads.run_parts, [0.0]
+        pipeline, submit, worker = im2col._pipeline, threads.Offload.submit, [0.0]
 
         def timed_run_parts(fn, count, *, min_per_part=1):
             ranges, caller = [], threading.get_ident()
@@ -228,10 +233,24 @@ def main() -> None:
                 extra[0] += max(sum(cpu) / n, max(cpu)) - sum(t for mine, t in ranges if mine)
             return n
 
+        def timed_submit(self, fn):
+            def timed():
+                t0 = time.thread_time()
+                fn()
+                worker[0] += time.thread_time() - t0
+
+            return submit(self, timed if self.on else fn)
+
+        def timed_pipeline(*a):
+            worker[0], t0 = 0.0, time.thread_time()
+            pipeline(*a)
+            extra[0] += max(0.0, worker[0] - (time.thread_time() - t0))
+
         model, opt, lossf = gmodels["gpuml-cpu"]
         dev, best = devices["gpuml-cpu"], []
-        for module in (im2col, optim, pool):
+        for module in (optim, pool):
             module.run_parts = timed_run_parts
+        im2col._pipeline, threads.Offload.submit = timed_pipeline, timed_submit
         try:
             for _ in range(repeats):
                 extra[0] = 0.0
@@ -240,8 +259,9 @@ def main() -> None:
                     gpuml_step(model, opt, lossf, dev, x, y)
                 best.append((time.thread_time() - t0 + extra[0]) / args.steps * 1e3)
         finally:
-            for module in (im2col, optim, pool):
+            for module in (optim, pool):
                 module.run_parts = original
+            im2col._pipeline, threads.Offload.submit = pipeline, submit
         return min(best)
 
     def run(threads: int) -> dict:
@@ -310,7 +330,102 @@ def main() -> None:
             "blocks": rows,
         }
 
+    def op_profile(threads: int) -> dict:
+        """Where a step goes at ``threads``: gpuml's wall time per op (its implementation functions wrapped; median
+        over the steps of each op's per-step total), with each split op's ranges on the caller and on the workers
+        and each pipelined convolution's GEMMs on the worker (wall and thread CPU time, summed over the steps; a
+        caller's range whose wall time exceeds its CPU time waited: another process or the GIL had its core);
+        torch's per aten op from torch.profiler (self CPU time, the calling thread's wall time per op, per step)."""
+        from collections import defaultdict
+
+        from torch.profiler import ProfilerActivity, profile
+
+        from gpuml.impl.cpu import optim, pool
+        from gpuml.impl.cpu import threads as cpu_threads
+
+        model, opt, lossf = gmodels["gpuml-cpu"]
+        dev, impl = devices["gpuml-cpu"], devices["gpuml-cpu"].impl
+        per_step, current = defaultdict(list), defaultdict(float)
+        ranges = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])  # op -> caller wall, caller cpu, worker wall, worker cpu
+        saved = {name: getattr(impl, name) for name in vars(impl) if callable(getattr(impl, name))}
+        stack, original = [], cpu_threads.run_parts
+
+        def wrap(name, fn):
+            def timed(*a, **k):
+                stack.append(name)
+                t0 = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    current[name] += time.perf_counter() - t0
+                    stack.pop()
+
+            return timed
+
+        def timed_run_parts(fn, count, *, min_per_part=1):
+            op, caller = (stack[-1] if stack else "?"), threading.get_ident()
+
+            def part(a, b):
+                t0, c0 = time.perf_counter(), time.thread_time()
+                fn(a, b)
+                r, k = ranges[op], 0 if threading.get_ident() == caller else 2
+                r[k] += time.perf_counter() - t0
+                r[k + 1] += time.thread_time() - c0
+
+            return original(part, count, min_per_part=min_per_part)
+
+        submit = cpu_threads.Offload.submit
+
+        def timed_submit(self, fn):  # a pipelined convolution's GEMM on the worker: the workers' columns
+            op = stack[-1] if stack else "?"
+
+            def timed():
+                t0, c0 = time.perf_counter(), time.thread_time()
+                fn()
+                ranges[op][2] += time.perf_counter() - t0
+                ranges[op][3] += time.thread_time() - c0
+
+            return submit(self, timed if self.on else fn)
+
+        limit_threads(threads, False) if method != "environment variables" else None
+        torch.set_num_threads(threads)
+        for name, fn in saved.items():
+            setattr(impl, name, wrap(name, fn))
+        for module in (optim, pool):
+            module.run_parts = timed_run_parts
+        cpu_threads.Offload.submit = timed_submit
+        try:
+            for x, y in data:
+                current.clear()
+                gpuml_step(model, opt, lossf, dev, x, y)
+                for name, t in current.items():
+                    per_step[name].append(t * 1e3)
+        finally:
+            for name, fn in saved.items():
+                setattr(impl, name, fn)
+            for module in (optim, pool):
+                module.run_parts = original
+            cpu_threads.Offload.submit = submit
+        gops = {name: median(v) for name, v in per_step.items()}
+        split = {op: [t / len(data) * 1e3 for t in r] for op, r in ranges.items()}
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for x, y in data:
+                torch_step(x, y)
+        tops = {
+            e.key: e.self_cpu_time_total / len(data) / 1e3
+            for e in prof.key_averages()
+            if e.self_cpu_time_total / len(data) >= 20  # us per step
+        }
+        print(f"where a step goes at {threads} thread(s), ms per step (load {os.getloadavg()[0]:.2f}):")
+        print("  gpuml-cpu: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(gops.items(), key=lambda kv: -kv[1])))
+        for op, (cw, cc, ww, wc) in split.items():
+            print(f"    {op} ranges: caller wall {cw:.3f} (CPU {cc:.3f}), workers wall {ww:.3f} (CPU {wc:.3f})")
+        print("  torch-cpu: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(tops.items(), key=lambda kv: -kv[1])))
+        load = os.getloadavg()
+        return {"threads": threads, "load": load, "gpuml_ms": gops, "gpuml_split_ms": split, "torch_ms": tops}
+
     runs = [run(t) for t in thread_counts]
+    ops = [op_profile(t) for t in thread_counts] if args.ops else None
     info = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
@@ -325,7 +440,7 @@ def main() -> None:
     }
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"info": info, "check": check, "runs": runs}, f, indent=1)
+            json.dump({"info": info, "check": check, "runs": runs, "ops": ops}, f, indent=1)
         print(f"wrote {args.json}")
     if args.profile:
         import cProfile

@@ -20,27 +20,42 @@ layout, and make the kw shifts of the row layout wrap onto zeros.
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 
-from .threads import run_parts, split
+from .threads import Offload, split
 
 CHUNK_COLUMNS = 3600  # at most this many columns per chunk GEMM (whole images: nc divides N)
 BLOCK_BYTES = 3 << 19  # a range runs in blocks of chunks whose columns and GEMM outputs take about this much
 
 
-def _blocked(part, p: _Plan, rows: int):
-    """``part`` over each of its ranges in blocks of whole chunks of about BLOCK_BYTES, ``rows`` column-matrix
-    rows per chunk counted (columns, GEMM outputs): a block's arrays stay in the core's L2 cache between the copy
-    that fills them and the GEMM that reads them (benchmarks/RESULTS.md, issue 20.3). Per-chunk results are the
-    same however chunks are grouped (batched GEMMs, one per chunk)."""
+def _pipeline(p: _Plan, rows: int, pre, gemm, post) -> None:
+    """The op over blocks of whole chunks of about BLOCK_BYTES (``rows`` column-matrix rows per chunk counted:
+    columns, GEMM outputs), so a block's arrays stay in the core's L2 cache between the copy that fills them and
+    the GEMM that reads them. Per block: ``st = pre(c0, c1)`` (copies), ``gemm(st)``, ``post(st)``. On several
+    threads the GEMMs run on a worker (:class:`Offload`), one block behind the caller's copies: a software
+    pipeline. Per-chunk results are the same however chunks are grouped and whoever runs them (batched GEMMs,
+    one per chunk), so every thread count gives the same bits."""
     per = max(1, BLOCK_BYTES // max(1, rows * p.cols * 4))
-
-    def blocked(c0: int, c1: int) -> None:
-        for a, b in split(c1 - c0, -(-(c1 - c0) // per)):
-            part(c0 + a, c0 + b)
-
-    return blocked
+    blocks = split(p.nb, -(-p.nb // per))
+    with Offload() as off:
+        if not off.on:
+            for c0, c1 in blocks:
+                st = pre(c0, c1)
+                gemm(st)
+                post(st)
+            return
+        last = None
+        for c0, c1 in blocks:
+            st = pre(c0, c1)
+            task = off.submit(functools.partial(gemm, st))
+            if last is not None:
+                last[0].wait()
+                post(last[1])
+            last = (task, st)
+        last[0].wait()
+        post(last[1])
 
 
 def row_width(g) -> int:
@@ -186,8 +201,8 @@ def _store(src, out, p: _Plan, relu: bool) -> None:
 
 
 def conv2d(x, w, b, g, relu: bool):
-    """The forward: NCHW output in the result type of x and w. Chunks of images split over threads
-    (gpuml/impl/cpu/threads.py); the columns of all of them are kept for the backward."""
+    """The forward: NCHW output in the result type of x and w. Blocks of chunks of images, their GEMMs on a worker
+    thread where there are several (:func:`_pipeline`); the columns of all of them are kept for the backward."""
     dtype = np.result_type(x, w)
     out = np.empty(g.out_shape, dtype)
     if not g.N or not g.OC:  # no images or filters: nothing to multiply
@@ -210,13 +225,19 @@ def conv2d(x, w, b, g, relu: bool):
             wm = np.concatenate([wm, b.reshape(p.G, p.OCg, 1).astype(wm.dtype)], axis=2)
         cols = np.empty((p.nb, p.G, p.K + extra, p.cols), x.dtype)
 
-    def part(c0: int, c1: int) -> None:
-        sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
+    def pre(c0: int, c1: int) -> list:
+        sp = p.part(c0, c1)
         cp = cols[c0:c1]
-        fill(x[n0:n1], sp, cp)
+        fill(x[c0 * p.nc : c1 * p.nc], sp, cp)
         if extra:
             cp[:, :, -1] = 1
-        y = np.matmul(wm, cp)  # (chunks, G, OCg or KW * OCg, cols)
+        return [c0, c1, sp, cp, None]
+
+    def gemm(st: list) -> None:
+        st[4] = np.matmul(wm, st[3])  # (chunks, G, OCg or KW * OCg, cols)
+
+    def post(st: list) -> None:
+        c0, c1, sp, _, y = st
         if p.rows:  # y[o, j] = sum over kw of part kw at j + kw * dw (the last (KW - 1) * dw columns are garbage)
             y = y.reshape(sp.nb, p.G, p.KW, p.OCg, p.cols)
             acc = y[:, :, 0]
@@ -225,9 +246,9 @@ def conv2d(x, w, b, g, relu: bool):
                 head = acc[..., :n]
                 np.add(head, y[:, :, kw, :, kw * p.dw : kw * p.dw + n], out=head)
             y = acc
-        _store(y, out[n0:n1], sp, relu)
+        _store(y, out[c0 * p.nc : c1 * p.nc], sp, relu)
 
-    run_parts(_blocked(part, p, cols.shape[2] + p.G * wm.shape[1]), p.nb)
+    _pipeline(p, cols.shape[2] + p.G * wm.shape[1], pre, gemm, post)
     _keep((g, "rows" if p.rows else "taps"), x, cols)
     return out
 
@@ -249,7 +270,7 @@ def _finite(*arrays) -> bool:
 def conv2d_backward(x, w, gy, g, input_grad: bool, grad_w, grad_b):
     """(grad_x or None, grad_w, grad_b) into ``grad_w`` (w's shape) and ``grad_b`` (OC,). grad_out is spread
     over the column layout with zeros in the garbage columns, so they add nothing to grad_w and col2im adds exact
-    zeros where a garbage column's window wraps into the next row or plane. Chunks of images split over threads;
+    zeros where a garbage column's window wraps into the next row or plane. Blocks of chunks (:func:`_pipeline`);
     each writes its chunks' weight gradients and its images' bias sums, added up after in chunk order."""
     p = plan(g)
     if not g.N:
@@ -279,7 +300,7 @@ def _backward_taps(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
     gwc = np.empty((p.nb, p.G, p.K, p.OCg), dtype)
     wt = w.reshape(p.G, p.OCg, p.K).transpose(0, 2, 1)
 
-    def part(c0: int, c1: int) -> None:
+    def pre(c0: int, c1: int) -> list:
         sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
         _bias_sums(gy[n0:n1], bsum[n0:n1])
         gyr = _grad_rows(gy[n0:n1], sp)
@@ -290,20 +311,26 @@ def _backward_taps(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
             _fill_taps(x[n0:n1], sp, cols)
         if mask:
             np.reshape(cols, (*sp.col_shape[:3], p.KH * p.KW, p.nc, p.OH, p.rw), copy=False)[..., p.OW :] = 0
-        # (cols @ gyr^T) per chunk: OpenBLAS runs the K x OCg orientation faster than gyr @ cols^T
+        return [c0, c1, sp, gyr, cols]
+
+    def gemm(st: list) -> None:  # (cols @ gyr^T) per chunk: OpenBLAS runs K x OCg faster than gyr @ cols^T
+        c0, c1, _, gyr, cols = st
         np.matmul(cols, gyr.transpose(0, 1, 3, 2), out=gwc[c0:c1])
+
+    def post(st: list) -> None:
         if gx is None:
             return
+        c0, c1, sp, gyr, _ = st
         dcols = np.matmul(wt, gyr)  # (chunks, G, K, cols)
         dcols = dcols.reshape(sp.nb, p.G, p.Cg, p.KH, p.KW, p.nc, p.OH, p.rw)
-        gbuf = np.zeros(sp.size + p.slack, dcols.dtype)  # its own slack: a part never writes into another's planes
+        gbuf = np.zeros(sp.size + p.slack, dcols.dtype)  # its own slack: a block never writes into another's planes
         shape = (sp.nb, p.G, p.Cg, p.nc, p.OH, p.rw)
         for kh, kw, start in p.tap_offsets:  # col2im: every tap's columns added onto the planes they were read from
             tap = _strided(gbuf, shape, p.tap_strides, start)
             np.add(tap, dcols[:, :, :, kh, kw], out=tap)
-        _crop(gbuf, sp, gx[n0:n1])
+        _crop(gbuf, sp, gx[c0 * p.nc : c1 * p.nc])
 
-    run_parts(_blocked(part, p, p.G * (p.K * (1 if gx is None else 2) + p.OCg)), p.nb)
+    _pipeline(p, p.G * (p.K * (1 if gx is None else 2) + p.OCg), pre, gemm, post)
     np.copyto(grad_w.reshape(p.G, p.OCg, p.K), gwc.sum(axis=0).transpose(0, 2, 1))
 
 
@@ -320,7 +347,7 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
     gwc = np.empty((p.nb, p.G, p.KW * p.OCg, p.Cg * p.KH), dtype)  # per chunk: (G, (kw, o), (c, kh))
     wr = None if gx is None else _row_weights(w, p).transpose(0, 2, 1)
 
-    def part(c0: int, c1: int) -> None:
+    def pre(c0: int, c1: int) -> list:
         sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
         _bias_sums(gy[n0:n1], bsum[n0:n1])
         gyr = _grad_rows(gy[n0:n1], sp)
@@ -335,9 +362,16 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
         else:
             rows = np.empty((sp.nb, p.G, p.Cg * p.KH, p.cols), x.dtype)
             _fill_rows(x[n0:n1], sp, rows)
+        return [c0, c1, sp, sh, rows]
+
+    def gemm(st: list) -> None:
+        c0, c1, _, sh, rows = st
         np.matmul(sh, rows.transpose(0, 1, 3, 2), out=gwc[c0:c1])
+
+    def post(st: list) -> None:  # the input gradient's GEMM here: the caller's share while the worker runs gemm
         if gx is None:
             return
+        c0, c1, sp, sh, _ = st
         drows = np.matmul(wr, sh)  # (chunks, G, (c, kh), cols)
         drows = drows.reshape(sp.nb, p.G, p.Cg, p.KH, p.nc, p.cols // p.nc)
         gbuf = np.zeros(sp.size, drows.dtype)
@@ -345,9 +379,9 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
         for kh in range(p.KH):  # each (c, kh) row block added onto the planes kh * dh rows down
             blk = _strided(gbuf, shape, strides, kh * p.dh * p.wp)
             np.add(blk, drows[:, :, :, kh], out=blk)
-        _crop(gbuf, sp, gx[n0:n1])
+        _crop(gbuf, sp, gx[c0 * p.nc : c1 * p.nc])
 
-    run_parts(_blocked(part, p, p.G * (p.Cg * p.KH * (1 if gx is None else 2) + (p.KW + 1) * p.OCg)), p.nb)
+    _pipeline(p, p.G * (p.Cg * p.KH * (1 if gx is None else 2) + (p.KW + 1) * p.OCg), pre, gemm, post)
     gw = gwc.sum(axis=0)
     np.copyto(
         grad_w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW), gw.reshape(p.G, p.KW, p.OCg, p.Cg, p.KH).transpose(0, 2, 3, 4, 1)

@@ -1,18 +1,22 @@
-"""Threads for the numpy twins: the big ops (convolutions, 2x2 max pooling, Adam) split their work (chunks of
-images, ranges) over worker threads, with numpy's OpenBLAS held at one thread meanwhile.
+"""Threads for the numpy twins, with numpy's OpenBLAS held at one thread meanwhile: the convolutions hand their
+GEMMs to a worker thread that runs them one block behind the caller's copies (:class:`Offload`, a software
+pipeline); 2x2 max pooling and Adam split their images / ranges over the threads (:func:`run_parts`, ranges
+claimed on demand).
 
-numpy releases the GIL in BLAS calls and in most ufunc and copy loops, so two Python threads each running a
-convolution on half of the images use two cores; OpenBLAS's own threads help little on the step's small, skinny
-GEMMs, and while they spin after a call they take the core the other half needs (benchmarks/RESULTS.md, "numpy
-backend vs PyTorch (issue 20.3)"). So :func:`run_parts` sets OpenBLAS to one thread (``openblas_set_num_threads``
-through ctypes, on the library numpy already loaded) while the parts run and puts the caller's setting back after;
+numpy releases the GIL in BLAS calls and in most ufunc and copy loops, but a short call (tens of microseconds)
+gives it up and takes it back before a waiting thread wakes: two threads that both run chains of short calls
+queue for the GIL instead of running side by side. A GEMM holds no GIL for its whole length, so a worker that
+runs only GEMMs overlaps with a caller running the copies. OpenBLAS's own threads help little on these small,
+skinny GEMMs and spin after a call, collapsing when the cores are shared (benchmarks/RESULTS.md, "numpy backend vs
+PyTorch (issue 20.3)"). So OpenBLAS is set to one thread (``openblas_set_num_threads`` through ctypes, on the
+library numpy already loaded) while parts or handed-over GEMMs run and the caller's setting comes back after;
 small GEMMs between them run in :func:`blas_single`, for the same reason.
 
 How many threads: ``GPUML_CPU_THREADS`` where set, else what numpy's OpenBLAS is set to (``OPENBLAS_NUM_THREADS`` /
 ``OMP_NUM_THREADS`` when it loaded, threadpoolctl's limit at run time, else its CPU count), else the CPUs this
-process may use. Each part computes exactly what the one-thread path computes for its images (same chunks, same
-GEMM shapes), and sums across parts run after them in the one-thread order: the results equal those of one thread
-with OpenBLAS at one thread (OpenBLAS's own threads may round a long GEMM differently).
+process may use. Each range or block computes exactly what the one-thread path computes for its images (same
+chunks, same GEMM shapes), and sums across them run after in the one-thread order: the results equal those of one
+thread with OpenBLAS at one thread (OpenBLAS's own threads may round a long GEMM differently).
 """
 
 from __future__ import annotations
@@ -282,3 +286,81 @@ class _SingleBLAS:
     def __exit__(self, *exc):
         if self.on:
             _unpin()
+
+
+class _Task:
+    """One call handed to a worker thread by :class:`Offload`; ``wait`` returns once it ran (raising its error)."""
+
+    __slots__ = ("done", "error", "fn", "waited")
+
+    def __init__(self, fn):
+        self.fn, self.error, self.waited = fn, None, False
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def work(self) -> None:
+        try:
+            self.fn()
+        except BaseException as e:  # handed to the waiter
+            self.error = e
+        finally:
+            self.fn = None
+            self.done.release()
+
+    def wait(self) -> None:
+        if not self.waited:
+            self.done.acquire()
+            self.waited = True
+        if self.error is not None:
+            raise self.error
+
+
+class _Ran:
+    @staticmethod
+    def wait() -> None:
+        pass
+
+
+class Offload:
+    """A context in which ``submit(fn)`` hands ``fn`` to one worker thread (in order) while the caller goes on,
+    ``.wait()`` on the returned task before its results are read. Meant for GEMMs: numpy runs them without the
+    GIL, so the worker needs it only to start and end one, while the caller runs the copies between them (numpy's
+    short calls give the GIL up and take it back so often that two threads running them queue for it instead of
+    running side by side: benchmarks/RESULTS.md, issue 20.3). OpenBLAS is held at one thread meanwhile. One
+    thread, or while another caller's parts run: ``fn`` runs at once, inline (``on`` is False)."""
+
+    def __enter__(self):
+        self.queue, self.tasks = None, []
+        if threads() > 1 and _BUSY[0].acquire(blocking=False):
+            self.queue = _workers(1)[0]
+            _pin()
+        return self
+
+    @property
+    def on(self) -> bool:
+        return self.queue is not None
+
+    def submit(self, fn):
+        if self.queue is None:
+            fn()
+            return _Ran
+        task = _Task(fn)
+        self.tasks.append(task)
+        self.queue.put(task)
+        return task
+
+    def __exit__(self, *exc):
+        if self.queue is None:
+            return
+        try:
+            for task in self.tasks:  # every handed-over call ends before the caller goes on
+                if not task.waited:
+                    task.done.acquire()
+                    task.waited = True
+        finally:
+            _unpin()
+            _BUSY[0].release()
+        if exc[0] is None:
+            for task in self.tasks:
+                if task.error is not None:
+                    raise task.error
