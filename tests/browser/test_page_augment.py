@@ -181,9 +181,9 @@ def test_narrow_page(chrome, site):
     context, page = open_page(chrome, site["url"], width=390, height=900)
     try:
         assert wait_ready(page)["ready"]
-        wait(page, "document.querySelectorAll('#aug-steps .aug-step').length > 0", timeout=120_000)
         sec = page.locator("#augment")
-        sec.scroll_into_view_if_needed()
+        sec.scroll_into_view_if_needed()  # the gallery starts near the viewport
+        wait(page, "document.querySelectorAll('#aug-steps .aug-step').length > 0", timeout=120_000)
         sec.screenshot(path=str(ARTIFACTS / "augment_390.png"))
         over = page.evaluate(
             "[...document.querySelectorAll('#augment *')].filter((e) => e.getBoundingClientRect().right > "

@@ -65,7 +65,9 @@ def test_page_responsive(chrome, site):
         phases.append(("pad: draw", page.evaluate("performance.now()")))
         page.locator("#pad-canvas").scroll_into_view_if_needed()
         _draw(page, SEVEN)
-        page.wait_for_function("gpumlPage.lastPrediction !== null", timeout=300_000)
+        # polled every 100 ms, not per animation frame (Playwright's default): its rAF callback `next` is a
+        # main-thread task of the test's own, not the page's
+        page.wait_for_function("gpumlPage.lastPrediction !== null", timeout=300_000, polling=100)
         exercised.append("pad")
     for section, buttons in DEMOS:
         if not page.locator(f"section#{section}").count():

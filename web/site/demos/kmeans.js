@@ -135,6 +135,10 @@ function onSweep(d) {
   if (!s) return;
   for (const f of ["k", "inertia", "silhouette", "done", "suggested_k", "kneedle_k", "rule"]) if (f in d) s[f] = d[f];
   if (d.slice_ms !== undefined) { s.slices.push(d.slice_ms); s.stages.push(d.stage); }
+  // most slices finish a stage, not a k: nothing shown changes, and a redraw would cost the main thread a frame
+  const shown = `${d.k.length}/${d.silhouette.length}/${!!d.done}`;
+  if (shown === s.shown) return;
+  s.shown = shown;
   drawSweep();
   const last = d.k.length ? `k = ${d.k[d.k.length - 1]}: inertia ${d.inertia[d.inertia.length - 1].toFixed(1)}, ` +
     `silhouette ${(d.silhouette[d.silhouette.length - 1] ?? NaN).toFixed(3)}` : "";
