@@ -187,7 +187,13 @@ def test_web_build_fetches_pyodide_and_serve_serves_it(env):
     assert model["format"] == "gpuml-web-model-1" and (site / "model" / "lenet5_mnist.bin").stat().st_size > 100_000
     bundle = zipfile.ZipFile(site / info["wheel"]).namelist()
     assert info["wheel"] == "gpuml-0.1.0-py3-none-any.whl"
-    assert "gpuml/webbuild/workload.py" in bundle
+    # the page's Python ships as bytecode compiled by Pyodide's CPython (gpuml.webbuild.pyc; node runs it here)
+    assert info["bytecode"]["ok"] and info["bytecode"]["cache_tag"] == "cpython-314", info["bytecode"]
+    assert "gpuml/webbuild/workload.pyc" in bundle and not [n for n in bundle if n.endswith(".py")]
+    assert not [n for n in bundle if n.startswith(("gpuml/demos/", "gpuml/cli/"))], "native-only code in the bundle"
+    stdlib = zipfile.ZipFile(site / "pyodide" / "python_stdlib.zip").namelist()
+    assert "asyncio/__init__.pyc" in stdlib and "asyncio/__init__.py" not in stdlib and "json/decoder.py" not in stdlib
+    assert "tarfile.py" in stdlib and "unittest/__init__.py" not in stdlib  # source where unused; dropped packages
     assert {f"gpuml/shaders/{p}" for p in _repo_files("shaders", (".wgsl",))} <= set(bundle)
     assert not [n for n in bundle if n.startswith("gpuml/site/")], "the page sources must not ride in the bundle"
     assert info["payload_bytes"]["total"] < info["payload_budget_bytes"]

@@ -17,7 +17,6 @@ import * as convbench from "./demos/convbench.js";
 const DEMOS = [pad, kmeans, augment, train, regularization, race, builder, convbench];
 
 const $ = (id) => document.getElementById(id);
-const params = new URLSearchParams(location.search);
 const state = {
   ready: false, backend: null, tti_ms: null, longTasks: [], trainLongTasks: [], training: false,
   lastPrediction: null, kmeans: null, augment: null, train: null, errors: [], notices: [], steps: [],
@@ -95,7 +94,9 @@ try {
 }
 
 // --- worker -------------------------------------------------------------------------------------------------
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+// started by index.html's head (booting while this module graph loads); created here if that script did not run
+const worker = window.gpumlWorker ||
+  new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: location.search });
 let nextId = 1;
 const pending = new Map();
 function call(fn, ...args) {
@@ -135,9 +136,8 @@ const canvases = {};
 for (const m of DEMOS) {
   for (const [name, id] of Object.entries(m.canvases || {})) canvases[name] = $(id).transferControlToOffscreen();
 }
-worker.postMessage({ type: "init", canvases, opts: { gpu: params.get("gpu") || "auto", present: params.get("present") || "copy",
-  warm: params.get("warm") || "1", snapshot: params.get("snapshot") || "1" } },
-  Object.values(canvases));
+// the worker reads the page's options (gpu, present, warm, snapshot) from its name: the page's query
+worker.postMessage({ type: "init", canvases }, Object.values(canvases));
 
 // A fact of the landing view: fills the placeholder row index.html reserves for it (so Ready shifts no layout),
 // else adds a row.
@@ -159,6 +159,8 @@ const ctx = { $, state, call, showError, errorAt, clearError, notice, words, fac
 
 function onReady(m) {
   state.tti_ms = performance.now(); // since navigation start
+  // when the worker started (its t0), since navigation start: index.html starts it before this module loads
+  if (m.timings) m.timings.worker_start_ms = m.worker_origin - performance.timeOrigin;
   state.worker = m;
   state.backend = m.backend || null;
   state.ready = !!m.ok;

@@ -1,7 +1,7 @@
 // The page's Web Worker: Pyodide + gpuml + WebGPU. All Python and all GPU work run here, so the page's main
 // thread only handles input and the DOM (no long tasks while training or animating).
 //
-// Messages in:  {type: "init", canvases, opts} | {type: "call", id, fn, args}
+// Messages in:  {type: "init", canvases} | {type: "call", id, fn, args}
 // Messages out: {type: "status"|"ready"|"error"|"result"|"progress"|"notice", ...}
 import { Renderer } from "./render.js";
 import { Renderer2D } from "./render2d.js";
@@ -20,7 +20,11 @@ import * as convbenchWorker from "./demos/convbench.worker.js";
 const DEMO_WORKERS = [kmeansWorker, trainWorker, augmentWorker, padWorker, regularizationWorker, raceWorker,
   builderWorker, convbenchWorker];
 
-const post = (m, transfer) => self.postMessage(m, transfer || []);
+// index.html starts this worker before the page's modules load (its name carries the page's query), so Pyodide
+// boots while they do; until app.js's "init" arrives (its message handler exists from then on) messages wait here.
+let connected = false;
+const outbox = [];
+const post = (m, transfer) => (connected ? self.postMessage(m, transfer || []) : outbox.push([m, transfer || []]));
 const t0 = performance.now();
 let pyodide = null, app = null, renderer = null, backend = null;
 const timings = {};
@@ -88,8 +92,10 @@ async function pump() {
       }
       const { rec, args, resolve, reject } = lanes[p.lane].shift();
       rec.start = performance.now();
-      const f = app[rec.fn];
+      let f = null;
       try {
+        f = app[rec.fn];  // a demo's first call imports its module (gpuml_web/__init__.py)
+        if (!f) throw new Error(`gpuml_web has no function ${rec.fn}`);
         const out = await f.callPromising(...args);
         resolve(typeof out === "string" ? JSON.parse(out) : out);
       } catch (e) {
@@ -137,8 +143,16 @@ async function tryNumpy(version) {
   }
 }
 
-async function init(msg) {
-  const { canvases, opts } = msg;
+// The page's options: its query, passed as the worker's name by index.html / app.js (not in the worker's URL: a
+// worker served by the service worker gets the cached response's URL, without the query).
+const OPTS = (() => {
+  const q = new URLSearchParams(self.name || "");
+  return { gpu: q.get("gpu") || "auto", present: q.get("present") || "copy", warm: q.get("warm") || "1",
+    snapshot: q.get("snapshot") || "1" };
+})();
+
+// Boot: Pyodide, gpuml's wheel and gpuml_web (everything that needs no canvas), from the worker's start.
+async function boot(opts) {
   post({ type: "status", text: "loading Pyodide…" });
   // the build's file list, gpuml's wheel, the GPU adapter and an earlier visit's snapshot (snapshot.js), at once
   const buildInfo = fetch("./build-info.json").then((r) => r.json());
@@ -164,7 +178,9 @@ async function init(msg) {
   post({ type: "status", text: "installing gpuml…" });
   // a snapshot holds Python's memory, not Pyodide's file system: the files go in on every visit
   const site = pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
+  const tUnpack = performance.now();
   if (!unpackStored(pyodide.FS, wheel, site)) pyodide.unpackArchive(wheel.buffer, "zip", { extractDir: site });
+  timings.unpack_ms = performance.now() - tUnpack;
   // the page's Python package (py/gpuml_web/*.py in the site) goes next to gpuml in site-packages
   const pyFiles = info.build.files.filter((f) => f.startsWith("py/") && f.endsWith(".py"));
   await Promise.all(pyFiles.map(async (f) => {
@@ -175,9 +191,11 @@ async function init(msg) {
   }));
   // restored: gpuml_web is imported already (Python's random gets a fresh seed); a first visit with WebGPU imports
   // it here and snapshots (without WebGPU numpy may be loaded first: no snapshot)
+  const tImport = performance.now();
   if (snapshot.restored()) pyodide.runPython("import sys\nif 'random' in sys.modules: sys.modules['random'].seed()");
   else if (snapshot.making() && info.gpu.ok) timings.snapshot_ms = await snapshot.make(pyodide, info.build.version);
   else if (snapshot.making()) snapshot.skip(pyodide);
+  timings.import_ms = performance.now() - tImport - (timings.snapshot_ms || 0);
   timings.install_ms = performance.now() - t0 - timings.pyodide_ms;
   // No WebGPU: gpuml's numpy backend where numpy can be loaded (online), else its pure-Python backend (Pyodide
   // core, offline). Both run every demo, much slower; the canvases are drawn with Canvas 2D (render2d.js).
@@ -201,6 +219,18 @@ async function init(msg) {
   for (const name of ["web_image", "web_points", "web_lines"]) {
     shaders[name] = pyodide.FS.readFile(`${site}/gpuml/shaders/render/${name}.wgsl`, { encoding: "utf8" });
   }
+  return { info, shaders };
+}
+const booting = boot(OPTS);
+booting.catch(() => {});  // reported by init, which awaits it
+
+async function init(msg) {
+  const { canvases } = msg;
+  const opts = OPTS;
+  connected = true;
+  for (const [m, transfer] of outbox.splice(0)) self.postMessage(m, transfer);
+  const { info, shaders } = await booting;
+  const tDevice = performance.now();
   post({ type: "status", text: "creating the WebGPU device…" });
   const setupFn = app.setup;
   let setup;
@@ -224,7 +254,7 @@ async function init(msg) {
     setup = JSON.parse(await setupFn.callPromising(renderer, "{}"));
   }
   setupFn.destroy();
-  timings.device_ms = performance.now() - t0 - timings.pyodide_ms - timings.install_ms;
+  timings.device_ms = performance.now() - tDevice;
   // default model: JSON + raw float32
   const modelName = info.build.model;
   const [meta, blob] = await Promise.all([
@@ -247,6 +277,7 @@ async function init(msg) {
   snapshot.store();  // the first visit's Pyodide snapshot (snapshot.js), now that the page is ready
   post({
     type: "ready", ok: true, backend, setup, timings, tti_worker_ms: tti, build: info.build,
+    worker_origin: performance.timeOrigin + t0,
     model: JSON.parse(meta).trained, gpu: info.gpu, snapshot: snapshot.status(), pad_device: padCPU ? "python" : backend,
   });
   if (padCPU && opts.warm !== "0") warmPad().catch((e) => reportError(`warming the pad's WebGPU kernels: ${e.message || e}`));
