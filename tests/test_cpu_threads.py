@@ -75,6 +75,7 @@ def test_convolutions_are_identical_at_every_thread_count(
 
 
 def test_max_pool_is_identical_at_every_thread_count(monkeypatch):
+    monkeypatch.setattr(pool, "POOL_PER_PART", 1 << 14)  # small parts: the split runs on small data
     rng = np.random.default_rng(1)
     x = rng.integers(0, 3, (64, 4, 24, 24)).astype(np.float32)  # ties
     x.reshape(-1)[rng.integers(0, x.size, 40)] = np.nan
@@ -103,6 +104,7 @@ class _Host:
 
 
 def test_adam_is_identical_at_every_thread_count(monkeypatch):
+    monkeypatch.setattr(optim, "ADAM_PER_PART", 1 << 12)  # small parts: the split runs on small data
     rng = np.random.default_rng(2)
     n = 3 * optim.ADAM_PER_PART + 5
     w0, g = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)

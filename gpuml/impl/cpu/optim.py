@@ -27,7 +27,7 @@ def _adam(w, g, state, u) -> None:
     run_parts(lambda a, b: _adam_range(w, g, m, v, u, a, b), w.size, min_per_part=ADAM_PER_PART)
 
 
-ADAM_PER_PART = 1 << 13  # parameters per thread at least: fewer cost more to hand over than they save
+ADAM_PER_PART = 1 << 18  # parameters per thread at least: shorter numpy calls make the threads queue for the GIL
 
 
 def _adam_range(w, g, m, v, u, a: int, b: int) -> None:

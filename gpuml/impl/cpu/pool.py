@@ -64,9 +64,13 @@ def _max_pool_2x2(x, g: dict, out, idx) -> None:
 
 
 def _per_part(g: dict) -> int:
-    """Images per thread at least: a part below ~64k input values costs more to hand over than it saves (LeNet's
-    second pool, 102k values, runs on one thread)."""
-    return -(-(1 << 16) // max(1, g["C"] * g["H"] * g["W"]))
+    """Images per thread at least: ~1M input values, so that each numpy call of a part runs long enough without
+    the GIL; shorter ones make the threads queue for it (LeNet's pools, 301k and 102k values, run on one thread;
+    benchmarks/RESULTS.md, issue 20.3)."""
+    return -(-POOL_PER_PART // max(1, g["C"] * g["H"] * g["W"]))
+
+
+POOL_PER_PART = 1 << 20
 
 
 def _last_nan(win, arg):
