@@ -241,9 +241,9 @@ def main() -> None:
 
             return submit(self, timed if self.on else fn)
 
-        def timed_pipeline(*a):
+        def timed_pipeline(*a, **k):
             worker[0], t0 = 0.0, time.thread_time()
-            pipeline(*a)
+            pipeline(*a, **k)
             extra[0] += max(0.0, worker[0] - (time.thread_time() - t0))
 
         model, opt, lossf = gmodels["gpuml-cpu"]

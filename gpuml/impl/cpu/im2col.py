@@ -30,13 +30,15 @@ CHUNK_COLUMNS = 3600  # at most this many columns per chunk GEMM (whole images: 
 BLOCK_BYTES = 3 << 19  # a range runs in blocks of chunks whose columns and GEMM outputs take about this much
 
 
-def _pipeline(p: _Plan, rows: int, pre, gemm, post) -> None:
+def _pipeline(p: _Plan, rows: int, pre, gemm, post, staged: bool = False) -> None:
     """The op over blocks of whole chunks of about BLOCK_BYTES (``rows`` column-matrix rows per chunk counted:
     columns, GEMM outputs), so a block's arrays stay in the core's L2 cache between the copy that fills them and
-    the GEMM that reads them. Per block: ``st = pre(c0, c1)`` (copies), ``gemm(st)``, ``post(st)``. On several
-    threads the GEMMs run on a worker (:class:`Offload`), one block behind the caller's copies: a software
-    pipeline. Per-chunk results are the same however chunks are grouped and whoever runs them (batched GEMMs,
-    one per chunk), so every thread count gives the same bits."""
+    the GEMM that reads them. Per block: ``st = pre(c0, c1)`` (copies), ``gemm(st)``, then ``post(st)`` unless
+    None. On several threads the GEMMs run on a worker (:class:`Offload`): one block behind the caller's copies (a
+    software pipeline), or, ``staged`` (``post`` does not read what ``gemm`` writes), all of them in one hand-over
+    after every ``pre`` while the caller runs the ``post``s (with no ``post``, half the GEMMs). Per-chunk results
+    are the same however chunks are grouped and whoever runs them (batched GEMMs, one per chunk), so every thread
+    count gives the same bits."""
     per = max(1, BLOCK_BYTES // max(1, rows * p.cols * 4))
     blocks = split(p.nb, -(-p.nb // per))
     with Offload() as off:
@@ -44,7 +46,17 @@ def _pipeline(p: _Plan, rows: int, pre, gemm, post) -> None:
             for c0, c1 in blocks:
                 st = pre(c0, c1)
                 gemm(st)
-                post(st)
+                if post is not None:
+                    post(st)
+            return
+        if staged:
+            sts = [pre(c0, c1) for c0, c1 in blocks]
+            mine = [] if post is not None else sts[: len(sts) // 2]
+            task = off.submit(functools.partial(_each, gemm, sts[len(mine) :]))
+            _each(gemm, mine)
+            if post is not None:
+                _each(post, sts)
+            task.wait()
             return
         last = None
         for c0, c1 in blocks:
@@ -56,6 +68,11 @@ def _pipeline(p: _Plan, rows: int, pre, gemm, post) -> None:
             last = (task, st)
         last[0].wait()
         post(last[1])
+
+
+def _each(fn, items) -> None:
+    for item in items:
+        fn(item)
 
 
 def row_width(g) -> int:
@@ -318,8 +335,6 @@ def _backward_taps(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
         np.matmul(cols, gyr.transpose(0, 1, 3, 2), out=gwc[c0:c1])
 
     def post(st: list) -> None:
-        if gx is None:
-            return
         c0, c1, sp, gyr, _ = st
         dcols = np.matmul(wt, gyr)  # (chunks, G, K, cols)
         dcols = dcols.reshape(sp.nb, p.G, p.Cg, p.KH, p.KW, p.nc, p.OH, p.rw)
@@ -330,7 +345,8 @@ def _backward_taps(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
             np.add(tap, dcols[:, :, :, kh, kw], out=tap)
         _crop(gbuf, sp, gx[c0 * p.nc : c1 * p.nc])
 
-    _pipeline(p, p.G * (p.K * (1 if gx is None else 2) + p.OCg), pre, gemm, post)
+    rows = p.G * (p.K * (1 if gx is None else 2) + p.OCg)
+    _pipeline(p, rows, pre, gemm, None if gx is None else post, staged=True)
     np.copyto(grad_w.reshape(p.G, p.OCg, p.K), gwc.sum(axis=0).transpose(0, 2, 1))
 
 
@@ -369,8 +385,6 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
         np.matmul(sh, rows.transpose(0, 1, 3, 2), out=gwc[c0:c1])
 
     def post(st: list) -> None:  # the input gradient's GEMM here: the caller's share while the worker runs gemm
-        if gx is None:
-            return
         c0, c1, sp, sh, _ = st
         drows = np.matmul(wr, sh)  # (chunks, G, (c, kh), cols)
         drows = drows.reshape(sp.nb, p.G, p.Cg, p.KH, p.nc, p.cols // p.nc)
@@ -381,7 +395,8 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
             np.add(blk, drows[:, :, :, kh], out=blk)
         _crop(gbuf, sp, gx[c0 * p.nc : c1 * p.nc])
 
-    _pipeline(p, p.G * (p.Cg * p.KH * (1 if gx is None else 2) + (p.KW + 1) * p.OCg), pre, gemm, post)
+    rows = p.G * (p.Cg * p.KH * (1 if gx is None else 2) + (p.KW + 1) * p.OCg)
+    _pipeline(p, rows, pre, gemm, None if gx is None else post, staged=True)
     gw = gwc.sum(axis=0)
     np.copyto(
         grad_w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW), gw.reshape(p.G, p.KW, p.OCg, p.Cg, p.KH).transpose(0, 2, 3, 4, 1)
