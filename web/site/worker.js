@@ -3,22 +3,15 @@
 //
 // Messages in:  {type: "init", canvases} | {type: "call", id, fn, args}
 // Messages out: {type: "status"|"ready"|"error"|"result"|"progress"|"notice", ...}
-import { Renderer } from "./render.js";
-import { Renderer2D } from "./render2d.js";
 import * as snapshot from "./snapshot.js";
 import { unpackStored } from "./storedzip.js";
-import * as kmeansWorker from "./demos/kmeans.worker.js";
-import * as trainWorker from "./demos/train.worker.js";
-import * as augmentWorker from "./demos/augment.worker.js";
-import * as padWorker from "./demos/pad.worker.js";
-import * as regularizationWorker from "./demos/regularization.worker.js";
-import * as raceWorker from "./demos/race.worker.js";
-import * as builderWorker from "./demos/builder.worker.js";
-import * as convbenchWorker from "./demos/convbench.worker.js";
 
 // one line per demo with worker-side code
-const DEMO_WORKERS = [kmeansWorker, trainWorker, augmentWorker, padWorker, regularizationWorker, raceWorker,
-  builderWorker, convbenchWorker];
+const DEMO_WORKERS = ["kmeans", "train", "augment", "pad", "regularization", "race", "builder", "convbench"];
+// Boot needs only the two modules above: the renderers and the demos' worker code load beside it (a static
+// import would hold the worker's first line, and Pyodide's start, until they all had loaded)
+const later = Promise.all([import("./render.js"), import("./render2d.js"),
+  ...DEMO_WORKERS.map((name) => import(`./demos/${name}.worker.js`))]);
 
 // index.html starts this worker before the page's modules load (its name carries the page's query), so Pyodide
 // boots while they do; until app.js's "init" arrives (its message handler exists from then on) messages wait here.
@@ -222,7 +215,8 @@ async function boot(opts) {
   return { info, shaders };
 }
 const booting = boot(OPTS);
-booting.catch(() => {});  // reported by init, which awaits it
+booting.catch(() => {});
+later.catch(() => {});  // both reported by init, which awaits them
 
 async function init(msg) {
   const { canvases } = msg;
@@ -230,6 +224,7 @@ async function init(msg) {
   connected = true;
   for (const [m, transfer] of outbox.splice(0)) self.postMessage(m, transfer);
   const { info, shaders } = await booting;
+  const [{ Renderer }, { Renderer2D }] = await later;
   const tDevice = performance.now();
   post({ type: "status", text: "creating the WebGPU device…" });
   const setupFn = app.setup;
@@ -313,7 +308,8 @@ async function getJSON(name) {
 
 // Worker-side handlers of each demo (loops, data fetching); any other call goes straight to Python.
 const env = { py, post, getData, getJSON, backend: () => backend, renderer: () => renderer };
-const handlers = Object.assign({}, ...DEMO_WORKERS.map((m) => m.handlers(env)));
+const handlers = later.then(([, , ...demos]) => Object.assign({}, ...demos.map((m) => m.handlers(env))));
+handlers.catch(() => {});  // reported by init
 
 async function call(fn, args) {
   if (fn === "worker_calls") return { ready: tReady, calls, presented: renderer?.presented || [] };  // benchmark
@@ -323,7 +319,7 @@ async function call(fn, args) {
     pump();
     return null;
   }
-  const h = handlers[fn];
+  const h = (await handlers)[fn];
   return h ? h(args) : py(fn, ...args);
 }
 
