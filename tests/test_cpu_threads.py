@@ -65,10 +65,15 @@ def test_convolutions_are_identical_at_every_thread_count(
     x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
     gy = rng.standard_normal(g.out_shape).astype(np.float32)
+    monkeypatch.setattr(im2col, "PIPELINE_MACS", 0)  # small convolutions through the two-thread pipeline too
+    handed, submit = [], threads.Offload.submit
+    monkeypatch.setattr(threads.Offload, "submit", lambda self, fn: (handed.append(self.on), submit(self, fn))[1])
     results = {}
     for n in (1, 2, 3):
         monkeypatch.setenv("GPUML_CPU_THREADS", str(n))
+        handed.clear()
         results[n] = _conv_step(x, w, b, gy, padding, cpu_device)
+        assert bool(handed) == (n > 1) and all(handed)  # on several threads the GEMMs went to the worker
     for n in (2, 3):
         for a, r in zip(results[n], results[1], strict=True):
             _same(one_blas_thread, a, r)
@@ -203,11 +208,12 @@ def test_a_late_thread_leaves_its_share_to_the_others(monkeypatch):
 
 
 def test_lenet5_training_is_identical_at_every_thread_count(cpu_device, monkeypatch, one_blas_thread):
-    """Whole LeNet-5 steps at batch 64 (every split op, ranges claimed on demand, cache-sized blocks on one
+    """Whole LeNet-5 steps at batch 64 (convolutions pipelined or staged over a worker, cache-sized blocks on one
     thread): losses and weights after three Adam steps on one batch equal at 1, 2 and 3 threads."""
     from gpuml import nn
     from gpuml.optim import Adam
 
+    monkeypatch.setattr(im2col, "PIPELINE_MACS", 0)  # LeNet-5's convolutions through the pipeline too
     rng = np.random.default_rng(3)
     xs = [rng.standard_normal((64, 1, 28, 28)).astype(np.float32)] * 3
     ys = [rng.integers(0, 10, 64).astype(np.int32)] * 3

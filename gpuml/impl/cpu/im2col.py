@@ -28,9 +28,12 @@ from .threads import Offload, split
 
 CHUNK_COLUMNS = 3600  # at most this many columns per chunk GEMM (whole images: nc divides N)
 BLOCK_BYTES = 3 << 19  # a range runs in blocks of chunks whose columns and GEMM outputs take about this much
+# Multiply-adds an op needs before its GEMMs go to a worker thread: LeNet-5's (9-43 M per op at batch 64) ran no
+# faster on two threads on the 2-core VM at any load measured but a heavy one (benchmarks/RESULTS.md, issue 20.3)
+PIPELINE_MACS = 1 << 28
 
 
-def _pipeline(p: _Plan, rows: int, pre, gemm, post, staged: bool = False) -> None:
+def _pipeline(p: _Plan, rows: int, macs: int, pre, gemm, post, staged: bool = False) -> None:
     """The op over blocks of whole chunks of about BLOCK_BYTES (``rows`` column-matrix rows per chunk counted:
     columns, GEMM outputs), so a block's arrays stay in the core's L2 cache between the copy that fills them and
     the GEMM that reads them. Per block: ``st = pre(c0, c1)`` (copies), ``gemm(st)``, then ``post(st)`` unless
@@ -38,10 +41,10 @@ def _pipeline(p: _Plan, rows: int, pre, gemm, post, staged: bool = False) -> Non
     software pipeline), or, ``staged`` (``post`` does not read what ``gemm`` writes), all of them in one hand-over
     after every ``pre`` while the caller runs the ``post``s (with no ``post``, half the GEMMs). Per-chunk results
     are the same however chunks are grouped and whoever runs them (batched GEMMs, one per chunk), so every thread
-    count gives the same bits."""
+    count gives the same bits. Ops under PIPELINE_MACS multiply-adds (``macs``) run on the calling thread alone."""
     per = max(1, BLOCK_BYTES // max(1, rows * p.cols * 4))
     blocks = split(p.nb, -(-p.nb // per))
-    with Offload() as off:
+    with Offload(macs >= PIPELINE_MACS) as off:
         if not off.on:
             for c0, c1 in blocks:
                 st = pre(c0, c1)
@@ -265,7 +268,8 @@ def conv2d(x, w, b, g, relu: bool):
             y = acc
         _store(y, out[c0 * p.nc : c1 * p.nc], sp, relu)
 
-    _pipeline(p, cols.shape[2] + p.G * wm.shape[1], pre, gemm, post)
+    macs = p.nb * p.G * wm.shape[1] * wm.shape[2] * p.cols
+    _pipeline(p, cols.shape[2] + p.G * wm.shape[1], macs, pre, gemm, post)
     _keep((g, "rows" if p.rows else "taps"), x, cols)
     return out
 
@@ -346,7 +350,8 @@ def _backward_taps(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
         _crop(gbuf, sp, gx[c0 * p.nc : c1 * p.nc])
 
     rows = p.G * (p.K * (1 if gx is None else 2) + p.OCg)
-    _pipeline(p, rows, pre, gemm, None if gx is None else post, staged=True)
+    macs = p.nb * p.G * p.K * p.OCg * p.cols * (1 + (gx is not None))
+    _pipeline(p, rows, macs, pre, gemm, None if gx is None else post, staged=True)
     np.copyto(grad_w.reshape(p.G, p.OCg, p.K), gwc.sum(axis=0).transpose(0, 2, 1))
 
 
@@ -396,7 +401,8 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
         _crop(gbuf, sp, gx[c0 * p.nc : c1 * p.nc])
 
     rows = p.G * (p.Cg * p.KH * (1 if gx is None else 2) + (p.KW + 1) * p.OCg)
-    _pipeline(p, rows, pre, gemm, None if gx is None else post, staged=True)
+    macs = p.nb * p.G * p.KW * p.OCg * p.Cg * p.KH * p.cols * (1 + (gx is not None))
+    _pipeline(p, rows, macs, pre, gemm, None if gx is None else post, staged=True)
     gw = gwc.sum(axis=0)
     np.copyto(
         grad_w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW), gw.reshape(p.G, p.KW, p.OCg, p.Cg, p.KH).transpose(0, 2, 3, 4, 1)

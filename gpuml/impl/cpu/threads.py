@@ -327,11 +327,14 @@ class Offload:
     GIL, so the worker needs it only to start and end one, while the caller runs the copies between them (numpy's
     short calls give the GIL up and take it back so often that two threads running them queue for it instead of
     running side by side: benchmarks/RESULTS.md, issue 20.3). OpenBLAS is held at one thread meanwhile. One
-    thread, or while another caller's parts run: ``fn`` runs at once, inline (``on`` is False)."""
+    thread, not ``wanted``, or while another caller's parts run: ``fn`` runs at once, inline (``on`` is False)."""
+
+    def __init__(self, wanted: bool = True):
+        self.wanted = wanted
 
     def __enter__(self):
         self.queue, self.tasks = None, []
-        if threads() > 1 and _BUSY[0].acquire(blocking=False):
+        if self.wanted and threads() > 1 and _BUSY[0].acquire(blocking=False):
             self.queue = _workers(1)[0]
             _pin()
         return self
