@@ -233,3 +233,28 @@ def test_lenet5_training_is_identical_at_every_thread_count(cpu_device, monkeypa
         assert results[n][0] == results[1][0]
         for a, r in zip(results[n][1], results[1][1], strict=True):
             _same(one_blas_thread, a, r)
+
+
+def test_convolution_gemms_run_on_one_blas_thread(cpu_device, monkeypatch):
+    """On several threads the convolutions' GEMMs run with OpenBLAS at one thread, the pipeline on or off (its
+    own threads spin and collapse on shared cores, and may round long sums differently); the setting comes back."""
+    blas = threads.openblas()
+    if blas is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS this process can reach")
+    seen, matmul = [], np.matmul
+    monkeypatch.setattr(np, "matmul", lambda *a, **k: (seen.append(blas.get()), matmul(*a, **k))[1])
+    monkeypatch.setenv("GPUML_CPU_THREADS", "2")
+    before = blas.get()
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((16, 6, 30, 30)).astype(np.float32)
+    w = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    try:
+        blas.set(2)
+        for macs in (im2col.PIPELINE_MACS, 0):  # off for this size, then forced on
+            monkeypatch.setattr(im2col, "PIPELINE_MACS", macs)
+            seen.clear()
+            _conv_step(x, w, None, rng.standard_normal((16, 16, 26, 26)).astype(np.float32), 0, cpu_device)
+            assert seen and set(seen) == {1}
+            assert blas.get() == 2
+    finally:
+        blas.set(before)

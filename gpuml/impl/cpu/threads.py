@@ -327,16 +327,19 @@ class Offload:
     GIL, so the worker needs it only to start and end one, while the caller runs the copies between them (numpy's
     short calls give the GIL up and take it back so often that two threads running them queue for it instead of
     running side by side: benchmarks/RESULTS.md, issue 20.3). OpenBLAS is held at one thread meanwhile. One
-    thread, not ``wanted``, or while another caller's parts run: ``fn`` runs at once, inline (``on`` is False)."""
+    thread, not ``wanted``, or while another caller's parts run: ``fn`` runs at once, inline (``on`` is False);
+    with several threads OpenBLAS stays at one all the same (its own threads spin and collapse on shared cores, and
+    round long sums differently)."""
 
     def __init__(self, wanted: bool = True):
         self.wanted = wanted
 
     def __enter__(self):
-        self.queue, self.tasks = None, []
-        if self.wanted and threads() > 1 and _BUSY[0].acquire(blocking=False):
-            self.queue = _workers(1)[0]
+        self.queue, self.tasks, self.pinned = None, [], threads() > 1
+        if self.pinned:
             _pin()
+            if self.wanted and _BUSY[0].acquire(blocking=False):
+                self.queue = _workers(1)[0]
         return self
 
     @property
@@ -354,6 +357,8 @@ class Offload:
 
     def __exit__(self, *exc):
         if self.queue is None:
+            if self.pinned:
+                _unpin()
             return
         try:
             for task in self.tasks:  # every handed-over call ends before the caller goes on
