@@ -7,15 +7,16 @@ L2 error <= --rtol per tensor). Then rotating blocks (A B A B ..., who goes firs
 steps (upload, forward, loss, backward, optimizer update) on the same MNIST batches; the figure is the median block
 per implementation, and the ratio gpuml / torch per block pair (median).
 
-Threads: torch.set_num_threads(T); gpuml's numpy backend T threads (GPUML_CPU_THREADS: it splits its big ops over
-T threads with OpenBLAS at one thread inside them) and numpy's OpenBLAS set to T (gpuml's ctypes handle, else
-threadpoolctl); all read back and written to the JSON. ``--threads 1,2`` runs each count in turn (default: the CPU
-count). Each block also records process CPU time: on a loaded machine its ratio moves less. Per thread count,
-gpuml's critical path from thread CPU times (the caller's CPU time outside the split ops plus, per split op, its ranges'
-CPU time over T, at least its longest range): an estimate of a quiet machine's step, taken on a loaded one.
+Threads: torch.set_num_threads(T); gpuml's numpy backend T threads (GPUML_CPU_THREADS: ops big enough use them,
+gpuml/impl/cpu/threads.py, OpenBLAS at one thread inside) and numpy's OpenBLAS set to T (gpuml's ctypes handle,
+else threadpoolctl); all read back and written to the JSON. ``--threads 1,2`` runs each count in turn (default: the
+CPU count). Each block also records process CPU time: on a loaded machine its ratio moves less. Per thread count,
+gpuml's critical path from thread CPU times (see critical_path): an estimate of a quiet machine's step, taken on a
+loaded one.
 
 ``--baseline REV`` also times gpuml/impl/cpu as committed at REV (loaded beside the current one as its own
-implementation family on a second cpu device): an old/new A/B in the same rotating blocks.
+implementation family on a second cpu device): an old/new A/B in the same rotating blocks. ``--ops``: per thread
+count, where a step goes (gpuml per op, with its worker's share; torch per aten op).
 
     python benchmarks/bench_numpy_torch.py [--threads 1,2] [--blocks 10] [--steps 20] [--baseline REV]
         [--json benchmarks/numpy_torch.json] [--profile] [--ops]
