@@ -4,10 +4,12 @@ the frames over 50 ms after the first, with what the demo got done meanwhile (tr
 The digit pad is drawn on while it runs (a stroke every frame, so predictions run on its worker thread).
 
     .venv/bin/python benchmarks/bench_native_frames.py [--frames 150] [--demos train,regularization]
-        [--json benchmarks/native_frames.json] [--tree DIR --rounds 2]
+        [--json benchmarks/native_frames.json] [--tree DIR --rounds 2] [--also-native]
 
 ``--tree DIR`` runs each demo from that source tree too (an older commit: ``git archive <commit> gpuml | tar -x -C
 DIR``), alternating with the working tree ``--rounds`` times, so a before/after comparison sees the same load.
+``--also-native`` also runs the working tree with ``GPUML_BACKEND=native`` (the training windows then train on
+WebGPU, as on a GPU), alternating too. Each row names the backend the window trained on (``train_backend``).
 
 The 1-minute load average is recorded before and after each demo: the machine may be shared, and a loaded
 machine stretches every frame.
@@ -68,8 +70,12 @@ def progress(name: str, state: dict) -> str:
     return ""
 
 
-def run_demo(name: str, frames: int, tree: str | None = None) -> dict:
-    env = dict(os.environ, PYTHONPATH=tree) if tree else None
+def run_demo(name: str, frames: int, tree: str | None = None, backend: str | None = None) -> dict:
+    env = dict(os.environ)
+    if tree:
+        env["PYTHONPATH"] = tree
+    if backend:
+        env["GPUML_BACKEND"] = backend
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "frames.json")
         load = os.getloadavg()[0]
@@ -81,6 +87,8 @@ def run_demo(name: str, frames: int, tree: str | None = None) -> dict:
     return {
         "demo": name,
         "tree": tree or "working tree",
+        "gpuml_backend": backend or os.environ.get("GPUML_BACKEND", ""),
+        "train_backend": got["state"].get("train_backend", "native" if name in ("train", "regularization") else None),
         "frames": len(t),
         "first_frame_ms": float(t[0]),
         "p50_ms": float(np.percentile(rest, 50)),
@@ -101,6 +109,7 @@ def main() -> int:
     ap.add_argument("--json", default=str(Path(__file__).with_name("native_frames.json")))
     ap.add_argument("--tree", default=None, help="also run the demos from this source tree (before/after)")
     ap.add_argument("--rounds", type=int, default=1, help="runs per demo (and tree), alternating")
+    ap.add_argument("--also-native", action="store_true", help="also run the working tree with GPUML_BACKEND=native")
     args = ap.parse_args()
     names = [n for n in args.demos.split(",") if n]
     unknown = [n for n in names if n not in DEMOS]
@@ -108,15 +117,17 @@ def main() -> int:
         ap.error(f"unknown demo(s) {', '.join(unknown)}: choose from {', '.join(DEMOS)}")
     rows = []
     print(f"{'demo':<24} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'>50ms':>6} {'first':>7}  load   progress")
-    trees = [args.tree, None] if args.tree else [None]
+    variants = [(args.tree, None)] if args.tree else []
+    variants += [(None, None)] + ([(None, "native")] if args.also_native else [])
     for name in names:
         for _ in range(args.rounds):
-            for tree in trees:
-                row = run_demo(name, args.frames, tree)
+            for tree, backend in variants:
+                row = run_demo(name, args.frames, tree, backend)
                 rows.append(row)
-                label = name + (" (before)" if tree else "")
+                label = name + (" (before)" if tree else "") + (f" ({backend})" if backend else "")
                 ms = f"{row['p50_ms']:>7.1f} {row['p95_ms']:>7.1f} {row['max_ms']:>7.1f} {row['over_50ms']:>6}"
-                tail = f"{row['first_frame_ms']:>7.0f}  {row['loadavg_1min_before']:.1f}  {row['progress']}"
+                trained = f" [trains on {row['train_backend']}]" if row["train_backend"] else ""
+                tail = f"{row['first_frame_ms']:>7.0f}  {row['loadavg_1min_before']:.1f}  {row['progress']}{trained}"
                 print(f"{label:<24} {ms} {tail}", flush=True)
     out = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
