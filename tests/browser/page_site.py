@@ -69,9 +69,10 @@ def wait_ready(page, timeout=90_000):
 
 
 def wait(page, condition: str, timeout: float = 60_000):
-    """wait_for_function that reports the page's errors and console tail when it times out."""
+    """wait_for_function that reports the page's errors and console tail when it times out. Polls every 100 ms
+    (Playwright's default, every animation frame, is a main-thread callback ~60 times a second of its own)."""
     try:
-        page.wait_for_function(condition, timeout=timeout)
+        page.wait_for_function(condition, timeout=timeout, polling=100)
     except Exception as exc:
         errors = page.evaluate("gpumlPage.errors")
         tail = "\n".join(f"[{t}] {m}" for t, m in page.console[-15:])
