@@ -11,6 +11,7 @@ window, so layouts need no resize logic. Colors are (r, g, b[, a]) floats in [0,
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -44,12 +45,18 @@ TEXT = "#e6e6eb"
 DIM = "#9a9caa"
 
 
+@functools.lru_cache(maxsize=256)
+def _hex_rgba(color: str) -> tuple[float, ...]:
+    h = color.lstrip("#")
+    vals = [int(h[i : i + 2], 16) / 255.0 for i in range(0, len(h), 2)]
+    return (*vals, 1.0) if len(vals) == 3 else tuple(vals)
+
+
 def rgba(color) -> tuple[float, float, float, float]:
-    """ "#rrggbb" / "#rrggbbaa" or a 3/4-tuple of floats -> a 4-tuple of floats."""
+    """ "#rrggbb" / "#rrggbbaa" or a 3/4-tuple of floats -> a 4-tuple of floats. Hex strings are parsed once
+    (every rect and text of every frame names its colour: ~500 calls a frame)."""
     if isinstance(color, str):
-        h = color.lstrip("#")
-        vals = [int(h[i : i + 2], 16) / 255.0 for i in range(0, len(h), 2)]
-        return (*vals, 1.0) if len(vals) == 3 else tuple(vals)
+        return _hex_rgba(color)
     c = tuple(float(v) for v in color)
     return c if len(c) == 4 else (*c, 1.0)
 
