@@ -140,7 +140,10 @@ def test_narrow_layout(chrome, site):
     context, page = open_page(chrome, site["url"], width=390, height=900)
     try:
         assert wait_ready(page)["ready"]
+        page.locator("#builder").scroll_into_view_if_needed()  # its first analysis starts near the viewport
         wait(page, "gpumlPage.builder && gpumlPage.builder.analysis !== null")
+        page.locator("#convbench").scroll_into_view_if_needed()
+        wait(page, "document.querySelectorAll('#cb-shape option').length === 3")
         page.locator("#builder").scroll_into_view_if_needed()
         over = page.evaluate(
             "[...document.querySelectorAll('#builder *, #convbench *')].filter(e => e.getBoundingClientRect().right"

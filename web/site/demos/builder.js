@@ -2,6 +2,8 @@
 // shape and parameter count from the worker after every edit (an invalid stack is explained next to the row that
 // breaks it), Train (a short run on MNIST, progress and the final test accuracy), Export (a gpuml model file as a
 // download, which `gpuml predict model.npz digit.png` reads natively) and the page's prediction for a test digit.
+import { whenNear } from "./lazy.js";
+
 export const canvases = {};
 
 const TYPES = ["conv", "pool", "fc", "relu", "tanh", "sigmoid", "gelu", "leakyrelu", "dropout", "bn", "flatten"];
@@ -200,5 +202,6 @@ export function init(c) {
       errorAt("builder-digit", e);
     }
   };
-  edit();
+  // the first analysis (a Python call and the stack's rows) when the section comes near or is used (lazy.js)
+  whenNear($("builder"), edit);
 }

@@ -1,6 +1,8 @@
 // Convolution benchmark panel, main thread: shape and runs, Run (the worker times each algorithm in its own call),
 // and the speedups over direct drawn as bars (Canvas 2D, a few ms) against the 2× Winograd target line, with the
 // medians, the kernel that ran and the largest difference from direct's output in a table.
+import { whenNear } from "./lazy.js";
+
 export const canvases = {};
 
 const COLORS = { direct: "#9aa0b4", im2col: "#4e79a7", winograd2: "#f28e2b", winograd4: "#59a14f" };
@@ -92,18 +94,21 @@ export async function init(c) {
   ctx = c;
   const { $, state, call, errorAt, clearError, showError } = ctx;
   state.convbench = { last: null, drawMs: [], runs: 0 };
-  try {
-    const info = await call("cb_info");
-    $("cb-shape").replaceChildren(...info.shapes.map((label, i) => {
-      const o = document.createElement("option");
-      o.value = String(i);
-      o.textContent = label;
-      return o;
-    }));
-    $("cb-adapter").textContent = `adapter: ${info.adapter || "?"} (${info.backend})`;
-  } catch (e) {
-    showError(e);
-  }
+  // the shapes and the adapter (a Python call) when the section comes near or is used (lazy.js)
+  whenNear($("convbench"), async () => {
+    try {
+      const info = await call("cb_info");
+      $("cb-shape").replaceChildren(...info.shapes.map((label, i) => {
+        const o = document.createElement("option");
+        o.value = String(i);
+        o.textContent = label;
+        return o;
+      }));
+      $("cb-adapter").textContent = `adapter: ${info.adapter || "?"} (${info.backend})`;
+    } catch (e) {
+      showError(e);
+    }
+  });
   $("cb-run").onclick = async () => {
     const runs = Number($("cb-runs").value);
     if (!Number.isInteger(runs) || runs < 1 || runs > 50) {

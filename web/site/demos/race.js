@@ -4,6 +4,8 @@
 // the paths accumulate on a trail canvas (surface + finish + start + paths so far): a slice strokes only its new
 // segments there, and a frame is one copy of the trail plus six markers, whatever the paths' length (the main
 // thread stays under the 50 ms task budget on SwiftShader).
+import { whenNear } from "./lazy.js";
+
 export const canvases = {};
 
 const COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#17becf"];
@@ -179,9 +181,10 @@ export function init(c) {
       errorAt("race-surface", e);
     }
   }
-  call("race_surfaces").then((names) => {  // pure Python, instant
+  // the surface names (a Python call) when the section comes near or is used (lazy.js)
+  whenNear($("race"), () => call("race_surfaces").then((names) => {
     for (const [name, label] of Object.entries(names)) $("race-surfaces").append(new Option(label, name));
-  }).catch(showError);
+  }).catch(showError));
   $("race-surface").addEventListener("change", () => { if ($("race-surface").value.trim() !== requested) setup(); });
   $("race-surface").addEventListener("keydown", (e) => { if (e.key === "Enter") setup(); });
   $("race-lr").addEventListener("input", () => { $("race-lr-value").textContent = (10 ** lr()).toPrecision(2); });
