@@ -177,6 +177,9 @@ def test_options_are_checked_before_the_display(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     cases = [
         (["optimizers", "--surface", "nope"], "unknown surface 'nope'"),
+        (["optimizers", "--surface", ""], "unknown surface ''"),
+        (["augment", "--image", str(tmp_path / "none.png")], "none.png does not exist"),
+        (["augment", "--export-dir", str(tmp_path / "nowhere")], "nowhere does not exist"),
         (["kmeans", "--dataset", "nope"], "unknown dataset 'nope'"),
         (["digits", "--model", str(tmp_path / "none.npz")], "none.npz does not exist"),
     ]

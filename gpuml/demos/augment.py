@@ -89,6 +89,15 @@ class AugmentDemo(Demo):
         ("Esc", "quit"),
     )
 
+    @classmethod
+    def check_options(cls, options: dict) -> None:
+        path = options.get("image")
+        if path and not Path(path).is_file():
+            raise FileNotFoundError(f"image file {path} does not exist")
+        out = options.get("export_dir")
+        if out and not Path(out).is_dir():
+            raise FileNotFoundError(f"export folder {out} does not exist")
+
     def __init__(self, app, options):
         super().__init__(app, options)
         if options.get("image"):

@@ -37,7 +37,9 @@ class OptimizersDemo(Demo):
 
     @classmethod
     def check_options(cls, options: dict) -> None:
-        check_surface(options.get("surface") or "rosenbrock")
+        surface = options.get("surface")
+        if surface is not None:  # an empty --surface '' is a mistake, not the default
+            check_surface(surface)
 
     def __init__(self, app, options):
         super().__init__(app, options)
