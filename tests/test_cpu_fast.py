@@ -16,7 +16,8 @@ from gpuml.testing import assert_close
 
 # (x shape, w shape, stride, padding, dilation, groups, which im2col layout the plan picks)
 SHAPES = [
-    ((5, 1, 12, 12), (6, 1, 5, 5), 1, 2, 1, 1, "taps"),  # LeNet conv1 shape, small batch
+    ((5, 1, 12, 12), (6, 1, 5, 5), 1, 2, 1, 1, "rows"),  # LeNet conv1 shape, small batch
+    ((5, 1, 12, 12), (6, 1, 3, 3), 1, 1, 1, 1, "taps"),  # Cg*KH + KW*OCg = 21 >= 2 K
     ((6, 6, 9, 9), (16, 6, 5, 5), 1, 0, 1, 1, "rows"),  # LeNet conv2 shape
     ((4, 8, 9, 9), (12, 4, 3, 3), 1, 1, 1, 2, "rows"),  # groups
     ((3, 4, 12, 11), (8, 4, 5, 3), 1, (2, 1), 2, 1, "rows"),  # dilation, uneven padding

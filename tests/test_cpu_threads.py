@@ -42,16 +42,17 @@ def _same(blas, a, r, kind="matmul"):
 
 # (x shape, w shape, padding, layout): both im2col layouts with 2-3 chunks of images
 CONVS = [
-    ((8, 1, 20, 20), (6, 1, 5, 5), 2, "taps"),
+    ((8, 1, 20, 20), (6, 1, 5, 5), 2, "rows"),
     ((16, 6, 30, 30), (16, 6, 5, 5), 0, "rows"),
-    ((9, 2, 30, 30), (4, 2, 3, 3), 1, "taps"),
+    ((9, 2, 30, 30), (12, 2, 3, 3), 1, "taps"),
 ]
 
 
 def _conv_step(x, w, b, gy, padding, device):
     y = ops.conv2d(gpuml.tensor(x, device=device), w, b, padding=padding, relu=True).numpy()
     gx, gw, gb = ops.conv2d_backward(x, w, gpuml.tensor(gy, device=device), padding=padding)
-    return [y, gx.numpy(), gw.numpy(), gb.numpy()]
+    _, gw0, _ = ops.conv2d_backward(x, w, gpuml.tensor(gy, device=device), padding=padding, input_grad=False)
+    return [y, gx.numpy(), gw.numpy(), gb.numpy(), gw0.numpy()]  # gw0: the rows' grad_w over shifted views
 
 
 @pytest.mark.parametrize("xs, ws, padding, layout", CONVS)

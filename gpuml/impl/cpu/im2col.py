@@ -7,10 +7,11 @@ columns per call than on one matrix of all the columns; benchmarks/RESULTS.md, "
 
 - *tap columns*: one row per (c, kh, kw) tap, as classic im2col; any stride. The forward GEMM carries the bias as a
   row of ones; the backward's col2im adds KH * KW strided blocks.
-- *row columns* (stride 1, when Cg*KH + KW*OCg < Cg*KH*KW, e.g. LeNet's conv2): one row per (c, kh), KW times
+- *row columns* (stride 1, when Cg*KH + KW*OCg < 2*Cg*KH*KW, e.g. LeNet's two): one row per (c, kh), KW times
   fewer column rows to copy. The forward GEMM yields one partial output per kw, summed with KW - 1 shifted adds;
   the backward builds the KW shifted copies of grad_out once, and both gradients are one GEMM each with it, so
-  col2im adds only KH blocks. Non-finite inputs take the tap columns (their garbage columns are masked there).
+  col2im adds only KH blocks; without the input gradient, grad_w is KW GEMMs over shifted views (no copies).
+  Non-finite inputs take the tap columns (their garbage columns are masked there).
 
 Columns run over (image in chunk, oh, ow) with full padded rows when the W stride is 1 (:func:`row_width`): tap
 runs are OH * Wp contiguous floats; the Wp - OW garbage columns per row are never read back, zero in grad_out's
@@ -110,7 +111,10 @@ class _Plan:
         self.tap_strides = (self.nc * g.C * p, g.Cg * p, p, g.C * p, g.sh * self.wp, g.sw)
         self.tap_offsets = [(kh, kw, kh * g.dh * self.wp + kw * g.dw) for kh in range(g.KH) for kw in range(g.KW)]
         # row columns: (chunk, group, channel, kh, image in chunk, oh * Wp + ow)
-        self.rows = g.sh == g.sw == 1 and g.Cg * g.KH + g.KW * g.OCg < g.K
+        # row columns copy KW times fewer rows than taps but their GEMM writes KW times more: they won up to
+        # Cg*KH + KW*OCg = 1.8 K and lost from 2.3 K (strided tap copies cost more than contiguous GEMM writes;
+        # benchmarks/RESULTS.md, "numpy conv: row columns for LeNet's conv1")
+        self.rows = g.sh == g.sw == 1 and g.Cg * g.KH + g.KW * g.OCg < 2 * g.K
         self.row_shape = (self.nb, g.G, g.Cg, g.KH, self.nc, pn)
         self.row_strides = (self.nc * g.C * p, g.Cg * p, p, g.dh * self.wp, g.C * p, 1)
         self._parts: dict = {}
@@ -372,22 +376,32 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
         sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
         _bias_sums(gy[n0:n1], bsum[n0:n1])
         gyr = _grad_rows(gy[n0:n1], sp)
-        sh = np.empty((sp.nb, p.G, p.KW, p.OCg, p.cols), gyr.dtype)
-        for kw in range(p.KW):
-            d = kw * p.dw
-            sh[:, :, kw, :, :d] = 0
-            sh[:, :, kw, :, d:] = gyr[..., : p.cols - d]
-        sh = sh.reshape(sp.nb, p.G, p.KW * p.OCg, p.cols)
+        sh = None
+        if gx is not None:  # the input gradient's GEMM reads the shifted copies
+            sh = np.empty((sp.nb, p.G, p.KW, p.OCg, p.cols), gyr.dtype)
+            for kw in range(p.KW):
+                d = kw * p.dw
+                sh[:, :, kw, :, :d] = 0
+                sh[:, :, kw, :, d:] = gyr[..., : p.cols - d]
+            sh = sh.reshape(sp.nb, p.G, p.KW * p.OCg, p.cols)
         if kept is not None:
             rows = kept[c0:c1]
         else:
             rows = np.empty((sp.nb, p.G, p.Cg * p.KH, p.cols), x.dtype)
             _fill_rows(x[n0:n1], sp, rows)
-        return [c0, c1, sp, sh, rows]
+        return [c0, c1, sp, sh, (gyr, rows)]
 
     def gemm(st: list) -> None:
-        c0, c1, _, sh, rows = st
-        np.matmul(sh, rows.transpose(0, 1, 3, 2), out=gwc[c0:c1])
+        c0, c1, _, sh, (gyr, rows) = st
+        if sh is not None:  # one GEMM (faster than KW of a KW-th the rows)
+            np.matmul(sh, rows.transpose(0, 1, 3, 2), out=gwc[c0:c1])
+            return
+        # grad_w's kw block: grad_out against the rows read kw * dw columns on, one GEMM over views (no shifted
+        # copies); the chunk's last columns it drops are garbage ones, zero in grad_out
+        out = gwc[c0:c1].reshape(c1 - c0, p.G, p.KW, p.OCg, p.Cg * p.KH)
+        for kw in range(p.KW):
+            d = kw * p.dw
+            np.matmul(gyr[..., : p.cols - d], rows[..., d:].transpose(0, 1, 3, 2), out=out[:, :, kw])
 
     def post(st: list) -> None:  # the input gradient's GEMM here: the caller's share while the worker runs gemm
         c0, c1, sp, sh, _ = st
@@ -400,7 +414,7 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
             np.add(blk, drows[:, :, :, kh], out=blk)
         _crop(gbuf, sp, gx[c0 * p.nc : c1 * p.nc])
 
-    rows = p.G * (p.Cg * p.KH * (1 if gx is None else 2) + (p.KW + 1) * p.OCg)
+    rows = p.G * (p.Cg * p.KH + p.OCg if gx is None else 2 * p.Cg * p.KH + (p.KW + 1) * p.OCg)
     macs = p.nb * p.G * p.KW * p.OCg * p.Cg * p.KH * p.cols * (1 + (gx is not None))
     _pipeline(p, rows, macs, pre, gemm, None if gx is None else post, staged=True)
     gw = gwc.sum(axis=0)
