@@ -17,12 +17,12 @@ from gpuml.testing import assert_close
 # (x shape, w shape, stride, padding, dilation, groups, which im2col layout the plan picks)
 SHAPES = [
     ((5, 1, 12, 12), (6, 1, 5, 5), 1, 2, 1, 1, "rows"),  # LeNet conv1 shape, small batch
-    ((5, 1, 12, 12), (6, 1, 3, 3), 1, 1, 1, 1, "taps"),  # Cg*KH + KW*OCg = 21 >= 2 K
     ((6, 6, 9, 9), (16, 6, 5, 5), 1, 0, 1, 1, "rows"),  # LeNet conv2 shape
     ((4, 8, 9, 9), (12, 4, 3, 3), 1, 1, 1, 2, "rows"),  # groups
     ((3, 4, 12, 11), (8, 4, 5, 3), 1, (2, 1), 2, 1, "rows"),  # dilation, uneven padding
     ((3, 3, 10, 9), (5, 3, 3, 3), 2, 1, 1, 1, "taps"),  # stride 2
     ((7, 2, 6, 6), (3, 2, 1, 1), 1, 0, 1, 1, "taps"),  # 1x1
+    ((5, 1, 12, 12), (6, 1, 3, 3), 1, 1, 1, 1, "taps"),  # Cg*KH + KW*OCg = 21 >= 2 K
 ]
 
 
@@ -79,6 +79,33 @@ def test_non_finite_inputs_stay_in_their_receptive_fields(cpu_device, xs, ws, s,
     assert_close(y, ref, "matmul")  # NaN / +-Inf exactly where the float64 direct convolution has them
     assert_close(gw.numpy(), rgw, "matmul")
     assert np.array_equal(np.isnan(gx.numpy()), np.isnan(rgx))
+
+
+@pytest.mark.parametrize("where", ["x", "w", "grad_out"])
+def test_row_columns_fall_back_to_taps_on_non_finite_inputs(cpu_device, monkeypatch, where):
+    """The row backward checks its results, not its inputs: a NaN / Inf input, weight or grad_out that reaches them
+    gives exactly the tap columns' gradients, with and without the input gradient (grad_w the float64
+    reference's); a non-finite weight without the input gradient reaches nothing (grad_w close to the taps')."""
+    xs, ws, _s, p, *_ = SHAPES[1]
+    g = conv_geometry(xs, ws, 1, p, 1, 1)
+    assert im2col.plan(g).rows
+    x, w, _ = _data(xs, ws, seed=6)
+    gy = np.random.default_rng(7).standard_normal(g.out_shape).astype(np.float32)
+    bad = {"x": x, "w": w, "grad_out": gy}[where]
+    bad.reshape(-1)[[3, bad.size // 2]] = [np.nan, np.inf]
+    with np.errstate(invalid="ignore"):
+        rgw = ref_backward(x, w, gy, padding=p)[1]
+        for input_grad in (True, False):
+            got = im2col.conv2d_backward(x, w, gy, g, input_grad, np.empty_like(w), np.empty(ws[0], np.float32))
+            with monkeypatch.context() as m:
+                m.setattr(im2col.plan(g), "rows", False)
+                taps = im2col.conv2d_backward(x, w, gy, g, input_grad, np.empty_like(w), np.empty(ws[0], np.float32))
+            fell_back = not all(np.isfinite(r).all() for r in taps if r is not None)
+            for a, r in zip(got, taps, strict=True):  # rows kept where grad_w alone never reads w: close, not equal
+                assert (a is None and r is None) or np.array_equal(a, r, equal_nan=True) or not fell_back
+                assert a is None or assert_close(a, r, "matmul") is None
+            assert np.array_equal(np.isnan(got[1]), np.isnan(rgw))
+            assert_close(np.nan_to_num(got[1]), np.nan_to_num(rgw), "matmul")
 
 
 def test_kept_columns_follow_the_input(cpu_device):

@@ -305,9 +305,12 @@ def conv2d_backward(x, w, gy, g, input_grad: bool, grad_w, grad_b):
     bsum = np.empty((g.N, g.OC), gy.dtype)  # per image: summed over images after the parts
     gx = np.empty(x.shape, np.result_type(w, gy)) if input_grad else None
     dtype = np.result_type(x, gy)
-    if p.rows and _finite(x, w, gy):
+    if p.rows:
         _backward_rows(x, w, gy, p, bsum, grad_w, gx, dtype)
-    else:
+    # The row columns multiply every input (garbage columns included) and, for grad_x, every weight: a non-finite
+    # one anywhere makes a result non-finite, so finite results are right (a check of the results, smaller than
+    # the inputs); else the tap columns, which mask what the garbage columns read
+    if not p.rows or not _finite(grad_w, *(() if gx is None else (gx,))):
         _backward_taps(x, w, gy, p, bsum, grad_w, gx, dtype)
     bsum.sum(axis=0, out=grad_b)
     return gx, grad_w, grad_b
