@@ -13,11 +13,11 @@ lost device raise :class:`WebGPUError` on the next call.
 
 from __future__ import annotations
 
-import re
 import struct
 from typing import Any
 
 from ..wgsl import ComposedShader, compile_error
+from .browser_js import adapter_info, helpers, js_obj, snake, u32, unset
 from .gpu import QUERY, READBACK, STORAGE, UNIFORM, GPUDevice, pool_bucket
 
 try:  # only inside Pyodide; importing this module elsewhere is harmless
@@ -50,55 +50,6 @@ _ASYNC_HINT = (
     "with pyodide.runPythonAsync so that blocking calls (JSPI run_sync) are allowed"
 )
 
-_JS_HELPERS = """
-return {
-  // Own and prototype (WebIDL attribute) properties of a GPU info/limits object as a plain object.
-  plain(o) {
-    const r = {};
-    for (const k in o) { const v = o[k]; if (["number", "string", "boolean"].includes(typeof v)) r[k] = v; }
-    return r;
-  },
-  // Settle error-scope promises, folded promises and a mapAsync promise; resolve to "" or the error text.
-  settle(ps) {
-    return Promise.allSettled(ps).then((rs) => {
-      const m = [];
-      for (const r of rs) {
-        if (r.status === "rejected") m.push(String((r.reason && r.reason.message) || r.reason));
-        else if (typeof r.value === "string") { if (r.value) m.push(r.value); }
-        else if (r.value) m.push(`${r.value.constructor.name}: ${r.value.message}`);
-      }
-      return m.join("\\n");
-    });
-  },
-  // createComputePipelineAsync (Dawn compiles it off the GPU process's main thread, so draws and other work are
-  // not queued behind it) with the module's compilation info; the record fills in when both are done.
-  compileAsync(dev, module, desc) {
-    const rec = { pipeline: null, messages: null, error: null };
-    rec.done = Promise.all([module.getCompilationInfo(), dev.createComputePipelineAsync(desc)]).then(
-      ([info, pipeline]) => { rec.messages = info.messages; rec.pipeline = pipeline; },
-      (e) => { rec.error = String((e && e.message) || e); });
-    return rec;
-  },
-};
-"""
-_helpers = None
-
-
-def _h():
-    global _helpers
-    if _helpers is None:
-        _helpers = js.Function.new(_JS_HELPERS)()
-    return _helpers
-
-
-def _obj(d: dict) -> Any:
-    """A JS object from a dict (nested dicts too); keys must be WebGPU's camelCase names."""
-    return to_js(d, dict_converter=js.Object.fromEntries)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"([a-z])([A-Z0-9])", r"\1_\2", name).lower()
-
 
 class PipelinePending(BaseException):
     """Raised by a kernel's first use while ``BrowserDevice.defer_compiles`` is set: its pipeline is being compiled
@@ -126,13 +77,13 @@ class BrowserDevice(GPUDevice):
         """Wrap a JS ``GPUAdapter`` and the ``GPUDevice`` requested from it; use :meth:`create` or
         :meth:`create_async` instead of calling this directly."""
         _require_pyodide()
-        h = _h()
+        h = helpers()
         info = h.plain(adapter.info).to_py()
-        self.adapter_info = _adapter_info(info)
+        self.adapter_info = adapter_info(info)
         self._device = device
         self._queue = device.queue
         self.features = frozenset(OPTIONAL_FEATURES.get(f, f) for f in device.features)
-        self.limits = {_snake(k): v for k, v in h.plain(device.limits).to_py().items()}
+        self.limits = {snake(k): v for k, v in h.plain(device.limits).to_py().items()}
         usage, self._map_mode = js.GPUBufferUsage, js.GPUMapMode.READ
         self._usage = {
             STORAGE: usage.STORAGE | usage.COPY_SRC | usage.COPY_DST,
@@ -157,7 +108,7 @@ class BrowserDevice(GPUDevice):
         self._async_compiles: dict[str, tuple[Any, Any]] = {}
         super().__init__()
         if "timestamp-query" in self.features:
-            self._query_set = device.createQuerySet(_obj({"type": "timestamp", "count": 2}))
+            self._query_set = device.createQuerySet(js_obj({"type": "timestamp", "count": 2}))
             self._query_buf = self._create_buffer(256, QUERY)
             self._query_read = self._create_buffer(256, READBACK)
 
@@ -172,13 +123,13 @@ class BrowserDevice(GPUDevice):
                 "navigator.gpu is not available: this browser or context has no WebGPU (it needs a secure context "
                 "- https or localhost - and a WebGPU browser; headless Chromium needs --enable-unsafe-webgpu)"
             )
-        adapter = await gpu.requestAdapter(_obj({"powerPreference": power_preference}))
+        adapter = await gpu.requestAdapter(js_obj({"powerPreference": power_preference}))
         if adapter is None or adapter is jsnull:
             raise RuntimeError("navigator.gpu.requestAdapter() returned null: WebGPU is blocked or has no adapter")
         features = [f for f in OPTIONAL_FEATURES if adapter.features.has(f)]
         limits = {name: getattr(adapter.limits, name) for name in RAISED_LIMITS}
         device = await adapter.requestDevice(
-            _obj({"label": "gpuml", "requiredFeatures": features, "requiredLimits": limits})
+            js_obj({"label": "gpuml", "requiredFeatures": features, "requiredLimits": limits})
         )
         return cls(adapter, device)
 
@@ -226,12 +177,12 @@ class BrowserDevice(GPUDevice):
         pending, self._pending = self._pending, []
         if extra is not None:
             pending.append(extra)
-        return str(await _h().settle(to_js(pending))) if pending else ""
+        return str(await helpers().settle(to_js(pending))) if pending else ""
 
     # --- raw WebGPU calls -----------------------------------------------------------------------------
     def _create_buffer(self, size, kind):
         self._check()
-        return self._device.createBuffer(_obj({"size": size, "usage": self._usage[kind]}))
+        return self._device.createBuffer(js_obj({"size": size, "usage": self._usage[kind]}))
 
     def _destroy_buffer(self, handle):
         handle.destroy()
@@ -268,7 +219,7 @@ class BrowserDevice(GPUDevice):
         dev = self._device
         # Tint requires `enable subgroups;` (naga rejects it; the native backend strips it): keep it here.
         dev.pushErrorScope("validation")
-        module = dev.createShaderModule(_obj({"label": shader.path, "code": shader.source}))
+        module = dev.createShaderModule(js_obj({"label": shader.path, "code": shader.source}))
         entries = []
         for b in shader.bindings:
             if b.kind == "uniform":
@@ -278,11 +229,11 @@ class BrowserDevice(GPUDevice):
             else:
                 layout = {"type": "storage"}
             entries.append({"binding": b.index, "visibility": js.GPUShaderStage.COMPUTE, "buffer": layout})
-        bgl = dev.createBindGroupLayout(_obj({"label": shader.path, "entries": entries}))
-        layout = dev.createPipelineLayout(_obj({"bindGroupLayouts": [bgl]}))
-        desc = _obj({"label": shader.path, "layout": layout, "compute": {"module": module, "entryPoint": "main"}})
+        bgl = dev.createBindGroupLayout(js_obj({"label": shader.path, "entries": entries}))
+        layout = dev.createPipelineLayout(js_obj({"bindGroupLayouts": [bgl]}))
+        desc = js_obj({"label": shader.path, "layout": layout, "compute": {"module": module, "entryPoint": "main"}})
         if self.defer_compiles:  # compile in the background; the caller runs its work again once it is done
-            rec = _h().compileAsync(dev, module, desc)
+            rec = helpers().compileAsync(dev, module, desc)
             dev.popErrorScope()
             self._async_compiles[shader.source] = (rec, bgl)
             raise PipelinePending(shader.path, rec.done)
@@ -298,12 +249,12 @@ class BrowserDevice(GPUDevice):
     def _finish_async(self, shader: ComposedShader, rec, bgl):
         """The pipeline of an asynchronous compile: raise PipelinePending while it runs (in deferred mode), else
         wait for it; compile errors are raised as for a synchronous compile."""
-        if _unset(rec.pipeline) and _unset(rec.error):
+        if unset(rec.pipeline) and unset(rec.error):
             if self.defer_compiles:
                 raise PipelinePending(shader.path, rec.done)
             self._block(lambda: rec.done, "waiting for a pipeline being compiled")
         del self._async_compiles[shader.source]
-        if not _unset(rec.error):
+        if not unset(rec.error):
             raise compile_error(shader, str(rec.error))
         self._raise_compile_errors(shader, rec, None)
         return rec.pipeline, bgl
@@ -323,7 +274,7 @@ class BrowserDevice(GPUDevice):
     def _create_bind_group(self, layout, entries):
         self._check()
         return self._device.createBindGroup(
-            _obj(
+            js_obj(
                 {
                     "layout": layout,
                     "entries": [
@@ -344,7 +295,7 @@ class BrowserDevice(GPUDevice):
             self._upload(ring[0], 0, ring[1])
         encoder = dev.createCommandEncoder()
         offsets = [c[3] for c in commands if c[0] == "dispatch" and c[3] is not None]
-        js_offsets = to_js(memoryview(_u32(offsets))) if offsets else None
+        js_offsets = to_js(memoryview(u32(offsets))) if offsets else None
         use_ts = timestamps and self._query_set is not None
         n_passes = sum(
             1 for i, c in enumerate(commands) if c[0] == "dispatch" and (i == 0 or commands[i - 1][0] != "dispatch")
@@ -360,7 +311,7 @@ class BrowserDevice(GPUDevice):
                             writes["beginningOfPassWriteIndex"] = 0
                         if pass_index == n_passes - 1:
                             writes["endOfPassWriteIndex"] = 1
-                        desc = _obj({"timestampWrites": writes})
+                        desc = js_obj({"timestampWrites": writes})
                     cpass = encoder.beginComputePass(desc) if desc is not None else encoder.beginComputePass()
                     pass_index += 1
                 _, pipeline, group, offset, grid = cmd
@@ -385,7 +336,7 @@ class BrowserDevice(GPUDevice):
         self._queue.submit([encoder.finish()])
         self._pending.append(dev.popErrorScope())
         if len(self._pending) > _MAX_PENDING_SCOPES:
-            self._pending = [_h().settle(to_js(self._pending))]
+            self._pending = [helpers().settle(to_js(self._pending))]
 
     # --- readback -------------------------------------------------------------------------------------
     def _readback_buffer(self, nbytes):
@@ -410,10 +361,10 @@ class BrowserDevice(GPUDevice):
         )
 
     def _settle_with(self, extra):
-        """A JS promise settling every pending submit error scope together with ``extra`` (see _JS_HELPERS)."""
+        """A JS promise settling every pending submit error scope and ``extra`` (see browser_js.JS_HELPERS)."""
         pending, self._pending = self._pending, []
         pending.append(extra)
-        return _h().settle(to_js(pending))
+        return helpers().settle(to_js(pending))
 
     def _map_read_blocking(self, staging, nbytes):
         """What _map_read_async does, without a Python coroutine: one JSPI suspension on one JS promise. Running the
@@ -479,32 +430,3 @@ class BrowserDevice(GPUDevice):
         self._on_error_proxy.destroy()
         self._on_error_proxy = None
         self._device.destroy()
-
-
-def _unset(value) -> bool:
-    return value is None or value is jsnull
-
-
-def _u32(values):
-    import array
-
-    return array.array("I", values)
-
-
-def _adapter_info(info: dict) -> dict:
-    vendor, arch = info.get("vendor", ""), info.get("architecture", "")
-    fallback = bool(info.get("isFallbackAdapter")) or "swiftshader" in f"{vendor} {arch}".lower()
-    out = {
-        "vendor": vendor,
-        "architecture": arch,
-        # Browsers often leave device/description empty: fall back to "vendor architecture" ("google swiftshader").
-        "device": info.get("device") or info.get("description") or f"{vendor} {arch}".strip(),
-        "description": info.get("description", ""),
-        "backend_type": "WebGPU (browser)",
-        # WebGPU does not tell integrated from discrete; a fallback adapter (SwiftShader) is a CPU.
-        "adapter_type": "CPU" if fallback else "GPU",
-    }
-    for key in ("subgroupMinSize", "subgroupMaxSize", "isFallbackAdapter"):
-        if key in info:
-            out[_snake(key)] = info[key]
-    return out
