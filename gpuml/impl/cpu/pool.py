@@ -125,9 +125,10 @@ def _max_pool_backward(gy, idx, g: dict, relu_out=None):
 def _scatter(gy, idx, gx) -> None:
     """grad_out (these images) scattered onto zeroed ``gx`` (their planes, (images * C, H * W)) at each window's
     winner."""
-    itype = np.int32 if gx.size < 2**31 else np.intp  # int32 indices: a smaller index pass
-    plane = np.arange(0, gx.size, gx.shape[1], dtype=itype)[:, None]  # flat index of each (n, c) plane
-    gx.reshape(-1)[np.add(idx.reshape(gx.shape[0], -1), plane, dtype=itype)] = gy.reshape(gx.shape[0], -1)
+    # intp indices: numpy converts int32 ones to intp before it scatters (LeNet's pool backwards 10% slower with
+    # int32; benchmarks/RESULTS.md, "numpy conv")
+    plane = np.arange(0, gx.size, gx.shape[1], dtype=np.intp)[:, None]  # flat index of each (n, c) plane
+    gx.reshape(-1)[np.add(idx.reshape(gx.shape[0], -1), plane, dtype=np.intp)] = gy.reshape(gx.shape[0], -1)
 
 
 def max_pool2d(x: Tensor, g: dict) -> tuple[Tensor, Tensor]:
