@@ -278,12 +278,15 @@ def conv2d(x, w, b, g, relu: bool):
     return out
 
 
-def _grad_rows(gy, p: _Plan):
-    """grad_out in the column layout, (chunks, G, OCg, nc * OH * RW), zeros in the garbage columns."""
-    gyr = np.empty((p.nb, p.G, p.OCg, p.nc, p.OH, p.rw), gy.dtype)
+def _grad_rows(gy, p: _Plan, out=None):
+    """grad_out in the column layout, (chunks, G, OCg, nc * OH * RW), zeros in the garbage columns; into ``out``
+    (that shape, rows contiguous) when given."""
+    if out is None:
+        out = np.empty((p.nb, p.G, p.OCg, p.cols), gy.dtype)
+    gyr = np.reshape(out, (p.nb, p.G, p.OCg, p.nc, p.OH, p.rw), copy=False)
     gyr[..., p.OW :] = 0
     gyr[..., : p.OW] = gy.reshape(p.nb, p.nc, p.G, p.OCg, p.OH, p.OW).transpose(0, 2, 3, 1, 4, 5)
-    return gyr.reshape(p.nb, p.G, p.OCg, p.cols)
+    return out
 
 
 def _finite(*arrays) -> bool:
@@ -378,11 +381,13 @@ def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
     def pre(c0: int, c1: int) -> list:
         sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
         _bias_sums(gy[n0:n1], bsum[n0:n1])
-        gyr = _grad_rows(gy[n0:n1], sp)
         sh = None
-        if gx is not None:  # the input gradient's GEMM reads the shifted copies
-            sh = np.empty((sp.nb, p.G, p.KW, p.OCg, p.cols), gyr.dtype)
-            for kw in range(p.KW):
+        if gx is None:
+            gyr = _grad_rows(gy[n0:n1], sp)
+        else:  # the input gradient's GEMM reads the shifted copies; grad_out is the kw = 0 one, written in place
+            sh = np.empty((sp.nb, p.G, p.KW, p.OCg, p.cols), gy.dtype)
+            gyr = _grad_rows(gy[n0:n1], sp, sh[:, :, 0])
+            for kw in range(1, p.KW):
                 d = kw * p.dw
                 sh[:, :, kw, :, :d] = 0
                 sh[:, :, kw, :, d:] = gyr[..., : p.cols - d]
