@@ -35,6 +35,10 @@ from .data import (
     softmax_rows,
 )
 from .data import FitStep as FitStep  # gpuml.train names it
+from .model_io import load_model as load_model  # gpuml.train names them
+from .model_io import load_npz as load_npz
+from .model_io import move_model
+from .model_io import save_npz_atomic as save_npz_atomic
 
 FORMAT_VERSION = 2  # gpuml.serialize.FORMAT_VERSION (checked by the tests; serialize needs numpy)
 _NUMPY_NAMES = ("image_for_model", "image_to_mnist", "softmax")  # gpuml.images' helpers, named here too
@@ -68,7 +72,7 @@ class Trainer:
         # a model built on a device other than the default was put there on purpose; else auto's choice for training
         self.device = device or (model.device if built and model.device is not get_device() else device_for("train"))
         if built and model.device is not self.device:
-            _move(model, self.device)
+            move_model(model, self.device)
         self._model = model
         self._optimizer = self._schedule = None
         if optimizer is not None:
@@ -479,35 +483,3 @@ def _epoch_line(record: dict) -> str:
         f"epoch {record['epoch']:>2}: loss {record['train_loss']:.4f}, train acc {record['train_accuracy']:.4f}"
         f"{parts} ({record['images_per_s']:,.0f} img/s, {record['seconds']:.1f} s)"
     )
-
-
-def save_npz_atomic(path, arrays: dict, meta: dict) -> None:
-    """Write ``arrays`` plus a JSON ``meta`` entry to ``path`` atomically (:func:`gpuml.serialize.write_atomic`)."""
-    from .. import serialize
-
-    serialize.write_atomic(path, arrays, meta)
-
-
-def load_npz(path) -> tuple[dict, dict]:
-    """``(arrays, meta)`` of a model file or checkpoint; :class:`gpuml.serialize.ModelFormatError` (a ValueError)
-    names the file and the reason when it is not one, is damaged or is of a newer format."""
-    from .. import serialize
-
-    return serialize.read(path)
-
-
-def _move(model: Sequential, device) -> None:
-    """Rebuild ``model`` on ``device`` with its weights and buffers (a Trainer on another device than the model)."""
-    state = model.state_dict()
-    model.build(model.input_shape, device)
-    model.load_state_dict(state)
-
-
-def load_model(path, device=None) -> tuple[Sequential, dict]:
-    """A trained model (eval mode) and its metadata from a file of :func:`gpuml.save`, ``Trainer.save`` or
-    ``gpuml train`` (the model is rebuilt from the file's layer list, or the spec of a format-1 file), on ``device``,
-    by default where ``auto`` runs inference (:func:`gpuml.backends.device_for`)."""
-    from .. import serialize
-
-    arrays, meta = serialize.read(path)
-    return serialize.build(arrays, meta, path, device or device_for("predict")).eval(), meta
