@@ -174,6 +174,25 @@ def test_errors_next_to_controls(aug):
     page.fill("#aug-spec", "rotate 10, brightness 0.5")
     page.click("#aug-run")
     wait(page, "!document.querySelector('.field-error[data-for=\"aug-spec\"]')")
+    # a digit number outside the data, a negative seed: in words, next to their own boxes (not the spec's)
+    for value, words in (("-1", "got -1"), ("1000000000", "got 1000000000"), ("", "got nothing")):
+        page.fill("#aug-index", value)
+        page.press("#aug-index", "Enter")
+        box = page.locator('.field-error[data-for="aug-index"]')
+        box.wait_for(timeout=30_000)
+        assert box.inner_text() == f"digit # takes a whole number from 0 to 99, {words}"
+    page.fill("#aug-index", "3")
+    page.press("#aug-index", "Enter")
+    wait(page, "!document.querySelector('.field-error[data-for=\"aug-index\"]')")
+    page.fill("#aug-seed", "-1")
+    page.press("#aug-seed", "Enter")
+    box = page.locator('.field-error[data-for="aug-seed"]')
+    box.wait_for(timeout=30_000)
+    assert "'seed'" in box.inner_text() and "got -1" in box.inner_text()
+    assert page.locator('.field-error[data-for="aug-spec"]').count() == 0
+    page.fill("#aug-seed", "0")
+    page.press("#aug-seed", "Enter")
+    wait(page, "!document.querySelector('.field-error[data-for=\"aug-seed\"]')")
     assert console_errors(page.console) == []
 
 

@@ -32,14 +32,31 @@ export function init(ctx) {
       `${out.ms.toFixed(1)} ms (parameters, kernels, draw)`;
   }
 
-  // Run the text spec (the builder follows it). Errors go next to the spec field.
+  // The digit number, checked here: Python would slice past the data and fail with a reshape error.
+  function digitIndex() {
+    const box = $("aug-index"), raw = box.value.trim(), n = Number(raw), max = Number(box.max);
+    if (raw !== "" && Number.isInteger(n) && n >= 0 && n <= max) return n;
+    throw new Error(`digit # takes a whole number from 0 to ${max}, got ${raw === "" ? "nothing" : raw}`);
+  }
+
+  // Run the text spec (the builder follows it). Errors go next to the control that caused them: the digit number,
+  // the seed (the model names it), else the spec field.
   const run = () => serial(async () => {
+    let index;
+    try {
+      index = digitIndex();
+      clearError("aug-index");
+    } catch (e) {
+      errorAt("aug-index", e);
+      return;
+    }
     try {
       shown(await call("augment_run", $("aug-spec").value, Number($("aug-seed").value), $("aug-source").value,
-        Number($("aug-index").value)));
+        index));
       clearError("aug-seed");
     } catch (e) {
-      errorAt("aug-spec", e);
+      if (/'seed'/.test(String((e && e.message) || e))) errorAt("aug-seed", e);
+      else errorAt("aug-spec", e);
     }
   });
 
