@@ -147,7 +147,7 @@ export function init(c) {
   $("builder-train").onclick = async () => {
     const steps = Number($("builder-steps").value);
     if (!Number.isInteger(steps) || steps < 1 || steps > 2000) {
-      errorAt("builder-steps", `steps must be an integer in [1, 2000], got ${$("builder-steps").value}`);
+      errorAt("builder-steps", `steps must be an integer in [1, 2000], got ${$("builder-steps").value || "nothing"}`);
       return;
     }
     clearError("builder-steps");
@@ -189,7 +189,7 @@ export function init(c) {
     const i = Number($("builder-digit").value);
     const n = state.builder.result ? state.builder.result.setup.n_test : 512;
     if (!Number.isInteger(i) || i < 0 || i >= n) {
-      errorAt("builder-digit", `test digit must be an integer in [0, ${n - 1}], got ${$("builder-digit").value}`);
+      errorAt("builder-digit", `test digit must be an integer in [0, ${n - 1}], got ${$("builder-digit").value || "nothing"}`);
       return;
     }
     try {

@@ -112,7 +112,7 @@ export async function init(c) {
   $("cb-run").onclick = async () => {
     const runs = Number($("cb-runs").value);
     if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
-      errorAt("cb-runs", `runs must be an integer in [1, 50], got ${$("cb-runs").value}`);
+      errorAt("cb-runs", `runs must be an integer in [1, 50], got ${$("cb-runs").value || "nothing"}`);
       return;
     }
     clearError("cb-runs");
