@@ -98,7 +98,9 @@ function plot(canvas, xs, ys, { title, color, mark, current, yFmt }) {
     g.lineWidth = 2;
     g.beginPath(); g.moveTo(px(mark), T); g.lineTo(px(mark), H - B); g.stroke();
     g.fillStyle = "#ff9a3c";
-    g.fillText(`k = ${mark}`, Math.min(px(mark) + 4, W - R - 40), T + 14);
+    // the label where the curve is not: the silhouette's mark is its maximum, at the top of the plot
+    const at = ys[xs.indexOf(mark)], high = at !== undefined && at !== null && py(at) < (T + H - B) / 2;
+    g.fillText(`k = ${mark}`, Math.min(px(mark) + 4, W - R - 40), high ? H - B - 6 : T + 14);
   }
   g.strokeStyle = color;
   g.fillStyle = color;
