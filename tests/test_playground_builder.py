@@ -111,3 +111,20 @@ def test_short_training_run_learns():
     for _ in range(3):
         model.train_steps(per_epoch)
     assert model.test_accs[-1] > 0.9
+
+
+def test_empty_fields_are_named_nothing_in_the_error():
+    from gpuml.playground import builder as B
+    from gpuml.playground.controls import slider
+
+    stack = [{"type": "conv", "out": None, "k": 3}, {"type": "flatten"}, {"type": "fc", "out": 10}]
+    assert B.analyze(stack)["errors"] == ["layer 1 (conv ? 3×3): outputs must be an integer in [1, 512], got nothing"]
+    stack = [{"type": "dropout", "rate": ""}, {"type": "flatten"}, {"type": "fc", "out": 10}]
+    assert B.analyze(stack)["errors"] == ["layer 1 (dropout ?): the dropout rate must be in [0, 1), got nothing"]
+    k = slider("k", 5, 2, 15, integer=True)
+    try:
+        k.validate(None)
+    except ValueError as e:
+        assert str(e) == "control 'k' takes an integer in [2, 15], got nothing"
+    else:
+        raise AssertionError("None accepted")

@@ -33,6 +33,7 @@ from ..nn import (
     Tanh,
 )
 from ..nn.models import spec_of
+from .controls import got
 
 INPUT = (1, 28, 28)  # MNIST
 CLASSES = 10
@@ -53,13 +54,14 @@ def _int(layer: dict, key: str, default: int, where: str) -> int:
     lo, hi = _LIMITS[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or not lo <= value <= hi:
         names = {"out": "outputs", "k": "size", "stride": "stride", "pad": "padding"}
-        raise ValueError(f"{where}: {names[key]} must be an integer in [{lo}, {hi}], got {value!r}")
+        raise ValueError(f"{where}: {names[key]} must be an integer in [{lo}, {hi}], got {got(value)}")
     return int(value)
 
 
 def label(layer: dict) -> str:
     """Short text of a row ("conv 8 3×3", "pool 2", "fc 10", "dropout 0.25")."""
     t = layer.get("type")
+    layer = {key: "?" if value is None or value == "" else value for key, value in layer.items()}  # empty fields
     if t == "conv":
         k = layer.get("k", 3)
         extra = f" s{layer.get('stride', 1)}" * (layer.get("stride", 1) != 1) + f" pad{layer.get('pad', 0)}"
@@ -69,7 +71,8 @@ def label(layer: dict) -> str:
     if t == "fc":
         return f"fc {layer.get('out', 10)}"
     if t == "dropout":
-        return f"dropout {layer.get('rate', 0.25):g}"
+        rate = layer.get("rate", 0.25)
+        return f"dropout {rate:g}" if isinstance(rate, int | float) else f"dropout {rate}"
     return str(t)
 
 
@@ -82,7 +85,7 @@ def module_of(layer: dict, where: str):
     if t == "pool":
         mode = layer.get("mode", "max")
         if mode not in ("max", "avg"):
-            raise ValueError(f"{where}: pooling is 'max' or 'avg', got {mode!r}")
+            raise ValueError(f"{where}: pooling is 'max' or 'avg', got {got(mode)}")
         k = _int(layer, "k", 2, where)
         return (MaxPool2d if mode == "max" else AvgPool2d)(k, k)
     if t == "fc":
@@ -92,7 +95,7 @@ def module_of(layer: dict, where: str):
     if t == "dropout":
         rate = layer.get("rate", 0.25)
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
-            raise ValueError(f"{where}: the dropout rate must be in [0, 1), got {rate!r}")
+            raise ValueError(f"{where}: the dropout rate must be in [0, 1), got {got(rate)}")
         return Dropout(float(rate))
     if t == "bn":
         return BatchNorm2d()

@@ -11,7 +11,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Control", "DemoModel", "button", "choice", "slider", "toggle"]
+__all__ = ["Control", "DemoModel", "button", "choice", "got", "slider", "toggle"]
+
+
+def got(value) -> str:
+    """A bad value as an error message shows it: an empty field is "nothing", not None or ''."""
+    return "nothing" if value is None or (isinstance(value, str) and not value.strip()) else repr(value)
 
 
 @dataclass(frozen=True)
@@ -45,13 +50,13 @@ class Control:
             if ok and self.integer:
                 ok = float(value).is_integer()
             if not ok or not self.lo <= value <= self.hi:
-                raise ValueError(f"control {self.name!r} takes {self.describe()}, got {value!r}")
+                raise ValueError(f"control {self.name!r} takes {self.describe()}, got {got(value)}")
             return int(value) if self.integer else float(value)
         if self.kind == "choice":
             for c in self.choices:
                 if value == c and type(value) is type(c):
                     return c
-            raise ValueError(f"control {self.name!r} takes {self.describe()}, got {value!r}")
+            raise ValueError(f"control {self.name!r} takes {self.describe()}, got {got(value)}")
         raise ValueError(f"control {self.name!r} is a button: press it, it takes no value")
 
     def as_dict(self) -> dict:
