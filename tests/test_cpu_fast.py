@@ -83,8 +83,8 @@ def test_non_finite_inputs_stay_in_their_receptive_fields(cpu_device, xs, ws, s,
 
 @pytest.mark.parametrize("where", ["x", "w", "grad_out"])
 def test_row_columns_fall_back_to_taps_on_non_finite_inputs(cpu_device, monkeypatch, where):
-    """The row backward checks its results, not its inputs: a NaN / Inf input, weight or grad_out that reaches them
-    gives exactly the tap columns' gradients, with and without the input gradient (grad_w the float64
+    """The row backward checks grad_w (and w), not x and grad_out: a NaN / Inf input, weight or grad_out that reaches
+    the results gives exactly the tap columns' gradients, with and without the input gradient (grad_w the float64
     reference's); a non-finite weight without the input gradient reaches nothing (grad_w close to the taps')."""
     xs, ws, _s, p, *_ = SHAPES[1]
     g = conv_geometry(xs, ws, 1, p, 1, 1)

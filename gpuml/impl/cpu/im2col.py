@@ -310,10 +310,10 @@ def conv2d_backward(x, w, gy, g, input_grad: bool, grad_w, grad_b):
     dtype = np.result_type(x, gy)
     if p.rows:
         _backward_rows(x, w, gy, p, bsum, grad_w, gx, dtype)
-    # The row columns multiply every input (garbage columns included) and, for grad_x, every weight: a non-finite
-    # one anywhere makes a result non-finite, so finite results are right (a check of the results, smaller than
-    # the inputs); else the tap columns, which mask what the garbage columns read
-    if not p.rows or not _finite(grad_w, *(() if gx is None else (gx,))):
+    # grad_w of the row columns multiplies every input and grad_out value (garbage columns included): a non-finite
+    # one makes it non-finite, so a finite grad_w is right (a check far smaller than x and grad_out); grad_x also
+    # reads every weight (w checked, as small). Else the tap columns, which mask what the garbage columns read
+    if not p.rows or not _finite(grad_w, *(() if gx is None else (w,))):
         _backward_taps(x, w, gy, p, bsum, grad_w, gx, dtype)
     bsum.sum(axis=0, out=grad_b)
     return gx, grad_w, grad_b
