@@ -113,7 +113,7 @@ class _Plan:
         # row columns: (chunk, group, channel, kh, image in chunk, oh * Wp + ow)
         # row columns copy KW times fewer rows than taps but their GEMM writes KW times more: they won up to
         # Cg*KH + KW*OCg = 1.8 K and lost from 2.3 K (strided tap copies cost more than contiguous GEMM writes;
-        # benchmarks/RESULTS.md, "numpy conv: row columns for LeNet's conv1")
+        # benchmarks/RESULTS.md, "numpy backend: cheaper LeNet-5 convolutions")
         self.rows = g.sh == g.sw == 1 and g.Cg * g.KH + g.KW * g.OCg < 2 * g.K
         self.row_shape = (self.nb, g.G, g.Cg, g.KH, self.nc, pn)
         self.row_strides = (self.nc * g.C * p, g.Cg * p, p, g.dh * self.wp, g.C * p, 1)

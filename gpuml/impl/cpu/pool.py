@@ -125,8 +125,8 @@ def _max_pool_backward(gy, idx, g: dict, relu_out=None):
 def _scatter(gy, idx, gx) -> None:
     """grad_out (these images) scattered onto zeroed ``gx`` (their planes, (images * C, H * W)) at each window's
     winner."""
-    # intp indices: numpy converts int32 ones to intp before it scatters (LeNet's pool backwards 10% slower with
-    # int32; benchmarks/RESULTS.md, "numpy conv")
+    # intp indices: numpy converts int32 ones to intp before it scatters (LeNet's scatters ~25% slower with
+    # int32; benchmarks/RESULTS.md, "numpy backend: cheaper LeNet-5 convolutions")
     plane = np.arange(0, gx.size, gx.shape[1], dtype=np.intp)[:, None]  # flat index of each (n, c) plane
     gx.reshape(-1)[np.add(idx.reshape(gx.shape[0], -1), plane, dtype=np.intp)] = gy.reshape(gx.shape[0], -1)
 
