@@ -113,41 +113,29 @@ def main(job: dict) -> dict:
     used = set(sys.modules)
     stats = {"stdlib_pyc": 0, "stdlib_dropped": 0, "gpuml_pyc": 0, "gpuml_dropped": 0}
 
-    def stdlib_entries():
-        with zipfile.ZipFile(job["stdlib"]) as zf:
+    def entries(archive, drop, compiled, prefix, kind, docstrings):
+        """(name, bytes) of ``archive`` without ``drop``; ``.py`` files that ``compiled`` picks become ``.pyc``."""
+        with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 name = info.filename
                 if info.is_dir():
                     continue
-                if name.startswith(DROP):
-                    stats["stdlib_dropped"] += 1
+                if name.startswith(drop):
+                    stats[f"{kind}_dropped"] += 1
                     continue
                 data = zf.read(info)
-                if name.endswith(".py") and _module(name) in used:
-                    stats["stdlib_pyc"] += 1
-                    yield name[:-3] + ".pyc", _pyc(data, f"{job['stdlib_path']}/{name}")
+                if name.endswith(".py") and compiled(name):
+                    stats[f"{kind}_pyc"] += 1
+                    yield name[:-3] + ".pyc", _pyc(data, f"{prefix}/{name}", docstrings=docstrings)
                 else:
                     yield name, data
 
-    def wheel_entries():
-        with zipfile.ZipFile(job["wheel"]) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                if info.is_dir():
-                    continue
-                if name.startswith(NATIVE_ONLY):
-                    stats["gpuml_dropped"] += 1
-                    continue
-                data = zf.read(info)
-                if name.endswith(".py"):
-                    stats["gpuml_pyc"] += 1
-                    yield name[:-3] + ".pyc", _pyc(data, f"{site}/{name}", docstrings=False)
-                else:
-                    yield name, data
+    stdlib_entries = entries(job["stdlib"], DROP, lambda n: _module(n) in used, job["stdlib_path"], "stdlib", True)
+    wheel_entries = entries(job["wheel"], NATIVE_ONLY, lambda n: True, site, "gpuml", False)
 
     with open(job["stdlib_out"], "wb") as f:
-        f.write(_rewrite(stdlib_entries()))
-    wheel = dict(wheel_entries())
+        f.write(_rewrite(stdlib_entries))
+    wheel = dict(wheel_entries)
     record = next(name for name in wheel if name.endswith(".dist-info/RECORD"))
     wheel[record] = "".join(f"{name},{_hash(data)}\n" for name, data in wheel.items() if name != record).encode()
     wheel[record] += f"{record},,\n".encode()
