@@ -39,3 +39,33 @@ def test_screenshot_in_window_mode(xvfb, tmp_path):  # noqa: F811 - the fixture
     # a drawn frame: the dark background plus many distinct cluster colours, not one flat colour
     colours = np.unique(image.reshape(-1, 3)[::7], axis=0)
     assert len(colours) > 50, len(colours)
+
+
+def test_bad_screenshot_path_is_refused_before_the_demo_runs(tmp_path):
+    """--screenshot is checked up front: one line, exit 2 like the other option errors, and no frame drawn (the
+    frame statistics line is never printed)."""
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    (tmp_path / "shots.png").mkdir()
+    cases = [
+        (tmp_path / "out.txt", "screenshots are PNG files, give a name ending in .png"),
+        (tmp_path / "shots.png", "is a folder, give a file name ending in .png"),
+        (tmp_path / "notes.txt" / "out.png", f"{tmp_path / 'notes.txt'} is a file, not a folder"),
+    ]
+    for path, words in cases:
+        out = _gpuml("demo", "kmeans", "--offscreen", "--screenshot", str(path))
+        assert out.returncode == 2, (path, out.returncode, out.stderr)
+        assert out.stderr.strip() == f"gpuml demo kmeans: --screenshot {path}: {words}", out.stderr
+        assert out.stdout == "", out.stdout  # nothing ran: no frame times, no "wrote"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "shots.png"]
+
+
+def test_screenshot_check_accepts_what_can_be_written(tmp_path):
+    from gpuml.demos.app import check_screenshot
+
+    check_screenshot(tmp_path / "a.PNG")  # any case of .png
+    check_screenshot(tmp_path / "new" / "deeper" / "a.png")  # missing folders are made when it is saved
+    assert not (tmp_path / "new").exists()  # ... not by the check
+    (tmp_path / "old.png").write_bytes(b"x")
+    check_screenshot(tmp_path / "old.png")  # an existing file is overwritten
+    assert (tmp_path / "old.png").read_bytes() == b"x"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".gpuml-")] == []  # the probe is gone

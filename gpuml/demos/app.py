@@ -331,6 +331,28 @@ def save_png(image: np.ndarray, path: str | os.PathLike) -> None:
     Image.fromarray(arr[:, :, :3] if arr.shape[2] == 4 else arr).save(path)
 
 
+def check_screenshot(path: str | os.PathLike) -> None:
+    """A one-line ValueError, before a demo starts, for a --screenshot path it could not write when done: not a
+    .png name, a folder, or a place where no file can be written (missing folders are made when it is saved)."""
+    import tempfile
+
+    p = Path(path)
+    if p.suffix.lower() != ".png":
+        raise ValueError(f"--screenshot {path}: screenshots are PNG files, give a name ending in .png")
+    if p.is_dir():
+        raise ValueError(f"--screenshot {path}: is a folder, give a file name ending in .png")
+    existing = next(d for d in (p.parent, *p.parent.parents) if d.exists())  # the nearest folder there is
+    if not existing.is_dir():
+        raise ValueError(f"--screenshot {path}: {existing} is a file, not a folder")
+    try:  # a real write (permission bits say nothing to root, nor about read-only mounts)
+        if p.exists():
+            open(p, "ab").close()
+        else:
+            tempfile.NamedTemporaryFile(dir=existing, prefix=".gpuml-").close()
+    except OSError as exc:
+        raise ValueError(f"--screenshot {path}: cannot write in {existing} ({exc.strerror or exc})") from None
+
+
 def run_demo(
     name: str,
     *,
@@ -344,6 +366,8 @@ def run_demo(
     """Open demo ``name`` (see :data:`gpuml.demos.DEMOS`), run it, print and return frame statistics."""
     from .registry import load_demo
 
+    if screenshot:
+        check_screenshot(screenshot)  # before the demo runs, not after it has
     app = App(load_demo(name), options, offscreen=offscreen, capture=bool(screenshot))
     if not quiet and not offscreen:
         print(f"gpuml demo {name}: window open on {app.device.adapter} (Esc closes)", flush=True)
