@@ -7,11 +7,14 @@ columns per call than on one matrix of all the columns; benchmarks/RESULTS.md, "
 
 - *tap columns*: one row per (c, kh, kw) tap, as classic im2col; any stride. The forward GEMM carries the bias as a
   row of ones; the backward's col2im adds KH * KW strided blocks.
-- *row columns* (stride 1, when Cg*KH + KW*OCg < 2*Cg*KH*KW, e.g. LeNet's two): one row per (c, kh), KW times
-  fewer column rows to copy. The forward GEMM yields one partial output per kw, summed with KW - 1 shifted adds;
-  the backward builds the KW shifted copies of grad_out once, and both gradients are one GEMM each with it, so
-  col2im adds only KH blocks; without the input gradient, grad_w is KW GEMMs over shifted views (no copies).
-  Non-finite inputs take the tap columns (their garbage columns are masked there).
+- *row columns* (stride 1, when Cg*KH + KW*OCg < 2*Cg*KH*KW, e.g. LeNet's two): one row per (c, kh, r) for the
+  first s taps r of a kernel row, KW / s times fewer column rows to copy. The forward GEMM yields one partial output
+  per group q of s taps (kw = q * s + r; weights past KW are zero), summed with Q - 1 shifted adds; the backward
+  builds the Q shifted copies of grad_out once, and both gradients are one GEMM each with it, so col2im adds only
+  KH * s blocks; without the input gradient, grad_w is Q GEMMs over shifted views (no copies). s is 1 unless
+  Cg * KH is too shallow a GEMM (:data:`ROW_DEPTH`; LeNet's conv1: s = 3, Q = 2). Non-finite inputs take s = 1 in
+  the forward (a zero weight past KW would meet them) and the tap columns in the backward (their garbage columns
+  are masked there). The forward's row of ones (the bias) gives the backward's bias gradient in its GEMM.
 
 Columns run over (image in chunk, oh, ow) with full padded rows when the W stride is 1 (:func:`row_width`): tap
 runs are OH * Wp contiguous floats; the Wp - OW garbage columns per row are never read back, zero in grad_out's
@@ -32,6 +35,10 @@ BLOCK_BYTES = 3 << 19  # a range runs in blocks of chunks whose columns and GEMM
 # Multiply-adds an op needs before its GEMMs go to a worker thread: LeNet-5's (9-43 M per op at batch 64) ran no
 # faster on two threads on the 2-core VM at any load measured but a heavy one (benchmarks/RESULTS.md, issue 20.3)
 PIPELINE_MACS = 1 << 28
+# Row columns take s taps of a kernel row per row when Cg * KH alone is a shallower GEMM than this: LeNet's conv1
+# (Cg * KH = 5) ran its forward in 0.81 ms CPU at s = 3 against 1.21 at s = 1, its conv2 (30) best at s = 1
+# (benchmarks/RESULTS.md, "numpy backend: LeNet-5 step on two threads")
+ROW_DEPTH = 16
 
 
 def _pipeline(p: _Plan, rows: int, macs: int, pre, gemm, post, staged: bool = False) -> None:
@@ -90,7 +97,7 @@ def row_width(g) -> int:
 class _Plan:
     """Sizes and element strides of the chunked column layouts of one geometry (cached per ConvGeometry)."""
 
-    def __init__(self, g):
+    def __init__(self, g, s: int | None = None):
         self.N, self.C, self.G, self.Cg, self.OC, self.OCg = g.N, g.C, g.G, g.Cg, g.OC, g.OCg
         self.K, self.KH, self.KW, self.OH, self.OW, self.dh, self.dw = g.K, g.KH, g.KW, g.OH, g.OW, g.dh, g.dw
         self.H, self.W, self.ph, self.pw = g.H, g.W, g.ph, g.pw
@@ -110,13 +117,17 @@ class _Plan:
         # col2im: one tap's (chunk, group, channel, image in chunk, oh, ow) in the padded planes
         self.tap_strides = (self.nc * g.C * p, g.Cg * p, p, g.C * p, g.sh * self.wp, g.sw)
         self.tap_offsets = [(kh, kw, kh * g.dh * self.wp + kw * g.dw) for kh in range(g.KH) for kw in range(g.KW)]
-        # row columns: (chunk, group, channel, kh, image in chunk, oh * Wp + ow)
         # row columns copy KW times fewer rows than taps but their GEMM writes KW times more: they won up to
         # Cg*KH + KW*OCg = 1.8 K and lost from 2.3 K (strided tap copies cost more than contiguous GEMM writes;
         # benchmarks/RESULTS.md, "numpy backend: cheaper LeNet-5 convolutions")
         self.rows = g.sh == g.sw == 1 and g.Cg * g.KH + g.KW * g.OCg < 2 * g.K
-        self.row_shape = (self.nb, g.G, g.Cg, g.KH, self.nc, pn)
-        self.row_strides = (self.nc * g.C * p, g.Cg * p, p, g.dh * self.wp, g.C * p, 1)
+        if s is None:  # the fewest groups Q of s taps that make the GEMM ROW_DEPTH deep, s as small as Q allows
+            s = min(g.KW, -(-ROW_DEPTH // (g.Cg * g.KH))) if self.rows else 1
+            s = -(-g.KW // -(-g.KW // s))
+        self.s, self.q, self.rr = s, -(-g.KW // s), g.Cg * g.KH * s
+        # row columns: (chunk, group, channel, kh, r, image in chunk, oh * Wp + ow)
+        self.row_shape = (self.nb, g.G, g.Cg, g.KH, s, self.nc, pn)
+        self.row_strides = (self.nc * g.C * p, g.Cg * p, p, g.dh * self.wp, g.dw, g.C * p, 1)
         self._parts: dict = {}
 
     def part(self, c0: int, c1: int) -> _Plan:
@@ -135,12 +146,13 @@ class _Plan:
 _PLANS: dict = {}
 
 
-def plan(g) -> _Plan:
-    p = _PLANS.get(g)
+def plan(g, s: int | None = None) -> _Plan:
+    """The plan of ``g`` (``s`` taps per row of the row columns: the rule's unless given)."""
+    p = _PLANS.get((g, s))
     if p is None:
         if len(_PLANS) > 512:  # geometries seen in one process are few; bound it anyway
             _PLANS.clear()
-        p = _PLANS[g] = _Plan(g)
+        p = _PLANS[(g, s)] = _Plan(g, s)
     return p
 
 
@@ -184,17 +196,18 @@ def _padded(x, p: _Plan):
     return buf
 
 
-def _fill_taps(x, p: _Plan, cols) -> None:
-    """Tap columns of ``x`` (p's images) into ``cols[:, :, :K]``."""
-    view = _strided(_padded(x, p), p.col_shape, p.col_strides)
+def _fill_taps(x, p: _Plan, cols, buf=None, at: int = 0) -> None:
+    """Tap columns of ``x`` (p's images) into ``cols[:, :, :K]``; from ``buf`` (x's padded planes, p's images from
+    element ``at``) when given."""
+    view = _strided(_padded(x, p) if buf is None else buf, p.col_shape, p.col_strides, at)
     np.copyto(np.reshape(cols[:, :, : p.K], p.col_shape, copy=False), view)
 
 
-def _fill_rows(x, p: _Plan, cols) -> None:
-    """Row columns of ``x`` (p's images) into ``cols[:, :, :Cg * KH]``: row (c, kh) holds the padded rows kh * dh
-    ... of channel c."""
-    view = _strided(_padded(x, p), p.row_shape, p.row_strides)
-    np.copyto(np.reshape(cols[:, :, : p.Cg * p.KH], p.row_shape, copy=False), view)
+def _fill_rows(x, p: _Plan, cols, buf=None, at: int = 0) -> None:
+    """Row columns of ``x`` (p's images) into ``cols[:, :, :Cg * KH * s]``: row (c, kh, r) holds the padded rows
+    kh * dh ... of channel c from column r * dw on; from ``buf`` (as :func:`_fill_taps`) when given."""
+    view = _strided(_padded(x, p) if buf is None else buf, p.row_shape, p.row_strides, at)
+    np.copyto(np.reshape(cols[:, :, : p.rr], p.row_shape, copy=False), view)
 
 
 def tap_columns(x, g, extra: int = 0):
@@ -207,10 +220,11 @@ def tap_columns(x, g, extra: int = 0):
 
 
 def _row_weights(w, p: _Plan):
-    """w as (G, KW * OCg, Cg * KH): row (kw, o), column (c, kh)."""
-    return np.ascontiguousarray(w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW).transpose(0, 4, 1, 2, 3)).reshape(
-        p.G, p.KW * p.OCg, p.Cg * p.KH
-    )
+    """w as (G, Q * OCg, Cg * KH * s): row (q, o), column (c, kh, r) holds tap kw = q * s + r (zero past KW)."""
+    wq = np.zeros((p.G, p.OCg, p.Cg, p.KH, p.q * p.s), w.dtype)
+    wq[..., : p.KW] = w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW)
+    wq = wq.reshape(p.G, p.OCg, p.Cg, p.KH, p.q, p.s).transpose(0, 4, 1, 2, 3, 5)
+    return np.ascontiguousarray(wq).reshape(p.G, p.q * p.OCg, p.rr)
 
 
 def _store(src, out, p: _Plan, relu: bool) -> None:
@@ -235,46 +249,50 @@ def conv2d(x, w, b, g, relu: bool):
             np.maximum(out, 0, out=out)
         return out
     p = plan(g)
+    if p.s > 1 and not _finite(x):  # the zero weights past KW would meet a NaN / Inf: 0 * Inf is NaN
+        p = plan(g, 1)
     extra = 0 if b is None else 1
     if p.rows:
         wm, fill = _row_weights(w, p), _fill_rows
-        if extra:  # the bias joins the kw = 0 partial outputs
-            bias = np.zeros((p.G, p.KW * p.OCg, 1), wm.dtype)
+        if extra:  # the bias joins the q = 0 partial outputs
+            bias = np.zeros((p.G, p.q * p.OCg, 1), wm.dtype)
             bias[:, : p.OCg, 0] = b.reshape(p.G, p.OCg)
             wm = np.concatenate([wm, bias], axis=2)
-        cols = np.empty((p.nb, p.G, p.Cg * p.KH + extra, p.cols), x.dtype)
+        cols = np.empty((p.nb, p.G, p.rr + extra, p.cols), x.dtype)
     else:
         wm, fill = w.reshape(p.G, p.OCg, p.K), _fill_taps
         if extra:
             wm = np.concatenate([wm, b.reshape(p.G, p.OCg, 1).astype(wm.dtype)], axis=2)
         cols = np.empty((p.nb, p.G, p.K + extra, p.cols), x.dtype)
 
+    buf = _padded(x, p)  # once: a block's windows read into the next block's planes only in garbage columns
+
     def pre(c0: int, c1: int) -> list:
         sp = p.part(c0, c1)
         cp = cols[c0:c1]
-        fill(x[c0 * p.nc : c1 * p.nc], sp, cp)
+        fill(None, sp, cp, buf, c0 * p.nc * p.C * p.plane)
         if extra:
             cp[:, :, -1] = 1
         return [c0, c1, sp, cp, None]
 
     def gemm(st: list) -> None:
-        st[4] = np.matmul(wm, st[3])  # (chunks, G, OCg or KW * OCg, cols)
+        st[4] = np.matmul(wm, st[3])  # (chunks, G, OCg or Q * OCg, cols)
 
     def post(st: list) -> None:
         c0, c1, sp, _, y = st
-        if p.rows:  # y[o, j] = sum over kw of part kw at j + kw * dw (the last (KW - 1) * dw columns are garbage)
-            y = y.reshape(sp.nb, p.G, p.KW, p.OCg, p.cols)
+        if p.rows:  # y[o, j] = sum over q of part q at j + q * s * dw (the chunk's last columns are garbage)
+            y = y.reshape(sp.nb, p.G, p.q, p.OCg, p.cols)
             acc = y[:, :, 0]
-            n = p.cols - (p.KW - 1) * p.dw
-            for kw in range(1, p.KW):
-                head = acc[..., :n]
-                np.add(head, y[:, :, kw, :, kw * p.dw : kw * p.dw + n], out=head)
+            n = p.cols - (p.q - 1) * p.s * p.dw
+            for q in range(1, p.q):
+                head, d = acc[..., :n], q * p.s * p.dw
+                np.add(head, y[:, :, q, :, d : d + n], out=head)
             y = acc
         _store(y, out[c0 * p.nc : c1 * p.nc], sp, relu)
 
     macs = p.nb * p.G * wm.shape[1] * wm.shape[2] * p.cols
     _pipeline(p, cols.shape[2] + p.G * wm.shape[1], macs, pre, gemm, post)
-    _keep((g, "rows" if p.rows else "taps"), x, cols)
+    _keep((g, "rows", p.s) if p.rows else (g, "taps"), x, cols)
     return out
 
 
@@ -305,17 +323,17 @@ def conv2d_backward(x, w, gy, g, input_grad: bool, grad_w, grad_b):
         grad_b[...] = 0
         grad_w[...] = 0
         return (np.zeros(x.shape, x.dtype) if input_grad else None), grad_w, grad_b
-    bsum = np.empty((g.N, g.OC), gy.dtype)  # per image: summed over images after the parts
     gx = np.empty(x.shape, np.result_type(w, gy)) if input_grad else None
     dtype = np.result_type(x, gy)
     if p.rows:
-        _backward_rows(x, w, gy, p, bsum, grad_w, gx, dtype)
+        _backward_rows(x, w, gy, p, grad_b, grad_w, gx, dtype)
     # grad_w of the row columns multiplies every input and grad_out value (garbage columns included): a non-finite
     # one makes it non-finite, so a finite grad_w is right (a check far smaller than x and grad_out); grad_x also
     # reads every weight (w checked, as small). Else the tap columns, which mask what the garbage columns read
     if not p.rows or not _finite(grad_w, *(() if gx is None else (w,))):
+        bsum = np.empty((g.N, g.OC), gy.dtype)  # per image: summed over images after the parts
         _backward_taps(x, w, gy, p, bsum, grad_w, gx, dtype)
-    bsum.sum(axis=0, out=grad_b)
+        bsum.sum(axis=0, out=grad_b)
     return gx, grad_w, grad_b
 
 
@@ -370,62 +388,70 @@ def _crop(gbuf, p: _Plan, out) -> None:
     np.copyto(out, gxp[:, :, p.ph : p.ph + p.H, p.pw : p.pw + p.W])
 
 
-def _backward_rows(x, w, gy, p: _Plan, bsum, grad_w, gx, dtype) -> None:
-    """Row columns: the KW shifted copies of grad_out, row (kw, o) = grad_out[o] delayed by kw * dw columns (zeros
+def _backward_rows(x, w, gy, p: _Plan, grad_b, grad_w, gx, dtype) -> None:
+    """Row columns: the Q shifted copies of grad_out, row (q, o) = grad_out[o] delayed by q * s * dw columns (zeros
     shift in: the previous row's garbage columns, or the chunk's start); grad_w = shifted @ rows^T and the input
-    gradient's (c, kh) rows = w @ shifted, added onto the planes in KH row-shifted blocks."""
-    kept = _kept((p.key, "rows"), x, p.Cg * p.KH)
-    gwc = np.empty((p.nb, p.G, p.KW * p.OCg, p.Cg * p.KH), dtype)  # per chunk: (G, (kw, o), (c, kh))
+    gradient's (c, kh, r) rows = w @ shifted, added onto the planes in KH * s shifted blocks. The columns carry a
+    row of ones (the forward's, for the bias): its grad_w column is the bias gradient."""
+    rr = p.rr
+    kept = _kept((p.key, "rows", p.s), x, rr + 1)
+    if kept is not None and kept.shape[2] == rr:  # a forward without bias: no row of ones
+        kept = None
+    gwc = np.empty((p.nb, p.G, p.q * p.OCg, rr + 1), dtype)  # per chunk: (G, (q, o), (c, kh, r) and the ones)
     wr = None if gx is None else _row_weights(w, p).transpose(0, 2, 1)
 
     def pre(c0: int, c1: int) -> list:
         sp, n0, n1 = p.part(c0, c1), c0 * p.nc, c1 * p.nc
-        _bias_sums(gy[n0:n1], bsum[n0:n1])
         sh = None
         if gx is None:
             gyr = _grad_rows(gy[n0:n1], sp)
-        else:  # the input gradient's GEMM reads the shifted copies; grad_out is the kw = 0 one, written in place
-            sh = np.empty((sp.nb, p.G, p.KW, p.OCg, p.cols), gy.dtype)
+        else:  # the input gradient's GEMM reads the shifted copies; grad_out is the q = 0 one, written in place
+            sh = np.empty((sp.nb, p.G, p.q, p.OCg, p.cols), gy.dtype)
             gyr = _grad_rows(gy[n0:n1], sp, sh[:, :, 0])
-            for kw in range(1, p.KW):
-                d = kw * p.dw
-                sh[:, :, kw, :, :d] = 0
-                sh[:, :, kw, :, d:] = gyr[..., : p.cols - d]
-            sh = sh.reshape(sp.nb, p.G, p.KW * p.OCg, p.cols)
+            for q in range(1, p.q):
+                d = q * p.s * p.dw
+                sh[:, :, q, :, :d] = 0
+                sh[:, :, q, :, d:] = gyr[..., : p.cols - d]
+            sh = sh.reshape(sp.nb, p.G, p.q * p.OCg, p.cols)
         if kept is not None:
             rows = kept[c0:c1]
         else:
-            rows = np.empty((sp.nb, p.G, p.Cg * p.KH, p.cols), x.dtype)
+            rows = np.empty((sp.nb, p.G, rr + 1, p.cols), x.dtype)
             _fill_rows(x[n0:n1], sp, rows)
+            rows[:, :, rr] = 1
         return [c0, c1, sp, sh, (gyr, rows)]
 
     def gemm(st: list) -> None:
         c0, c1, _, sh, (gyr, rows) = st
-        if sh is not None:  # one GEMM (faster than KW of a KW-th the rows)
+        if sh is not None:  # one GEMM (faster than Q of a Q-th the rows)
             np.matmul(sh, rows.transpose(0, 1, 3, 2), out=gwc[c0:c1])
             return
-        # grad_w's kw block: grad_out against the rows read kw * dw columns on, one GEMM over views (no shifted
+        # grad_w's q block: grad_out against the rows read q * s * dw columns on, one GEMM over views (no shifted
         # copies); the chunk's last columns it drops are garbage ones, zero in grad_out
-        out = gwc[c0:c1].reshape(c1 - c0, p.G, p.KW, p.OCg, p.Cg * p.KH)
-        for kw in range(p.KW):
-            d = kw * p.dw
-            np.matmul(gyr[..., : p.cols - d], rows[..., d:].transpose(0, 1, 3, 2), out=out[:, :, kw])
+        out = gwc[c0:c1].reshape(c1 - c0, p.G, p.q, p.OCg, rr + 1)
+        for q in range(p.q):
+            d = q * p.s * p.dw
+            np.matmul(gyr[..., : p.cols - d], rows[..., d:].transpose(0, 1, 3, 2), out=out[:, :, q])
 
     def post(st: list) -> None:  # the input gradient's GEMM here: the caller's share while the worker runs gemm
         c0, c1, sp, sh, _ = st
-        drows = np.matmul(wr, sh)  # (chunks, G, (c, kh), cols)
-        drows = drows.reshape(sp.nb, p.G, p.Cg, p.KH, p.nc, p.cols // p.nc)
-        gbuf = np.zeros(sp.size, drows.dtype)
-        shape, strides = sp.row_shape[:3] + sp.row_shape[4:], p.row_strides[:3] + p.row_strides[4:]
-        for kh in range(p.KH):  # each (c, kh) row block added onto the planes kh * dh rows down
-            blk = _strided(gbuf, shape, strides, kh * p.dh * p.wp)
-            np.add(blk, drows[:, :, :, kh], out=blk)
+        drows = np.matmul(wr, sh)  # (chunks, G, (c, kh, r), cols)
+        drows = drows.reshape(sp.nb, p.G, p.Cg, p.KH, p.s, p.nc, p.cols // p.nc)
+        gbuf = np.zeros(sp.size + p.slack, drows.dtype)  # its own slack: the r > 0 blocks reach past the planes
+        shape, strides = sp.row_shape[:3] + sp.row_shape[5:], p.row_strides[:3] + p.row_strides[5:]
+        for kh in range(p.KH):  # each (c, kh, r) row block added onto the planes kh * dh rows down, r * dw on
+            for r in range(p.s):
+                blk = _strided(gbuf, shape, strides, kh * p.dh * p.wp + r * p.dw)
+                np.add(blk, drows[:, :, :, kh, r], out=blk)
         _crop(gbuf, sp, gx[c0 * p.nc : c1 * p.nc])
 
-    rows = p.G * (p.Cg * p.KH + p.OCg if gx is None else 2 * p.Cg * p.KH + (p.KW + 1) * p.OCg)
-    macs = p.nb * p.G * p.KW * p.OCg * p.Cg * p.KH * p.cols * (1 + (gx is not None))
+    rows = p.G * (rr + 1 + p.OCg if gx is None else 2 * rr + 1 + (p.q + 1) * p.OCg)
+    macs = p.nb * p.G * p.q * p.OCg * rr * p.cols * (1 + (gx is not None))
     _pipeline(p, rows, macs, pre, gemm, None if gx is None else post, staged=True)
-    gw = gwc.sum(axis=0)
+    gw = gwc.sum(axis=0)  # (G, (q, o), (c, kh, r) and the ones)
+    np.copyto(grad_b.reshape(p.G, p.OCg), gw[:, : p.OCg, rr])
+    gw = gw[:, :, :rr].reshape(p.G, p.q, p.OCg, p.Cg, p.KH, p.s).transpose(0, 2, 3, 4, 1, 5)
     np.copyto(
-        grad_w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW), gw.reshape(p.G, p.KW, p.OCg, p.Cg, p.KH).transpose(0, 2, 3, 4, 1)
+        grad_w.reshape(p.G, p.OCg, p.Cg, p.KH, p.KW),
+        gw.reshape(p.G, p.OCg, p.Cg, p.KH, p.q * p.s)[..., : p.KW],
     )
