@@ -132,7 +132,7 @@ class AugmentDemo(Demo):
         """The builder tab (the switches' pipeline becomes its first steps) or back to the switches."""
         if on != self.builder:
             self.builder = on
-            self.model.use_spec(self.model.spec() if on else None)
+            self.model.use_spec(self.model.spec() if on else None, strict=False)  # the switches' own spec
             self.help = self.builder_help if on else type(self).help
             self.steps.error, self.steps.errors, self.widgets.focus = "", {}, None
 

@@ -59,12 +59,14 @@ class AugmentModel(DemoModel):
         self.params = []
         self.ms = 0.0
 
-    def use_spec(self, spec: str | None) -> None:
+    def use_spec(self, spec: str | None, *, strict: bool = True) -> None:
         """Run a text spec instead of the switches (None: back to the switches; "": no transform); a bad spec
-        raises a one-line ValueError naming the item. The builder's steps follow the spec."""
+        raises a one-line ValueError naming the item, and (``strict``: a spec the user typed) a number outside
+        the builder's range for it one naming the step, the parameter, the value and the range. The builder's
+        steps follow the spec (``strict=False``: the switches' own spec, whose sizes scale with the image)."""
         if spec is not None and spec.strip():
             parse_pipeline(spec)
-            self.steps = augment_steps.spec_to_steps(spec)
+            self.steps = augment_steps.spec_to_steps(spec, strict=strict)
         elif spec is not None:
             self.steps = []
         self.custom_spec = spec

@@ -4,6 +4,10 @@ sync both ways with the text spec of :mod:`gpuml.augment.spec`. Numpy-free (it r
 A step is a dict ``{"name", "values": [numbers, one per parameter], "p": probability, "extra": "fill=0.5 ..."}``;
 an item the builder has no sliders for (affine, normalize, options it cannot show) is a step ``{"name", "raw":
 item}`` that is kept as written. Every value error is one line naming the step and the parameter.
+
+A typed text spec is held to the builder's ranges (:data:`STEPS`, the one table of them): ``rotate 1e9`` is
+refused here as its slider refuses 1e9, although ``gpuml.augment`` (the Python API, ``gpuml augment
+--pipeline``, ``gpuml train --augment``) takes any finite angle.
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def _out_of_range(index: int, name: str, key: str, lo, hi, integer: bool, got: str) -> ValueError:
+    what = "a whole number" if integer else "a number"
+    return ValueError(f"step {index + 1} ({name}): {key} takes {what} in [{lo:g}, {hi:g}], got {got}")
+
+
 def check_value(step: dict, index: int, k: int | None, value) -> float:
     """``value`` for parameter ``k`` of step ``index`` (None: its probability), checked against the range."""
     name = step["name"]
@@ -83,8 +92,7 @@ def check_value(step: dict, index: int, k: int | None, value) -> float:
     if ok and integer:
         ok = float(value).is_integer()
     if not ok or not lo <= value <= hi:
-        what = "a whole number" if integer else "a number"
-        raise ValueError(f"step {index + 1} ({name}): {key} takes {what} in [{lo:g}, {hi:g}], got {value!r}")
+        raise _out_of_range(index, name, key, lo, hi, integer, repr(value))
     return int(value) if integer else float(value)
 
 
@@ -117,28 +125,60 @@ def _number(tok: str):
     return v if math.isfinite(v) else None
 
 
-def parse_step(item: str, index: int) -> dict:
-    """A spec item as a builder step (validated by gpuml.augment first: its error names the item)."""
+# A spec item's positional numbers -> the builder parameter (STEPS[name][0][k]) whose range each is held to:
+# translate's TY and crop's W share their first number's range; affine's D T S are rotate's, translate's and
+# zoom's quantities in the same units (its shear has no slider: gpuml.augment checks it).
+_SPEC_ARGS = {
+    "translate": (("translate", 0), ("translate", 0)),
+    "crop": (("crop", 0), ("crop", 0)),
+    "affine": (("rotate", 0), ("translate", 0), ("zoom", 0)),
+}
+
+
+def _check_item(name: str, numbers: list[tuple[str, float | None]], item: str, index: int) -> None:
+    """The builder's range for each of an item's numbers (as typed): a one-line error naming the step, the
+    parameter, the value and the range."""
+    if name in _OWN_P:  # their number is their probability: gpuml.augment holds it to [0, 1]
+        return
+    args = _SPEC_ARGS.get(name) or tuple((name, k) for k in range(len(STEPS[name][0])))
+    for (tok, v), (owner, k) in zip(numbers, args, strict=False):
+        key, _, lo, hi, _, integer = STEPS[owner][0][k]
+        integer = integer and name != "affine"  # affine takes any pixel shift; the builder's translate whole ones
+        if v is None or not lo <= v <= hi or (integer and not v.is_integer()):
+            raise ValueError(f"{_out_of_range(index, name, key, lo, hi, integer, tok)} (text spec item {item!r})")
+
+
+def parse_step(item: str, index: int, *, strict: bool = True) -> dict:
+    """A spec item as a builder step (validated by gpuml.augment first: its error names the item). ``strict``:
+    its numbers must also lie in the builder's ranges (a typed spec); else a value beyond a slider keeps the item
+    as written (the native demo's switches, whose sizes scale with the image)."""
     parse_transform(item)
     tokens = item.split()
     name = tokens[0].lower()
     name = "hflip" if name == "flip" else name
-    if name not in STEPS:
+    if name not in STEPS and name not in _SPEC_ARGS:
         return {"name": name, "raw": item}
-    params, p, _ = STEPS[name]
-    nums, extra = [], []
+    p = STEPS[name][1] if name in STEPS else 1.0
+    numbers, extra = [], []
     for tok in tokens[1:]:
         if tok.startswith("p="):
             p = float(tok[2:])
         elif "=" in tok or tok.lower() in ("nearest", "bilinear"):
             extra.append(tok)
         else:
-            nums.append(_number(tok))
+            numbers.append((tok, _number(tok)))
+    if strict:
+        _check_item(name, numbers, item, index)
+    if name not in STEPS:
+        return {"name": name, "raw": item}
+    params = STEPS[name][0]
+    nums = [v for _, v in numbers]
     if name in _OWN_P and nums:
         p = nums.pop(0)
-    if name == "crop" and len(nums) == 2 and nums[0] != nums[1]:
-        return {"name": name, "raw": item}  # a non-square crop: kept as written
-    nums = nums[: len(params)]
+    if name == "crop" and len(nums) == 2 and nums[0] == nums[1]:
+        nums.pop()  # square: the builder's one size
+    if len(nums) > len(params):  # a number the builder has no slider for (translate's TY, a non-square crop)
+        return {"name": name, "raw": item}
     values = [*nums, *(d for _, d, *_ in params[len(nums) :])]
     step = {"name": name, "values": [], "p": p, "extra": " ".join(extra)}
     for k, v in enumerate(values):
@@ -151,10 +191,11 @@ def parse_step(item: str, index: int) -> dict:
     return step
 
 
-def spec_to_steps(spec: str) -> list[dict]:
-    """The builder's steps for a text spec; a bad item raises gpuml.augment's one-line ValueError naming it."""
+def spec_to_steps(spec: str, *, strict: bool = True) -> list[dict]:
+    """The builder's steps for a text spec; a bad item raises gpuml.augment's one-line ValueError naming it, and
+    (``strict``) a number outside its builder range a one-line ValueError naming the step, parameter and range."""
     items = [s.strip() for s in spec.replace(";", ",").split(",") if s.strip()]
-    return [parse_step(s, i) for i, s in enumerate(items)]
+    return [parse_step(s, i, strict=strict) for i, s in enumerate(items)]
 
 
 def edit(steps: list[dict], op: str, index: int = 0, arg=None, key: int | None = None) -> list[dict]:

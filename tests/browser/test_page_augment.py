@@ -1,7 +1,8 @@
 """The page's augmentation demo, driven like a user: the builder's add / remove / reorder change the text spec and
 the images (and the spec rebuilds the builder); a step at probability 0 leaves the images unchanged; the download
 is a zip of the original + 9 PNGs and a labels.csv of 10 rows; an out-of-range typed value or a bad spec shows a
-one-line error next to its control. Screenshots: test-artifacts/web/augment_*.png."""
+one-line error next to its control; a text spec beyond the builder's ranges is refused in the builder's words; every
+step shows at 390 and 1300 px (no inner scroll box). Screenshots: test-artifacts/web/augment_*.png."""
 
 from __future__ import annotations
 
@@ -196,6 +197,83 @@ def test_errors_next_to_controls(aug):
     assert console_errors(page.console) == []
 
 
+def test_spec_holds_the_builder_ranges(aug):
+    """The text spec is held to the builder's ranges (one table): rotate 1e9 is refused as the degrees slider and
+    box refuse it, in one line next to the spec field naming the step, parameter, value and range; the gallery
+    keeps the pipeline it had; a value in range then runs."""
+    page = aug
+    old = _spec(page)
+    page.fill("#aug-spec", "rotate 20")
+    _after(page, lambda: page.click("#aug-run"), old)
+    before = _means(page)
+    for spec, words in (
+        ("rotate 1e9", "step 1 (rotate): degrees takes a number in [0, 180], got 1e9 (text spec item 'rotate 1e9')"),
+        (
+            "hflip, translate 40",
+            "step 2 (translate): shift takes a whole number in [0, 16], got 40 (text spec item 'translate 40')",
+        ),
+    ):
+        page.fill("#aug-spec", spec)
+        page.press("#aug-spec", "Enter")
+        box = page.locator('.field-error[data-for="aug-spec"]')
+        wait(page, f"(document.querySelector('.field-error[data-for=\"aug-spec\"]') || {{}}).textContent === {words!r}")
+        assert box.inner_text() == words
+        assert page.evaluate("gpumlPage.augment.spec") == "rotate 20"  # the gallery kept its pipeline
+        assert _names(page) == ["rotate"]
+    page.locator("#augment").screenshot(path=str(ARTIFACTS / "augment_spec_range_error.png"))
+    np.testing.assert_array_equal(_means(page), before)
+    # the builder's box refuses the same value in the same words (its range from the same table)
+    page.fill("#aug-s0-p0-n", "1e9")
+    page.press("#aug-s0-p0-n", "Tab")
+    wait(page, "!!document.querySelector('.field-error[data-for=\"aug-s0-p0-n\"]')")
+    text = page.inner_text('.field-error[data-for="aug-s0-p0-n"]')
+    assert text == "step 1 (rotate): degrees takes a number in [0, 180], got 1000000000", text
+    # in range: runs, the error goes
+    page.fill("#aug-spec", "rotate 180")
+    _after(page, lambda: page.press("#aug-spec", "Enter"), "rotate 20")
+    assert _spec(page) == "rotate 180" and page.locator('.field-error[data-for="aug-spec"]').count() == 0
+    assert console_errors(page.console) == []
+
+
+def _steps_in_flow(page):
+    """The step list's layout: its inner scroll (none: every step in the page's flow), each step's box, the add row's
+    top, and what sticks out to the right of the viewport in the section."""
+    return page.evaluate(
+        """(() => {
+      const list = document.getElementById('aug-steps');
+      const rows = [...list.querySelectorAll('.aug-step')].map((li) => li.getBoundingClientRect());
+      return {
+        inner_scroll: list.scrollHeight - list.clientHeight,
+        overflow_y: getComputedStyle(list).overflowY,
+        steps: rows.map((r) => [r.top, r.bottom]),
+        list_bottom: list.getBoundingClientRect().bottom,
+        add_top: document.getElementById('aug-add').getBoundingClientRect().top,
+        over: [...document.querySelectorAll('#augment *')].filter((e) => e.getBoundingClientRect().right >
+          document.documentElement.clientWidth + 1).map((e) => e.tagName + '#' + e.id),
+        scroll_width: document.documentElement.scrollWidth,
+      };
+    })()"""
+    )
+
+
+def _check_all_steps_shown(lay, n):
+    assert len(lay["steps"]) == n, lay
+    assert lay["inner_scroll"] <= 1 and lay["overflow_y"] == "visible", lay  # no scroll box hiding steps
+    assert lay["steps"][-1][1] <= lay["list_bottom"] + 1 <= lay["add_top"] + 1, lay  # the last one above "Add"
+    assert all(b[0] >= a[1] - 1 for a, b in zip(lay["steps"], lay["steps"][1:], strict=False)), lay  # no overlap
+    assert lay["over"] == [], lay
+
+
+def test_long_pipeline_shows_every_step_wide(aug):
+    """At 1300 px a 6-step pipeline shows all 6 steps, one under the other (no inner scroll box)."""
+    page = aug
+    old = _spec(page)
+    page.fill("#aug-spec", "rotate 20, crop 24 24, brightness 0.3, noise 0.05, cutout 6, hflip")
+    _after(page, lambda: page.click("#aug-run"), old)
+    _check_all_steps_shown(_steps_in_flow(page), 6)
+    page.locator("#augment").screenshot(path=str(ARTIFACTS / "augment_1280_steps.png"))
+
+
 def test_narrow_page(chrome, site):
     context, page = open_page(chrome, site["url"], width=390, height=900)
     try:
@@ -203,11 +281,28 @@ def test_narrow_page(chrome, site):
         sec = page.locator("#augment")
         sec.scroll_into_view_if_needed()  # the gallery starts near the viewport
         wait(page, "document.querySelectorAll('#aug-steps .aug-step').length > 0", timeout=120_000)
+        wait(page, "document.querySelectorAll('#aug-steps .aug-step').length === 4")
         sec.screenshot(path=str(ARTIFACTS / "augment_390.png"))
-        over = page.evaluate(
-            "[...document.querySelectorAll('#augment *')].filter((e) => e.getBoundingClientRect().right > "
-            "document.documentElement.clientWidth + 1).map((e) => e.tagName + '#' + e.id)"
+        lay = _steps_in_flow(page)
+        _check_all_steps_shown(lay, 4)  # the default's 4th step (noise) is in view, not below a scroll fold
+        assert lay["scroll_width"] <= 390, lay
+        # two more steps with the Add button, as a phone user would: all 6 shown, nothing sticks out
+        for name in ("cutout", "hflip"):
+            n = page.locator("#aug-steps .aug-step").count()
+            page.select_option("#aug-add", name)
+            page.click("#aug-add-btn")
+            wait(page, f"document.querySelectorAll('#aug-steps .aug-step').length === {n + 1}")
+        lay = _steps_in_flow(page)
+        _check_all_steps_shown(lay, 6)
+        assert lay["scroll_width"] <= 390, lay
+        # each parameter's name sits above its slider and box: slider and box on one line, inside the step
+        rows = page.evaluate(
+            "[...document.querySelectorAll('#aug-steps .aug-param')].map((p) => { const [r, n] = "
+            "[p.querySelector('input[type=range]'), p.querySelector('input[type=number]')].map((e) => "
+            "e.getBoundingClientRect()); const s = p.closest('.aug-step').getBoundingClientRect(); "
+            "return [Math.abs(r.top - n.top), n.right - s.right]; })"
         )
-        assert over == []
+        assert rows and all(dy < 4 and right <= 0 for dy, right in rows), rows
+        sec.screenshot(path=str(ARTIFACTS / "augment_390_6steps.png"))
     finally:
         context.close()
