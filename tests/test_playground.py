@@ -158,6 +158,29 @@ def test_kmeans_model_range_and_cli_agree():
         KMeansModel(dataset="nope", loader=lambda *a: [[0.0, 0.0]] * 20)
 
 
+def test_kmeans_seed_is_checked_in_words(device):
+    """The seed (the page's box, the native --seed): nothing or letters are refused in one line, not run as 0; a
+    whole number >= 0, typed or given, runs; the native demo checks it before its window opens."""
+    from gpuml.demos.kmeans import KMeansDemo
+    from gpuml.playground.kmeans import SEED_MAX, KMeansModel, check_seed
+
+    for value, shown in (("", "nothing"), ("  ", "nothing"), (None, "nothing"), ("abc", "'abc'"), ("4.5", "'4.5'"),
+                         (-1, "-1"), ("-3", "-3"), (2.5, "2.5"), (True, "True"), (float("nan"), "nan")):  # fmt: skip
+        with pytest.raises(ValueError) as err:
+            check_seed(value)
+        assert str(err.value) == f"seed must be a whole number ≥ 0, got {shown}", (value, str(err.value))
+    with pytest.raises(ValueError, match=rf"^seed must be at most {SEED_MAX}, got {SEED_MAX + 1}$"):
+        check_seed(str(SEED_MAX + 1))
+    assert [check_seed(v) for v in ("0", " 7 ", 3, 3.0, SEED_MAX)] == [0, 7, 3, 3, SEED_MAX]
+    rows = [[float(i % 7), float(i // 7)] for i in range(40)]
+    with pytest.raises(ValueError, match=r"^seed must be a whole number ≥ 0, got 'abc'$"):
+        KMeansModel(X=rows, k=3, seed="abc", dataset="page", panels=False, device=device)
+    assert KMeansModel(X=rows, k=3, seed="5", dataset="page", panels=False, device=device).seed == 5
+    with pytest.raises(ValueError, match=r"^seed must be at most "):
+        KMeansDemo.check_options({"seed": SEED_MAX + 1})
+    KMeansDemo.check_options({"seed": 0})
+
+
 # --- digits ----------------------------------------------------------------------------------------------------------
 
 
@@ -249,6 +272,58 @@ def test_augment_model_steps_and_controls(native_device):
     m.use_spec("hflip 1")
     m.step()
     np.testing.assert_allclose(m.variants.numpy()[0, 0], img[:, ::-1])
+
+
+def test_augment_text_spec_holds_the_builder_ranges():
+    """The text spec (page and native builder) refuses what the builder's sliders refuse, from the one table of
+    ranges (augment_steps.STEPS), in one line naming the step, parameter, value and range; gpuml.augment itself
+    (gpuml augment --pipeline, gpuml train --augment) keeps its wider domain."""
+    from gpuml.augment import parse_pipeline
+    from gpuml.playground.augment_steps import STEPS, edit, spec_to_steps
+
+    cases = {
+        "rotate 1e9": "step 1 (rotate): degrees takes a number in [0, 180], got 1e9 (text spec item 'rotate 1e9')",
+        "zoom 0.2, translate 17": "step 2 (translate): shift takes a whole number in [0, 16], got 17",
+        "translate 3 40": "step 1 (translate): shift takes a whole number in [0, 16], got 40",
+        "crop 24 60": "step 1 (crop): size takes a whole number in [4, 48], got 60",
+        "elastic 2 0.5": "step 1 (elastic): spacing takes a number in [1, 16], got 0.5",
+        "hue 0.6 p=0.5": "step 1 (hue): turns takes a number in [0, 0.5], got 0.6",
+        "cutout 8 9": "step 1 (cutout): holes takes a whole number in [1, 8], got 9",
+        "affine 200 2 0.1 5": "step 1 (affine): degrees takes a number in [0, 180], got 200",
+    }
+    for spec, message in cases.items():
+        with pytest.raises(ValueError) as err:
+            spec_to_steps(spec)
+        assert str(err.value).startswith(message) and "\n" not in str(err.value), (spec, str(err.value))
+        parse_pipeline(spec)  # the library's own domain is wider: only the demos hold the builder's ranges
+    # the builder's own edit refuses the same value in the same words (the table is the same)
+    steps = spec_to_steps("rotate 20")
+    with pytest.raises(
+        ValueError, match=r"^step 1 \(rotate\): degrees takes a number in \[0, 180\], got 1000000000\.0$"
+    ):
+        edit(steps, "set", 0, 1e9, 0)
+    assert STEPS["rotate"][0][0][2:4] == (0, 180)
+    # in range: steps with their values; numbers the builder has no slider for keep the item as written
+    assert spec_to_steps("rotate 180, crop 24 24")[0]["values"] == [180.0]
+    assert spec_to_steps("crop 24 24")[0]["values"] == [24]
+    assert spec_to_steps("translate 3 2") == [{"name": "translate", "raw": "translate 3 2"}]
+    assert spec_to_steps("affine 10 2 0.1 5") == [{"name": "affine", "raw": "affine 10 2 0.1 5"}]
+    # the native switches' spec (sizes scale with the image) is taken as it is: values past a slider stay raw
+    assert spec_to_steps("translate 23", strict=False) == [{"name": "translate", "raw": "translate 23"}]
+
+
+def test_augment_model_refuses_an_out_of_range_spec_and_keeps_its_pipeline(native_device):
+    import gpuml
+    from gpuml.playground.augment import AugmentModel
+
+    batch = gpuml.tensor(np.zeros((9, 1, 28, 28), np.float32), device=native_device)
+    m = AugmentModel(batch, source="zeros")
+    m.use_spec("rotate 20")
+    with pytest.raises(ValueError, match=r"^step 2 \(rotate\): degrees takes a number in \[0, 180\], got 1e9 "):
+        m.use_spec("hflip, rotate 1e9")
+    assert m.spec() == "rotate 20" and [s["name"] for s in m.steps] == ["rotate"]  # nothing changed
+    m.use_spec("translate 23", strict=False)  # the native switches' own spec on a large image
+    assert m.steps == [{"name": "translate", "raw": "translate 23"}]
 
 
 def test_train_model_learns(native_device):

@@ -23,7 +23,7 @@ import threading
 import time
 
 from ..ops import full
-from ..playground.kmeans import DATASETS, K_MAX, K_MIN, PANEL_KS, KMeansModel, panel_fit
+from ..playground.kmeans import DATASETS, K_MAX, K_MIN, PANEL_KS, KMeansModel, check_seed, panel_fit
 from .app import Demo
 from .chart import plot
 from .render import DIM, PALETTE, PANEL, TEXT, palette_floats, rgba
@@ -65,6 +65,8 @@ class KMeansDemo(Demo):
         k = options.get("k")
         if k is not None and not (isinstance(k, int) and K_MIN <= k <= K_MAX):
             raise ValueError(f"k must be an integer in [{K_MIN}, {K_MAX}], got {k!r}")
+        if options.get("seed") is not None:
+            check_seed(options["seed"])  # the page's seed box's rule, before the window opens
 
     def __init__(self, app, options):
         super().__init__(app, options)

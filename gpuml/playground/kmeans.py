@@ -13,7 +13,7 @@ import random
 
 from ..cluster import KMeans, silhouette_score
 from ..cluster.stepper import KMeansRun
-from .controls import DemoModel, button, choice, slider, toggle
+from .controls import DemoModel, button, choice, got, slider, toggle
 
 DATASETS = ("blobs", "moons", "circles", "anisotropic", "varied", "uniform")
 SPEEDS = (0.5, 1, 2, 5, 10, 30, 60)  # Lloyd iterations (or init steps) per second
@@ -21,6 +21,23 @@ K_MIN, K_MAX = 2, 15  # the k slider's range, here and in every front end (palet
 PANEL_SAMPLE = 2000
 PANEL_KS = 10
 SUGGEST_RULE = "largest mean silhouette"
+SEED_MAX = 2**32 - 1  # the datasets' generator (scikit-learn, natively) takes seeds below 2**32
+
+
+def check_seed(value) -> int:
+    """The seed as an int: a whole number >= 0 (an int, an integral float, or its digits typed in a box); else a
+    one-line ValueError naming the seed and what it got (an empty box is "nothing")."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = int(value.strip())
+        except ValueError:
+            pass
+    ok = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    if not ok or value < 0 or not float(value).is_integer():
+        raise ValueError(f"seed must be a whole number ≥ 0, got {got(value)}")
+    if value > SEED_MAX:
+        raise ValueError(f"seed must be at most {SEED_MAX}, got {got(value)}")
+    return int(value)
 
 
 def panel_fit(sample, k: int, seed: int, device=None) -> tuple[float, float]:
@@ -95,7 +112,7 @@ class KMeansModel(DemoModel):
                  panels: bool = True, max_iter: int = 300, loader=None, X=None, device=None):  # fmt: skip
         super().__init__()
         self.n = int(points)
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.device = device
         self.loader = loader or default_loader
         self.max_per_frame = int(steps_per_frame)

@@ -1,8 +1,9 @@
 """The page's k-means demo, driven like a user: the k slider dragged with the mouse, a typed k out of range (an
-error in words next to the box), the k-means++ seeding stepped one centre at a time with the D^2 weights on the
-canvas, Play at the top speed to convergence (labels equal native gpuml's for the same seed), the elbow and
-silhouette sweep (values equal native gpuml's, the suggested k marked), the worker loop's frame figures while the
-sweep runs, and the layout at 390 px. Screenshots: test-artifacts/web/kmeans_*.png."""
+error in words next to the box), the seed box refusing nothing and letters (in words next to it), the k-means++
+seeding stepped one centre at a time with the D^2 weights on the canvas, Play at the top speed to convergence
+(labels equal native gpuml's for the same seed), the elbow and silhouette sweep (values equal native gpuml's, the
+suggested k marked), the worker loop's frame figures while the sweep runs, and the layout at 390 px.
+Screenshots: test-artifacts/web/kmeans_*.png."""
 
 from __future__ import annotations
 
@@ -90,6 +91,41 @@ def test_k_slider_and_errors(km):
     wait(page, "gpumlPage.kmeans.k === 15 && !document.querySelector('.field-error[data-for=km-k-num]')")
     assert page.eval_on_selector("#km-k", "e => e.value") == "15"
     assert page.evaluate("document.getElementById('errors').textContent") == ""
+
+
+def test_seed_box_refuses_nothing_and_letters(km):
+    """The seed box as a user types in it: an empty box, letters, a negative or fractional number are refused in one
+    line next to the box (not run as seed 0); the run on show is kept and still steps; a fixed value runs."""
+    page = km
+    wait(page, "gpumlPage.kmeans && gpumlPage.kmeans.seed !== null")
+    kept = page.evaluate("({seed: gpumlPage.kmeans.seed, k: gpumlPage.kmeans.k})")
+    box = "(document.querySelector('.field-error[data-for=km-seed]') || {}).textContent"
+    for typed, shown in (("abc", "'abc'"), ("", "nothing"), ("-2", "-2"), ("4.5", "'4.5'"), ("7x", "'7x'")):
+        page.fill("#km-seed", typed)
+        page.press("#km-seed", "Enter")
+        words = f"seed must be a whole number ≥ 0, got {shown}"
+        wait(page, f"{box} === {words!r}")
+        assert page.get_attribute("#km-seed", "aria-invalid") == "true"
+        assert page.evaluate("({seed: gpumlPage.kmeans.seed, k: gpumlPage.kmeans.k})") == kept  # not seed 0
+        if typed == "abc":
+            page.locator("#kmeans").screenshot(path=str(ARTIFACTS / "kmeans_seed_error.png"))
+    assert page.locator(".field-error[data-for=km-seed]").count() == 1  # one box, replaced, not stacked
+    assert page.locator(".field-error[data-for=km-k-num], .field-error[data-for=km-k]").count() == 0
+    assert page.evaluate("document.getElementById('errors').textContent") == ""
+    # the run on show still works while the box is wrong
+    n = page.evaluate("gpumlPage.kmeans.steps.length")
+    page.click("#km-step")
+    wait(page, f"gpumlPage.kmeans.steps.length === {n + 1}")
+    # fixed: the error goes, the new seed runs, Step works
+    page.fill("#km-seed", " 2 ")
+    page.press("#km-seed", "Enter")
+    wait(page, "gpumlPage.kmeans.seed === 2 && gpumlPage.kmeans.revealed === 1")
+    wait(page, "!document.querySelector('.field-error[data-for=km-seed]')")
+    assert page.get_attribute("#km-seed", "aria-invalid") is None
+    assert "seed 2." in page.inner_text("#km-info")
+    page.click("#km-step")
+    wait(page, "gpumlPage.kmeans.steps.length === 1 && gpumlPage.kmeans.steps[0].revealed === 2")
+    assert console_errors(page.console) == []
 
 
 def test_seeding_one_centre_per_step_then_fit_equals_native(km, site):

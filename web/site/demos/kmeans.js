@@ -167,8 +167,11 @@ export function init(c, ready) {
   for (const name of ready.build.kmeans_datasets) sel.add(new Option(name, name));
   let sweepKey = null, visible = false, runs = 0;
 
+  // The sweep runs on the dataset and seed of the latest run that started (its seed checked by the model).
   async function startSweep() {
-    const ds = $("km-dataset").value, seed = Number($("km-seed").value);
+    const run = state.kmeans;
+    if (!run || run.seed === null) return; // not started yet, or its controls were refused
+    const ds = run.dataset, seed = run.seed;
     const key = `${ds}/${seed}`;
     if (key === sweepKey) return;
     sweepKey = key;
@@ -183,8 +186,8 @@ export function init(c, ready) {
     }
   }
 
-  // A new run: k from the slider, or from the typed box (`source`), checked by the model (one-line error next to
-  // the control that gave it). `current`: the latest run's start (a promise); the first is made by whenNear, a
+  // A new run: k from the slider, or from the typed box (`source`), and the seed box's text, checked by the model
+  // (a one-line error next to the control that gave it: an empty or non-numeric seed is not taken as 0). `current`: the latest run's start (a promise); the first is made by whenNear, a
   // control or a test (gpumlKmeansReset), whichever comes first.
   let current = null;
   const reset = (source = "km-k") => (current = start(source));
@@ -192,20 +195,26 @@ export function init(c, ready) {
 
   async function start(source) {
     await call("kmeans_pause");
-    const ds = $("km-dataset").value, seed = Number($("km-seed").value);
+    const ds = $("km-dataset").value, seedText = $("km-seed").value;
     const raw = source === "km-k-num" ? $("km-k-num").value : $("km-k").value;
     const k = raw.trim() === "" ? raw : Number(raw);
     const run = ++runs;
-    const mine = { dataset: ds, k, seed, steps: [], done: false, labels: null, revealed: 0 };
+    const mine = { dataset: ds, k, seed: null, steps: [], done: false, labels: null, revealed: 0 };
+    const before = state.kmeans; // kept (and still playable) when the model refuses this run's controls
     state.kmeans = mine;
     infoStep = null; // a throttled read-out of the old run is not shown
+    let seed;
     try {
-      const out = await call("kmeans_start", ds, k, seed);
+      const out = await call("kmeans_start", ds, k, seedText);
       if (run !== runs) return; // a newer reset owns the controls now
       mine.revealed = out.revealed;
+      mine.seed = seed = out.seed;
       for (const id of ["km-k", "km-k-num", "km-seed"]) clearError(id);
     } catch (e) {
-      if (run === runs) errorAt(source === "km-k-num" ? "km-k-num" : String(e).includes("seed") ? "km-seed" : "km-k", e);
+      if (run !== runs) return;
+      if (before && before.seed !== null) state.kmeans = before;
+      $("km-play").textContent = "Play"; // paused above
+      errorAt(ctx.words(e).startsWith("seed") ? "km-seed" : source === "km-k-num" ? "km-k-num" : "km-k", e);
       return;
     }
     $("km-k").value = String(k);
@@ -233,8 +242,10 @@ export function init(c, ready) {
       errorAt("km-speed", e);
     }
   };
+  const started = () => state.kmeans && state.kmeans.seed !== null; // a run the model accepted is on show
   $("km-play").onclick = async () => {
     await begin();
+    if (!started()) return;
     if ($("km-play").textContent === "Pause") {
       await call("kmeans_pause");
       $("km-play").textContent = "Play";
@@ -247,6 +258,7 @@ export function init(c, ready) {
   };
   $("km-step").onclick = async () => {
     await begin();
+    if (!started()) return;
     await call("kmeans_pause");
     $("km-play").textContent = "Play";
     onStep(await call("kmeans_step"), true);

@@ -7,7 +7,7 @@ import json
 import math
 import time
 
-from gpuml.playground.kmeans import SUGGEST_RULE, KMeansModel, suggest_k
+from gpuml.playground.kmeans import SUGGEST_RULE, KMeansModel, check_seed, suggest_k
 
 from .core import PAGE, _binding, _bytes_js, _ms
 
@@ -43,21 +43,16 @@ def _rows(rows_json):
     return rows
 
 
-def _seed_value(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int | float) or not float(seed).is_integer() or seed < 0:
-        raise ValueError(f"seed takes an integer >= 0, got {seed!r}")
-    return int(seed)
-
-
 def kmeans_start(rows_json, k, seed):
     """A k-means run on the page's dataset, driven one step per call (kmeans_step): the k-means++ seeding one centre
     at a time, then Lloyd iterations the way ``KMeans(k, random_state=seed, max_iter=100).fit`` runs them, so the
     final labels are native gpuml's. ``k`` is checked against the k slider's range (the model's control: a
-    one-line error). The canvas is drawn straight from the run's device buffers (points, labels, centers):
-    nothing is read back per frame but the 16-byte statistics."""
+    one-line error), ``seed`` as the seed box gives it (its text: the model checks it, in words). The canvas is
+    drawn straight from the run's device buffers (points, labels, centers): nothing is read back per frame but the
+    16-byte statistics."""
     rows = _rows(rows_json)
     PAGE.kmeans = km = KMeansModel(
-        X=rows, k=k, seed=_seed_value(seed), dataset="page", reveal=True, panels=False, max_iter=100,
+        X=rows, k=k, seed=seed, dataset="page", reveal=True, panels=False, max_iter=100,
         playing=False, device=PAGE.device,
     )  # fmt: skip
     PAGE.km_levels = None
@@ -65,7 +60,7 @@ def kmeans_start(rows_json, k, seed):
     PAGE.km_result = None
     R = PAGE.renderer
     if R is None:
-        return json.dumps({"n": len(rows), "k": km.k})
+        return json.dumps({"n": len(rows), "k": km.k, "seed": km.seed})
     buffers = km.run.buffers()
     if buffers is not None:
         pts = _binding(buffers[0])
@@ -75,7 +70,7 @@ def kmeans_start(rows_json, k, seed):
         pts = (_bytes_js(array.array("f", [v for i in range(km.n) for v in (*flat[2 * i : 2 * i + 2], 0.0, 0.0)])), 0)
     R.pointsData("kmeans", *pts, km.n, json.dumps(list(km.bounds)), json.dumps(km.run.mean), json.dumps(PALETTE))
     _draw_kmeans()
-    return json.dumps({"n": len(rows), "k": km.k, "revealed": km.revealed})
+    return json.dumps({"n": len(rows), "k": km.k, "seed": km.seed, "revealed": km.revealed})
 
 
 def _draw_kmeans():
@@ -176,9 +171,9 @@ def kmeans_sweep_start(rows_json, seed):
     """An elbow/silhouette sweep over k = 2..10 on the dataset's points: per k the run of ``KMeans(k,
     random_state=seed, n_init=1, max_iter=100).fit`` (a KMeansRun: the same decisions) and the mean silhouette,
     computed in short slices by :func:`kmeans_sweep_slice` so the worker interleaves them with the animation."""
-    PAGE.km_sweep = {"rows": _rows(rows_json), "seed": _seed_value(seed), "k": [], "inertia": [], "silhouette": [],
+    PAGE.km_sweep = {"rows": _rows(rows_json), "seed": check_seed(seed), "k": [], "inertia": [], "silhouette": [],
                      "run": None, "stage": "init"}  # fmt: skip
-    return json.dumps({"ks": list(SWEEP_KS), "rule": SUGGEST_RULE})
+    return json.dumps({"ks": list(SWEEP_KS), "rule": SUGGEST_RULE, "seed": PAGE.km_sweep["seed"]})
 
 
 def _sweep_work(sw, budget_ms):
