@@ -181,3 +181,26 @@ def test_kept_columns_are_bounded(cpu_device):
         ops.conv2d(gpuml.tensor(x, device=cpu_device), rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
     assert 1 <= len(im2col._KEPT) <= 4
     assert {key[0].H for key in im2col._KEPT} == {9, 10, 11, 12}
+
+
+def test_row_groups_follow_the_gemm_depth_and_the_bias_rides_the_grad_w_gemm(cpu_device):
+    """Row columns take s taps of a kernel row per row when Cg * KH is shallower than ROW_DEPTH (LeNet's conv1: s = 3,
+    Q = 2 partial outputs; conv2: s = 1); the bias gradient comes from the columns' row of ones, whether the forward
+    kept its columns with that row (a bias), kept them without it (no bias) or kept none."""
+    c1 = im2col.plan(conv_geometry((64, 1, 28, 28), (6, 1, 5, 5), 1, 2, 1, 1))
+    c2 = im2col.plan(conv_geometry((64, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1))
+    assert (c1.rows, c1.s, c1.q, c1.rr) == (True, 3, 2, 15) and (c2.rows, c2.s, c2.q) == (True, 1, 5)
+    for xs, ws, _s, p, *_ in (SHAPES[0], SHAPES[1]):
+        x, w, b = _data(xs, ws, seed=8)
+        gy = np.random.default_rng(9).standard_normal(ref_conv(x, w, padding=p).shape).astype(np.float32)
+        rgx, rgw, rgb = ref_backward(x, w, gy, padding=p)
+        for bias in (b, None, "none kept"):
+            im2col._KEPT.clear()
+            if bias is not None and not isinstance(bias, str):
+                ops.conv2d(gpuml.tensor(x, device=cpu_device), w, bias, padding=p)
+            elif bias is None:
+                ops.conv2d(gpuml.tensor(x, device=cpu_device), w, padding=p)
+            gx, gw, gb = ops.conv2d_backward(x, w, gpuml.tensor(gy, device=cpu_device), padding=p)
+            assert_close(gb.numpy(), rgb, "reduction")
+            assert_close(gw.numpy(), rgw, "matmul")
+            assert_close(gx.numpy(), rgx, "matmul")
