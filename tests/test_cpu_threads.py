@@ -251,7 +251,7 @@ def test_convolution_gemms_run_on_one_blas_thread(cpu_device, monkeypatch):
     w = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
     try:
         blas.set(2)
-        for macs in (im2col.PIPELINE_MACS, 0):  # off for this size, then forced on
+        for macs in (im2col.PIPELINE_MACS, 0):  # the backward staged only, then everything forced on
             monkeypatch.setattr(im2col, "PIPELINE_MACS", macs)
             seen.clear()
             _conv_step(x, w, None, rng.standard_normal((16, 16, 26, 26)).astype(np.float32), 0, cpu_device)

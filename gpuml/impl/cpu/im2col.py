@@ -35,6 +35,11 @@ BLOCK_BYTES = 3 << 19  # a range runs in blocks of chunks whose columns and GEMM
 # Multiply-adds an op needs before its GEMMs go to a worker thread: LeNet-5's (9-43 M per op at batch 64) ran no
 # faster on two threads on the 2-core VM at any load measured but a heavy one (benchmarks/RESULTS.md, issue 20.3)
 PIPELINE_MACS = 1 << 28
+# ... but a backward with an input gradient hands its weight-gradient GEMMs over from this many (LeNet's conv2,
+# 43 M): the caller's input-gradient GEMMs and col2im run meanwhile, all long calls; on an idle second core its
+# step ran 4-5% faster, on a busy one 4% slower (benchmarks/RESULTS.md, "numpy backend: LeNet-5 step on two
+# threads")
+STAGED_MACS = 1 << 25
 # Row columns take s taps of a kernel row per row when Cg * KH alone is a shallower GEMM than this: LeNet's conv1
 # (Cg * KH = 5) ran its forward in 0.81 ms CPU at s = 3 against 1.21 at s = 1, its conv2 (30) best at s = 1
 # (benchmarks/RESULTS.md, "numpy backend: LeNet-5 step on two threads")
@@ -49,10 +54,12 @@ def _pipeline(p: _Plan, rows: int, macs: int, pre, gemm, post, staged: bool = Fa
     software pipeline), or, ``staged`` (``post`` does not read what ``gemm`` writes), all of them in one hand-over
     after every ``pre`` while the caller runs the ``post``s (with no ``post``, half the GEMMs). Per-chunk results
     are the same however chunks are grouped and whoever runs them (batched GEMMs, one per chunk), so every thread
-    count gives the same bits. Ops under PIPELINE_MACS multiply-adds (``macs``) run on the calling thread alone."""
+    count gives the same bits. Ops under PIPELINE_MACS multiply-adds (``macs``; staged with a ``post``, under the
+    smaller of it and STAGED_MACS) run on the calling thread alone."""
     per = max(1, BLOCK_BYTES // max(1, rows * p.cols * 4))
     blocks = split(p.nb, -(-p.nb // per))
-    with Offload(macs >= PIPELINE_MACS) as off:
+    limit = min(PIPELINE_MACS, STAGED_MACS) if staged and post is not None else PIPELINE_MACS
+    with Offload(macs >= limit) as off:
         if not off.on:
             for c0, c1 in blocks:
                 st = pre(c0, c1)
