@@ -48,6 +48,29 @@ def scribble(m, rng: random.Random) -> None:
     m.stroke(pts)
 
 
+def test_pad_drawn_digits_read_sure_and_right(lenet, test_digits):
+    """Digits drawn on the pad as users draw them (gpuml.playground.scribbles.pad_digits, default brush): the
+    outlier-exposed model must not have learned to doubt them."""
+    from gpuml.playground.digits import BRUSH, DigitsModel
+    from gpuml.playground.scribbles import pad_digits
+
+    m = DigitsModel(lenet, name="lenet5", host_ink=True)
+    m.calibrate(test_digits.images[:512].reshape(512, -1).tolist())
+    wrong = []
+    for digit, ways in pad_digits().items():
+        for strokes in ways:
+            m.press("clear")
+            for stroke in strokes:
+                m.stroke(stroke.tolist())
+            m.predict()
+            v = m.result["verdict"]
+            if v["label"] != digit or v["unsure"]:
+                wrong.append((digit, v["text"]))
+    assert m.values["brush"] == BRUSH
+    # measured: 19/20, the European 1 (a flag on top) reads "unsure — looks most like 1": MNIST's 1s have none
+    assert len(wrong) <= 2, wrong
+
+
 def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
     from gpuml.playground.digits import INK, DigitsModel
     from gpuml.playground.digits_explain import verdict
@@ -55,7 +78,7 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
 
     m = DigitsModel(lenet, name="lenet5", host_ink=True)
     floor = m.calibrate(test_digits.images[:512].reshape(512, -1).tolist())
-    assert 5.0 < floor < 12.0, floor  # the shipped LeNet-5's evidence, 5th percentile of real digits
+    assert 2.0 < floor < 7.0, floor  # the shipped LeNet-5's evidence, 3rd percentile of real digits (~3.8)
     held_out = test_digits.images[1000:1300].reshape(300, -1)
     import gpuml
 
@@ -71,9 +94,10 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
     confident = sum(v["prob"] > 0.95 for v in scribbles) / len(scribbles)
     print(f"unsure: MNIST test digits {digit_unsure:.1%}, scribbles {scribble_unsure:.1%} "
           f"(scribbles with top probability > 95%: {confident:.1%}); floor {floor:.2f}")  # fmt: skip
-    # measured: digits ~4%, scribbles ~75% although ~half the scribbles get a top probability > 95%
+    # the shipped model saw scribbles in training (outlier exposure); benchmarks/scribble_ood_probe.py measures
+    # ~5% of MNIST test digits and ~95% of random scribbles unsure (the sure ones are strokes that read as a 1 or 7)
     assert digit_unsure <= 0.10, digit_unsure
-    assert scribble_unsure >= 0.6, scribble_unsure
+    assert scribble_unsure >= 0.9, scribble_unsure
     text = next(v["text"] for v in scribbles if v["unsure"])
     assert text.startswith("unsure — looks most like ") and text.endswith("%)"), text
 

@@ -143,7 +143,12 @@ def test_spec_is_kept_where_it_describes_the_model(cpu_device, tmp_path):
 
 
 def test_shipped_model_in_the_old_format_loads_and_predicts_the_same(cpu_device, tmp_path):
-    path = models.path()
+    with np.load(models.path()) as data:  # the shipped weights in a file as gpuml 0.1 wrote it: format 1, no layer list
+        arrays = {k: data[k] for k in data.files if k.startswith("model/")}
+        spec = json.loads(bytes(data["__meta__"]))["spec"]
+    old = {"format": 1, "config": {"model": "lenet5", "input_shape": [1, 28, 28]}, "spec": spec, "epoch": 10}
+    path = tmp_path / "format1.npz"
+    np.savez(path, __meta__=np.frombuffer(json.dumps(old).encode(), np.uint8), **arrays)
     with np.load(path) as data:  # what gpuml 0.1 did: rebuild from the spec, fill the state dict
         meta = json.loads(bytes(data["__meta__"]))
         state = {k[6:]: data[k] for k in data.files if k.startswith("model/")}

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..playground import digits as pad
 from ..playground.digits import INK, TARGETS, DigitsModel, model_accuracy
-from ..playground.digits_explain import EXPLAIN_METHODS
+from ..playground.digits_explain import EXPLAIN_METHODS, FLOOR_PERCENTILE
 from ..train import load_model
 from .app import Demo
 from .render import DIM, PALETTE, TEXT, colormap, short_number
@@ -361,7 +361,8 @@ class DigitsDemo(Demo):
         for i, line in enumerate(textwrap.wrap(why, 52)[:3]):
             r.text(line, x, y + 30 + i * 16, 12, DIM)
         r.text("unsure: top prob < 70% or evidence (log-sum-exp of logits)", x, y + 84, 11, DIM)
-        below = "below the model's 5th percentile on real test digits" if floor else "(no MNIST on disk: prob only)"
+        below = f"below what {100 - FLOOR_PERCENTILE:g}% of real test digits get" if floor else None
+        below = below or "(no MNIST on disk: prob only)"
         r.text(below, x, y + 98, 11, DIM)
 
     def _draw_bars(self, r, x, y, v) -> None:

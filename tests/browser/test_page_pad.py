@@ -114,7 +114,8 @@ def test_digits_sure_and_scribbles_unsure(pad):
     unsure = sum(u for u, _, _ in scribbles)
     print(f"digits right and sure: {right_and_sure}/10 {digits}\nscribbles unsure: {unsure}/12 {scribbles}")
     assert right_and_sure >= 8, digits
-    assert unsure >= 7, scribbles  # natively ~75% of random scribbles, ~4% of MNIST test digits
+    # the shipped model saw scribbles in training (outlier exposure): these 12 read 11 unsure natively
+    assert unsure >= 10, scribbles
     shown = page.inner_text("#pad-prediction")
     assert shown == scribbles[-1][1]
     if scribbles[-1][0]:
@@ -129,7 +130,8 @@ def test_explanations_class_selector_layers_filters(pad):
     test = mnist("test")
     page.locator("#pad-brush").fill("6")
     page.click("#pad-clear")
-    _draw_digit(page, test.images[int(np.flatnonzero(test.labels == 3)[0]), 0])
+    # the second 3 of the test set (the first one's open loops nearly close: "unsure — looks most like 8")
+    _draw_digit(page, test.images[int(np.flatnonzero(test.labels == 3)[1]), 0])
     out = _predict(page)
     assert out["label"] == 3 and out["explain"]["method"] == "gradcam" and out["explain"]["target"] == 3
     for method in ("saliency", "occlusion", "gradcam"):
