@@ -69,3 +69,20 @@ def test_screenshot_check_accepts_what_can_be_written(tmp_path):
     check_screenshot(tmp_path / "old.png")  # an existing file is overwritten
     assert (tmp_path / "old.png").read_bytes() == b"x"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".gpuml-")] == []  # the probe is gone
+
+
+def test_bad_state_path_is_refused_before_the_demo_runs_and_a_new_folder_is_made(tmp_path):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    (tmp_path / "states").mkdir()
+    for path, words in [
+        (tmp_path / "states", "is a folder, give a file name"),
+        (tmp_path / "notes.txt" / "s.json", f"{tmp_path / 'notes.txt'} is a file, not a folder"),
+    ]:
+        out = _gpuml("demo", "kmeans", "--offscreen", "--frames", "2", "--state", str(path))
+        assert out.returncode == 2, (path, out.returncode, out.stderr)
+        assert out.stderr.strip() == f"gpuml demo kmeans: --state {path}: {words}", out.stderr
+        assert out.stdout == "", out.stdout
+    state = tmp_path / "new" / "s.json"
+    out = _gpuml("demo", "kmeans", "--offscreen", "--frames", "2", "--state", str(state))
+    assert out.returncode == 0, out.stderr
+    assert '"frames": 2' in state.read_text()

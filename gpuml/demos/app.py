@@ -331,26 +331,33 @@ def save_png(image: np.ndarray, path: str | os.PathLike) -> None:
     Image.fromarray(arr[:, :, :3] if arr.shape[2] == 4 else arr).save(path)
 
 
-def check_screenshot(path: str | os.PathLike) -> None:
-    """A one-line ValueError, before a demo starts, for a --screenshot path it could not write when done: not a
-    .png name, a folder, or a place where no file can be written (missing folders are made when it is saved)."""
+def check_output(path: str | os.PathLike, option: str, suffix: str | None = None) -> None:
+    """A one-line ValueError, before a demo starts, for an output file (``option`` names it) it could not write when
+    done: not a ``suffix`` name, a folder, or a place where no file can be written (missing folders are made when
+    it is saved)."""
     import tempfile
 
     p = Path(path)
-    if p.suffix.lower() != ".png":
-        raise ValueError(f"--screenshot {path}: screenshots are PNG files, give a name ending in .png")
+    if suffix and p.suffix.lower() != suffix:
+        kind = suffix.lstrip(".").upper()
+        raise ValueError(f"{option} {path}: screenshots are {kind} files, give a name ending in {suffix}")
     if p.is_dir():
-        raise ValueError(f"--screenshot {path}: is a folder, give a file name ending in .png")
+        raise ValueError(f"{option} {path}: is a folder, give a file name" + (f" ending in {suffix}" if suffix else ""))
     existing = next(d for d in (p.parent, *p.parent.parents) if d.exists())  # the nearest folder there is
     if not existing.is_dir():
-        raise ValueError(f"--screenshot {path}: {existing} is a file, not a folder")
+        raise ValueError(f"{option} {path}: {existing} is a file, not a folder")
     try:  # a real write (permission bits say nothing to root, nor about read-only mounts)
         if p.exists():
             open(p, "ab").close()
         else:
             tempfile.NamedTemporaryFile(dir=existing, prefix=".gpuml-").close()
     except OSError as exc:
-        raise ValueError(f"--screenshot {path}: cannot write in {existing} ({exc.strerror or exc})") from None
+        raise ValueError(f"{option} {path}: cannot write in {existing} ({exc.strerror or exc})") from None
+
+
+def check_screenshot(path: str | os.PathLike) -> None:
+    """:func:`check_output` for ``--screenshot``: a .png file."""
+    check_output(path, "--screenshot", ".png")
 
 
 def run_demo(
@@ -368,12 +375,15 @@ def run_demo(
 
     if screenshot:
         check_screenshot(screenshot)  # before the demo runs, not after it has
+    if state_path:
+        check_output(state_path, "--state")
     app = App(load_demo(name), options, offscreen=offscreen, capture=bool(screenshot))
     if not quiet and not offscreen:
         print(f"gpuml demo {name}: window open on {app.device.adapter} (Esc closes)", flush=True)
     stats = app.run(frames, screenshot)
     stats["state"] = app.demo.state()
     if state_path:
+        Path(state_path).parent.mkdir(parents=True, exist_ok=True)
         Path(state_path).write_text(json.dumps(stats, indent=1, default=float))
     if not quiet:
         if "frame_ms_p50" in stats:
