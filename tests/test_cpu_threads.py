@@ -67,6 +67,7 @@ def test_convolutions_are_identical_at_every_thread_count(
     b = rng.standard_normal(ws[0]).astype(np.float32)
     gy = rng.standard_normal(g.out_shape).astype(np.float32)
     monkeypatch.setattr(im2col, "PIPELINE_MACS", 0)  # small convolutions through the two-thread pipeline too
+    monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)  # whatever else runs on the machine
     handed, submit = [], threads.Offload.submit
     monkeypatch.setattr(threads.Offload, "submit", lambda self, fn: (handed.append(self.on), submit(self, fn))[1])
     results = {}
@@ -215,6 +216,7 @@ def test_lenet5_training_is_identical_at_every_thread_count(cpu_device, monkeypa
     from gpuml.optim import Adam
 
     monkeypatch.setattr(im2col, "PIPELINE_MACS", 0)  # LeNet-5's convolutions through the pipeline too
+    monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)  # whatever else runs on the machine
     rng = np.random.default_rng(3)
     xs = [rng.standard_normal((64, 1, 28, 28)).astype(np.float32)] * 3
     ys = [rng.integers(0, 10, 64).astype(np.int32)] * 3
@@ -251,6 +253,7 @@ def test_convolution_gemms_run_on_one_blas_thread(cpu_device, monkeypatch):
     w = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
     try:
         blas.set(2)
+        monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
         for macs in (im2col.PIPELINE_MACS, 0):  # the backward staged only, then everything forced on
             monkeypatch.setattr(im2col, "PIPELINE_MACS", macs)
             seen.clear()
@@ -259,3 +262,25 @@ def test_convolution_gemms_run_on_one_blas_thread(cpu_device, monkeypatch):
             assert blas.get() == 2
     finally:
         blas.set(before)
+
+
+def test_a_busy_machine_keeps_the_gemms_on_the_caller(cpu_device, monkeypatch):
+    """cpu_to_spare reads the running-thread count (Linux) and says whether a CPU is idle besides the caller's; while
+    none is, a convolution big enough to hand its GEMMs over keeps them on the calling thread (same results)."""
+    assert isinstance(threads.cpu_to_spare(), bool)
+    monkeypatch.setenv("GPUML_CPU_THREADS", "2")
+    monkeypatch.setattr(im2col, "PIPELINE_MACS", 0)
+    workers, enter = [], threads.Offload.__enter__
+    monkeypatch.setattr(threads.Offload, "__enter__", lambda self: (enter(self), workers.append(self.on))[0])
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 6, 30, 30)).astype(np.float32)
+    w = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    gy = rng.standard_normal((16, 16, 26, 26)).astype(np.float32)
+    got = {}
+    for spare in (False, True):
+        monkeypatch.setattr(threads, "cpu_to_spare", lambda spare=spare: spare)
+        workers.clear()
+        got[spare] = _conv_step(x, w, None, gy, 0, cpu_device)
+        assert workers and set(workers) == {spare}
+    for a, r in zip(got[True], got[False], strict=True):
+        assert np.array_equal(a, r)

@@ -28,6 +28,7 @@ import functools
 
 import numpy as np
 
+from . import threads
 from .threads import Offload, split
 
 CHUNK_COLUMNS = 3600  # at most this many columns per chunk GEMM (whole images: nc divides N)
@@ -55,11 +56,12 @@ def _pipeline(p: _Plan, rows: int, macs: int, pre, gemm, post, staged: bool = Fa
     after every ``pre`` while the caller runs the ``post``s (with no ``post``, half the GEMMs). Per-chunk results
     are the same however chunks are grouped and whoever runs them (batched GEMMs, one per chunk), so every thread
     count gives the same bits. Ops under PIPELINE_MACS multiply-adds (``macs``; staged with a ``post``, under the
-    smaller of it and STAGED_MACS) run on the calling thread alone."""
+    smaller of it and STAGED_MACS), or while no CPU is idle (:func:`threads.cpu_to_spare`), run on the calling
+    thread alone."""
     per = max(1, BLOCK_BYTES // max(1, rows * p.cols * 4))
     blocks = split(p.nb, -(-p.nb // per))
     limit = min(PIPELINE_MACS, STAGED_MACS) if staged and post is not None else PIPELINE_MACS
-    with Offload(macs >= limit) as off:
+    with Offload(macs >= limit and threads.threads() > 1 and threads.cpu_to_spare()) as off:
         if not off.on:
             for c0, c1 in blocks:
                 st = pre(c0, c1)
