@@ -318,3 +318,22 @@ def shutil_which(name):
     import shutil
 
     return shutil.which(name)
+
+
+def test_empty_grad_cam_says_so(lenet, test_digits):
+    """Grad-CAM's ReLU can leave nothing (every region's gradient-weighted activation negative): the explanation
+    says so in words (page caption, native overlay) instead of showing a blank map; a non-empty map has no note."""
+    from gpuml import explain as gx
+    from gpuml.playground.digits_explain import explain
+    from gpuml.tensor import tensor
+
+    images = test_digits.subset(256, seed=2).images
+    parts = gx.grad_cam(lenet, images, return_parts=True)
+    empty = [i for i, cam in enumerate(parts["cam_lowres"]) if cam.max() <= 0]
+    assert 0 < len(empty) < 20, len(empty)  # measured 7 of 256 with the shipped model
+    full = next(i for i in range(len(images)) if i not in empty)
+    for i, want_note in ((empty[0], True), (full, False)):
+        x = tensor(images[i : i + 1], device=lenet.device)
+        ex = explain(lenet, x, "gradcam", int(parts["classes"][i]))
+        assert (ex["peak"] == 0 and max(ex["map"]) == 0) is want_note
+        assert ex["note"].startswith("empty: no region raises this class's score") is want_note, ex["note"]

@@ -391,6 +391,12 @@ class DigitsDemo(Demo):
         key = (v["serial"], v["gradcam"])
         r.image_keyed("cam", key, lambda: overlay(v["pixels"], ex if v["gradcam"] else None), ix, iy, size, size, True)
         r.text("model input (centred 20x20 box)", ix, iy + size + 6, 11, DIM)
+        if ex and ex.get("note"):  # an all-zero map: say why, on a dark band over the input
+            lines = textwrap.wrap(ascii_text(ex["note"]), 30)
+            top = iy + size / 2 - 8 * len(lines) - 6
+            r.rect(ix, top, size, 16 * len(lines) + 12, (0.05, 0.05, 0.07, 0.85))
+            for i, line in enumerate(lines):
+                r.text(line, ix + size / 2, top + 6 + i * 16, 13, PALETTE[5], "center")
         # colour scale: 0 (transparent) .. peak, in the method's units
         sx, sy, sh = ix + size + 24, iy, size
         r.image_keyed("scale", 0, heat_scale, sx, sy, 18, sh, smooth=True)

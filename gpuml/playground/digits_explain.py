@@ -154,9 +154,10 @@ def explain(net, x, method: str, cls: int) -> dict:
         raise ValueError(f"explanation method must be one of {', '.join(EXPLAIN_METHODS)}, got {method!r}")
     peak = max(raw)
     scaled = [max(v, 0.0) / peak for v in raw] if peak > 0 else [0.0] * 784
-    if peak <= 0 and method == "gradcam":  # Grad-CAM's ReLU drops negative evidence: say so, not a blank panel
-        what += " is empty: no region raises this class's score at this layer (try saliency or occlusion)"
-    return {"map": scaled, "peak": max(peak, 0.0), "units": units, "what": what, "method": method, **extra}
+    # Grad-CAM's ReLU drops negative evidence: an all-zero map is an answer, said in words, not a blank panel
+    note = "empty: no region raises this class's score here; try saliency or occlusion" if peak <= 0 else ""
+    return {"map": scaled, "peak": max(peak, 0.0), "units": units, "what": what, "note": note, "method": method,
+            **extra}  # fmt: skip
 
 
 def occlusion_map(net, x, cls: int) -> list[float]:

@@ -131,7 +131,8 @@ export function init(ctx, readyMsg) {
       bars.appendChild(row);
     });
     const ex = out.explain;
-    $("pad-explain-what").textContent = `${ex.what}${$("pad-target").value === "predicted" ? " (the predicted one)" : ""}`;
+    $("pad-explain-what").textContent = `${ex.what}${$("pad-target").value === "predicted" ? " (the predicted one)" : ""}` +
+      (ex.note ? ` — ${ex.note}` : "");
     $("pad-heat-hi").textContent = fmt(ex.peak);
     $("pad-heat-mid").textContent = fmt(ex.peak / 2);
     $("pad-heat-lo").textContent = "0";

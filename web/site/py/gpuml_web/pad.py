@@ -152,7 +152,7 @@ def pad_predict(model_name="default", method="gradcam", target="predicted", laye
     t3 = time.perf_counter()
     r = d.result
     v = {k: r["verdict"][k] for k in ("text", "unsure", "reason", "prob", "evidence")}
-    ex = {k: r["explain"][k] for k in ("what", "peak", "units", "method")}
+    ex = {k: r["explain"][k] for k in ("what", "note", "peak", "units", "method")}
     entry = d.layer_entry()
     out = {"label": d.label, "probs": d.probs, "predict_ms": t["predict_ms"], "pixels": d.pixels, "verdict": v,
            "floor": d.floor, "explain": {**ex, "target": r["target"]}, "layer": entry,
