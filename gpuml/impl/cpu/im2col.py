@@ -37,12 +37,12 @@ BLOCK_BYTES = 3 << 19  # a range runs in blocks of chunks whose columns and GEMM
 # faster on two threads on the 2-core VM at any load measured but a heavy one (benchmarks/RESULTS.md, issue 20.3)
 PIPELINE_MACS = 1 << 28
 # ... but a backward with an input gradient hands its weight-gradient GEMMs over from this many (LeNet's conv2,
-# 43 M): the caller's input-gradient GEMMs and col2im run meanwhile, all long calls; on an idle second core its
-# step ran 4-5% faster, on a busy one 4% slower (benchmarks/RESULTS.md, "numpy backend: LeNet-5 step on two
-# threads")
+# 43 M): the caller's input-gradient GEMMs and col2im run meanwhile; with the second core idle LeNet's step ran 7%
+# faster, with it busy 4-9% slower, hence threads.cpu_to_spare (benchmarks/RESULTS.md, "numpy backend: LeNet-5
+# step on two threads")
 STAGED_MACS = 1 << 25
 # Row columns take s taps of a kernel row per row when Cg * KH alone is a shallower GEMM than this: LeNet's conv1
-# (Cg * KH = 5) ran its forward in 0.81 ms CPU at s = 3 against 1.21 at s = 1, its conv2 (30) best at s = 1
+# (Cg * KH = 5) forward 0.90-0.92x and backward 0.96x of s = 1 in isolated A/Bs; its conv2 (30) is best at s = 1
 # (benchmarks/RESULTS.md, "numpy backend: LeNet-5 step on two threads")
 ROW_DEPTH = 16
 
