@@ -20,7 +20,7 @@ import numpy as np
 
 from ..playground import digits as pad
 from ..playground.digits import INK, TARGETS, DigitsModel, model_accuracy
-from ..playground.digits_explain import EXPLAIN_METHODS, FLOOR_PERCENTILE
+from ..playground.digits_explain import CALIBRATION_DIGITS, EXPLAIN_METHODS, FLOOR_PERCENTILE
 from ..train import load_model
 from .app import Demo
 from .render import DIM, PALETTE, TEXT, colormap, short_number
@@ -34,7 +34,6 @@ MAPS = (500, 386, 740, 226)
 FILTERS = (500, 626, 740, 140)
 BRUSHES = (7.0, 11.0, 15.0)  # the b key cycles through these (pad units)
 METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "occlusion": "occlusion"}
-CALIBRATION_DIGITS = 512
 
 
 def default_model_path() -> str | None:

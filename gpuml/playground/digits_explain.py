@@ -25,6 +25,7 @@ from ..tensor import tensor
 from .mnist import softmax
 
 MIN_PROB = 0.7
+CALIBRATION_DIGITS = 512  # the first MNIST test digits behind the evidence floor (native window and page alike)
 FLOOR_PERCENTILE = 3.0  # with MIN_PROB: ~5% of MNIST test digits unsure (benchmarks/RESULTS.md)
 EXPLAIN_METHODS = ("gradcam", "saliency", "occlusion")
 OCCLUSION_PATCH, OCCLUSION_STRIDE = 4, 2
@@ -177,4 +178,14 @@ def occlusion_map(net, x, cls: int) -> list[float]:
     return [h / c if c else 0.0 for h, c in zip(heat, count, strict=True)]
 
 
-__all__ = ["EXPLAIN_METHODS", "conv_filters", "evidence", "evidence_floor", "explain", "map_layers", "verdict"]
+__all__ = [
+    "CALIBRATION_DIGITS",
+    "EXPLAIN_METHODS",
+    "FLOOR_PERCENTILE",
+    "conv_filters",
+    "evidence",
+    "evidence_floor",
+    "explain",
+    "map_layers",
+    "verdict",
+]

@@ -29,12 +29,17 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def fit_outlier_exposure(model: Sequential, images: np.ndarray, labels: np.ndarray, outliers: np.ndarray, *,
                          epochs: int = 2, lr: float = 1e-4, weight: float = 0.5, batch_size: int = 64,
                          outlier_batch: int = 64, seed: int = 0, log=None,
-                         on_epoch=None) -> list[dict]:  # fmt: skip
+                         on_epoch=None, anchor=None, anchor_weight: float = 0.0) -> list[dict]:  # fmt: skip
     """Fine-tune ``model`` (built, float32 inputs as it expects them) for ``epochs`` passes over ``images``/``labels``;
     each step takes ``batch_size`` images and ``outlier_batch`` outliers (cycled, reshuffled each pass) and minimises
     mean CE(images) + ``weight`` · mean CE(uniform, softmax(outliers)) with AdamW (no weight decay) at a cosine-decayed
-    ``lr``. Returns one record per epoch (losses, the outliers' mean top probability, seconds); ``on_epoch(record)``
-    may add to each (e.g. a test accuracy) before it is logged."""
+    ``lr``. ``anchor``: the logits of the model before fine-tuning on ``images`` ((N, K)); with ``anchor_weight`` β
+    the loss adds β · mean over images of the squared distance of their logits to those, so the digits keep the
+    logits (and the explanations: Grad-CAM) they had while the outliers' go flat. Returns one record per epoch
+    (losses, the outliers' mean top probability, seconds); ``on_epoch(record)`` may add to each (e.g. a test
+    accuracy) before it is logged."""
+    if anchor is not None and np.shape(anchor) != (len(images), model.output_shape(model.input_shape)[0]):
+        raise ValueError(f"anchor logits of shape {np.shape(anchor)} for {len(images)} images")
     if len(outliers) == 0:
         raise ValueError("outlier exposure needs at least one outlier image")
     if len(images) != len(labels):
@@ -65,6 +70,8 @@ def fit_outlier_exposure(model: Sequential, images: np.ndarray, labels: np.ndarr
             grad = np.empty_like(p)
             grad[:n] = p[:n]
             grad[np.arange(n), labels[take]] -= 1.0
+            if anchor is not None and anchor_weight:
+                grad[:n] += 2.0 * anchor_weight * (logits[:n] - anchor[take])
             grad[:n] /= n
             grad[n:] = weight * (p[n:] - 1.0 / k) / m
             model.backward(tensor(grad.astype(np.float32), device=model.device))

@@ -54,7 +54,6 @@ CHROMIUM_ARGS = [
 MNIST_TRAIN, MNIST_TEST = 16384, 512  # train: the page's default run (3 epochs) reaches ~97% test accuracy
 # site files fetched on first use only (the service worker caches them then)
 LAZY_PREFIXES = ("data/mnist_train_",)
-FLOOR_DIGITS = 128  # test digits behind the shipped model's "unsure" evidence floor (as the page calibrated)
 
 __all__ = ["BuildError", "build_site", "convert_model", "default_out", "serve"]
 
@@ -152,20 +151,19 @@ def _mnist_subset(out_dir: Path) -> dict:
     return info
 
 
-def _evidence_floor(model_path, test_images: Path, n: int = FLOOR_DIGITS) -> tuple[float, int]:
+def _evidence_floor(model_path) -> tuple[float, int]:
     """The digit pad's "unsure" evidence floor for the shipped model (gpuml.playground.digits_explain), computed here
-    on the page's first ``n`` test digits with the numpy backend, so the page need not classify them after Ready
-    (on SwiftShader that calibration held the worker for seconds to minutes)."""
+    with the numpy backend on the same first MNIST test digits as the native window's (so both read a drawing
+    alike), and so the page need not classify them after Ready (on SwiftShader that held the worker for seconds)."""
     from .. import serialize
     from ..backends import open_device
-    from ..playground.digits_explain import evidence_floor
+    from ..datasets import mnist
+    from ..playground.digits_explain import CALIBRATION_DIGITS, evidence_floor
 
-    raw = test_images.read_bytes()
-    n = min(n, len(raw) // 784)
+    n = CALIBRATION_DIGITS
     net = serialize.load(model_path, open_device("cpu"))
     net.eval()
-    pixels = [[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)]
-    return float(evidence_floor(net, pixels, batch=n)), n
+    return float(evidence_floor(net, mnist("test").images[:n].reshape(n, -1).tolist())), n
 
 
 def _png(size: int) -> bytes:
@@ -226,9 +224,7 @@ def build_site(out=None, model=None, log=print) -> dict:
     (out / "data").mkdir()
     (out / "data" / "kmeans.json").write_text(json.dumps(_kmeans_data(), separators=(",", ":")))
     mnist = _mnist_subset(out / "data")
-    model_info["evidence_floor"], model_info["evidence_floor_digits"] = _evidence_floor(
-        model, out / "data" / "mnist_test_images.u8"
-    )
+    model_info["evidence_floor"], model_info["evidence_floor_digits"] = _evidence_floor(model)
     (out / "model" / f"{model_info['name']}.json").write_text(json.dumps(model_info, indent=1))
     (out / "icons").mkdir()
     for size in (192, 512):

@@ -211,6 +211,24 @@ def test_clear_resets_every_panel_and_model_switch(pad):
     assert page.evaluate("gpumlPage.lastPrediction.label") == 1
 
 
+def test_clear_during_a_prediction_keeps_the_panels_empty(pad):
+    """Predict, then Clear at once while the worker still computes (occlusion: the slowest method): the result
+    that arrives afterwards is of a drawing that is gone, so nothing of it is shown."""
+    page = pad
+    page.click("#pad-clear")
+    page.select_option("#pad-explain", "occlusion")
+    _stroke(page, [(70, 60), (210, 60), (130, 250)])  # a 7
+    n = page.evaluate("gpumlPage.predictions || 0")
+    page.click("#pad-predict")
+    page.click("#pad-clear")
+    wait(page, f"(gpumlPage.predictions || 0) > {n}", timeout=60_000)
+    page.wait_for_timeout(500)
+    page.locator("#pad").screenshot(path=str(ARTIFACTS / "pad_clear_during_prediction.png"))
+    assert page.inner_text("#pad-prediction") == "—" and page.inner_text("#pad-probs") == ""
+    assert page.inner_text("#pad-explain-what") == "" and page.evaluate("gpumlPage.lastPrediction") is None
+    page.select_option("#pad-explain", "gradcam")
+
+
 def test_pad_fits_390px(chrome, site):
     context, page = open_page(chrome, site["url"], width=390, height=900)
     try:

@@ -78,7 +78,7 @@ export function init(ctx, readyMsg) {
     $("pad-filter-lo").textContent = `−max|w|`;
     $("pad-filter-hi").textContent = `+max|w|`;
     $("pad-rule").textContent = `Unsure when the top probability is below 70% or the evidence (log-sum-exp of the ` +
-      `logits) is below ${info.floor.toFixed(2)}, what 95% of ${info.calibration_digits} real MNIST test digits get ` +
+      `logits) is below ${info.floor.toFixed(2)}, what ${info.floor_share}% of ${info.calibration_digits} real MNIST test digits get ` +
       `from this model.`;
   }
 
@@ -92,9 +92,14 @@ export function init(ctx, readyMsg) {
     const p = predictChain.then(async () => {
       queuedPredict = null;
       const args = [$("pad-model").value, $("pad-explain").value, $("pad-target").value, $("pad-layer").value];
+      const clears = state.padClears || 0;
       const out = await call("pad_predict", ...args);
       clearError(source || "pad-model");
       showModel(out.model);
+      if ((state.padClears || 0) !== clears) {  // Clear was pressed meanwhile: this result is of a drawing that is gone
+        state.predictions = (state.predictions || 0) + 1;
+        return null;
+      }
       const t = performance.now();
       if (out.empty) showEmpty(); else showPrediction(out);
       (state.padShowMs = state.padShowMs || []).push(performance.now() - t);  // main-thread ms per result shown

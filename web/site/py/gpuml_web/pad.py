@@ -8,6 +8,7 @@ import time
 
 from gpuml import ops
 from gpuml.playground.digits import INK, DigitsModel
+from gpuml.playground.digits_explain import FLOOR_PERCENTILE
 from gpuml.tensor import tensor
 
 from .core import PAGE, _draw_image, _ms
@@ -107,7 +108,7 @@ def pad_prepare(model_name, digits_u8, batch=1, force=False):
             d.calibrate([[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)], batch=int(batch))
         filters = [{k: f[k] for k in ("name", "shape", "limit")} for f in d.conv_filters()]
         info = {"layers": d.layers, "filters": filters, "floor": d.floor, "calibration_digits": n,
-                "device": d.device.name}  # fmt: skip
+                "floor_share": round(100 - FLOOR_PERCENTILE), "device": d.device.name}  # fmt: skip
         info["calibrate_ms"] = _ms(t0)
         PAGE.pad_prepared[model_name] = prepared = {"net": net, "info": info}
         _draw_filters(d)
