@@ -78,7 +78,7 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
 
     m = DigitsModel(lenet, name="lenet5", host_ink=True)
     floor = m.calibrate(test_digits.images[:512].reshape(512, -1).tolist())
-    assert 2.0 < floor < 7.0, floor  # the shipped LeNet-5's evidence, 3rd percentile of real digits (~3.8)
+    assert 4.0 < floor < 10.0, floor  # the shipped LeNet-5's evidence, 5th percentile of real digits (~7.1)
     held_out = test_digits.images[1000:1300].reshape(300, -1)
     import gpuml
 
@@ -95,9 +95,9 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
     print(f"unsure: MNIST test digits {digit_unsure:.1%}, scribbles {scribble_unsure:.1%} "
           f"(scribbles with top probability > 95%: {confident:.1%}); floor {floor:.2f}")  # fmt: skip
     # the shipped model saw scribbles in training (outlier exposure); benchmarks/scribble_ood_probe.py measures
-    # ~5% of MNIST test digits and ~95% of random scribbles unsure (the sure ones are strokes that read as a 1 or 7)
+    # ~5% of MNIST test digits and ~88% of random scribbles unsure (here: 8.3% of these 300 digits, 90.8%)
     assert digit_unsure <= 0.10, digit_unsure
-    assert scribble_unsure >= 0.9, scribble_unsure
+    assert scribble_unsure >= 0.85, scribble_unsure
     text = next(v["text"] for v in scribbles if v["unsure"])
     assert text.startswith("unsure — looks most like ") and text.endswith("%)"), text
 
@@ -321,19 +321,19 @@ def shutil_which(name):
 
 
 def test_empty_grad_cam_says_so(lenet, test_digits):
-    """Grad-CAM's ReLU can leave nothing (every region's gradient-weighted activation negative): the explanation
-    says so in words (page caption, native overlay) instead of showing a blank map; a non-empty map has no note."""
+    """Grad-CAM's ReLU can leave nothing (every region's gradient-weighted activation negative, common for a class
+    the model rules out): the explanation says so in words (page caption, native overlay) instead of showing a
+    blank map; a non-empty map has no note."""
     from gpuml import explain as gx
     from gpuml.playground.digits_explain import explain
     from gpuml.tensor import tensor
 
-    images = test_digits.subset(256, seed=2).images
-    parts = gx.grad_cam(lenet, images, return_parts=True)
-    empty = [i for i, cam in enumerate(parts["cam_lowres"]) if cam.max() <= 0]
-    assert 0 < len(empty) < 20, len(empty)  # measured 7 of 256 with the shipped model
-    full = next(i for i in range(len(images)) if i not in empty)
-    for i, want_note in ((empty[0], True), (full, False)):
-        x = tensor(images[i : i + 1], device=lenet.device)
-        ex = explain(lenet, x, "gradcam", int(parts["classes"][i]))
+    images = test_digits.images[:1000]
+    cams = gx.grad_cam(lenet, images, return_parts=True)
+    empty = [i for i, cam in enumerate(cams["cam_lowres"]) if cam.max() <= 0]
+    assert 0 < len(empty) <= 20, len(empty)  # measured 6 of 1,000 (all 9s) with the shipped model
+    found = {True: (empty[0], cams["classes"][empty[0]]), False: (0, cams["classes"][0])}
+    for want_note, (i, cls) in found.items():
+        ex = explain(lenet, tensor(images[i : i + 1], device=lenet.device), "gradcam", int(cls))
         assert (ex["peak"] == 0 and max(ex["map"]) == 0) is want_note
         assert ex["note"].startswith("empty: no region raises this class's score") is want_note, ex["note"]

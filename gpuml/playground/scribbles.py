@@ -1,11 +1,11 @@
-"""Random pad scribbles — what a user doodles instead of a digit — rendered exactly as the digit pad renders ink
-(:func:`~gpuml.playground.mnist.stroke_host`, :func:`~gpuml.playground.mnist.ink_to_mnist`) but with numpy, so
-that tens of thousands can be made for training (outlier exposure, :mod:`gpuml.train.outliers`) and measured.
+"""Random pad scribbles — what a user doodles or writes instead of a digit — rendered exactly as the digit pad
+renders ink (:func:`~gpuml.playground.mnist.stroke_host`, :func:`~gpuml.playground.mnist.ink_to_mnist`) but with
+numpy, so that tens of thousands can be made for training (outlier exposure, :mod:`gpuml.train.outliers`) and measured.
 
 Kinds (one random choice per scribble): a polyline of 4–14 random points (the doodle the tests draw), several short
 strokes, a zig-zag (possibly closed by a triangle), a smooth random curve (Catmull–Rom through random points), dots
-and dashes, and a dense blob (many points, thick brush). Polylines of 2–3 points are left out on purpose: a
-straight or bent stroke *is* how people draw a 1 or a 7.
+and dashes, a dense blob (many points, thick brush), and a letter or sign unlike any digit (a font glyph). Polylines
+of 2–3 points are left out on purpose: a straight or bent stroke *is* how people draw a 1 or a 7.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import numpy as np
 
 from .digits import INK, PAD
 
-KINDS = ("polyline", "strokes", "zigzag", "curve", "dots", "blob")
+KINDS = ("polyline", "strokes", "zigzag", "curve", "dots", "blob", "glyph")
+# letters and signs that look like no digit (no B/G/I/O/S/Z, b/g/l/o/q/s/z), drawn in Pillow's built-in font
+GLYPHS = "ACDEFHJKLMNPQRTUVWXYacefhkmnrtuvwxy#*+@&%?$"
 BRUSH_RANGE = (4.0, 24.0)  # the pad's brush slider, pad units
 
 
@@ -87,6 +89,20 @@ def _curve(ctrl: np.ndarray, per: int = 8) -> np.ndarray:
     return np.concatenate(out)
 
 
+def glyph(rng: np.random.Generator, size: int = INK) -> np.ndarray:
+    """A random letter or sign of :data:`GLYPHS` as ink (size x size, [0, 1]): Pillow's default font at a random
+    size, stroke weight, slant and place (what a user writes on the pad instead of a digit)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    char = GLYPHS[rng.integers(len(GLYPHS))]
+    font = ImageFont.load_default(size=int(rng.integers(50, 95)))
+    img = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(img).text((size / 2 + rng.uniform(-8, 8), size / 2 + rng.uniform(-8, 8)), char, fill=255,
+                             font=font, anchor="mm", stroke_width=int(rng.integers(0, 5)), stroke_fill=255)  # fmt: skip
+    img = img.rotate(float(rng.uniform(-20, 20)), resample=Image.BILINEAR)
+    return np.asarray(img, np.float32) / 255.0
+
+
 def random_strokes(rng: np.random.Generator, kind: str | None = None) -> tuple[list[np.ndarray], float]:
     """One random scribble: (strokes in pad units, brush radius in pad units)."""
     kind = kind or KINDS[rng.integers(len(KINDS))]
@@ -123,7 +139,7 @@ def random_strokes(rng: np.random.Generator, kind: str | None = None) -> tuple[l
         strokes = [np.clip(c + rng.normal(0, spread, size=(int(rng.integers(15, 40)), 2)), lo, hi)]
         brush = float(rng.uniform(12.0, BRUSH_RANGE[1]))
     else:
-        raise ValueError(f"scribble kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise ValueError(f"scribble kind must be one of {', '.join(k for k in KINDS if k != 'glyph')}, got {kind!r}")
     return strokes, brush
 
 
@@ -133,8 +149,12 @@ def scribbles(n: int, seed: int, kinds=KINDS) -> np.ndarray:
     out = np.zeros((n, 1, 28, 28), np.float32)
     i = 0
     while i < n:
-        strokes, brush = random_strokes(rng, kinds[rng.integers(len(kinds))])
-        img = to_mnist(render(strokes, brush))
+        kind = kinds[rng.integers(len(kinds))]
+        if kind == "glyph":
+            img = to_mnist(glyph(rng))
+        else:
+            strokes, brush = random_strokes(rng, kind)
+            img = to_mnist(render(strokes, brush))
         if img is not None:
             out[i, 0] = img
             i += 1
@@ -173,4 +193,4 @@ def pad_digits() -> dict[int, list[list[np.ndarray]]]:
     }  # fmt: skip
 
 
-__all__ = ["KINDS", "pad_digits", "random_strokes", "render", "scribbles", "to_mnist"]
+__all__ = ["GLYPHS", "KINDS", "glyph", "pad_digits", "random_strokes", "render", "scribbles", "to_mnist"]

@@ -30,7 +30,7 @@ export const progress = {
   },
 };
 
-const fmt = (v) => (Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toPrecision(3) : v.toExponential(1));
+const fmt = (v) => (v === 0 ? "0" : Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toPrecision(3) : v.toExponential(1));
 
 export function init(ctx, readyMsg) {
   const { $, state, call, showError, errorAt, clearError, words } = ctx;
