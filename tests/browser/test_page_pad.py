@@ -9,6 +9,7 @@ test-artifacts/web/pad_*.png."""
 from __future__ import annotations
 
 import io
+import math
 import random
 
 import numpy as np
@@ -85,6 +86,84 @@ def _set(page, select: str, value: str) -> dict:
     page.select_option(select, value)
     wait(page, f"(gpumlPage.predictions || 0) > {n}", timeout=60_000)
     return page.evaluate("gpumlPage.lastPrediction")
+
+
+def _arc(cx, cy, rx, ry, a0, a1, n):
+    angles = [math.radians(a0 + (a1 - a0) * i / n) for i in range(n + 1)]
+    return [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in angles]
+
+
+# review17c's face: an outline, two eyes, a nose and a mouth (the last two are the strokes a stale pad missed)
+FACE = [
+    _arc(140, 140, 105, 115, 0, 360, 40),
+    _arc(100, 105, 14, 10, 0, 360, 10),
+    _arc(180, 105, 14, 10, 0, 360, 10),
+    [(140, 120), (130, 160), (145, 162)],
+    _arc(140, 175, 45, 30, 20, 160, 14),
+]
+FACE_PARTS = {"left eye": (85, 95, 115, 115), "right eye": (165, 95, 195, 115), "nose": (125, 125, 150, 165),
+              "mouth": (110, 190, 170, 210)}  # fmt: skip
+
+
+def _input_image(pixels, heat, size=168) -> np.ndarray:
+    """web_image.wgsl's input panel in numpy: the 28 x 28 input (nearest) under the heat overlay (bilinear,
+    premultiplied, transparent where cold)."""
+    px = np.clip(np.asarray(pixels, float).reshape(28, 28), 0, 1)
+    hm = np.asarray(heat, float).reshape(28, 28)
+    c = (np.arange(size) + 0.5) / size * 28
+    g = px[np.floor(c).astype(int)[:, None], np.floor(c).astype(int)[None, :]]
+    q = c - 0.5
+    i0 = np.floor(q).astype(int)
+    f = q - i0
+    lo, hi = np.clip(i0, 0, 27), np.clip(i0 + 1, 0, 27)
+    rows = hm[lo] * (1 - f)[:, None] + hm[hi] * f[:, None]
+    t = np.clip(rows[:, lo] * (1 - f)[None, :] + rows[:, hi] * f[None, :], 0, 1)
+    e = np.clip((t - 0.05) / 0.45, 0, 1)
+    a = 0.65 * e * e * (3 - 2 * e)
+    s = 3 * (0.35 + 0.65 * t)
+    rgb = np.stack([np.clip(s - k, 0, 1) for k in range(3)], axis=-1) * a[..., None] + (g * (1 - a))[..., None]
+    return np.round(255 * rgb)
+
+
+def test_pad_and_input_show_the_drawing_the_verdict_is_of(pad):
+    """review17c D2 / review17b D4: a face drawn quickly with live prediction on (right after Ready the pad
+    predicts on the CPU). The moment the verdict of the whole face is shown, the pad shows every stroke (its nose
+    and mouth were missing for seconds when the worker drew the pad) and the input panel is the input that
+    verdict is of, with its explanation (web_image.wgsl's drawing, recomputed here)."""
+    page = pad
+    page.locator("#pad-live").check()
+    page.locator("#pad-brush").fill("11")
+    try:
+        for attempt in range(2):
+            page.click("#pad-clear")
+            for stroke in FACE:
+                _stroke(page, stroke)
+            n = page.evaluate("gpumlPage.predictions || 0")  # the last pen-up's prediction is queued or running
+            wait(page, f"(gpumlPage.predictions || 0) > {n} && gpumlPage.lastPrediction !== null", timeout=120_000)
+            shot = page.locator("#pad-canvas").screenshot(path=str(ARTIFACTS / f"pad_face_at_result_{attempt}.png"))
+            page.locator("#pad").screenshot(path=str(ARTIFACTS / f"pad_face_{attempt}.png"))
+            from PIL import Image
+
+            ink = np.asarray(Image.open(io.BytesIO(shot)).convert("L").resize((PAD_CSS, PAD_CSS))) / 255
+            parts = {k: float(ink[y0:y1, x0:x1].max()) for k, (x0, y0, x1, y1) in FACE_PARTS.items()}
+            assert min(parts.values()) > 0.5, (attempt, parts)  # every stroke on the pad
+            # one main-thread task: the result on show and the input panel's pixels
+            got = page.evaluate(
+                "(() => { const c = document.getElementById('input-canvas'); const p = gpumlPage.lastPrediction;"
+                " return {out: p, text: document.getElementById('pad-prediction').textContent, w: c.width,"
+                " rgba: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)}; })()"
+            )
+            out = got["out"]
+            assert got["text"] == out["verdict"]["text"]
+            w = got["w"]
+            shown = np.asarray(got["rgba"], float).reshape(w, w, 4)[..., :3]
+            want = _input_image(out["pixels"], out["explain"]["map"], w)
+            assert np.abs(shown - want).max() <= 2, (attempt, np.abs(shown - want).max())
+            # the input is the face's: its mouth (input rows ~19-21) is inked
+            assert np.asarray(out["pixels"]).reshape(28, 28)[17:23, 9:19].max() > 0.5
+    finally:
+        page.locator("#pad-live").uncheck()
+        page.click("#pad-clear")
 
 
 def test_digits_sure_and_scribbles_unsure(pad):

@@ -1,6 +1,9 @@
 // Digit pad (CNN explorer), main thread: pen input, the prediction queue, the verdict and probabilities as numbers,
 // the explanation / layer / class selectors, colour scales and text alternatives of the canvases.
-export const canvases = { pad: "pad-canvas", input: "input-canvas", acts: "acts-canvas", filters: "filters-canvas" };
+// The pad and the model input are drawn here, not by the worker: the pad at each pointer event (a worker frame
+// waited for the worker's event loop, which a prediction on the CPU holds for seconds: the last strokes showed
+// late) and the input with its explanation in the same task as the verdict it belongs to.
+export const canvases = { acts: "acts-canvas", filters: "filters-canvas" };
 
 const METHODS = { gradcam: "Grad-CAM", saliency: "saliency", occlusion: "occlusion" };
 
@@ -30,12 +33,97 @@ export const progress = {
   },
 };
 
+const INK = 112, PAD = 280;  // gpuml.playground.digits: the model's ink is INK x INK values for a PAD-unit pad
+const BACKGROUND = [18, 20, 28];  // render.js's clear colour (0.07, 0.08, 0.11)
+
+// The pad's ink, painted here like the worker's (mnist.stroke_host / web_stroke.wgsl: ink = max(ink, coverage of
+// each capsule segment)) from the same segments and brush, and shown bilinearly scaled as the worker drew it.
+function inkPad(canvas) {
+  const ink = new Float32Array(INK * INK);
+  const small = new OffscreenCanvas(INK, INK), sctx = small.getContext("2d");
+  const img = new ImageData(INK, INK);
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = true;
+  function show() {
+    sctx.putImageData(img, 0, 0);
+    ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+  }
+  function set(i, v) {
+    ink[i] = v;
+    const g = Math.round(255 * v), o = 4 * i;
+    img.data[o] = img.data[o + 1] = img.data[o + 2] = g;
+  }
+  return {
+    ink,
+    clear() {
+      ink.fill(0);
+      img.data.fill(0);
+      for (let o = 3; o < img.data.length; o += 4) img.data[o] = 255;
+      show();
+    },
+    // segments: flat x0, y0, x1, y1 in pad units (280); radius in pad units
+    stroke(segs, radius) {
+      const s = INK / PAD, r = radius * s, reach = r + 1;
+      for (let k = 0; k + 3 < segs.length; k += 4) {
+        const ax = segs[k] * s, ay = segs[k + 1] * s, dx = segs[k + 2] * s - ax, dy = segs[k + 3] * s - ay;
+        const len2 = dx * dx + dy * dy;
+        const y0 = Math.max(0, Math.trunc(Math.min(ay, ay + dy) - reach));
+        const y1 = Math.min(INK, Math.trunc(Math.max(ay, ay + dy) + reach) + 1);
+        const x0 = Math.max(0, Math.trunc(Math.min(ax, ax + dx) - reach));
+        const x1 = Math.min(INK, Math.trunc(Math.max(ax, ax + dx) + reach) + 1);
+        for (let y = y0; y < y1; y++) {
+          const py = y + 0.5;
+          for (let x = x0; x < x1; x++) {
+            const px = x + 0.5;
+            const t = len2 > 0 ? Math.min(Math.max(((px - ax) * dx + (py - ay) * dy) / len2, 0), 1) : 0;
+            const cover = Math.min(Math.max(r + 0.5 - Math.hypot(px - (ax + t * dx), py - (ay + t * dy)), 0), 1);
+            if (cover > ink[y * INK + x]) set(y * INK + x, cover);
+          }
+        }
+      }
+      show();
+    },
+  };
+}
+
+// The model input (28 x 28, nearest) with the explanation's heat overlay (28 x 28 in [0, 1], bilinear), as
+// web_image.wgsl draws them (modes 0 and 2, premultiplied "over"); null: the empty panel.
+function drawInput(canvas, pixels, heat) {
+  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
+  const img = ctx.createImageData(W, H), d = img.data;
+  const at = (y, x) => heat[Math.min(Math.max(y, 0), 27) * 28 + Math.min(Math.max(x, 0), 27)];
+  for (let y = 0, o = 0; y < H; y++) {
+    const v = ((y + 0.5) / H) * 28, qy = v - 0.5, y0 = Math.floor(qy), fy = qy - y0;
+    for (let x = 0; x < W; x++, o += 4) {
+      if (!pixels) {
+        d.set(BACKGROUND, o);
+        d[o + 3] = 255;
+        continue;
+      }
+      const u = ((x + 0.5) / W) * 28, qx = u - 0.5, x0 = Math.floor(qx), fx = qx - x0;
+      const g = Math.min(Math.max(pixels[Math.floor(v) * 28 + Math.floor(u)], 0), 1);
+      const top = at(y0, x0) + (at(y0, x0 + 1) - at(y0, x0)) * fx;
+      const bottom = at(y0 + 1, x0) + (at(y0 + 1, x0 + 1) - at(y0 + 1, x0)) * fx;
+      const t = Math.min(Math.max(top + (bottom - top) * fy, 0), 1);
+      const e = Math.min(Math.max((t - 0.05) / 0.45, 0), 1), a = 0.65 * e * e * (3 - 2 * e);
+      const s = 3 * (0.35 + 0.65 * t), b = g * (1 - a);  // heat(s / 3) * a over the gray
+      d[o] = Math.round(255 * (Math.min(s, 1) * a + b));
+      d[o + 1] = Math.round(255 * (Math.min(Math.max(s - 1, 0), 1) * a + b));
+      d[o + 2] = Math.round(255 * (Math.min(Math.max(s - 2, 0), 1) * a + b));
+      d[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
 const fmt = (v) => (v === 0 ? "0" : Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toPrecision(3) : v.toExponential(1));
 
 export function init(ctx, readyMsg) {
   const { $, state, call, showError, errorAt, clearError, words } = ctx;
   if (readyMsg && readyMsg.pad_device) showDevice(ctx, readyMsg.pad_device);
-  const pad = $("pad-canvas");
+  const pad = $("pad-canvas"), ink = inkPad(pad);
+  ink.clear();
+  drawInput($("input-canvas"), null);
   $("pad-heat-bar").style.background = heatGradient();
   let drawing = false, last = null, segs = [], flushTimer = null, prepared = null;
   function flushSegs() {
@@ -46,6 +134,7 @@ export function init(ctx, readyMsg) {
     call("pad_stroke", batch, Number($("pad-brush").value)).catch(showError);
   }
   function queueSeg(a, b) {
+    ink.stroke([a[0], a[1], b[0], b[1]], Number($("pad-brush").value));  // on screen now, whatever the worker does
     segs.push(a[0], a[1], b[0], b[1]);
     if (!flushTimer) flushTimer = setTimeout(flushSegs, 16);
   }
@@ -136,6 +225,7 @@ export function init(ctx, readyMsg) {
       bars.appendChild(row);
     });
     const ex = out.explain;
+    drawInput($("input-canvas"), out.pixels, ex.map);  // the input these numbers are of, in the same task
     $("pad-explain-what").textContent = `${ex.what}${$("pad-target").value === "predicted" ? " (the predicted one)" : ""}` +
       (ex.note ? ` — ${ex.note}` : "");
     $("pad-heat-hi").textContent = fmt(ex.peak);
@@ -158,6 +248,7 @@ export function init(ctx, readyMsg) {
     $("pad-prediction").classList.remove("unsure");
     for (const id of ["pad-probs", "pad-reason", "pad-explain-what", "pad-heat-hi", "pad-heat-mid", "pad-heat-lo",
       "pad-heat-units", "pad-acts-caption", "pad-timing"]) $(id).textContent = "";
+    drawInput($("input-canvas"), null);
     $("input-canvas").setAttribute("aria-label", "model input and explanation (empty pad)");
     $("acts-canvas").setAttribute("aria-label", "activation maps (empty pad)");
   }
@@ -188,6 +279,7 @@ export function init(ctx, readyMsg) {
   $("pad-predict").onclick = () => predict();
   $("pad-clear").onclick = () => {
     segs = [];
+    ink.clear();
     state.padClears = (state.padClears || 0) + 1;
     call("pad_clear").catch(showError);
     showEmpty();

@@ -5,7 +5,9 @@
 // (batches of 64-256 compile and tune other shape classes: 30-150 s on SwiftShader on a loaded VM, vs ~1 s).
 const CALIBRATION = { browser: 128, cpu: 64, python: 32 };
 
-export function handlers({ py, getData, backend }) {
+export function handlers({ py, getData, backend, renderer }) {
+  // a canvas's last frame on screen (render.js "copy" presentation: the pending copy chain; else drawn already)
+  const shown = (name) => renderer()?.canvases?.[name]?.pending;
   async function prepare(model) {
     const xi = await getData("mnist_test_images.u8");
     const n = Math.min(CALIBRATION[backend()] || 64, Math.floor(xi.length / 784));
@@ -26,6 +28,7 @@ export function handlers({ py, getData, backend }) {
     async pad_predict(args) {
       const model = await prepare(args[0] || "default");
       const out = await py("pad_predict", ...args);
+      await shown("acts");  // the maps of this result are on screen when the page shows its verdict
       return Object.assign(out, { model });
     },
   };

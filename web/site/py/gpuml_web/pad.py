@@ -7,9 +7,8 @@ import json
 import time
 
 from gpuml import ops
-from gpuml.playground.digits import INK, DigitsModel
+from gpuml.playground.digits import DigitsModel
 from gpuml.playground.digits_explain import FLOOR_PERCENTILE
-from gpuml.tensor import tensor
 
 from .core import PAGE, _draw_image, _ms
 
@@ -64,27 +63,21 @@ def _blank(canvas):
     _draw_image(canvas, PAGE.ones, PAGE.ones, n=0, c=1, h=1, w=1, gap=0)
 
 
-def _draw_pad():
-    d = PAGE.digits
-    PAGE.device.flush()
-    _draw_image("pad", d.ink, PAGE.ones, n=1, c=1, h=INK, w=INK, sampling=1, gap=0)
-
-
 def pad_clear():
-    """Empty the pad and every result panel (the filters stay: they belong to the model, not the drawing)."""
+    """Empty the pad and the activation maps (the filters stay: they belong to the model, not the drawing). The
+    pad and the input panel are drawn by the page's main thread (demos/pad.js)."""
     _digits(PAGE.digits.model_name if PAGE.digits else "default").press("clear")
-    _draw_pad()
     if PAGE.renderer is not None:
-        _blank("input")
         _blank("acts")
     return "{}"
 
 
 def pad_stroke(segments, radius_css):
-    """Add pen segments (flat list x0, y0, x1, y1, ... in CSS pixels of the 280 px pad) to the ink."""
+    """Add pen segments (flat list x0, y0, x1, y1, ... in CSS pixels of the 280 px pad) to the ink (the page
+    shows the same segments itself, at once: demos/pad.js)."""
     segs = segments.to_py() if hasattr(segments, "to_py") else list(segments)
     _digits(PAGE.digits.model_name if PAGE.digits else "default").stroke_segments(segs, float(radius_css))
-    _draw_pad()
+    PAGE.device.flush()
     return "{}"
 
 
@@ -140,7 +133,8 @@ def _draw_filters(d):
 
 def pad_predict(model_name="default", method="gradcam", target="predicted", layer=""):
     """Classify the pad (preprocess on the host, forward on the device), the verdict, the explanation of the
-    predicted or chosen class and the chosen layer's activation maps; draws the input + explanation and the maps."""
+    predicted or chosen class and the chosen layer's activation maps; draws the maps. The input and its
+    explanation (``pixels``, ``explain.map``: 28 x 28 each, host values) are drawn by the page with the verdict."""
     d = _digits(model_name)
     d.set("explain", str(method))
     d.set("target", str(target))
@@ -154,6 +148,7 @@ def pad_predict(model_name="default", method="gradcam", target="predicted", laye
     r = d.result
     v = {k: r["verdict"][k] for k in ("text", "unsure", "reason", "prob", "evidence")}
     ex = {k: r["explain"][k] for k in ("what", "note", "peak", "units", "method")}
+    ex["map"] = [round(v, 4) for v in r["explain"].get("map") or [0.0] * 784]  # [0, 1]: the overlay's colour scale
     entry = d.layer_entry()
     out = {"label": d.label, "probs": d.probs, "predict_ms": t["predict_ms"], "pixels": d.pixels, "verdict": v,
            "floor": d.floor, "explain": {**ex, "target": r["target"]}, "layer": entry,
@@ -163,14 +158,11 @@ def pad_predict(model_name="default", method="gradcam", target="predicted", laye
     c, h, w = entry["shape"]
     maps = d.outputs[entry["index"]].reshape(c, h * w)
     norm = ops.max(ops.abs(maps) if entry["signed"] else maps, axis=1)
-    heat = tensor(array.array("f", r["explain"]["map"]), device=d.device)
     PAGE.device.flush()
-    _draw_image("input", d.x, PAGE.ones, n=1, c=1, h=28, w=28, gap=0, present=False)
-    _draw_image("input", heat, PAGE.ones, n=1, c=1, h=28, w=28, mode=2, sampling=1, gap=0, clear=False)
     lay = _layout("acts", c, h, w)
     _draw_image("acts", maps, norm, n=c, c=1, h=h, w=w, cols=lay["cols"], box=lay["box"], gap=GAP,
                 mode=3 if entry["signed"] else 0)  # fmt: skip
-    PAGE.keep = [d.x, heat, maps, norm]
+    PAGE.keep = [maps, norm]
     out.update(
         readback_ms=t["readback_ms"],
         preprocess_ms=t["preprocess_ms"],
@@ -244,7 +236,6 @@ def _warm_predict(method):
         w.set("target", "predicted")
         w.set("explain", method)
         w.predict(host_maps=False)
-        tensor(array.array("f", w.result["explain"]["map"]), device=w.device)  # the heat overlay's upload
 
     return stage
 
