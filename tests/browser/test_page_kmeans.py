@@ -128,6 +128,58 @@ def test_seed_box_refuses_nothing_and_letters(km):
     assert console_errors(page.console) == []
 
 
+def test_box_errors_answer_at_once_while_the_sweep_runs(km):
+    """review17b D5: while the elbow/silhouette sweep keeps the worker busy, a refused seed or k is answered at
+    once, in the words of the value now in the box (it was the previous value's for seconds: the check waited
+    behind the sweep); the page's checks say what the model's say (check_seed, the k control)."""
+    from gpuml.playground.kmeans import K_MAX, K_MIN, SEED_MAX, KMeansModel, check_seed
+
+    page = km
+    page.fill("#km-seed", "6")
+    page.press("#km-seed", "Enter")
+    wait(page, "gpumlPage.kmeansSweep.seed === 6 && gpumlPage.kmeansSweep.slices.length >= 1", timeout=120_000)
+    seed_box = "(document.querySelector('.field-error[data-for=km-seed]') || {}).textContent"
+    k_box = "(document.querySelector('.field-error[data-for=km-k-num]') || {}).textContent"
+    busy = 0
+    for typed, shown in (("", "nothing"), ("abc", "'abc'"), ("-3", "-3"), ("", "nothing")):
+        page.fill("#km-seed", typed)
+        page.press("#km-seed", "Enter")
+        # no wait: the error is there when Enter has been handled
+        assert page.evaluate(seed_box) == f"seed must be a whole number ≥ 0, got {shown}", typed
+        busy += not page.evaluate("gpumlPage.kmeansSweep.done")
+    page.fill("#km-k-num", "0")
+    page.press("#km-k-num", "Enter")
+    assert page.evaluate(k_box) == f"control 'k' takes an integer in [{K_MIN}, {K_MAX}], got 0"
+    busy += not page.evaluate("gpumlPage.kmeansSweep.done")
+    page.locator("#kmeans").screenshot(path=str(ARTIFACTS / "kmeans_seed_error_during_sweep.png"))
+    assert busy >= 1  # at least one answer came while the sweep was still running
+    assert page.evaluate("gpumlPage.kmeans.seed") == 6  # the run on show is kept
+    # the page's words are the model's
+    assert page.evaluate("[gpumlKmeansCheck.seed('1_000'), gpumlKmeansCheck.seed(' +5 ')]") == [1000, 5]
+    seeds = ["", "  ", "abc", "-3", "-007", "4.5", "7x", "1__0", str(SEED_MAX + 1), "it's", "a\\b", "1e3", "\t"]
+    for text in seeds:
+        js = page.evaluate("(t) => { try { return gpumlKmeansCheck.seed(t); } catch (e) { return e.message; } }", text)
+        with pytest.raises(ValueError) as want:
+            check_seed(text)
+        assert js == str(want.value), (text, js, str(want.value))
+    k_control = next(c for c in KMeansModel.controls if c.name == "k")
+    for typed in ("0", "16", "2.5", "", "1e3", "0.00001", "1e20", "-1"):
+        js = page.evaluate("(t) => { try { return gpumlKmeansCheck.k(t); } catch (e) { return e.message; } }", typed)
+        v = float(typed) if typed else ""
+        v = int(v) if v != "" and v.is_integer() and abs(v) < 2**53 else v  # what Pyodide gets from the page
+        with pytest.raises(ValueError) as want:
+            k_control.validate(v)
+        assert js == str(want.value), (typed, js, str(want.value))
+    assert page.evaluate("[gpumlKmeansCheck.k('15'), gpumlKmeansCheck.k('2')]") == [15, 2]
+    # fixed: both errors go at once
+    page.fill("#km-k-num", "5")
+    page.press("#km-k-num", "Enter")
+    page.fill("#km-seed", "6")
+    page.press("#km-seed", "Enter")
+    assert page.locator(".field-error[data-for=km-seed], .field-error[data-for=km-k-num]").count() == 0
+    wait(page, "gpumlPage.kmeans.seed === 6 && gpumlPage.kmeans.k === 5 && gpumlPage.kmeans.revealed === 1")
+
+
 def test_seeding_one_centre_per_step_then_fit_equals_native(km, site):
     page = km
     page.select_option("#km-dataset", "blobs")

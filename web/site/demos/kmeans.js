@@ -52,6 +52,58 @@ function showStep() {
   $("kmeans-canvas").setAttribute("aria-label", `k-means scatter plot: ${text}`);
 }
 
+// --- the k and seed boxes, checked here at once ------------------------------------------------------------
+// The model's rules and words (gpuml/playground/kmeans.py: K_MIN..K_MAX, check_seed; controls.py: got): a check in
+// the worker waited behind the elbow sweep's slices, seconds during which the error shown was the previous
+// value's. The model checks again when the run starts (tests/browser/test_page_kmeans.py compares the words).
+export const K_MIN = 2, K_MAX = 15, SEED_MAX = 4294967295;
+
+// Python's repr() of a str (the cases a text box gives) and of a number as Pyodide passes it (a safe integer: int).
+function reprStr(s) {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  const esc = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+  let out = "";
+  for (const ch of s) {
+    const c = ch.codePointAt(0);
+    if (esc[ch]) out += esc[ch];
+    else if (ch === q) out += "\\" + ch;
+    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
+    else out += ch;
+  }
+  return q + out + q;
+}
+function reprNumber(v) {
+  if (Number.isSafeInteger(v)) return String(v);
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  const [m, e] = v.toExponential().split("e"), exp = Number(e);  // shortest round-trip digits, like Python
+  if (exp < -4 || exp >= 16) return `${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  const s = String(v);
+  return s.includes(".") || s.includes("e") ? s : `${s}.0`;
+}
+const got = (v) => (v === null || v === undefined || (typeof v === "string" && !v.trim()) ? "nothing" :
+  typeof v === "string" ? reprStr(v) : reprNumber(v));
+
+// check_seed on the seed box's text: the seed, or the model's one-line error.
+export function checkSeed(text) {
+  const t = text.trim();
+  if (/^[+-]?\d+(_\d+)*$/.test(t)) {  // int() takes it
+    const v = BigInt(t.replace(/_/g, ""));
+    if (v < 0n) throw new Error(`seed must be a whole number ≥ 0, got ${v}`);
+    if (v > BigInt(SEED_MAX)) throw new Error(`seed must be at most ${SEED_MAX}, got ${v}`);
+    return Number(v);
+  }
+  throw new Error(`seed must be a whole number ≥ 0, got ${got(text)}`);
+}
+
+// The k control's check on the slider's or the typed box's value ("" when the box is empty).
+export function checkK(raw) {
+  const v = typeof raw === "string" && raw.trim() === "" ? raw : Number(raw);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < K_MIN || v > K_MAX) {
+    throw new Error(`control 'k' takes an integer in [${K_MIN}, ${K_MAX}], got ${got(v)}`);
+  }
+  return v;
+}
+
 // --- elbow and silhouette plots ---------------------------------------------------------------------------
 function plot(canvas, xs, ys, { title, color, mark, current, yFmt }) {
   const g = canvas.getContext("2d");
@@ -186,19 +238,32 @@ export function init(c, ready) {
     }
   }
 
-  // A new run: k from the slider, or from the typed box (`source`), and the seed box's text, checked by the model
-  // (a one-line error next to the control that gave it: an empty or non-numeric seed is not taken as 0). `current`: the latest run's start (a promise); the first is made by whenNear, a
-  // control or a test (gpumlKmeansReset), whichever comes first.
+  // A new run: k from the slider, or from the typed box (`source`), and the seed box's text, checked here at once
+  // with the model's rules and again by the model (a one-line error next to the control that gave it: an empty or
+  // non-numeric seed is not taken as 0). `current`: the latest run's start (a promise); the first is made by
+  // whenNear, a control or a test (gpumlKmeansReset), whichever comes first.
   let current = null;
   const reset = (source = "km-k") => (current = start(source));
   const begin = () => current || reset();
 
   async function start(source) {
-    await call("kmeans_pause");
     const ds = $("km-dataset").value, seedText = $("km-seed").value;
     const raw = source === "km-k-num" ? $("km-k-num").value : $("km-k").value;
-    const k = raw.trim() === "" ? raw : Number(raw);
+    const kBox = source === "km-k-num" ? "km-k-num" : "km-k";
     const run = ++runs;
+    let k;
+    try {  // answered here at once, whatever the worker is busy with; the run on show is kept
+      k = checkK(raw);
+      for (const id of ["km-k", "km-k-num"]) clearError(id);
+      $("km-k").value = $("km-k-num").value = $("km-k-out").textContent = String(k);
+      checkSeed(seedText);
+      clearError("km-seed");
+    } catch (e) {
+      errorAt(k === undefined ? kBox : "km-seed", e);
+      return;
+    }
+    await call("kmeans_pause");
+    if (run !== runs) return;  // a newer reset owns the controls now
     const mine = { dataset: ds, k, seed: null, steps: [], done: false, labels: null, revealed: 0 };
     const before = state.kmeans; // kept (and still playable) when the model refuses this run's controls
     state.kmeans = mine;
@@ -212,14 +277,14 @@ export function init(c, ready) {
       for (const id of ["km-k", "km-k-num", "km-seed"]) clearError(id);
     } catch (e) {
       if (run !== runs) return;
-      if (before && before.seed !== null) state.kmeans = before;
+      if (before && before.seed !== null) {
+        state.kmeans = before;
+        $("km-k").value = $("km-k-num").value = $("km-k-out").textContent = String(before.k);
+      }
       $("km-play").textContent = "Play"; // paused above
-      errorAt(ctx.words(e).startsWith("seed") ? "km-seed" : source === "km-k-num" ? "km-k-num" : "km-k", e);
+      errorAt(ctx.words(e).startsWith("seed") ? "km-seed" : kBox, e);
       return;
     }
-    $("km-k").value = String(k);
-    $("km-k-num").value = String(k);
-    $("km-k-out").textContent = String(k);
     $("km-info").textContent = `${ds}: 1,000 points, k = ${k}, seed ${seed}. Step or Play: first the k-means++ seeding ` +
       "(one centre per step), then Lloyd iterations.";
     $("km-play").textContent = "Play";
@@ -264,6 +329,7 @@ export function init(c, ready) {
     onStep(await call("kmeans_step"), true);
   };
   window.gpumlKmeansReset = reset;
+  window.gpumlKmeansCheck = { seed: checkSeed, k: checkK };  // tests compare the words with the model's
   whenNear($("kmeans"), begin);
   // the sweep starts when the demo is first on screen (not during page start-up, where it would delay the others)
   const onScreen = () => { visible = true; startSweep(); };
