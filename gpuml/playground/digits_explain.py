@@ -63,7 +63,12 @@ def verdict(logits, floor: float | None) -> dict:
             f"evidence {ev:.1f} below {floor:.1f}, what {100 - FLOOR_PERCENTILE:.0f}% of real test digits get"
         )
     unsure = bool(reasons)
-    text = f"unsure — looks most like {label} ({p * 100:.0f}%)" if unsure else f"{label} ({p * 100:.1f}%)"
+    if not unsure:
+        text = f"{label} ({p * 100:.1f}%)"
+    elif p < MIN_PROB:
+        text = f"unsure — looks most like {label} ({p * 100:.0f}%)"
+    else:  # a high probability on little evidence: "unsure ... (100%)" would read as a contradiction
+        text = f"unsure — looks most like {label}, but unlike real digits"
     return {"label": label, "probs": probs, "prob": p, "evidence": ev, "unsure": unsure,
             "reason": "; ".join(reasons), "text": text}  # fmt: skip
 
@@ -165,14 +170,24 @@ def occlusion_map(net, x, cls: int) -> list[float]:
     """Occlusion sensitivity (Zeiler & Fergus 2014) of class ``cls``'s score (its logit, the score Grad-CAM and
     saliency explain too): its drop when a zero patch covers each pixel, averaged over the patches covering it; every
     occluded copy classified in one batch. The score, not the probability: a softmax at 100% barely moves under any
-    patch, so a probability map of a sure digit is one blob (gpuml.explain.occlusion keeps the probability)."""
+    patch, so a probability map of a sure digit is one blob (gpuml.explain.occlusion keeps the probability).
+    On a CPU backend a patch over pixels that are all zero already is not classified: that copy is the input
+    itself, its drop is 0 (a digit leaves ~60% of the patches blank, and there the forward pass's time grows with
+    the batch; a GPU keeps the one batch shape its kernels were compiled for)."""
     s0 = net.forward(x).reshape(-1).tolist()[cls]
     starts = range(0, 28 - OCCLUSION_PATCH + 1, OCCLUSION_STRIDE)
     positions = [(py, px) for py in starts for px in starts]
-    rows = net.forward(occlude(x, positions, OCCLUSION_PATCH, 0.0)).tolist()
+    run = positions
+    if not getattr(net.device, "is_gpu", False):
+        pixels = x.reshape(-1).tolist()
+        span = range(OCCLUSION_PATCH)
+        run = [(py, px) for py, px in positions if any(pixels[(py + i) * 28 + px + j] for i in span for j in span)]
+    drops = dict.fromkeys(positions, 0.0)
+    if run:
+        for pos, logits in zip(run, net.forward(occlude(x, run, OCCLUSION_PATCH, 0.0)).tolist(), strict=True):
+            drops[pos] = s0 - logits[cls]
     heat, count = [0.0] * 784, [0] * 784
-    for (py, px), logits in zip(positions, rows, strict=True):
-        drop = s0 - logits[cls]
+    for (py, px), drop in drops.items():
         for y in range(py, py + OCCLUSION_PATCH):
             for xx in range(px, px + OCCLUSION_PATCH):
                 heat[y * 28 + xx] += drop

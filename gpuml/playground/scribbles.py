@@ -4,8 +4,11 @@ numpy, so that tens of thousands can be made for training (outlier exposure, :mo
 
 Kinds (one random choice per scribble): a polyline of 4–14 random points (the doodle the tests draw), several short
 strokes, a zig-zag (possibly closed by a triangle), a smooth random curve (Catmull–Rom through random points), dots
-and dashes, a dense blob (many points, thick brush), and a letter or sign unlike any digit (a font glyph). Polylines
-of 2–3 points are left out on purpose: a straight or bent stroke *is* how people draw a 1 or a 7.
+and dashes, a dense blob (many points, thick brush), a letter or sign unlike any digit (a font glyph), and drawn
+shapes put together from closed figures, grids and marks (:func:`shape_strokes`: hearts, stars, polygons, a hash or
+tic-tac-toe grid, a face, an asterisk, a spiral...) and capital letters drawn in strokes (:data:`LETTERS`).
+Polylines of 2–3 points are left out on purpose: a straight or bent stroke *is* how people draw a 1 or a 7; so are
+a lone ellipse (0), an ellipse with a stem (6, 9) and two stacked ellipses (8), which the shapes never are.
 """
 
 from __future__ import annotations
@@ -16,10 +19,30 @@ import numpy as np
 
 from .digits import INK, PAD
 
-KINDS = ("polyline", "strokes", "zigzag", "curve", "dots", "blob", "glyph")
+KINDS = ("polyline", "strokes", "zigzag", "curve", "dots", "blob", "glyph", "shapes", "letters")
 # letters and signs that look like no digit (no B/G/I/O/S/Z, b/g/l/o/q/s/z), drawn in Pillow's built-in font
 GLYPHS = "ACDEFHJKLMNPQRTUVWXYacefhkmnrtuvwxy#*+@&%?$"
 BRUSH_RANGE = (4.0, 24.0)  # the pad's brush slider, pad units
+# capitals as a hand draws them, strokes in a unit box (x right, y down); none is drawn like a digit (no B, D, G,
+# I, J, O, Q, S, T, Z)
+LETTERS = {
+    "A": [[(0, 1), (0.5, 0), (1, 1)], [(0.22, 0.6), (0.78, 0.6)]],
+    "C": [[(0.95, 0.15), (0.6, 0), (0.2, 0.1), (0, 0.5), (0.2, 0.9), (0.6, 1), (0.95, 0.85)]],
+    "E": [[(1, 0), (0, 0), (0, 1), (1, 1)], [(0, 0.5), (0.75, 0.5)]],
+    "F": [[(1, 0), (0, 0), (0, 1)], [(0, 0.5), (0.75, 0.5)]],
+    "H": [[(0, 0), (0, 1)], [(1, 0), (1, 1)], [(0, 0.5), (1, 0.5)]],
+    "K": [[(0, 0), (0, 1)], [(1, 0), (0, 0.55), (1, 1)]],
+    "L": [[(0, 0), (0, 1), (0.8, 1)]],
+    "M": [[(0, 1), (0.1, 0), (0.5, 0.7), (0.9, 0), (1, 1)]],
+    "N": [[(0, 1), (0, 0), (1, 1), (1, 0)]],
+    "P": [[(0, 1), (0, 0), (0.7, 0), (0.95, 0.15), (0.95, 0.35), (0.7, 0.5), (0, 0.5)]],
+    "R": [[(0, 1), (0, 0), (0.7, 0), (0.95, 0.15), (0.95, 0.35), (0.7, 0.5), (0, 0.5)], [(0.35, 0.5), (1, 1)]],
+    "U": [[(0, 0), (0, 0.7), (0.2, 1), (0.8, 1), (1, 0.7), (1, 0)]],
+    "V": [[(0, 0), (0.5, 1), (1, 0)]],
+    "W": [[(0, 0), (0.25, 1), (0.5, 0.35), (0.75, 1), (1, 0)]],
+    "X": [[(0, 0), (1, 1)], [(1, 0), (0, 1)]],
+    "Y": [[(0, 0), (0.5, 0.5), (1, 0)], [(0.5, 0.5), (0.5, 1)]],
+}
 
 
 def render(strokes, radius: float, size: int = INK) -> np.ndarray:
@@ -103,6 +126,97 @@ def glyph(rng: np.random.Generator, size: int = INK) -> np.ndarray:
     return np.asarray(img, np.float32) / 255.0
 
 
+def _heart(c, r, a):
+    t = np.linspace(0, 2 * np.pi, 41)
+    x, y = 16 * np.sin(t) ** 3, 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
+    return _turn(np.stack([x, -y], 1) * (r / 16), c, a)
+
+
+def _turn(p, c, a):
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return p @ rot.T + c
+
+
+def _polygon(c, r, a, n, star=False):
+    k = np.arange(n + 1) * (2 if star else 1) * 2 * np.pi / n
+    return _turn(np.stack([np.sin(k), -np.cos(k)], 1) * r, c, a)
+
+
+def _grid(c, r, a, rng):
+    """Two sets of 2-4 parallel lines crossing (a hash, a tic-tac-toe grid, a net)."""
+    out = []
+    turn = rng.uniform(np.pi / 3, 2 * np.pi / 3)
+    for direction in (0.0, turn):
+        n = int(rng.choice([2, 2, 2, 3, 4]))
+        for off in np.linspace(-0.45, 0.45, n) * r * rng.uniform(0.8, 1.3):
+            out.append(_turn(np.array([[off, -r], [off, r]]) * rng.uniform(0.85, 1.1, size=(2, 1)), c, a + direction))
+    return out
+
+
+def letter_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """A capital of :data:`LETTERS` as a hand draws it, in pad units: random size, aspect, slant and wobble."""
+    strokes = LETTERS[list(LETTERS)[rng.integers(len(LETTERS))]]
+    w, h = rng.uniform(0.35, 0.75) * PAD, rng.uniform(0.6, 0.85) * PAD
+    slant = rng.uniform(-0.25, 0.25)
+    x0, y0 = (PAD - w) / 2 + rng.uniform(-0.05, 0.05) * PAD, (PAD - h) / 2 + rng.uniform(-0.05, 0.05) * PAD
+    out = []
+    for st in strokes:
+        p = np.asarray(st, np.float64)
+        p = np.stack([x0 + (p[:, 0] + slant * (1 - p[:, 1])) * w / (1 + abs(slant)), y0 + p[:, 1] * h], 1)
+        out.append(np.clip(p + rng.normal(0, 0.025 * PAD, p.shape), 0.07 * PAD, 0.93 * PAD))
+    return out
+
+
+def shape_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """A drawn shape that is no digit, in pad units: one of a heart, a star, a polygon of 3-5 sides, a grid, an
+    asterisk, a spiral, a wave, a face (an ellipse with eyes and a mouth), an arrow or a house, sometimes with a
+    second figure or a few marks beside or inside it."""
+    mid, span = 0.5 * PAD, 0.43 * PAD
+
+    def figure(c, r):
+        a = rng.uniform(-0.35, 0.35)
+        kind = rng.integers(10)
+        if kind == 0:
+            return [_heart(c, r, a)]
+        if kind == 1:
+            return [_polygon(c, r, a, 5, star=True)]
+        if kind == 2:
+            return [_polygon(c, r, a + rng.uniform(0, np.pi), int(rng.integers(3, 6)))]
+        if kind == 3:
+            return _grid(c, r, a, rng)
+        if kind == 4:
+            n = int(rng.integers(3, 6))
+            return [_turn(np.array([[0, -r], [0, r]]), c, a + i * np.pi / n) for i in range(n)]
+        if kind == 5:
+            t = np.linspace(0, 2 * np.pi * rng.uniform(1.5, 3.5), 80)
+            return [_turn(np.stack([np.cos(t), np.sin(t)], 1) * (r * t / t[-1])[:, None], c, a)]
+        if kind == 6:
+            x = np.linspace(-r, r, 40)
+            return [_turn(np.stack([x, r * 0.4 * np.sin(x / r * np.pi * rng.uniform(1.5, 4))], 1), c, a)]
+        if kind == 7:
+            face = [_turn(_arc(0, 0, r, r * rng.uniform(0.8, 1.2), n=32), c, a)]
+            for ex in (-0.4, 0.4):
+                face.append(_turn(_arc(ex * r, -0.3 * r, 0.1 * r, 0.1 * r, n=8), c, a))
+            face.append(_turn(_arc(0, 0.3 * r, 0.45 * r, 0.25 * r, np.pi / 2, 3 * np.pi / 2, 12), c, a))
+            return face
+        if kind == 8:
+            tip = np.array([r, 0.0])
+            head = np.array([[0.5 * r, -0.45 * r], tip, [0.5 * r, 0.45 * r]])
+            return [_turn(np.array([[-r, 0], tip]), c, a), _turn(head, c, a)]
+        return [_turn(np.array([[-r, r], [-r, -0.2 * r], [0, -r], [r, -0.2 * r], [r, r], [-r, r]]), c, a)]
+
+    c = mid + rng.uniform(-0.08, 0.08, 2) * PAD
+    strokes = figure(c, rng.uniform(0.6, 1.0) * span)
+    extra = rng.random()
+    if extra < 0.25:  # a second, smaller figure beside it
+        strokes += figure(mid + rng.uniform(-0.3, 0.3, 2) * PAD, rng.uniform(0.25, 0.45) * span)
+    elif extra < 0.45:  # a few marks
+        for p in rng.uniform(0.15, 0.85, size=(int(rng.integers(1, 4)), 2)) * PAD:
+            strokes.append(np.stack([p, p + rng.normal(0, 0.04 * PAD, 2)]))
+    lo, hi = 0.07 * PAD, 0.93 * PAD
+    return [np.clip(s, lo, hi) for s in strokes]
+
+
 def random_strokes(rng: np.random.Generator, kind: str | None = None) -> tuple[list[np.ndarray], float]:
     """One random scribble: (strokes in pad units, brush radius in pad units)."""
     kind = kind or KINDS[rng.integers(len(KINDS))]
@@ -134,6 +248,10 @@ def random_strokes(rng: np.random.Generator, kind: str | None = None) -> tuple[l
         for c in pts(int(rng.integers(3, 12))):
             d = rng.normal(0, 0.03 * PAD, size=2) * (rng.random() < 0.5)
             strokes.append(np.stack([c, np.clip(c + d, lo, hi)]))
+    elif kind == "shapes":
+        strokes, brush = shape_strokes(rng), float(rng.uniform(BRUSH_RANGE[0], 16.0))
+    elif kind == "letters":
+        strokes, brush = letter_strokes(rng), float(rng.uniform(BRUSH_RANGE[0], 16.0))
     elif kind == "blob":
         c, spread = pts(1)[0], rng.uniform(0.1, 0.3) * PAD
         strokes = [np.clip(c + rng.normal(0, spread, size=(int(rng.integers(15, 40)), 2)), lo, hi)]
@@ -193,4 +311,7 @@ def pad_digits() -> dict[int, list[list[np.ndarray]]]:
     }  # fmt: skip
 
 
-__all__ = ["GLYPHS", "KINDS", "glyph", "pad_digits", "random_strokes", "render", "scribbles", "to_mnist"]
+__all__ = [
+    "GLYPHS", "KINDS", "LETTERS", "glyph", "letter_strokes", "pad_digits", "random_strokes", "render", "scribbles",
+    "shape_strokes", "to_mnist",
+]  # fmt: skip
