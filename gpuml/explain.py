@@ -149,11 +149,14 @@ def activations(model: Sequential, x, layer) -> np.ndarray:
     return _forward(model, _batch(model, x), upto=i)[i].numpy()
 
 
-def grad_cam(model: Sequential, x, target_class=None, layer="last_conv", *, return_parts: bool = False):
+def grad_cam(model: Sequential, x, target_class=None, layer="last_conv", *, hires: bool = False,
+             return_parts: bool = False):  # fmt: skip
     """Grad-CAM (Selvaraju et al. 2017): ReLU(sum_k alpha_k A_k) with alpha_k the spatial mean of
     d score_c / d A_k (the pre-softmax class score), upsampled bilinearly to the input size and scaled to [0, 1]
-    per image. ``target_class`` None explains the predicted class. Returns (N, H, W); with ``return_parts``, a
-    dict with ``cam``, ``activations``, ``gradients``, ``weights``, ``cam_lowres``, ``classes``."""
+    per image. ``target_class`` None explains the predicted class. ``hires``: HiResCAM (Draelos & Carin 2020),
+    ReLU(sum_k dscore_c/dA_k * A_k) position by position — the gradients are not averaged, so a class whose
+    averaged gradients cancel still gets a map. Returns (N, H, W); with ``return_parts``, a dict with ``cam``,
+    ``activations``, ``gradients``, ``weights``, ``cam_lowres``, ``classes``."""
     i = resolve_layer(model, layer)
     x = _batch(model, x)
     outs = _forward(model, x)
@@ -164,7 +167,8 @@ def grad_cam(model: Sequential, x, target_class=None, layer="last_conv", *, retu
     n, c, h, w = acts.shape
     grads = _backward(model, _onehot(n, logits.shape[1], classes, model.device), len(model.layers) - 1, i)
     weights = ops.mean(grads.reshape(n, c, h * w), axis=2)  # alpha: (N, C)
-    weighted = ops.mul(acts.reshape(n, c, h * w), weights.reshape(n, c, 1))
+    per_position = grads.reshape(n, c, h * w) if hires else weights.reshape(n, c, 1)
+    weighted = ops.mul(acts.reshape(n, c, h * w), per_position)
     cam_low = ops.relu(ops.sum(weighted, axis=1)).numpy().reshape(n, h, w)
     cam = _normalise(upsample(cam_low, x.shape[2:], receptive_centres(model, i)))
     if not return_parts:
@@ -179,14 +183,14 @@ def grad_cam(model: Sequential, x, target_class=None, layer="last_conv", *, retu
     }
 
 
-def grad_cam_device(model: Sequential, x, target_class=None, layer="last_conv") -> dict:
+def grad_cam_device(model: Sequential, x, target_class=None, layer="last_conv", *, hires: bool = False) -> dict:
     """Grad-CAM kept on the device, without numpy (the web page runs it in Pyodide core).
 
     ``x`` is an (N, C, H, W) tensor (or anything :func:`gpuml.tensor` takes). Returns a dict with ``cam``: the
     (N, h, w) tensor ReLU(sum_k alpha_k A_k) at the layer's resolution (not upsampled, not normalised; equal
-    to :func:`grad_cam`'s ``cam_lowres``), ``weights`` (N, C), ``outputs`` (every layer's output tensor of
-    the eval-mode forward pass; ``outputs[-1]`` are the logits), ``layer`` (the index) and ``classes``
-    (a list of ints: the explained class per image)."""
+    to :func:`grad_cam`'s ``cam_lowres``; HiResCAM with ``hires``), ``weights`` (N, C), ``outputs`` (every
+    layer's output tensor of the eval-mode forward pass; ``outputs[-1]`` are the logits), ``layer`` (the index)
+    and ``classes`` (a list of ints: the explained class per image)."""
     i = resolve_layer(model, layer)
     x = as_tensor(x, model.device)
     if len(x.shape) == len(model.input_shape):
@@ -209,7 +213,8 @@ def grad_cam_device(model: Sequential, x, target_class=None, layer="last_conv") 
     grad = as_tensor(onehot, model.device).reshape(n, k)
     grads = _backward(model, grad, len(model.layers) - 1, i)
     weights = ops.mean(grads.reshape(n, c, h * w), axis=2)
-    cam = ops.relu(ops.sum(ops.mul(acts.reshape(n, c, h * w), weights.reshape(n, c, 1)), axis=1)).reshape(n, h, w)
+    per_position = grads.reshape(n, c, h * w) if hires else weights.reshape(n, c, 1)
+    cam = ops.relu(ops.sum(ops.mul(acts.reshape(n, c, h * w), per_position), axis=1)).reshape(n, h, w)
     return {"cam": cam, "weights": weights, "outputs": outs, "layer": i, "classes": classes}
 
 

@@ -326,11 +326,13 @@ def shutil_which(name):
     return shutil.which(name)
 
 
-def test_empty_grad_cam_says_so(lenet, test_digits):
-    """Grad-CAM's ReLU can leave nothing (every region's gradient-weighted activation negative, common for a class
-    the model rules out): the explanation says so in words (page caption, native overlay) instead of showing a
-    blank map; a non-empty map has no note."""
+def test_empty_grad_cam_falls_back_to_hires_cam(lenet, test_digits):
+    """Grad-CAM's ReLU can leave nothing: the spatially averaged gradients of every channel cancel against its
+    activations (6 of 1,000 test digits, all 9s, with the shipped model, and a third of hand-drawn 9s). The explorer
+    then shows HiResCAM (the same gradients, not averaged: gradient x activation at each position) and says so in
+    its caption; only when that is empty too does it say "empty" in words (page caption, native overlay)."""
     from gpuml import explain as gx
+    from gpuml import nn
     from gpuml.playground.digits_explain import explain
     from gpuml.tensor import tensor
 
@@ -338,11 +340,24 @@ def test_empty_grad_cam_says_so(lenet, test_digits):
     cams = gx.grad_cam(lenet, images, return_parts=True)
     empty = [i for i, cam in enumerate(cams["cam_lowres"]) if cam.max() <= 0]
     assert 0 < len(empty) <= 20, len(empty)  # measured 6 of 1,000 (all 9s) with the shipped model
-    found = {True: (empty[0], cams["classes"][empty[0]]), False: (0, cams["classes"][0])}
-    for want_note, (i, cls) in found.items():
-        ex = explain(lenet, tensor(images[i : i + 1], device=lenet.device), "gradcam", int(cls))
-        assert (ex["peak"] == 0 and max(ex["map"]) == 0) is want_note
-        assert ex["note"].startswith("empty: no region raises this class's score") is want_note, ex["note"]
+    for i in empty:
+        cls = int(cams["classes"][i])
+        ex = explain(lenet, tensor(images[i : i + 1], device=lenet.device), "gradcam", cls)
+        assert ex["what"].startswith("HiResCAM at layer 4") and "Grad-CAM is empty here" in ex["what"], ex["what"]
+        assert ex["peak"] > 0 and ex["note"] == "", ex
+        heat = np.asarray(ex["map"]).reshape(28, 28)
+        ink = np.asarray(images[i]).reshape(28, 28) > 0.3
+        assert heat[ink].mean() > 2 * heat[~ink].mean()  # on the strokes, not the background
+    ex = explain(lenet, tensor(images[0:1], device=lenet.device), "gradcam", int(cams["classes"][0]))
+    assert ex["what"].startswith("Grad-CAM at layer 4") and ex["peak"] > 0 and ex["note"] == ""
+    # HiResCAM was never empty on the shipped model (500 digit/class pairs tried); a model whose class score only
+    # falls with every activation leaves both maps empty, and then the caption says so in words
+    tiny = nn.from_spec("conv 2 3 pad1 relu | flatten | fc 10", input_shape=(1, 28, 28), device=lenet.device, seed=1)
+    state = tiny.state_dict()
+    tiny.load_state_dict({**state, "3.weight": -np.abs(np.asarray(state["3.weight"]))})
+    ex = explain(tiny, tensor(images[0:1], device=lenet.device), "gradcam", 3)
+    assert ex["peak"] == 0 and max(ex["map"]) == 0
+    assert ex["note"].startswith("empty: no region raises this class's score"), ex["note"]
 
 
 def _arc(cx, cy, rx, ry, a0=0.0, a1=360.0, n=24):

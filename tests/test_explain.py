@@ -53,6 +53,36 @@ def test_grad_cam_device_matches_grad_cam(model, images):
     np.testing.assert_allclose(fixed["cam"].numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
+def test_hires_cam_equals_float64_formula_and_device(model, images):
+    """HiResCAM: the gradients are not averaged over positions, ReLU(sum_k dscore/dA_k * A_k)."""
+    parts = explain.grad_cam(model, images, target_class=[1, 5, 7], hires=True, return_parts=True)
+    a, g = parts["activations"].astype(np.float64), parts["gradients"].astype(np.float64)
+    cam = np.maximum((g * a).sum(axis=1), 0)
+    np.testing.assert_allclose(parts["cam_lowres"], cam, rtol=1e-4, atol=1e-6)
+    assert cam.max() > 0 and not np.allclose(
+        cam, explain.grad_cam(model, images, [1, 5, 7], return_parts=True)["cam_lowres"]
+    )
+    out = explain.grad_cam_device(model, images, target_class=[1, 5, 7], hires=True)
+    np.testing.assert_allclose(out["cam"].numpy(), parts["cam_lowres"], rtol=1e-5, atol=1e-6)
+
+
+def test_hires_cam_against_pytorch(images):
+    """An independent reference: PyTorch autograd on the same weights (CPU backend model)."""
+    torch = pytest.importorskip("torch")
+    import gpuml
+
+    m = nn.from_spec(SPEC, input_shape=(1, 8, 8), device=gpuml.get_device("cpu"), seed=4)
+    w = {k: torch.tensor(np.asarray(v, np.float64)) for k, v in m.state_dict().items()}
+    x = torch.tensor(images.astype(np.float64))
+    h = torch.relu(torch.nn.functional.conv2d(x, w["0.weight"], w["0.bias"], padding=1))
+    a = torch.relu(torch.nn.functional.conv2d(h, w["2.weight"], w["2.bias"])).detach().requires_grad_(True)
+    logits = torch.nn.functional.max_pool2d(a, 2).flatten(1) @ w["6.weight"].T + w["6.bias"]
+    logits[torch.arange(3), torch.tensor([1, 5, 7])].sum().backward()
+    want = torch.relu((a.grad * a).sum(1)).detach().numpy()
+    got = explain.grad_cam(m, images, target_class=[1, 5, 7], hires=True, return_parts=True)["cam_lowres"]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
 def test_grad_cam_gradients_match_finite_differences(model, images):
     """The gradients Grad-CAM uses are d score_c / d A: check them by perturbing A through the layers above."""
     parts = explain.grad_cam(model, images[:1], target_class=2, return_parts=True)

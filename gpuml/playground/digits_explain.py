@@ -141,8 +141,15 @@ def explain(net, x, method: str, cls: int) -> dict:
     if method == "gradcam":
         cam = grad_cam_device(net, x, target_class=cls)
         _, h, w = cam["cam"].shape
-        raw = _centres_upsample(cam["cam"].reshape(-1).tolist(), h, w, receptive_centres(net, cam["layer"]))
+        low = cam["cam"].reshape(-1).tolist()
         units, what = "ReLU(Σ α·A)", f"Grad-CAM at layer {cam['layer']} ({h}×{w}), class {cls}"
+        if max(low) <= 0:  # the averaged gradients cancel (some sure 9s of the shipped model): position by position
+            cam = grad_cam_device(net, x, target_class=cls, hires=True)
+            low = cam["cam"].reshape(-1).tolist()
+            units = "ReLU(Σ ∂score/∂A·A)"
+            what = (f"HiResCAM at layer {cam['layer']} ({h}×{w}), class {cls}: Grad-CAM is empty here (its "
+                    "averaged gradients cancel), so gradient × activation at each position")  # fmt: skip
+        raw = _centres_upsample(low, h, w, receptive_centres(net, cam["layer"]))
         extra = {"outputs": cam["outputs"], "cam": cam["cam"], "layer": cam["layer"]}
     elif method == "saliency":
         outs = _forward(net, x)
