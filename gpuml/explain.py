@@ -188,9 +188,9 @@ def grad_cam_device(model: Sequential, x, target_class=None, layer="last_conv", 
 
     ``x`` is an (N, C, H, W) tensor (or anything :func:`gpuml.tensor` takes). Returns a dict with ``cam``: the
     (N, h, w) tensor ReLU(sum_k alpha_k A_k) at the layer's resolution (not upsampled, not normalised; equal
-    to :func:`grad_cam`'s ``cam_lowres``; HiResCAM with ``hires``), ``weights`` (N, C), ``outputs`` (every
-    layer's output tensor of the eval-mode forward pass; ``outputs[-1]`` are the logits), ``layer`` (the index)
-    and ``classes`` (a list of ints: the explained class per image)."""
+    to :func:`grad_cam`'s ``cam_lowres``; HiResCAM with ``hires``), ``weights`` (N, C), ``gradients`` (N, C, h,
+    w), ``outputs`` (every layer's output tensor of the eval-mode forward pass; ``outputs[-1]`` are the logits),
+    ``layer`` (the index) and ``classes`` (a list of ints: the explained class per image)."""
     i = resolve_layer(model, layer)
     x = as_tensor(x, model.device)
     if len(x.shape) == len(model.input_shape):
@@ -215,7 +215,7 @@ def grad_cam_device(model: Sequential, x, target_class=None, layer="last_conv", 
     weights = ops.mean(grads.reshape(n, c, h * w), axis=2)
     per_position = grads.reshape(n, c, h * w) if hires else weights.reshape(n, c, 1)
     cam = ops.relu(ops.sum(ops.mul(acts.reshape(n, c, h * w), per_position), axis=1)).reshape(n, h, w)
-    return {"cam": cam, "weights": weights, "outputs": outs, "layer": i, "classes": classes}
+    return {"cam": cam, "weights": weights, "gradients": grads, "outputs": outs, "layer": i, "classes": classes}
 
 
 def saliency(model: Sequential, x, target_class=None) -> np.ndarray:

@@ -330,10 +330,11 @@ def test_empty_grad_cam_falls_back_to_hires_cam(lenet, test_digits):
     """Grad-CAM's ReLU can leave nothing: the spatially averaged gradients of every channel cancel against its
     activations (6 of 1,000 test digits, all 9s, with the shipped model, and a third of hand-drawn 9s). The explorer
     then shows HiResCAM (the same gradients, not averaged: gradient x activation at each position) and says so in
-    its caption; only when that is empty too does it say "empty" in words (page caption, native overlay)."""
+    its caption, also where Grad-CAM is nearly empty (peak under 1% of HiResCAM's: most of this model's 9s); only
+    when HiResCAM is empty too does it say "empty" in words (page caption, native overlay)."""
     from gpuml import explain as gx
     from gpuml import nn
-    from gpuml.playground.digits_explain import explain
+    from gpuml.playground.digits_explain import HIRES_BELOW, explain
     from gpuml.tensor import tensor
 
     images = test_digits.images[:1000]
@@ -343,13 +344,26 @@ def test_empty_grad_cam_falls_back_to_hires_cam(lenet, test_digits):
     for i in empty:
         cls = int(cams["classes"][i])
         ex = explain(lenet, tensor(images[i : i + 1], device=lenet.device), "gradcam", cls)
-        assert ex["what"].startswith("HiResCAM at layer 4") and "Grad-CAM is empty here" in ex["what"], ex["what"]
+        assert ex["what"] == f"HiResCAM, class {cls} (Grad-CAM empty)", ex["what"]
         assert ex["peak"] > 0 and ex["note"] == "", ex
         heat = np.asarray(ex["map"]).reshape(28, 28)
         ink = np.asarray(images[i]).reshape(28, 28) > 0.3
         assert heat[ink].mean() > 2 * heat[~ink].mean()  # on the strokes, not the background
     ex = explain(lenet, tensor(images[0:1], device=lenet.device), "gradcam", int(cams["classes"][0]))
     assert ex["what"].startswith("Grad-CAM at layer 4") and ex["peak"] > 0 and ex["note"] == ""
+    # nearly empty: Grad-CAM's peak under HIRES_BELOW of HiResCAM's (measured 84 of 1,000, 70 of them 9s)
+    hires = gx.grad_cam(lenet, images, hires=True, return_parts=True)["cam_lowres"]
+    ratio = cams["cam_lowres"].reshape(1000, -1).max(1) / hires.reshape(1000, -1).max(1)
+    weak = [i for i in np.flatnonzero(ratio < HIRES_BELOW) if i not in empty]
+    strong = np.flatnonzero(ratio > 2 * HIRES_BELOW)
+    assert 20 <= len(weak) <= 150 and len(strong) >= 800, (len(weak), len(strong))
+    for i in (weak[0], strong[0]):
+        cls = int(cams["classes"][i])
+        ex = explain(lenet, tensor(images[i : i + 1], device=lenet.device), "gradcam", cls)
+        want = f"HiResCAM, class {cls} (Grad-CAM nearly empty)" if i in weak else "Grad-CAM at layer 4"
+        assert ex["what"].startswith(want), (i, ex["what"])
+        low_peak = (hires if i in weak else cams["cam_lowres"])[i].max()  # the map is upsampled between cells
+        assert 0.3 * low_peak < ex["peak"] <= low_peak * (1 + 1e-5), (ex["peak"], low_peak)
     # HiResCAM was never empty on the shipped model (500 digit/class pairs tried); a model whose class score only
     # falls with every activation leaves both maps empty, and then the caption says so in words
     tiny = nn.from_spec("conv 2 3 pad1 relu | flatten | fc 10", input_shape=(1, 28, 28), device=lenet.device, seed=1)
