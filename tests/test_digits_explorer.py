@@ -90,7 +90,8 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
     scribbles = []
     for _ in range(120):
         scribble(m, rng)
-        scribbles.append(verdict(lenet.forward(m.image(ink_to_mnist(m.ink_values(), INK))).tolist()[0], floor))
+        scribbles.append(verdict(lenet.forward(m.image(ink_to_mnist(m.ink_values(), INK))).tolist()[0], floor,
+                                 m.weak_line))  # fmt: skip
     scribble_unsure = sum(v["unsure"] for v in scribbles) / len(scribbles)
     confident = sum(v["prob"] > 0.95 for v in scribbles) / len(scribbles)
     print(f"unsure: MNIST test digits {digit_unsure:.1%}, scribbles {scribble_unsure:.1%} "
@@ -99,6 +100,19 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
     # ~5% of MNIST test digits and ~88% of random scribbles unsure (here: 8.3% of these 300 digits, 90.8%)
     assert digit_unsure <= 0.10, digit_unsure
     assert scribble_unsure >= 0.85, scribble_unsure
+    # the weak line (10th percentile): sure, but "weak evidence" said in the text
+    weak_line = m.weak_line
+    assert floor < weak_line < 12.0, (floor, weak_line)
+    digits = [verdict(row, floor, weak_line) for row in logits]
+    sure_digits = [v for v in digits if not v["unsure"]]
+    digit_weak = sum(v["weak"] for v in sure_digits) / len(sure_digits)
+    print(f"weak line {weak_line:.2f}: sure digits weak {digit_weak:.1%}")
+    assert 0.01 <= digit_weak <= 0.12, digit_weak  # ~6% of real digits: unusual ones
+    for v in digits:
+        if v["weak"]:
+            assert v["text"] == f"{v['label']} ({v['prob'] * 100:.1f}%), weak evidence", v
+            want = f"evidence {v['evidence']:.1f} below {weak_line:.1f}, what 90% of real test digits get"
+            assert v["reason"] == want, v
     for v in scribbles:
         if v["unsure"] and v["prob"] < 0.7:  # two or more classes compete: the probability says so
             assert v["text"] == f"unsure — looks most like {v['label']} ({v['prob'] * 100:.0f}%)", v
@@ -106,6 +120,11 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
             assert v["text"] == f"unsure — looks most like {v['label']}, but unlike real digits", v
             assert "evidence" in v["reason"] and "top probability" not in v["reason"], v
     assert {v["prob"] < 0.7 for v in scribbles if v["unsure"]} == {True, False}  # both kinds of unsure occur
+    # of the doodles that pass the unsure rule, some are told "weak evidence"; the rest (measured 7 of 120: strokes
+    # shaped like a 4, 7, 8 or 6 when looked at) read plainly sure
+    sure = [v for v in scribbles if not v["unsure"]]
+    print("sure scribbles:", [v["text"] for v in sure])
+    assert any(v["weak"] for v in sure) and sum(not v["weak"] for v in sure) <= 8, [v["text"] for v in sure]
 
 
 def test_explorer_methods_layers_classes_and_clear(lenet, test_digits):

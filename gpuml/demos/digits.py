@@ -20,7 +20,7 @@ import numpy as np
 
 from ..playground import digits as pad
 from ..playground.digits import INK, TARGETS, DigitsModel, model_accuracy
-from ..playground.digits_explain import CALIBRATION_DIGITS, EXPLAIN_METHODS, FLOOR_PERCENTILE
+from ..playground.digits_explain import CALIBRATION_DIGITS, EXPLAIN_METHODS, FLOOR_PERCENTILE, WEAK_PERCENTILE
 from ..train import load_model
 from .app import Demo
 from .render import DIM, PALETTE, TEXT, colormap, short_number
@@ -351,8 +351,9 @@ class DigitsDemo(Demo):
         if verdict is None:
             r.text("draw a digit" if self.predictor.busy is False else "…", x, y, 22, DIM)
             return
-        color = PALETTE[5] if verdict["unsure"] else PALETTE[1]
-        r.text(ascii_text(verdict["text"]), x, y, 22 if not verdict["unsure"] else 16, color)
+        color = PALETTE[5] if verdict["unsure"] or verdict.get("weak") else PALETTE[1]
+        big = not verdict["unsure"] and not verdict.get("weak")
+        r.text(ascii_text(verdict["text"]), x, y, 22 if big else 16, color)
         floor = v["floor"]
         why = verdict["reason"] or (
             f"top probability ≥ 70%, evidence {verdict['evidence']:.1f}" + (f" ≥ {floor:.1f}" if floor else "")
@@ -361,6 +362,8 @@ class DigitsDemo(Demo):
             r.text(line, x, y + 30 + i * 16, 12, DIM)
         r.text("unsure: top prob < 70% or evidence (log-sum-exp of logits)", x, y + 84, 11, DIM)
         below = f"below what {100 - FLOOR_PERCENTILE:g}% of real test digits get" if floor else None
+        if floor and v.get("weak_line"):
+            r.text(f"weak evidence: below what {100 - WEAK_PERCENTILE:g}% get (sure, but unusual)", x, y + 112, 11, DIM)
         below = below or "(no MNIST on disk: prob only)"
         r.text(below, x, y + 98, 11, DIM)
 

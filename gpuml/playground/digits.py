@@ -23,7 +23,7 @@ from .. import ops
 from ..explain import _forward
 from ..tensor import tensor
 from .controls import DemoModel, button, choice, slider, toggle
-from .digits_explain import EXPLAIN_METHODS, conv_filters, evidence_floor, explain, map_layers, verdict
+from .digits_explain import EXPLAIN_METHODS, conv_filters, evidence_levels, explain, map_layers, verdict
 from .mnist import ink_to_mnist, stroke_host
 
 _SERIAL = itertools.count(1)  # result serials: a front end redraws a panel when its result's serial changes
@@ -67,7 +67,8 @@ class DigitsModel(DemoModel):
 
     def __init__(self, net, *, name: str = "model", accuracy: float | None = None, host_ink: bool = False):
         super().__init__()
-        self.floors: dict[str, float] = {}  # model name -> evidence floor (digits_explain.evidence_floor)
+        self.floors: dict[str, float] = {}  # model name -> evidence floor (digits_explain.evidence_levels)
+        self.weak_lines: dict[str, float] = {}  # model name -> the "weak evidence" line (the same)
         self.device = net.device
         self.set_net(net, name, accuracy)
         self.host_ink = bool(host_ink)
@@ -97,15 +98,25 @@ class DigitsModel(DemoModel):
         self.dirty = True
 
     def calibrate(self, pixels_list, batch: int = 256) -> float:
-        """Set this model's evidence floor from real digits (flat 784 lists in [0, 1]), classified ``batch`` at a
-        time; returns it."""
-        self.floors[self.model_name] = evidence_floor(self.net, pixels_list, batch)
-        self.dirty = True
+        """Set this model's evidence floor and weak line from real digits (flat 784 lists in [0, 1]), classified
+        ``batch`` at a time; returns the floor."""
+        self.set_levels(*evidence_levels(self.net, pixels_list, batch))
         return self.floors[self.model_name]
+
+    def set_levels(self, floor: float, weak: float | None = None) -> None:
+        """This model's evidence floor (unsure below) and weak line (sure but "weak evidence" below)."""
+        self.floors[self.model_name] = floor
+        if weak is not None:
+            self.weak_lines[self.model_name] = weak
+        self.dirty = True
 
     @property
     def floor(self) -> float | None:
         return self.floors.get(self.model_name)
+
+    @property
+    def weak_line(self) -> float | None:
+        return self.weak_lines.get(self.model_name)
 
     # the last prediction's results (see ``result``)
     label = property(lambda self: self.result["label"])
@@ -182,7 +193,7 @@ class DigitsModel(DemoModel):
 
     def classify(self, x) -> tuple[int, list[float]]:
         """(label, probabilities) of one image tensor (:meth:`image`): forward pass + one readback of the logits."""
-        v = verdict(self.net.forward(x).tolist()[0], self.floor)
+        v = verdict(self.net.forward(x).tolist()[0], self.floor, self.weak_line)
         return v["label"], v["probs"]
 
     def layer_entry(self) -> dict:
@@ -204,7 +215,7 @@ class DigitsModel(DemoModel):
         if pixels is not None:
             x = self.image(pixels)
             outputs = _forward(net, x)
-            v = verdict(outputs[-1].tolist()[0], self.floor)
+            v = verdict(outputs[-1].tolist()[0], self.floor, self.weak_line)
             t3 = time.perf_counter()
             target = v["label"] if self.values["target"] == "predicted" else int(self.values["target"])
             ex = explain(net, x, self.values["explain"], target)
@@ -290,6 +301,7 @@ class DigitsModel(DemoModel):
             "layers": self.layers,
             "brush": self.values["brush"],
             "floor": self.floor,
+            "weak_line": self.weak_line,
             "latency": f"update: {lat:.1f} ms (forward + explanation + maps)",
             "x": r["x"],
             "cam": r["cam"],

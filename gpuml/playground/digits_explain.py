@@ -27,6 +27,7 @@ from .mnist import softmax
 MIN_PROB = 0.7
 CALIBRATION_DIGITS = 512  # the first MNIST test digits behind the evidence floor (native window and page alike)
 FLOOR_PERCENTILE = 4.0  # with MIN_PROB: ~5% of MNIST test digits unsure, as before outlier exposure (RESULTS.md)
+WEAK_PERCENTILE = 10.0  # sure but below this: "weak evidence" (~6% of digits; most doodles that still read sure)
 EXPLAIN_METHODS = ("gradcam", "saliency", "occlusion")
 HIRES_BELOW = 0.01  # Grad-CAM's peak under 1% of HiResCAM's: show HiResCAM (7% of test digits, 70 of ~100 9s)
 OCCLUSION_PATCH, OCCLUSION_STRIDE = 4, 2
@@ -39,8 +40,9 @@ def evidence(logits) -> float:
     return m + math.log(sum(math.exp(v - m) for v in logits))
 
 
-def evidence_floor(net, pixels_list, batch: int = 256) -> float:
-    """The ``FLOOR_PERCENTILE``-th percentile of :func:`evidence` over real digits (flat 784 lists)."""
+def evidence_levels(net, pixels_list, batch: int = 256) -> tuple[float, float]:
+    """The ``FLOOR_PERCENTILE``-th (the unsure floor) and ``WEAK_PERCENTILE``-th (the weak line) percentiles of
+    :func:`evidence` over real digits (flat 784 lists)."""
     values = []
     for start in range(0, len(pixels_list), batch):
         chunk = pixels_list[start : start + batch]
@@ -48,11 +50,19 @@ def evidence_floor(net, pixels_list, batch: int = 256) -> float:
         rows = net.forward(tensor(flat, device=net.device).reshape(len(chunk), 1, 28, 28)).tolist()
         values += [evidence(r) for r in rows]
     values.sort()
-    return values[min(len(values) - 1, int(len(values) * FLOOR_PERCENTILE / 100))]
+    at = lambda pct: values[min(len(values) - 1, int(len(values) * pct / 100))]  # noqa: E731
+    return at(FLOOR_PERCENTILE), at(WEAK_PERCENTILE)
 
 
-def verdict(logits, floor: float | None) -> dict:
-    """label, probability, ``unsure`` and why (``reason``), and the text a user reads."""
+def evidence_floor(net, pixels_list, batch: int = 256) -> float:
+    """The ``FLOOR_PERCENTILE``-th percentile of :func:`evidence` over real digits (flat 784 lists)."""
+    return evidence_levels(net, pixels_list, batch)[0]
+
+
+def verdict(logits, floor: float | None, weak: float | None = None) -> dict:
+    """label, probability, ``unsure`` and why (``reason``), ``weak`` (sure, but on less evidence than
+    ``100 - WEAK_PERCENTILE``% of real digits: an unusual digit, or a doodle that happens to look like one — said in
+    the text), and the text a user reads."""
     probs = softmax(logits)
     label = max(range(len(probs)), key=lambda i: probs[i])
     p, ev = probs[label], evidence(logits)
@@ -64,13 +74,18 @@ def verdict(logits, floor: float | None) -> dict:
             f"evidence {ev:.1f} below {floor:.1f}, what {100 - FLOOR_PERCENTILE:.0f}% of real test digits get"
         )
     unsure = bool(reasons)
-    if not unsure:
+    is_weak = not unsure and weak is not None and ev < weak
+    if is_weak:
+        reasons.append(f"evidence {ev:.1f} below {weak:.1f}, what {100 - WEAK_PERCENTILE:.0f}% of real test digits get")
+    if is_weak:
+        text = f"{label} ({p * 100:.1f}%), weak evidence"
+    elif not unsure:
         text = f"{label} ({p * 100:.1f}%)"
     elif p < MIN_PROB:
         text = f"unsure — looks most like {label} ({p * 100:.0f}%)"
     else:  # a high probability on little evidence: "unsure ... (100%)" would read as a contradiction
         text = f"unsure — looks most like {label}, but unlike real digits"
-    return {"label": label, "probs": probs, "prob": p, "evidence": ev, "unsure": unsure,
+    return {"label": label, "probs": probs, "prob": p, "evidence": ev, "unsure": unsure, "weak": is_weak,
             "reason": "; ".join(reasons), "text": text}  # fmt: skip
 
 
@@ -210,9 +225,12 @@ __all__ = [
     "CALIBRATION_DIGITS",
     "EXPLAIN_METHODS",
     "FLOOR_PERCENTILE",
+    "HIRES_BELOW",
+    "WEAK_PERCENTILE",
     "conv_filters",
     "evidence",
     "evidence_floor",
+    "evidence_levels",
     "explain",
     "map_layers",
     "verdict",

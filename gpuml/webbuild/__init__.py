@@ -151,19 +151,21 @@ def _mnist_subset(out_dir: Path) -> dict:
     return info
 
 
-def _evidence_floor(model_path) -> tuple[float, int]:
-    """The digit pad's "unsure" evidence floor for the shipped model (gpuml.playground.digits_explain), computed here
-    with the numpy backend on the same first MNIST test digits as the native window's (so both read a drawing
-    alike), and so the page need not classify them after Ready (on SwiftShader that held the worker for seconds)."""
+def _evidence_levels(model_path) -> tuple[float, float, int]:
+    """The digit pad's "unsure" evidence floor and "weak evidence" line for the shipped model
+    (gpuml.playground.digits_explain), computed here with the numpy backend on the same first MNIST test digits as
+    the native window's (so both read a drawing alike), and so the page need not classify them after Ready (on
+    SwiftShader that held the worker for seconds)."""
     from .. import serialize
     from ..backends import open_device
     from ..datasets import mnist
-    from ..playground.digits_explain import CALIBRATION_DIGITS, evidence_floor
+    from ..playground.digits_explain import CALIBRATION_DIGITS, evidence_levels
 
     n = CALIBRATION_DIGITS
     net = serialize.load(model_path, open_device("cpu"))
     net.eval()
-    return float(evidence_floor(net, mnist("test").images[:n].reshape(n, -1).tolist())), n
+    floor, weak = evidence_levels(net, mnist("test").images[:n].reshape(n, -1).tolist())
+    return float(floor), float(weak), n
 
 
 def _png(size: int) -> bytes:
@@ -224,7 +226,8 @@ def build_site(out=None, model=None, log=print) -> dict:
     (out / "data").mkdir()
     (out / "data" / "kmeans.json").write_text(json.dumps(_kmeans_data(), separators=(",", ":")))
     mnist = _mnist_subset(out / "data")
-    model_info["evidence_floor"], model_info["evidence_floor_digits"] = _evidence_floor(model)
+    levels = _evidence_levels(model)
+    model_info["evidence_floor"], model_info["evidence_weak"], model_info["evidence_floor_digits"] = levels
     (out / "model" / f"{model_info['name']}.json").write_text(json.dumps(model_info, indent=1))
     (out / "icons").mkdir()
     for size in (192, 512):

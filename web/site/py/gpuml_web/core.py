@@ -160,6 +160,7 @@ def _build(meta, values, device):
     model.eval()
     # the pad's unsure rule, computed at build time (None: calibrate in the page)
     model.evidence_floor, model.evidence_floor_digits = meta.get("evidence_floor"), meta.get("evidence_floor_digits")
+    model.evidence_weak = meta.get("evidence_weak")
     return model
 
 
