@@ -1,6 +1,7 @@
-"""Probe: how often does the digit pad's "unsure" verdict (top probability < 70% or logit evidence under the 5th
-percentile of real digits, gpuml.playground.digits_explain) catch random scribbles, and how often does it wrongly
-flag real digits — for the shipped model and any other (e.g. one trained without outlier exposure):
+"""Probe: how often does the digit pad's "unsure" verdict (top probability < 70% or logit evidence under the 4th
+percentile of real digits, gpuml.playground.digits_explain) — or, short of that, its "weak evidence" hint (under the
+10th) — catch random scribbles, and how often does it flag real digits — for the shipped model and any other (e.g.
+one trained without outlier exposure):
 
     .venv/bin/python benchmarks/scribble_ood_probe.py [--model A.npz --model B.npz] [--json out.json]
 
@@ -51,7 +52,7 @@ def measure(model_path, device, test, kinds) -> dict:
     def verdicts(x):
         rows = np.concatenate([net.forward(gpuml.tensor(x[i : i + 1000], device=device)).numpy()
                                for i in range(0, len(x), 1000)])  # fmt: skip
-        return [verdict(r.tolist(), floor) for r in rows]
+        return [verdict(r.tolist(), floor, pad.weak_line) for r in rows]
 
     x_test = test.images.astype(np.float32) / (255.0 if test.images.dtype == np.uint8 else 1.0)
     acc = float((np.array([v["label"] for v in verdicts(x_test)]) == test.labels).mean())
@@ -65,9 +66,13 @@ def measure(model_path, device, test, kinds) -> dict:
                 for b in (6.0, 11.0, 16.0)]  # fmt: skip
     padv = verdicts(np.stack([x for _, _, x in pad_imgs]))
     r = {
-        "model": str(model_path), "evidence_floor": floor, "test_accuracy": acc,
+        "model": str(model_path), "evidence_floor": floor, "weak_line": pad.weak_line, "test_accuracy": acc,
         "digits_unsure": float(np.mean([v["unsure"] for v in digits])),
         "probe_unsure": float(np.mean([v["unsure"] for v in pv])),
+        # unsure or "weak evidence": a scribble that reads sure without any hint is neither
+        "digits_hinted": float(np.mean([v["unsure"] or v["weak"] for v in digits])),
+        "probe_hinted": float(np.mean([v["unsure"] or v["weak"] for v in pv])),
+        "kinds_hinted": {k: float(np.mean([v["unsure"] or v["weak"] for v in verdicts(x)])) for k, x in kinds.items()},
         "probe_unsure_by_points": {n: float(np.mean(u)) for n, u in sorted(by_points.items())},
         "probe_confident": [(n, v["text"]) for (n, _), v in zip(probe, pv, strict=True) if not v["unsure"]],
         "kinds_unsure": {k: float(np.mean([v["unsure"] for v in verdicts(x)])) for k, x in kinds.items()},
@@ -94,7 +99,8 @@ def main():
         r["seconds"] = time.perf_counter() - t0
         results.append(r)
         print(f"{r['model']}: test accuracy {r['test_accuracy']:.4f}, floor {r['evidence_floor']:.2f}; unsure on "
-              f"digits {r['digits_unsure']:.1%}, probe scribbles {r['probe_unsure']:.1%} "
+              f"digits {r['digits_unsure']:.1%} (+ weak: {r['digits_hinted']:.1%}), probe scribbles "
+              f"{r['probe_unsure']:.1%} (+ weak: {r['probe_hinted']:.1%}) "
               f"(by points {', '.join(f'{n}: {u:.0%}' for n, u in r['probe_unsure_by_points'].items())}), kinds "
               f"{', '.join(f'{k} {u:.1%}' for k, u in r['kinds_unsure'].items())}; pad digits right and sure "
               f"{r['pad_digits_right_and_sure']}/{r['pad_digits']} {r['pad_digits_wrong_or_unsure']}; "
