@@ -338,7 +338,7 @@ def test_first_digit_on_cpu_then_same_on_webgpu(chrome, site):
         page.locator("#pad").scroll_into_view_if_needed()
         page.locator("#pad-live").uncheck()
         _stroke(page, [(70, 60), (140, 60), (210, 60), (180, 130), (150, 200), (130, 250)])  # a 7, at once
-        results = {}
+        results, occlusion = {}, {}
         for phase in ("python", "browser"):
             if phase == "browser":
                 wait(page, "gpumlPage.padDevice === 'browser'", timeout=600_000)
@@ -357,13 +357,22 @@ def test_first_digit_on_cpu_then_same_on_webgpu(chrome, site):
             sal = _set(page, "#pad-explain", "saliency")
             assert sal["device"] in (phase, "browser") and sal["explain"]["method"] == "saliency"
             assert sal["explain"]["peak"] > 0
-            _set(page, "#pad-explain", "gradcam")
             _set(page, "#pad-target", "predicted")
+            if phase == "browser":  # occlusion's batch compiled and tuned in the background once on WebGPU
+                wait(page, "!!gpumlPage.padOcclusionWarm", timeout=600_000)
+            occlusion[phase] = _set(page, "#pad-explain", "occlusion")
+            assert occlusion[phase]["device"] in (phase, "browser") and occlusion[phase]["explain"]["peak"] > 1
+            _set(page, "#pad-explain", "gradcam")
         cpu, gpu = results["python"], results["browser"]
         assert cpu["verdict"]["text"] == gpu["verdict"]["text"] and cpu["floor"] == gpu["floor"]
         diff = max(abs(a - b) for a, b in zip(cpu["probs"], gpu["probs"], strict=True))
         assert diff < 1e-4, (cpu["probs"], gpu["probs"])
         assert abs(cpu["explain"]["peak"] - gpu["explain"]["peak"]) < 1e-3 * max(1.0, cpu["explain"]["peak"])
+        # occlusion: the CPU skips blank patches (their drop is 0), WebGPU classifies every copy: the same map
+        a, b = (np.asarray(occlusion[p]["explain"]["map"]) * occlusion[p]["explain"]["peak"] for p in occlusion)
+        assert np.abs(a - b).max() < 1e-3 * max(1.0, float(a.max())), np.abs(a - b).max()
+        print("occlusion ms (explanation + maps):", {p: o["gradcam_and_draw_ms"] for p, o in occlusion.items()},
+              "warm-up:", page.evaluate("gpumlPage.padOcclusionWarm"))  # fmt: skip
         page.click("#pad-clear")
         wait(page, "gpumlPage.lastPrediction === null")
         assert _predict(page)["empty"] is True

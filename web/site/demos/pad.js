@@ -27,9 +27,15 @@ function showDevice(ctx, device, extra = "") {
   const where = ctx.state.backend !== "browser" && device === "python" ? "CPU (gpuml's python backend)" : WHERE[device];
   ctx.fact("digit pad", `${where || device}${extra}`);
 }
+// Once the pad runs on WebGPU, occlusion's own kernels are compiled and tuned in the background (pad.worker.js).
+function warmOcclusion(ctx) {
+  if (new URLSearchParams(location.search).get("warm") === "0") return;  // the page benchmark's cold A/B
+  ctx.call("pad_warm_occlusion").then((r) => { ctx.state.padOcclusionWarm = r; }).catch(ctx.showError);
+}
 export const progress = {
   pad_device(data, ctx) {
     showDevice(ctx, data.device, ` (kernels warm ${(data.warm_ms / 1000).toFixed(1)} s after Ready)`);
+    if (data.device === "browser") warmOcclusion(ctx);
   },
 };
 
@@ -121,6 +127,7 @@ const fmt = (v) => (v === 0 ? "0" : Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? 
 export function init(ctx, readyMsg) {
   const { $, state, call, showError, errorAt, clearError, words } = ctx;
   if (readyMsg && readyMsg.pad_device) showDevice(ctx, readyMsg.pad_device);
+  if (readyMsg && readyMsg.pad_device === "browser") setTimeout(() => warmOcclusion(ctx), 0);  // warmed before Ready
   const pad = $("pad-canvas"), ink = inkPad(pad);
   ink.clear();
   drawInput($("input-canvas"), null);

@@ -25,6 +25,19 @@ export function handlers({ py, getData, backend, renderer }) {
       return args.length > 1 ? py("pad_prepare", ...args) : prepare(args[0] || "default");
     },
     // every prediction first makes sure its model is prepared (calibrated, filters drawn): cheap once done
+    // occlusion's batch on WebGPU, compiled and tuned in the background (pad_warm_occlusion_step): started by
+    // pad.js once the pad runs on WebGPU; background lane ("pad_warm"), compiles awaited outside the Python queue
+    async pad_warm_occlusion() {
+      const t = performance.now(), compiling = [];
+      let steps = 0;
+      for (;;) {
+        const r = await py("pad_warm_occlusion_step", (p) => { compiling.push(p); });
+        steps += 1;
+        if (r.done) break;
+        await Promise.allSettled(compiling.splice(0));
+      }
+      return { ms: performance.now() - t, steps };
+    },
     async pad_predict(args) {
       const model = await prepare(args[0] || "default");
       const out = await py("pad_predict", ...args);

@@ -12,7 +12,15 @@ from gpuml.playground.digits_explain import FLOOR_PERCENTILE
 
 from .core import PAGE, _draw_image, _ms
 
-__all__ = ["pad_clear", "pad_predict", "pad_prepare", "pad_stroke", "pad_warm_step", "predict_pixels"]
+__all__ = [
+    "pad_clear",
+    "pad_predict",
+    "pad_prepare",
+    "pad_stroke",
+    "pad_warm_occlusion_step",
+    "pad_warm_step",
+    "predict_pixels",
+]
 
 GAP = 2.0  # px between tiles (the layouts below and _draw_image agree on it)
 
@@ -213,6 +221,40 @@ def pad_warm_step(hold=None):
         dev.defer_compiles = False
     PAGE.pad_gpu, PAGE.pad_warm = True, None
     return json.dumps({"done": True, "ms": _ms(t0), "device": dev.name})
+
+
+def pad_warm_occlusion_step(hold=None):
+    """Once the pad runs on WebGPU: compile and tune occlusion's batch of occluded copies in the background, the
+    way :func:`pad_warm_step` warms the rest (a step ends at a kernel not compiled yet; ``hold(promise)``). That
+    batch is a shape class of its own: on SwiftShader its first use compiled for ~1 s and its second was tuned
+    for ~10 s while the user waited. Draws nothing; ``done`` at once where the pad is not on WebGPU."""
+    from gpuml.backends.browser import PipelinePending
+    from gpuml.playground.digits import DigitsModel as Model
+
+    t0 = time.perf_counter()
+    dev = PAGE.device
+    on_gpu = dev is not None and dev.is_gpu and (PAGE.cpu is None or PAGE.pad_gpu)
+    if not on_gpu or PAGE.__dict__.get("pad_occlusion_warm"):
+        return json.dumps({"done": True, "ms": 0.0})
+    w = PAGE.__dict__.get("pad_warm_occ") or Model(PAGE.nets["default"], name="default", host_ink=False)
+    PAGE.pad_warm_occ = w
+    dev.defer_compiles = True
+    try:
+        w.press("clear")
+        w.sample()
+        w.set("explain", "occlusion")
+        for _ in range(3):  # compile (first use), count (second), tune (third: gpuml.backends.variants)
+            w.predict(host_maps=False)
+            dev.sync()
+    except PipelinePending as p:
+        dev.flush()
+        if hold is not None:
+            hold(p.promise)
+        return json.dumps({"done": False, "kernel": p.path, "ms": _ms(t0)})
+    finally:
+        dev.defer_compiles = False
+    PAGE.pad_occlusion_warm, PAGE.pad_warm_occ = True, None
+    return json.dumps({"done": True, "ms": _ms(t0)})
 
 
 def _warm_path(w):
