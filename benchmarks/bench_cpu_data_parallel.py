@@ -114,7 +114,7 @@ def main() -> None:
     def on_processes(fn, n):
         pipes = [os.pipe() for _ in range(n)]
         pids = []
-        for i, (r, w) in enumerate(pipes):
+        for _, w in pipes:
             pid = os.fork()
             if pid == 0:
                 res = [None]
@@ -140,7 +140,8 @@ def main() -> None:
         bound["gemm 2 threads"].append(on_threads(gemms, 2))
     bound_load = [load0, os.getloadavg()]
     bound = {k: stats(v) for k, v in bound.items()}
-    print(f"bound, ms per LeNet-5 half-step (batch {HALF}) of throughput; load {load0[0]:.2f} -> {bound_load[1][0]:.2f}")
+    load = f"load {load0[0]:.2f} -> {bound_load[1][0]:.2f}"
+    print(f"bound, ms per LeNet-5 half-step (batch {HALF}) of throughput; {load}")
     for k, v in bound.items():
         unit = "ms per 256^3 GEMM" if k.startswith("gemm") else "ms per half-step"
         print(f"  {k:<15} min {v['min']:.3f}  median {v['median']:.3f}  ({unit})")
@@ -206,7 +207,7 @@ def main() -> None:
         opt.step()
         return loss
 
-    tm, topt, tlossf = thread_dp = model_set()
+    tm, topt, tlossf = model_set()
     reps = [replica(tm) for _ in range(2)]
     busy = cpu_threads._BUSY[0]
 
@@ -223,11 +224,13 @@ def main() -> None:
             busy.release()
         return out
 
+    halves = list(zip(reps, (0, HALF), strict=True))
+
     def thread_dp_step(x, y):
-        ys = both([lambda r=r, h=h: r[0](tensor(x[h : h + HALF], device=dev)).host() for r, h in zip(reps, (0, HALF))])
+        ys = both([lambda r=r, h=h: r[0](tensor(x[h : h + HALF], device=dev)).host() for r, h in halves])
         loss = tlossf(tensor(np.concatenate(ys), device=dev), tensor(y, device=dev))
         g = tlossf.backward().host()
-        both([lambda r=r, h=h: r[0].backward(tensor(g[h : h + HALF], device=dev)) for r, h in zip(reps, (0, HALF))])
+        both([lambda r=r, h=h: r[0].backward(tensor(g[h : h + HALF], device=dev)) for r, h in halves])
         np.add(reps[0][1], reps[1][1], out=tm.store.grad.host())
         topt.step()
         return loss
