@@ -202,6 +202,40 @@ def test_digits_sure_and_scribbles_unsure(pad):
     assert page.get_attribute("#pad-prediction", "aria-live") == "polite"
 
 
+# a reviewer's hash (review17b) and drawn 9 (review17b's 9_curved): the hash reads "7" on weak evidence, and the 9's
+# Grad-CAM is nearly empty (its channel-averaged gradients cancel), so the explorer shows HiResCAM and says so
+HASH = [[(105, 45), (95, 235)], [(185, 45), (175, 235)], [(45, 105), (235, 100)], [(45, 180), (235, 175)]]
+NINE = [[*_arc(140, 95, 52, 48, 10, 370, 30), (192, 120), (175, 200), (130, 245)]]
+
+
+def test_weak_evidence_and_hires_cam(pad):
+    page = pad
+    page.locator("#pad-brush").fill("11")
+    if page.input_value("#pad-explain") != "gradcam":
+        _set(page, "#pad-explain", "gradcam")
+    rule = page.inner_text("#pad-rule")
+    assert 'says "weak evidence"' in rule, rule
+    page.click("#pad-clear")
+    for stroke in HASH:
+        _stroke(page, stroke)
+    out = _predict(page)
+    v = out["verdict"]
+    page.locator("#pad").screenshot(path=str(ARTIFACTS / "pad_weak_hash.png"))
+    assert v["weak"] and not v["unsure"], v  # measured: 7 (99.1%), evidence 6.9 between 6.31 and 8.39
+    assert page.inner_text("#pad-prediction") == f"{out['label']} ({v['prob'] * 100:.1f}%), weak evidence"
+    assert page.inner_text("#pad-reason") == f"why: {v['reason']}" and "what 90% of real test digits get" in v["reason"]
+    assert "unsure" in (page.get_attribute("#pad-prediction", "class") or "")  # the unsure colour
+    page.click("#pad-clear")
+    for stroke in NINE:
+        _stroke(page, stroke)
+    out = _predict(page)
+    page.locator("#pad").screenshot(path=str(ARTIFACTS / "pad_hires_nine.png"))
+    assert out["label"] == 9 and not out["verdict"]["weak"] and not out["verdict"]["unsure"], out["verdict"]
+    what = page.inner_text("#pad-explain-what")
+    assert what.startswith("HiResCAM, class 9 (Grad-CAM nearly empty)"), what
+    assert out["explain"]["peak"] > 0.5 and page.inner_text("#pad-heat-units") == "ReLU(Σ g·A)"
+
+
 def test_explanations_class_selector_layers_filters(pad):
     from gpuml.datasets import mnist
 

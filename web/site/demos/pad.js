@@ -175,7 +175,8 @@ export function init(ctx, readyMsg) {
     $("pad-filter-hi").textContent = `+max|w|`;
     $("pad-rule").textContent = `Unsure when the top probability is below 70% or the evidence (log-sum-exp of the ` +
       `logits) is below ${info.floor.toFixed(2)}, what ${info.floor_share}% of ${info.calibration_digits} real MNIST test digits get ` +
-      `from this model.`;
+      `from this model.` + (info.weak_line == null ? "" : ` A sure verdict on evidence below ${info.weak_line.toFixed(2)} ` +
+      `(what ${info.weak_share}% of them get) says "weak evidence": an unusual digit, or a doodle that looks like one.`);
   }
 
   // Predictions run one after another; while one runs, later requests share the one queued behind it. `source`:
@@ -216,8 +217,8 @@ export function init(ctx, readyMsg) {
     const v = out.verdict;
     const el = $("pad-prediction");
     el.textContent = v.text;
-    el.classList.toggle("unsure", v.unsure);
-    $("pad-reason").textContent = v.unsure ? `why: ${v.reason}` :
+    el.classList.toggle("unsure", v.unsure || v.weak);
+    $("pad-reason").textContent = v.unsure || v.weak ? `why: ${v.reason}` :
       `top probability ${(100 * v.prob).toFixed(1)}% ≥ 70%, evidence ${v.evidence.toFixed(2)} ≥ ${out.floor.toFixed(2)}`;
     const bars = $("pad-probs");
     bars.textContent = "";

@@ -8,7 +8,7 @@ import time
 
 from gpuml import ops
 from gpuml.playground.digits import DigitsModel
-from gpuml.playground.digits_explain import FLOOR_PERCENTILE
+from gpuml.playground.digits_explain import FLOOR_PERCENTILE, WEAK_PERCENTILE
 
 from .core import PAGE, _draw_image, _ms
 
@@ -101,7 +101,7 @@ def pad_prepare(model_name, digits_u8, batch=1, force=False):
         t0 = time.perf_counter()
         floor = getattr(net, "evidence_floor", None)
         if floor is not None:  # the shipped model's floor comes with it (gpuml.webbuild computes it at build time)
-            d.floors[d.model_name] = floor
+            d.set_levels(floor, getattr(net, "evidence_weak", None))
             n = net.evidence_floor_digits
         else:  # a model trained in the page: calibrate on the real test digits here
             raw = digits_u8.to_bytes() if hasattr(digits_u8, "to_bytes") else bytes(digits_u8)
@@ -109,7 +109,8 @@ def pad_prepare(model_name, digits_u8, batch=1, force=False):
             d.calibrate([[v / 255.0 for v in raw[i * 784 : (i + 1) * 784]] for i in range(n)], batch=int(batch))
         filters = [{k: f[k] for k in ("name", "shape", "limit")} for f in d.conv_filters()]
         info = {"layers": d.layers, "filters": filters, "floor": d.floor, "calibration_digits": n,
-                "floor_share": round(100 - FLOOR_PERCENTILE), "device": d.device.name}  # fmt: skip
+                "floor_share": round(100 - FLOOR_PERCENTILE), "weak_line": d.weak_line,
+                "weak_share": round(100 - WEAK_PERCENTILE), "device": d.device.name}  # fmt: skip
         info["calibrate_ms"] = _ms(t0)
         PAGE.pad_prepared[model_name] = prepared = {"net": net, "info": info}
         _draw_filters(d)
@@ -154,7 +155,7 @@ def pad_predict(model_name="default", method="gradcam", target="predicted", laye
         return json.dumps({"empty": True})
     t3 = time.perf_counter()
     r = d.result
-    v = {k: r["verdict"][k] for k in ("text", "unsure", "reason", "prob", "evidence")}
+    v = {k: r["verdict"][k] for k in ("text", "unsure", "weak", "reason", "prob", "evidence")}
     ex = {k: r["explain"][k] for k in ("what", "note", "peak", "units", "method")}
     ex["map"] = [round(v, 4) for v in r["explain"].get("map") or [0.0] * 784]  # [0, 1]: the overlay's colour scale
     entry = d.layer_entry()
