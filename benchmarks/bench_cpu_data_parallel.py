@@ -212,15 +212,18 @@ def main() -> None:
     busy = cpu_threads._BUSY[0]
 
     def both(fns):
-        """fns[1] on a second thread, fns[0] here; the ops inside run on their own thread (the crew is held)."""
+        """fns[1] on a second thread, fns[0] here; the ops inside run on their own thread (the crew is held) and
+        OpenBLAS at one thread, as gpuml's own parts."""
         out = [None, None]
         busy.acquire()
+        cpu_threads._pin()
         try:
             t = threading.Thread(target=lambda: out.__setitem__(1, fns[1]()))
             t.start()
             out[0] = fns[0]()
             t.join()
         finally:
+            cpu_threads._unpin()
             busy.release()
         return out
 
