@@ -137,3 +137,23 @@ def test_anchor_keeps_the_datas_logits():
     assert top[0.03] < 0.6, top  # measured 0.54 (0.57 without the anchor)
     with pytest.raises(ValueError, match=r"anchor logits of shape \(3, 2\) for 512 images"):
         fit_outlier_exposure(net, x, y, outliers, anchor=anchor[:3], anchor_weight=1.0)
+
+
+def test_ink_to_mnist_centre_is_tie_stable():
+    """A symmetric drawing's centre of mass sits on a .5 tie: float32 ink read back from the GPU and float64 host
+    ink differ in the last bits and must not place the digit one pixel apart (review17d D5: a drawing read 18% on
+    the CPU path and 25% on WebGPU)."""
+    size = 112
+    ink = [0.0] * (size * size)
+    for y in range(20, 92):
+        for x in range(30, 82):  # a filled rectangle, scaled to 20 x 14 px: its centre column is 6.5 exactly
+            ink[y * size + x] = 1.0
+    exact = ink_to_mnist(ink, size)
+    for eps in (1e-7, -1e-7, 3e-6):
+        nudged = list(ink)
+        for y in range(20, 92):
+            for x in range(56, 82):
+                nudged[y * size + x] = 1.0 + eps  # the right half a hair heavier or lighter
+        assert ink_to_mnist(nudged, size) == pytest.approx(exact, abs=1e-5), eps
+    img = np.asarray(exact).reshape(28, 28)
+    assert (img > 0.5).any(0).sum() in (14, 15) and (img > 0.5).any(1).sum() == 20  # the box kept its shape

@@ -37,8 +37,10 @@ def ink_to_mnist(ink, size: int) -> list[float] | None:
     total = sum(small) or 1.0
     cy = sum(small[i * ow + j] * i for i in range(oh) for j in range(ow)) / total
     cx = sum(small[i * ow + j] * j for i in range(oh) for j in range(ow)) / total
-    top = min(max(round(14 - cy), 0), 28 - oh)
-    left = min(max(round(14 - cx), 0), 28 - ow)
+    # the centre rounded to 1e-4 first: a symmetric drawing's centre sits on a .5 tie, and f32 ink read from the
+    # GPU and f64 host ink must not land on opposite sides of it (the tie itself goes to even, as before)
+    top = min(max(round(14 - round(cy, 4)), 0), 28 - oh)
+    left = min(max(round(14 - round(cx, 4)), 0), 28 - ow)
     out = [0.0] * 784
     for i in range(oh):
         out[(top + i) * 28 + left : (top + i) * 28 + left + ow] = small[i * ow : (i + 1) * ow]

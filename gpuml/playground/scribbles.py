@@ -92,8 +92,8 @@ def to_mnist(ink: np.ndarray) -> np.ndarray | None:
     total = small.sum() or 1.0
     cy = (small.sum(1) * np.arange(oh)).sum() / total
     cx = (small.sum(0) * np.arange(ow)).sum() / total
-    top = min(max(round(14 - cy), 0), 28 - oh)
-    left = min(max(round(14 - cx), 0), 28 - ow)
+    top = min(max(round(14 - round(float(cy), 4)), 0), 28 - oh)  # as ink_to_mnist: tie-stable
+    left = min(max(round(14 - round(float(cx), 4)), 0), 28 - ow)
     out = np.zeros((28, 28), np.float32)
     out[top : top + oh, left : left + ow] = small
     return out
