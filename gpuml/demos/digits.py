@@ -353,17 +353,22 @@ class DigitsDemo(Demo):
             return
         color = PALETTE[5] if verdict["unsure"] or verdict.get("weak") else PALETTE[1]
         big = not verdict["unsure"] and not verdict.get("weak")
-        r.text(ascii_text(verdict["text"]), x, y, 22 if big else 16, color)
+        # the column is ~450 px: an unsure headline wraps (at 16 px, 44 characters) instead of running under the maps
+        heads = [verdict["text"]] if big else textwrap.wrap(ascii_text(verdict["text"]), 44)[:2]
+        for i, line in enumerate(heads):
+            r.text(ascii_text(line), x, y + i * 20, 22 if big else 16, color)
         floor = v["floor"]
         why = verdict["reason"] or (
             f"top probability ≥ 70%, evidence {verdict['evidence']:.1f}" + (f" ≥ {floor:.1f}" if floor else "")
         )
-        for i, line in enumerate(textwrap.wrap(why, 52)[:3]):
-            r.text(line, x, y + 30 + i * 16, 12, DIM)
+        below_head = 30 + 20 * (len(heads) - 1)
+        for i, line in enumerate(textwrap.wrap(why, 52)[: 3 - (len(heads) - 1)]):
+            r.text(line, x, y + below_head + i * 16, 12, DIM)
         r.text("unsure: top prob < 70% or evidence (log-sum-exp of logits)", x, y + 84, 11, DIM)
-        below = f"below what {100 - FLOOR_PERCENTILE:g}% of real test digits get" if floor else None
+        below = f"under the level {100 - FLOOR_PERCENTILE:g}% of real test digits reach" if floor else None
         if floor and v.get("weak_line"):
-            r.text(f"weak evidence: below what {100 - WEAK_PERCENTILE:g}% get (sure, but unusual)", x, y + 112, 11, DIM)
+            weak = f"weak evidence: under the level {100 - WEAK_PERCENTILE:g}% reach (sure, but unusual)"
+            r.text(weak, x, y + 112, 11, DIM)
         below = below or "(no MNIST on disk: prob only)"
         r.text(below, x, y + 98, 11, DIM)
 
@@ -379,6 +384,8 @@ class DigitsDemo(Demo):
                 r.frame(x + 4, yy - 3, w - 8, 24, PALETTE[3], 1.5)
             r.text(str(i), x + 14, yy + 1, 16, TEXT if i == top else DIM)
             r.rect(x + 36, yy, w - 120, 18, "#2a2d38")
+            if v["verdict"] is None:  # nothing classified (empty pad): empty bars, not ten "10.0%"
+                continue
             bar = PALETTE[0] if i != top else (PALETTE[5] if unsure else PALETTE[1])
             r.rect(x + 36, yy, (w - 120) * float(p), 18, bar)
             r.text(f"{p * 100:5.1f}%", x + w - 12, yy + 1, 14, TEXT if i == top else DIM, "right")

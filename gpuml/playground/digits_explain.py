@@ -25,6 +25,8 @@ from ..tensor import tensor
 from .mnist import softmax
 
 MIN_PROB = 0.7
+NO_DIGIT_PROB = 0.3  # under this top probability no class stands out ("no digit stands out")
+REAL = "real test digits"
 CALIBRATION_DIGITS = 512  # the first MNIST test digits behind the evidence floor (native window and page alike)
 FLOOR_PERCENTILE = 4.0  # with MIN_PROB: ~5% of MNIST test digits unsure, as before outlier exposure (RESULTS.md)
 WEAK_PERCENTILE = 10.0  # sure but below this: "weak evidence" (~6% of digits; most doodles that still read sure)
@@ -70,17 +72,17 @@ def verdict(logits, floor: float | None, weak: float | None = None) -> dict:
     if p < MIN_PROB:
         reasons.append(f"top probability {p * 100:.0f}% < {MIN_PROB * 100:.0f}%")
     if floor is not None and ev < floor:
-        reasons.append(
-            f"evidence {ev:.1f} below {floor:.1f}, what {100 - FLOOR_PERCENTILE:.0f}% of real test digits get"
-        )
+        reasons.append(f"evidence {ev:.1f} < {floor:.1f} ({100 - FLOOR_PERCENTILE:.0f}% of {REAL} score higher)")
     unsure = bool(reasons)
     is_weak = not unsure and weak is not None and ev < weak
     if is_weak:
-        reasons.append(f"evidence {ev:.1f} below {weak:.1f}, what {100 - WEAK_PERCENTILE:.0f}% of real test digits get")
+        reasons.append(f"evidence {ev:.1f} < {weak:.1f} ({100 - WEAK_PERCENTILE:.0f}% of {REAL} score higher)")
     if is_weak:
         text = f"{label} ({p * 100:.1f}%), weak evidence"
     elif not unsure:
         text = f"{label} ({p * 100:.1f}%)"
+    elif p < NO_DIGIT_PROB:  # ten near-equal bars: naming the top one would over-claim
+        text = f"unsure — no digit stands out ({label}: {p * 100:.0f}%)"
     elif p < MIN_PROB:
         text = f"unsure — looks most like {label} ({p * 100:.0f}%)"
     else:  # a high probability on little evidence: "unsure ... (100%)" would read as a contradiction

@@ -198,7 +198,7 @@ def test_digits_sure_and_scribbles_unsure(pad):
     shown = page.inner_text("#pad-prediction")
     assert shown == scribbles[-1][1]
     if scribbles[-1][0]:
-        assert shown.startswith("unsure — looks most like ") and page.inner_text("#pad-reason").startswith("why: ")
+        assert shown.startswith("unsure — ") and page.inner_text("#pad-reason").startswith("why: ")
     assert page.get_attribute("#pad-prediction", "aria-live") == "polite"
 
 
@@ -223,7 +223,8 @@ def test_weak_evidence_and_hires_cam(pad):
     page.locator("#pad").screenshot(path=str(ARTIFACTS / "pad_weak_hash.png"))
     assert v["weak"] and not v["unsure"], v  # measured: 7 (99.1%), evidence 6.9 between 6.31 and 8.39
     assert page.inner_text("#pad-prediction") == f"{out['label']} ({v['prob'] * 100:.1f}%), weak evidence"
-    assert page.inner_text("#pad-reason") == f"why: {v['reason']}" and "what 90% of real test digits get" in v["reason"]
+    assert page.inner_text("#pad-reason") == f"why: {v['reason']}"
+    assert "(90% of real test digits score higher)" in v["reason"]
     assert "unsure" in (page.get_attribute("#pad-prediction", "class") or "")  # the unsure colour
     page.click("#pad-clear")
     for stroke in NINE:

@@ -173,10 +173,11 @@ export function init(ctx, readyMsg) {
     $("filters-canvas").setAttribute("aria-label", `convolution filters: ${parts.join("; ")}`);
     $("pad-filter-lo").textContent = `−max|w|`;
     $("pad-filter-hi").textContent = `+max|w|`;
-    $("pad-rule").textContent = `Unsure when the top probability is below 70% or the evidence (log-sum-exp of the ` +
-      `logits) is below ${info.floor.toFixed(2)}, what ${info.floor_share}% of ${info.calibration_digits} real MNIST test digits get ` +
-      `from this model.` + (info.weak_line == null ? "" : ` A sure verdict on evidence below ${info.weak_line.toFixed(2)} ` +
-      `(what ${info.weak_share}% of them get) says "weak evidence": an unusual digit, or a doodle that looks like one.`);
+    $("pad-rule").textContent = `Unsure when the top probability is below 70% or the evidence (how strongly the ten ` +
+      `raw scores respond at all: their log-sum-exp) is below ${info.floor.toFixed(2)}; ${info.floor_share}% of ` +
+      `${info.calibration_digits} real MNIST test digits score higher with this model.` +
+      (info.weak_line == null ? "" : ` A sure verdict on evidence below ${info.weak_line.toFixed(2)} ` +
+      `(${info.weak_share}% of them score higher) says "weak evidence": an unusual digit, or a doodle that looks like one.`);
   }
 
   // Predictions run one after another; while one runs, later requests share the one queued behind it. `source`:
