@@ -10,7 +10,9 @@ Two measurements, written to one JSON:
 2. **Full step.** One LeNet-5 training step at batch 64 (upload, forward, loss, backward, Adam), rotating blocks:
    gpuml as shipped ("plain"), the batch split in two halves run on two threads ("thread-dp"), the same on two
    processes ("process-dp", a prototype: a forked worker with its own replica, weights, inputs, outputs and
-   gradients in shared memory, two pipe round trips per step), and PyTorch CPU, all at ``--threads`` threads.
+   gradients in shared memory, two pipe round trips per step), the two halves one after the other on one thread
+   ("split-serial": what a one-thread path giving the same bits would run), and PyTorch CPU, all at ``--threads``
+   threads.
 
 The data-parallel steps are prototypes here, not gpuml code: each half runs through a replica of the model's layers
 (its own forward state and gradient buffer, the model's weights), the halves' gradients are added into the model's
@@ -238,6 +240,19 @@ def main() -> None:
         topt.step()
         return loss
 
+    sm, sopt, slossf = model_set()
+    sreps = [(*replica(sm), h) for h in (0, HALF)]
+
+    def split_step(x, y):  # the halves one after the other: what one thread would run to give the same bits
+        ys = [r(tensor(x[h : h + HALF], device=dev)).host() for r, _, h in sreps]
+        loss = slossf(tensor(np.concatenate(ys), device=dev), tensor(y, device=dev))
+        g = slossf.backward().host()
+        for r, _, h in sreps:
+            r.backward(tensor(g[h : h + HALF], device=dev))
+        np.add(sreps[0][1], sreps[1][1], out=sm.store.grad.host())
+        sopt.step()
+        return loss
+
     wd, gd = pm.store.data.host(), pm.store.grad.host()
 
     def process_dp_step(x, y):
@@ -265,13 +280,21 @@ def main() -> None:
         toptim.step()
         return loss
 
-    impls = {"plain": plain_step, "thread-dp": thread_dp_step, "process-dp": process_dp_step, "torch": torch_step}
-    check = {}
-    for name in ("plain", "thread-dp", "process-dp"):  # one step on the same batch: the same loss and weights
+    impls = {
+        "plain": plain_step,
+        "split-serial": split_step,
+        "thread-dp": thread_dp_step,
+        "process-dp": process_dp_step,
+        "torch": torch_step,
+    }
+    check = {}  # one step on the same batch: the same loss and weights
+    for name in ("plain", "split-serial", "thread-dp", "process-dp"):
         check[name] = float(np.asarray(impls[name](*data[0]).host()))
     wp = plain[0].store.data.host()
     check["max |w - plain w| thread-dp"] = float(np.abs(tm.store.data.host() - wp).max())
     check["max |w - plain w| process-dp"] = float(np.abs(wd - wp).max())
+    check["thread-dp == split-serial (bits)"] = bool(np.array_equal(tm.store.data.host(), sm.store.data.host()))
+    check["process-dp == split-serial (bits)"] = bool(np.array_equal(wd, sm.store.data.host()))
     print("check", check)
     for fn in impls.values():  # warm-up
         for x, y in data[: args.steps]:
