@@ -29,10 +29,17 @@ def _pixels(png: bytes) -> np.ndarray:
 @pytest.fixture(scope="module")
 def pad(chrome, site):
     context, page = open_page(chrome, site["url"])
+    # before the worker is ready the pad says so (a stroke then would be lost: review17d D4)
+    early = page.evaluate("""(() => { const e = document.getElementById('pad-loading');
+        return {ready: !!(window.gpumlPage && gpumlPage.ready), text: e.hidden ? '' : e.textContent,
+                loading: document.getElementById('pad-canvas').classList.contains('loading')}; })()""")
     info = wait_ready(page)
     assert info["ready"], info
+    assert early["ready"] or (early["loading"] and early["text"].startswith("loading the model")), early
     # calibrated; the worker also runs the other demos' first work (k-means sweeps, gallery), queued before this
     wait(page, "document.getElementById('pad-rule').textContent.length > 0", timeout=300_000)
+    assert page.evaluate("document.getElementById('pad-loading').hidden")
+    assert not page.evaluate("document.getElementById('pad-canvas').classList.contains('loading')")
     page.locator("#pad").scroll_into_view_if_needed()
     page.locator("#pad-live").uncheck()
     yield page

@@ -130,6 +130,8 @@ export function init(ctx, readyMsg) {
   if (readyMsg && readyMsg.pad_device === "browser") setTimeout(() => warmOcclusion(ctx), 0);  // warmed before Ready
   const pad = $("pad-canvas"), ink = inkPad(pad);
   ink.clear();
+  pad.classList.remove("loading");  // from here on a stroke is drawn and classified
+  $("pad-loading").hidden = true;
   drawInput($("input-canvas"), null);
   $("pad-heat-bar").style.background = heatGradient();
   let drawing = false, last = null, segs = [], flushTimer = null, prepared = null;
