@@ -152,7 +152,7 @@ def test_explorer_methods_layers_classes_and_clear(lenet, test_digits):
     m.step()
     np.testing.assert_allclose(relu1, np.maximum(np.asarray([a[2] for a in m.activations]), 0), atol=1e-6)
     peaks = {}
-    for method in ("gradcam", "saliency", "occlusion"):
+    for method in ("gradcam", "hirescam", "saliency", "occlusion"):
         m.set("explain", method)
         m.step()
         ex = m.result["explain"]
@@ -171,6 +171,12 @@ def test_explorer_methods_layers_classes_and_clear(lenet, test_digits):
 
             ref = grad_cam(lenet, np.asarray(m.pixels, np.float32).reshape(1, 28, 28), target_class=2)[0]
             np.testing.assert_allclose(heat, ref, atol=1e-4)
+        elif method == "hirescam":  # the same, gradients not averaged; on the strokes
+            from gpuml.explain import grad_cam
+
+            ref = grad_cam(lenet, np.asarray(m.pixels, np.float32).reshape(1, 28, 28), target_class=2, hires=True)[0]
+            np.testing.assert_allclose(heat, ref, atol=1e-4)
+            assert heat[near].sum() > 0.6 * heat.sum() and ex["what"].startswith("HiResCAM at layer 4"), ex["what"]
         else:
             assert heat[near].sum() > 0.6 * heat.sum(), method
     m.set("explain", "gradcam")
@@ -186,7 +192,7 @@ def test_explorer_methods_layers_classes_and_clear(lenet, test_digits):
     assert m.state()["ink"] == 0
     with pytest.raises(ValueError, match=r"^control 'layer' takes one of 'conv 1', .*got 'conv 9'$"):
         m.set("layer", "conv 9")
-    with pytest.raises(ValueError, match=r"^control 'explain' takes one of 'gradcam', 'saliency', 'occlusion'"):
+    with pytest.raises(ValueError, match=r"^control 'explain' takes one of 'gradcam', 'hirescam', 'saliency', 'occlusion'"):
         m.set("explain", "lime")
 
 

@@ -33,7 +33,7 @@ EXPLAIN = (820, 70, 420, 300)
 MAPS = (500, 386, 740, 226)
 FILTERS = (500, 626, 740, 140)
 BRUSHES = (7.0, 11.0, 15.0)  # the b key cycles through these (pad units)
-METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "occlusion": "occlusion"}
+METHOD_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "saliency": "saliency", "occlusion": "occlusion"}
 
 
 def default_model_path() -> str | None:
@@ -176,7 +176,7 @@ class DigitsDemo(Demo):
         ("right mouse / c / Clear", "clear"),
         ("p / Predict", "predict"),
         ("click a digit / t", "class to explain"),
-        ("e / tabs", "Grad-CAM, saliency, occlusion"),
+        ("e / tabs", "Grad-CAM, HiResCAM, saliency, occlusion"),
         ("l / tabs", "layer"),
         ("b", "brush"),
         ("g", "overlay on/off"),

@@ -2,7 +2,7 @@
 ``render/web_stroke.wgsl``, or on the host), prepared the way MNIST digits are
 (:func:`~gpuml.playground.mnist.ink_to_mnist`), classified by a LeNet-5 with an honest "unsure" verdict, and
 explained: the filters of every convolution, the activation maps of any conv / activation / pooling layer, and
-Grad-CAM, saliency or occlusion for the predicted or a chosen class (:mod:`~gpuml.playground.digits_explain`).
+Grad-CAM, HiResCAM, saliency or occlusion for the predicted or a chosen class (:mod:`~gpuml.playground.digits_explain`).
 Numpy-free (the web page runs it in Pyodide core).
 
 Threads: a front end may run :meth:`DigitsModel.predict` on a worker thread while its own thread paints strokes

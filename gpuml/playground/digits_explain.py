@@ -1,7 +1,7 @@
 """The CNN explorer's analysis of one digit, numpy-free (the web page runs it in Pyodide core): the "unsure"
-verdict, the layers a user can look into (names, shapes), the convolution filters, and three explanations of a
-class score as a 28 x 28 map — Grad-CAM, input-gradient saliency and occlusion sensitivity — each with the range
-of its values in real units (for a colour scale).
+verdict, the layers a user can look into (names, shapes), the convolution filters, and four explanations of a
+class score as a 28 x 28 map — Grad-CAM, HiResCAM, input-gradient saliency and occlusion sensitivity — each with
+the range of its values in real units (for a colour scale).
 
 The verdict. A softmax over 10 digits always sums to 1, so a scribble can get "8 (98.7%)". Two cues together:
 the top probability (below ``MIN_PROB``: two or more classes compete) and the *evidence*, log-sum-exp of the
@@ -30,7 +30,7 @@ REAL = "real test digits"
 CALIBRATION_DIGITS = 512  # the first MNIST test digits behind the evidence floor (native window and page alike)
 FLOOR_PERCENTILE = 4.0  # with MIN_PROB: ~5% of MNIST test digits unsure, as before outlier exposure (RESULTS.md)
 WEAK_PERCENTILE = 10.0  # sure but below this: "weak evidence" (~6% of digits; most doodles that still read sure)
-EXPLAIN_METHODS = ("gradcam", "saliency", "occlusion")
+EXPLAIN_METHODS = ("gradcam", "hirescam", "saliency", "occlusion")
 HIRES_BELOW = 0.01  # Grad-CAM's peak under 1% of HiResCAM's: show HiResCAM (7% of test digits, 70 of ~100 9s)
 OCCLUSION_PATCH, OCCLUSION_STRIDE = 4, 2
 _KINDS = {"Conv2d": "conv", "ReLU": "relu", "Tanh": "tanh", "MaxPool2d": "max-pool", "AvgPool2d": "avg-pool"}
@@ -153,17 +153,19 @@ def _centres_upsample(values, h: int, w: int, centres) -> list[float]:
 
 
 def explain(net, x, method: str, cls: int) -> dict:
-    """``method`` ("gradcam", "saliency", "occlusion") for class ``cls`` of the (1, 1, 28, 28) input ``x``:
+    """``method`` ("gradcam", "hirescam", "saliency", "occlusion") for class ``cls`` of the (1, 1, 28, 28) input ``x``:
     ``map`` (784 floats in [0, 1], 1 = the map's peak), ``peak`` (the peak in real units), ``units`` and
     ``what`` (one line for the colour scale). Grad-CAM also returns its device tensors (``outputs``, ``cam``)."""
-    if method == "gradcam":
+    if method in ("gradcam", "hirescam"):
         cam = grad_cam_device(net, x, target_class=cls)
         _, h, w = cam["cam"].shape
         low = cam["cam"].reshape(-1).tolist()
         units, what = "ReLU(Σ α·A)", f"Grad-CAM at layer {cam['layer']} ({h}×{w}), class {cls}"
         acts, grads = cam["outputs"][cam["layer"]], cam["gradients"]
         hires = ops.relu(ops.sum(ops.mul(acts, grads).reshape(1, -1, h * w), axis=1)).reshape(-1).tolist()
-        if max(low) < HIRES_BELOW * max(hires):
+        if method == "hirescam":  # on the strokes for every digit; Grad-CAM at or below chance for ~1/3 (RESULTS.md)
+            low, units, what = hires, "ReLU(Σ g·A)", f"HiResCAM at layer {cam['layer']} ({h}×{w}), class {cls}"
+        elif max(low) < HIRES_BELOW * max(hires):
             # the channel-averaged gradients (nearly) cancel: most of the shipped model's 9s, whose score rests on
             # negative evidence after outlier exposure. HiResCAM (Draelos & Carin 2020) weighs each cell by its own
             # gradients instead.

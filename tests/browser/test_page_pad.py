@@ -255,7 +255,9 @@ def test_explanations_class_selector_layers_filters(pad):
     _draw_digit(page, test.images[int(np.flatnonzero(test.labels == 3)[1]), 0])
     out = _predict(page)
     assert out["label"] == 3 and out["explain"]["method"] == "gradcam" and out["explain"]["target"] == 3
-    for method in ("saliency", "occlusion", "gradcam"):
+    assert page.eval_on_selector_all("#pad-explain option", "os => os.map(o => o.value)") == [
+        "gradcam", "hirescam", "saliency", "occlusion"]  # fmt: skip
+    for method in ("saliency", "occlusion", "hirescam", "gradcam"):
         out = _set(page, "#pad-explain", method)
         assert out["explain"]["method"] == method and out["explain"]["peak"] > 0
         shot = _pixels(page.locator("#input-canvas").screenshot(path=str(ARTIFACTS / f"pad_explain_{method}.png")))

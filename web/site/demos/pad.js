@@ -5,7 +5,7 @@
 // late) and the input with its explanation in the same task as the verdict it belongs to.
 export const canvases = { acts: "acts-canvas", filters: "filters-canvas" };
 
-const METHODS = { gradcam: "Grad-CAM", saliency: "saliency", occlusion: "occlusion" };
+const METHODS = { gradcam: "Grad-CAM", hirescam: "HiResCAM", saliency: "saliency", occlusion: "occlusion" };
 
 // web_image.wgsl's heat overlay as a CSS gradient (cold at the bottom: transparent over the dark page)
 function heatGradient() {

@@ -1,6 +1,6 @@
 """The digit pad (CNN explorer): ink from pen segments, the prediction with its "unsure" verdict, an explanation
-(Grad-CAM, saliency or occlusion) of the predicted or a chosen class, the activation maps of a chosen layer and
-the filters of every convolution — all on gpuml.playground.digits.DigitsModel, the native window's model."""
+(Grad-CAM, HiResCAM, saliency or occlusion) of the predicted or a chosen class, the activation maps of a chosen layer
+and the filters of every convolution — all on gpuml.playground.digits.DigitsModel, the native window's model."""
 
 import array
 import json
