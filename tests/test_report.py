@@ -35,7 +35,7 @@ def not_blank(path, min_size=100):
     assert min(image.shape) >= min_size and image.std() > 5, path
 
 
-@pytest.mark.parametrize("method", ["gradcam", "saliency", "occlusion", "activations", "filters"])
+@pytest.mark.parametrize("method", ["gradcam", "hirescam", "saliency", "occlusion", "activations", "filters"])
 def test_explain_cli_writes_png(trained, method):
     out = trained / f"{method}.png"
     extra = ["--layer", "1"] if method == "activations" else []

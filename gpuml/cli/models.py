@@ -283,9 +283,10 @@ def cmd_explain(args) -> int:
     if args.target is not None and args.target >= len(logits):
         raise ValueError(f"--target {args.target}: the model has {len(logits)} classes (0..{len(logits) - 1})")
     target = predicted if args.target is None else args.target
-    if args.method == "gradcam":
-        result = explain.grad_cam(model, x, target, args.layer if args.layer is not None else "last_conv")
-        plots.heatmap_overlays([image], [result[0]], args.out, [f"Grad-CAM, class {target}"], "Grad-CAM")
+    if args.method in ("gradcam", "hirescam"):
+        hires, name = args.method == "hirescam", {"gradcam": "Grad-CAM", "hirescam": "HiResCAM"}[args.method]
+        result = explain.grad_cam(model, x, target, args.layer if args.layer is not None else "last_conv", hires=hires)
+        plots.heatmap_overlays([image], [result[0]], args.out, [f"{name}, class {target}"], name)
     elif args.method == "saliency":
         plots.heatmap_overlays([image], [explain.saliency(model, x, target)[0]], args.out, ["saliency"], "|gradient|")
     elif args.method == "occlusion":
@@ -434,11 +435,15 @@ def add_train(sub) -> None:
 
 
 def add_explain(sub) -> None:
-    e = sub.add_parser("explain", help="explain a prediction: Grad-CAM, saliency, occlusion, activations, filters")
+    e = sub.add_parser(
+        "explain", help="explain a prediction: Grad-CAM, HiResCAM, saliency, occlusion, activations, filters"
+    )
     e.add_argument("model", help="model.npz written by gpuml train")
     e.add_argument("image", help="an image file (converted to 28x28 grayscale like MNIST)")
     e.add_argument(
-        "--method", default="gradcam", choices=["gradcam", "saliency", "occlusion", "activations", "filters"]
+        "--method",
+        default="gradcam",
+        choices=["gradcam", "hirescam", "saliency", "occlusion", "activations", "filters"],
     )
     e.add_argument("--target", type=nonnegative_int, default=None, help="class to explain (default: the predicted one)")
     e.add_argument("--layer", type=nonnegative_int, default=None, help="layer index (default depends on the method)")
