@@ -192,7 +192,8 @@ def test_explorer_methods_layers_classes_and_clear(lenet, test_digits):
     assert m.state()["ink"] == 0
     with pytest.raises(ValueError, match=r"^control 'layer' takes one of 'conv 1', .*got 'conv 9'$"):
         m.set("layer", "conv 9")
-    with pytest.raises(ValueError, match=r"^control 'explain' takes one of 'gradcam', 'hirescam', 'saliency', 'occlusion'"):
+    methods = "'gradcam', 'hirescam', 'saliency', 'occlusion'"
+    with pytest.raises(ValueError, match=rf"^control 'explain' takes one of {methods}"):
         m.set("explain", "lime")
 
 
