@@ -233,6 +233,7 @@ def test_weak_evidence_and_hires_cam(pad):
     assert page.inner_text("#pad-reason") == f"why: {v['reason']}"
     assert "(90% of real test digits score higher)" in v["reason"]
     assert "unsure" in (page.get_attribute("#pad-prediction", "class") or "")  # the unsure colour
+    assert "unsure" in page.get_attribute("#pad-probs .bar.top", "class")  # its bar too, as natively
     page.click("#pad-clear")
     for stroke in NINE:
         _stroke(page, stroke)

@@ -228,7 +228,8 @@ export function init(ctx, readyMsg) {
     out.probs.forEach((p, i) => {
       const row = document.createElement("button");
       row.type = "button";
-      row.className = "bar" + (i === out.label ? " top" : "") + (i === out.explain.target ? " target" : "");
+      row.className = "bar" + (i === out.label ? " top" : "") + (i === out.explain.target ? " target" : "") +
+        (i === out.label && (v.unsure || v.weak) ? " unsure" : "");  // the headline's colour, as natively
       row.title = `explain ${i}`;
       row.setAttribute("aria-label", `digit ${i}: ${(100 * p).toFixed(1)}%, explain it`);
       row.innerHTML = `<span>${i}</span><i style="width:${(130 * p).toFixed(1)}px"></i><b>${(100 * p).toFixed(1)}%</b>`;
