@@ -201,7 +201,6 @@ def pad_warm_step(hold=None):
     scale, the filters) on a private DigitsModel until a kernel is not compiled yet: its pipeline is then compiled
     asynchronously (``hold(promise)`` gets the JS promise; worker.js awaits it outside the Python queue) and the
     step ends. The step that gets through switches the pad to WebGPU (``pad_gpu``). Draws nothing."""
-    from gpuml.backends.browser import PipelinePending
     from gpuml.playground.digits import DigitsModel as Model
 
     t0 = time.perf_counter()
@@ -210,16 +209,9 @@ def pad_warm_step(hold=None):
         return json.dumps({"done": True, "ms": 0.0})
     w = PAGE.__dict__.get("pad_warm") or Model(PAGE.nets["default"], name="default", host_ink=False)
     PAGE.pad_warm = w
-    dev.defer_compiles = True
-    try:
-        _warm_path(w)
-    except PipelinePending as p:
-        dev.flush()
-        if hold is not None:
-            hold(p.promise)
-        return json.dumps({"done": False, "kernel": p.path, "ms": _ms(t0)})
-    finally:
-        dev.defer_compiles = False
+    pending = _deferred(dev, hold, t0, lambda: _warm_path(w))
+    if pending:
+        return pending
     PAGE.pad_gpu, PAGE.pad_warm = True, None
     return json.dumps({"done": True, "ms": _ms(t0), "device": dev.name})
 
@@ -229,7 +221,6 @@ def pad_warm_occlusion_step(hold=None):
     way :func:`pad_warm_step` warms the rest (a step ends at a kernel not compiled yet; ``hold(promise)``). That
     batch is a shape class of its own: on SwiftShader its first use compiled for ~1 s and its second was tuned
     for ~10 s while the user waited. Draws nothing; ``done`` at once where the pad is not on WebGPU."""
-    from gpuml.backends.browser import PipelinePending
     from gpuml.playground.digits import DigitsModel as Model
 
     t0 = time.perf_counter()
@@ -239,14 +230,30 @@ def pad_warm_occlusion_step(hold=None):
         return json.dumps({"done": True, "ms": 0.0})
     w = PAGE.__dict__.get("pad_warm_occ") or Model(PAGE.nets["default"], name="default", host_ink=False)
     PAGE.pad_warm_occ = w
-    dev.defer_compiles = True
-    try:
+
+    def occlusions():
         w.press("clear")
         w.sample()
         w.set("explain", "occlusion")
         for _ in range(3):  # compile (first use), count (second), tune (third: gpuml.backends.variants)
             w.predict(host_maps=False)
             dev.sync()
+
+    pending = _deferred(dev, hold, t0, occlusions)
+    if pending:
+        return pending
+    PAGE.pad_occlusion_warm, PAGE.pad_warm_occ = True, None
+    return json.dumps({"done": True, "ms": _ms(t0)})
+
+
+def _deferred(dev, hold, t0, work) -> str | None:
+    """Run ``work`` with the device's pipeline compiles deferred: None when it got through, else the step's JSON
+    answer ("not done", the kernel it stopped at) after handing the compile's promise to ``hold``."""
+    from gpuml.backends.browser import PipelinePending
+
+    dev.defer_compiles = True
+    try:
+        work()
     except PipelinePending as p:
         dev.flush()
         if hold is not None:
@@ -254,8 +261,7 @@ def pad_warm_occlusion_step(hold=None):
         return json.dumps({"done": False, "kernel": p.path, "ms": _ms(t0)})
     finally:
         dev.defer_compiles = False
-    PAGE.pad_occlusion_warm, PAGE.pad_warm_occ = True, None
-    return json.dumps({"done": True, "ms": _ms(t0)})
+    return None
 
 
 def _warm_path(w):
