@@ -1,7 +1,8 @@
 """Make the digit model gpuml ships (gpuml/models/lenet5_mnist.npz + .json): a LeNet-5 trained by
 `gpuml train mnist --model lenet5 --epochs 10 --optimizer adamw --lr 1e-3` (batch 64, cosine schedule, seed 0),
 fine-tuned with outlier exposure on random pad scribbles (gpuml.train.outliers, gpuml.playground.scribbles) so that
-a doodle on the digit pad reads "unsure" instead of "8 (100%)". On the numpy backend; about 2 minutes on 2 cores.
+a doodle on the digit pad reads "unsure" instead of "8 (100%)", then given the pad's feature cue
+(gpuml.playground.novelty). On the numpy backend; about 2 minutes on 2 cores.
 
     .venv/bin/gpuml train mnist --model lenet5 --epochs 10 --optimizer adamw --lr 1e-3 --out runs/base
     .venv/bin/python scripts/train_shipped_model.py --base runs/base/model.npz [--out gpuml/models]
@@ -24,6 +25,7 @@ import numpy as np
 import gpuml
 from gpuml.datasets import mnist
 from gpuml.nn import MODELS
+from gpuml.playground import novelty
 from gpuml.playground.scribbles import KINDS, scribbles
 from gpuml.train import load_model
 from gpuml.train.outliers import fit_outlier_exposure
@@ -91,10 +93,12 @@ def main(argv=None) -> int:
     epochs = done + args.epochs
     meta = {"config": config, "epoch": epochs, "history": history, "adapter": device.adapter}
     gpuml.save(net, out / "lenet5_mnist.npz", meta=meta)
+    # the digit pad's feature cue ("unlike the 9s it learned from"): prototypes of the training digits' features
+    cue = novelty.add_to_file(out / "lenet5_mnist.npz")
     info = {"model": "lenet5 (modern: ReLU, max pooling)", "spec": spec, "trained_with": how,
             "test_accuracy": history[-1]["test_accuracy"], "train_accuracy": history[-1]["train_accuracy"],
             "epochs": epochs, "outlier_exposure": config["outlier_exposure"], "history": history,
-            "adapter": device.adapter, "date": datetime.date.today().isoformat()}  # fmt: skip
+            "feature_cue": cue, "adapter": device.adapter, "date": datetime.date.today().isoformat()}  # fmt: skip
     (out / "lenet5_mnist.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"wrote {out / 'lenet5_mnist.npz'}: test accuracy {history[-1]['test_accuracy']:.4f}")
     return 0

@@ -19,8 +19,16 @@ import threading
 import numpy as np
 
 from ..playground import digits as pad
+from ..playground import novelty
 from ..playground.digits import INK, TARGETS, DigitsModel, model_accuracy
-from ..playground.digits_explain import CALIBRATION_DIGITS, EXPLAIN_METHODS, FLOOR_PERCENTILE, WEAK_PERCENTILE
+from ..playground.digits_explain import (
+    CALIBRATION_DIGITS,
+    EXPLAIN_METHODS,
+    FLOOR_PERCENTILE,
+    NOVELTY_PERCENTILE,
+    SURE_PROB,
+    WEAK_PERCENTILE,
+)
 from ..train import load_model
 from .app import Demo
 from .render import DIM, PALETTE, TEXT, colormap, short_number
@@ -202,6 +210,7 @@ class DigitsDemo(Demo):
         net, meta = load_model(path, self.device)
         self.model_path = str(path)
         self.model = DigitsModel(net, name=os.path.basename(path), accuracy=model_accuracy(meta), host_ink=True)
+        self.model.set_novelty(novelty.from_file(path))  # the feature cue, when the file has one
         self.last_point = None
         self._maps_key, self._maps_img, self._filters = None, None, None
         self._painted = 0  # pen segments painted (the pad texture is uploaded when this or a Clear changes it)
@@ -367,8 +376,12 @@ class DigitsDemo(Demo):
         r.text("unsure: top prob < 70% or evidence (log-sum-exp of logits)", x, y + 84, 11, DIM)
         below = f"under the level {100 - FLOOR_PERCENTILE:g}% of real test digits reach" if floor else None
         if floor and v.get("weak_line"):
-            weak = f"weak evidence: under the level {100 - WEAK_PERCENTILE:g}% reach (sure, but unusual)"
+            level = f"{100 - WEAK_PERCENTILE:g}% reach, top prob < {SURE_PROB * 100:g}%"
+            weak = f"sure, with a hint: evidence under the level {level}"
             r.text(weak, x, y + 112, 11, DIM)
+        if v.get("novelty_line") is not None:
+            far = f"or features unlike the training digits ({100 - NOVELTY_PERCENTILE:g}% of real ones are)"
+            r.text(far, x, y + 126, 11, DIM)
         below = below or "(no MNIST on disk: prob only)"
         r.text(below, x, y + 98, 11, DIM)
 

@@ -69,6 +69,7 @@ class DigitsModel(DemoModel):
         super().__init__()
         self.floors: dict[str, float] = {}  # model name -> evidence floor (digits_explain.evidence_levels)
         self.weak_lines: dict[str, float] = {}  # model name -> the "weak evidence" line (the same)
+        self.novelties: dict[str, dict] = {}  # model name -> its feature cue (gpuml.playground.novelty), if any
         self.device = net.device
         self.set_net(net, name, accuracy)
         self.host_ink = bool(host_ink)
@@ -109,6 +110,18 @@ class DigitsModel(DemoModel):
         if weak is not None:
             self.weak_lines[self.model_name] = weak
         self.dirty = True
+
+    def set_novelty(self, novelty: dict | None) -> None:
+        """This model's feature cue (:func:`gpuml.playground.novelty.of`: layer, prototypes, line) or None."""
+        if novelty is None:
+            self.novelties.pop(self.model_name, None)
+        else:
+            self.novelties[self.model_name] = novelty
+        self.dirty = True
+
+    @property
+    def novelty(self) -> dict | None:
+        return self.novelties.get(self.model_name)
 
     @property
     def floor(self) -> float | None:
@@ -215,7 +228,9 @@ class DigitsModel(DemoModel):
         if pixels is not None:
             x = self.image(pixels)
             outputs = _forward(net, x)
-            v = verdict(outputs[-1].tolist()[0], self.floor, self.weak_line)
+            cue = self.novelty
+            feats = outputs[cue["layer"]].tolist()[0] if cue else None
+            v = verdict(outputs[-1].tolist()[0], self.floor, self.weak_line, feats, cue)
             t3 = time.perf_counter()
             target = v["label"] if self.values["target"] == "predicted" else int(self.values["target"])
             ex = explain(net, x, self.values["explain"], target)
@@ -302,6 +317,7 @@ class DigitsModel(DemoModel):
             "brush": self.values["brush"],
             "floor": self.floor,
             "weak_line": self.weak_line,
+            "novelty_line": (self.novelty or {}).get("line"),
             "latency": f"update: {lat:.1f} ms (forward + explanation + maps)",
             "x": r["x"],
             "cam": r["cam"],

@@ -25,11 +25,13 @@ from ..tensor import tensor
 from .mnist import softmax
 
 MIN_PROB = 0.7
+SURE_PROB = 0.9  # sure below this too, but the runner-up is named: "8 (87.6%), or maybe 3 (9%)"
 NO_DIGIT_PROB = 0.3  # under this top probability no class stands out ("no digit stands out")
 REAL = "real test digits"
 CALIBRATION_DIGITS = 512  # the first MNIST test digits behind the evidence floor (native window and page alike)
 FLOOR_PERCENTILE = 4.0  # with MIN_PROB: ~5% of MNIST test digits unsure, as before outlier exposure (RESULTS.md)
 WEAK_PERCENTILE = 10.0  # sure but below this: "weak evidence" (~6% of digits; most doodles that still read sure)
+NOVELTY_PERCENTILE = 98.0  # the feature cue's line (gpuml.playground.novelty): ~2% of real digits beyond it
 EXPLAIN_METHODS = ("gradcam", "hirescam", "saliency", "occlusion")
 HIRES_BELOW = 0.01  # Grad-CAM's peak under 1% of HiResCAM's: show HiResCAM (7% of test digits, 70 of ~100 9s)
 OCCLUSION_PATCH, OCCLUSION_STRIDE = 4, 2
@@ -61,24 +63,51 @@ def evidence_floor(net, pixels_list, batch: int = 256) -> float:
     return evidence_levels(net, pixels_list, batch)[0]
 
 
-def verdict(logits, floor: float | None, weak: float | None = None) -> dict:
+def novelty_distance(features, prototypes) -> float:
+    """1 - the largest cosine similarity of ``features`` to any of ``prototypes`` (unit vectors): how unlike the
+    training digits of a class a drawing's hidden features are (:mod:`gpuml.playground.novelty`)."""
+    norm = math.sqrt(sum(v * v for v in features))
+    if norm == 0.0:  # no feature fires at all: as far from every prototype as it gets
+        return 1.0
+    return 1.0 - max(sum(a * b for a, b in zip(features, p, strict=True)) for p in prototypes) / norm
+
+
+def verdict(logits, floor: float | None, weak: float | None = None, features=None, novelty=None) -> dict:
     """label, probability, ``unsure`` and why (``reason``), ``weak`` (sure, but on less evidence than
-    ``100 - WEAK_PERCENTILE``% of real digits: an unusual digit, or a doodle that happens to look like one — said in
-    the text), and the text a user reads."""
+    ``100 - WEAK_PERCENTILE``% of real digits, or — with ``novelty``, the model's feature cue, and ``features``, this
+    drawing's outputs of the cue's layer — hidden features farther from the training digits of its class than
+    ``NOVELTY_PERCENTILE``% of real digits', or a top probability under ``SURE_PROB``: an unusual digit, or a doodle
+    that happens to look like one — said in the text), and the text a user reads."""
     probs = softmax(logits)
     label = max(range(len(probs)), key=lambda i: probs[i])
     p, ev = probs[label], evidence(logits)
+    far = None
+    if novelty is not None and features is not None:
+        far = novelty_distance(features, novelty["prototypes"][label])
     reasons = []
     if p < MIN_PROB:
         reasons.append(f"top probability {p * 100:.0f}% < {MIN_PROB * 100:.0f}%")
     if floor is not None and ev < floor:
         reasons.append(f"evidence {ev:.1f} < {floor:.1f} ({100 - FLOOR_PERCENTILE:.0f}% of {REAL} score higher)")
     unsure = bool(reasons)
-    is_weak = not unsure and weak is not None and ev < weak
-    if is_weak:
+    low = not unsure and weak is not None and ev < weak
+    if low:
         reasons.append(f"evidence {ev:.1f} < {weak:.1f} ({100 - WEAK_PERCENTILE:.0f}% of {REAL} score higher)")
-    if is_weak:
+    unlike = not unsure and far is not None and far > novelty["line"]
+    if unlike:
+        reasons.append(f"features {far:.2f} away from the training {label}s ({NOVELTY_PERCENTILE:.0f}% of {REAL} "
+                       f"are nearer than {novelty['line']:.2f})")  # fmt: skip
+    runner = max((i for i in range(len(probs)) if i != label), key=lambda i: probs[i])
+    maybe = not unsure and p < SURE_PROB
+    if maybe:
+        reasons.append(f"top probability {p * 100:.0f}% < {SURE_PROB * 100:.0f}%")
+    is_weak = low or unlike or maybe
+    if low:
         text = f"{label} ({p * 100:.1f}%), weak evidence"
+    elif unlike:
+        text = f"{label} ({p * 100:.1f}%), unlike the {label}s it learned from"
+    elif maybe:
+        text = f"{label} ({p * 100:.1f}%), or maybe {runner} ({probs[runner] * 100:.0f}%)"
     elif not unsure:
         text = f"{label} ({p * 100:.1f}%)"
     elif p < NO_DIGIT_PROB:  # ten near-equal bars: naming the top one would over-claim
@@ -88,7 +117,7 @@ def verdict(logits, floor: float | None, weak: float | None = None) -> dict:
     else:  # a high probability on little evidence: "unsure ... (100%)" would read as a contradiction
         text = f"unsure — looks most like {label}, but unlike real digits"
     return {"label": label, "probs": probs, "prob": p, "evidence": ev, "unsure": unsure, "weak": is_weak,
-            "reason": "; ".join(reasons), "text": text}  # fmt: skip
+            "novelty": far, "reason": "; ".join(reasons), "text": text}  # fmt: skip
 
 
 def map_layers(net) -> list[dict]:

@@ -71,7 +71,8 @@ def default_out() -> Path:
 
 def convert_model(npz_path, out_dir: Path, name: str = "lenet5_mnist") -> dict:
     """Write ``<name>.json`` (spec, input shape, tensors with offsets, training metadata) and ``<name>.bin``
-    (every tensor of the state dict as little-endian float32, concatenated) from a ``gpuml train`` npz."""
+    (every tensor of the state dict as little-endian float32, concatenated; then the digit pad's feature-cue
+    prototypes as float16, when the model file has them: gpuml.playground.novelty) from a ``gpuml train`` npz."""
     import numpy as np
 
     from ..train import load_npz
@@ -87,6 +88,12 @@ def convert_model(npz_path, out_dir: Path, name: str = "lenet5_mnist") -> dict:
         tensors.append({"name": key[6:], "shape": list(a.shape), "offset": offset, "size": int(a.size)})
         chunks.append(a.tobytes())
         offset += int(a.size)
+    novelty = None
+    if "novelty/prototypes" in arrays and meta.get("novelty"):  # the pad's feature cue: float16 after the tensors
+        protos = np.ascontiguousarray(arrays["novelty/prototypes"], "<f2")
+        novelty = {"layer": meta["novelty"]["layer"], "line": meta["novelty"]["line"], "shape": list(protos.shape),
+                   "offset_bytes": 4 * offset, "dtype": "float16"}  # fmt: skip
+        chunks.append(protos.tobytes())
     cfg = meta.get("config", {})
     history = meta.get("history") or [{}]
     info = {
@@ -96,6 +103,7 @@ def convert_model(npz_path, out_dir: Path, name: str = "lenet5_mnist") -> dict:
         "input_shape": list(meta.get("model", {}).get("input_shape") or cfg.get("input_shape", (1, 28, 28))),
         "seed": cfg.get("seed", 0),
         "tensors": tensors,
+        "novelty": novelty,
         "trained": {
             "dataset": cfg.get("dataset"),
             "epochs": meta.get("epoch"),

@@ -179,7 +179,11 @@ export function init(ctx, readyMsg) {
       `raw scores respond at all: their log-sum-exp) is below ${info.floor.toFixed(2)}; ${info.floor_share}% of ` +
       `${info.calibration_digits} real MNIST test digits score higher with this model.` +
       (info.weak_line == null ? "" : ` A sure verdict on evidence below ${info.weak_line.toFixed(2)} ` +
-      `(${info.weak_share}% of them score higher) says "weak evidence": an unusual digit, or a doodle that looks like one.`);
+      `(${info.weak_share}% of them score higher) says "weak evidence": an unusual digit, or a doodle that looks like one.`) +
+      ` A sure verdict under ${info.sure_prob}% names the runner-up ("or maybe 3").` +
+      (info.novelty_line == null ? "" : ` When the model's hidden features are farther from the training digits of ` +
+      `the predicted class than ${info.novelty_share}% of real digits' are (cosine distance over ` +
+      `${info.novelty_line.toFixed(2)}), it says "unlike the 9s it learned from".`);
   }
 
   // Predictions run one after another; while one runs, later requests share the one queued behind it. `source`:

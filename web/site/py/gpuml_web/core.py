@@ -14,6 +14,7 @@ order does the rest); without WebGPU by the Canvas 2D renderer (render2d.js) fro
 import array
 import itertools
 import json
+import struct
 import sys
 import time
 
@@ -138,15 +139,29 @@ def load_model(name, meta_json, blob):
     """Build the model from its spec and fill parameters and buffers from the raw float32 ``blob``."""
     meta = json.loads(meta_json)
     t0 = time.perf_counter()
+    raw = blob.to_bytes() if hasattr(blob, "to_bytes") else bytes(blob)
+    cue = meta.get("novelty")
     values = array.array("f")
-    values.frombytes(blob.to_bytes() if hasattr(blob, "to_bytes") else bytes(blob))
+    values.frombytes(raw[: cue["offset_bytes"]] if cue else raw)
     if sys.byteorder != "little":
         values.byteswap()
+    novelty = _novelty(cue, raw) if cue else None
     model = _build(meta, values, PAGE.device)
+    model.novelty = novelty
     PAGE.nets[name] = model
     if PAGE.cpu is not None:  # the same weights for the pad's CPU start (its verdicts match the GPU's)
         PAGE.cpu_nets[name] = _build(meta, values, PAGE.cpu)
+        PAGE.cpu_nets[name].novelty = novelty
     return json.dumps({"ms": _ms(t0), "parameters": model.parameters().size, "describe": model.describe()})
+
+
+def _novelty(cue, raw):
+    """The digit pad's feature cue (gpuml.playground.novelty.of's form) from the float16 prototypes in ``raw``."""
+    classes, per_class, dim = cue["shape"]
+    flat = struct.unpack_from(f"<{classes * per_class * dim}e", raw, cue["offset_bytes"])
+    rows = [list(flat[i * dim : (i + 1) * dim]) for i in range(classes * per_class)]
+    return {"layer": cue["layer"], "line": cue["line"],
+            "prototypes": [rows[c * per_class : (c + 1) * per_class] for c in range(classes)]}  # fmt: skip
 
 
 def _build(meta, values, device):

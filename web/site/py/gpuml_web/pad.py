@@ -8,7 +8,7 @@ import time
 
 from gpuml import ops
 from gpuml.playground.digits import DigitsModel
-from gpuml.playground.digits_explain import FLOOR_PERCENTILE, WEAK_PERCENTILE
+from gpuml.playground.digits_explain import FLOOR_PERCENTILE, NOVELTY_PERCENTILE, SURE_PROB, WEAK_PERCENTILE
 
 from .core import PAGE, _draw_image, _ms
 
@@ -102,6 +102,7 @@ def pad_prepare(model_name, digits_u8, batch=1, force=False):
         floor = getattr(net, "evidence_floor", None)
         if floor is not None:  # the shipped model's floor comes with it (gpuml.webbuild computes it at build time)
             d.set_levels(floor, getattr(net, "evidence_weak", None))
+            d.set_novelty(getattr(net, "novelty", None))  # its feature cue too (none for a model trained here)
             n = net.evidence_floor_digits
         else:  # a model trained in the page: calibrate on the real test digits here
             raw = digits_u8.to_bytes() if hasattr(digits_u8, "to_bytes") else bytes(digits_u8)
@@ -110,7 +111,9 @@ def pad_prepare(model_name, digits_u8, batch=1, force=False):
         filters = [{k: f[k] for k in ("name", "shape", "limit")} for f in d.conv_filters()]
         info = {"layers": d.layers, "filters": filters, "floor": d.floor, "calibration_digits": n,
                 "floor_share": round(100 - FLOOR_PERCENTILE), "weak_line": d.weak_line,
-                "weak_share": round(100 - WEAK_PERCENTILE), "device": d.device.name}  # fmt: skip
+                "weak_share": round(100 - WEAK_PERCENTILE), "sure_prob": round(SURE_PROB * 100),
+                "novelty_line": (d.novelty or {}).get("line"), "novelty_share": round(NOVELTY_PERCENTILE),
+                "device": d.device.name}  # fmt: skip
         info["calibrate_ms"] = _ms(t0)
         PAGE.pad_prepared[model_name] = prepared = {"net": net, "info": info}
         _draw_filters(d)
