@@ -367,8 +367,10 @@ class DigitsDemo(Demo):
         for i, line in enumerate(heads):
             r.text(ascii_text(line), x, y + i * 20, 22 if big else 16, color)
         floor = v["floor"]
+        level = v["weak_line"] or floor  # a plain sure verdict is at or over the weak line (the page says the same)
         why = verdict["reason"] or (
-            f"top probability ≥ 70%, evidence {verdict['evidence']:.1f}" + (f" ≥ {floor:.1f}" if floor else "")
+            f"top probability {verdict['prob'] * 100:.1f}% ≥ {SURE_PROB * 100:g}%, evidence {verdict['evidence']:.1f}"
+            + (f" ≥ {level:.1f}" if level else "")
         )
         below_head = 30 + 20 * (len(heads) - 1)
         for i, line in enumerate(textwrap.wrap(why, 52)[: 3 - (len(heads) - 1)]):
@@ -441,10 +443,13 @@ class DigitsDemo(Demo):
         bx, by, bw, bh = x + 12, y + 58, w - 24, h - 66
         cols, scale = mosaic_layout(c, mh, mw, bw, bh)
         key = (v["serial"], v["layer"])
+        if not v["activations"]:  # cleared or blank: no maps (zero maps would be white tiles on the diverging scale)
+            r.text("no drawing: the maps appear with the next prediction", bx, by + 8, 12, DIM)
+            return
         if self._maps_key != key:  # one mosaic texture per prediction and layer (not one upload per map per frame)
             acts = [np.asarray(a, np.float32).reshape(ah, aw) for ah, aw, a in v["activations"]]
             tiles = []
-            for a in acts or [np.zeros((mh, mw), np.float32)] * c:
+            for a in acts:
                 peak = float(np.abs(a).max()) if entry["signed"] else float(a.max())
                 a = a / peak if peak > 0 else a
                 tiles.append(diverging_rgba(a) if entry["signed"] else colormap(a, "viridis"))

@@ -318,7 +318,7 @@ class DigitsModel(DemoModel):
             "floor": self.floor,
             "weak_line": self.weak_line,
             "novelty_line": (self.novelty or {}).get("line"),
-            "latency": f"update: {lat:.1f} ms (forward + explanation + maps)",
+            "latency": f"update: {lat:.1f} ms (forward + explanation + maps)" if r["verdict"] else "update: -",
             "x": r["x"],
             "cam": r["cam"],
             "outputs": r["outputs"],

@@ -34,6 +34,7 @@ WEAK_PERCENTILE = 10.0  # sure but below this: "weak evidence" (~6% of digits; m
 NOVELTY_PERCENTILE = 98.0  # the feature cue's line (gpuml.playground.novelty): ~2% of real digits beyond it
 EXPLAIN_METHODS = ("gradcam", "hirescam", "saliency", "occlusion")
 HIRES_BELOW = 0.01  # Grad-CAM's peak under 1% of HiResCAM's: show HiResCAM (7% of test digits, 70 of ~100 9s)
+HIRES_OFF_INK = 0.02  # or under 2% of Grad-CAM's heat on the strokes: HiResCAM too (1.7% more of the test digits)
 OCCLUSION_PATCH, OCCLUSION_STRIDE = 4, 2
 _KINDS = {"Conv2d": "conv", "ReLU": "relu", "Tanh": "tanh", "MaxPool2d": "max-pool", "AvgPool2d": "avg-pool"}
 
@@ -181,6 +182,15 @@ def _centres_upsample(values, h: int, w: int, centres) -> list[float]:
     return out
 
 
+def _on_ink(heat, x) -> float:
+    """The share of a 28 x 28 map's positive heat on the strokes (input pixels over 0.1) of the input ``x``."""
+    total = sum(v for v in heat if v > 0)
+    if total <= 0:
+        return 1.0  # an empty map is not "off the ink" (it says so itself)
+    pixels = x.reshape(-1).tolist()
+    return sum(v for v, p in zip(heat, pixels, strict=True) if v > 0 and p > 0.1) / total
+
+
 def explain(net, x, method: str, cls: int) -> dict:
     """``method`` ("gradcam", "hirescam", "saliency", "occlusion") for class ``cls`` of the (1, 1, 28, 28) input ``x``:
     ``map`` (784 floats in [0, 1], 1 = the map's peak), ``peak`` (the peak in real units), ``units`` and
@@ -192,16 +202,21 @@ def explain(net, x, method: str, cls: int) -> dict:
         units, what = "ReLU(Σ α·A)", f"Grad-CAM at layer {cam['layer']} ({h}×{w}), class {cls}"
         acts, grads = cam["outputs"][cam["layer"]], cam["gradients"]
         hires = ops.relu(ops.sum(ops.mul(acts, grads).reshape(1, -1, h * w), axis=1)).reshape(-1).tolist()
+        centres = receptive_centres(net, cam["layer"])
+        raw = _centres_upsample(low, h, w, centres)
         if method == "hirescam":  # on the strokes for every digit; Grad-CAM at or below chance for ~1/3 (RESULTS.md)
             low, units, what = hires, "ReLU(Σ g·A)", f"HiResCAM at layer {cam['layer']} ({h}×{w}), class {cls}"
-        elif max(low) < HIRES_BELOW * max(hires):
-            # the channel-averaged gradients (nearly) cancel: most of the shipped model's 9s, whose score rests on
-            # negative evidence after outlier exposure. HiResCAM (Draelos & Carin 2020) weighs each cell by its own
-            # gradients instead.
-            gone = "empty" if max(low) <= 0 else "nearly empty"
+            raw = _centres_upsample(low, h, w, centres)
+        elif max(low) < HIRES_BELOW * max(hires) or _on_ink(raw, x) < HIRES_OFF_INK:
+            # the channel-averaged gradients (nearly) cancel — most of the shipped model's 9s, whose score rests on
+            # negative evidence after outlier exposure — or weigh only blank background: HiResCAM (Draelos & Carin
+            # 2020) weighs each cell by its own gradients instead.
+            gone = (
+                "empty" if max(low) <= 0 else "nearly empty" if max(low) < HIRES_BELOW * max(hires) else "off the ink"
+            )
             low, units = hires, "ReLU(Σ g·A)"  # g: the gradient at each cell
             what = f"HiResCAM, class {cls} (Grad-CAM {gone})"  # short: the native panel's title line
-        raw = _centres_upsample(low, h, w, receptive_centres(net, cam["layer"]))
+            raw = _centres_upsample(low, h, w, centres)
         extra = {"outputs": cam["outputs"], "cam": cam["cam"], "layer": cam["layer"]}
     elif method == "saliency":
         outs = _forward(net, x)
@@ -259,6 +274,9 @@ __all__ = [
     "EXPLAIN_METHODS",
     "FLOOR_PERCENTILE",
     "HIRES_BELOW",
+    "HIRES_OFF_INK",
+    "NOVELTY_PERCENTILE",
+    "SURE_PROB",
     "WEAK_PERCENTILE",
     "conv_filters",
     "evidence",
@@ -266,5 +284,6 @@ __all__ = [
     "evidence_levels",
     "explain",
     "map_layers",
+    "novelty_distance",
     "verdict",
 ]

@@ -20,6 +20,12 @@ pytest.importorskip("PIL")
 PAD_CSS = 280
 
 
+def short_number(v: float) -> str:
+    from gpuml.demos.render import short_number as native
+
+    return native(v)
+
+
 def _pixels(png: bytes) -> np.ndarray:
     from PIL import Image
 
@@ -221,7 +227,8 @@ def test_weak_evidence_and_hires_cam(pad):
     if page.input_value("#pad-explain") != "gradcam":
         _set(page, "#pad-explain", "gradcam")
     rule = page.inner_text("#pad-rule")
-    assert 'says "weak evidence"' in rule, rule
+    assert 'says "weak evidence"' in rule and 'names the runner-up ("or maybe 3")' in rule, rule
+    assert 'it says "unlike the 9s it learned from"' in rule, rule  # the shipped model's feature cue is loaded
     page.click("#pad-clear")
     for stroke in HASH:
         _stroke(page, stroke)
@@ -232,6 +239,12 @@ def test_weak_evidence_and_hires_cam(pad):
     assert page.inner_text("#pad-prediction") == f"{out['label']} ({v['prob'] * 100:.1f}%), weak evidence"
     assert page.inner_text("#pad-reason") == f"why: {v['reason']}"
     assert "(90% of real test digits score higher)" in v["reason"]
+    # and its hidden features are far from the training 7s' (measured natively 0.22 > 0.16: test_digits_novelty)
+    assert (
+        "features 0.2" in v["reason"]
+        and "away from the training 7s (98% of real test digits are nearer than 0.16)" in v["reason"]
+    ), v
+    assert 0.19 < v["novelty"] < 0.25, v
     assert "unsure" in (page.get_attribute("#pad-prediction", "class") or "")  # the unsure colour
     assert "unsure" in page.get_attribute("#pad-probs .bar.top", "class")  # its bar too, as natively
     page.click("#pad-clear")
@@ -241,7 +254,7 @@ def test_weak_evidence_and_hires_cam(pad):
     page.locator("#pad").screenshot(path=str(ARTIFACTS / "pad_hires_nine.png"))
     assert out["label"] == 9 and not out["verdict"]["weak"] and not out["verdict"]["unsure"], out["verdict"]
     what = page.inner_text("#pad-explain-what")
-    assert what.startswith("HiResCAM, class 9 (Grad-CAM nearly empty)"), what
+    assert what.startswith("HiResCAM, class 9, the predicted one (Grad-CAM nearly empty)"), what
     assert out["explain"]["peak"] > 0.5 and page.inner_text("#pad-heat-units") == "ReLU(Σ g·A)"
 
 
@@ -264,7 +277,9 @@ def test_explanations_class_selector_layers_filters(pad):
         shot = _pixels(page.locator("#input-canvas").screenshot(path=str(ARTIFACTS / f"pad_explain_{method}.png")))
         warm = ((shot[..., 0] > 150) & (shot[..., 2] < 90)).sum()  # the heat overlay's red..yellow
         assert warm > 100, (method, warm)
-        assert page.inner_text("#pad-heat-hi") != "" and page.inner_text("#pad-heat-lo") == "0"
+        # the scale's numbers as the native window prints them (gpuml.demos.render.short_number)
+        assert page.inner_text("#pad-heat-hi") == short_number(out["explain"]["peak"]), out["explain"]["peak"]
+        assert page.inner_text("#pad-heat-lo") == "0"
         assert out["explain"]["units"] == page.inner_text("#pad-heat-units")
     # the class selector: a click on digit 8's bar explains 8 while the prediction stays 3
     n = page.evaluate("gpumlPage.predictions")

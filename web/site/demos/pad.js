@@ -5,8 +5,6 @@
 // late) and the input with its explanation in the same task as the verdict it belongs to.
 export const canvases = { acts: "acts-canvas", filters: "filters-canvas" };
 
-const METHODS = { gradcam: "Grad-CAM", hirescam: "HiResCAM", saliency: "saliency", occlusion: "occlusion" };
-
 // web_image.wgsl's heat overlay as a CSS gradient (cold at the bottom: transparent over the dark page)
 function heatGradient() {
   const stops = [];
@@ -122,7 +120,15 @@ function drawInput(canvas, pixels, heat) {
   ctx.putImageData(img, 0, 0);
 }
 
-const fmt = (v) => (v === 0 ? "0" : Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toPrecision(3) : v.toExponential(1));
+// gpuml.demos.render.short_number's format, so page and window print a value alike: 3 significant digits, k/M,
+// short exponents ("0.0052", "22.6k", "1.2e-5")
+function fmt(v) {
+  if (v === 0 || !Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a >= 1e3 && a < 1e9) return a >= 1e6 ? `${+(v / 1e6).toPrecision(3)}M` : `${+(v / 1e3).toPrecision(3)}k`;
+  const [m, e] = v.toExponential(2).split("e");
+  return +e < -4 || +e >= 3 ? `${+m}e${+e}` : `${+v.toPrecision(3)}`;
+}
 
 export function init(ctx, readyMsg) {
   const { $, state, call, showError, errorAt, clearError, words } = ctx;
@@ -223,10 +229,19 @@ export function init(ctx, readyMsg) {
     state.lastPrediction = out;
     const v = out.verdict;
     const el = $("pad-prediction");
-    el.textContent = v.text;
+    // a closing "(…)" never breaks across lines ("no digit stands out (0:" / "29%)"); the text reads the same
+    const cut = v.text.endsWith(")") ? v.text.lastIndexOf(" (") : -1;
+    el.textContent = cut > 0 ? v.text.slice(0, cut + 1) : v.text;
+    if (cut > 0) {
+      const tail = document.createElement("span");
+      tail.className = "nowrap";
+      tail.textContent = v.text.slice(cut + 1);
+      el.appendChild(tail);
+    }
     el.classList.toggle("unsure", v.unsure || v.weak);
+    const level = out.weak_line ?? out.floor;
     $("pad-reason").textContent = v.unsure || v.weak ? `why: ${v.reason}` :
-      `top probability ${(100 * v.prob).toFixed(1)}% ≥ 70%, evidence ${v.evidence.toFixed(2)} ≥ ${out.floor.toFixed(2)}`;
+      `top probability ${(100 * v.prob).toFixed(1)}% ≥ 90%` + (level == null ? "" : `, evidence ${v.evidence.toFixed(1)} ≥ ${level.toFixed(1)}`);
     const bars = $("pad-probs");
     bars.textContent = "";
     out.probs.forEach((p, i) => {
@@ -242,8 +257,11 @@ export function init(ctx, readyMsg) {
     });
     const ex = out.explain;
     drawInput($("input-canvas"), out.pixels, ex.map);  // the input these numbers are of, in the same task
-    $("pad-explain-what").textContent = `${ex.what}${$("pad-target").value === "predicted" ? " (the predicted one)" : ""}` +
-      (ex.note ? ` — ${ex.note}` : "");
+    // "HiResCAM, class 9, the predicted one (Grad-CAM nearly empty)": one bracket, not two in a row
+    const swap = ex.what.match(/^(.*?)( \(Grad-CAM [^)]*\))$/);
+    const [what, aside] = swap ? [swap[1], swap[2]] : [ex.what, ""];
+    $("pad-explain-what").textContent = what + ($("pad-target").value === "predicted" ? ", the predicted one" : "") +
+      aside + (ex.note ? ` — ${ex.note}` : "");
     $("pad-heat-hi").textContent = fmt(ex.peak);
     $("pad-heat-mid").textContent = fmt(ex.peak / 2);
     $("pad-heat-lo").textContent = "0";
@@ -302,12 +320,6 @@ export function init(ctx, readyMsg) {
   };
   for (const id of ["pad-model", "pad-explain", "pad-target", "pad-layer"]) {
     $(id).addEventListener("change", () => { if (state.lastPrediction || id === "pad-model") predict(id); });
-  }
-  for (const [v, name] of Object.entries(METHODS)) {
-    const o = document.createElement("option");
-    o.value = v;
-    o.textContent = name;
-    $("pad-explain").appendChild(o);
   }
   // after the other demos' first calls (their init runs in this same task): their first frames come first
   setTimeout(() => call("pad_prepare", $("pad-model").value).then(showModel).catch(showError), 0);
