@@ -1,6 +1,7 @@
 """Probe: how often does the digit pad's "unsure" verdict (top probability < 70% or logit evidence under the 4th
 percentile of real digits, gpuml.playground.digits_explain) — or, short of that, its "weak evidence" hint (under the
-10th) — catch random scribbles, and how often does it flag real digits — for the shipped model and any other (e.g.
+10th), its feature cue (gpuml.playground.novelty) and a top probability under 90% — catch random scribbles, and
+how often does it flag real digits — for the shipped model and any other (e.g.
 one trained without outlier exposure):
 
     .venv/bin/python benchmarks/scribble_ood_probe.py [--model A.npz --model B.npz] [--json out.json]
@@ -25,6 +26,7 @@ import numpy as np
 import gpuml
 from gpuml.datasets import mnist
 from gpuml.models import path as shipped_path
+from gpuml.playground import novelty
 from gpuml.playground.digits import INK, PAD, DigitsModel
 from gpuml.playground.digits_explain import verdict
 from gpuml.playground.mnist import ink_to_mnist
@@ -49,10 +51,19 @@ def measure(model_path, device, test, kinds) -> dict:
     pad = DigitsModel(net, name="lenet5", host_ink=True)
     floor = pad.calibrate(test.images[:512].reshape(512, -1).tolist())
 
-    def verdicts(x):
-        rows = np.concatenate([net.forward(gpuml.tensor(x[i : i + 1000], device=device)).numpy()
-                               for i in range(0, len(x), 1000)])  # fmt: skip
-        return [verdict(r.tolist(), floor, pad.weak_line) for r in rows]
+    cue = novelty.from_file(model_path)  # the feature cue ("unlike the 9s it learned from"), if the file has one
+
+    def verdicts(x, use_cue=True):
+        if cue is None:
+            rows = np.concatenate([net.forward(gpuml.tensor(x[i : i + 1000], device=device)).numpy()
+                                   for i in range(0, len(x), 1000)])  # fmt: skip
+            return [verdict(r.tolist(), floor, pad.weak_line) for r in rows]
+        rows, feats = novelty.features(net, x, cue["layer"])
+        return [verdict(r.tolist(), floor, pad.weak_line, f.tolist(), cue if use_cue else None)
+                for r, f in zip(rows, feats, strict=True)]  # fmt: skip
+
+    def hinted(vs):  # unsure or sure with a hint
+        return float(np.mean([v["unsure"] or v["weak"] for v in vs]))
 
     x_test = test.images.astype(np.float32) / (255.0 if test.images.dtype == np.uint8 else 1.0)
     acc = float((np.array([v["label"] for v in verdicts(x_test)]) == test.labels).mean())
@@ -73,6 +84,10 @@ def measure(model_path, device, test, kinds) -> dict:
         "digits_hinted": float(np.mean([v["unsure"] or v["weak"] for v in digits])),
         "probe_hinted": float(np.mean([v["unsure"] or v["weak"] for v in pv])),
         "kinds_hinted": {k: float(np.mean([v["unsure"] or v["weak"] for v in verdicts(x)])) for k, x in kinds.items()},
+        # the same without the feature cue (an A/B of the cue alone; equal when the file has none)
+        "digits_hinted_without_cue": hinted(verdicts(x_test[1000:3000], False)),
+        "probe_hinted_without_cue": hinted(verdicts(np.stack([x for _, x in probe]), False)),
+        "feature_cue": None if cue is None else {"layer": cue["layer"], "line": cue["line"]},
         "probe_unsure_by_points": {n: float(np.mean(u)) for n, u in sorted(by_points.items())},
         "probe_confident": [(n, v["text"]) for (n, _), v in zip(probe, pv, strict=True) if not v["unsure"]],
         "kinds_unsure": {k: float(np.mean([v["unsure"] for v in verdicts(x)])) for k, x in kinds.items()},
@@ -100,7 +115,8 @@ def main():
         results.append(r)
         print(f"{r['model']}: test accuracy {r['test_accuracy']:.4f}, floor {r['evidence_floor']:.2f}; unsure on "
               f"digits {r['digits_unsure']:.1%} (+ weak: {r['digits_hinted']:.1%}), probe scribbles "
-              f"{r['probe_unsure']:.1%} (+ weak: {r['probe_hinted']:.1%}) "
+              f"{r['probe_unsure']:.1%} (+ weak: {r['probe_hinted']:.1%}; without the feature cue: digits "
+              f"{r['digits_hinted_without_cue']:.1%}, probe {r['probe_hinted_without_cue']:.1%}) "
               f"(by points {', '.join(f'{n}: {u:.0%}' for n, u in r['probe_unsure_by_points'].items())}), kinds "
               f"{', '.join(f'{k} {u:.1%}' for k, u in r['kinds_unsure'].items())}; pad digits right and sure "
               f"{r['pad_digits_right_and_sure']}/{r['pad_digits']} {r['pad_digits_wrong_or_unsure']}; "
