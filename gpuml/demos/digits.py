@@ -375,17 +375,19 @@ class DigitsDemo(Demo):
         below_head = 30 + 20 * (len(heads) - 1)
         for i, line in enumerate(textwrap.wrap(why, 52)[: 3 - (len(heads) - 1)]):
             r.text(line, x, y + below_head + i * 16, 12, DIM)
-        r.text("unsure: top prob < 70% or evidence (log-sum-exp of logits)", x, y + 84, 11, DIM)
-        below = f"under the level {100 - FLOOR_PERCENTILE:g}% of real test digits reach" if floor else None
-        if floor and v.get("weak_line"):
-            level = f"{100 - WEAK_PERCENTILE:g}% reach, top prob < {SURE_PROB * 100:g}%"
-            weak = f"sure, with a hint: evidence under the level {level}"
-            r.text(weak, x, y + 112, 11, DIM)
-        if v.get("novelty_line") is not None:
-            far = f"or features unlike the training digits ({100 - NOVELTY_PERCENTILE:g}% of real ones are)"
-            r.text(far, x, y + 126, 11, DIM)
-        below = below or "(no MNIST on disk: prob only)"
-        r.text(below, x, y + 98, 11, DIM)
+        # the rule in words, one wrapped paragraph (the column holds ~64 characters at 11 px)
+        rule = "unsure: top prob < 70% or evidence (log-sum-exp of logits) "
+        if floor:
+            rule += f"under the level {100 - FLOOR_PERCENTILE:g}% of real test digits reach."
+            if v.get("weak_line"):
+                rule += f" Hint: evidence under the {100 - WEAK_PERCENTILE:g}% level, top prob < {SURE_PROB * 100:g}%"
+                if v.get("novelty_line") is not None:
+                    rule += f", or features unlike the training digits ({100 - NOVELTY_PERCENTILE:g}% of real ones are)"
+                rule += "."
+        else:
+            rule += "(no MNIST on disk: prob only)"
+        for i, line in enumerate(textwrap.wrap(rule, 64)[:5]):
+            r.text(line, x, y + 84 + i * 14, 11, DIM)
 
     def _draw_bars(self, r, x, y, v) -> None:
         w = PROBS[2]
