@@ -85,6 +85,8 @@ def _computes(page):
 def test_repeat_visit_restores_the_pyodide_snapshot(chrome, site):
     context, page, first, _, console = _visit(chrome, site)
     assert first["worker"]["snapshot"] == "made", first["worker"]
+    # stored after Ready, asynchronously (snapshot.store): under load it lands a moment after Ready
+    wait(page, "caches.match('./__pyodide_snapshot__').then((r) => !!r)", timeout=60_000)
     stored = page.evaluate(
         "caches.match('./__pyodide_snapshot__').then(async (r) => ({build: r.headers.get('x-gpuml-build'), "
         "bytes: (await r.arrayBuffer()).byteLength}))"
