@@ -110,13 +110,14 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
     assert 0.01 <= digit_weak <= 0.12, digit_weak  # ~6% of real digits: unusual ones
     low = f"evidence {{:.1f}} < {weak_line:.1f} (90% of real test digits score higher)"
     for v in digits:
+        second = sorted(range(10), key=lambda i: v["probs"][i])[-2]
+        maybe = f"or maybe {second} ({v['probs'][second] * 100:.0f}%)"  # sure under 90%: the runner-up is named
         if v["weak"] and v["evidence"] < weak_line:
-            assert v["text"] == f"{v['label']} ({v['prob'] * 100:.1f}%), weak evidence", v
+            tail = f", {maybe}" if v["prob"] < 0.9 else ""
+            assert v["text"] == f"{v['label']} ({v['prob'] * 100:.1f}%), weak evidence{tail}", v
             assert v["reason"].split("; ")[0] == low.format(v["evidence"]), v
-        elif v["weak"]:  # sure under 90%: the runner-up is named
-            second = sorted(range(10), key=lambda i: v["probs"][i])[-2]
+        elif v["weak"]:
             assert v["prob"] < 0.9, v
-            maybe = f"or maybe {second} ({v['probs'][second] * 100:.0f}%)"
             assert v["text"] == f"{v['label']} ({v['prob'] * 100:.1f}%), {maybe}", v
             assert v["reason"] == f"top probability {v['prob'] * 100:.0f}% < 90%", v
         elif not v["unsure"]:
@@ -127,7 +128,7 @@ def test_unsure_reads_scribbles_not_mnist_digits(lenet, test_digits):
         elif v["unsure"] and v["prob"] < 0.7:  # two or more classes compete: the probability says so
             assert v["text"] == f"unsure — looks most like {v['label']} ({v['prob'] * 100:.0f}%)", v
         elif v["unsure"]:  # a high probability on little evidence: no "unsure ... (100%)"
-            assert v["text"] == f"unsure — looks most like {v['label']}, but unlike real digits", v
+            assert v["text"] == f"unsure — looks most like {v['label']}, but on very little evidence", v
             assert "evidence" in v["reason"] and "top probability" not in v["reason"], v
     assert {v["prob"] < 0.7 for v in scribbles if v["unsure"]} == {True, False}  # both kinds of unsure occur
     # of the doodles that pass the unsure rule, some are told "weak evidence"; the rest (measured 7 of 120: strokes
@@ -407,14 +408,14 @@ def test_empty_grad_cam_falls_back_to_hires_cam(lenet, test_digits):
     rng = np.random.default_rng(0)
     heat, px = rng.normal(size=784), rng.uniform(size=784)
     want = heat[(heat > 0) & (px > 0.1)].sum() / heat[heat > 0].sum()
-    assert _on_ink(heat.tolist(), tensor(px.astype(np.float32), device=lenet.device)) == pytest.approx(want, rel=1e-6)
+    assert _on_ink(heat.tolist(), px.tolist()) == pytest.approx(want, rel=1e-9)
     off = []
     for i in range(300):
         ex = explain(lenet, tensor(images[i : i + 1], device=lenet.device), "gradcam", int(cams["classes"][i]))
         if ex["what"].endswith("(Grad-CAM off the ink)"):
             off.append(i)
-            x = tensor(images[i : i + 1], device=lenet.device)
-            assert _on_ink(ex["map"], x) > 10 * HIRES_OFF_INK, (i, _on_ink(ex["map"], x))
+            share = _on_ink(ex["map"], np.asarray(images[i], np.float64).ravel().tolist())
+            assert share > 10 * HIRES_OFF_INK, (i, share)
     assert 1 <= len(off) <= 10, off
     # HiResCAM was never empty on the shipped model (500 digit/class pairs tried); a model whose class score only
     # falls with every activation leaves both maps empty, and then the caption says so in words

@@ -42,6 +42,11 @@ def test_verdict_hints():
     maybe = verdict([5.0, 3.0, 0.0], 2.0, 3.0)
     assert maybe["weak"] and maybe["text"] == "0 (87.6%), or maybe 1 (12%)", maybe
     assert maybe["reason"] == "top probability 88% < 90%"
+    # two hints: the first that holds, and the runner-up under 90% (review18: "8 (89.1%), weak evidence" hid the 9)
+    both = verdict([5.0, 3.0, 0.0], 2.0, 6.0, [0.0, 0.0, 1.0, 1.0], cue)
+    assert both["text"] == "0 (87.6%), weak evidence, or maybe 1 (12%)", both
+    both = verdict([5.0, 3.0, 0.0], 2.0, 3.0, [0.0, 0.0, 1.0, 1.0], cue)
+    assert both["text"] == "0 (87.6%), unlike the 0s it learned from, or maybe 1 (12%)", both
     # unsure wins over every hint
     assert verdict([0.2, 0.1, 0.0], 2.0, 3.0, [0.0, 0.0, 1.0, 1.0], cue)["weak"] is False
 

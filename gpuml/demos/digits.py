@@ -373,7 +373,7 @@ class DigitsDemo(Demo):
             + (f" ≥ {level:.1f}" if level else "")
         )
         below_head = 30 + 20 * (len(heads) - 1)
-        for i, line in enumerate(textwrap.wrap(why, 52)[: 3 - (len(heads) - 1)]):
+        for i, line in enumerate(textwrap.wrap(f"why: {why}", 52)[: 3 - (len(heads) - 1)]):
             r.text(line, x, y + below_head + i * 16, 12, DIM)
         # the rule in words, one wrapped paragraph (the column holds ~64 characters at 11 px)
         rule = "unsure: top prob < 70% or evidence (log-sum-exp of logits) "
@@ -416,7 +416,8 @@ class DigitsDemo(Demo):
         ix, iy = x + 12, y + 60
         key = (v["serial"], v["gradcam"])
         r.image_keyed("cam", key, lambda: overlay(v["pixels"], ex if v["gradcam"] else None), ix, iy, size, size, True)
-        r.text("model input (centred 20x20 box)", ix, iy + size + 6, 11, DIM)
+        aside = (ex or {}).get("aside")  # e.g. most of Grad-CAM's heat off the strokes: said under the map
+        r.text(ascii_text(aside) if aside else "model input (centred 20x20 box)", ix, iy + size + 6, 11, DIM)
         if ex and ex.get("note"):  # an all-zero map: say why, on a dark band over the input
             lines = textwrap.wrap(ascii_text(ex["note"]), 30)
             top = iy + size / 2 - 8 * len(lines) - 6

@@ -34,6 +34,7 @@ WEAK_PERCENTILE = 10.0  # sure but below this: "weak evidence" (~6% of digits; m
 NOVELTY_PERCENTILE = 98.0  # the feature cue's line (gpuml.playground.novelty): ~2% of real digits beyond it
 EXPLAIN_METHODS = ("gradcam", "hirescam", "saliency", "occlusion")
 HIRES_BELOW = 0.01  # Grad-CAM's peak under 1% of HiResCAM's: show HiResCAM (7% of test digits, 70 of ~100 9s)
+OFF_INK_ASIDE = 0.5  # Grad-CAM with under half the strokes' share of its heat on them: the caption says so
 HIRES_OFF_INK = 0.02  # or under 2% of Grad-CAM's heat on the strokes: HiResCAM too (1.7% more of the test digits)
 OCCLUSION_PATCH, OCCLUSION_STRIDE = 4, 2
 _KINDS = {"Conv2d": "conv", "ReLU": "relu", "Tanh": "tanh", "MaxPool2d": "max-pool", "AvgPool2d": "avg-pool"}
@@ -103,20 +104,19 @@ def verdict(logits, floor: float | None, weak: float | None = None, features=Non
     if maybe:
         reasons.append(f"top probability {p * 100:.0f}% < {SURE_PROB * 100:.0f}%")
     is_weak = low or unlike or maybe
-    if low:
-        text = f"{label} ({p * 100:.1f}%), weak evidence"
-    elif unlike:
-        text = f"{label} ({p * 100:.1f}%), unlike the {label}s it learned from"
-    elif maybe:
-        text = f"{label} ({p * 100:.1f}%), or maybe {runner} ({probs[runner] * 100:.0f}%)"
+    if is_weak:  # the first hint that holds, and the runner-up whenever the top probability is under SURE_PROB
+        hint = "weak evidence" if low else f"unlike the {label}s it learned from" if unlike else ""
+        second = f"or maybe {runner} ({probs[runner] * 100:.0f}%)" if maybe else ""
+        text = f"{label} ({p * 100:.1f}%), " + ", ".join(h for h in (hint, second) if h)
     elif not unsure:
         text = f"{label} ({p * 100:.1f}%)"
     elif p < NO_DIGIT_PROB:  # ten near-equal bars: naming the top one would over-claim
         text = f"unsure — no digit stands out ({label}: {p * 100:.0f}%)"
     elif p < MIN_PROB:
         text = f"unsure — looks most like {label} ({p * 100:.0f}%)"
-    else:  # a high probability on little evidence: "unsure ... (100%)" would read as a contradiction
-        text = f"unsure — looks most like {label}, but unlike real digits"
+    else:  # a high probability on little evidence: "unsure ... (100%)" would read as a contradiction (and "unlike
+        # real digits" would sound like the feature cue's "unlike the 9s it learned from", another test)
+        text = f"unsure — looks most like {label}, but on very little evidence"
     return {"label": label, "probs": probs, "prob": p, "evidence": ev, "unsure": unsure, "weak": is_weak,
             "novelty": far, "reason": "; ".join(reasons), "text": text}  # fmt: skip
 
@@ -182,12 +182,11 @@ def _centres_upsample(values, h: int, w: int, centres) -> list[float]:
     return out
 
 
-def _on_ink(heat, x) -> float:
-    """The share of a 28 x 28 map's positive heat on the strokes (input pixels over 0.1) of the input ``x``."""
+def _on_ink(heat, pixels) -> float:
+    """The share of a 28 x 28 map's positive heat on the strokes (``pixels``, the flat input, over 0.1)."""
     total = sum(v for v in heat if v > 0)
     if total <= 0:
         return 1.0  # an empty map is not "off the ink" (it says so itself)
-    pixels = x.reshape(-1).tolist()
     return sum(v for v, p in zip(heat, pixels, strict=True) if v > 0 and p > 0.1) / total
 
 
@@ -204,10 +203,12 @@ def explain(net, x, method: str, cls: int) -> dict:
         hires = ops.relu(ops.sum(ops.mul(acts, grads).reshape(1, -1, h * w), axis=1)).reshape(-1).tolist()
         centres = receptive_centres(net, cam["layer"])
         raw = _centres_upsample(low, h, w, centres)
+        aside, pixels = "", x.reshape(-1).tolist()
+        share = _on_ink(raw, pixels)
         if method == "hirescam":  # on the strokes for every digit; Grad-CAM at or below chance for ~1/3 (RESULTS.md)
             low, units, what = hires, "ReLU(Σ g·A)", f"HiResCAM at layer {cam['layer']} ({h}×{w}), class {cls}"
             raw = _centres_upsample(low, h, w, centres)
-        elif max(low) < HIRES_BELOW * max(hires) or _on_ink(raw, x) < HIRES_OFF_INK:
+        elif max(low) < HIRES_BELOW * max(hires) or share < HIRES_OFF_INK:
             # the channel-averaged gradients (nearly) cancel — most of the shipped model's 9s, whose score rests on
             # negative evidence after outlier exposure — or weigh only blank background: HiResCAM (Draelos & Carin
             # 2020) weighs each cell by its own gradients instead.
@@ -217,7 +218,11 @@ def explain(net, x, method: str, cls: int) -> dict:
             low, units = hires, "ReLU(Σ g·A)"  # g: the gradient at each cell
             what = f"HiResCAM, class {cls} (Grad-CAM {gone})"  # short: the native panel's title line
             raw = _centres_upsample(low, h, w, centres)
-        extra = {"outputs": cam["outputs"], "cam": cam["cam"], "layer": cam["layer"]}
+        else:  # Grad-CAM shown: say so when most of its heat lies off the strokes (blank areas are evidence too)
+            ink = sum(1 for v in pixels if v > 0.1) / len(pixels)
+            if share < OFF_INK_ASIDE * ink:
+                aside = f"{share * 100:.0f}% of the heat on the strokes, which cover {ink * 100:.0f}%"
+        extra = {"outputs": cam["outputs"], "cam": cam["cam"], "layer": cam["layer"], "aside": aside}
     elif method == "saliency":
         outs = _forward(net, x)
         k = outs[-1].shape[1]
@@ -236,6 +241,7 @@ def explain(net, x, method: str, cls: int) -> dict:
     scaled = [max(v, 0.0) / peak for v in raw] if peak > 0 else [0.0] * 784
     # Grad-CAM's ReLU drops negative evidence: an all-zero map is an answer, said in words, not a blank panel
     note = "empty: no region raises this class's score here; try saliency or occlusion" if peak <= 0 else ""
+    extra.setdefault("aside", "")  # a short remark on the map, shown beside its caption
     return {"map": scaled, "peak": max(peak, 0.0), "units": units, "what": what, "note": note, "method": method,
             **extra}  # fmt: skip
 

@@ -241,7 +241,7 @@ export function init(ctx, readyMsg) {
     el.classList.toggle("unsure", v.unsure || v.weak);
     const level = out.weak_line ?? out.floor;
     $("pad-reason").textContent = v.unsure || v.weak ? `why: ${v.reason}` :
-      `top probability ${(100 * v.prob).toFixed(1)}% ≥ 90%` + (level == null ? "" : `, evidence ${v.evidence.toFixed(1)} ≥ ${level.toFixed(1)}`);
+      `why: top probability ${(100 * v.prob).toFixed(1)}% ≥ 90%` + (level == null ? "" : `, evidence ${v.evidence.toFixed(1)} ≥ ${level.toFixed(1)}`);
     const bars = $("pad-probs");
     bars.textContent = "";
     out.probs.forEach((p, i) => {
@@ -261,7 +261,7 @@ export function init(ctx, readyMsg) {
     const swap = ex.what.match(/^(.*?)( \(Grad-CAM [^)]*\))$/);
     const [what, aside] = swap ? [swap[1], swap[2]] : [ex.what, ""];
     $("pad-explain-what").textContent = what + ($("pad-target").value === "predicted" ? ", the predicted one" : "") +
-      aside + (ex.note ? ` — ${ex.note}` : "");
+      aside + (ex.aside ? ` — ${ex.aside}` : "") + (ex.note ? ` — ${ex.note}` : "");
     $("pad-heat-hi").textContent = fmt(ex.peak);
     $("pad-heat-mid").textContent = fmt(ex.peak / 2);
     $("pad-heat-lo").textContent = "0";

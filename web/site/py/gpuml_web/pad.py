@@ -159,7 +159,7 @@ def pad_predict(model_name="default", method="gradcam", target="predicted", laye
     t3 = time.perf_counter()
     r = d.result
     v = {k: r["verdict"][k] for k in ("text", "unsure", "weak", "reason", "prob", "evidence", "novelty")}
-    ex = {k: r["explain"][k] for k in ("what", "note", "peak", "units", "method")}
+    ex = {k: r["explain"][k] for k in ("what", "note", "aside", "peak", "units", "method")}
     ex["map"] = [round(v, 4) for v in r["explain"].get("map") or [0.0] * 784]  # [0, 1]: the overlay's colour scale
     entry = d.layer_entry()
     out = {"label": d.label, "probs": d.probs, "predict_ms": t["predict_ms"], "pixels": d.pixels, "verdict": v,
