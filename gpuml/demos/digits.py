@@ -416,8 +416,10 @@ class DigitsDemo(Demo):
         ix, iy = x + 12, y + 60
         key = (v["serial"], v["gradcam"])
         r.image_keyed("cam", key, lambda: overlay(v["pixels"], ex if v["gradcam"] else None), ix, iy, size, size, True)
-        aside = (ex or {}).get("aside")  # e.g. most of Grad-CAM's heat off the strokes: said under the map
-        r.text(ascii_text(aside) if aside else "model input (centred 20x20 box)", ix, iy + size + 6, 11, DIM)
+        if ex and ex.get("aside"):  # most of Grad-CAM's heat off the strokes: said under the map, short
+            r.text(f"only {ex['on_ink'] * 100:.0f}% of the heat on the ink", ix, iy + size + 6, 11, PALETTE[5])
+        else:
+            r.text("model input (centred 20x20 box)", ix, iy + size + 6, 11, DIM)
         if ex and ex.get("note"):  # an all-zero map: say why, on a dark band over the input
             lines = textwrap.wrap(ascii_text(ex["note"]), 30)
             top = iy + size / 2 - 8 * len(lines) - 6

@@ -221,8 +221,8 @@ def explain(net, x, method: str, cls: int) -> dict:
         else:  # Grad-CAM shown: say so when most of its heat lies off the strokes (blank areas are evidence too)
             ink = sum(1 for v in pixels if v > 0.1) / len(pixels)
             if share < OFF_INK_ASIDE * ink:
-                aside = f"{share * 100:.0f}% of the heat on the strokes, which cover {ink * 100:.0f}%"
-        extra = {"outputs": cam["outputs"], "cam": cam["cam"], "layer": cam["layer"], "aside": aside}
+                aside = f"only {share * 100:.0f}% of its heat on the strokes, which cover {ink * 100:.0f}% of the input"
+        extra = {"outputs": cam["outputs"], "cam": cam["cam"], "layer": cam["layer"], "aside": aside, "on_ink": share}
     elif method == "saliency":
         outs = _forward(net, x)
         k = outs[-1].shape[1]

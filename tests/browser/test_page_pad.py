@@ -245,6 +245,10 @@ def test_weak_evidence_and_hires_cam(pad):
         and "away from the training 7s (98% of real test digits are nearer than 0.16)" in v["reason"]
     ), v
     assert 0.19 < v["novelty"] < 0.25, v
+    # its Grad-CAM lies mostly off the strokes (measured natively: 12% of the heat, the strokes cover 25%): said
+    what = page.inner_text("#pad-explain-what")
+    assert what.startswith("Grad-CAM at layer 4") and "% of its heat on the strokes, which cover " in what, what
+    assert out["explain"]["aside"] in what and out["explain"]["aside"].startswith("only "), out["explain"]
     assert "unsure" in (page.get_attribute("#pad-prediction", "class") or "")  # the unsure colour
     assert "unsure" in page.get_attribute("#pad-probs .bar.top", "class")  # its bar too, as natively
     page.click("#pad-clear")
