@@ -41,7 +41,14 @@ def test_verdict_hints():
     # sure under 90%: the runner-up is named
     maybe = verdict([5.0, 3.0, 0.0], 2.0, 3.0)
     assert maybe["weak"] and maybe["text"] == "0 (87.6%), or maybe 1 (12%)", maybe
-    assert maybe["reason"] == "top probability 88% < 90%"
+    assert maybe["reason"] == "top probability 87.6% < 90%"
+    # a value and its line never read alike: one more decimal until they differ (review19: "evidence 8.4 < 8.4")
+    close = verdict([9.0, 1.0, 0.0], 2.0, 9.0004 + 0.0340)
+    assert close["weak"] and close["reason"].startswith("evidence 9.00 < 9.03 ("), close
+    from gpuml.playground.digits_explain import _apart
+
+    assert _apart(8.37, 8.38, 1) == ("8.37", "8.38") and _apart(6.1, 8.4, 1) == ("6.1", "8.4")
+    assert _apart(1.0, 1.0, 1) == ("1.0000", "1.0000")  # equal values stop at 4 decimals
     # two hints: the first that holds, and the runner-up under 90% (review18: "8 (89.1%), weak evidence" hid the 9)
     both = verdict([5.0, 3.0, 0.0], 2.0, 6.0, [0.0, 0.0, 1.0, 1.0], cue)
     assert both["text"] == "0 (87.6%), weak evidence, or maybe 1 (12%)", both

@@ -373,8 +373,10 @@ class DigitsDemo(Demo):
             + (f" ≥ {level:.1f}" if level else "")
         )
         below_head = 30 + 20 * (len(heads) - 1)
-        for i, line in enumerate(textwrap.wrap(f"why: {why}", 52)[: 3 - (len(heads) - 1)]):
+        why_lines = textwrap.wrap(f"why: {why}", 52)[: 5 - len(heads)]  # three reasons take four lines
+        for i, line in enumerate(why_lines):
             r.text(line, x, y + below_head + i * 16, 12, DIM)
+        rule_y = max(y + 84, y + below_head + 16 * len(why_lines) + 4)  # the rule follows, never overlaps
         # the rule in words, one wrapped paragraph (the column holds ~64 characters at 11 px)
         rule = "unsure: top prob < 70% or evidence (log-sum-exp of logits) "
         if floor:
@@ -386,15 +388,15 @@ class DigitsDemo(Demo):
                 rule += "."
         else:
             rule += "(no MNIST on disk: prob only)"
-        for i, line in enumerate(textwrap.wrap(rule, 64)[:5]):
-            r.text(line, x, y + 84 + i * 14, 11, DIM)
+        for i, line in enumerate(textwrap.wrap(rule, 64)[: max(2, (y + 166 - rule_y) // 14)]):
+            r.text(line, x, rule_y + i * 14, 11, DIM)
 
     def _draw_bars(self, r, x, y, v) -> None:
         w = PROBS[2]
         target = v["target"]
         r.panel(x, y, w, PROBS[3], "probabilities (click a digit)")
         top = v["label"] if v["label"] is not None else -1
-        unsure = bool(v["verdict"] and v["verdict"]["unsure"])
+        unsure = bool(v["verdict"] and (v["verdict"]["unsure"] or v["verdict"].get("weak")))  # as the page
         for i, p in enumerate(v["probs"]):
             yy = y + 32 + i * 25
             if i == target and self.model.get("target") != "predicted":
@@ -403,7 +405,7 @@ class DigitsDemo(Demo):
             r.rect(x + 36, yy, w - 120, 18, "#2a2d38")
             if v["verdict"] is None:  # nothing classified (empty pad): empty bars, not ten "10.0%"
                 continue
-            bar = PALETTE[0] if i != top else (PALETTE[5] if unsure else PALETTE[1])
+            bar = PALETTE[0] if i != top else (PALETTE[5] if unsure else PALETTE[1])  # the headline's colour
             r.rect(x + 36, yy, (w - 120) * float(p), 18, bar)
             r.text(f"{p * 100:5.1f}%", x + w - 12, yy + 1, 14, TEXT if i == top else DIM, "right")
 

@@ -74,6 +74,13 @@ def novelty_distance(features, prototypes) -> float:
     return 1.0 - max(sum(a * b for a, b in zip(features, p, strict=True)) for p in prototypes) / norm
 
 
+def _apart(a: float, b: float, digits: int) -> tuple[str, str]:
+    """``a`` and ``b`` with ``digits`` decimals, or more until they read apart ("8.37 < 8.38", not "8.4 < 8.4")."""
+    while digits < 4 and f"{a:.{digits}f}" == f"{b:.{digits}f}":
+        digits += 1
+    return f"{a:.{digits}f}", f"{b:.{digits}f}"
+
+
 def verdict(logits, floor: float | None, weak: float | None = None, features=None, novelty=None) -> dict:
     """label, probability, ``unsure`` and why (``reason``), ``weak`` (sure, but on less evidence than
     ``100 - WEAK_PERCENTILE``% of real digits, or — with ``novelty``, the model's feature cue, and ``features``, this
@@ -90,19 +97,22 @@ def verdict(logits, floor: float | None, weak: float | None = None, features=Non
     if p < MIN_PROB:
         reasons.append(f"top probability {p * 100:.0f}% < {MIN_PROB * 100:.0f}%")
     if floor is not None and ev < floor:
-        reasons.append(f"evidence {ev:.1f} < {floor:.1f} ({100 - FLOOR_PERCENTILE:.0f}% of {REAL} score higher)")
+        a, b = _apart(ev, floor, 1)
+        reasons.append(f"evidence {a} < {b} ({100 - FLOOR_PERCENTILE:.0f}% of {REAL} score higher)")
     unsure = bool(reasons)
     low = not unsure and weak is not None and ev < weak
     if low:
-        reasons.append(f"evidence {ev:.1f} < {weak:.1f} ({100 - WEAK_PERCENTILE:.0f}% of {REAL} score higher)")
+        a, b = _apart(ev, weak, 1)
+        reasons.append(f"evidence {a} < {b} ({100 - WEAK_PERCENTILE:.0f}% of {REAL} score higher)")
     unlike = not unsure and far is not None and far > novelty["line"]
     if unlike:
-        reasons.append(f"features {far:.2f} away from the training {label}s ({NOVELTY_PERCENTILE:.0f}% of {REAL} "
-                       f"are nearer than {novelty['line']:.2f})")  # fmt: skip
+        a, b = _apart(far, novelty["line"], 2)
+        reasons.append(f"features {a} away from the training {label}s ({NOVELTY_PERCENTILE:.0f}% of {REAL} "
+                       f"are nearer than {b})")  # fmt: skip
     runner = max((i for i in range(len(probs)) if i != label), key=lambda i: probs[i])
     maybe = not unsure and p < SURE_PROB
     if maybe:
-        reasons.append(f"top probability {p * 100:.0f}% < {SURE_PROB * 100:.0f}%")
+        reasons.append(f"top probability {p * 100:.1f}% < {SURE_PROB * 100:.0f}%")  # as the headline prints it
     is_weak = low or unlike or maybe
     if is_weak:  # the first hint that holds, and the runner-up whenever the top probability is under SURE_PROB
         hint = "weak evidence" if low else f"unlike the {label}s it learned from" if unlike else ""
