@@ -192,6 +192,7 @@ def main() -> None:
     import torch
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_train
     from bench_train import torch_lenet5
 
     threads = args.threads
@@ -273,12 +274,7 @@ def main() -> None:
 
     tmodel, toptim, tloss = torch_lenet5(torch)
 
-    def torch_step(x, y):
-        toptim.zero_grad()
-        loss = tloss(tmodel(torch.from_numpy(x)), torch.from_numpy(y.astype(np.int64)))
-        loss.backward()
-        toptim.step()
-        return loss
+    torch_step = bench_train.torch_step(torch, tmodel, toptim, tloss)
 
     impls = {
         "plain": plain_step,

@@ -129,7 +129,8 @@ def main() -> None:
 
     torch.set_num_threads(thread_counts[0])
 
-    from bench_train import torch_lenet5  # benchmarks/, this script's folder
+    import bench_train  # benchmarks/, this script's folder
+    from bench_train import torch_lenet5
 
     from gpuml import nn
     from gpuml.backends.cpu import CPUDevice
@@ -165,12 +166,7 @@ def main() -> None:
         opt.step()
         return loss
 
-    def torch_step(xb, yb):
-        topt.zero_grad()
-        loss = tloss(tmodel(torch.from_numpy(xb)), torch.from_numpy(yb.astype(np.int64)))
-        loss.backward()
-        topt.step()
-        return loss
+    torch_step = bench_train.torch_step(torch, tmodel, topt, tloss)
 
     # --- the check: one step on the same batch, loss, gradients and updated weights
     it = batches(train, BATCH, seed=0, epoch=0)

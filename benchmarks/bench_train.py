@@ -82,6 +82,20 @@ def torch_lenet5(torch):
     return model, torch.optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss()
 
 
+def torch_step(torch, model, opt, lossf):
+    """One training step of :func:`torch_lenet5`'s model on numpy (x, y): zero_grad, forward, backward, step; returns
+    the loss (a tensor)."""
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = lossf(model(torch.from_numpy(x)), torch.from_numpy(y.astype(np.int64)))
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 def torch_epoch(train, steps: int | None) -> dict | None:
     try:
         import torch
