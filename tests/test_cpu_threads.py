@@ -211,10 +211,12 @@ def test_a_late_thread_leaves_its_share_to_the_others(monkeypatch):
 
 def test_lenet5_training_is_identical_at_every_thread_count(cpu_device, monkeypatch, one_blas_thread):
     """Whole LeNet-5 steps at batch 64 (convolutions pipelined or staged over a worker, cache-sized blocks on one
-    thread): losses and weights after three Adam steps on one batch equal at 1, 2 and 3 threads."""
+    thread): losses and weights after three Adam steps on one batch equal at 1, 2 and 3 threads. The whole batch
+    on this process's threads (two halves at once: tests/test_data_parallel.py)."""
     from gpuml import nn
     from gpuml.optim import Adam
 
+    monkeypatch.setenv("GPUML_CPU_HALVES", "0")
     monkeypatch.setattr(im2col, "PIPELINE_MACS", 0)  # LeNet-5's convolutions through the pipeline too
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)  # whatever else runs on the machine
     rng = np.random.default_rng(3)

@@ -358,3 +358,36 @@ class BatchNorm2d(Module):
 
     def describe(self):
         return f"BatchNorm2d({self.num_features})"
+
+
+def run_forward(layers, x):
+    """``layers`` in order on ``x``; a Conv2d or Linear followed by a ReLU runs as one fused op (the ReLU layer keeps
+    the fused output for its backward, which is all it needs)."""
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if type(nxt) is ReLU and type(layer) in (Conv2d, Linear):
+            x = layer.forward(x, relu=True)
+            nxt.y = x
+            i += 2
+        else:
+            x = layer.forward(x)
+            i += 1
+    return x
+
+
+def run_backward(layers, grad):
+    """``layers`` last first, each on the state its last forward kept; a ReLU (not guided) before a MaxPool2d runs
+    inside the pool's backward. Returns the gradient with respect to the input."""
+    i = len(layers) - 1
+    while i >= 0:
+        layer = layers[i]
+        prev = layers[i - 1] if i > 0 else None
+        if type(layer) is MaxPool2d and type(prev) is ReLU and not prev.guided:
+            grad = layer.backward(grad, relu=True)
+            i -= 2
+        else:
+            grad = layer.backward(grad)
+            i -= 1
+    return grad

@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 
 from ..tensor import as_tensor
-from .layers import Conv2d, Linear, MaxPool2d, Module, ReLU
+from . import data_parallel
+from .layers import Conv2d, Module, run_backward, run_forward
 from .parameters import ParameterStore
 
 
@@ -96,45 +97,31 @@ class Sequential(Module):
         return self.train(False)
 
     def forward(self, x):
-        """Layer by layer; a Conv2d or Linear followed by a ReLU runs as one fused op (the ReLU layer keeps the
-        fused output for its backward, which is all it needs). gpuml.explain walks the layers one at a time."""
+        """Layer by layer (:func:`gpuml.nn.layers.run_forward`: a Conv2d or Linear followed by a ReLU runs as one
+        fused op). gpuml.explain walks the layers one at a time. On the numpy backend with two or more threads, a
+        batch of 32 or more runs as two halves at once (:mod:`gpuml.nn.data_parallel`), the same bits whichever
+        way they run."""
         x = as_tensor(x, self.device)
-        layers = self.layers
-        i = 0
-        while i < len(layers):
-            layer = layers[i]
-            nxt = layers[i + 1] if i + 1 < len(layers) else None
-            if type(nxt) is ReLU and type(layer) in (Conv2d, Linear):
-                x = layer.forward(x, relu=True)
-                nxt.y = x
-                i += 2
-            else:
-                x = layer.forward(x)
-                i += 1
-        return x
+        split = data_parallel.split_for(self, x)
+        self._split = split
+        if split is not None:
+            return split.forward(x)
+        return run_forward(self.layers, x)
 
     __call__ = forward
 
     def backward(self, grad):
-        """Layer by layer, last first; a ReLU (not guided) before a MaxPool2d runs inside the pool's backward.
-        Returns the gradient with respect to the input.
+        """Layer by layer, last first (:func:`gpuml.nn.layers.run_backward`), for the batch of the last
+        ``forward`` (as two halves where that one ran as two). Returns the gradient with respect to the input.
 
         Gradients are OVERWRITTEN, not accumulated: each call writes every parameter's gradient for this ``grad``
         alone (into ``parameters().grad``), so no ``zero_grad()`` is needed between steps. To accumulate over
         micro-batches, scale each micro-batch's loss gradient and add the gradients yourself, or use a larger batch.
         (BatchNorm2d in eval mode passes gradients through without writing its parameters' gradients.)"""
-        layers = self.layers
-        i = len(layers) - 1
-        while i >= 0:
-            layer = layers[i]
-            prev = layers[i - 1] if i > 0 else None
-            if type(layer) is MaxPool2d and type(prev) is ReLU and not prev.guided:
-                grad = layer.backward(grad, relu=True)
-                i -= 2
-            else:
-                grad = layer.backward(grad)
-                i -= 1
-        return grad
+        split = self.__dict__.get("_split")
+        if split is not None:
+            return split.backward(grad)
+        return run_backward(self.layers, grad)
 
     def state_dict(self) -> dict:
         state = self.parameters().state_dict()

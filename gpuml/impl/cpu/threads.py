@@ -289,6 +289,21 @@ def run_parts(fn, count: int, *, min_per_part: int = 1) -> int:
     return n
 
 
+@contextlib.contextmanager
+def alone():
+    """A context in which the calling thread's ops run inline (the crew held) with OpenBLAS at one thread: the
+    one-thread code, for a caller that keeps the other CPUs busy itself (gpuml.nn.data_parallel's helper process)."""
+    busy = _BUSY[0]
+    held = busy.acquire(blocking=False)  # else another caller's parts run: ours run inline all the same
+    _pin()
+    try:
+        yield
+    finally:
+        _unpin()
+        if held:
+            busy.release()
+
+
 SMALL_GEMM = 1 << 24  # multiply-adds: below, one BLAS thread when the twins use several
 
 
