@@ -25,7 +25,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "GPUML_CONV_AUTOTUNE": ("", "1 / 0: conv2d's 'auto' tuned / static, whatever GPUML_TUNE says (conv_autotune())"),
     "GPUML_CPU_MALLOPT": ("1", "0: leave glibc malloc's settings alone on the cpu backend"),
     "GPUML_CPU_THREADS": ("", "threads for the cpu backend's ops (default: numpy's OpenBLAS threads, else CPU count)"),
-    "GPUML_CPU_HALVES": ("1", "0: no two-halves batches on the cpu backend (gpuml.nn.data_parallel; 1: from 32 samples)"),
+    "GPUML_CPU_HALVES": ("1", "0: no two-halves batches on the cpu backend (gpuml.nn.data_parallel)"),
     "GPUML_WEB_BROTLI": ("11", "brotli quality of the page's precompressed assets, 0..11 (0: gzip only)"),
     "GPUML_DATA": ("", "where datasets are cached (default ~/.cache/gpuml)"),
     "GPUML_DEBUG": ("0", "1: the gpuml command shows the traceback of an error instead of one line"),
