@@ -19,7 +19,7 @@ from gpuml.nn import data_parallel as dp
 from gpuml.optim import Adam
 from gpuml.testing import assert_close
 
-pytestmark = pytest.mark.skipif(not dp._CAN_HELP, reason="no helper processes on this platform")
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="no helper processes on this platform")
 
 
 @pytest.fixture

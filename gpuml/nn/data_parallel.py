@@ -5,8 +5,8 @@ Why a process: the numpy backend's step is ~1,000 short numpy calls; two threads
 the GIL, so half-steps on two threads ran no faster than one after the other, while on two processes they ran
 1.9x as fast on the 2-core VM (benchmarks/RESULTS.md, "numpy backend: data parallelism inside the LeNet-5 step").
 
-When: :meth:`Sequential.forward` on the numpy backend (``cpu`` device) with two or more threads set (see
-:func:`gpuml.impl.cpu.threads.threads`), a batch of :data:`SPLIT_MIN` or more, and only layers that treat each
+When: :meth:`Sequential.forward` on the numpy backend (``cpu`` device) with two or more threads set
+(:func:`gpuml.impl.cpu.threads.batch_halves`), a batch of :data:`SPLIT_MIN` or more, and only layers that treat each
 sample alone (no BatchNorm2d, no active Dropout). The split depends on nothing else (not on load or timing), so
 results are reproducible; each half runs the one-thread code with OpenBLAS at one thread, in this process or in the
 helper, so both ways give the same bits. The helper runs a half only when it is up (its start, ~0.5 s, runs in the
@@ -36,7 +36,6 @@ import threading
 import warnings
 from collections import OrderedDict
 
-from ..config import setting
 from ..tensor import Tensor
 from .layers import run_backward, run_forward
 
@@ -53,14 +52,14 @@ SEPARABLE = frozenset(
 EXTRAS = ("algo", "input_grad", "training", "guided")  # layer attributes set after construction
 
 
-def _layer_types() -> dict:
+def layer_types() -> dict:
     from . import activations, layers
 
     return {name: getattr(layers, name, None) or getattr(activations, name) for name in SEPARABLE | {"Dropout"}}
 
 
 def separable(layers) -> bool:
-    types = _TYPES or _TYPES.update(_layer_types()) or _TYPES
+    types = _TYPES or _TYPES.update(layer_types()) or _TYPES
     for layer in layers:
         kind = type(layer).__name__
         if types.get(kind) is not type(layer):
@@ -81,12 +80,7 @@ def _extras(layers) -> tuple:
 
 def split_for(model, x) -> Halves | None:
     """The model's :class:`Halves` when this forward runs as two halves, else None."""
-    dev = x.device
-    if dev.name != "cpu" or not x.shape or x.shape[0] < SPLIT_MIN or not _CAN_HELP:
-        return None
-    from ..impl.cpu import threads
-
-    if threads.threads() < 2 or setting("GPUML_CPU_HALVES") == "0" or not separable(model.layers):
+    if not x.shape or x.shape[0] < SPLIT_MIN or not x.device.impl.batch_halves() or not separable(model.layers):
         return None
     halves = model.__dict__.get("_halves")
     if halves is None or halves.layer_ids != tuple(map(id, model.layers)):
@@ -94,7 +88,6 @@ def split_for(model, x) -> Halves | None:
     return halves
 
 
-_CAN_HELP = os.name == "posix" and sys.platform != "emscripten"
 _TOKENS = itertools.count(1)
 
 
@@ -293,7 +286,7 @@ class Helper:
         rep_r, rep_w = os.pipe()
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         code = (
-            f"import sys; sys.path.insert(0, {root!r}); from gpuml.nn.data_parallel import serve; "
+            f"import sys; sys.path.insert(0, {root!r}); from gpuml.nn.data_parallel_helper import serve; "
             f"serve({cmd_r}, {rep_w}, {fd})"
         )
         env = dict(os.environ, GPUML_CPU_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
@@ -440,79 +433,3 @@ def _per_sample(model, in_shape) -> int:
             shape = copy.copy(layer).output_shape(shape)
         cache[in_shape] = math.prod(shape)
     return cache[in_shape]
-
-
-# --- inside the helper ------------------------------------------------------------------------------------------------
-def serve(cmd_fd: int, reply_fd: int, mem_fd: int) -> None:
-    """The helper's loop: build copies of models, run halves on them, until the command pipe closes."""
-    import mmap
-    from multiprocessing.connection import Connection
-
-    import numpy as np
-
-    from ..backends.cpu import CPUDevice
-    from .sequential import Sequential
-
-    commands, replies = Connection(cmd_fd, writable=False), Connection(reply_fd, readable=False)
-    mem = mmap.mmap(mem_fd, 0)
-    region = np.frombuffer(mem, np.float32)
-    dev = CPUDevice()
-    types = _layer_types()
-    models: dict = {}  # token -> model, or the error its build raised
-    replies.send(("ready", os.getpid()))
-    while True:
-        try:
-            msg = commands.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            kind = msg[0]
-            if kind == "model":
-                models[msg[1]] = _build(types, dev, *msg[2:], Sequential)
-                continue
-            if kind == "drop":
-                models.pop(msg[1], None)
-                continue
-            model = models[msg[1]]
-            if isinstance(model, Exception):
-                raise model
-            size = model.store.data.size
-            if kind == "f":
-                _, _, shape, x_off, y_off = msg
-                np.copyto(model.store.data.host(), region[:size])
-                n = int(np.prod(shape))
-                x = Tensor.wrap_numpy(region[x_off : x_off + n].reshape(shape), dev)
-                y = run_forward(model.layers, x).host()
-                region[y_off : y_off + y.size] = y.reshape(-1)
-                replies.send(("y", y.shape))
-            elif kind == "b":
-                _, _, shape, g_off, want_gx = msg
-                n = int(np.prod(shape))
-                g = Tensor.wrap_numpy(region[g_off : g_off + n].reshape(shape).copy(), dev)
-                gx = run_backward(model.layers, g)
-                region[size : 2 * size] = model.store.grad.host()
-                gx_shape = None
-                if want_gx and gx is not None:
-                    gxh = gx.host()
-                    region[g_off - gxh.size : g_off] = gxh.reshape(-1)
-                    gx_shape = gxh.shape
-                replies.send(("g", gx_shape))
-            else:
-                raise RuntimeError(f"unknown command {kind!r}")
-        except Exception as e:  # answered, not fatal: the parent runs that half itself
-            replies.send(("error", f"{type(e).__name__}: {e}"))
-
-
-def _build(types, dev, spec, input_shape, size, sequential):
-    try:
-        layers = [types[name].from_config(config) for name, config, _ in spec]
-        model = sequential(*layers).build(input_shape, device=dev)
-        for layer, (_, _, extras) in zip(layers, spec, strict=True):
-            for k, v in extras.items():
-                if v is not None:
-                    setattr(layer, k, v)
-        if model.store.grad.size != size:
-            raise RuntimeError(f"the helper's copy has {model.store.grad.size} parameter slots, not {size}")
-        return model
-    except Exception as e:
-        return RuntimeError(f"building the helper's copy: {type(e).__name__}: {e}")

@@ -22,11 +22,13 @@ from .nn import (
 from .optim import optimizer_step
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .reduce import reduce
+from .threads import batch_halves
 
 __all__ = [
     "augment_passes",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "batch_halves",
     "batchnorm_input_grad",
     "bce_with_logits",
     "binary",

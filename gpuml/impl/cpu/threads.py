@@ -289,6 +289,13 @@ def run_parts(fn, count: int, *, min_per_part: int = 1) -> int:
     return n
 
 
+def batch_halves() -> bool:
+    """Whether a model's batch may run as two halves at once, the second in a helper process
+    (gpuml.nn.data_parallel): two or more threads set, ``GPUML_CPU_HALVES`` not 0, and helper processes to be had
+    (POSIX, not Pyodide)."""
+    return os.name == "posix" and sys.platform != "emscripten" and setting("GPUML_CPU_HALVES") != "0" and threads() > 1
+
+
 @contextlib.contextmanager
 def alone():
     """A context in which the calling thread's ops run inline (the crew held) with OpenBLAS at one thread: the

@@ -27,6 +27,7 @@ __all__ = [
     "augment_passes",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "batch_halves",
     "batchnorm_input_grad",
     "bce_with_logits",
     "binary",
@@ -57,3 +58,8 @@ __all__ = [
     "transpose",
     "unary",
 ]
+
+
+def batch_halves() -> bool:
+    """Never: two halves at once in a helper process is the numpy backend's (gpuml.nn.data_parallel)."""
+    return False
