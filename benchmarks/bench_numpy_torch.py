@@ -10,7 +10,10 @@ per implementation, and the ratio gpuml / torch per block pair (median).
 Threads: torch.set_num_threads(T); gpuml's numpy backend T threads (GPUML_CPU_THREADS: ops big enough use them,
 gpuml/impl/cpu/threads.py, OpenBLAS at one thread inside) and numpy's OpenBLAS set to T (gpuml's ctypes handle,
 else threadpoolctl); all read back and written to the JSON. ``--threads 1,2`` runs each count in turn (default: the
-CPU count). Each block also records process CPU time: on a loaded machine its ratio moves less. Per thread count,
+CPU count). At two or more threads ``gpuml-cpu`` runs each batch as two halves at once, the second in a helper
+process when a CPU is idle (gpuml/nn/data_parallel.py); ``gpuml-cpu whole batch`` is the same step with
+GPUML_CPU_HALVES=0 (the whole batch on this process's threads). Each block also records CPU time (this process's,
+plus the helper's from /proc): on a loaded machine its ratio moves less. Per thread count,
 gpuml's critical path from thread CPU times (see critical_path): an estimate of a quiet machine's step, taken on a
 loaded one.
 
@@ -154,6 +157,8 @@ def main() -> None:
         base.impl_family = "cpu-baseline"
         devices[f"gpuml-cpu@{rev}"] = base
     gmodels = {name: gpuml_model(dev) for name, dev in devices.items()}
+    gmodels["gpuml-cpu whole batch"] = gpuml_model(devices["gpuml-cpu"])  # GPUML_CPU_HALVES=0 around its blocks
+    devices["gpuml-cpu whole batch"] = devices["gpuml-cpu"]
     tmodel, topt, tloss = torch_lenet5(torch)
     state = gmodels["gpuml-cpu"][0].state_dict()
     with torch.no_grad():
@@ -199,6 +204,23 @@ def main() -> None:
         for name, m in gmodels.items()
     }
     blocks["torch-cpu"] = lambda d: [torch_step(x, y) for x, y in d]
+    whole, where = blocks["gpuml-cpu whole batch"], {}
+
+    def whole_batch(d):
+        os.environ["GPUML_CPU_HALVES"] = "0"
+        try:
+            return whole(d)
+        finally:
+            os.environ.pop("GPUML_CPU_HALVES")
+
+    def halves(d, fn=blocks["gpuml-cpu"], model=gmodels["gpuml-cpu"][0]):
+        out = fn(d)
+        split = model.__dict__.get("_split")  # where the last step's second half ran (gpuml/nn/data_parallel.py)
+        key = "whole batch" if split is None else split.pending.where
+        where[key] = where.get(key, 0) + 1
+        return out
+
+    blocks["gpuml-cpu whole batch"], blocks["gpuml-cpu"] = whole_batch, halves
 
     def median(v):
         v = sorted(v)
@@ -261,11 +283,41 @@ def main() -> None:
             im2col._pipeline, threads.Offload.submit = pipeline, submit
         return min(best)
 
+    def without_halves(fn, *a):
+        os.environ["GPUML_CPU_HALVES"] = "0"
+        try:
+            return fn(*a)
+        finally:
+            os.environ.pop("GPUML_CPU_HALVES")
+
+    def helper_up(timeout=30.0):
+        from gpuml.nn import data_parallel
+
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if (h := data_parallel._helper()) is not None:
+                return h
+            time.sleep(0.05)
+        print("the two-halves helper did not come up: halves ran here")
+        return None
+
+    def helper_cpu(helper) -> float:
+        """The helper process's CPU seconds so far (/proc/PID/stat utime + stime), 0 without one."""
+        if helper is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{helper.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def run(threads: int) -> dict:
         limit_threads(threads, False) if method != "environment variables" else None
         torch.set_num_threads(threads)
         for fn in blocks.values():  # warm-up: first-call costs, allocator, thread pools
             fn(data[: args.steps])
+        helper = helper_up() if threads > 1 else None
+        where.clear()
         rows = {name: [] for name in blocks}
         order = list(blocks.items())
         load0 = os.getloadavg()
@@ -275,9 +327,11 @@ def main() -> None:
             for name, fn in order[k:] + order[:k]:  # rotate who goes first
                 time.sleep(0.1)  # let OpenBLAS / torch threads park
                 f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                h0 = helper_cpu(helper)
                 t0, c0 = time.perf_counter(), time.process_time()
                 fn(d)
                 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                cpu += helper_cpu(helper) - h0  # the helper process's share (10 ms ticks)
                 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
                 rows[name].append(
                     {
@@ -287,7 +341,7 @@ def main() -> None:
                     }
                 )
         load1 = os.getloadavg()
-        critical = critical_path()
+        critical = without_halves(critical_path)  # thread CPU times: one process's, so the whole batch
         summary = {}
         tw, tc = ([r[k] for r in rows["torch-cpu"]] for k in ("wall_ms", "cpu_ms"))
         for name, rs in rows.items():
@@ -314,7 +368,8 @@ def main() -> None:
                 f"{v['faults_per_step']:>7.1f} {v['ratio_to_torch_median_of_pairs']:>9.2f}x "
                 f"{v['cpu_ratio_to_torch_median_of_pairs']:>8.2f}x"
             )
-        print(f"gpuml-cpu critical path from thread CPU times (a quiet machine's step, estimated): {critical:.3f} ms")
+        print(f"gpuml-cpu: blocks by where the second half of their last step ran: {dict(where)}")
+        print(f"gpuml-cpu whole batch: critical path from thread CPU times (a quiet machine's step): {critical:.3f} ms")
         return {
             "threads": threads,
             "gpuml_critical_path_ms": critical,
@@ -324,6 +379,7 @@ def main() -> None:
             "load_before": load0,
             "load_after": load1,
             "summary": summary,
+            "gpuml_cpu_second_half_ran": dict(where),  # blocks of gpuml-cpu by where its last step's second half ran
             "blocks": rows,
         }
 
@@ -422,7 +478,7 @@ def main() -> None:
         return {"threads": threads, "load": load, "gpuml_ms": gops, "gpuml_split_ms": split, "torch_ms": tops}
 
     runs = [run(t) for t in thread_counts]
-    ops = [op_profile(t) for t in thread_counts] if args.ops else None
+    ops = [without_halves(op_profile, t) for t in thread_counts] if args.ops else None
     info = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",

@@ -43,6 +43,11 @@ SPLIT_MIN = 32  # samples: below, the halves' fixed costs (hand-overs, per-call 
 REGION_BYTES = 512 << 20  # the shared file's size (sparse); a batch needing more runs its halves here
 HELPER_MODELS = 8
 WAIT_S = 120.0  # a helper silent this long is given up on (the halves then run here)
+# Waiting for the helper, poll this long before sleeping: a woken process starts late; 2 ms of polling made the
+# LeNet-5 step ~5% faster on the 2-core VM. The helper does not poll for its next command: that made it slower
+# (its polling takes cycles from this process's loss and optimizer step; benchmarks/RESULTS.md, 2026-12-07).
+SPIN_S = 0.002
+HEADER = 16  # floats before the weights in the shared file
 
 # Layers whose forward and backward treat each sample alone (their outputs and parameter gradients are sums over
 # samples); exact types only (a subclass may not).
@@ -242,6 +247,21 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
+def shared_parameters(region, size: int):
+    """The weights and the helper's gradients in the shared file: views of ``size`` floats each."""
+    return region[HEADER : HEADER + size], region[HEADER + size : HEADER + 2 * size]
+
+
+def spin(ready, seconds: float) -> bool:
+    import time
+
+    end = time.perf_counter() + seconds
+    while not ready():
+        if time.perf_counter() > end:
+            return False
+    return True
+
+
 class _Job:
     def __init__(self, helper, on_reply):
         self.helper, self.on_reply = helper, on_reply
@@ -250,7 +270,7 @@ class _Job:
         """The helper's answer, or None when it failed (then it is not used again)."""
         h = self.helper
         try:
-            if not h.recv.poll(WAIT_S):
+            if SPIN_S and not spin(h.recv.poll, SPIN_S) and not h.recv.poll(WAIT_S):
                 raise TimeoutError(f"no answer in {WAIT_S:.0f} s")
             reply = h.recv.recv()
             if reply[0] == "error":
@@ -374,13 +394,14 @@ class Helper:
         size = model.store.data.size
         n_in = x1.size
         n_out = x1.shape[0] * _per_sample(model, x1.shape[1:])
-        if 2 * size + 2 * n_in + 2 * n_out > self.region.size or not self.lock.acquire(blocking=False):
+        if HEADER + 2 * size + 2 * n_in + 2 * n_out > self.region.size or not self.lock.acquire(blocking=False):
             return None
         try:
             self._model(halves)
             r = self.region
-            np.copyto(r[:size], model.store.data.host())
-            x_off = 2 * size
+            weights, _ = shared_parameters(r, size)
+            np.copyto(weights, model.store.data.host())
+            x_off = HEADER + 2 * size
             r[x_off : x_off + n_in] = x1.host().reshape(-1)
             self.send.send(("f", halves.token, tuple(x1.shape), x_off, x_off + n_in))
         except (OSError, EOFError, RuntimeError) as e:
@@ -418,7 +439,7 @@ class Helper:
             if gx_shape is not None:
                 m = int(np.prod(gx_shape))
                 gx = r[g_off - m : g_off].reshape(gx_shape).copy()
-            return r[size : 2 * size], gx
+            return shared_parameters(r, size)[1], gx
 
         return _Job(self, grads)
 

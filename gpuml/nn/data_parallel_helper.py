@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from ..tensor import Tensor
-from .data_parallel import layer_types
+from .data_parallel import layer_types, shared_parameters
 from .layers import run_backward, run_forward
 from .sequential import Sequential
 
@@ -47,7 +47,7 @@ def serve(cmd_fd: int, reply_fd: int, mem_fd: int) -> None:
             size = model.store.data.size
             if kind == "f":
                 _, _, shape, x_off, y_off = msg
-                np.copyto(model.store.data.host(), region[:size])
+                np.copyto(model.store.data.host(), shared_parameters(region, size)[0])
                 n = int(np.prod(shape))
                 x = Tensor.wrap_numpy(region[x_off : x_off + n].reshape(shape), dev)
                 y = run_forward(model.layers, x).host()
@@ -58,7 +58,7 @@ def serve(cmd_fd: int, reply_fd: int, mem_fd: int) -> None:
                 n = int(np.prod(shape))
                 g = Tensor.wrap_numpy(region[g_off : g_off + n].reshape(shape).copy(), dev)
                 gx = run_backward(model.layers, g)
-                region[size : 2 * size] = model.store.grad.host()
+                shared_parameters(region, size)[1][...] = model.store.grad.host()
                 gx_shape = None
                 if want_gx and gx is not None:
                     gxh = gx.host()
