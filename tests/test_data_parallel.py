@@ -124,10 +124,12 @@ def test_what_is_not_split(cpu_device, two_threads, monkeypatch):
     x = gpuml.tensor(np.zeros((64, 1, 28, 28), np.float32), device=cpu_device)
     lenet = nn.lenet5(device=cpu_device, seed=0)
     assert dp.split_for(lenet, x) is not None
+    assert dp.describe().startswith("2 threads; a batch of 32+ samples through a model runs as two halves at once")
     small = gpuml.tensor(np.zeros((31, 1, 28, 28), np.float32), device=cpu_device)
     assert dp.split_for(lenet, small) is None  # under SPLIT_MIN samples
     monkeypatch.setenv("GPUML_CPU_THREADS", "1")
     assert dp.split_for(lenet, x) is None
+    assert dp.describe() == "1 thread; whole batches (one thread)"  # gpuml info's line
     monkeypatch.setenv("GPUML_CPU_THREADS", "2")
     monkeypatch.setenv("GPUML_CPU_HALVES", "0")
     assert dp.split_for(lenet, x) is None

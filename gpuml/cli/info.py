@@ -81,6 +81,15 @@ def print_kernels(device) -> None:
     print(f"tuning (GPUML_TUNE): {tuning}; choices kept in {device.tune_cache.path or 'memory only'}")
 
 
+def _cpu_threads() -> str | None:
+    try:
+        from gpuml.nn import data_parallel
+
+        return data_parallel.describe()
+    except ImportError:  # no numpy
+        return None
+
+
 def cmd_info(args) -> int:
     import gpuml
     from gpuml.backends import auto_choices, available
@@ -89,6 +98,7 @@ def cmd_info(args) -> int:
     summary = device.summary()
     summary["available"] = available()
     summary["auto"] = auto_choices(remeasure=args.measure)
+    summary["cpu_threads"] = _cpu_threads()
     if args.json:
         if args.kernels:
             summary["kernels"] = kernel_tables(device)
@@ -114,6 +124,8 @@ def cmd_info(args) -> int:
     print("backends:")
     for name, state in summary["available"].items():
         print(f"  {name}: {state}")
+    if summary["cpu_threads"]:
+        print(f"cpu backend: {summary['cpu_threads']}")
     print_auto(summary["auto"])
     return 0
 

@@ -83,6 +83,20 @@ def _extras(layers) -> tuple:
     return tuple(tuple(getattr(layer, k, None) for k in EXTRAS) for layer in layers)
 
 
+def describe() -> str:
+    """The numpy backend's threads and whether batches run as halves, for ``gpuml info``."""
+    from ..impl.cpu import threads
+
+    n = threads.threads()
+    if threads.batch_halves():
+        return (
+            f"{n} threads; a batch of {SPLIT_MIN}+ samples through a model runs as two halves at once, the second in "
+            "a helper process (GPUML_CPU_HALVES=0: off)"
+        )
+    why = "one thread" if n < 2 else "GPUML_CPU_HALVES=0" if os.name == "posix" else "no helper processes here"
+    return f"{n} thread{'s' * (n != 1)}; whole batches ({why})"
+
+
 def split_for(model, x) -> Halves | None:
     """The model's :class:`Halves` when this forward runs as two halves, else None."""
     if not x.shape or x.shape[0] < SPLIT_MIN or not x.device.impl.batch_halves() or not separable(model.layers):
