@@ -5,6 +5,7 @@ runs halves of batches on them, reading and writing the shared file, until its c
 from __future__ import annotations
 
 import os
+import warnings
 
 from ..tensor import Tensor
 from .data_parallel import layer_types, shared_parameters
@@ -27,6 +28,8 @@ def serve(cmd_fd: int, reply_fd: int, mem_fd: int) -> None:
     dev = CPUDevice()
     types = layer_types()
     models: dict = {}  # token -> model, or the error its build raised
+    # numpy's warnings (overflow, invalid values) come from this process's half too, where the user's filters apply
+    warnings.simplefilter("ignore")
     replies.send(("ready", os.getpid()))
     while True:
         try:
