@@ -173,3 +173,25 @@ def test_a_helper_that_dies_costs_only_time(cpu_device, two_threads, monkeypatch
     assert np.array_equal(model.store.grad.host(), ref.store.grad.host())
     model(x)  # from now on, here
     assert model._split.pending.where == "here"
+
+
+def test_an_error_in_this_half_leaves_the_helper_free(cpu_device, two_threads, monkeypatch):
+    """This process's half raising (a bad input, Ctrl-C) while the helper runs the other: the error reaches the
+    caller, the helper's answer is read and dropped, and the next batch uses the helper again with right results."""
+    _helper_up()
+    monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
+    model = nn.lenet5(device=cpu_device, seed=0)
+    x = gpuml.tensor(np.random.default_rng(4).standard_normal((64, 1, 28, 28)).astype(np.float32), device=cpu_device)
+    run = dp.run_forward
+
+    def interrupted(layers, t):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dp, "run_forward", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model(x)
+    monkeypatch.setattr(dp, "run_forward", run)
+    y = model(x).numpy()
+    assert model._split.pending.where == "helper"
+    monkeypatch.setenv("GPUML_CPU_HALVES", "0")
+    assert_close(y, model(x).numpy(), "matmul")

@@ -27,6 +27,7 @@ layers' ``config()``.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import dataclasses
 import itertools
@@ -127,7 +128,6 @@ class Halves:
         self.model = model
         self.layer_ids = tuple(map(id, model.layers))
         self.token = next(_TOKENS)
-        self.sent: tuple | None = None  # (helper, extras) the helper's copy was built from
         self.replica = None
         self.pending: _Pending | None = None
 
@@ -180,7 +180,8 @@ class Halves:
             helper = None
         with threads.alone():
             job = helper.forward(self, x1) if helper is not None else None
-            y0 = run_forward(self.model.layers, x0).host()
+            with _answered(job):
+                y0 = run_forward(self.model.layers, x0).host()
             y1 = job.result() if job is not None else None
             where = "helper"
             if y1 is None:
@@ -210,7 +211,8 @@ class Halves:
         with threads.alone():
             helper = _HELPERS[0] if pending.where == "helper" and _HELPERS else None
             job = helper.backward(self, g1, want_gx) if helper is not None else None
-            gx0 = run_backward(self.model.layers, g0)
+            with _answered(job):
+                gx0 = run_backward(self.model.layers, g0)
             got = job.result() if job is not None else None
             if got is None:  # the second half here (redoing its forward if the helper ran it and failed)
                 copies, rgrad = self._local()
@@ -229,6 +231,18 @@ class Halves:
 
 def _none():
     return None
+
+
+@contextlib.contextmanager
+def _answered(job):
+    """Where this process's half raises (a bad input, Ctrl-C), the helper's answer is still read (and dropped)
+    before the error goes on, so the pipe holds no stale answer and the helper is free again."""
+    try:
+        yield
+    except BaseException:
+        if job is not None:
+            job.result(drop=True)
+        raise
 
 
 # --- the helper process ----------------------------------------------------------------------------------------------
@@ -280,13 +294,16 @@ class _Job:
     def __init__(self, helper, on_reply):
         self.helper, self.on_reply = helper, on_reply
 
-    def result(self):
-        """The helper's answer, or None when it failed (then it is not used again)."""
+    def result(self, drop: bool = False):
+        """The helper's answer, or None when it failed (then it is not used again). ``drop``: read and drop it; an
+        error it reports then is not the helper's failure (this process's half failed first, most likely alike)."""
         h = self.helper
         try:
             if SPIN_S and not spin(h.recv.poll, SPIN_S) and not h.recv.poll(WAIT_S):
                 raise TimeoutError(f"no answer in {WAIT_S:.0f} s")
             reply = h.recv.recv()
+            if drop:
+                return None
             if reply[0] == "error":
                 raise RuntimeError(reply[1])
             return self.on_reply(reply)
@@ -407,7 +424,10 @@ class Helper:
         model = halves.model
         size = model.store.data.size
         n_in = x1.size
-        n_out = x1.shape[0] * _per_sample(model, x1.shape[1:])
+        per_sample = _per_sample(model, x1.shape[1:])
+        if per_sample is None:  # a shape the layers refuse: the halves here raise the error
+            return None
+        n_out = x1.shape[0] * per_sample
         if HEADER + 2 * size + 2 * n_in + 2 * n_out > self.region.size or not self.lock.acquire(blocking=False):
             return None
         try:
@@ -433,8 +453,8 @@ class Helper:
     def backward(self, halves, g1, want_gx: bool) -> _Job | None:
         import numpy as np
 
-        if self.failed or not self.lock.acquire(blocking=False):
-            return None
+        if self.failed or halves.token not in self.models or not self.lock.acquire(blocking=False):
+            return None  # (a model whose copy was dropped since its forward: its half runs here again)
         size = halves.model.store.grad.size
         n = g1.size
         g_off = self.region.size - n  # the output gradient at the end, the input gradient before it
@@ -464,7 +484,10 @@ def _per_sample(model, in_shape) -> int:
     cache = model.__dict__.setdefault("_out_sizes", {})
     if in_shape not in cache:
         shape = in_shape
-        for layer in model.layers:
-            shape = copy.copy(layer).output_shape(shape)
+        try:
+            for layer in model.layers:
+                shape = copy.copy(layer).output_shape(shape)
+        except (ValueError, TypeError, IndexError):
+            return None
         cache[in_shape] = math.prod(shape)
     return cache[in_shape]
