@@ -240,3 +240,144 @@ def test_a_users_folder_does_not_break_the_helper(cpu_device, halves, monkeypatc
             time.sleep(0.05)
     assert helper.up()
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a batch the layers refuse runs as halves here: the error names 32 samples, not the 64 given"
+)
+def test_a_refused_batch_is_named_as_given(cpu_device, halves):
+    halves("here")
+    model = nn.lenet5(device=cpu_device, seed=0)
+    with pytest.raises(ValueError, match=r"\(64, 784\)"):  # "conv2d: x must be NCHW (4-D), got shape (32, 784)"
+        model(np.zeros((64, 784), np.float32))
+
+
+def _geometry(device):
+    """Strides, padding, dilation, groups, no bias, odd pools, a lazy Linear, Dropout (inactive in eval)."""
+    return nn.Sequential(
+        nn.Conv2d(4, 8, 3, stride=2, padding=2, dilation=2, groups=2, bias=False),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, padding=1),
+        nn.Conv2d(8, 8, (3, 1), groups=8),
+        nn.GELU(approximate="tanh"),
+        nn.AvgPool2d(2, padding=1),
+        nn.Flatten(),
+        nn.Dropout(0.5, seed=3),
+        nn.Linear(None, 7, bias=False),
+        nn.LeakyReLU(0.3),
+        nn.Linear(7, 3),
+    ).build((4, 13, 11), device=device, seed=3)
+
+
+def test_conv_geometry_odd_batch_and_train_eval_steps(cpu_device, halves):
+    """33 samples (16 here, 17 in the helper), train/eval toggled between steps (Dropout splits only in eval), an
+    SGD step between: the helper's bits equal this process's, and the whole batch's to float32 rounding."""
+    rng = np.random.default_rng(5)
+    x = gpuml.tensor(rng.standard_normal((33, 4, 13, 11)).astype(np.float32), device=cpu_device)
+    g = gpuml.tensor(rng.standard_normal((33, 3)).astype(np.float32), device=cpu_device)
+    out = {}
+    for mode in ("helper", "here", "whole"):
+        halves(mode)
+        model, got, where = _geometry(cpu_device), [], []
+        model.layers[0].input_grad = True  # the input gradient too
+        for step in range(3):
+            model.train(step == 1)
+            got += [model(x).numpy(), model.backward(g).numpy(), model.store.grad.host().copy()]
+            where.append(_where(model))
+            model.store.data.host()[...] -= 0.05 * got[-1]
+        assert where == ([None] * 3 if mode == "whole" else [mode, None, mode])
+        out[mode] = got
+    for a, b, c in zip(out["helper"], out["here"], out["whole"], strict=True):
+        assert np.array_equal(a, b)
+        np.testing.assert_allclose(b, c, rtol=1e-4, atol=1e-5 * np.abs(c).max())
+
+
+def test_a_model_evicted_from_the_helper_between_forward_and_backward(cpu_device, halves):
+    """forward A in the helper, then 9 other models (the helper keeps 8 copies: A's is dropped), then backward A: its
+    half is redone here, the same bits."""
+    rng = np.random.default_rng(6)
+    x = gpuml.tensor(rng.standard_normal((32, 20)).astype(np.float32), device=cpu_device)
+    g = gpuml.tensor(rng.standard_normal((32, 5)).astype(np.float32), device=cpu_device)
+    grads = {}
+    for mode in ("helper", "here"):
+        halves(mode)
+        models = [_mlp(cpu_device, seed) for seed in range(10)]
+        models[0](x)
+        for m in models[1:]:
+            m(x), m.backward(g)
+        assert _where(models[0]) == mode
+        models[0].backward(g)
+        grads[mode] = [m.store.grad.host().copy() for m in models]
+    for a, b in zip(grads["helper"], grads["here"], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_forked_child_trains_right(cpu_device, halves):
+    """Fork between a forward the parent's helper ran and its backward: the child redoes that half here and trains
+    on (its own helper or here); the parent goes on with its helper; both get the gradients of the halves here."""
+    rng = np.random.default_rng(8)
+    x = gpuml.tensor(rng.standard_normal((64, 20)).astype(np.float32), device=cpu_device)
+    g = gpuml.tensor(rng.standard_normal((64, 5)).astype(np.float32), device=cpu_device)
+    halves("here")
+    ref = _mlp(cpu_device, 1)
+    ref(x), ref.backward(g)
+    want = ref.store.grad.host().copy()
+    halves("helper")
+    model = _mlp(cpu_device, 1)
+    model(x)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        ok = False
+        try:
+            model.backward(g)
+            ok = np.array_equal(model.store.grad.host(), want)
+            model(x), model.backward(g)
+            ok = ok and np.array_equal(model.store.grad.host(), want)
+            _helper_up()  # the child's own helper (up before the child ends: see the test below)
+            model(x), model.backward(g)
+            ok = ok and _where(model) == "helper" and np.array_equal(model.store.grad.host(), want)
+        finally:
+            os.write(w, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(w)
+    model.backward(g)
+    assert np.array_equal(model.store.grad.host(), want)
+    model(x), model.backward(g)
+    assert _where(model) == "helper" and np.array_equal(model.store.grad.host(), want)
+    os.waitpid(pid, 0)
+    assert os.read(r, 1) == b"1"
+    os.close(r)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a helper whose parent ends before it is up (a forked worker's os._exit, a crash) prints a "
+    "BrokenPipeError traceback on the terminal they share (serve's sends are not guarded)",
+)
+def test_a_helper_outlived_by_nothing_stays_quiet(cpu_device, halves, capfd):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a forked worker that starts its helper and ends at once
+        try:
+            dp._helper()
+            os.write(w, str(dp._HELPERS[0].proc.pid).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    helper_pid = int(os.read(r, 32) or 0)
+    os.close(r)
+    t0 = time.monotonic()
+    while _running(helper_pid) and time.monotonic() - t0 < 30:
+        time.sleep(0.05)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (not our child, so no wait(); a zombie left for init to reap has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
