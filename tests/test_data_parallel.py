@@ -16,6 +16,7 @@ import gpuml
 from gpuml import nn
 from gpuml.impl.cpu import threads
 from gpuml.nn import data_parallel as dp
+from gpuml.nn import data_parallel_process as process
 from gpuml.optim import Adam
 from gpuml.testing import assert_close
 
@@ -26,12 +27,13 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="no helper processes 
 def two_threads(monkeypatch):
     monkeypatch.setenv("GPUML_CPU_THREADS", "2")
     monkeypatch.setenv("GPUML_CPU_HALVES", "1")
+    monkeypatch.setattr(dp, "SPLIT_MACS", 0)  # the tests' small models split too
 
 
 def _helper_up(timeout=60.0):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        h = dp._helper()
+        h = process.helper()
         if h is not None:
             return h
         time.sleep(0.05)
@@ -124,7 +126,7 @@ def test_what_is_not_split(cpu_device, two_threads, monkeypatch):
     x = gpuml.tensor(np.zeros((64, 1, 28, 28), np.float32), device=cpu_device)
     lenet = nn.lenet5(device=cpu_device, seed=0)
     assert dp.split_for(lenet, x) is not None
-    assert dp.describe().startswith("2 threads; a batch of 32+ samples through a model runs as two halves at once")
+    assert dp.describe().startswith("2 threads; a batch of 32+ samples and 0M+ multiply-adds through a model runs as")
     small = gpuml.tensor(np.zeros((31, 1, 28, 28), np.float32), device=cpu_device)
     assert dp.split_for(lenet, small) is None  # under SPLIT_MIN samples
     monkeypatch.setenv("GPUML_CPU_THREADS", "1")
@@ -134,6 +136,11 @@ def test_what_is_not_split(cpu_device, two_threads, monkeypatch):
     monkeypatch.setenv("GPUML_CPU_HALVES", "0")
     assert dp.split_for(lenet, x) is None
     monkeypatch.setenv("GPUML_CPU_HALVES", "1")
+    monkeypatch.setattr(dp, "SPLIT_MACS", 64 * 417_000)  # LeNet-5: ~417k multiply-adds per sample
+    assert dp.split_for(lenet, x) is None
+    x65 = gpuml.tensor(np.zeros((65, 1, 28, 28), np.float32), device=cpu_device)
+    assert dp.split_for(lenet, x65) is not None
+    monkeypatch.setattr(dp, "SPLIT_MACS", 0)
     batchnorm = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(), nn.Flatten(), nn.Linear(None, 3))
     assert dp.split_for(batchnorm.build((1, 28, 28), device=cpu_device), x) is None  # batch statistics
     dropout = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(784, 3)).build((1, 28, 28), device=cpu_device)
@@ -142,7 +149,8 @@ def test_what_is_not_split(cpu_device, two_threads, monkeypatch):
     patched = nn.lenet5(device=cpu_device, seed=0)
     patched.layers[0].forward = lambda *a, **k: None
     assert dp.split_for(patched, x) is None
-    assert copy.deepcopy(lenet).__dict__.get("_halves") is None  # a copy gets its own
+    twin = copy.deepcopy(lenet)  # a copy gets its own runner (its own token in the helper)
+    assert twin._halves.model is twin and twin._halves.token != lenet._halves.token
 
 
 def test_backward_checks_the_batch(cpu_device, two_threads):
@@ -154,7 +162,7 @@ def test_backward_checks_the_batch(cpu_device, two_threads):
 
 def test_a_helper_that_dies_costs_only_time(cpu_device, two_threads, monkeypatch):
     """Killed between a forward it ran and the backward: a warning, the half redone here, the same bits."""
-    monkeypatch.setattr(dp, "_HELPERS", [])  # this test's own helper
+    monkeypatch.setattr(process, "_HELPERS", [])  # this test's own helper
     helper = _helper_up()
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
     model, ref = nn.lenet5(device=cpu_device, seed=0), nn.lenet5(device=cpu_device, seed=0)

@@ -15,6 +15,7 @@ import gpuml
 from gpuml import nn
 from gpuml.impl.cpu import threads
 from gpuml.nn import data_parallel as dp
+from gpuml.nn import data_parallel_process as process
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="no helper processes on this platform")
 
@@ -24,6 +25,7 @@ def halves(monkeypatch):
     """Two threads, halves on; returns a function that picks where the second halves run."""
     monkeypatch.setenv("GPUML_CPU_THREADS", "2")
     monkeypatch.setenv("GPUML_CPU_HALVES", "1")
+    monkeypatch.setattr(dp, "SPLIT_MACS", 0)  # these small models split too
 
     def where(mode):
         monkeypatch.setenv("GPUML_CPU_HALVES", "0" if mode == "whole" else "1")
@@ -37,7 +39,7 @@ def halves(monkeypatch):
 def _helper_up(timeout=60.0):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        h = dp._helper()
+        h = process.helper()
         if h is not None:
             return h
         time.sleep(0.05)
@@ -54,11 +56,6 @@ def _mlp(device, seed):
     return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5)).build((20,), device=device, seed=seed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the helper's forward wraps its input as a view of the shared file and Linear keeps it for backward; "
-    "another model's forward in the helper overwrites it before the first model's backward",
-)
 def test_two_models_interleaved(cpu_device, halves):
     """forward A, forward B, backward A, backward B (a GAN, a teacher and a student): A's weight gradients in the
     helper equal those computed here."""
@@ -79,26 +76,21 @@ def test_two_models_interleaved(cpu_device, halves):
     assert np.array_equal(out["helper"][0], out["here"][0])  # A: 3.0 off (of 12) on 2026-12-07
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a KeyboardInterrupt while this process waits for the helper's answer (_Job.result) leaves that answer "
-    "in the pipe: every later command reads the one before's answer (wrong gradients)",
-)
 def test_ctrl_c_while_waiting_for_the_helper(cpu_device, halves, monkeypatch):
     halves("helper")
-    monkeypatch.setattr(dp, "_HELPERS", [])  # this test's own helper (it may be left one answer behind)
+    monkeypatch.setattr(process, "_HELPERS", [])  # this test's own helper (it may be left one answer behind)
     _helper_up()
     model = nn.lenet5(device=cpu_device, seed=0)
     rng = np.random.default_rng(0)
     x, x2 = (gpuml.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32), device=cpu_device) for _ in "ab")
     g = gpuml.tensor(rng.standard_normal((64, 10)).astype(np.float32), device=cpu_device)
-    spin = dp.spin
+    spin = process.spin
 
     def ctrl_c(ready, seconds):  # Ctrl-C lands while the helper's half still runs
-        monkeypatch.setattr(dp, "spin", spin)
+        monkeypatch.setattr(process, "spin", spin)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dp, "spin", ctrl_c)
+    monkeypatch.setattr(process, "spin", ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         model(x)
     y = model(x2).numpy()
@@ -110,11 +102,6 @@ def test_ctrl_c_while_waiting_for_the_helper(cpu_device, halves, monkeypatch):
     assert np.array_equal(grad, model.store.grad.host())  # 8.6 off on 2026-12-07
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Halves is keyed on the layers' ids only: after model.build() again (new store, new weights) the "
-    "replica that runs the second half here keeps the old store's parameters",
-)
 def test_rebuilt_model(cpu_device, halves):
     """model.build() on a model already used (re-initialising it, Trainer's move_model): the halves run here use the
     new weights, as the helper's and the whole batch's do."""
@@ -135,11 +122,6 @@ def test_rebuilt_model(cpu_device, halves):
     assert np.array_equal(out["helper"][0], out["here"][0])  # 1.16 off on 2026-12-07
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the replica (copy.copy at first use) and the helper's copy (rebuilt only when algo/input_grad/training/"
-    "guided change) keep a layer's constructor settings from the first use",
-)
 def test_layer_setting_changed_after_use(cpu_device, halves):
     model = nn.Sequential(nn.Linear(20, 16), nn.LeakyReLU(0.1), nn.Linear(16, 5)).build((20,), device=cpu_device)
     x = gpuml.tensor(np.random.default_rng(1).standard_normal((64, 20)).astype(np.float32), device=cpu_device)
@@ -155,11 +137,6 @@ def test_layer_setting_changed_after_use(cpu_device, halves):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # 0.6 off (relative) on 2026-12-07
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Halves.__deepcopy__/__reduce__ give None: a copy taken between forward and backward has layers that "
-    "kept only the first half and no Halves to run the second",
-)
 def test_deepcopy_between_forward_and_backward(cpu_device, halves):
     import copy
 
@@ -171,15 +148,10 @@ def test_deepcopy_between_forward_and_backward(cpu_device, halves):
     twin.backward(gpuml.tensor(rng.standard_normal((64, 5)).astype(np.float32), device=twin.device))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a forked child keeps the parent's end of the helper's command pipe (_after_fork forgets the helper "
-    "without closing it): the helper outlives the parent's close while the child lives (exit waits 2 s, then kill)",
-)
 def test_a_forked_child_does_not_keep_the_parents_helper(cpu_device, halves, monkeypatch):
     import subprocess
 
-    monkeypatch.setattr(dp, "_HELPERS", [])  # this test's own helper
+    monkeypatch.setattr(process, "_HELPERS", [])  # this test's own helper
     helper = _helper_up()
     r, w = os.pipe()
     pid = os.fork()
@@ -201,10 +173,6 @@ def test_a_forked_child_does_not_keep_the_parents_helper(cpu_device, halves, mon
         os.waitpid(pid, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the helper ignores numpy's warnings: an Inf in the second half warns only when that half runs here",
-)
 def test_numpy_warnings_of_the_second_half(cpu_device, halves):
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)).build(
         (1, 4, 4), device=cpu_device
@@ -222,17 +190,12 @@ def test_numpy_warnings_of_the_second_half(cpu_device, halves):
     assert seen["helper"] == seen["whole"]  # [] on 2026-12-07
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the helper runs `python -c` in the caller's folder, whose files come first on its sys.path: a user's "
-    "mmap.py (random.py, queue.py, ...) there breaks it, with a traceback on the user's terminal",
-)
 def test_a_users_folder_does_not_break_the_helper(cpu_device, halves, monkeypatch, tmp_path, capfd):
     (tmp_path / "mmap.py").write_text("raise ImportError('the user folder shadows mmap')\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(dp, "_HELPERS", [])  # this test's own helper
-    dp._helper()
-    helper = dp._HELPERS[0]
+    monkeypatch.setattr(process, "_HELPERS", [])  # this test's own helper
+    process.helper()
+    helper = process._HELPERS[0]
     t0 = time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the helper's failure warns; the assertions say what went wrong
@@ -242,9 +205,6 @@ def test_a_users_folder_does_not_break_the_helper(cpu_device, halves, monkeypatc
     assert "Traceback" not in capfd.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a batch the layers refuse runs as halves here: the error names 32 samples, not the 64 given"
-)
 def test_a_refused_batch_is_named_as_given(cpu_device, halves):
     halves("here")
     model = nn.lenet5(device=cpu_device, seed=0)
@@ -350,18 +310,13 @@ def test_a_forked_child_trains_right(cpu_device, halves):
     os.close(r)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a helper whose parent ends before it is up (a forked worker's os._exit, a crash) prints a "
-    "BrokenPipeError traceback on the terminal they share (serve's sends are not guarded)",
-)
 def test_a_helper_outlived_by_nothing_stays_quiet(cpu_device, halves, capfd):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # a forked worker that starts its helper and ends at once
         try:
-            dp._helper()
-            os.write(w, str(dp._HELPERS[0].proc.pid).encode())
+            process.helper()
+            os.write(w, str(process._HELPERS[0].proc.pid).encode())
         finally:
             os._exit(0)
     os.close(w)
@@ -383,11 +338,6 @@ def _running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the helper keeps up to 8 model copies with their last batch's activations after the models are gone "
-    "(+76 MB per LeNet-5 evaluated on 4000 samples on 2026-12-07; ~3 GB for 8 at 20000)",
-)
 def test_a_deleted_model_leaves_the_helper(cpu_device, halves):
     import gc
 
@@ -395,18 +345,13 @@ def test_a_deleted_model_leaves_the_helper(cpu_device, halves):
     model = _mlp(cpu_device, 1)
     model(np.zeros((64, 20), np.float32))
     token = model._halves.token
-    assert token in dp._HELPERS[0].models
+    assert token in process._HELPERS[0].models
     del model
     gc.collect()
     _mlp(cpu_device, 2)(np.zeros((64, 20), np.float32))  # a later command may carry the drop
-    assert token not in dp._HELPERS[0].models
+    assert token not in process._HELPERS[0].models
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Halves is keyed on id()s of the layers: a new layer at a freed layer's address is taken for the old one "
-    "and the halves run the old layer's copy",
-)
 def test_a_replaced_layer_at_a_reused_address(cpu_device, halves):
     halves("here")
     model = nn.Sequential(nn.Linear(20, 16), nn.Tanh(), nn.Linear(16, 5)).build((20,), device=cpu_device)

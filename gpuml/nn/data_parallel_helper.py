@@ -8,13 +8,15 @@ import os
 import warnings
 
 from ..tensor import Tensor
-from .data_parallel import layer_types, shared_parameters
+from .data_parallel import layer_types
+from .data_parallel_process import shared_parameters
 from .layers import run_backward, run_forward
 from .sequential import Sequential
 
 
 def serve(cmd_fd: int, reply_fd: int, mem_fd: int) -> None:
-    """The helper's loop: build copies of models, run halves on them, until the command pipe closes."""
+    """The helper's loop: build copies of models, run halves on them, until the command pipe closes (or its
+    answers have no reader: the parent ended)."""
     import mmap
     from multiprocessing.connection import Connection
 
@@ -23,20 +25,16 @@ def serve(cmd_fd: int, reply_fd: int, mem_fd: int) -> None:
     from ..backends.cpu import CPUDevice
 
     commands, replies = Connection(cmd_fd, writable=False), Connection(reply_fd, readable=False)
-    mem = mmap.mmap(mem_fd, 0)
-    region = np.frombuffer(mem, np.float32)
-    dev = CPUDevice()
-    types = layer_types()
+    region = np.frombuffer(mmap.mmap(mem_fd, 0), np.float32)
+    dev, types = CPUDevice(), layer_types()
     models: dict = {}  # token -> model, or the error its build raised
-    # numpy's warnings (overflow, invalid values) come from this process's half too, where the user's filters apply
-    warnings.simplefilter("ignore")
-    replies.send(("ready", os.getpid()))
-    while True:
-        try:
-            msg = commands.recv()
-        except (EOFError, OSError):
-            return
-        try:
+    try:
+        replies.send(("ready", os.getpid()))
+        while True:
+            try:
+                msg = commands.recv()
+            except (EOFError, OSError):
+                return
             kind = msg[0]
             if kind == "model":
                 models[msg[1]] = _build(types, dev, *msg[2:])
@@ -44,34 +42,43 @@ def serve(cmd_fd: int, reply_fd: int, mem_fd: int) -> None:
             if kind == "drop":
                 models.pop(msg[1], None)
                 continue
-            model = models[msg[1]]
-            if isinstance(model, Exception):
-                raise model
-            size = model.store.data.size
-            if kind == "f":
-                _, _, shape, x_off, y_off = msg
-                np.copyto(model.store.data.host(), shared_parameters(region, size)[0])
-                n = int(np.prod(shape))
-                x = Tensor.wrap_numpy(region[x_off : x_off + n].reshape(shape), dev)
-                y = run_forward(model.layers, x).host()
-                region[y_off : y_off + y.size] = y.reshape(-1)
-                replies.send(("y", y.shape))
-            elif kind == "b":
-                _, _, shape, g_off, want_gx = msg
-                n = int(np.prod(shape))
-                g = Tensor.wrap_numpy(region[g_off : g_off + n].reshape(shape).copy(), dev)
-                gx = run_backward(model.layers, g)
-                shared_parameters(region, size)[1][...] = model.store.grad.host()
-                gx_shape = None
-                if want_gx and gx is not None:
-                    gxh = gx.host()
-                    region[g_off - gxh.size : g_off] = gxh.reshape(-1)
-                    gx_shape = gxh.shape
-                replies.send(("g", gx_shape))
-            else:
-                raise RuntimeError(f"unknown command {kind!r}")
-        except Exception as e:  # answered, not fatal: the parent runs that half itself
-            replies.send(("error", f"{type(e).__name__}: {e}"))
+            with warnings.catch_warnings(record=True) as caught:  # numpy's, raised again by the parent
+                warnings.simplefilter("always")
+                try:
+                    reply = _run(models, msg, region, dev, np)
+                except Exception as e:  # answered, not fatal: the parent runs that half itself
+                    reply = ("error", f"{type(e).__name__}: {e}")
+            replies.send((*reply, [(type(w.message).__name__, str(w.message)) for w in caught]))
+    except (BrokenPipeError, EOFError, OSError):  # the parent is gone
+        return
+
+
+def _run(models, msg, region, dev, np):
+    kind, token = msg[0], msg[1]
+    model = models[token]
+    if isinstance(model, Exception):
+        raise model
+    weights, grads = shared_parameters(region, model.store.data.size)
+    if kind == "f":
+        _, _, shape, x_off, y_off = msg
+        np.copyto(model.store.data.host(), weights)
+        n = int(np.prod(shape))
+        # a copy: the layers keep their input for the backward, and another model's forward may come first
+        x = Tensor.wrap_numpy(region[x_off : x_off + n].reshape(shape).copy(), dev)
+        y = run_forward(model.layers, x).host()
+        region[y_off : y_off + y.size] = y.reshape(-1)
+        return ("y", y.shape)
+    if kind == "b":
+        _, _, shape, g_off, want_gx = msg
+        n = int(np.prod(shape))
+        gx = run_backward(model.layers, Tensor.wrap_numpy(region[g_off : g_off + n].reshape(shape).copy(), dev))
+        grads[...] = model.store.grad.host()
+        if not want_gx or gx is None:
+            return ("g", None)
+        gxh = gx.host()
+        region[g_off - gxh.size : g_off] = gxh.reshape(-1)
+        return ("g", gxh.shape)
+    raise RuntimeError(f"unknown command {kind!r}")
 
 
 def _build(types, dev, spec, input_shape, size):

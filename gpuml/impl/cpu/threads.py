@@ -293,7 +293,9 @@ def batch_halves() -> bool:
     """Whether a model's batch may run as two halves at once, the second in a helper process
     (gpuml.nn.data_parallel): two or more threads set, ``GPUML_CPU_HALVES`` not 0, and helper processes to be had
     (POSIX, not Pyodide)."""
-    return os.name == "posix" and sys.platform != "emscripten" and setting("GPUML_CPU_HALVES") != "0" and threads() > 1
+    if os.name != "posix" or sys.platform == "emscripten" or getattr(sys, "frozen", False):  # (a frozen app's
+        return False  # sys.executable is the app itself)
+    return setting("GPUML_CPU_HALVES") != "0" and threads() > 1
 
 
 @contextlib.contextmanager
