@@ -153,7 +153,8 @@ class Helper:
             f"import sys; sys.path[0] = {root!r}; from gpuml.nn.data_parallel_helper import serve; "
             f"serve({cmd_r}, {rep_w}, {fd})"
         )
-        env = dict(os.environ, GPUML_CPU_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        env["GPUML_CPU_THREADS"] = "1"  # the helper's setting (it reads it through gpuml.config)
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code],
