@@ -291,11 +291,11 @@ def main() -> None:
             os.environ.pop("GPUML_CPU_HALVES")
 
     def helper_up(timeout=30.0):
-        from gpuml.nn import data_parallel
+        from gpuml.nn import data_parallel_process
 
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
-            if (h := data_parallel._helper()) is not None:
+            if (h := data_parallel_process.helper()) is not None:
                 return h
             time.sleep(0.05)
         print("the two-halves helper did not come up: halves ran here")
