@@ -57,6 +57,9 @@ def stats(values: list[float]) -> dict:
 def main() -> None:
     args = parse_args()
     os.environ["GPUML_CPU_THREADS"] = "1"  # the bound's workers: one thread each
+    # the prototypes here predate gpuml's own halves (gpuml/nn/data_parallel.py, bench_numpy_torch.py's row): plain
+    # is the whole batch on this process's threads
+    os.environ["GPUML_CPU_HALVES"] = "0"
     import numpy as np
 
     from gpuml import nn
