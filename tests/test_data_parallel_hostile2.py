@@ -389,3 +389,41 @@ def test_a_pickled_model_after_a_split_forward(cpu_device, halves):
     loaded.backward(lg)
     model.backward(g)
     assert np.array_equal(loaded.store.grad.host(), model.store.grad.host())
+
+
+@pytest.mark.xfail(strict=True, reason="Helper.forward writes the shared file before reading the answer still owed")
+def test_a_late_answer_does_not_overwrite_the_next_batch(cpu_device, halves, own_helper, monkeypatch):
+    """Ctrl-C while the helper runs a half, then at once a batch of another size: this process writes the new half's
+    input into the shared file while the helper, still on the old half, has yet to write its output there; that output
+    lands inside the new input, and the helper runs the new half on it (silently wrong values). Here the helper is held
+    stopped so that it finishes the old half right after the new input is written, before the owed answer is read."""
+    helper = own_helper()
+    monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
+    model = nn.lenet5(device=cpu_device, seed=0)
+    rng = np.random.default_rng(7)
+    small = gpuml.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32), device=cpu_device)
+    big = gpuml.tensor(rng.standard_normal((128, 1, 28, 28)).astype(np.float32), device=cpu_device)
+    spin = process.spin
+
+    def ctrl_c(ready, seconds):
+        monkeypatch.setattr(process, "spin", spin)
+        raise KeyboardInterrupt
+
+    os.kill(helper.proc.pid, signal.SIGSTOP)  # slow: it has not even read the command yet
+    monkeypatch.setattr(process, "spin", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        model(small)
+    command = helper._command
+
+    def late(msg):  # the new input is in the shared file now; the helper finishes the old half
+        helper._command = command
+        os.kill(helper.proc.pid, signal.SIGCONT)
+        assert helper.recv.poll(30)
+        return command(msg)
+
+    helper._command = late
+    y = model(big).numpy()
+    assert _where(model) == "helper"
+    halves("here")
+    wrong = np.flatnonzero((y != model(big).numpy()).any(axis=1))
+    assert wrong.size == 0, f"samples {wrong} differ"  # [96]: the new half's 33rd, where the old output landed
