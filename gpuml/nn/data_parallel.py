@@ -265,6 +265,8 @@ class Halves:
             got = job.result() if job is not None else None
             if got is None:  # the second half here (redoing its forward where the helper ran it, or a copy's)
                 copies, rgrad = self._local()
+                if copies and hasattr(copies[0], "input_grad"):  # (set on the model since the forward)
+                    copies[0].input_grad = want_gx
                 if pending.where != "here":
                     run_forward(copies, pending.x1)
                 gx1 = run_backward(copies, g1)

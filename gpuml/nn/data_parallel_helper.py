@@ -70,6 +70,8 @@ def _run(models, msg, region, dev, np):
         return ("y", y.shape)
     if kind == "b":
         _, _, shape, g_off, want_gx = msg
+        if hasattr(model.layers[0], "input_grad"):  # the parent's model may have changed it since the forward
+            model.layers[0].input_grad = want_gx
         n = int(np.prod(shape))
         gx = run_backward(model.layers, Tensor.wrap_numpy(region[g_off : g_off + n].reshape(shape).copy(), dev))
         grads[...] = model.store.grad.host()

@@ -41,10 +41,8 @@ def helper():
                 try:
                     _HELPERS.append(Helper())
                 except OSError as e:
-                    warnings.warn(
-                        f"gpuml: no helper process for two-halves batches ({e}); halves run here", stacklevel=4
-                    )
-                    _HELPERS.append(None)
+                    _HELPERS.append(None)  # before the warning, which may raise (-W error): never tried again
+                    warnings.warn(f"gpuml: no helper process for batch halves ({e}); they run here", stacklevel=4)
                 return None
     h = _HELPERS[0]
     return h if h is not None and h.up() else None
@@ -61,7 +59,10 @@ def drop_later(token: int) -> None:
 
 def _after_fork() -> None:
     """A forked child holds the parent's pipe ends: closed here (the parent's helper must see its pipe close when
-    the parent ends), and the child starts its own helper."""
+    the parent ends), and the child starts its own helper (with a new start lock: a thread of the parent's may
+    have held it at the fork)."""
+    global _START
+    _START = threading.Lock()
     for h in _HELPERS:
         if h is not None:
             h.forget()
@@ -97,6 +98,14 @@ def _reissue(caught) -> None:
         warnings.warn(message, category, stacklevel=5)
 
 
+class Broken(Exception):
+    """The helper's answers cannot be trusted or are not coming."""
+
+
+# what a dead or broken helper raises here (not OSError as a whole: a user's alarm handler may raise TimeoutError)
+HELPER_GONE = (Broken, EOFError, BrokenPipeError, ConnectionError)
+
+
 class _Job:
     """A command's answer to come (the helper's lock is held until it is read)."""
 
@@ -109,20 +118,21 @@ class _Job:
         most likely alike)."""
         h = self.helper
         try:
+            # an exception of the caller's (Ctrl-C, its own alarm) while waiting leaves the answer owed
             if not spin(h.recv.poll, SPIN_S) and not h.recv.poll(WAIT_S):
-                raise TimeoutError(f"no answer in {WAIT_S:.0f} s")
-            reply = h.recv.recv()
-            h.owed -= 1
+                raise Broken(f"no answer in {WAIT_S:.0f} s")
+            reply = h.read()
             if drop:
                 return None
             if reply[0] == "error":
-                raise RuntimeError(reply[1])
+                raise Broken(reply[1])
             _reissue(reply[-1])
             return self.on_reply(reply)
-        except (OSError, EOFError, RuntimeError, TimeoutError) as e:
+        except HELPER_GONE as e:
             h.fail(e)
             return None
         finally:
+            h.holder = None
             h.lock.release()
 
 
@@ -149,15 +159,19 @@ class Helper:
         cmd_r, cmd_w = os.pipe()
         rep_r, rep_w = os.pipe()
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        code = (  # sys.path[0] is the working folder for -c: a user's mmap.py or queue.py there must not load
-            f"import sys; sys.path[0] = {root!r}; from gpuml.nn.data_parallel_helper import serve; "
+        # this process's import path (its numpy, its gpuml first), without the working folder that -c would put
+        # first (a user's mmap.py or queue.py there), and its isolation flags (-I, -E, -s, -P, -S)
+        path = [root, *(os.path.abspath(p) for p in sys.path if p and os.path.abspath(p) != root)]
+        code = (
+            f"import sys; sys.path[:] = {path!r}; from gpuml.nn.data_parallel_helper import serve; "
             f"serve({cmd_r}, {rep_w}, {fd})"
         )
+        flags = [f for f in subprocess._args_from_interpreter_flags() if f in ("-I", "-E", "-s", "-P", "-S", "-B")]
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
         env["GPUML_CPU_THREADS"] = "1"  # the helper's setting (it reads it through gpuml.config)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", code],
+                [sys.executable, *flags, "-c", code],
                 pass_fds=(cmd_r, rep_w, fd),
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -172,6 +186,7 @@ class Helper:
         self.lock = threading.Lock()
         self.ready = self.failed = False
         self.owed = 0  # answers not read yet (a Ctrl-C while waiting): read before the next command
+        self.holder = None  # the thread whose command holds the lock
         self.models: OrderedDict = OrderedDict()  # tokens of the models the helper holds a copy of
         atexit.register(self.close)
 
@@ -197,8 +212,8 @@ class Helper:
         self.failed = True
         code = self.proc.poll()
         what = f"it exited with code {code}" if code is not None else f"{type(why).__name__}: {why}"
+        self.close()  # before the warning, which may raise (-W error)
         warnings.warn(f"gpuml: the two-halves helper process stopped ({what}); halves run here", stacklevel=5)
-        self.close()
 
     def close(self) -> None:
         import subprocess
@@ -225,13 +240,29 @@ class Helper:
         self.failed = True
 
     # --- commands (the lock held) -----------------------------------------------------------------------------
-    def _command(self, msg) -> None:
-        """Send ``msg`` whose answer will be read (after reading any answer still owed)."""
+    def read(self):
+        """One answer (the caller polled). An exception inside the read (Ctrl-C between a message's header and body)
+        leaves the stream out of step: the helper is given up."""
+        reply = None
+        try:
+            reply = self.recv.recv()
+        finally:
+            if reply is None:
+                self.fail(Broken("interrupted while reading an answer"))
+            else:
+                self.owed -= 1
+        return reply
+
+    def _settle(self) -> None:
+        """Read the answers still owed (an earlier wait interrupted) before anything is written to the shared file:
+        the helper may still be writing that command's output."""
         while self.owed:
             if not self.recv.poll(WAIT_S):
-                raise TimeoutError(f"no answer in {WAIT_S:.0f} s")
-            self.recv.recv()
-            self.owed -= 1
+                raise Broken(f"no answer in {WAIT_S:.0f} s")
+            self.read()
+
+    def _command(self, msg) -> None:
+        """Send ``msg``, whose answer will be read."""
         self.send.send(msg)
         self.owed += 1
 
@@ -253,15 +284,24 @@ class Helper:
 
     def _start(self, fn):
         """``fn()`` (which sends a command) with the lock; a job for its answer, or None (busy, failed)."""
-        if self.failed or not self.lock.acquire(blocking=False):
+        me = threading.get_ident()
+        if self.failed:
             return None
+        if not self.lock.acquire(blocking=False):
+            if self.holder != me:
+                return None  # another thread's command
+            # this thread's own: a job lost to an exception before its answer was read (owed: settled below)
+        self.holder = me
         try:
+            self._settle()
             return fn()
-        except (OSError, EOFError, TimeoutError) as e:
+        except HELPER_GONE as e:
+            self.holder = None
             self.lock.release()
             self.fail(e)
             return None
         except BaseException:
+            self.holder = None
             self.lock.release()
             raise
 

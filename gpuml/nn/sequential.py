@@ -118,6 +118,7 @@ class Sequential(Module):
         alone (into ``parameters().grad``), so no ``zero_grad()`` is needed between steps. To accumulate over
         micro-batches, scale each micro-batch's loss gradient and add the gradients yourself, or use a larger batch.
         (BatchNorm2d in eval mode passes gradients through without writing its parameters' gradients.)"""
+        grad = as_tensor(grad, self.device)  # numpy in, as forward (split or not)
         split = self.__dict__.get("_split")
         if split is not None:
             return split.backward(grad)
