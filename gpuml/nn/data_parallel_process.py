@@ -199,8 +199,8 @@ class Helper:
                     reply = self.recv.recv()
                     self.ready = reply[0] == "ready"
                     if not self.ready:
-                        raise RuntimeError(str(reply))
-            except (OSError, EOFError, RuntimeError) as e:
+                        raise Broken(str(reply))
+            except HELPER_GONE as e:
                 self.fail(e)
             finally:
                 self.lock.release()
