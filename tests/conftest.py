@@ -92,3 +92,11 @@ def any_device(request):
     gpuml.set_device(dev)
     yield dev
     gpuml.set_device(previous)
+
+
+@pytest.fixture
+def halves(monkeypatch):
+    """The numpy backend's two halves at once, on for this test (tests/halves_support.py)."""
+    from halves_support import halves as setup
+
+    return setup(monkeypatch)

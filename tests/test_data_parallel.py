@@ -7,10 +7,10 @@ from __future__ import annotations
 import copy
 import os
 import signal
-import time
 
 import numpy as np
 import pytest
+from halves_support import helper_up
 
 import gpuml
 from gpuml import nn
@@ -21,23 +21,6 @@ from gpuml.optim import Adam
 from gpuml.testing import assert_close
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="no helper processes on this platform")
-
-
-@pytest.fixture
-def two_threads(monkeypatch):
-    monkeypatch.setenv("GPUML_CPU_THREADS", "2")
-    monkeypatch.setenv("GPUML_CPU_HALVES", "1")
-    monkeypatch.setattr(dp, "SPLIT_MACS", 0)  # the tests' small models split too
-
-
-def _helper_up(timeout=60.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        h = process.helper()
-        if h is not None:
-            return h
-        time.sleep(0.05)
-    raise AssertionError("the helper process did not come up")
 
 
 def _train(device, model, steps, batch=64, seed=3):
@@ -56,7 +39,7 @@ def _train(device, model, steps, batch=64, seed=3):
     return losses, model.store.data.host().copy(), where
 
 
-def _mlp(device):
+def _mixed(device):
     return nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1),
         nn.LeakyReLU(0.1),
@@ -73,9 +56,9 @@ def _mlp(device):
     ).build((1, 12, 12), device=device, seed=1)
 
 
-@pytest.mark.parametrize("build", [lambda d: nn.lenet5(device=d, seed=0), _mlp], ids=["lenet5", "mixed"])
-def test_helper_and_here_give_the_same_bits(cpu_device, two_threads, monkeypatch, build):
-    _helper_up()
+@pytest.mark.parametrize("build", [lambda d: nn.lenet5(device=d, seed=0), _mixed], ids=["lenet5", "mixed"])
+def test_helper_and_here_give_the_same_bits(cpu_device, halves, monkeypatch, build):
+    helper_up()
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
     l_helper, w_helper, where = _train(cpu_device, build(cpu_device), 3)
     assert where == ["helper"] * 3
@@ -92,7 +75,7 @@ def test_helper_and_here_give_the_same_bits(cpu_device, two_threads, monkeypatch
     assert_close(w_here, w_whole, "matmul")
 
 
-def test_forward_and_input_gradient_of_an_odd_batch(cpu_device, two_threads, monkeypatch):
+def test_forward_and_input_gradient_of_an_odd_batch(cpu_device, halves, monkeypatch):
     """Eval-mode forward of 101 samples (50 here, 51 in the helper) and the input gradient (a Linear first layer)
     equal the whole batch's to rounding, and the helper's equal this process's bit for bit."""
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 5))
@@ -100,7 +83,7 @@ def test_forward_and_input_gradient_of_an_odd_batch(cpu_device, two_threads, mon
     rng = np.random.default_rng(0)
     x = rng.standard_normal((101, 1, 8, 8)).astype(np.float32)
     g = rng.standard_normal((101, 5)).astype(np.float32)
-    _helper_up()
+    helper_up()
     out = {}
     for mode, spare in (("helper", True), ("here", False), ("whole", None)):
         monkeypatch.setattr(threads, "cpu_to_spare", lambda s=spare: bool(s))
@@ -122,7 +105,7 @@ def test_forward_and_input_gradient_of_an_odd_batch(cpu_device, two_threads, mon
     np.testing.assert_allclose(out["helper"][0], h @ p["4.weight"].T + p["4.bias"], rtol=1e-4, atol=1e-5)
 
 
-def test_what_is_not_split(cpu_device, two_threads, monkeypatch):
+def test_what_is_not_split(cpu_device, halves, monkeypatch):
     x = gpuml.tensor(np.zeros((64, 1, 28, 28), np.float32), device=cpu_device)
     lenet = nn.lenet5(device=cpu_device, seed=0)
     assert dp.split_for(lenet, x) is not None
@@ -153,17 +136,17 @@ def test_what_is_not_split(cpu_device, two_threads, monkeypatch):
     assert twin._halves.model is twin and twin._halves.token != lenet._halves.token
 
 
-def test_backward_checks_the_batch(cpu_device, two_threads):
+def test_backward_checks_the_batch(cpu_device, halves):
     model = nn.lenet5(device=cpu_device, seed=0)
     model(gpuml.tensor(np.zeros((64, 1, 28, 28), np.float32), device=cpu_device))
     with pytest.raises(ValueError, match="gradient for 10 samples after a forward of 64"):
         model.backward(gpuml.tensor(np.zeros((10, 10), np.float32), device=cpu_device))
 
 
-def test_a_helper_that_dies_costs_only_time(cpu_device, two_threads, monkeypatch):
+def test_a_helper_that_dies_costs_only_time(cpu_device, halves, monkeypatch):
     """Killed between a forward it ran and the backward: a warning, the half redone here, the same bits."""
     monkeypatch.setattr(process, "_HELPERS", [])  # this test's own helper
-    helper = _helper_up()
+    helper = helper_up()
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
     model, ref = nn.lenet5(device=cpu_device, seed=0), nn.lenet5(device=cpu_device, seed=0)
     rng = np.random.default_rng(1)
@@ -183,10 +166,10 @@ def test_a_helper_that_dies_costs_only_time(cpu_device, two_threads, monkeypatch
     assert model._split.pending.where == "here"
 
 
-def test_an_error_in_this_half_leaves_the_helper_free(cpu_device, two_threads, monkeypatch):
+def test_an_error_in_this_half_leaves_the_helper_free(cpu_device, halves, monkeypatch):
     """This process's half raising (a bad input, Ctrl-C) while the helper runs the other: the error reaches the
     caller, the helper's answer is read and dropped, and the next batch uses the helper again with right results."""
-    _helper_up()
+    helper_up()
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
     model = nn.lenet5(device=cpu_device, seed=0)
     x = gpuml.tensor(np.random.default_rng(4).standard_normal((64, 1, 28, 28)).astype(np.float32), device=cpu_device)

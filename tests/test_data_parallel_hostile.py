@@ -10,50 +10,13 @@ import warnings
 
 import numpy as np
 import pytest
+from halves_support import helper_up, mlp, where
 
 import gpuml
 from gpuml import nn
-from gpuml.impl.cpu import threads
-from gpuml.nn import data_parallel as dp
 from gpuml.nn import data_parallel_process as process
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="no helper processes on this platform")
-
-
-@pytest.fixture
-def halves(monkeypatch):
-    """Two threads, halves on; returns a function that picks where the second halves run."""
-    monkeypatch.setenv("GPUML_CPU_THREADS", "2")
-    monkeypatch.setenv("GPUML_CPU_HALVES", "1")
-    monkeypatch.setattr(dp, "SPLIT_MACS", 0)  # these small models split too
-
-    def where(mode):
-        monkeypatch.setenv("GPUML_CPU_HALVES", "0" if mode == "whole" else "1")
-        monkeypatch.setattr(threads, "cpu_to_spare", lambda: mode == "helper")
-        if mode == "helper":
-            _helper_up()
-
-    return where
-
-
-def _helper_up(timeout=60.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        h = process.helper()
-        if h is not None:
-            return h
-        time.sleep(0.05)
-    raise AssertionError("the helper process did not come up")
-
-
-def _where(model):
-    split = model.__dict__.get("_split")
-    return None if split is None else split.pending.where
-
-
-def _mlp(device, seed):
-    """A Linear first layer on (N, features) inputs: Linear keeps its input for the backward."""
-    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5)).build((20,), device=device, seed=seed)
 
 
 def test_two_models_interleaved(cpu_device, halves):
@@ -65,9 +28,9 @@ def test_two_models_interleaved(cpu_device, halves):
     out = {}
     for mode in ("helper", "here"):
         halves(mode)
-        a, b = _mlp(cpu_device, 1), _mlp(cpu_device, 2)
+        a, b = mlp(cpu_device, 1), mlp(cpu_device, 2)
         a(xa), b(xb)
-        assert _where(a) == _where(b) == mode
+        assert where(a) == where(b) == mode
         a.backward(g)
         grad_a = a.store.grad.host().copy()
         b.backward(g)
@@ -79,7 +42,7 @@ def test_two_models_interleaved(cpu_device, halves):
 def test_ctrl_c_while_waiting_for_the_helper(cpu_device, halves, monkeypatch):
     halves("helper")
     monkeypatch.setattr(process, "_HELPERS", [])  # this test's own helper (it may be left one answer behind)
-    _helper_up()
+    helper_up()
     model = nn.lenet5(device=cpu_device, seed=0)
     rng = np.random.default_rng(0)
     x, x2 = (gpuml.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32), device=cpu_device) for _ in "ab")
@@ -111,12 +74,12 @@ def test_rebuilt_model(cpu_device, halves):
     out = {}
     for mode in ("helper", "here"):
         halves(mode)
-        model = _mlp(cpu_device, 1)
+        model = mlp(cpu_device, 1)
         model(x), model.backward(g)
         model.build((20,), device=cpu_device, seed=7)
         y = model(x).numpy()
         model.backward(g)
-        assert _where(model) == mode
+        assert where(model) == mode
         out[mode] = y, model.store.grad.host().copy()
     assert np.array_equal(out["helper"][1], out["here"][1])
     assert np.array_equal(out["helper"][0], out["here"][0])  # 1.16 off on 2026-12-07
@@ -133,7 +96,7 @@ def test_layer_setting_changed_after_use(cpu_device, halves):
     for mode in ("here", "helper"):
         halves(mode)
         got = model(x).numpy()
-        assert _where(model) == mode
+        assert where(model) == mode
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # 0.6 off (relative) on 2026-12-07
 
 
@@ -141,7 +104,7 @@ def test_deepcopy_between_forward_and_backward(cpu_device, halves):
     import copy
 
     halves("here")
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     rng = np.random.default_rng(2)
     model(rng.standard_normal((64, 20)).astype(np.float32))
     twin = copy.deepcopy(model)  # the whole batch's way: works
@@ -152,7 +115,7 @@ def test_a_forked_child_does_not_keep_the_parents_helper(cpu_device, halves, mon
     import subprocess
 
     monkeypatch.setattr(process, "_HELPERS", [])  # this test's own helper
-    helper = _helper_up()
+    helper = helper_up()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: lives until the parent closes w
@@ -238,14 +201,14 @@ def test_conv_geometry_odd_batch_and_train_eval_steps(cpu_device, halves):
     out = {}
     for mode in ("helper", "here", "whole"):
         halves(mode)
-        model, got, where = _geometry(cpu_device), [], []
+        model, got, ran = _geometry(cpu_device), [], []
         model.layers[0].input_grad = True  # the input gradient too
         for step in range(3):
             model.train(step == 1)
             got += [model(x).numpy(), model.backward(g).numpy(), model.store.grad.host().copy()]
-            where.append(_where(model))
+            ran.append(where(model))
             model.store.data.host()[...] -= 0.05 * got[-1]
-        assert where == ([None] * 3 if mode == "whole" else [mode, None, mode])
+        assert ran == ([None] * 3 if mode == "whole" else [mode, None, mode])
         out[mode] = got
     for a, b, c in zip(out["helper"], out["here"], out["whole"], strict=True):
         assert np.array_equal(a, b)
@@ -261,11 +224,11 @@ def test_a_model_evicted_from_the_helper_between_forward_and_backward(cpu_device
     grads = {}
     for mode in ("helper", "here"):
         halves(mode)
-        models = [_mlp(cpu_device, seed) for seed in range(10)]
+        models = [mlp(cpu_device, seed) for seed in range(10)]
         models[0](x)
         for m in models[1:]:
             m(x), m.backward(g)
-        assert _where(models[0]) == mode
+        assert where(models[0]) == mode
         models[0].backward(g)
         grads[mode] = [m.store.grad.host().copy() for m in models]
     for a, b in zip(grads["helper"], grads["here"], strict=True):
@@ -279,11 +242,11 @@ def test_a_forked_child_trains_right(cpu_device, halves):
     x = gpuml.tensor(rng.standard_normal((64, 20)).astype(np.float32), device=cpu_device)
     g = gpuml.tensor(rng.standard_normal((64, 5)).astype(np.float32), device=cpu_device)
     halves("here")
-    ref = _mlp(cpu_device, 1)
+    ref = mlp(cpu_device, 1)
     ref(x), ref.backward(g)
     want = ref.store.grad.host().copy()
     halves("helper")
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     model(x)
     r, w = os.pipe()
     pid = os.fork()
@@ -294,9 +257,9 @@ def test_a_forked_child_trains_right(cpu_device, halves):
             ok = np.array_equal(model.store.grad.host(), want)
             model(x), model.backward(g)
             ok = ok and np.array_equal(model.store.grad.host(), want)
-            _helper_up()  # the child's own helper (up before the child ends: see the test below)
+            helper_up()  # the child's own helper (up before the child ends: see the test below)
             model(x), model.backward(g)
-            ok = ok and _where(model) == "helper" and np.array_equal(model.store.grad.host(), want)
+            ok = ok and where(model) == "helper" and np.array_equal(model.store.grad.host(), want)
         finally:
             os.write(w, b"1" if ok else b"0")
             os._exit(0)
@@ -304,7 +267,7 @@ def test_a_forked_child_trains_right(cpu_device, halves):
     model.backward(g)
     assert np.array_equal(model.store.grad.host(), want)
     model(x), model.backward(g)
-    assert _where(model) == "helper" and np.array_equal(model.store.grad.host(), want)
+    assert where(model) == "helper" and np.array_equal(model.store.grad.host(), want)
     os.waitpid(pid, 0)
     assert os.read(r, 1) == b"1"
     os.close(r)
@@ -342,13 +305,13 @@ def test_a_deleted_model_leaves_the_helper(cpu_device, halves):
     import gc
 
     halves("helper")
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     model(np.zeros((64, 20), np.float32))
     token = model._halves.token
     assert token in process._HELPERS[0].models
     del model
     gc.collect()
-    _mlp(cpu_device, 2)(np.zeros((64, 20), np.float32))  # a later command may carry the drop
+    mlp(cpu_device, 2)(np.zeros((64, 20), np.float32))  # a later command may carry the drop
     assert token not in process._HELPERS[0].models
 
 

@@ -1,6 +1,6 @@
 """Second hostile review of the two-halves batches on the numpy backend (gpuml/nn/data_parallel.py,
-data_parallel_process.py, data_parallel_helper.py). Tests marked xfail(strict=True) reproduce defects found in the
-review (they fail now and will flag when fixed); the others pin down what held."""
+data_parallel_process.py, data_parallel_helper.py): reproductions of the defects it found (all fixed since) and what
+held."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
 import pytest
+from halves_support import helper_up, mlp, where
 
 import gpuml
 from gpuml import nn
@@ -26,49 +26,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
-def halves(monkeypatch):
-    """Two threads, halves on; returns a function that picks where the second halves run."""
-    monkeypatch.setenv("GPUML_CPU_THREADS", "2")
-    monkeypatch.setenv("GPUML_CPU_HALVES", "1")
-    monkeypatch.setattr(dp, "SPLIT_MACS", 0)  # these small models split too
-
-    def where(mode):
-        monkeypatch.setenv("GPUML_CPU_HALVES", "0" if mode == "whole" else "1")
-        monkeypatch.setattr(threads, "cpu_to_spare", lambda: mode == "helper")
-        if mode == "helper":
-            _helper_up()
-
-    return where
-
-
-@pytest.fixture
 def own_helper(monkeypatch):
     """A helper of this test's own (its state may be left broken), closed after the test."""
     monkeypatch.setattr(process, "_HELPERS", [])
-    yield _helper_up
+    yield helper_up
     for h in process._HELPERS:
         if h is not None and h.proc.poll() is None:
             h.proc.kill()
             h.proc.wait()
-
-
-def _helper_up(timeout=60.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        h = process.helper()
-        if h is not None:
-            return h
-        time.sleep(0.05)
-    raise AssertionError("the helper process did not come up")
-
-
-def _where(model):
-    split = model.__dict__.get("_split")
-    return None if split is None else split.pending.where
-
-
-def _mlp(device, seed):
-    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5)).build((20,), device=device, seed=seed)
 
 
 def _data(device, n=40, seed=0):
@@ -86,7 +51,7 @@ def test_a_numpy_gradient_is_taken_alike_split_or_whole(cpu_device, halves):
     outcomes = {}
     for mode in ("here", "whole"):
         halves(mode)
-        model = _mlp(cpu_device, 1)
+        model = mlp(cpu_device, 1)
         model(x)
         try:
             model.backward(g.numpy())
@@ -108,14 +73,14 @@ def test_a_helper_that_cannot_start_under_warnings_as_errors(cpu_device, halves,
 
     monkeypatch.setattr(process, "Helper", NoHelper)
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     x, _ = _data(cpu_device)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(UserWarning, match="no helper process"):
             model(x)
         model(x)  # raises UserWarning again now
-    assert _where(model) == "here"
+    assert where(model) == "here"
     assert len(tries) == 1
 
 
@@ -125,7 +90,7 @@ def test_a_helper_given_up_under_warnings_as_errors_is_closed(cpu_device, halves
     helper = own_helper()
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
     monkeypatch.setattr(process, "WAIT_S", 0.3)
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     x, _ = _data(cpu_device)
     os.kill(helper.proc.pid, signal.SIGSTOP)
     try:
@@ -144,7 +109,7 @@ def test_ctrl_c_between_sending_and_the_guard(cpu_device, halves, own_helper, mo
     never released, and every later batch silently runs both halves here."""
     own_helper()
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     x, _ = _data(cpu_device)
     answered = dp._answered
 
@@ -156,7 +121,7 @@ def test_ctrl_c_between_sending_and_the_guard(cpu_device, halves, own_helper, mo
     with pytest.raises(KeyboardInterrupt):
         model(x)
     model(x)
-    assert _where(model) == "helper"  # "here" now, for good
+    assert where(model) == "helper"  # "here" now, for good
 
 
 class _ReadThenCtrlC:
@@ -183,17 +148,17 @@ def test_ctrl_c_inside_reading_the_answer(cpu_device, halves, own_helper, monkey
     helper = own_helper()
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
     monkeypatch.setattr(process, "WAIT_S", 1.0)
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     x, _ = _data(cpu_device)
     model(x)
-    assert _where(model) == "helper"
+    assert where(model) == "helper"
     helper.recv = _ReadThenCtrlC(helper.recv, helper)
     with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="interrupted while reading an answer"):
         model(x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no second warning, no wait
         y = model(x).numpy()
-    assert _where(model) == "here"
+    assert where(model) == "here"
     halves("whole")
     np.testing.assert_allclose(y, model(x).numpy(), rtol=1e-5, atol=1e-6)
 
@@ -285,10 +250,10 @@ def test_a_second_cpu_device(halves):
     got = {}
     for mode in ("whole", "here", "helper"):
         halves(mode)
-        model = _mlp(dev, 1)
+        model = mlp(dev, 1)
         y = model(x).numpy()
         gx = model.backward(g).numpy()
-        assert _where(model) == (None if mode == "whole" else mode)
+        assert where(model) == (None if mode == "whole" else mode)
         got[mode] = (y, gx, model.store.grad.host().copy())
     for a, b in zip(got["here"], got["helper"], strict=True):
         assert np.array_equal(a, b)
@@ -301,16 +266,16 @@ def test_settings_flipped_between_forward_and_backward(cpu_device, halves, monke
     finishes the split (the helper's half), the same bits as here."""
     x, g = _data(cpu_device)
     halves("helper")
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     model(x)
-    assert _where(model) == "helper"
+    assert where(model) == "helper"
     monkeypatch.setenv("GPUML_CPU_THREADS", "1")
     monkeypatch.setenv("GPUML_CPU_HALVES", "0")
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: False)
     gx = model.backward(g).numpy()
     monkeypatch.setenv("GPUML_CPU_THREADS", "2")
     halves("here")
-    ref = _mlp(cpu_device, 1)
+    ref = mlp(cpu_device, 1)
     ref(x)
     assert np.array_equal(gx, ref.backward(g).numpy())
     assert np.array_equal(model.store.grad.host(), ref.store.grad.host())
@@ -337,7 +302,7 @@ def test_a_helper_killed_while_it_runs_its_half(cpu_device, halves, own_helper, 
     monkeypatch.setattr(dp, "run_forward", kill_then_run)
     with pytest.warns(UserWarning, match="helper process stopped"):
         y = model(x).numpy()
-    assert _where(model) == "here"
+    assert where(model) == "here"
     model.backward(g)
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: False)
     assert np.array_equal(y, ref(x).numpy())
@@ -362,7 +327,7 @@ def test_trainer_with_a_validation_split_and_early_stopping(cpu_device, halves):
                           num_classes=3)  # fmt: skip
         t = Trainer(cfg, device=cpu_device, model=model)
         t.fit(images, labels, validation_split=0.25, patience=1, progress=False, log=None)
-        assert _where(model) == (None if mode == "whole" else mode)
+        assert where(model) == (None if mode == "whole" else mode)
         got[mode] = ([h["val_loss"] for h in t.history], t.best_epoch, model.store.data.host().copy())
     assert got["here"][:2] == got["helper"][:2]
     assert np.array_equal(got["here"][2], got["helper"][2])
@@ -375,14 +340,14 @@ def test_a_pickled_model_after_a_split_forward(cpu_device, halves):
     import pickle
 
     halves("helper")
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     x, g = _data(cpu_device)
     model(x)
     loaded = pickle.loads(pickle.dumps(model))
     assert loaded.__dict__.get("_split") is None
     lx, lg = gpuml.tensor(x.numpy(), device=loaded.device), gpuml.tensor(g.numpy(), device=loaded.device)
     loaded(lx)
-    assert _where(loaded) == "helper"
+    assert where(loaded) == "helper"
     loaded.backward(lg)
     model.backward(g)
     assert np.array_equal(loaded.store.grad.host(), model.store.grad.host())
@@ -415,7 +380,7 @@ def test_a_late_answer_does_not_overwrite_the_next_batch(cpu_device, halves, own
     # read the owed answer before it writes the shared file (it waits for it)
     threading.Timer(0.3, os.kill, (helper.proc.pid, signal.SIGCONT)).start()
     y = model(big).numpy()
-    assert _where(model) == "helper"
+    assert where(model) == "helper"
     halves("here")
     wrong = np.flatnonzero((y != model(big).numpy()).any(axis=1))
     assert wrong.size == 0, f"samples {wrong} differ"  # [96]: the new half's 33rd, where the old output landed
@@ -427,7 +392,7 @@ def test_a_users_alarm_while_waiting_for_the_helper(cpu_device, halves, own_help
     helper is given up on ("helper process stopped (TimeoutError: ...)") and the forward goes on, the limit lost."""
     helper = own_helper()
     monkeypatch.setattr(threads, "cpu_to_spare", lambda: True)
-    model = _mlp(cpu_device, 1)
+    model = mlp(cpu_device, 1)
     x, _ = _data(cpu_device)
 
     def alarm(signum, frame):
